@@ -1,0 +1,120 @@
+package contracts
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode is a stable, machine-readable problem code (conventions/api.md §5). Codes are
+// never renamed; they are listed in contracts/openapi.yaml.
+type ErrorCode string
+
+// Problem codes of the store API.
+const (
+	// CodeInvalidRequest: malformed JSON, unknown field, duplicate key or schema violation.
+	CodeInvalidRequest ErrorCode = "invalid_request"
+	// CodeIdempotencyKeyMissing: a POST without Idempotency-Key.
+	CodeIdempotencyKeyMissing ErrorCode = "idempotency_key_missing"
+	// CodeIdempotencyKeyInvalid: an empty, too long or non-printable Idempotency-Key.
+	CodeIdempotencyKeyInvalid ErrorCode = "idempotency_key_invalid"
+	// CodeInvalidCursor: a cursor that is malformed or was made for other filters.
+	CodeInvalidCursor ErrorCode = "invalid_cursor"
+	// CodeAPIVersionUnsupported: an API-Version header naming no known version.
+	CodeAPIVersionUnsupported ErrorCode = "api_version_unsupported"
+	// CodeUnauthenticated: token missing, invalid or expired.
+	CodeUnauthenticated ErrorCode = "unauthenticated"
+	// CodeStoreNotGranted: the token's store is not one of the client's stores.
+	CodeStoreNotGranted ErrorCode = "store_not_granted"
+	// CodeForbidden: the caller's role does not allow the operation.
+	CodeForbidden ErrorCode = "forbidden"
+	// CodeNotFound: unknown id, malformed id, or another store's object.
+	CodeNotFound ErrorCode = "not_found"
+	// CodeIdempotencyKeyInUse: the key's first request is still running.
+	CodeIdempotencyKeyInUse ErrorCode = "idempotency_key_in_use"
+	// CodeInvalidState: the operation is not allowed in the object's current status.
+	CodeInvalidState ErrorCode = "invalid_state"
+	// CodeCancelWindowPassed: the partner's cancel window is over; refund instead.
+	CodeCancelWindowPassed ErrorCode = "cancel_window_passed"
+	// CodeBodyTooLarge: the request body is over the limit.
+	CodeBodyTooLarge ErrorCode = "body_too_large"
+	// CodeUnsupportedMediaType: a body that is not application/json.
+	CodeUnsupportedMediaType ErrorCode = "unsupported_media_type"
+	// CodeIdempotencyKeyReused: the key was used before with a different request.
+	CodeIdempotencyKeyReused ErrorCode = "idempotency_key_reused"
+	// CodeRefundExceedsCaptured: the refund would take the refunds past the captured amount.
+	CodeRefundExceedsCaptured ErrorCode = "refund_exceeds_captured"
+	// CodeAmountOutOfRange: the amount is not positive or over the method's limit.
+	CodeAmountOutOfRange ErrorCode = "amount_out_of_range"
+	// CodeCurrencyNotSupported: the method does not take this currency.
+	CodeCurrencyNotSupported ErrorCode = "currency_not_supported"
+	// CodeMethodNotSupported: the method or flow is not offered.
+	CodeMethodNotSupported ErrorCode = "method_not_supported"
+	// CodeRateLimited: too many requests.
+	CodeRateLimited ErrorCode = "rate_limited"
+	// CodeInternalError: a fault inside payhub.
+	CodeInternalError ErrorCode = "internal_error"
+	// CodePartnerUnavailable: the partner cannot be reached right now; nothing was done.
+	CodePartnerUnavailable ErrorCode = "partner_unavailable"
+)
+
+// Payment and refund failure codes (on failed objects, not HTTP errors).
+const (
+	// FailureInsufficientFunds: the customer's balance or limit is too low.
+	FailureInsufficientFunds = "insufficient_funds"
+	// FailureExpired: the code, authorization or QR expired.
+	FailureExpired = "expired"
+	// FailureBarcodeInvalid: the scanned code is malformed, unknown or already used.
+	FailureBarcodeInvalid = "barcode_invalid"
+	// FailureUserNotActive: the customer's partner account cannot pay.
+	FailureUserNotActive = "user_not_active"
+	// FailureDuplicateSuspected: the partner suspects a duplicate of a recent payment.
+	FailureDuplicateSuspected = "duplicate_suspected"
+	// FailurePartnerRejected: the partner refused for another reason.
+	FailurePartnerRejected = "partner_rejected"
+	// FailureAuthenticationFailed: the customer did not authenticate.
+	FailureAuthenticationFailed = "authentication_failed"
+)
+
+// Error is a refusal with a stable code, rendered as application/problem+json.
+type Error struct {
+	// Code is the stable problem code.
+	Code ErrorCode
+	// Status is the HTTP status.
+	Status int
+	// Detail is a human-readable explanation; it never contains secrets.
+	Detail string
+	// Pointer is the JSON pointer of the offending field, if any.
+	Pointer string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return string(e.Code)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Detail)
+}
+
+// Errorf builds an *Error with a formatted detail.
+func Errorf(status int, code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+// AsError returns the *Error in err's chain, if any.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Sentinel errors shared by Store implementations.
+var (
+	// ErrNotFound: no such object (in the caller's store).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule was violated (e.g. an id or key that exists).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalidTransition: a write would break the transition table.
+	ErrInvalidTransition = errors.New("invalid status transition")
+	// ErrStaleWrite: the object changed since it was read (optimistic concurrency).
+	ErrStaleWrite = errors.New("stale write")
+)

@@ -1,0 +1,32 @@
+package contracts
+
+import "strings"
+
+// Id prefixes (conventions/api.md §2). An id is prefix + "_" + a 26-character ULID.
+const (
+	// PrefixPayment prefixes payment ids.
+	PrefixPayment = "pay"
+	// PrefixRefund prefixes refund ids.
+	PrefixRefund = "re"
+	// PrefixEvent prefixes event ids.
+	PrefixEvent = "evt"
+	// PrefixAttempt prefixes partner attempt ids.
+	PrefixAttempt = "att"
+)
+
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// ValidID reports whether id is prefix + "_" + a well-formed upper-case ULID. A malformed id
+// is answered like a missing one (404), so no query is made for it.
+func ValidID(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || len(rest) != 26 || rest[0] > '7' {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if strings.IndexByte(crockford, rest[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,148 @@
+package contracts
+
+import (
+	"context"
+	"time"
+)
+
+// Outcome classifies a partner call's result the way the engine acts on it. Adapters map
+// every partner result code to one of these; a code they do not recognise on a call that
+// moves money is OutcomeUnknown, never a success.
+type Outcome string
+
+// Partner call outcomes.
+const (
+	// OutcomeSucceeded: money was taken (or, for cancel/refund, the partner accepted).
+	OutcomeSucceeded Outcome = "succeeded"
+	// OutcomeAuthorized: funds are held, awaiting capture.
+	OutcomeAuthorized Outcome = "authorized"
+	// OutcomePending: the partner is waiting for the customer (QR shown, not yet paid).
+	OutcomePending Outcome = "pending"
+	// OutcomeFailed: definitely nothing moved (a decline or a refused request).
+	OutcomeFailed Outcome = "failed"
+	// OutcomeCanceled: the payment was canceled or reversed at the partner.
+	OutcomeCanceled Outcome = "canceled"
+	// OutcomeNotFound: the partner has no such payment (decisive only under the partner's
+	// unknown-outcome rule, e.g. seen twice after the read timeout).
+	OutcomeNotFound Outcome = "not_found"
+	// OutcomeWindowPassed: a cancel refused because the partner's cancel window is over.
+	OutcomeWindowPassed Outcome = "window_passed"
+	// OutcomeUnknown: the partner may or may not have acted (timeout, 5xx, lost response).
+	OutcomeUnknown Outcome = "unknown"
+)
+
+// PaymentRequest asks a partner to take a payment.
+type PaymentRequest struct {
+	// PartnerRef is the partner-facing payment id (PayPay merchantPaymentId), derived from
+	// the payment id and attempt number.
+	PartnerRef string
+	// Amount is what to charge.
+	Amount Money
+	// Flow selects the partner call (barcode, QR, linked account).
+	Flow Flow
+	// Barcode is the scanned customer code for FlowBarcode. Never logged or stored.
+	Barcode string
+	// UserAuthorizationID is the linked account for FlowLinked.
+	UserAuthorizationID string
+	// StoreID and TerminalID identify where the payment happens.
+	StoreID, TerminalID string
+	// Description is shown to the customer (e.g. the order id).
+	Description string
+	// RequestedAt is when payhub asked.
+	RequestedAt time.Time
+}
+
+// PaymentResult is what a partner said about a payment.
+type PaymentResult struct {
+	// Outcome classifies the result.
+	Outcome Outcome
+	// PartnerPaymentID is the partner's id for the payment (PayPay paymentId), when known.
+	PartnerPaymentID string
+	// PartnerActionRef is the partner's id for the customer action (PayPay QR codeId).
+	PartnerActionRef string
+	// NextAction tells the customer what to do when Outcome is OutcomePending.
+	NextAction *NextAction
+	// PaidAt is when the partner accepted the payment, if it says.
+	PaidAt *time.Time
+	// PartnerCode is the partner's result code (e.g. "NO_SUFFICIENT_FUND"), for support.
+	PartnerCode string
+	// FailureCode is payhub's failure code when Outcome is OutcomeFailed.
+	FailureCode string
+	// FailureMessage explains the failure or the unknown outcome. Never contains secrets.
+	FailureMessage string
+}
+
+// PaymentRef names an existing payment at the partner.
+type PaymentRef struct {
+	// PartnerRef is the partner-facing payment id of the attempt.
+	PartnerRef string
+	// PartnerPaymentID is the partner's own id, when known.
+	PartnerPaymentID string
+	// PartnerActionRef is the pending customer action's id (PayPay QR codeId), if any.
+	PartnerActionRef string
+	// Flow is the payment's flow (partners query some flows differently).
+	Flow Flow
+	// Amount is the payment's amount.
+	Amount Money
+	// Status is payhub's current status of the payment.
+	Status Status
+}
+
+// CancelResult is a partner's answer to a cancel.
+type CancelResult struct {
+	// Outcome is OutcomeSucceeded (accepted; the money returns), OutcomeWindowPassed,
+	// OutcomeFailed (refused for another reason) or OutcomeUnknown.
+	Outcome Outcome
+	// PartnerCode is the partner's result code.
+	PartnerCode string
+	// Message explains a refusal or an unknown outcome.
+	Message string
+}
+
+// RefundRequest asks a partner to refund (part of) a payment.
+type RefundRequest struct {
+	// PartnerRef is the partner-facing refund id (PayPay merchantRefundId), derived from the
+	// refund id.
+	PartnerRef string
+	// Payment names the refunded payment.
+	Payment PaymentRef
+	// Amount is how much to refund.
+	Amount Money
+	// Reason is passed to the partner.
+	Reason string
+	// RequestedAt is when payhub asked.
+	RequestedAt time.Time
+}
+
+// RefundResult is a partner's answer to a refund.
+type RefundResult struct {
+	// Outcome is OutcomeSucceeded, OutcomeFailed or OutcomeUnknown.
+	Outcome Outcome
+	// PartnerRefundID is the partner's id for the refund, if any.
+	PartnerRefundID string
+	// PartnerCode is the partner's result code.
+	PartnerCode string
+	// FailureCode is payhub's failure code when Outcome is OutcomeFailed.
+	FailureCode string
+	// FailureMessage explains a failure or an unknown outcome.
+	FailureMessage string
+}
+
+// Partner is one payment partner's API as payhub uses it. Adapters in adapters/<partner>
+// implement it over the partner's wire protocol. Methods never return a Go error for a
+// partner-side problem: they classify it as an Outcome (OutcomeUnknown when in doubt).
+type Partner interface {
+	// Method is the payment method the partner serves.
+	Method() Method
+	// CreatePayment starts a payment: charges a scanned barcode or a linked account, or
+	// creates a QR code for the customer (OutcomePending with NextAction).
+	CreatePayment(ctx context.Context, req PaymentRequest) PaymentResult
+	// GetPayment asks the partner where a payment stands. OutcomeUnknown means the query
+	// itself failed.
+	GetPayment(ctx context.Context, ref PaymentRef) PaymentResult
+	// CancelPayment reverses a payment within the partner's cancel window, or withdraws a
+	// pending customer action (and fences a late payment).
+	CancelPayment(ctx context.Context, ref PaymentRef) CancelResult
+	// Refund refunds part or all of a succeeded payment.
+	Refund(ctx context.Context, req RefundRequest) RefundResult
+}

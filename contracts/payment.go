@@ -1,0 +1,239 @@
+package contracts
+
+import "time"
+
+// Method is the payment method a store asks for.
+type Method string
+
+// Payment methods.
+const (
+	// MethodPayPay is PayPay (Japan) code payment.
+	MethodPayPay Method = "paypay"
+)
+
+// Flow is how the customer takes part in a payment.
+type Flow string
+
+// Payment flows.
+const (
+	// FlowBarcode: the POS scanned the code on the customer's phone (customer-presented).
+	FlowBarcode Flow = "barcode"
+	// FlowQR: payhub returns a QR code for the customer display; the customer scans and pays.
+	FlowQR Flow = "qr"
+	// FlowLinked: the customer linked their partner account earlier; payhub charges it
+	// directly with the partner's user authorization id (PayPay userAuthorizationId).
+	FlowLinked Flow = "linked"
+)
+
+// Payment is payhub's authoritative record of one payment.
+type Payment struct {
+	// ID is the payment's id, "pay_" + ULID.
+	ID string
+	// StoreID is the store the payment belongs to; it comes only from the caller's token.
+	StoreID string
+	// ClientID is the store client (POS system) that created the payment.
+	ClientID string
+	// TerminalID is the till that took the payment (store-supplied data, never a key).
+	TerminalID string
+	// OrderID is the store's order reference (store-supplied data, never a key).
+	OrderID string
+	// Method is the partner method.
+	Method Method
+	// Flow is how the customer takes part.
+	Flow Flow
+	// Amount is what the customer pays.
+	Amount Money
+	// AmountRefunded is the sum of succeeded refunds, in Amount's currency.
+	AmountRefunded int64
+	// Status is where the payment stands.
+	Status Status
+	// UserAuthorizationID is the partner's linked-user reference for FlowLinked.
+	UserAuthorizationID string
+	// Metadata is the store's free-form key/value data, echoed back.
+	Metadata map[string]string
+	// NextAction says what the customer must do while Status is requires_action.
+	NextAction *NextAction
+	// FailureCode is payhub's stable reason when Status is failed (e.g. insufficient_funds).
+	FailureCode string
+	// FailureMessage is a human-readable explanation of FailureCode.
+	FailureMessage string
+	// PartnerCode is the partner's own result code of the last partner call, for support.
+	PartnerCode string
+	// Attempt is the number of the current partner attempt, starting at 1.
+	Attempt int
+	// PartnerRef is the id payhub gave the partner for the current attempt (PayPay
+	// merchantPaymentId), derived from ID and Attempt so a retry can never charge twice.
+	PartnerRef string
+	// PartnerPaymentID is the partner's own id for the payment (PayPay paymentId), once known.
+	PartnerPaymentID string
+	// PartnerActionRef is the partner's id for the pending customer action (PayPay QR codeId).
+	PartnerActionRef string
+	// CancelRequested records that the store asked to cancel while the outcome was open.
+	CancelRequested bool
+	// CancellationReason says why a canceled payment was canceled.
+	CancellationReason string
+	// EventSequence is the sequence number of the latest event about this payment or its
+	// refunds; the next event gets EventSequence+1.
+	EventSequence int64
+	// PaidAt is when the partner accepted the payment, if known.
+	PaidAt *time.Time
+	// CreatedAt is when payhub created the payment.
+	CreatedAt time.Time
+	// UpdatedAt is when the payment last changed.
+	UpdatedAt time.Time
+}
+
+// RefundableAmount is the amount still open for refunds given the refunds that reserve money.
+func (p Payment) RefundableAmount(reserved int64) int64 {
+	if p.Status != StatusSucceeded {
+		return 0
+	}
+	return p.Amount.Amount - reserved
+}
+
+// NextActionType names what the customer must do.
+type NextActionType string
+
+// Next action types.
+const (
+	// NextActionDisplayQR: show QRCodeURL as a QR code on the customer display (or open
+	// Deeplink on the customer's phone).
+	NextActionDisplayQR NextActionType = "display_qr"
+)
+
+// NextAction tells the till what the customer must do to finish a requires_action payment.
+type NextAction struct {
+	// Type names the action.
+	Type NextActionType `json:"type"`
+	// QRCodeURL is the URL to render as a QR code.
+	QRCodeURL string `json:"qr_code_url,omitempty"`
+	// Deeplink opens the partner's app directly.
+	Deeplink string `json:"deeplink,omitempty"`
+	// ExpiresAt is when the code stops working, if the partner says.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Refund is one (partial or full) refund of a payment.
+type Refund struct {
+	// ID is the refund's id, "re_" + ULID.
+	ID string
+	// PaymentID is the refunded payment.
+	PaymentID string
+	// StoreID is the payment's store.
+	StoreID string
+	// Amount is how much is refunded, in the payment's currency.
+	Amount Money
+	// Status is where the refund stands.
+	Status RefundStatus
+	// Reason is the store's reason, free text.
+	Reason string
+	// PartnerRef is the id payhub gave the partner (PayPay merchantRefundId), derived from ID.
+	PartnerRef string
+	// PartnerRefundID is the partner's own id for the refund, if it has one.
+	PartnerRefundID string
+	// PartnerCode is the partner's own result code of the refund call.
+	PartnerCode string
+	// FailureCode is payhub's stable reason when Status is failed.
+	FailureCode string
+	// FailureMessage explains FailureCode.
+	FailureMessage string
+	// CreatedAt is when payhub created the refund.
+	CreatedAt time.Time
+	// UpdatedAt is when the refund last changed.
+	UpdatedAt time.Time
+}
+
+// AttemptOperation names the partner call an Attempt records.
+type AttemptOperation string
+
+// Attempt operations.
+const (
+	// OpPay creates a payment at the partner.
+	OpPay AttemptOperation = "pay"
+	// OpCancel cancels a payment at the partner.
+	OpCancel AttemptOperation = "cancel"
+	// OpRefund refunds a payment at the partner.
+	OpRefund AttemptOperation = "refund"
+)
+
+// Attempt is payhub's written intent to call a partner, recorded before the call and
+// finished with the call's outcome. After a crash the unfinished attempts say what was in
+// flight.
+type Attempt struct {
+	// ID is "att_" + ULID.
+	ID string
+	// PaymentID is the payment the call is about.
+	PaymentID string
+	// RefundID is set for refund calls.
+	RefundID string
+	// Operation is the partner call.
+	Operation AttemptOperation
+	// PartnerRef is the partner-facing id used in the call.
+	PartnerRef string
+	// Outcome is empty while in flight, then the call's outcome.
+	Outcome Outcome
+	// PartnerCode is the partner's result code, if any.
+	PartnerCode string
+	// StartedAt is when the intent was written.
+	StartedAt time.Time
+	// FinishedAt is when the outcome was written.
+	FinishedAt *time.Time
+}
+
+// EventType names an event, dot-separated (conventions/api.md §8.2).
+type EventType string
+
+// Event types.
+const (
+	// EventPaymentProcessing: a payment was created and its partner call is in flight.
+	EventPaymentProcessing EventType = "payment.processing"
+	// EventPaymentRequiresAction: a payment waits for the customer.
+	EventPaymentRequiresAction EventType = "payment.requires_action"
+	// EventPaymentAuthorized: funds are held.
+	EventPaymentAuthorized EventType = "payment.authorized"
+	// EventPaymentSucceeded: money was taken.
+	EventPaymentSucceeded EventType = "payment.succeeded"
+	// EventPaymentFailed: the payment definitely failed.
+	EventPaymentFailed EventType = "payment.failed"
+	// EventPaymentCanceled: the payment was canceled or reversed.
+	EventPaymentCanceled EventType = "payment.canceled"
+	// EventPaymentUnknown: the outcome is unknown; do not charge again.
+	EventPaymentUnknown EventType = "payment.unknown"
+	// EventPaymentCancelRequested: the store asked to abandon a payment whose outcome is open.
+	EventPaymentCancelRequested EventType = "payment.cancel_requested"
+	// EventRefundPending: a refund was created and its partner call is in flight.
+	EventRefundPending EventType = "refund.pending"
+	// EventRefundSucceeded: the partner accepted a refund.
+	EventRefundSucceeded EventType = "refund.succeeded"
+	// EventRefundFailed: the partner refused a refund.
+	EventRefundFailed EventType = "refund.failed"
+	// EventRefundUnknown: a refund's outcome is unknown.
+	EventRefundUnknown EventType = "refund.unknown"
+)
+
+// PaymentEventType is the event that announces a payment entering status s.
+func PaymentEventType(s Status) EventType { return EventType("payment." + string(s)) }
+
+// RefundEventType is the event that announces a refund entering status s.
+func RefundEventType(s RefundStatus) EventType { return EventType("refund." + string(s)) }
+
+// Event is an outbox entry: a fact about a payment or refund, written in the same
+// transaction as the state change it describes, and delivered to stores later.
+type Event struct {
+	// ID is "evt_" + ULID; it is the webhook-id of every delivery of the event.
+	ID string
+	// Type names the fact.
+	Type EventType
+	// StoreID is the store the event belongs to.
+	StoreID string
+	// PaymentID is the payment the event is about (also for refund events).
+	PaymentID string
+	// RefundID is set for refund events.
+	RefundID string
+	// Sequence orders the payment's events: 1, 2, 3, … per payment, refunds included.
+	Sequence int64
+	// Payload is the event's JSON body as delivered (conventions/api.md §8.2).
+	Payload []byte
+	// CreatedAt is when the fact happened.
+	CreatedAt time.Time
+}

@@ -1,0 +1,157 @@
+package contracts
+
+import (
+	"context"
+	"time"
+)
+
+// Key algorithms a store client may register. The algorithm is pinned per key.
+const (
+	// AlgEdDSA is Ed25519.
+	AlgEdDSA = "EdDSA"
+	// AlgES256 is ECDSA on P-256 with SHA-256.
+	AlgES256 = "ES256"
+)
+
+// StoreClient is a store checkout system (POS backend) registered with payhub. It signs its
+// own short-lived tokens with one of its registered keys; payhub holds no shared secret.
+type StoreClient struct {
+	// ID is the client id, the tokens' "iss".
+	ID string
+	// Name is a human label.
+	Name string
+	// Stores are the stores the client may act for (a token's "store" claim names one).
+	Stores []string
+	// Keys are the client's registered public keys.
+	Keys []ClientKey
+	// CreatedAt is when the client was registered.
+	CreatedAt time.Time
+}
+
+// ClientKey is a store client's public key.
+type ClientKey struct {
+	// KID names the key in token headers; unique across all clients.
+	KID string
+	// ClientID is the owning client.
+	ClientID string
+	// Algorithm is AlgEdDSA or AlgES256, pinned: a token naming another algorithm is refused.
+	Algorithm string
+	// PublicKeyPEM is the PKIX ("PUBLIC KEY") PEM encoding of the key.
+	PublicKeyPEM []byte
+	// CreatedAt is when the key was registered.
+	CreatedAt time.Time
+	// RevokedAt is set once the key may no longer sign tokens.
+	RevokedAt *time.Time
+}
+
+// IdempotencyKey is a store client's Idempotency-Key for one request.
+type IdempotencyKey struct {
+	// ClientID scopes the key: keys of different clients never collide.
+	ClientID string
+	// Key is the header value.
+	Key string
+	// Fingerprint is the SHA-256 of the request (method, route, path params, canonical body).
+	Fingerprint string
+	// CreatedAt is when the first request with the key began.
+	CreatedAt time.Time
+}
+
+// IdempotencyRecord is the stored state of an idempotency key.
+type IdempotencyRecord struct {
+	IdempotencyKey
+	// Completed is false while the first request runs.
+	Completed bool
+	// ResponseStatus and ResponseBody are the first response, replayed on a retry.
+	ResponseStatus int
+	// ResponseBody is the first response's body.
+	ResponseBody []byte
+	// CompletedAt is when the first response was stored.
+	CompletedAt *time.Time
+}
+
+// PaymentFilter selects a page of one store's payments, newest first.
+type PaymentFilter struct {
+	// StoreID is required: lists never cross stores.
+	StoreID string
+	// Status, TerminalID, Method and OrderID filter when non-empty.
+	Status Status
+	// TerminalID filters by till.
+	TerminalID string
+	// Method filters by method.
+	Method Method
+	// OrderID filters by the store's order reference.
+	OrderID string
+	// CreatedGTE and CreatedLT bound the creation time when non-zero.
+	CreatedGTE, CreatedLT time.Time
+	// BeforeID, when set, returns only payments with a smaller id (the cursor).
+	BeforeID string
+	// Limit caps the number of payments returned.
+	Limit int
+}
+
+// Store is payhub's persistence. internal/store implements it on SQLite and PostgreSQL.
+// Reads outside a transaction see committed data; every state change goes through InTx so
+// that the change, its event and the idempotent response commit together.
+type Store interface {
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+
+	// CreateStoreClient registers a client with its stores and keys.
+	CreateStoreClient(ctx context.Context, c StoreClient) error
+	// LookupClientKey finds an unrevoked key by kid, with its client.
+	LookupClientKey(ctx context.Context, kid string) (ClientKey, StoreClient, error)
+
+	// GetPayment reads a payment of a store; storeID "" reads any store's (engine use only).
+	GetPayment(ctx context.Context, storeID, id string) (Payment, error)
+	// ListPayments reads a page of a store's payments, newest (largest id) first.
+	ListPayments(ctx context.Context, f PaymentFilter) ([]Payment, error)
+	// ListPaymentsByStatus reads payments of any store in a status, oldest first (pollers).
+	ListPaymentsByStatus(ctx context.Context, status Status, limit int) ([]Payment, error)
+	// GetRefund reads a refund of a store; storeID "" reads any store's.
+	GetRefund(ctx context.Context, storeID, id string) (Refund, error)
+	// ListRefunds reads a payment's refunds, oldest first.
+	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
+	// ListEvents reads a payment's events in sequence order.
+	ListEvents(ctx context.Context, paymentID string) ([]Event, error)
+	// ListAttempts reads a payment's partner attempts, oldest first.
+	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
+
+	// BeginIdempotency claims (ClientID, Key) for a new request. When the key exists it
+	// returns the stored record and created=false; the caller decides between replay (409
+	// while in flight, 422 on another fingerprint).
+	BeginIdempotency(ctx context.Context, k IdempotencyKey) (rec IdempotencyRecord, created bool, err error)
+	// AbandonIdempotency deletes an uncompleted key, for refusals that are not stored.
+	AbandonIdempotency(ctx context.Context, clientID, key string) error
+	// DeleteExpiredIdempotency deletes keys completed before the given time.
+	DeleteExpiredIdempotency(ctx context.Context, completedBefore time.Time) (int64, error)
+
+	// InTx runs fn in one database transaction, committed when fn returns nil.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// Tx is one database transaction: a state change, its event and its idempotent response.
+type Tx interface {
+	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
+	InsertPayment(ctx context.Context, p Payment) error
+	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.
+	GetPaymentForUpdate(ctx context.Context, id string) (Payment, error)
+	// UpdatePayment writes p over the stored payment; ErrInvalidTransition when the stored
+	// status may not move to p.Status.
+	UpdatePayment(ctx context.Context, p Payment) error
+	// InsertRefund writes a new refund.
+	InsertRefund(ctx context.Context, r Refund) error
+	// UpdateRefund writes r over the stored refund; ErrInvalidTransition when not allowed.
+	UpdateRefund(ctx context.Context, r Refund) error
+	// ListRefunds reads a payment's refunds, oldest first.
+	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
+	// InsertAttempt writes the intent to call a partner.
+	InsertAttempt(ctx context.Context, a Attempt) error
+	// FinishAttempt records an attempt's outcome.
+	FinishAttempt(ctx context.Context, id string, outcome Outcome, partnerCode string, at time.Time) error
+	// AppendEvent adds an event to the outbox; (PaymentID, Sequence) is unique.
+	AppendEvent(ctx context.Context, e Event) error
+	// CompleteIdempotency stores the first response for (clientID, key).
+	CompleteIdempotency(ctx context.Context, clientID, key string, status int, body []byte, at time.Time) error
+}
