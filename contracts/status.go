@@ -29,6 +29,10 @@ var transitions = map[Status][]Status{
 	StatusProcessing:     {StatusRequiresAction, StatusAuthorized, StatusSucceeded, StatusFailed, StatusUnknown},
 	StatusAuthorized:     {StatusSucceeded, StatusCanceled, StatusUnknown},
 	StatusUnknown:        {StatusAuthorized, StatusSucceeded, StatusFailed, StatusCanceled},
+	// A succeeded payment is reversed whole by the partner's cancel while its cancel window
+	// is open (PayPay: until 00:14:59 JST the next day) and no refund was made; after that
+	// only refunds, which change AmountRefunded, not the status.
+	StatusSucceeded: {StatusCanceled},
 }
 
 // InitialStatuses are the statuses a payment may be created in.
@@ -48,9 +52,10 @@ func CanTransition(from, to Status) bool {
 	return false
 }
 
-// Final reports whether no further status change is possible.
+// Final reports whether no further status change is possible. A succeeded payment is not
+// final in this sense: the partner's same-day cancel can still reverse it to canceled.
 func (s Status) Final() bool {
-	return s == StatusSucceeded || s == StatusFailed || s == StatusCanceled
+	return s == StatusFailed || s == StatusCanceled
 }
 
 // Valid reports whether s is one of the defined statuses.

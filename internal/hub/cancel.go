@@ -1,0 +1,180 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"payhub/contracts"
+)
+
+// CancelPayment cancels one of the caller's payments as far as the partner allows in its
+// state (conventions/api.md §4.1): a payment waiting for the customer is withdrawn; a
+// succeeded one is reversed while the partner's cancel window is open (409
+// cancel_window_passed after it: refund instead); one whose outcome is still open is marked
+// cancel_requested (202) for the resolver to reverse if it went through.
+func (h *Hub) CancelPayment(ctx context.Context, c Caller, idem Idempotency, id, reason string) (Response, error) {
+	if !contracts.ValidID(contracts.PrefixPayment, id) {
+		return Response{}, notFound()
+	}
+	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+		return h.cancel(ctx, c, idem, id, reason)
+	})
+}
+
+func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason string) (Response, error) {
+	p, err := h.store.GetPayment(ctx, c.StoreID, id)
+	if errors.Is(err, contracts.ErrNotFound) {
+		return Response{}, notFound()
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	if p.Status == contracts.StatusRequiresAction {
+		// Learn whether the customer paid meanwhile; the cancel below covers both cases.
+		if p, err = h.refresh(ctx, p); err != nil {
+			return Response{}, err
+		}
+	}
+	switch p.Status {
+	case contracts.StatusProcessing, contracts.StatusUnknown:
+		return h.requestCancel(ctx, c, idem, p.ID)
+	case contracts.StatusRequiresAction, contracts.StatusAuthorized, contracts.StatusSucceeded:
+		if err := h.checkNoRefunds(ctx, p); err != nil {
+			return Response{}, err
+		}
+		return h.cancelAtPartner(ctx, c, idem, p, reason)
+	}
+	return Response{}, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)
+}
+
+// checkNoRefunds refuses to cancel a payment that has refunds: the partner's cancel reverses
+// the whole payment, which would return money twice.
+func (h *Hub) checkNoRefunds(ctx context.Context, p contracts.Payment) error {
+	refunds, err := h.store.ListRefunds(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range refunds {
+		if r.Status.Reserves() {
+			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The payment has refunds; refund the rest instead of canceling.")
+		}
+	}
+	return nil
+}
+
+// requestCancel records the store's wish to abandon a payment whose outcome is open.
+func (h *Hub) requestCancel(ctx context.Context, c Caller, idem Idempotency, id string) (Response, error) {
+	var resp Response
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := h.now()
+		var ev *contracts.Event
+		if !p.CancelRequested {
+			p.CancelRequested, p.UpdatedAt = true, now
+			e := h.event(&p, "", contracts.EventPaymentCancelRequested, h.render.Payment(p), now)
+			ev = &e
+			if err := tx.UpdatePayment(ctx, p); err != nil {
+				return err
+			}
+		}
+		if ev != nil {
+			if err := tx.AppendEvent(ctx, *ev); err != nil {
+				return err
+			}
+		}
+		resp = Response{Status: http.StatusAccepted, Body: h.render.Payment(p)}
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+	})
+	return resp, err
+}
+
+func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem Idempotency, p contracts.Payment, reason string) (Response, error) {
+	partner := h.partners[p.Method]
+	if partner == nil {
+		return Response{}, contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
+	}
+	now := h.now()
+	att := contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpCancel,
+		PartnerRef: p.PartnerRef, StartedAt: now}
+	if err := h.store.InTx(ctx, func(tx contracts.Tx) error { return tx.InsertAttempt(ctx, att) }); err != nil {
+		return Response{}, fmt.Errorf("record cancel intent: %w", err)
+	}
+	ctx = context.WithoutCancel(ctx)
+	start := time.Now()
+	res := partner.CancelPayment(ctx, paymentRef(p))
+	h.metrics.partnerCall(p.Method, "cancel_payment", res.Outcome, time.Since(start))
+
+	var resp Response
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		now := h.now()
+		if err := tx.FinishAttempt(ctx, att.ID, res.Outcome, res.PartnerCode, now); err != nil {
+			return err
+		}
+		resp, err = h.applyCancel(ctx, tx, cur, res, reason, now)
+		if err != nil {
+			return err
+		}
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+	})
+	if err != nil {
+		return Response{}, &partnerCalledError{fmt.Errorf("record cancel outcome: %w", err)}
+	}
+	return resp, nil
+}
+
+// applyCancel turns the partner's answer to a cancel into the payment's new state and the
+// response; it runs inside the transaction that also stores the idempotent response.
+func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Payment, res contracts.CancelResult, reason string, now time.Time) (Response, error) {
+	problem := func(e *contracts.Error) Response {
+		return Response{Status: e.Status, Body: h.render.Problem(ctx, e), Problem: true}
+	}
+	switch res.Outcome {
+	case contracts.OutcomeSucceeded:
+		if p.Status == contracts.StatusCanceled {
+			return Response{Status: http.StatusOK, Body: h.render.Payment(p)}, nil
+		}
+		if !contracts.CanTransition(p.Status, contracts.StatusCanceled) {
+			return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)), nil
+		}
+		p.Status, p.UpdatedAt, p.NextAction = contracts.StatusCanceled, now, nil
+		p.CancellationReason = cancellationReason(reason)
+		p.PartnerCode = res.PartnerCode
+		body := h.render.Payment(p)
+		ev := h.event(&p, "", contracts.EventPaymentCanceled, body, now)
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return Response{}, err
+		}
+		return Response{Status: http.StatusOK, Body: body}, tx.AppendEvent(ctx, ev)
+	case contracts.OutcomeWindowPassed:
+		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
+			"The partner's cancel window for this payment has passed; refund it instead.")), nil
+	case contracts.OutcomeFailed:
+		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,
+			"The partner refused to cancel this payment (%s).", res.PartnerCode)), nil
+	}
+	// The partner may or may not have accepted: remember the wish; the resolver finishes it.
+	p.CancelRequested, p.UpdatedAt = true, now
+	body := h.render.Payment(p)
+	ev := h.event(&p, "", contracts.EventPaymentCancelRequested, body, now)
+	if err := tx.UpdatePayment(ctx, p); err != nil {
+		return Response{}, err
+	}
+	return Response{Status: http.StatusAccepted, Body: body}, tx.AppendEvent(ctx, ev)
+}
+
+func cancellationReason(reason string) string {
+	if reason == "" {
+		return "requested_by_store"
+	}
+	return reason
+}

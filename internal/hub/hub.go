@@ -1,0 +1,201 @@
+// Package hub is payhub's engine: it takes a store's payment commands, applies idempotency,
+// routes them to the partner for the payment method, and records every state change with its
+// outbox event and idempotent response in one transaction. It speaks contracts only; HTTP
+// lives in internal/httpapi, persistence in internal/store, partners in adapters/.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"payhub/contracts"
+	"payhub/internal/ids"
+)
+
+// Renderer turns domain objects into the API's JSON bodies. internal/httpapi implements it;
+// the hub stores the rendered bytes as the idempotent response and as event payloads, so a
+// replay is byte-for-byte the first response.
+type Renderer interface {
+	// Payment renders a payment as the API's Payment object.
+	Payment(p contracts.Payment) []byte
+	// Refund renders a refund as the API's Refund object.
+	Refund(r contracts.Refund) []byte
+	// Problem renders a refusal as an application/problem+json body.
+	Problem(ctx context.Context, e *contracts.Error) []byte
+}
+
+// Config wires a Hub.
+type Config struct {
+	// Store is the persistence.
+	Store contracts.Store
+	// Partners maps each offered method to its partner adapter (the registry cmd/payhub fills).
+	Partners map[contracts.Method]contracts.Partner
+	// Clock tells the time.
+	Clock contracts.Clock
+	// IDs mints ids.
+	IDs *ids.Generator
+	// Render renders API bodies.
+	Render Renderer
+	// APIVersion is stamped on event payloads.
+	APIVersion string
+	// Logger receives engine logs; never secrets, tokens or barcodes.
+	Logger *slog.Logger
+	// Metrics records engine metrics; nil disables them.
+	Metrics *Metrics
+}
+
+// Hub executes payment commands.
+type Hub struct {
+	store    contracts.Store
+	partners map[contracts.Method]contracts.Partner
+	clock    contracts.Clock
+	ids      *ids.Generator
+	render   Renderer
+	version  string
+	log      *slog.Logger
+	metrics  *Metrics
+}
+
+// New returns a Hub.
+func New(cfg Config) *Hub {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = contracts.SystemClock{}
+	}
+	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
+		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics}
+}
+
+// Caller is the authenticated store client and the one store its token acts for.
+type Caller struct {
+	// ClientID is the store client (scopes idempotency keys).
+	ClientID string
+	// StoreID is the store; every read and write is limited to it.
+	StoreID string
+}
+
+// Response is an API response produced by a mutating command: stored with its idempotency
+// key and replayed byte-for-byte on a retry.
+type Response struct {
+	// Status is the HTTP status.
+	Status int
+	// Body is the JSON body.
+	Body []byte
+	// Problem marks Body as application/problem+json.
+	Problem bool
+	// Replayed is true when Body is the stored first response.
+	Replayed bool
+}
+
+// Idempotency identifies a mutating request for replay.
+type Idempotency struct {
+	// Key is the caller's Idempotency-Key.
+	Key string
+	// Fingerprint is the request's SHA-256 fingerprint (method, route, params, canonical body).
+	Fingerprint string
+}
+
+// now returns the clock's time in UTC at microsecond precision, which both databases keep.
+func (h *Hub) now() time.Time { return h.clock.Now().UTC().Truncate(time.Microsecond) }
+
+func notFound() *contracts.Error {
+	return &contracts.Error{Code: contracts.CodeNotFound, Status: http.StatusNotFound, Detail: "No such object."}
+}
+
+// storedRefusals are refusals decided after execution began: they are stored with the key
+// and replayed (conventions/api.md §3). Every other refusal frees the key.
+var storedRefusals = map[contracts.ErrorCode]bool{
+	contracts.CodeInvalidState:          true,
+	contracts.CodeRefundExceedsCaptured: true,
+	contracts.CodeCancelWindowPassed:    true,
+}
+
+// idempotent runs exec once per (client, key): a finished first response is replayed, a
+// running one answers 409, another request under the same key 422. exec stores its own
+// response in the transaction that makes its state change; refusals it returns are stored
+// here when they are the replayable kind and otherwise free the key.
+func (h *Hub) idempotent(ctx context.Context, c Caller, idem Idempotency, exec func(ctx context.Context) (Response, error)) (Response, error) {
+	rec, created, err := h.store.BeginIdempotency(ctx, contracts.IdempotencyKey{
+		ClientID: c.ClientID, Key: idem.Key, Fingerprint: idem.Fingerprint, CreatedAt: h.now()})
+	if err != nil {
+		return Response{}, fmt.Errorf("begin idempotency: %w", err)
+	}
+	if !created {
+		return replay(rec, idem)
+	}
+	resp, err := exec(ctx)
+	if err == nil {
+		return resp, nil
+	}
+	// The request ran into a refusal or a fault; decide what the key remembers.
+	ctx = context.WithoutCancel(ctx)
+	if pe, ok := contracts.AsError(err); ok && storedRefusals[pe.Code] {
+		body := h.render.Problem(ctx, pe)
+		if serr := h.store.InTx(ctx, func(tx contracts.Tx) error {
+			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, pe.Status, body, h.now())
+		}); serr != nil {
+			return Response{}, fmt.Errorf("store refusal: %w", serr)
+		}
+		return Response{Status: pe.Status, Body: body, Problem: true}, nil
+	}
+	var inFlight *partnerCalledError
+	if errors.As(err, &inFlight) {
+		// The partner was called but the outcome could not be recorded: the key stays in
+		// use until the payment is settled, so a retry cannot charge twice.
+		return Response{}, err
+	}
+	if aerr := h.store.AbandonIdempotency(ctx, c.ClientID, idem.Key); aerr != nil {
+		h.log.Error("abandon idempotency key", "err", aerr)
+	}
+	return Response{}, err
+}
+
+func replay(rec contracts.IdempotencyRecord, idem Idempotency) (Response, error) {
+	if rec.Fingerprint != idem.Fingerprint {
+		return Response{}, &contracts.Error{Code: contracts.CodeIdempotencyKeyReused, Status: http.StatusUnprocessableEntity,
+			Detail: "This Idempotency-Key was used with a different request; use a new key for a new request."}
+	}
+	if !rec.Completed {
+		return Response{}, &contracts.Error{Code: contracts.CodeIdempotencyKeyInUse, Status: http.StatusConflict,
+			Detail: "A request with this Idempotency-Key is still running; retry later."}
+	}
+	return Response{Status: rec.ResponseStatus, Body: rec.ResponseBody, Replayed: true,
+		Problem: rec.ResponseStatus >= 400}, nil
+}
+
+// partnerCalledError marks a failure after a partner call began: the key must stay in use.
+type partnerCalledError struct{ err error }
+
+func (e *partnerCalledError) Error() string { return e.err.Error() }
+func (e *partnerCalledError) Unwrap() error { return e.err }
+
+// event builds the outbox event announcing typ for the payment's next sequence number, and
+// advances p.EventSequence. object is the rendered resource the event carries.
+func (h *Hub) event(p *contracts.Payment, refundID string, typ contracts.EventType, object []byte, at time.Time) contracts.Event {
+	p.EventSequence++
+	e := contracts.Event{ID: h.ids.New(contracts.PrefixEvent), Type: typ, StoreID: p.StoreID,
+		PaymentID: p.ID, RefundID: refundID, Sequence: p.EventSequence, CreatedAt: at}
+	e.Payload, _ = json.Marshal(eventPayload{ID: e.ID, Type: string(typ), Timestamp: at.Format(time.RFC3339),
+		APIVersion: h.version, Data: eventData{Sequence: e.Sequence, Object: object}})
+	return e
+}
+
+type eventPayload struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	Timestamp  string    `json:"timestamp"`
+	APIVersion string    `json:"api_version"`
+	Data       eventData `json:"data"`
+}
+
+type eventData struct {
+	Sequence int64           `json:"sequence"`
+	Object   json.RawMessage `json:"object"`
+}

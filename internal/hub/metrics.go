@@ -1,0 +1,52 @@
+package hub
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"payhub/contracts"
+)
+
+// Metrics are the engine's Prometheus metrics. A nil *Metrics records nothing.
+type Metrics struct {
+	payments     *prometheus.CounterVec
+	refunds      *prometheus.CounterVec
+	partnerCalls *prometheus.HistogramVec
+}
+
+// NewMetrics registers the engine's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		payments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "payhub_payments_created_total", Help: "Payments created, by the outcome of the partner call.",
+		}, []string{"outcome"}),
+		refunds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "payhub_refunds_created_total", Help: "Refunds created, by the outcome of the partner call.",
+		}, []string{"outcome"}),
+		partnerCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "payhub_partner_call_seconds", Help: "Partner call latency, by method, operation and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"method", "operation", "outcome"}),
+	}
+	reg.MustRegister(m.payments, m.refunds, m.partnerCalls)
+	return m
+}
+
+func (m *Metrics) paymentCreated(o contracts.Outcome) {
+	if m != nil {
+		m.payments.WithLabelValues(string(o)).Inc()
+	}
+}
+
+func (m *Metrics) refundCreated(o contracts.Outcome) {
+	if m != nil {
+		m.refunds.WithLabelValues(string(o)).Inc()
+	}
+}
+
+func (m *Metrics) partnerCall(method contracts.Method, op string, o contracts.Outcome, d time.Duration) {
+	if m != nil {
+		m.partnerCalls.WithLabelValues(string(method), op, string(o)).Observe(d.Seconds())
+	}
+}

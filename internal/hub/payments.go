@@ -1,0 +1,247 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"payhub/contracts"
+)
+
+// CreatePayment is a store's request to take a payment.
+type CreatePayment struct {
+	// Amount is what to charge.
+	Amount contracts.Money
+	// Method selects the partner.
+	Method contracts.Method
+	// Flow selects how the customer takes part.
+	Flow contracts.Flow
+	// Barcode is the scanned customer code (FlowBarcode only). Never stored or logged.
+	Barcode string
+	// UserAuthorizationID is the linked partner account (FlowLinked only).
+	UserAuthorizationID string
+	// TerminalID and OrderID are the store's references.
+	TerminalID, OrderID string
+	// Metadata is echoed back.
+	Metadata map[string]string
+}
+
+// methodRule is what a method accepts.
+type methodRule struct {
+	currencies []contracts.Currency
+	maxAmount  int64
+	flows      []contracts.Flow
+}
+
+// methodRules: PayPay takes JPY only; ¥500,000 is PayPay's published per-payment cap.
+var methodRules = map[contracts.Method]methodRule{
+	contracts.MethodPayPay: {
+		currencies: []contracts.Currency{contracts.JPY},
+		maxAmount:  500_000,
+		flows:      []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR, contracts.FlowLinked},
+	},
+}
+
+func (h *Hub) validateCreate(cmd CreatePayment) (contracts.Partner, error) {
+	rule, ok := methodRules[cmd.Method]
+	partner := h.partners[cmd.Method]
+	if !ok || partner == nil {
+		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/method", "Method %q is not offered.", cmd.Method)
+	}
+	if !contains(rule.flows, cmd.Flow) {
+		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/flow", "Method %q does not support flow %q.", cmd.Method, cmd.Flow)
+	}
+	if !contains(rule.currencies, cmd.Amount.Currency) {
+		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeCurrencyNotSupported, "/currency", "Method %q does not take %s.", cmd.Method, cmd.Amount.Currency)
+	}
+	if cmd.Amount.Amount < 1 || cmd.Amount.Amount > rule.maxAmount {
+		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "Amount must be between 1 and %d %s for %s.", rule.maxAmount, cmd.Amount.Currency, cmd.Method)
+	}
+	if (cmd.Flow == contracts.FlowBarcode) != (cmd.Barcode != "") {
+		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/barcode", "barcode is required for flow barcode and not allowed otherwise.")
+	}
+	if (cmd.Flow == contracts.FlowLinked) != (cmd.UserAuthorizationID != "") {
+		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/user_authorization_id", "user_authorization_id is required for flow linked and not allowed otherwise.")
+	}
+	return partner, nil
+}
+
+func fieldError(status int, code contracts.ErrorCode, pointer, format string, args ...any) *contracts.Error {
+	e := contracts.Errorf(status, code, format, args...)
+	e.Pointer = pointer
+	return e
+}
+
+func contains[T comparable](xs []T, x T) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// partnerRef derives the partner-facing payment id from the payment id and attempt number,
+// so retrying a request can never create a second charge at the partner.
+func partnerRef(paymentID string, attempt int) string {
+	return fmt.Sprintf("%s_%d", paymentID, attempt)
+}
+
+// CreatePayment takes a payment: it writes the intent, calls the partner, and records the
+// outcome. The response is 201 with the payment whatever its status; a decline is a failed
+// payment and an unanswered call an unknown one.
+func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem Idempotency, cmd CreatePayment) (Response, error) {
+	partner, err := h.validateCreate(cmd)
+	if err != nil {
+		return Response{}, err
+	}
+	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+		return h.createPayment(ctx, c, idem, cmd, partner)
+	})
+}
+
+func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd CreatePayment, partner contracts.Partner) (Response, error) {
+	now := h.now()
+	p := contracts.Payment{
+		ID: h.ids.New(contracts.PrefixPayment), StoreID: c.StoreID, ClientID: c.ClientID,
+		TerminalID: cmd.TerminalID, OrderID: cmd.OrderID, Method: cmd.Method, Flow: cmd.Flow,
+		Amount: cmd.Amount, Status: contracts.StatusProcessing, UserAuthorizationID: cmd.UserAuthorizationID,
+		Metadata: cmd.Metadata, Attempt: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	p.PartnerRef = partnerRef(p.ID, p.Attempt)
+	att := contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpPay,
+		PartnerRef: p.PartnerRef, StartedAt: now}
+	// The intent is durable before the partner hears of the payment: after a crash the
+	// unfinished attempt says what may have happened.
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		ev := h.event(&p, "", contracts.EventPaymentProcessing, h.render.Payment(p), now)
+		if err := tx.InsertPayment(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.InsertAttempt(ctx, att); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, ev)
+	})
+	if err != nil {
+		return Response{}, fmt.Errorf("record payment intent: %w", err)
+	}
+
+	// A till that hangs up must not turn a payment in flight into an unknown one.
+	callCtx := context.WithoutCancel(ctx)
+	start := time.Now()
+	res := partner.CreatePayment(callCtx, contracts.PaymentRequest{
+		PartnerRef: p.PartnerRef, Amount: p.Amount, Flow: p.Flow, Barcode: cmd.Barcode,
+		UserAuthorizationID: p.UserAuthorizationID, StoreID: p.StoreID, TerminalID: p.TerminalID,
+		Description: description(p), RequestedAt: now,
+	})
+	h.metrics.partnerCall(p.Method, "create_payment", res.Outcome, time.Since(start))
+	return h.finishCreate(callCtx, c, idem, p.ID, att.ID, res)
+}
+
+// description is what the customer sees in the partner's app.
+func description(p contracts.Payment) string {
+	if p.OrderID != "" {
+		return "Order " + p.OrderID
+	}
+	return "Payment " + p.ID
+}
+
+func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paymentID, attemptID string, res contracts.PaymentResult) (Response, error) {
+	var resp Response
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, paymentID)
+		if err != nil {
+			return err
+		}
+		now := h.now()
+		applyPaymentResult(&p, res, now)
+		body := h.render.Payment(p)
+		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.FinishAttempt(ctx, attemptID, res.Outcome, res.PartnerCode, now); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(ctx, ev); err != nil {
+			return err
+		}
+		resp = Response{Status: http.StatusCreated, Body: body}
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, body, now)
+	})
+	if err != nil {
+		h.log.Error("record payment outcome", "payment_id", paymentID, "outcome", res.Outcome, "err", err)
+		return Response{}, &partnerCalledError{fmt.Errorf("record payment outcome: %w", err)}
+	}
+	h.metrics.paymentCreated(res.Outcome)
+	return resp, nil
+}
+
+// statusFor maps a partner outcome of a create to the payment's status. Anything that is not
+// a definite answer is unknown: payhub never guesses.
+func statusFor(o contracts.Outcome) contracts.Status {
+	switch o {
+	case contracts.OutcomeSucceeded:
+		return contracts.StatusSucceeded
+	case contracts.OutcomeAuthorized:
+		return contracts.StatusAuthorized
+	case contracts.OutcomePending:
+		return contracts.StatusRequiresAction
+	case contracts.OutcomeFailed:
+		return contracts.StatusFailed
+	case contracts.OutcomeCanceled:
+		return contracts.StatusCanceled
+	}
+	return contracts.StatusUnknown
+}
+
+func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now time.Time) {
+	p.Status = statusFor(res.Outcome)
+	p.UpdatedAt = now
+	p.PartnerCode = res.PartnerCode
+	if res.PartnerPaymentID != "" {
+		p.PartnerPaymentID = res.PartnerPaymentID
+	}
+	if res.PartnerActionRef != "" {
+		p.PartnerActionRef = res.PartnerActionRef
+	}
+	if res.PaidAt != nil {
+		t := res.PaidAt.UTC().Truncate(time.Microsecond)
+		p.PaidAt = &t
+	}
+	p.NextAction = nil
+	if p.Status == contracts.StatusRequiresAction {
+		p.NextAction = res.NextAction
+	}
+	if p.Status == contracts.StatusFailed {
+		p.FailureCode, p.FailureMessage = res.FailureCode, res.FailureMessage
+		if p.FailureCode == "" {
+			p.FailureCode = contracts.FailurePartnerRejected
+		}
+	}
+}
+
+// GetPayment reads one of the caller's payments. A payment waiting for the customer is
+// refreshed from the partner first, so the till sees a QR payment the moment it is paid.
+func (h *Hub) GetPayment(ctx context.Context, c Caller, id string) (contracts.Payment, error) {
+	if !contracts.ValidID(contracts.PrefixPayment, id) {
+		return contracts.Payment{}, notFound()
+	}
+	p, err := h.store.GetPayment(ctx, c.StoreID, id)
+	if errors.Is(err, contracts.ErrNotFound) {
+		return contracts.Payment{}, notFound()
+	}
+	if err != nil {
+		return contracts.Payment{}, err
+	}
+	if p.Status == contracts.StatusRequiresAction {
+		return h.refresh(ctx, p)
+	}
+	return p, nil
+}
+
+// RenderPayment renders p as the API does.
+func (h *Hub) RenderPayment(p contracts.Payment) []byte { return h.render.Payment(p) }

@@ -1,0 +1,116 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"payhub/contracts"
+)
+
+func paymentRef(p contracts.Payment) contracts.PaymentRef {
+	return contracts.PaymentRef{PartnerRef: p.PartnerRef, PartnerPaymentID: p.PartnerPaymentID,
+		PartnerActionRef: p.PartnerActionRef, Flow: p.Flow, Amount: p.Amount, Status: p.Status}
+}
+
+// refresh asks the partner where a payment waiting for the customer stands and records any
+// change. A QR that expired unpaid is withdrawn at the partner (which also fences a payment
+// landing at that instant) and the payment fails as expired.
+func (h *Hub) refresh(ctx context.Context, p contracts.Payment) (contracts.Payment, error) {
+	partner := h.partners[p.Method]
+	if partner == nil {
+		return p, nil
+	}
+	start := time.Now()
+	res := partner.GetPayment(ctx, paymentRef(p))
+	h.metrics.partnerCall(p.Method, "get_payment", res.Outcome, time.Since(start))
+	switch res.Outcome {
+	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
+		return h.applyRefresh(ctx, p, res)
+	case contracts.OutcomePending, contracts.OutcomeNotFound:
+		if h.qrExpired(p) {
+			return h.expire(ctx, p, partner)
+		}
+	}
+	return p, nil
+}
+
+func (h *Hub) qrExpired(p contracts.Payment) bool {
+	return p.NextAction != nil && p.NextAction.ExpiresAt != nil && !h.now().Before(*p.NextAction.ExpiresAt)
+}
+
+// expire withdraws an unpaid, expired customer action. Only an accepted cancel fails the
+// payment: if the partner cannot confirm it, the payment stays as it is and is retried.
+func (h *Hub) expire(ctx context.Context, p contracts.Payment, partner contracts.Partner) (contracts.Payment, error) {
+	res := partner.CancelPayment(ctx, paymentRef(p))
+	if res.Outcome != contracts.OutcomeSucceeded {
+		h.log.Warn("withdrawing an expired customer action was not confirmed", "payment_id", p.ID, "outcome", res.Outcome)
+		return p, nil
+	}
+	return h.applyRefresh(ctx, p, contracts.PaymentResult{Outcome: contracts.OutcomeFailed,
+		PartnerCode: res.PartnerCode, FailureCode: contracts.FailureExpired,
+		FailureMessage: "The customer did not pay before the code expired."})
+}
+
+// applyRefresh records a partner's answer about a payment read in status p.Status. When
+// another refresh got there first, the stored payment is returned unchanged.
+func (h *Hub) applyRefresh(ctx context.Context, seen contracts.Payment, res contracts.PaymentResult) (contracts.Payment, error) {
+	var out contracts.Payment
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, seen.ID)
+		if err != nil {
+			return err
+		}
+		out = p
+		if p.Status != seen.Status || !contracts.CanTransition(p.Status, statusFor(res.Outcome)) {
+			return nil
+		}
+		now := h.now()
+		applyPaymentResult(&p, res, now)
+		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), h.render.Payment(p), now)
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return err
+		}
+		out = p
+		return tx.AppendEvent(ctx, ev)
+	})
+	return out, err
+}
+
+// PollOnce refreshes every payment waiting for the customer (up to limit), oldest first, and
+// returns how many changed status. The background poller calls it on a ticker; tests call
+// it directly instead of sleeping.
+func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
+	waiting, err := h.store.ListPaymentsByStatus(ctx, contracts.StatusRequiresAction, limit)
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, p := range waiting {
+		q, err := h.refresh(ctx, p)
+		if err != nil {
+			h.log.Error("refresh payment", "payment_id", p.ID, "err", err)
+			continue
+		}
+		if q.Status != p.Status {
+			changed++
+		}
+	}
+	return changed, nil
+}
+
+// RunPoller polls payments waiting for the customer every interval until ctx ends. PayPay
+// asks merchants to poll QR payments every few seconds.
+func (h *Hub) RunPoller(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := h.PollOnce(ctx, 200); err != nil && ctx.Err() == nil {
+				h.log.Error("poll payments", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"payhub/contracts"
+)
+
+// CreateRefund is a store's request to refund (part of) a payment.
+type CreateRefund struct {
+	// Amount is how much to refund; nil refunds everything still refundable.
+	Amount *int64
+	// Reason is the store's reason.
+	Reason string
+}
+
+// CreateRefund refunds part or all of one of the caller's succeeded payments. The sum of
+// succeeded, pending and unknown refunds never exceeds the captured amount: the check and
+// the new refund are written under the payment's row lock, before the partner is called.
+func (h *Hub) CreateRefund(ctx context.Context, c Caller, idem Idempotency, paymentID string, cmd CreateRefund) (Response, error) {
+	if !contracts.ValidID(contracts.PrefixPayment, paymentID) {
+		return Response{}, notFound()
+	}
+	if cmd.Amount != nil && *cmd.Amount < 1 {
+		return Response{}, fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "A refund amount must be at least 1.")
+	}
+	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+		return h.refund(ctx, c, idem, paymentID, cmd)
+	})
+}
+
+func (h *Hub) refund(ctx context.Context, c Caller, idem Idempotency, paymentID string, cmd CreateRefund) (Response, error) {
+	p, r, att, err := h.reserveRefund(ctx, c, paymentID, cmd)
+	if err != nil {
+		return Response{}, err
+	}
+	partner := h.partners[p.Method]
+	ctx = context.WithoutCancel(ctx)
+	start := time.Now()
+	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: paymentRef(p),
+		Amount: r.Amount, Reason: r.Reason, RequestedAt: r.CreatedAt})
+	h.metrics.partnerCall(p.Method, "refund", res.Outcome, time.Since(start))
+
+	var resp Response
+	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		now := h.now()
+		applyRefundResult(&r, res, now)
+		if r.Status == contracts.RefundSucceeded {
+			p.AmountRefunded += r.Amount.Amount
+		}
+		p.UpdatedAt = now
+		body := h.render.Refund(r)
+		ev := h.event(&p, r.ID, contracts.RefundEventType(r.Status), body, now)
+		for _, step := range []func() error{
+			func() error { return tx.UpdateRefund(ctx, r) },
+			func() error { return tx.UpdatePayment(ctx, p) },
+			func() error { return tx.FinishAttempt(ctx, att.ID, res.Outcome, res.PartnerCode, now) },
+			func() error { return tx.AppendEvent(ctx, ev) },
+		} {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		resp = Response{Status: http.StatusCreated, Body: body}
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, body, now)
+	})
+	if err != nil {
+		return Response{}, &partnerCalledError{fmt.Errorf("record refund outcome: %w", err)}
+	}
+	h.metrics.refundCreated(res.Outcome)
+	return resp, nil
+}
+
+// reserveRefund checks the refundable amount and writes the pending refund, its attempt and
+// its event under the payment's row lock, so concurrent refunds cannot oversubscribe it.
+func (h *Hub) reserveRefund(ctx context.Context, c Caller, paymentID string, cmd CreateRefund) (contracts.Payment, contracts.Refund, contracts.Attempt, error) {
+	var (
+		p   contracts.Payment
+		r   contracts.Refund
+		att contracts.Attempt
+	)
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		var err error
+		p, err = tx.GetPaymentForUpdate(ctx, paymentID)
+		if errors.Is(err, contracts.ErrNotFound) || (err == nil && p.StoreID != c.StoreID) {
+			return notFound()
+		}
+		if err != nil {
+			return err
+		}
+		if p.Status != contracts.StatusSucceeded {
+			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Only succeeded payments can be refunded; this one is %s.", p.Status)
+		}
+		if h.partners[p.Method] == nil {
+			return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
+		}
+		amount, err := h.refundAmount(ctx, tx, p, cmd.Amount)
+		if err != nil {
+			return err
+		}
+		now := h.now()
+		r = contracts.Refund{ID: h.ids.New(contracts.PrefixRefund), PaymentID: p.ID, StoreID: p.StoreID,
+			Amount: contracts.Money{Amount: amount, Currency: p.Amount.Currency}, Status: contracts.RefundPending,
+			Reason: cmd.Reason, CreatedAt: now, UpdatedAt: now}
+		r.PartnerRef = r.ID // a refund has one partner attempt: its id is the partner's key
+		att = contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, RefundID: r.ID,
+			Operation: contracts.OpRefund, PartnerRef: r.PartnerRef, StartedAt: now}
+		p.UpdatedAt = now
+		ev := h.event(&p, r.ID, contracts.EventRefundPending, h.render.Refund(r), now)
+		for _, step := range []func() error{
+			func() error { return tx.InsertRefund(ctx, r) },
+			func() error { return tx.InsertAttempt(ctx, att) },
+			func() error { return tx.UpdatePayment(ctx, p) },
+			func() error { return tx.AppendEvent(ctx, ev) },
+		} {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return p, r, att, err
+}
+
+// refundAmount is the requested amount, or all that remains when none was requested,
+// refused when it exceeds what remains after succeeded, pending and unknown refunds.
+func (h *Hub) refundAmount(ctx context.Context, tx contracts.Tx, p contracts.Payment, requested *int64) (int64, error) {
+	refunds, err := tx.ListRefunds(ctx, p.ID)
+	if err != nil {
+		return 0, err
+	}
+	var reserved int64
+	for _, r := range refunds {
+		if r.Status.Reserves() {
+			reserved += r.Amount.Amount
+		}
+	}
+	remaining := p.RefundableAmount(reserved)
+	amount := remaining
+	if requested != nil {
+		amount = *requested
+	}
+	if amount > remaining || amount < 1 {
+		return 0, contracts.Errorf(http.StatusUnprocessableEntity, contracts.CodeRefundExceedsCaptured,
+			"Requested %d %s; %d %s remains refundable.", amount, p.Amount.Currency, remaining, p.Amount.Currency)
+	}
+	return amount, nil
+}
+
+func applyRefundResult(r *contracts.Refund, res contracts.RefundResult, now time.Time) {
+	r.UpdatedAt = now
+	r.PartnerCode = res.PartnerCode
+	r.PartnerRefundID = res.PartnerRefundID
+	switch res.Outcome {
+	case contracts.OutcomeSucceeded:
+		r.Status = contracts.RefundSucceeded
+	case contracts.OutcomeFailed:
+		r.Status = contracts.RefundFailed
+		r.FailureCode, r.FailureMessage = res.FailureCode, res.FailureMessage
+		if r.FailureCode == "" {
+			r.FailureCode = contracts.FailurePartnerRejected
+		}
+	default:
+		r.Status = contracts.RefundUnknown
+		r.FailureMessage = res.FailureMessage
+	}
+}
