@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"payhub/contracts"
+)
+
+// AppendEvent adds an event to the outbox; a second event with the same (PaymentID,
+// Sequence), or the same id, is ErrConflict.
+func (t *tx) AppendEvent(ctx context.Context, e contracts.Event) error {
+	payload := e.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO events
+		(id, type, store_id, payment_id, refund_id, sequence, payload, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ID, string(e.Type), e.StoreID, e.PaymentID, e.RefundID, e.Sequence, payload, t.d.ts(e.CreatedAt))
+	if err != nil {
+		return t.d.wrap(fmt.Sprintf("append event %s (payment %s #%d)", e.ID, e.PaymentID, e.Sequence), err)
+	}
+	return nil
+}
+
+// ListEvents reads a payment's events in sequence order.
+func (s *DB) ListEvents(ctx context.Context, paymentID string) ([]contracts.Event, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT
+		id, type, store_id, payment_id, refund_id, sequence, payload, created_at
+		FROM events WHERE payment_id = ? ORDER BY sequence`), paymentID)
+	if err != nil {
+		return nil, s.d.wrap("list events", err)
+	}
+	defer rows.Close()
+	var out []contracts.Event
+	for rows.Next() {
+		var e contracts.Event
+		if err := rows.Scan(&e.ID, &e.Type, &e.StoreID, &e.PaymentID, &e.RefundID, &e.Sequence,
+			&e.Payload, timeCol{&e.CreatedAt}); err != nil {
+			return nil, s.d.wrap("list events", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.wrap("list events", err)
+	}
+	return out, nil
+}
+
+// InsertAttempt writes the intent to call a partner, before the call.
+func (t *tx) InsertAttempt(ctx context.Context, a contracts.Attempt) error {
+	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO attempts
+		(id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, a.PaymentID, a.RefundID, string(a.Operation), a.PartnerRef, string(a.Outcome), a.PartnerCode,
+		t.d.ts(a.StartedAt), t.d.nullTS(a.FinishedAt))
+	if err != nil {
+		return t.d.wrap("insert attempt "+a.ID, err)
+	}
+	return nil
+}
+
+// FinishAttempt records an attempt's outcome. An unknown attempt is ErrNotFound; one
+// already finished is ErrConflict, because an attempt has exactly one outcome.
+func (t *tx) FinishAttempt(ctx context.Context, id string, outcome contracts.Outcome, partnerCode string, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE attempts
+		SET outcome = ?, partner_code = ?, finished_at = ?
+		WHERE id = ? AND finished_at IS NULL`),
+		string(outcome), partnerCode, t.d.ts(at), id)
+	if err != nil {
+		return t.d.wrap("finish attempt "+id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return t.d.wrap("finish attempt "+id, err)
+	}
+	var one int
+	if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT 1 FROM attempts WHERE id = ?"), id).Scan(&one); err != nil {
+		return t.d.wrap("finish attempt "+id, err)
+	}
+	return fmt.Errorf("store: finish attempt %s: already finished: %w", id, contracts.ErrConflict)
+}
+
+// ListAttempts reads a payment's partner attempts, oldest first.
+func (s *DB) ListAttempts(ctx context.Context, paymentID string) ([]contracts.Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT
+		id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at
+		FROM attempts WHERE payment_id = ? ORDER BY started_at, id`), paymentID)
+	if err != nil {
+		return nil, s.d.wrap("list attempts", err)
+	}
+	defer rows.Close()
+	var out []contracts.Attempt
+	for rows.Next() {
+		var a contracts.Attempt
+		if err := rows.Scan(&a.ID, &a.PaymentID, &a.RefundID, &a.Operation, &a.PartnerRef, &a.Outcome,
+			&a.PartnerCode, timeCol{&a.StartedAt}, nullTimeCol{&a.FinishedAt}); err != nil {
+			return nil, s.d.wrap("list attempts", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.wrap("list attempts", err)
+	}
+	return out, nil
+}

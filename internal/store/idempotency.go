@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"payhub/contracts"
+)
+
+// BeginIdempotency claims (ClientID, Key). The insert does nothing when the key exists, so
+// of two concurrent first requests exactly one gets created=true; both read the stored row.
+func (s *DB) BeginIdempotency(ctx context.Context, k contracts.IdempotencyKey) (contracts.IdempotencyRecord, bool, error) {
+	var (
+		rec     contracts.IdempotencyRecord
+		created bool
+	)
+	err := s.inTx(ctx, func(t *tx) error {
+		res, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO idempotency_keys
+			(client_id, key, fingerprint, completed, response_status, created_at)
+			VALUES (?, ?, ?, ?, 0, ?)
+			ON CONFLICT (client_id, key) DO NOTHING`),
+			k.ClientID, k.Key, k.Fingerprint, false, t.d.ts(k.CreatedAt))
+		if err != nil {
+			return t.d.wrap("begin idempotency", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return t.d.wrap("begin idempotency", err)
+		}
+		created = n == 1
+		rec, err = getIdempotency(ctx, t, k.ClientID, k.Key)
+		return err
+	})
+	if err != nil {
+		return contracts.IdempotencyRecord{}, false, err
+	}
+	return rec, created, nil
+}
+
+// getIdempotency reads one key's record.
+func getIdempotency(ctx context.Context, t *tx, clientID, key string) (contracts.IdempotencyRecord, error) {
+	var r contracts.IdempotencyRecord
+	err := t.tx.QueryRowContext(ctx, t.d.q(`SELECT
+		client_id, key, fingerprint, completed, response_status, response_body, created_at, completed_at
+		FROM idempotency_keys WHERE client_id = ? AND key = ?`), clientID, key).
+		Scan(&r.ClientID, &r.Key, &r.Fingerprint, &r.Completed, &r.ResponseStatus, &r.ResponseBody,
+			timeCol{&r.CreatedAt}, nullTimeCol{&r.CompletedAt})
+	if err != nil {
+		return contracts.IdempotencyRecord{}, t.d.wrap("read idempotency key", err)
+	}
+	return r, nil
+}
+
+// CompleteIdempotency stores the first response for (clientID, key), in the transaction of
+// the state change it answers. The key must exist (ErrNotFound) and still be in flight
+// (ErrConflict).
+func (t *tx) CompleteIdempotency(ctx context.Context, clientID, key string, status int, body []byte, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE idempotency_keys
+		SET completed = ?, response_status = ?, response_body = ?, completed_at = ?
+		WHERE client_id = ? AND key = ? AND completed = ?`),
+		true, status, body, t.d.ts(at), clientID, key, false)
+	if err != nil {
+		return t.d.wrap("complete idempotency", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return t.d.wrap("complete idempotency", err)
+	}
+	if _, err := getIdempotency(ctx, t, clientID, key); err != nil {
+		return err
+	}
+	return fmt.Errorf("store: complete idempotency: key already completed: %w", contracts.ErrConflict)
+}
+
+// AbandonIdempotency deletes an uncompleted key so the client may retry it. An unknown key
+// is ErrNotFound; a completed key is kept (its response must be replayed) and is
+// ErrConflict.
+func (s *DB) AbandonIdempotency(ctx context.Context, clientID, key string) error {
+	return s.inTx(ctx, func(t *tx) error {
+		res, err := t.tx.ExecContext(ctx, t.d.q(
+			"DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND completed = ?"),
+			clientID, key, false)
+		if err != nil {
+			return t.d.wrap("abandon idempotency", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return t.d.wrap("abandon idempotency", err)
+		}
+		if _, err := getIdempotency(ctx, t, clientID, key); err != nil {
+			return err
+		}
+		return fmt.Errorf("store: abandon idempotency: key already completed: %w", contracts.ErrConflict)
+	})
+}
+
+// DeleteExpiredIdempotency deletes keys completed before completedBefore and says how many.
+// Keys still in flight are never deleted.
+func (s *DB) DeleteExpiredIdempotency(ctx context.Context, completedBefore time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.d.q(
+		"DELETE FROM idempotency_keys WHERE completed = ? AND completed_at < ?"),
+		true, s.d.ts(completedBefore))
+	if err != nil {
+		return 0, s.d.wrap("delete expired idempotency", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.d.wrap("delete expired idempotency", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,267 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"payhub/contracts"
+)
+
+// paymentColumns are the payments columns in the order paymentArgs and scanPayment use.
+// id and store_id come first: UpdatePayment writes every column after them.
+var paymentColumns = []string{
+	"id", "store_id", "client_id", "terminal_id", "order_id", "method", "flow",
+	"amount", "currency", "amount_refunded", "status", "user_authorization_id",
+	"metadata", "next_action", "failure_code", "failure_message", "partner_code",
+	"attempt", "partner_ref", "partner_payment_id", "partner_action_ref",
+	"cancel_requested", "cancellation_reason", "event_sequence",
+	"paid_at", "created_at", "updated_at",
+}
+
+var (
+	paymentSelect = "SELECT " + strings.Join(paymentColumns, ", ") + " FROM payments"
+	paymentInsert = "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") +
+		") VALUES (" + placeholders(len(paymentColumns)) + ")"
+	paymentUpdate = "UPDATE payments SET " + strings.Join(paymentColumns[2:], " = ?, ") +
+		" = ? WHERE id = ?"
+)
+
+// placeholders is "?, ?, …" n times.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// paymentArgs encodes p in paymentColumns order.
+func (d dialect) paymentArgs(p contracts.Payment) ([]any, error) {
+	metadata, err := encodeMetadata(p.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	nextAction, err := encodeNextAction(p.NextAction)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		p.ID, p.StoreID, p.ClientID, p.TerminalID, p.OrderID, string(p.Method), string(p.Flow),
+		p.Amount.Amount, string(p.Amount.Currency), p.AmountRefunded, string(p.Status), p.UserAuthorizationID,
+		metadata, nextAction, p.FailureCode, p.FailureMessage, p.PartnerCode,
+		p.Attempt, p.PartnerRef, p.PartnerPaymentID, p.PartnerActionRef,
+		p.CancelRequested, p.CancellationReason, p.EventSequence,
+		d.nullTS(p.PaidAt), d.ts(p.CreatedAt), d.ts(p.UpdatedAt),
+	}, nil
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanPayment reads one row of paymentSelect.
+func scanPayment(r rowScanner) (contracts.Payment, error) {
+	var (
+		p                    contracts.Payment
+		metadata, nextAction sql.NullString
+	)
+	err := r.Scan(
+		&p.ID, &p.StoreID, &p.ClientID, &p.TerminalID, &p.OrderID, &p.Method, &p.Flow,
+		&p.Amount.Amount, &p.Amount.Currency, &p.AmountRefunded, &p.Status, &p.UserAuthorizationID,
+		&metadata, &nextAction, &p.FailureCode, &p.FailureMessage, &p.PartnerCode,
+		&p.Attempt, &p.PartnerRef, &p.PartnerPaymentID, &p.PartnerActionRef,
+		&p.CancelRequested, &p.CancellationReason, &p.EventSequence,
+		nullTimeCol{&p.PaidAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt},
+	)
+	if err != nil {
+		return contracts.Payment{}, err
+	}
+	if metadata.Valid {
+		if err := json.Unmarshal([]byte(metadata.String), &p.Metadata); err != nil {
+			return contracts.Payment{}, fmt.Errorf("store: payment %s metadata: %w", p.ID, err)
+		}
+	}
+	if nextAction.Valid {
+		p.NextAction = new(contracts.NextAction)
+		if err := json.Unmarshal([]byte(nextAction.String), p.NextAction); err != nil {
+			return contracts.Payment{}, fmt.Errorf("store: payment %s next_action: %w", p.ID, err)
+		}
+	}
+	return p, nil
+}
+
+// encodeMetadata stores nil as NULL and anything else (even empty) as JSON, so both
+// round-trip.
+func encodeMetadata(m map[string]string) (any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("store: metadata: %w", err)
+	}
+	return string(b), nil
+}
+
+// encodeNextAction stores the action as JSON, its expiry normalised like every timestamp.
+func encodeNextAction(a *contracts.NextAction) (any, error) {
+	if a == nil {
+		return nil, nil
+	}
+	c := *a
+	if c.ExpiresAt != nil {
+		t := normTime(*c.ExpiresAt)
+		c.ExpiresAt = &t
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("store: next_action: %w", err)
+	}
+	return string(b), nil
+}
+
+// getPayment reads a payment; storeID "" matches any store.
+func getPayment(ctx context.Context, q querier, d dialect, storeID, id, suffix string) (contracts.Payment, error) {
+	query := paymentSelect + " WHERE id = ?"
+	args := []any{id}
+	if storeID != "" {
+		query += " AND store_id = ?"
+		args = append(args, storeID)
+	}
+	p, err := scanPayment(q.QueryRowContext(ctx, d.q(query+suffix), args...))
+	if err != nil {
+		return contracts.Payment{}, d.wrap("get payment "+id, err)
+	}
+	return p, nil
+}
+
+// queryPayments runs a paymentSelect query and reads all rows.
+func queryPayments(ctx context.Context, q querier, d dialect, op, query string, args ...any) ([]contracts.Payment, error) {
+	rows, err := q.QueryContext(ctx, d.q(query), args...)
+	if err != nil {
+		return nil, d.wrap(op, err)
+	}
+	defer rows.Close()
+	var out []contracts.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, d.wrap(op, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, d.wrap(op, err)
+	}
+	return out, nil
+}
+
+// limitClause caps a list; a limit of zero or less means no cap.
+func limitClause(limit int, args []any) (string, []any) {
+	if limit <= 0 {
+		return "", args
+	}
+	return " LIMIT ?", append(args, limit)
+}
+
+// GetPayment reads a payment of a store; storeID "" reads any store's. Another store's
+// payment is ErrNotFound.
+func (s *DB) GetPayment(ctx context.Context, storeID, id string) (contracts.Payment, error) {
+	return getPayment(ctx, s.db, s.d, storeID, id, "")
+}
+
+// ListPayments reads a page of one store's payments, newest (largest id) first, with every
+// filter applied in SQL. A Limit of zero or less returns all matching payments.
+func (s *DB) ListPayments(ctx context.Context, f contracts.PaymentFilter) ([]contracts.Payment, error) {
+	if f.StoreID == "" {
+		return nil, errors.New("store: list payments: StoreID is required")
+	}
+	var where strings.Builder
+	where.WriteString(" WHERE store_id = ?")
+	args := []any{f.StoreID}
+	add := func(cond string, arg any) {
+		where.WriteString(" AND " + cond)
+		args = append(args, arg)
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.TerminalID != "" {
+		add("terminal_id = ?", f.TerminalID)
+	}
+	if f.Method != "" {
+		add("method = ?", string(f.Method))
+	}
+	if f.OrderID != "" {
+		add("order_id = ?", f.OrderID)
+	}
+	if !f.CreatedGTE.IsZero() {
+		add("created_at >= ?", s.d.ts(f.CreatedGTE))
+	}
+	if !f.CreatedLT.IsZero() {
+		add("created_at < ?", s.d.ts(f.CreatedLT))
+	}
+	if f.BeforeID != "" {
+		add("id < ?", f.BeforeID)
+	}
+	limit, args := limitClause(f.Limit, args)
+	return queryPayments(ctx, s.db, s.d, "list payments",
+		paymentSelect+where.String()+" ORDER BY id DESC"+limit, args...)
+}
+
+// ListPaymentsByStatus reads payments of any store in a status, oldest first. A limit of
+// zero or less returns all of them.
+func (s *DB) ListPaymentsByStatus(ctx context.Context, status contracts.Status, limit int) ([]contracts.Payment, error) {
+	lim, args := limitClause(limit, []any{string(status)})
+	return queryPayments(ctx, s.db, s.d, "list payments by status",
+		paymentSelect+" WHERE status = ? ORDER BY created_at, id"+lim, args...)
+}
+
+// InsertPayment writes a new payment in one of contracts.InitialStatuses; an existing id is
+// ErrConflict.
+func (t *tx) InsertPayment(ctx context.Context, p contracts.Payment) error {
+	if !slices.Contains(contracts.InitialStatuses, p.Status) {
+		return fmt.Errorf("store: insert payment %s: status %q is not initial: %w",
+			p.ID, p.Status, contracts.ErrInvalidTransition)
+	}
+	args, err := t.d.paymentArgs(p)
+	if err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, t.d.q(paymentInsert), args...); err != nil {
+		return t.d.wrap("insert payment "+p.ID, err)
+	}
+	return nil
+}
+
+// GetPaymentForUpdate reads a payment of any store and locks it until the transaction
+// ends: a row lock on PostgreSQL; on SQLite the transaction already holds the write lock.
+func (t *tx) GetPaymentForUpdate(ctx context.Context, id string) (contracts.Payment, error) {
+	return getPayment(ctx, t.tx, t.d, "", id, t.d.forUpdate())
+}
+
+// UpdatePayment writes p over the stored payment after checking the transition table
+// against the stored status. ID and StoreID cannot change.
+func (t *tx) UpdatePayment(ctx context.Context, p contracts.Payment) error {
+	stored, err := getPayment(ctx, t.tx, t.d, "", p.ID, t.d.forUpdate())
+	if err != nil {
+		return err
+	}
+	if stored.StoreID != p.StoreID {
+		return fmt.Errorf("store: update payment %s: store_id is immutable (%q → %q): %w",
+			p.ID, stored.StoreID, p.StoreID, contracts.ErrConflict)
+	}
+	if !contracts.CanTransition(stored.Status, p.Status) {
+		return fmt.Errorf("store: update payment %s: %s → %s: %w",
+			p.ID, stored.Status, p.Status, contracts.ErrInvalidTransition)
+	}
+	args, err := t.d.paymentArgs(p)
+	if err != nil {
+		return err
+	}
+	args = append(args[2:], p.ID)
+	if _, err := t.tx.ExecContext(ctx, t.d.q(paymentUpdate), args...); err != nil {
+		return t.d.wrap("update payment "+p.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"payhub/contracts"
+)
+
+// refundColumns are the refunds columns in the order refundArgs and scanRefund use. id,
+// payment_id and store_id come first: UpdateRefund writes every column after them.
+var refundColumns = []string{
+	"id", "payment_id", "store_id", "amount", "currency", "status", "reason",
+	"partner_ref", "partner_refund_id", "partner_code", "failure_code", "failure_message",
+	"created_at", "updated_at",
+}
+
+var (
+	refundSelect = "SELECT " + strings.Join(refundColumns, ", ") + " FROM refunds"
+	refundInsert = "INSERT INTO refunds (" + strings.Join(refundColumns, ", ") +
+		") VALUES (" + placeholders(len(refundColumns)) + ")"
+	refundUpdate = "UPDATE refunds SET " + strings.Join(refundColumns[3:], " = ?, ") +
+		" = ? WHERE id = ?"
+)
+
+// refundArgs encodes r in refundColumns order.
+func (d dialect) refundArgs(r contracts.Refund) []any {
+	return []any{
+		r.ID, r.PaymentID, r.StoreID, r.Amount.Amount, string(r.Amount.Currency), string(r.Status), r.Reason,
+		r.PartnerRef, r.PartnerRefundID, r.PartnerCode, r.FailureCode, r.FailureMessage,
+		d.ts(r.CreatedAt), d.ts(r.UpdatedAt),
+	}
+}
+
+// scanRefund reads one row of refundSelect.
+func scanRefund(r rowScanner) (contracts.Refund, error) {
+	var f contracts.Refund
+	err := r.Scan(
+		&f.ID, &f.PaymentID, &f.StoreID, &f.Amount.Amount, &f.Amount.Currency, &f.Status, &f.Reason,
+		&f.PartnerRef, &f.PartnerRefundID, &f.PartnerCode, &f.FailureCode, &f.FailureMessage,
+		timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt},
+	)
+	return f, err
+}
+
+// getRefund reads a refund; storeID "" matches any store.
+func getRefund(ctx context.Context, q querier, d dialect, storeID, id string) (contracts.Refund, error) {
+	query := refundSelect + " WHERE id = ?"
+	args := []any{id}
+	if storeID != "" {
+		query += " AND store_id = ?"
+		args = append(args, storeID)
+	}
+	r, err := scanRefund(q.QueryRowContext(ctx, d.q(query), args...))
+	if err != nil {
+		return contracts.Refund{}, d.wrap("get refund "+id, err)
+	}
+	return r, nil
+}
+
+// listRefunds reads a payment's refunds, oldest first.
+func listRefunds(ctx context.Context, q querier, d dialect, paymentID string) ([]contracts.Refund, error) {
+	rows, err := q.QueryContext(ctx, d.q(refundSelect+" WHERE payment_id = ? ORDER BY created_at, id"), paymentID)
+	if err != nil {
+		return nil, d.wrap("list refunds", err)
+	}
+	defer rows.Close()
+	var out []contracts.Refund
+	for rows.Next() {
+		r, err := scanRefund(rows)
+		if err != nil {
+			return nil, d.wrap("list refunds", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, d.wrap("list refunds", err)
+	}
+	return out, nil
+}
+
+// GetRefund reads a refund of a store; storeID "" reads any store's.
+func (s *DB) GetRefund(ctx context.Context, storeID, id string) (contracts.Refund, error) {
+	return getRefund(ctx, s.db, s.d, storeID, id)
+}
+
+// ListRefunds reads a payment's refunds, oldest first.
+func (s *DB) ListRefunds(ctx context.Context, paymentID string) ([]contracts.Refund, error) {
+	return listRefunds(ctx, s.db, s.d, paymentID)
+}
+
+// ListRefunds reads a payment's refunds, oldest first, as the transaction sees them.
+func (t *tx) ListRefunds(ctx context.Context, paymentID string) ([]contracts.Refund, error) {
+	return listRefunds(ctx, t.tx, t.d, paymentID)
+}
+
+// InsertRefund writes a new refund; an existing id is ErrConflict, an unknown payment
+// ErrNotFound.
+func (t *tx) InsertRefund(ctx context.Context, r contracts.Refund) error {
+	if _, err := t.tx.ExecContext(ctx, t.d.q(refundInsert), t.d.refundArgs(r)...); err != nil {
+		return t.d.wrap("insert refund "+r.ID, err)
+	}
+	return nil
+}
+
+// UpdateRefund writes r over the stored refund after checking the refund transition
+// table. ID, PaymentID and StoreID cannot change.
+func (t *tx) UpdateRefund(ctx context.Context, r contracts.Refund) error {
+	stored, err := getRefund(ctx, t.tx, t.d, "", r.ID)
+	if err != nil {
+		return err
+	}
+	if stored.PaymentID != r.PaymentID || stored.StoreID != r.StoreID {
+		return fmt.Errorf("store: update refund %s: payment and store are immutable: %w",
+			r.ID, contracts.ErrConflict)
+	}
+	if !contracts.CanTransitionRefund(stored.Status, r.Status) {
+		return fmt.Errorf("store: update refund %s: %s → %s: %w",
+			r.ID, stored.Status, r.Status, contracts.ErrInvalidTransition)
+	}
+	args := append(t.d.refundArgs(r)[3:], r.ID)
+	if _, err := t.tx.ExecContext(ctx, t.d.q(refundUpdate), args...); err != nil {
+		return t.d.wrap("update refund "+r.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+// Package store owns payhub's persistence: the schema (goose migrations per dialect), and
+// contracts.Store on embedded SQLite (modernc.org/sqlite, no cgo) and on PostgreSQL (pgx).
+//
+// Both databases run the same SQL where they can; what differs (placeholders, column types,
+// timestamps, row locks, error codes) lives in dialect.go and in the per-dialect migrations.
+// Every state change runs in one transaction (InTx) so that a payment, its outbox event and
+// the idempotent response commit together.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"payhub/contracts"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// SQLite connection settings. The immediate transaction lock makes every transaction take
+// the single write lock at BEGIN, so read-then-write transactions queue on busy_timeout
+// instead of failing with SQLITE_BUSY when they upgrade from reader to writer.
+const (
+	sqliteParams       = "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	sqliteMaxOpenConns = 8
+	// postgresMaxOpenConns bounds one payhub instance's share of the server's connections.
+	postgresMaxOpenConns = 16
+)
+
+// DB is contracts.Store on a SQL database. It is safe for concurrent use.
+type DB struct {
+	db *sql.DB
+	d  dialect
+}
+
+var _ contracts.Store = (*DB)(nil)
+
+// Open connects to the database named by dsn and brings its schema up to date.
+//
+// dsn is "sqlite:<file path>" for embedded SQLite, or a "postgres://…" / "postgresql://…"
+// URL for PostgreSQL (pgx connection parameters, such as search_path, go in the query).
+func Open(ctx context.Context, dsn string) (contracts.Store, error) {
+	db, err := open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// open is Open returning the concrete type.
+func open(ctx context.Context, dsn string) (*DB, error) {
+	var (
+		sqlDB *sql.DB
+		d     dialect
+		err   error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("store: sqlite dsn names no file")
+		}
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		d = sqliteDialect
+		sqlDB, err = sql.Open("sqlite", "file:"+path+sep+sqliteParams)
+		if err == nil {
+			sqlDB.SetMaxOpenConns(sqliteMaxOpenConns)
+			sqlDB.SetMaxIdleConns(sqliteMaxOpenConns)
+		}
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		d = postgresDialect
+		sqlDB, err = sql.Open("pgx", dsn)
+		if err == nil {
+			sqlDB.SetMaxOpenConns(postgresMaxOpenConns)
+			sqlDB.SetMaxIdleConns(postgresMaxOpenConns / 2)
+		}
+	default:
+		// The dsn may carry a password: name only its scheme.
+		scheme, _, _ := strings.Cut(dsn, ":")
+		return nil, fmt.Errorf("store: unsupported dsn scheme %q (want sqlite: or postgres://)", scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", d.name, err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: connect %s: %w", d.name, err)
+	}
+	if err := migrate(ctx, sqlDB, d); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return &DB{db: sqlDB, d: d}, nil
+}
+
+// Ping checks the database is reachable.
+func (s *DB) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close releases the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// InTx runs fn in one transaction: committed when fn returns nil, rolled back when it
+// returns an error or panics (the panic continues after the rollback).
+//
+// On SQLite the transaction holds the database's write lock from its start, so fn must not
+// call the Store's own writing methods (they would wait for the lock fn holds).
+func (s *DB) InTx(ctx context.Context, fn func(tx contracts.Tx) error) error {
+	return s.inTx(ctx, func(t *tx) error { return fn(t) })
+}
+
+// inTx is InTx for the store's own multi-statement writes.
+func (s *DB) inTx(ctx context.Context, fn func(t *tx) error) (err error) {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Runs on error and on panic alike; a panic keeps unwinding afterwards.
+		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) && err != nil {
+			err = errors.Join(err, fmt.Errorf("store: rollback: %w", rbErr))
+		}
+	}()
+	if err := fn(&tx{tx: sqlTx, d: s.d}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return s.d.wrap("commit", err)
+	}
+	committed = true
+	return nil
+}
+
+// tx is contracts.Tx on one database transaction.
+type tx struct {
+	tx *sql.Tx
+	d  dialect
+}
+
+var _ contracts.Tx = (*tx)(nil)
+
+// querier is what *sql.DB and *sql.Tx have in common, so reads serve both Store and Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
