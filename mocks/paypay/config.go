@@ -1,0 +1,66 @@
+package paypay
+
+import (
+	"time"
+
+	"payhub/mocks/sim"
+)
+
+// Demo credentials: documented defaults shared with the PayPay adapter so that `payhub demo`
+// and `payhub sim` work out of the box. cmd/payhub uses PAYHUB_PAYPAY_API_KEY,
+// PAYHUB_PAYPAY_API_SECRET and PAYHUB_PAYPAY_MERCHANT_ID instead when they are set. They
+// guard nothing: never use them against a real PayPay host.
+const (
+	// DemoAPIKey is the demo OPA API key.
+	DemoAPIKey = "payhub-demo-paypay-api-key"
+	// DemoAPISecret is the demo OPA API secret.
+	DemoAPISecret = "payhub-demo-paypay-api-secret"
+	// DemoMerchantID is the demo merchant (X-ASSUME-MERCHANT).
+	DemoMerchantID = "payhub-demo-merchant"
+)
+
+// DefaultQRLifetime is how long a dynamic QR code stays payable when the request names no
+// expiry. PayPay does not publish its default (paypay.md §4.1, unconfirmed).
+const DefaultQRLifetime = 5 * time.Minute
+
+// Config configures a Simulator. Empty credentials fall back to the demo constants.
+type Config struct {
+	// APIKey, APISecret and MerchantID are the credentials requests must be signed with
+	// (paypay.md §2). A request naming a different merchant is refused.
+	APIKey, APISecret, MerchantID string
+	// Clock drives epochs, expiries and cutoffs; nil means the system clock.
+	Clock sim.Clock
+	// LenientContentType also accepts signatures computed over the content-type strings
+	// other official SDKs sign ("application/json", "application/json;charset=UTF-8",
+	// "application/json;charset=UTF-8;") instead of only the Content-Type header sent
+	// (paypay.md §2.3).
+	LenientContentType bool
+	// QRLifetime is the lifetime of a dynamic QR code; 0 means DefaultQRLifetime.
+	QRLifetime time.Duration
+	// ExpiredQRNotFound makes an unpaid QR past its expiry (or deleted) answer 400
+	// DYNAMIC_QR_PAYMENT_NOT_FOUND (newer spec) instead of status CREATED, acceptedAt 0
+	// (FAQ); paypay.md §4.3.
+	ExpiredQRNotFound bool
+	// ReplayDuplicateQR answers a repeated POST /v2/codes whose body matches the first one
+	// (requestedAt aside) with the first result, instead of 400 DUPLICATE_DYNAMIC_QR_REQUEST.
+	ReplayDuplicateQR bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.APIKey == "" {
+		c.APIKey = DemoAPIKey
+	}
+	if c.APISecret == "" {
+		c.APISecret = DemoAPISecret
+	}
+	if c.MerchantID == "" {
+		c.MerchantID = DemoMerchantID
+	}
+	if c.Clock == nil {
+		c.Clock = sim.SystemClock{}
+	}
+	if c.QRLifetime <= 0 {
+		c.QRLifetime = DefaultQRLifetime
+	}
+	return c
+}

@@ -1,0 +1,85 @@
+// Package paypay is payhub's PayPay simulator: an independent implementation of PayPay's
+// Open Payment API v2 (OPA) as written in shared/partners/paypay.md, plus payhub's in-store
+// barcode stand-in (§11). It owns the simulated merchant's state — QR codes, payments,
+// refunds, issued barcodes — in memory, and serves it as an http.Handler (`payhub sim`
+// puts it on 127.0.0.1:7101).
+//
+// # Wire behaviour
+//
+// Every /v2/ request must carry a valid `hmac OPA-Auth` header (§2): the API key and secret
+// of Config, an epoch within 2 minutes of the simulator clock either way, and a MAC over the
+// path as sent, the method, nonce, epoch, the request's Content-Type header verbatim (or
+// "empty" without a body) and the body hash. Anything else answers 401 UNAUTHORIZED with
+// data null. Config.LenientContentType also accepts the content-type strings other SDKs sign.
+// A request naming another merchant (?assumeMerchant= or X-ASSUME-MERCHANT) answers 401
+// OP_OUT_OF_SCOPE. Every response is JSON in the OPA envelope and carries X-REQUEST-ID.
+//
+// Endpoints: POST /v2/codes (201), DELETE /v2/codes/{codeId}, GET
+// /v2/codes/payments/{merchantPaymentId}, POST /v2/payments?agreeSimilarTransaction=
+// (201), GET and DELETE /v2/payments/{merchantPaymentId}, POST /v2/refunds (also
+// /v2/refunds/), GET /v2/refunds/{merchantRefundId}[?paymentId=]. Pre-authorization,
+// capture, revert and cashback are not simulated.
+//
+// Rules enforced (payhub conventions where PayPay is silent are marked so in paypay.md):
+//   - A merchantPaymentId is used once: again on POST /v2/codes → 400
+//     DUPLICATE_DYNAMIC_QR_REQUEST (or a replay of the first answer with
+//     Config.ReplayDuplicateQR and an identical body); again on POST /v2/payments → 400
+//     INVALID_PARAMS "Duplicate merchantPaymentId". Refused requests reserve nothing.
+//   - POST /v2/payments takes exactly one of userAuthorizationId and authorizationCode,
+//     else 400 INVALID_REQUEST_PARAMS. The authorization code is never echoed.
+//   - The same user paying the same amount within 5 minutes of an earlier payment → 400
+//     SUSPECTED_DUPLICATE_PAYMENT unless ?agreeSimilarTransaction=true (barcodes included).
+//   - Unknown merchantPaymentId: GET /v2/payments → 404 RESOURCE_NOT_FOUND (00200001);
+//     GET /v2/codes/payments → 400 DYNAMIC_QR_PAYMENT_NOT_FOUND (01652075), also for an
+//     unpaid expired or deleted QR when Config.ExpiredQRNotFound is set (else CREATED,
+//     acceptedAt 0).
+//   - Cancel answers 202 REQUEST_ACCEPTED, data null, and turns COMPLETED into FAILED until
+//     00:14:59 JST the day after acceptedAt (by the injected clock); later → 400
+//     ORDER_NOT_REVERSIBLE, as for REFUNDED payments. A cancel before the user pays — even
+//     before the merchantPaymentId exists — is recorded and applied right after payment
+//     (the create answer still says COMPLETED; the next read says FAILED). Repeats answer 202.
+//   - Refunds name PayPay's paymentId; the total refunded never exceeds the amount paid
+//     (else 400 INVALID_PARAMS 00200015); the window closes at the end of the day 365 days
+//     after payment (400 REFUND_WINDOW_EXCEED). The refunding answer says CREATED, later
+//     reads REFUNDED, and the payment becomes REFUNDED. The same merchantRefundId for the
+//     same payment answers the refund already made; for another payment → 400
+//     INVALID_PARAMS. Unknown refund → 404 NO_SUCH_REFUND_ORDER.
+//
+// # Fixtures
+//
+// Linked users (userAuthorizationId), used by POST /v2/payments and by /_sim/ QR payments:
+//
+//	user-ok         pays
+//	user-nofunds    400 NO_SUFFICIENT_FUND
+//	user-inactive   401 USER_STATE_IS_NOT_ACTIVE
+//	user-expired    401 EXPIRED_USER_AUTHORIZATION_ID
+//	anything else   401 INVALID_USER_AUTHORIZATION_ID
+//
+// Barcodes (authorizationCode, §11 stand-in): 18 digits beginning 9000818188. These are
+// reusable and never expire:
+//
+//	900081818800000000   pays as user-ok
+//	900081818800000001   pays as user-nofunds  (400 NO_SUFFICIENT_FUND)
+//	900081818800000002   pays as user-inactive (401 USER_STATE_IS_NOT_ACTIVE)
+//	900081818800000003   400 EXPIRED_AUTHORIZATION_CODE
+//	900081818800000004   400 INVALID_AUTHORIZATION_CODE
+//
+// Issued barcodes (Simulator.IssueBarcode, POST /_sim/barcodes) pay as the user they were
+// issued for, once, within 5 minutes: later → EXPIRED_AUTHORIZATION_CODE, reused →
+// INVALID_AUTHORIZATION_CODE. Any other code → 400 INVALID_AUTHORIZATION_CODE.
+//
+// Credentials default to DemoAPIKey, DemoAPISecret and DemoMerchantID.
+//
+// # Control endpoints
+//
+// Unauthenticated JSON under /_sim/ (errors are {"error": "..."}):
+//
+//	POST /_sim/barcodes                          {"userAuthorizationId":"user-ok"} → 201 {"barcode":"…"}
+//	POST /_sim/codes/{codeId}/pay                the customer pays the QR; optional {"userAuthorizationId":…}
+//	POST /_sim/payments/{merchantPaymentId}/pay  the same, by merchantPaymentId
+//	GET  /_sim/payments                          {"payments":[LedgerPayment…]}
+//	GET  /_sim/payments/{merchantPaymentId}      one LedgerPayment
+//
+// Paying a QR as user-ok makes it COMPLETED; any other user makes it FAILED. Go tests use
+// Simulator.PayQR, Payment and Payments for the same.
+package paypay

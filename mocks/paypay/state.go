@@ -1,0 +1,273 @@
+package paypay
+
+import (
+	"time"
+)
+
+// Payment statuses the simulator produces (paypay.md §5).
+const (
+	StatusCreated   = "CREATED"
+	StatusCompleted = "COMPLETED"
+	StatusRefunded  = "REFUNDED"
+	StatusFailed    = "FAILED"
+)
+
+// Refund statuses (paypay.md §4.7).
+const (
+	RefundCreated  = "CREATED"
+	RefundRefunded = "REFUNDED"
+)
+
+// Payment kinds as the ledger reports them.
+const (
+	// KindQR is a dynamic QR code the customer pays in the PayPay app.
+	KindQR = "QR"
+	// KindLinkedUser is a direct debit of an account-linked user (userAuthorizationId).
+	KindLinkedUser = "LINKED_USER"
+	// KindBarcode is payhub's in-store barcode stand-in (authorizationCode, paypay.md §11).
+	KindBarcode = "BARCODE"
+)
+
+// currencyJPY is the only currency PayPay takes.
+const currencyJPY = "JPY"
+
+// payment is the simulator's record of one merchantPaymentId.
+type payment struct {
+	merchantPaymentID string
+	paymentID         string // PayPay's id, assigned when the customer pays
+	kind              string
+	status            string
+	amount            int64
+	payer             string // the user who paid or tried to (barcodes: the user behind the code)
+	codeID            string
+	storeID           string
+	terminalID        string
+	orderDescription  string
+	orderReceipt      string
+	requestedAt       time.Time // as sent by the merchant
+	createdAt         time.Time // simulator clock at creation
+	acceptedAt        time.Time // zero while unpaid
+	expiresAt         time.Time // QR expiry; zero for direct payments
+	canceledAt        time.Time // time the payment became FAILED
+	cancelRequested   bool      // a merchant cancel was accepted (maybe before payment)
+	refunds           []*refund
+}
+
+// refunded is the sum of all refunds of p.
+func (p *payment) refunded() int64 {
+	var n int64
+	for _, r := range p.refunds {
+		n += r.amount
+	}
+	return n
+}
+
+// refund is one accepted refund.
+type refund struct {
+	merchantRefundID string
+	paymentID        string
+	status           string
+	amount           int64
+	reason           string
+	requestedAt      time.Time
+	acceptedAt       time.Time
+}
+
+// qrCode is one dynamic QR code.
+type qrCode struct {
+	codeID            string
+	merchantPaymentID string
+	deleted           bool
+	expiresAt         time.Time
+	response          map[string]any // the data answered on creation, replayed on request
+	fingerprint       string         // request body without requestedAt, for ReplayDuplicateQR
+}
+
+// issuedBarcode is a single-use barcode handed out by IssueBarcode.
+type issuedBarcode struct {
+	user     string
+	issuedAt time.Time
+	used     bool
+}
+
+// LedgerPayment is the simulator's view of one payment, for tests and the /_sim/ endpoints.
+type LedgerPayment struct {
+	// MerchantPaymentID is the merchant's id for the payment.
+	MerchantPaymentID string `json:"merchantPaymentId"`
+	// PaymentID is PayPay's id, empty until the customer pays.
+	PaymentID string `json:"paymentId,omitempty"`
+	// Kind is KindQR, KindLinkedUser or KindBarcode.
+	Kind string `json:"kind"`
+	// Status is the OPA payment status (CREATED, COMPLETED, REFUNDED, FAILED).
+	Status string `json:"status"`
+	// Amount is the payment amount in yen.
+	Amount int64 `json:"amount"`
+	// Currency is always JPY.
+	Currency string `json:"currency"`
+	// UserAuthorizationID is the user who paid (or failed to); for barcodes, the user
+	// behind the code.
+	UserAuthorizationID string `json:"userAuthorizationId,omitempty"`
+	// CodeID is the dynamic QR code of a QR payment.
+	CodeID string `json:"codeId,omitempty"`
+	// StoreID and TerminalID are as sent by the merchant.
+	StoreID    string `json:"storeId,omitempty"`
+	TerminalID string `json:"terminalId,omitempty"`
+	// RequestedAt is the merchant's requestedAt; AcceptedAt the payment time; CanceledAt
+	// the time the payment became FAILED.
+	RequestedAt time.Time `json:"requestedAt,omitzero"`
+	AcceptedAt  time.Time `json:"acceptedAt,omitzero"`
+	CanceledAt  time.Time `json:"canceledAt,omitzero"`
+	// CancelRequested reports that a merchant cancel was accepted.
+	CancelRequested bool `json:"cancelRequested"`
+	// Refunded is the total refunded so far.
+	Refunded int64 `json:"refunded"`
+	// Refunds lists the refunds in the order they were accepted.
+	Refunds []LedgerRefund `json:"refunds"`
+}
+
+// LedgerRefund is one refund in a LedgerPayment.
+type LedgerRefund struct {
+	// MerchantRefundID is the merchant's id for the refund.
+	MerchantRefundID string `json:"merchantRefundId"`
+	// Status is CREATED or REFUNDED.
+	Status string `json:"status"`
+	// Amount is the refunded amount in yen.
+	Amount int64 `json:"amount"`
+	// Reason is as sent by the merchant.
+	Reason string `json:"reason,omitempty"`
+	// AcceptedAt is when the simulator accepted the refund.
+	AcceptedAt time.Time `json:"acceptedAt"`
+}
+
+// ledger renders p for the ledger.
+func (p *payment) ledger() LedgerPayment {
+	lp := LedgerPayment{
+		MerchantPaymentID:   p.merchantPaymentID,
+		PaymentID:           p.paymentID,
+		Kind:                p.kind,
+		Status:              p.status,
+		Amount:              p.amount,
+		Currency:            currencyJPY,
+		UserAuthorizationID: p.payer,
+		CodeID:              p.codeID,
+		StoreID:             p.storeID,
+		TerminalID:          p.terminalID,
+		RequestedAt:         p.requestedAt,
+		AcceptedAt:          p.acceptedAt,
+		CanceledAt:          p.canceledAt,
+		CancelRequested:     p.cancelRequested,
+		Refunded:            p.refunded(),
+		Refunds:             []LedgerRefund{},
+	}
+	for _, r := range p.refunds {
+		lp.Refunds = append(lp.Refunds, LedgerRefund{
+			MerchantRefundID: r.merchantRefundID, Status: r.status, Amount: r.amount,
+			Reason: r.reason, AcceptedAt: r.acceptedAt,
+		})
+	}
+	return lp
+}
+
+// money is OPA's amount object.
+type money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+func jpy(n int64) money { return money{Amount: n, Currency: currencyJPY} }
+
+// epochOrNull renders a time as epoch seconds, or null when unset.
+func epochOrNull(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.Unix()
+	return &s
+}
+
+// epochOrZero renders a time as epoch seconds, 0 when unset (acceptedAt of an unpaid QR).
+func epochOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// paymentView is the OPA payment object (paypay.md §4.3).
+type paymentView struct {
+	PaymentID           string        `json:"paymentId,omitempty"`
+	Status              string        `json:"status"`
+	AcceptedAt          int64         `json:"acceptedAt"`
+	MerchantPaymentID   string        `json:"merchantPaymentId"`
+	UserAuthorizationID string        `json:"userAuthorizationId,omitempty"`
+	CodeID              string        `json:"codeId,omitempty"`
+	Amount              money         `json:"amount"`
+	RequestedAt         int64         `json:"requestedAt"`
+	ExpiresAt           *int64        `json:"expiresAt"`
+	CanceledAt          *int64        `json:"canceledAt"`
+	StoreID             string        `json:"storeId,omitempty"`
+	TerminalID          string        `json:"terminalId,omitempty"`
+	OrderReceiptNumber  string        `json:"orderReceiptNumber,omitempty"`
+	OrderDescription    string        `json:"orderDescription,omitempty"`
+	Refunds             refundList    `json:"refunds"`
+	PaymentMethods      []methodEntry `json:"paymentMethods"`
+}
+
+type refundList struct {
+	Data []refundView `json:"data"`
+}
+
+type methodEntry struct {
+	Amount money  `json:"amount"`
+	Type   string `json:"type"`
+}
+
+// refundView is the OPA refund object (paypay.md §4.7).
+type refundView struct {
+	Status           string `json:"status"`
+	AcceptedAt       int64  `json:"acceptedAt"`
+	MerchantRefundID string `json:"merchantRefundId"`
+	PaymentID        string `json:"paymentId"`
+	Amount           money  `json:"amount"`
+	RequestedAt      int64  `json:"requestedAt"`
+	Reason           string `json:"reason,omitempty"`
+}
+
+func (r *refund) view() refundView {
+	return refundView{
+		Status: r.status, AcceptedAt: r.acceptedAt.Unix(), MerchantRefundID: r.merchantRefundID,
+		PaymentID: r.paymentID, Amount: jpy(r.amount), RequestedAt: r.requestedAt.Unix(), Reason: r.reason,
+	}
+}
+
+// view renders p as the OPA payment object. The authorization code of a barcode payment is
+// never stored, so it cannot be echoed.
+func (p *payment) view() paymentView {
+	v := paymentView{
+		PaymentID:          p.paymentID,
+		Status:             p.status,
+		AcceptedAt:         epochOrZero(p.acceptedAt),
+		MerchantPaymentID:  p.merchantPaymentID,
+		CodeID:             p.codeID,
+		Amount:             jpy(p.amount),
+		RequestedAt:        p.requestedAt.Unix(),
+		ExpiresAt:          epochOrNull(p.expiresAt),
+		CanceledAt:         epochOrNull(p.canceledAt),
+		StoreID:            p.storeID,
+		TerminalID:         p.terminalID,
+		OrderReceiptNumber: p.orderReceipt,
+		OrderDescription:   p.orderDescription,
+		Refunds:            refundList{Data: []refundView{}},
+		PaymentMethods:     []methodEntry{},
+	}
+	if p.kind == KindLinkedUser {
+		v.UserAuthorizationID = p.payer
+	}
+	for _, r := range p.refunds {
+		v.Refunds.Data = append(v.Refunds.Data, r.view())
+	}
+	if !p.acceptedAt.IsZero() {
+		v.PaymentMethods = append(v.PaymentMethods, methodEntry{Amount: jpy(p.amount), Type: "WALLET"})
+	}
+	return v
+}
