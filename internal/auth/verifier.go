@@ -1,0 +1,295 @@
+// Package auth owns store-client authentication: verifying the short, self-signed tokens
+// store checkout systems present (conventions/security.md §2) and minting such tokens the
+// way a store system does (for `payhub token`, `payhub demo` and tests).
+//
+// A store client registers public keys (Ed25519 as EdDSA, P-256 as ES256), each pinned to
+// its algorithm; payhub holds no shared secret. Verifier.Authenticate turns an
+// Authorization header into a Principal or an *AuthError whose Public face is a
+// *contracts.Error (401 unauthenticated, 403 store_not_granted).
+package auth
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"payhub/contracts"
+)
+
+// Defaults and hard limits of store tokens.
+const (
+	// DefaultAudience is the "aud" store tokens must carry.
+	DefaultAudience = "payhub"
+	// DefaultLeeway absorbs clock skew between a store system and payhub.
+	DefaultLeeway = 30 * time.Second
+	// MaxTokenLifetime is the longest exp − iat accepted: tokens are short by design.
+	MaxTokenLifetime = 5 * time.Minute
+	// MaxTokenBytes caps a token before any parsing (CVE-2025-30204 blew up on big tokens).
+	MaxTokenBytes = 4096
+)
+
+// bearerPrefix is the Authorization scheme, compared case-insensitively (RFC 9110 §11.1).
+const bearerPrefix = "Bearer "
+
+// kidPattern is the syntax of a key id: it goes to the database and into logs.
+var kidPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// refusedHeaders would let a token pick its own verification key or demand extensions
+// payhub does not implement (RFC 8725 §3.10, RFC 7515 §4.1.11).
+var refusedHeaders = []string{"jku", "x5u", "jwk", "x5c", "crit"}
+
+// KeySource finds a registered, unrevoked key and its client by kid. contracts.Store
+// satisfies it. An unknown or revoked kid is an error wrapping contracts.ErrNotFound.
+type KeySource interface {
+	LookupClientKey(ctx context.Context, kid string) (contracts.ClientKey, contracts.StoreClient, error)
+}
+
+// contracts.Store is the production KeySource.
+var _ KeySource = contracts.Store(nil)
+
+// Principal is an authenticated store client acting for one of its stores.
+type Principal struct {
+	// ClientID is the client (the token's "iss").
+	ClientID string
+	// StoreID is the store the token acts for; the only source of a request's store.
+	StoreID string
+	// KeyID is the key that signed the token.
+	KeyID string
+	// TokenID is the token's "jti".
+	TokenID string
+	// ExpiresAt is the token's "exp".
+	ExpiresAt time.Time
+}
+
+// VerifierOptions configure a Verifier; zero values take the defaults.
+type VerifierOptions struct {
+	// Audience is the expected "aud"; default DefaultAudience.
+	Audience string
+	// Clock tells the time; default contracts.SystemClock.
+	Clock contracts.Clock
+	// Leeway absorbs clock skew on exp, nbf and iat; default (and when ≤ 0) DefaultLeeway.
+	Leeway time.Duration
+	// MaxLifetime caps exp − iat; default MaxTokenLifetime, and never more than it.
+	MaxLifetime time.Duration
+}
+
+// Verifier authenticates store tokens. It is safe for concurrent use.
+type Verifier struct {
+	keys        KeySource
+	parser      *jwt.Parser
+	clock       contracts.Clock
+	maxLifetime time.Duration
+	cache       keyCache
+}
+
+// claims are the store-token claims; typed, never jwt.MapClaims.
+type claims struct {
+	jwt.RegisteredClaims
+	// Store is the store the token acts for.
+	Store string `json:"store"`
+}
+
+// NewVerifier builds a Verifier with its single parser.
+func NewVerifier(keys KeySource, opts VerifierOptions) *Verifier {
+	if opts.Audience == "" {
+		opts.Audience = DefaultAudience
+	}
+	if opts.Clock == nil {
+		opts.Clock = contracts.SystemClock{}
+	}
+	if opts.Leeway <= 0 {
+		opts.Leeway = DefaultLeeway
+	}
+	if opts.MaxLifetime <= 0 || opts.MaxLifetime > MaxTokenLifetime {
+		opts.MaxLifetime = MaxTokenLifetime
+	}
+	return &Verifier{
+		keys: keys,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{contracts.AlgEdDSA, contracts.AlgES256}),
+			jwt.WithAudience(opts.Audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(opts.Leeway),
+			jwt.WithStrictDecoding(),
+			jwt.WithTimeFunc(opts.Clock.Now),
+		),
+		clock:       opts.Clock,
+		maxLifetime: opts.MaxLifetime,
+	}
+}
+
+// Authenticate verifies the Authorization header of a store request. Errors are *AuthError:
+// 401 unauthenticated for any token problem, 403 store_not_granted when the token is valid
+// but names a store its client may not act for, 500 internal_error when the key registry
+// fails. The HTTP layer adds `WWW-Authenticate: Bearer error="invalid_token"` to 401s.
+func (v *Verifier) Authenticate(ctx context.Context, authorizationHeader string) (Principal, error) {
+	token, aerr := bearerToken(authorizationHeader)
+	if aerr != nil {
+		return Principal{}, aerr
+	}
+
+	lookup := keyLookup{ctx: ctx, v: v}
+	var c claims
+	_, err := v.parser.ParseWithClaims(token, &c, lookup.keyfunc)
+	if lookup.failure != nil {
+		return Principal{}, lookup.failure
+	}
+	if err != nil {
+		return Principal{}, unauthenticated(parseReason(err))
+	}
+	return v.checkClaims(&c, lookup.key, lookup.client)
+}
+
+// bearerToken applies the checks that come before any parsing, cheaply and without
+// allocating on the refusal path beyond the error itself.
+func bearerToken(header string) (string, *AuthError) {
+	if header == "" {
+		return "", unauthenticated("no Authorization header")
+	}
+	if len(header) < len(bearerPrefix) || !strings.EqualFold(header[:len(bearerPrefix)], bearerPrefix) {
+		return "", unauthenticated("Authorization scheme is not Bearer")
+	}
+	token := header[len(bearerPrefix):]
+	if len(token) > MaxTokenBytes {
+		return "", unauthenticated(fmt.Sprintf("token longer than %d bytes", MaxTokenBytes))
+	}
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		switch b := token[i]; {
+		case b == '.':
+			dots++
+		case b >= 'A' && b <= 'Z', b >= 'a' && b <= 'z', b >= '0' && b <= '9', b == '-', b == '_':
+		default:
+			return "", unauthenticated("token has a character outside base64url")
+		}
+	}
+	if dots != 2 {
+		return "", unauthenticated("token does not have exactly three segments")
+	}
+	return token, nil
+}
+
+// keyLookup is one Authenticate call's keyfunc and what it found.
+type keyLookup struct {
+	ctx     context.Context
+	v       *Verifier
+	key     contracts.ClientKey
+	client  contracts.StoreClient
+	failure *AuthError // set when the keyfunc refused; parse errors then carry no news
+}
+
+// keyfunc chooses the verification key from the header, refusing anything that would let
+// the token choose its own key or algorithm.
+func (l *keyLookup) keyfunc(t *jwt.Token) (any, error) {
+	pub, aerr := l.resolve(t)
+	if aerr != nil {
+		l.failure = aerr
+		return nil, aerr
+	}
+	return pub, nil
+}
+
+func (l *keyLookup) resolve(t *jwt.Token) (crypto.PublicKey, *AuthError) {
+	for _, h := range refusedHeaders {
+		if _, present := t.Header[h]; present {
+			return nil, unauthenticated("token header carries refused parameter " + h)
+		}
+	}
+	if typ, present := t.Header["typ"]; present && typ != "JWT" {
+		return nil, unauthenticated(`token header typ is not "JWT"`)
+	}
+	kid, _ := t.Header["kid"].(string)
+	if !kidPattern.MatchString(kid) {
+		return nil, unauthenticated("token kid is missing or malformed")
+	}
+	key, client, err := l.v.keys.LookupClientKey(l.ctx, kid)
+	switch {
+	case errors.Is(err, contracts.ErrNotFound):
+		return nil, unauthenticated("kid " + kid + " is not a registered, unrevoked key")
+	case err != nil:
+		return nil, internalFailure("looking up kid "+kid, err)
+	}
+	if key.KID != kid || key.ClientID != client.ID || client.ID == "" {
+		return nil, internalFailure("key registry returned an inconsistent key for kid "+kid, nil)
+	}
+	if key.RevokedAt != nil && !l.v.clock.Now().Before(*key.RevokedAt) {
+		return nil, unauthenticated("kid " + kid + " is revoked")
+	}
+	if key.Algorithm != t.Method.Alg() {
+		return nil, unauthenticated("kid " + kid + " is pinned to " + key.Algorithm + ", token uses another algorithm")
+	}
+	pub, err := l.v.cache.publicKey(key)
+	if err != nil {
+		return nil, internalFailure("registered key "+kid+" does not parse", err)
+	}
+	l.key, l.client = key, client
+	return pub, nil
+}
+
+// checkClaims applies the rules the parser cannot know: the issuer is the key's owner, the
+// lifetime is short, the token is identified, and its store is granted to the client.
+func (v *Verifier) checkClaims(c *claims, key contracts.ClientKey, client contracts.StoreClient) (Principal, error) {
+	if c.Issuer != client.ID {
+		return Principal{}, unauthenticated("iss is not the client owning kid " + key.KID)
+	}
+	if c.IssuedAt == nil {
+		return Principal{}, unauthenticated("iat is missing")
+	}
+	if c.ExpiresAt == nil { // the parser requires exp; this keeps the dereference below safe
+		return Principal{}, unauthenticated("exp is missing")
+	}
+	lifetime := c.ExpiresAt.Sub(c.IssuedAt.Time)
+	if lifetime < 0 || lifetime > v.maxLifetime {
+		return Principal{}, unauthenticated(fmt.Sprintf("exp − iat is %s, allowed 0..%s", lifetime, v.maxLifetime))
+	}
+	if c.ID == "" {
+		return Principal{}, unauthenticated("jti is missing")
+	}
+	if c.Store == "" {
+		return Principal{}, unauthenticated("store claim is missing")
+	}
+	if !slices.Contains(client.Stores, c.Store) {
+		return Principal{}, storeNotGranted(fmt.Sprintf("store %q is not granted to client %q", c.Store, client.ID))
+	}
+	return Principal{
+		ClientID:  client.ID,
+		StoreID:   c.Store,
+		KeyID:     key.KID,
+		TokenID:   c.ID,
+		ExpiresAt: c.ExpiresAt.Time,
+	}, nil
+}
+
+// parseReason names a parser refusal from jwt's sentinel errors only: jwt's messages can
+// quote header values (e.g. an unknown alg), which belong to the token and stay out of logs.
+func parseReason(err error) string {
+	reasons := []struct {
+		sentinel error
+		reason   string
+	}{
+		{jwt.ErrTokenMalformed, "token is malformed (segments, base64 or JSON)"},
+		{jwt.ErrTokenSignatureInvalid, "signature invalid or algorithm not allowed"},
+		{jwt.ErrTokenRequiredClaimMissing, "a required claim (exp or aud) is missing"},
+		{jwt.ErrTokenInvalidAudience, "aud is not payhub's"},
+		{jwt.ErrTokenExpired, "token is expired"},
+		{jwt.ErrTokenUsedBeforeIssued, "iat is in the future"},
+		{jwt.ErrTokenNotValidYet, "nbf is in the future"},
+		{jwt.ErrInvalidType, "a claim has the wrong JSON type"},
+		{jwt.ErrTokenUnverifiable, "token is unverifiable (alg unknown or missing)"},
+		{jwt.ErrTokenInvalidClaims, "claims are invalid"},
+	}
+	for _, r := range reasons {
+		if errors.Is(err, r.sentinel) {
+			return r.reason
+		}
+	}
+	return "token refused by the parser"
+}
