@@ -111,25 +111,38 @@ func MarshalPublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
+// PublicKeyAlgorithm reads a PKIX ("PUBLIC KEY") PEM and names the algorithm it is to be
+// pinned to when registered: EdDSA for Ed25519, ES256 for P-256.
+func PublicKeyAlgorithm(data []byte) (string, error) {
+	_, alg, err := decodePublicKeyPEM(data)
+	return alg, err
+}
+
+// decodePublicKeyPEM decodes exactly one PKIX PEM block holding an Ed25519 or P-256 key.
+func decodePublicKeyPEM(data []byte) (crypto.PublicKey, string, error) {
+	block, rest := pem.Decode(data)
+	if block == nil {
+		return nil, "", errors.New("no PEM block")
+	}
+	if block.Type != "PUBLIC KEY" {
+		return nil, "", fmt.Errorf("PEM block %q is not a PUBLIC KEY", block.Type)
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, "", errors.New("data after the PEM block")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, "", err
+	}
+	alg, err := algorithmForPublic(pub)
+	return pub, alg, err
+}
+
 // parsePublicKeyPEM decodes a registered key and checks it matches its pinned algorithm.
 // The result is typed (ed25519.PublicKey or *ecdsa.PublicKey), never bytes: handing a
 // verifier bytes is what lets an HS256 token use the public key as an HMAC secret.
 func parsePublicKeyPEM(data []byte, alg string) (crypto.PublicKey, error) {
-	block, rest := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("no PEM block")
-	}
-	if block.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("PEM block %q is not a PUBLIC KEY", block.Type)
-	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, errors.New("data after the PEM block")
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	got, err := algorithmForPublic(pub)
+	pub, got, err := decodePublicKeyPEM(data)
 	if err != nil {
 		return nil, err
 	}

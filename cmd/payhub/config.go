@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	paypayadapter "payhub/adapters/paypay"
+	paypaysim "payhub/mocks/paypay"
+)
+
+// env reads a PAYHUB_* variable; secrets may come from a file named by NAME_FILE instead.
+func env(name string) (string, error) {
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	if path := os.Getenv(name + "_FILE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("read %s_FILE: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+func envOr(name, fallback string) string {
+	if v, _ := env(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// paypayCredentials are PayPay's OPA-Auth credentials, shared by the adapter and the
+// simulator so that `payhub sim` and `payhub serve` started with one environment agree.
+type paypayCredentials struct {
+	APIKey, APISecret, MerchantID string
+}
+
+// paypayFromEnv reads the PAYHUB_PAYPAY_* credentials; withDemoDefaults fills the
+// simulator's documented demo values for what is unset (demo and sim only).
+func paypayFromEnv(withDemoDefaults bool) (paypayCredentials, error) {
+	c := paypayCredentials{}
+	var err error
+	for _, f := range []struct {
+		name, demo string
+		dst        *string
+	}{
+		{"PAYHUB_PAYPAY_API_KEY", paypaysim.DemoAPIKey, &c.APIKey},
+		{"PAYHUB_PAYPAY_API_SECRET", paypaysim.DemoAPISecret, &c.APISecret},
+		{"PAYHUB_PAYPAY_MERCHANT_ID", paypaysim.DemoMerchantID, &c.MerchantID},
+	} {
+		if *f.dst, err = env(f.name); err != nil {
+			return c, err
+		}
+		if *f.dst == "" && withDemoDefaults {
+			*f.dst = f.demo
+		}
+	}
+	return c, nil
+}
+
+// paypayAdapterConfig is the adapter's configuration from the environment. serve refuses
+// to start while any of it is missing: there is no silent fallback to a simulator.
+func paypayAdapterConfig() (paypayadapter.Config, error) {
+	creds, err := paypayFromEnv(false)
+	if err != nil {
+		return paypayadapter.Config{}, err
+	}
+	cfg := paypayadapter.Config{BaseURL: envOr("PAYHUB_PAYPAY_BASE_URL", ""), APIKey: creds.APIKey,
+		APISecret: creds.APISecret, MerchantID: creds.MerchantID}
+	var missing []string
+	for name, v := range map[string]string{"PAYHUB_PAYPAY_BASE_URL": cfg.BaseURL, "PAYHUB_PAYPAY_API_KEY": cfg.APIKey,
+		"PAYHUB_PAYPAY_API_SECRET": cfg.APISecret, "PAYHUB_PAYPAY_MERCHANT_ID": cfg.MerchantID} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return cfg, fmt.Errorf("partner paypay is not configured: set %s", strings.Join(missing, ", "))
+	}
+	return cfg, nil
+}

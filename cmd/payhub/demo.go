@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	paypayadapter "payhub/adapters/paypay"
+	"payhub/contracts"
+	"payhub/internal/auth"
+)
+
+// The demo store client: one POS system acting for one store.
+const (
+	demoClientID = "demo-pos"
+	demoKeyID    = "demo-pos-key-1"
+	demoStoreID  = "store-001"
+)
+
+func demoCommand(logOut io.Writer) *cobra.Command {
+	var addr, dataDir, paypayAddr string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run payhub with embedded SQLite and all partner simulators in one process",
+		Long: `Run everything in one process: the PayPay simulator, payhub on SQLite in the data
+directory, and a demo store client whose private key is written as PKCS#8 PEM to
+<data-dir>/demo-store.pem. Prints the ids and a ready curl that makes a payment.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(logOut)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if err := os.MkdirAll(dataDir, 0o700); err != nil {
+				return err
+			}
+			simLn, _, err := startPayPaySim(ctx, paypayAddr, log)
+			if err != nil {
+				return err
+			}
+			creds, err := paypayFromEnv(true)
+			if err != nil {
+				return err
+			}
+			a, err := buildApp(ctx, appConfig{
+				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
+				PayPay: paypayadapter.Config{BaseURL: "http://" + simLn.Addr().String(), APIKey: creds.APIKey,
+					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
+			})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := ensureDemoClient(ctx, a.Store, dataDir); err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), dataDir)
+			return serveUntilDone(ctx, ln, a.Handler, 10*time.Second)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "payhub listen address (PAYHUB_ADDR)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "payhub-demo", "directory for the SQLite database and the demo store key")
+	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
+	return cmd
+}
+
+// ensureDemoClient registers the demo store client, creating its key on first run and
+// reusing the key file on later runs.
+func ensureDemoClient(ctx context.Context, st contracts.Store, dataDir string) error {
+	keyPath := filepath.Join(dataDir, demoKeyFile)
+	key, err := loadOrCreateDemoKey(keyPath)
+	if err != nil {
+		return err
+	}
+	pub, err := auth.MarshalPublicKeyPEM(key.Public())
+	if err != nil {
+		return err
+	}
+	alg, err := auth.AlgorithmFor(key)
+	if err != nil {
+		return err
+	}
+	if existing, _, err := st.LookupClientKey(ctx, demoKeyID); err == nil {
+		if string(existing.PublicKeyPEM) != string(pub) {
+			return fmt.Errorf("the database in %s knows another demo key; remove the directory to start afresh", dataDir)
+		}
+	} else if errors.Is(err, contracts.ErrNotFound) {
+		now := time.Now().UTC()
+		if err := st.CreateStoreClient(ctx, contracts.StoreClient{ID: demoClientID, Name: "Demo POS", Stores: []string{demoStoreID},
+			Keys: []contracts.ClientKey{{KID: demoKeyID, ClientID: demoClientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}},
+			CreatedAt: now}); err != nil {
+			return fmt.Errorf("register demo client: %w", err)
+		}
+	} else {
+		return err
+	}
+	id, _ := json.MarshalIndent(demoIdentity{ClientID: demoClientID, KeyID: demoKeyID, StoreID: demoStoreID}, "", "  ")
+	return os.WriteFile(filepath.Join(dataDir, demoIdentityFile), id, 0o600)
+}
+
+// loadOrCreateDemoKey reads the demo store's private key, or creates an Ed25519 key and
+// writes it (PKCS#8 PEM, owner-only) on first run.
+func loadOrCreateDemoKey(path string) (crypto.Signer, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return auth.ParsePrivateKeyPEM(b)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key, err := auth.GenerateKey(contracts.AlgEdDSA)
+	if err != nil {
+		return nil, err
+	}
+	pemBytes, err := auth.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, pemBytes, 0o600)
+}
+
+func printDemoBanner(w io.Writer, addr, simAddr, dataDir string) {
+	fmt.Fprintf(w, `payhub demo is running.
+
+  payhub API        http://%[1]s   (contract: http://%[1]s/openapi.yaml)
+  PayPay simulator  http://%[2]s
+  store client id   %[3]s
+  key id            %[4]s
+  store id          %[5]s
+  private key       %[6]s (PKCS#8 PEM)
+
+Make a PayPay barcode payment (fixture barcode 900081818800000000 always pays):
+
+curl -sS -X POST http://%[1]s/v1/payments \
+  -H "Authorization: Bearer $(go run ./cmd/payhub token --demo-dir %[7]s)" \
+  -H "Idempotency-Key: $(date +%%s%%N)" \
+  -H "Content-Type: application/json" \
+  -d '{"amount":1200,"currency":"JPY","method":"paypay","flow":"barcode","barcode":"900081818800000000","terminal_id":"till-01","order_id":"demo-order-1"}'
+
+Stop with Ctrl-C.
+`, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir)
+}

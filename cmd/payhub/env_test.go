@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paypayadapter "payhub/adapters/paypay"
+	"payhub/contracts"
+	"payhub/internal/auth"
+	"payhub/internal/store/storetest"
+	paypaysim "payhub/mocks/paypay"
+)
+
+// Test credentials: distinctive strings so the log scan can look for them.
+const (
+	testPayPayKey      = "test-paypay-key-7f3a"
+	testPayPaySecret   = "test-paypay-secret-c0ffee-do-not-log"
+	testPayPayMerchant = "test-merchant-01"
+)
+
+// syncBuffer collects logs written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// storeClient is a registered test POS client with its private key.
+type storeClient struct {
+	key      crypto.Signer
+	kid      string
+	clientID string
+	store    string
+	pubPEM   []byte
+}
+
+// testEnv is a whole payhub wired as cmd/payhub wires it, against the PayPay simulator over
+// real HTTP, with two store clients registered.
+type testEnv struct {
+	t    *testing.T
+	app  *app
+	url  string
+	sim  *paypaysim.Simulator
+	logs *syncBuffer
+	a, b storeClient
+}
+
+// eachDatabase runs f on SQLite and, when PAYHUB_TEST_POSTGRES_URL is set, PostgreSQL.
+func eachDatabase(t *testing.T, f func(t *testing.T, st contracts.Store)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, storetest.OpenSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, storetest.OpenPostgres(t)) })
+}
+
+func newEnv(t *testing.T, st contracts.Store) *testEnv {
+	t.Helper()
+	if st == nil {
+		st = storetest.OpenSQLite(t)
+	}
+	logs := &syncBuffer{}
+	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant})
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs),
+		PayPay: paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(func() { srv.Close(); a.Close() })
+	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, logs: logs}
+	e.a = e.register("pos-a", "pos-a-key-1", "store-a", contracts.AlgEdDSA)
+	e.b = e.register("pos-b", "pos-b-key-1", "store-b", contracts.AlgES256)
+	return e
+}
+
+func (e *testEnv) register(clientID, kid, store, alg string) storeClient {
+	e.t.Helper()
+	key, err := auth.GenerateKey(alg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pub, err := auth.MarshalPublicKeyPEM(key.Public())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := e.app.Store.CreateStoreClient(context.Background(), contracts.StoreClient{ID: clientID, Name: clientID,
+		Stores: []string{store}, Keys: []contracts.ClientKey{{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}},
+		CreatedAt: now}); err != nil {
+		e.t.Fatal(err)
+	}
+	return storeClient{key: key, kid: kid, clientID: clientID, store: store, pubPEM: pub}
+}
+
+// token mints a valid token for c, adjusted by mods.
+func (e *testEnv) token(c storeClient, mods ...func(*auth.TokenRequest)) string {
+	e.t.Helper()
+	req := auth.TokenRequest{Key: c.key, KeyID: c.kid, ClientID: c.clientID, StoreID: c.store, IssuedAt: time.Now(), TTL: 2 * time.Minute}
+	for _, m := range mods {
+		m(&req)
+	}
+	tok, err := auth.Mint(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// response is an HTTP answer with its decoded JSON body.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+	return m
+}
+
+// do sends a request; body is JSON-encoded unless it is a string (sent verbatim).
+func (e *testEnv) do(method, path, token, idemKey string, body any) response {
+	e.t.Helper()
+	var rdr io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rdr = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rdr = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.url+path, rdr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rdr != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// newKey returns a fresh Idempotency-Key.
+func newKey() string { return rand.Text() }
+
+// pay creates a payment for store client c and returns the decoded response.
+func (e *testEnv) pay(c storeClient, body map[string]any) response {
+	e.t.Helper()
+	return e.do(http.MethodPost, "/v1/payments", e.token(c), newKey(), body)
+}
+
+func barcodePayment(amount int, barcode string) map[string]any {
+	return map[string]any{"amount": amount, "currency": "JPY", "method": "paypay", "flow": "barcode",
+		"barcode": barcode, "terminal_id": "till-01", "order_id": "order-1"}
+}
+
+// Fixture barcodes of the PayPay simulator.
+const (
+	barcodeOK      = "900081818800000000"
+	barcodeNoFunds = "900081818800000001"
+)
+
+func expectStatus(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if code != "" {
+		if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("content type %q, want application/problem+json", ct)
+		}
+		if got := r.json(t)["code"]; got != code {
+			t.Fatalf("code %v, want %s: %s", got, code, r.body)
+		}
+	}
+}

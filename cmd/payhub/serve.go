@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"payhub/internal/httpapi"
+)
+
+const defaultAddr = "127.0.0.1:7100"
+
+func serveCommand(logOut io.Writer) *cobra.Command {
+	var addr, dbURL string
+	var poll, drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the payhub API against the configured partners",
+		Long: `Run the payhub API. Partners are configured only through the environment
+(PAYHUB_PAYPAY_BASE_URL, PAYHUB_PAYPAY_API_KEY, PAYHUB_PAYPAY_API_SECRET,
+PAYHUB_PAYPAY_MERCHANT_ID; secrets may come from files named by the same variable with
+_FILE appended). serve refuses to start while a partner is unconfigured.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			paypay, err := paypayAdapterConfig()
+			if err != nil {
+				return err
+			}
+			log := newLogger(logOut)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			a, err := buildApp(ctx, appConfig{DatabaseURL: dbURL, PayPay: paypay, Logger: log, PollInterval: poll})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			log.Info("payhub serving", "addr", ln.Addr().String())
+			return serveUntilDone(ctx, ln, a.Handler, drain)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "listen address (PAYHUB_ADDR)")
+	cmd.Flags().StringVar(&dbURL, "db", envOr("PAYHUB_DATABASE_URL", "sqlite:payhub.db"), "database: sqlite:<file> or postgres://… (PAYHUB_DATABASE_URL)")
+	cmd.Flags().DurationVar(&poll, "poll-interval", 3*time.Second, "how often payments waiting for the customer are refreshed from the partner")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
+	return cmd
+}
+
+// serveUntilDone serves h on ln until ctx ends (SIGINT/SIGTERM), then drains in-flight
+// requests for up to drain before returning.
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
+	srv := httpapi.HTTPServer(ln.Addr().String(), h)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	paypaysim "payhub/mocks/paypay"
+	"payhub/mocks/sim"
+)
+
+const defaultPayPaySimAddr = "127.0.0.1:7101"
+
+func simCommand(logOut io.Writer) *cobra.Command {
+	var paypayAddr string
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the partner simulators, each on its own loopback port",
+		Long: `Run the partner simulators: PayPay on 127.0.0.1:7101 (later LINE Pay :7102,
+GMO-PG :7103, nanaco :7104). They read the same PAYHUB_PAYPAY_* credentials as the
+adapters, with documented demo defaults, so 'payhub sim' and 'payhub serve' started with
+one environment agree.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(logOut)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			ln, _, err := startPayPaySim(ctx, paypayAddr, log)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "PayPay simulator on http://%s\n", ln.Addr())
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
+	return cmd
+}
+
+// startPayPaySim serves the PayPay simulator on addr until ctx ends.
+func startPayPaySim(ctx context.Context, addr string, log *slog.Logger) (net.Listener, *paypaysim.Simulator, error) {
+	creds, err := paypayFromEnv(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := paypaysim.New(paypaysim.Config{APIKey: creds.APIKey, APISecret: creds.APISecret,
+		MerchantID: creds.MerchantID, Clock: sim.SystemClock{}})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("paypay simulator: %w", err)
+	}
+	go func() {
+		if err := serveUntilDone(ctx, ln, s, 5*time.Second); err != nil {
+			log.Error("paypay simulator stopped", "err", err)
+		}
+	}()
+	return ln, s, nil
+}

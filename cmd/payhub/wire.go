@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	paypayadapter "payhub/adapters/paypay"
+	"payhub/contracts"
+	"payhub/internal/auth"
+	"payhub/internal/httpapi"
+	"payhub/internal/hub"
+	"payhub/internal/ids"
+	"payhub/internal/store"
+)
+
+// appConfig is everything an assembled payhub needs.
+type appConfig struct {
+	DatabaseURL string
+	// Store, when set, is used instead of opening DatabaseURL (tests hand in a fresh one).
+	Store contracts.Store
+	PayPay      paypayadapter.Config
+	Clock       contracts.Clock
+	Logger      *slog.Logger
+	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
+	// the background poller (tests call Hub.PollOnce themselves).
+	PollInterval time.Duration
+}
+
+// app is an assembled payhub: the engine, its store and its HTTP handler.
+type app struct {
+	Store   contracts.Store
+	Hub     *hub.Hub
+	Handler http.Handler
+	stop    context.CancelFunc
+}
+
+// buildApp wires the store, the partner registry, the engine and the HTTP API.
+func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = contracts.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	st := cfg.Store
+	if st == nil {
+		var err error
+		if st, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
+	if cfg.PayPay.Now == nil {
+		cfg.PayPay.Now = cfg.Clock.Now
+	}
+	paypay, err := paypayadapter.New(cfg.PayPay)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("paypay adapter: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h := hub.New(hub.Config{
+		Store:      st,
+		Partners:   map[contracts.Method]contracts.Partner{contracts.MethodPayPay: paypay},
+		Clock:      cfg.Clock,
+		IDs:        ids.New(cfg.Clock),
+		Render:     httpapi.Renderer{},
+		APIVersion: contracts.APIVersion,
+		Logger:     cfg.Logger,
+		Metrics:    hub.NewMetrics(reg),
+	})
+	srv := httpapi.New(httpapi.Config{
+		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
+		Verifier: auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock}),
+	})
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.PollInterval > 0 {
+		go h.RunPoller(bg, cfg.PollInterval)
+	}
+	return &app{Store: st, Hub: h, Handler: srv, stop: stop}, nil
+}
+
+// Close stops background work and closes the database.
+func (a *app) Close() error {
+	a.stop()
+	return a.Store.Close()
+}

@@ -1,0 +1,218 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+
+	"github.com/gin-gonic/gin"
+
+	"payhub/contracts"
+	"payhub/contracts/api"
+	"payhub/internal/hub"
+	"payhub/internal/jsonin"
+)
+
+var _ api.ServerInterface = (*Server)(nil)
+
+var (
+	barcodePattern    = regexp.MustCompile(`^[0-9]{8,32}$`)
+	terminalIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	orderIDPattern    = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,64}$`)
+	currencyPattern   = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+func invalidField(pointer, detail string) *contracts.Error {
+	return &contracts.Error{Code: contracts.CodeInvalidRequest, Status: http.StatusBadRequest, Detail: detail, Pointer: pointer}
+}
+
+// readJSON reads and strictly decodes a request body into v; an empty body is allowed only
+// when optional is set.
+func readJSON(c *gin.Context, v any, optional bool) ([]byte, error) {
+	if optional && c.Request.ContentLength == 0 && c.GetHeader("Content-Type") == "" {
+		return nil, nil
+	}
+	body, err := jsonin.ReadBody(c.Request, MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	if optional && len(body) == 0 {
+		return nil, nil
+	}
+	return body, jsonin.Decode(body, v)
+}
+
+// writeResponse writes a hub response (first or replayed).
+func writeResponse(c *gin.Context, r hub.Response) {
+	if r.Replayed {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	ct := "application/json"
+	if r.Problem {
+		ct = "application/problem+json"
+	}
+	c.Data(r.Status, ct, r.Body)
+}
+
+// CreatePayment handles POST /v1/payments.
+func (s *Server) CreatePayment(c *gin.Context, _ api.CreatePaymentParams) {
+	var req api.CreatePaymentRequest
+	body, err := readJSON(c, &req, false)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	cmd, err := createCommand(req)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	idem, err := idempotencyFor(c, body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp, err := s.hub.CreatePayment(c.Request.Context(), callerFrom(c), idem, cmd)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	writeResponse(c, resp)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// createCommand checks the request's formats and turns it into a hub command; the hub
+// checks the business rules (method, flow, currency, amount limits).
+func createCommand(req api.CreatePaymentRequest) (hub.CreatePayment, error) {
+	cmd := hub.CreatePayment{
+		Amount: contracts.Money{Amount: req.Amount, Currency: contracts.Currency(req.Currency)},
+		Method: contracts.Method(req.Method), Flow: contracts.Flow(req.Flow),
+		Barcode: deref(req.Barcode), UserAuthorizationID: deref(req.UserAuthorizationId),
+		TerminalID: deref(req.TerminalId), OrderID: deref(req.OrderId),
+	}
+	switch {
+	case req.Method == "":
+		return cmd, invalidField("/method", "method is required.")
+	case !req.Flow.Valid():
+		return cmd, invalidField("/flow", "flow must be one of barcode, qr, linked.")
+	case !currencyPattern.MatchString(req.Currency):
+		return cmd, invalidField("/currency", "currency must be an ISO 4217 code such as JPY.")
+	case req.Barcode != nil && !barcodePattern.MatchString(*req.Barcode):
+		return cmd, invalidField("/barcode", "barcode must be 8 to 32 digits.")
+	case req.UserAuthorizationId != nil && (len(*req.UserAuthorizationId) < 1 || len(*req.UserAuthorizationId) > 64):
+		return cmd, invalidField("/user_authorization_id", "user_authorization_id must be 1 to 64 characters.")
+	case req.TerminalId != nil && !terminalIDPattern.MatchString(*req.TerminalId):
+		return cmd, invalidField("/terminal_id", "terminal_id must be 1 to 64 of A-Z a-z 0-9 . _ -.")
+	case req.OrderId != nil && !orderIDPattern.MatchString(*req.OrderId):
+		return cmd, invalidField("/order_id", "order_id must be 1 to 64 of A-Z a-z 0-9 . _ : / -.")
+	}
+	if req.Metadata != nil {
+		if len(*req.Metadata) > 20 {
+			return cmd, invalidField("/metadata", "metadata takes at most 20 entries.")
+		}
+		for k, v := range *req.Metadata {
+			if len(k) < 1 || len(k) > 40 || len(v) > 500 {
+				return cmd, invalidField("/metadata", "metadata keys are 1–40 characters and values at most 500.")
+			}
+		}
+		cmd.Metadata = *req.Metadata
+	}
+	return cmd, nil
+}
+
+// GetPayment handles GET /v1/payments/{id}.
+func (s *Server) GetPayment(c *gin.Context, id api.PaymentIdPath) {
+	p, err := s.hub.GetPayment(c.Request.Context(), callerFrom(c), id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json", Renderer{}.Payment(p))
+}
+
+// ListPayments handles GET /v1/payments.
+func (s *Server) ListPayments(c *gin.Context, params api.ListPaymentsParams) {
+	q := hub.ListPayments{Cursor: deref(params.Cursor), TerminalID: deref(params.TerminalId), OrderID: deref(params.OrderId)}
+	if params.Limit != nil {
+		q.Limit = *params.Limit
+		if q.Limit == 0 {
+			q.Limit = -1 // explicit 0 is out of range, not "default"
+		}
+	}
+	if params.Status != nil {
+		q.Status = contracts.Status(*params.Status)
+	}
+	if params.Method != nil {
+		q.Method = contracts.Method(*params.Method)
+	}
+	page, err := s.hub.ListPayments(c.Request.Context(), callerFrom(c), q)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	list := api.PaymentList{Object: api.List, Data: make([]api.Payment, 0, len(page.Payments)), HasMore: page.HasMore}
+	for _, p := range page.Payments {
+		list.Data = append(list.Data, toAPIPayment(p))
+	}
+	if page.HasMore {
+		list.NextCursor = &page.NextCursor
+	}
+	body, _ := json.Marshal(list)
+	c.Data(http.StatusOK, "application/json", body)
+}
+
+// CancelPayment handles POST /v1/payments/{id}/cancel.
+func (s *Server) CancelPayment(c *gin.Context, id api.PaymentIdPath, _ api.CancelPaymentParams) {
+	var req api.CancelPaymentRequest
+	body, err := readJSON(c, &req, true)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if req.Reason != nil && len(*req.Reason) > 255 {
+		s.writeError(c, invalidField("/reason", "reason takes at most 255 characters."))
+		return
+	}
+	idem, err := idempotencyFor(c, body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp, err := s.hub.CancelPayment(c.Request.Context(), callerFrom(c), idem, id, deref(req.Reason))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	writeResponse(c, resp)
+}
+
+// CreateRefund handles POST /v1/payments/{id}/refunds.
+func (s *Server) CreateRefund(c *gin.Context, id api.PaymentIdPath, _ api.CreateRefundParams) {
+	var req api.CreateRefundRequest
+	body, err := readJSON(c, &req, true)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if req.Reason != nil && len(*req.Reason) > 255 {
+		s.writeError(c, invalidField("/reason", "reason takes at most 255 characters."))
+		return
+	}
+	idem, err := idempotencyFor(c, body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp, err := s.hub.CreateRefund(c.Request.Context(), callerFrom(c), idem, id, hub.CreateRefund{Amount: req.Amount, Reason: deref(req.Reason)})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	writeResponse(c, resp)
+}

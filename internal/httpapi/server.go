@@ -1,0 +1,108 @@
+// Package httpapi is payhub's HTTP face for store checkout systems: the gin router that
+// implements contracts/api's generated ServerInterface, with strict bearer tokens, body
+// limits, strict JSON decoding, idempotency keys, problem+json errors, request ids, health
+// and Prometheus metrics. The engine behind it is internal/hub.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"payhub/contracts"
+	"payhub/contracts/api"
+	"payhub/internal/auth"
+	"payhub/internal/hub"
+)
+
+// MaxBodyBytes limits API request bodies (conventions/security.md §12).
+const MaxBodyBytes = 64 << 10
+
+// Config wires a Server.
+type Config struct {
+	// Hub executes the commands.
+	Hub *hub.Hub
+	// Verifier authenticates store tokens.
+	Verifier *auth.Verifier
+	// Store is pinged by /readyz.
+	Store contracts.Store
+	// Registry holds the metrics served at /metrics.
+	Registry *prometheus.Registry
+	// APIVersion is the contract's version, sent as API-Version.
+	APIVersion string
+	// Logger receives access and error logs.
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	hub      *hub.Hub
+	verifier *auth.Verifier
+	store    contracts.Store
+	version  string
+	log      *slog.Logger
+	engine   *gin.Engine
+}
+
+// New builds the router.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{hub: cfg.Hub, verifier: cfg.Verifier, store: cfg.Store, version: cfg.APIVersion, log: cfg.Logger}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	_ = e.SetTrustedProxies(nil) // the TCP peer is the client; no proxy is trusted by default
+	metrics := newHTTPMetrics(cfg.Registry)
+	e.Use(withRequestID(), s.withRecovery(), metrics.middleware(), s.withAccessLog(), withAPIVersion(cfg.APIVersion))
+	e.NoRoute(func(c *gin.Context) { writeProblem(c, notFound()) })
+	e.NoMethod(func(c *gin.Context) {
+		writeProblem(c, contracts.Errorf(http.StatusMethodNotAllowed, contracts.CodeInvalidRequest, "Method not allowed on this path."))
+	})
+
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
+	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", contracts.OpenAPI) })
+
+	v1 := e.Group("", s.authenticate(), requireIdempotencyKey())
+	api.RegisterHandlersWithOptions(v1, s, api.GinServerOptions{
+		BaseURL: "",
+		ErrorHandler: func(c *gin.Context, err error, status int) {
+			writeProblem(c, &contracts.Error{Code: contracts.CodeInvalidRequest, Status: http.StatusBadRequest, Detail: err.Error()})
+		},
+	})
+	s.engine = e
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// HTTPServer wraps h in an http.Server with the timeouts of conventions/security.md §12:
+// the write timeout outlasts the slowest partner call (30 s).
+func HTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr: addr, Handler: h,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxHeaderBytes: 32 << 10,
+	}
+}
