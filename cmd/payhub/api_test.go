@@ -285,14 +285,14 @@ func TestTokensAreStrict(t *testing.T) {
 	hsTok, _ := hs.SignedString(e.a.pubPEM)
 
 	for name, tok := range map[string]string{
-		"expired":              e.token(e.a, func(r *auth.TokenRequest) { r.IssuedAt = time.Now().Add(-10 * time.Minute) }),
-		"wrong audience":       e.token(e.a, func(r *auth.TokenRequest) { r.Audience = "someone-else" }),
-		"alg none":             noneTok,
-		"HS256 with PEM":       hsTok,
-		"unknown kid":          e.token(e.a, func(r *auth.TokenRequest) { r.KeyID = "no-such-key" }),
-		"other client's kid":   e.token(e.a, func(r *auth.TokenRequest) { r.KeyID = e.b.kid }),
-		"no token":             "",
-		"garbage":              "not.a.token",
+		"expired":             e.token(e.a, func(r *auth.TokenRequest) { r.IssuedAt = time.Now().Add(-10 * time.Minute) }),
+		"wrong audience":      e.token(e.a, func(r *auth.TokenRequest) { r.Audience = "someone-else" }),
+		"alg none":            noneTok,
+		"HS256 with PEM":      hsTok,
+		"unknown kid":         e.token(e.a, func(r *auth.TokenRequest) { r.KeyID = "no-such-key" }),
+		"other client's kid":  e.token(e.a, func(r *auth.TokenRequest) { r.KeyID = e.b.kid }),
+		"no token":            "",
+		"garbage":             "not.a.token",
 		"too long a lifetime": e.token(e.a, func(r *auth.TokenRequest) { r.TTL = 10 * time.Minute }),
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -100,7 +100,7 @@ func ensureDemoClient(ctx context.Context, st contracts.Store, dataDir string) e
 	} else if errors.Is(err, contracts.ErrNotFound) {
 		now := time.Now().UTC()
 		if err := st.CreateStoreClient(ctx, contracts.StoreClient{ID: demoClientID, Name: "Demo POS", Stores: []string{demoStoreID},
-			Keys: []contracts.ClientKey{{KID: demoKeyID, ClientID: demoClientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}},
+			Keys:      []contracts.ClientKey{{KID: demoKeyID, ClientID: demoClientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}},
 			CreatedAt: now}); err != nil {
 			return fmt.Errorf("register demo client: %w", err)
 		}

@@ -23,10 +23,10 @@ import (
 type appConfig struct {
 	DatabaseURL string
 	// Store, when set, is used instead of opening DatabaseURL (tests hand in a fresh one).
-	Store contracts.Store
-	PayPay      paypayadapter.Config
-	Clock       contracts.Clock
-	Logger      *slog.Logger
+	Store  contracts.Store
+	PayPay paypayadapter.Config
+	Clock  contracts.Clock
+	Logger *slog.Logger
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
 	// the background poller (tests call Hub.PollOnce themselves).
 	PollInterval time.Duration
