@@ -1,0 +1,395 @@
+// Package adaptertest is the conformance suite every payment-partner adapter passes against
+// its simulator. It drives a contracts.Partner only through the Partner interface and checks
+// the promises the engine relies on: declines map to the right Outcome and failure code, a
+// QR payment waits for the customer and then succeeds, cancels and refunds are accepted or
+// refused definitively, a replayed refund never refunds twice, and an unknown payment is
+// not_found.
+//
+// A partner that lacks a capability (a LINE Pay or card adapter has no barcode, say) leaves
+// the Harness field nil and the matching subtests are skipped. The package imports only
+// contracts and the standard library: it knows neither simulators nor engine internals.
+package adaptertest
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"payhub/contracts"
+)
+
+// Customer situations a Harness can set up. Barcode and LinkedUser receive one of these.
+const (
+	// OK: the customer can pay.
+	OK = "ok"
+	// InsufficientFunds: the customer's balance is too low.
+	InsufficientFunds = "insufficient_funds"
+	// UserNotActive: the customer's partner account cannot pay.
+	UserNotActive = "user_not_active"
+	// Expired: the code or authorization has expired.
+	Expired = "expired"
+	// BarcodeInvalid: the code is malformed, unknown or already used (barcodes only).
+	BarcodeInvalid = "barcode_invalid"
+)
+
+// declines maps each declining situation to the failure code the adapter must report.
+var declines = map[string]string{
+	InsufficientFunds: contracts.FailureInsufficientFunds,
+	UserNotActive:     contracts.FailureUserNotActive,
+	Expired:           contracts.FailureExpired,
+	BarcodeInvalid:    contracts.FailureBarcodeInvalid,
+}
+
+// Harness plugs one adapter and its simulator into the suite. Optional capabilities are
+// nil funcs; the subtests that need them are skipped.
+type Harness struct {
+	// Partner is the adapter under test, pointed at its simulator.
+	Partner contracts.Partner
+	// Currency is the currency the partner takes.
+	Currency contracts.Currency
+	// BaseAmount is the smallest amount the suite charges, in minor units (default 1000).
+	// Each payment adds a distinct offset so partner duplicate guards (same user, same
+	// amount within minutes) never trip by accident.
+	BaseAmount int64
+	// Barcode returns a customer-presented code in the given situation (OK, InsufficientFunds,
+	// UserNotActive, Expired, BarcodeInvalid), or "" when the partner cannot produce that
+	// situation. Nil: the partner has no barcode flow.
+	Barcode func(t *testing.T, outcome string) string
+	// LinkedUser returns a linked-account reference in the given situation (OK,
+	// InsufficientFunds, UserNotActive, Expired), or "" when it has none. Nil: no linked flow.
+	LinkedUser func(outcome string) string
+	// CustomerPaysQR makes the simulated customer pay the QR payment that CreatePayment
+	// answered with res. Nil: no QR flow.
+	CustomerPaysQR func(t *testing.T, res contracts.PaymentResult, ref contracts.PaymentRef)
+	// NewRef returns a fresh partner-facing id (payment or refund) the partner accepts.
+	NewRef func() string
+	// StoreID and TerminalID are sent with payments (defaults "store-conformance", "till-1").
+	StoreID, TerminalID string
+	// Now is the clock for RequestedAt (default time.Now); it must agree with the simulator's.
+	Now func() time.Time
+	// Timeout bounds each partner call (default 10 s).
+	Timeout time.Duration
+}
+
+// suite is one Run's state.
+type suite struct {
+	h      Harness
+	amount atomic.Int64
+}
+
+// Run runs the conformance suite against h.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	if h.Partner == nil || h.NewRef == nil || h.Currency == "" {
+		t.Fatal("adaptertest: Harness needs Partner, Currency and NewRef")
+	}
+	if h.BaseAmount <= 0 {
+		h.BaseAmount = 1000
+	}
+	if h.StoreID == "" {
+		h.StoreID = "store-conformance"
+	}
+	if h.TerminalID == "" {
+		h.TerminalID = "till-1"
+	}
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = 10 * time.Second
+	}
+	s := &suite{h: h}
+	t.Run("Method", func(t *testing.T) {
+		if h.Partner.Method() == "" {
+			t.Error("Method() is empty")
+		}
+	})
+	t.Run("Barcode", s.testBarcode)
+	t.Run("Linked", s.testLinked)
+	t.Run("QR", s.testQR)
+	t.Run("CancelSucceeded", s.testCancelSucceeded)
+	t.Run("CancelPendingQR", s.testCancelPendingQR)
+	t.Run("PartialThenFullRefund", s.testRefunds)
+	t.Run("RefundReplay", s.testRefundReplay)
+	t.Run("UnknownPaymentNotFound", s.testNotFound)
+}
+
+// ctx bounds one partner call.
+func (s *suite) ctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), s.h.Timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// nextAmount is a distinct amount for each payment of the run.
+func (s *suite) nextAmount() contracts.Money {
+	return contracts.Money{Amount: s.h.BaseAmount + s.amount.Add(1), Currency: s.h.Currency}
+}
+
+// request builds a payment request in flow with a fresh partner ref.
+func (s *suite) request(flow contracts.Flow) contracts.PaymentRequest {
+	return contracts.PaymentRequest{
+		PartnerRef: s.h.NewRef(), Amount: s.nextAmount(), Flow: flow,
+		StoreID: s.h.StoreID, TerminalID: s.h.TerminalID, Description: "conformance", RequestedAt: s.h.Now(),
+	}
+}
+
+// ref names the payment req created, as the engine would record it.
+func ref(req contracts.PaymentRequest, res contracts.PaymentResult, status contracts.Status) contracts.PaymentRef {
+	return contracts.PaymentRef{
+		PartnerRef: req.PartnerRef, PartnerPaymentID: res.PartnerPaymentID, PartnerActionRef: res.PartnerActionRef,
+		Flow: req.Flow, Amount: req.Amount, Status: status,
+	}
+}
+
+// create calls CreatePayment and checks the outcome.
+func (s *suite) create(t *testing.T, req contracts.PaymentRequest, want contracts.Outcome) contracts.PaymentResult {
+	t.Helper()
+	res := s.h.Partner.CreatePayment(s.ctx(t), req)
+	if res.Outcome != want {
+		t.Fatalf("CreatePayment(%s) outcome %q, want %q (code %q, failure %q: %s)",
+			req.Flow, res.Outcome, want, res.PartnerCode, res.FailureCode, res.FailureMessage)
+	}
+	return res
+}
+
+// paid makes a succeeded payment through whichever direct flow the partner has.
+func (s *suite) paid(t *testing.T) (contracts.PaymentRequest, contracts.PaymentResult) {
+	t.Helper()
+	var req contracts.PaymentRequest
+	var barcode, user string
+	if s.h.Barcode != nil {
+		barcode = s.h.Barcode(t, OK)
+	}
+	if barcode == "" && s.h.LinkedUser != nil {
+		user = s.h.LinkedUser(OK)
+	}
+	switch {
+	case barcode != "":
+		req = s.request(contracts.FlowBarcode)
+		req.Barcode = barcode
+	case user != "":
+		req = s.request(contracts.FlowLinked)
+		req.UserAuthorizationID = user
+	case s.h.CustomerPaysQR != nil:
+		req = s.request(contracts.FlowQR)
+		res := s.create(t, req, contracts.OutcomePending)
+		s.h.CustomerPaysQR(t, res, ref(req, res, contracts.StatusRequiresAction))
+		res = s.get(t, ref(req, res, contracts.StatusRequiresAction), contracts.OutcomeSucceeded)
+		return req, res
+	default:
+		t.Skip("partner has no flow the suite can complete")
+	}
+	res := s.create(t, req, contracts.OutcomeSucceeded)
+	return req, res
+}
+
+// get calls GetPayment and checks the outcome.
+func (s *suite) get(t *testing.T, r contracts.PaymentRef, want contracts.Outcome) contracts.PaymentResult {
+	t.Helper()
+	res := s.h.Partner.GetPayment(s.ctx(t), r)
+	if res.Outcome != want {
+		t.Fatalf("GetPayment(%s) outcome %q, want %q (code %q: %s)", r.Flow, res.Outcome, want, res.PartnerCode, res.FailureMessage)
+	}
+	return res
+}
+
+// declineCases runs one subtest per declining situation the harness can produce.
+func declineCases(t *testing.T, situations []string, code func(outcome string) string, run func(t *testing.T, code, failure string)) {
+	for _, outcome := range situations {
+		t.Run(outcome, func(t *testing.T) {
+			c := code(outcome)
+			if c == "" {
+				t.Skipf("harness cannot produce %s", outcome)
+			}
+			run(t, c, declines[outcome])
+		})
+	}
+}
+
+func (s *suite) testBarcode(t *testing.T) {
+	if s.h.Barcode == nil {
+		t.Skip("partner has no barcode flow")
+	}
+	t.Run(OK, func(t *testing.T) {
+		req := s.request(contracts.FlowBarcode)
+		if req.Barcode = s.h.Barcode(t, OK); req.Barcode == "" {
+			t.Skip("harness has no payable barcode")
+		}
+		res := s.create(t, req, contracts.OutcomeSucceeded)
+		if res.PartnerPaymentID == "" {
+			t.Error("succeeded payment has no PartnerPaymentID")
+		}
+		s.get(t, ref(req, res, contracts.StatusSucceeded), contracts.OutcomeSucceeded)
+	})
+	declineCases(t, []string{InsufficientFunds, UserNotActive, Expired, BarcodeInvalid},
+		func(o string) string { return s.h.Barcode(t, o) },
+		func(t *testing.T, code, failure string) {
+			req := s.request(contracts.FlowBarcode)
+			req.Barcode = code
+			res := s.create(t, req, contracts.OutcomeFailed)
+			if res.FailureCode != failure {
+				t.Errorf("FailureCode %q, want %q (%s)", res.FailureCode, failure, res.FailureMessage)
+			}
+			if containsCode(res, code) {
+				t.Error("result repeats the scanned barcode")
+			}
+		})
+}
+
+// containsCode reports whether a result leaks the scanned barcode.
+func containsCode(res contracts.PaymentResult, code string) bool {
+	for _, s := range []string{res.FailureMessage, res.PartnerCode, res.PartnerPaymentID, res.PartnerActionRef} {
+		if len(code) >= 8 && strings.Contains(s, code) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *suite) testLinked(t *testing.T) {
+	if s.h.LinkedUser == nil {
+		t.Skip("partner has no linked-account flow")
+	}
+	t.Run(OK, func(t *testing.T) {
+		req := s.request(contracts.FlowLinked)
+		if req.UserAuthorizationID = s.h.LinkedUser(OK); req.UserAuthorizationID == "" {
+			t.Skip("harness has no payable linked user")
+		}
+		res := s.create(t, req, contracts.OutcomeSucceeded)
+		s.get(t, ref(req, res, contracts.StatusSucceeded), contracts.OutcomeSucceeded)
+	})
+	declineCases(t, []string{InsufficientFunds, UserNotActive, Expired}, s.h.LinkedUser,
+		func(t *testing.T, user, failure string) {
+			req := s.request(contracts.FlowLinked)
+			req.UserAuthorizationID = user
+			if res := s.create(t, req, contracts.OutcomeFailed); res.FailureCode != failure {
+				t.Errorf("FailureCode %q, want %q (%s)", res.FailureCode, failure, res.FailureMessage)
+			}
+		})
+}
+
+func (s *suite) testQR(t *testing.T) {
+	if s.h.CustomerPaysQR == nil {
+		t.Skip("partner has no QR flow")
+	}
+	req := s.request(contracts.FlowQR)
+	res := s.create(t, req, contracts.OutcomePending)
+	na := res.NextAction
+	if na == nil || na.Type != contracts.NextActionDisplayQR || na.QRCodeURL == "" {
+		t.Fatalf("pending QR payment has next action %+v, want display_qr with a URL", na)
+	}
+	if na.ExpiresAt != nil && !na.ExpiresAt.After(s.h.Now().Add(-time.Minute)) {
+		t.Errorf("QR expires at %v, already in the past", na.ExpiresAt)
+	}
+	if res.PartnerActionRef == "" {
+		t.Error("pending QR payment has no PartnerActionRef")
+	}
+	pending := ref(req, res, contracts.StatusRequiresAction)
+	s.get(t, pending, contracts.OutcomePending)
+	s.h.CustomerPaysQR(t, res, pending)
+	got := s.get(t, pending, contracts.OutcomeSucceeded)
+	if got.PartnerPaymentID == "" {
+		t.Error("paid QR payment has no PartnerPaymentID")
+	}
+}
+
+func (s *suite) testCancelSucceeded(t *testing.T) {
+	req, res := s.paid(t)
+	r := ref(req, res, contracts.StatusSucceeded)
+	if c := s.h.Partner.CancelPayment(s.ctx(t), r); c.Outcome != contracts.OutcomeSucceeded {
+		t.Fatalf("CancelPayment outcome %q, want succeeded (code %q: %s)", c.Outcome, c.PartnerCode, c.Message)
+	}
+	after := s.h.Partner.GetPayment(s.ctx(t), r)
+	if after.Outcome != contracts.OutcomeCanceled && after.Outcome != contracts.OutcomeFailed {
+		t.Errorf("after cancel GetPayment outcome %q, want canceled or failed", after.Outcome)
+	}
+	// Repeating an accepted cancel is safe (the resolver repeats cancels until accepted).
+	if c := s.h.Partner.CancelPayment(s.ctx(t), r); c.Outcome != contracts.OutcomeSucceeded {
+		t.Errorf("repeated CancelPayment outcome %q, want succeeded (code %q: %s)", c.Outcome, c.PartnerCode, c.Message)
+	}
+}
+
+func (s *suite) testCancelPendingQR(t *testing.T) {
+	if s.h.CustomerPaysQR == nil {
+		t.Skip("partner has no QR flow")
+	}
+	req := s.request(contracts.FlowQR)
+	res := s.create(t, req, contracts.OutcomePending)
+	r := ref(req, res, contracts.StatusRequiresAction)
+	if c := s.h.Partner.CancelPayment(s.ctx(t), r); c.Outcome != contracts.OutcomeSucceeded {
+		t.Fatalf("CancelPayment outcome %q, want succeeded (code %q: %s)", c.Outcome, c.PartnerCode, c.Message)
+	}
+	switch after := s.h.Partner.GetPayment(s.ctx(t), r); after.Outcome {
+	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeUnknown:
+		t.Errorf("after withdrawing the QR GetPayment outcome %q (%s)", after.Outcome, after.FailureMessage)
+	}
+}
+
+// refund calls Refund and checks the outcome.
+func (s *suite) refund(t *testing.T, req contracts.RefundRequest, want contracts.Outcome) contracts.RefundResult {
+	t.Helper()
+	res := s.h.Partner.Refund(s.ctx(t), req)
+	if res.Outcome != want {
+		t.Fatalf("Refund(%s) of %s outcome %q, want %q (code %q: %s)", req.PartnerRef, req.Amount, res.Outcome, want, res.PartnerCode, res.FailureMessage)
+	}
+	return res
+}
+
+// refundOf builds a refund request for amount of the payment.
+func (s *suite) refundOf(p contracts.PaymentRef, amount int64) contracts.RefundRequest {
+	return contracts.RefundRequest{
+		PartnerRef: s.h.NewRef(), Payment: p, Amount: contracts.Money{Amount: amount, Currency: p.Amount.Currency},
+		Reason: "conformance", RequestedAt: s.h.Now(),
+	}
+}
+
+func (s *suite) testRefunds(t *testing.T) {
+	req, res := s.paid(t)
+	p := ref(req, res, contracts.StatusSucceeded)
+	part := req.Amount.Amount / 3
+	s.refund(t, s.refundOf(p, part), contracts.OutcomeSucceeded)
+	over := s.refund(t, s.refundOf(p, req.Amount.Amount-part+1), contracts.OutcomeFailed)
+	if over.FailureMessage == "" {
+		t.Error("over-refund failed without a FailureMessage")
+	}
+	s.refund(t, s.refundOf(p, req.Amount.Amount-part), contracts.OutcomeSucceeded)
+	s.refund(t, s.refundOf(p, 1), contracts.OutcomeFailed)
+}
+
+func (s *suite) testRefundReplay(t *testing.T) {
+	req, res := s.paid(t)
+	p := ref(req, res, contracts.StatusSucceeded)
+	first := s.refundOf(p, req.Amount.Amount/2)
+	a := s.refund(t, first, contracts.OutcomeSucceeded)
+	b := s.refund(t, first, contracts.OutcomeSucceeded)
+	if a.PartnerRefundID != b.PartnerRefundID {
+		t.Errorf("replay answered refund %q, first answer was %q", b.PartnerRefundID, a.PartnerRefundID)
+	}
+	// The same id with another amount is not this refund: never a success.
+	other := first
+	other.Amount.Amount++
+	if r := s.h.Partner.Refund(s.ctx(t), other); r.Outcome == contracts.OutcomeSucceeded {
+		t.Errorf("replayed refund id with a different amount succeeded: %+v", r)
+	}
+	// Had the replay refunded twice, the rest would exceed what is left.
+	s.refund(t, s.refundOf(p, req.Amount.Amount-first.Amount.Amount), contracts.OutcomeSucceeded)
+}
+
+func (s *suite) testNotFound(t *testing.T) {
+	flows := map[contracts.Flow]bool{
+		contracts.FlowBarcode: s.h.Barcode != nil, contracts.FlowLinked: s.h.LinkedUser != nil, contracts.FlowQR: s.h.CustomerPaysQR != nil,
+	}
+	for _, flow := range []contracts.Flow{contracts.FlowBarcode, contracts.FlowLinked, contracts.FlowQR} {
+		t.Run(string(flow), func(t *testing.T) {
+			if !flows[flow] {
+				t.Skipf("partner has no %s flow", flow)
+			}
+			r := contracts.PaymentRef{PartnerRef: s.h.NewRef(), Flow: flow,
+				Amount: s.nextAmount(), Status: contracts.StatusUnknown}
+			s.get(t, r, contracts.OutcomeNotFound)
+		})
+	}
+}

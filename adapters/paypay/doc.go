@@ -1,0 +1,26 @@
+// Package paypay is payhub's adapter for PayPay (Japan)'s Open Payment API (OPA v2). It owns
+// the wire protocol of /work/shared/partners/paypay.md: the "hmac OPA-Auth" request
+// signature (§2, see Sign), the resultInfo envelope (§3), the endpoints payhub uses (§4) and
+// the mapping of every PayPay result code and payment status to a contracts.Outcome (§5, §6).
+// *Adapter implements contracts.Partner; it never returns a Go error for a partner-side
+// problem and classifies anything it cannot be sure of as contracts.OutcomeUnknown, so the
+// engine's resolver can apply the unknown-outcome rule of §8.
+//
+// Flows:
+//   - FlowQR creates a dynamic QR code (POST /v2/codes) and answers OutcomePending with the
+//     code's URL and deeplink; the payment is then queried with GET /v2/codes/payments/{id}.
+//   - FlowLinked charges a linked account (POST /v2/payments with userAuthorizationId,
+//     agreeSimilarTransaction=false so PayPay's 5-minute duplicate guard stays on).
+//   - FlowBarcode charges a customer-presented barcode scanned at the till.
+//
+// STAND-IN (§11): PayPay publishes no API for a merchant scanning the customer's barcode.
+// FlowBarcode uses payhub's own stand-in — POST /v2/payments with authorizationCode (the
+// scanned digits) instead of userAuthorizationId, with the stand-in error codes
+// INVALID_AUTHORIZATION_CODE and EXPIRED_AUTHORIZATION_CODE. It is sent with
+// agreeSimilarTransaction=true because the customer presented a fresh code at the till, which
+// is itself the customer's consent. Replace it with the contracted PayPay POS specification
+// before production; the swap touches only this adapter and mocks/paypay.
+//
+// The adapter never puts the API secret, the Authorization header or a scanned barcode into
+// a result message.
+package paypay
