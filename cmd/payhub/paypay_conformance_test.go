@@ -1,4 +1,7 @@
-package paypay_test
+// The adapter conformance suite lives here, in the one package allowed to import both
+// adapters/ and mocks/: the adapter and its simulator stay independent implementations.
+
+package main
 
 import (
 	"fmt"
@@ -14,9 +17,9 @@ import (
 	"payhub/mocks/sim"
 )
 
-// TestConformance runs the adapter conformance suite against the PayPay simulator, once for
+// TestPayPayAdapterConformance runs the adapter conformance suite against the PayPay simulator, once for
 // each way the simulator may answer a query about a withdrawn QR code (paypay.md §4.3).
-func TestConformance(t *testing.T) {
+func TestPayPayAdapterConformance(t *testing.T) {
 	for name, expiredQRNotFound := range map[string]bool{"QRStaysCreated": false, "QRNotFound": true} {
 		t.Run(name, func(t *testing.T) {
 			clock := sim.NewManualClock(time.Date(2026, 3, 2, 11, 0, 0, 0, contracts.JST))
