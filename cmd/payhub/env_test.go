@@ -174,6 +174,7 @@ func (e *testEnv) do(method, path, token, idemKey string, body any) response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	checkAgainstContract(e.t, req, resp.StatusCode, resp.Header, raw)
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}
 }
 
