@@ -1,0 +1,287 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"payhub/contracts"
+	"payhub/internal/clock"
+	"payhub/internal/httpapi"
+	"payhub/internal/hub"
+	"payhub/internal/ids"
+	"payhub/internal/store/storetest"
+)
+
+// scriptedPartner answers each call as the test says and counts the calls.
+type scriptedPartner struct {
+	create func(contracts.PaymentRequest) contracts.PaymentResult
+	cancel func(contracts.PaymentRef) contracts.CancelResult
+	refund func(contracts.RefundRequest) contracts.RefundResult
+	calls  sync.Map // operation → *atomic.Int64
+}
+
+func (p *scriptedPartner) count(op string) int64 {
+	v, _ := p.calls.LoadOrStore(op, new(atomic.Int64))
+	return v.(*atomic.Int64).Add(0)
+}
+
+func (p *scriptedPartner) called(op string) {
+	v, _ := p.calls.LoadOrStore(op, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func (p *scriptedPartner) Method() contracts.Method { return contracts.MethodPayPay }
+
+func (p *scriptedPartner) CreatePayment(_ context.Context, r contracts.PaymentRequest) contracts.PaymentResult {
+	p.called("create")
+	if p.create == nil {
+		return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded, PartnerPaymentID: "pp-" + r.PartnerRef}
+	}
+	return p.create(r)
+}
+
+func (p *scriptedPartner) GetPayment(context.Context, contracts.PaymentRef) contracts.PaymentResult {
+	p.called("get")
+	return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown}
+}
+
+func (p *scriptedPartner) CancelPayment(_ context.Context, ref contracts.PaymentRef) contracts.CancelResult {
+	p.called("cancel")
+	if p.cancel == nil {
+		return contracts.CancelResult{Outcome: contracts.OutcomeSucceeded}
+	}
+	return p.cancel(ref)
+}
+
+func (p *scriptedPartner) Refund(_ context.Context, r contracts.RefundRequest) contracts.RefundResult {
+	p.called("refund")
+	if p.refund == nil {
+		return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded}
+	}
+	return p.refund(r)
+}
+
+type fixture struct {
+	hub     *hub.Hub
+	store   contracts.Store
+	partner *scriptedPartner
+	caller  hub.Caller
+}
+
+func newFixture(t *testing.T) *fixture { return newFixtureOn(t, storetest.OpenSQLite(t)) }
+
+func newFixtureOn(t *testing.T, st contracts.Store) *fixture {
+	t.Helper()
+	clk := clock.NewManual(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC))
+	p := &scriptedPartner{}
+	h := hub.New(hub.Config{Store: st, Partners: map[contracts.Method]contracts.Partner{contracts.MethodPayPay: p},
+		Clock: clk, IDs: ids.New(clk), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion,
+		Metrics: hub.NewMetrics(prometheus.NewRegistry())})
+	return &fixture{hub: h, store: st, partner: p, caller: hub.Caller{ClientID: "pos-1", StoreID: "store-1"}}
+}
+
+var keyN atomic.Int64
+
+func idem(fp string) hub.Idempotency {
+	return hub.Idempotency{Key: fmt.Sprintf("k-%d", keyN.Add(1)), Fingerprint: fp}
+}
+
+func payment(amount int64) hub.CreatePayment {
+	return hub.CreatePayment{Amount: contracts.Money{Amount: amount, Currency: contracts.JPY},
+		Method: contracts.MethodPayPay, Flow: contracts.FlowBarcode, Barcode: "900081818800000000"}
+}
+
+func decode(t *testing.T, r hub.Response) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+	return m
+}
+
+func (f *fixture) pay(t *testing.T, amount int64) string {
+	t.Helper()
+	r, err := f.hub.CreatePayment(context.Background(), f.caller, idem("pay"), payment(amount))
+	if err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("create: %v %+v", err, r)
+	}
+	return decode(t, r)["id"].(string)
+}
+
+func TestUnknownOutcomeIsReportedNeverGuessed(t *testing.T) {
+	f := newFixture(t)
+	f.partner.create = func(contracts.PaymentRequest) contracts.PaymentResult {
+		return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown, FailureMessage: "read timeout"}
+	}
+	key := idem("x")
+	r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+	if err != nil || r.Status != http.StatusCreated || decode(t, r)["status"] != "unknown" {
+		t.Fatalf("want 201 unknown: %v %s", err, r.Body)
+	}
+	id := decode(t, r)["id"].(string)
+	events, _ := f.store.ListEvents(context.Background(), id)
+	if len(events) != 2 || events[1].Type != contracts.EventPaymentUnknown {
+		t.Fatalf("events: %+v", events)
+	}
+	again, _ := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+	if !again.Replayed || string(again.Body) != string(r.Body) || f.partner.count("create") != 1 {
+		t.Fatalf("replay: %+v, partner calls %d", again, f.partner.count("create"))
+	}
+	// A payment whose outcome is open can only be abandoned, not canceled.
+	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), id, "")
+	if err != nil || c.Status != http.StatusAccepted || decode(t, c)["cancel_requested"] != true || f.partner.count("cancel") != 0 {
+		t.Fatalf("abandon: %v %s", err, c.Body)
+	}
+}
+
+func TestConcurrentRequestWithKeyInFlight(t *testing.T) {
+	f := newFixture(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.partner.create = func(r contracts.PaymentRequest) contracts.PaymentResult {
+		close(entered)
+		<-release
+		return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}
+	}
+	key := idem("same")
+	done := make(chan hub.Response)
+	go func() {
+		r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	<-entered
+	_, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+	if e, ok := contracts.AsError(err); !ok || e.Code != contracts.CodeIdempotencyKeyInUse {
+		t.Fatalf("in flight: want 409 idempotency_key_in_use, got %v", err)
+	}
+	other := key
+	other.Fingerprint = "other"
+	_, err = f.hub.CreatePayment(context.Background(), f.caller, other, payment(101))
+	if e, ok := contracts.AsError(err); !ok || e.Code != contracts.CodeIdempotencyKeyReused {
+		t.Fatalf("other body: want 422 idempotency_key_reused, got %v", err)
+	}
+	close(release)
+	first := <-done
+	replay, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+	if err != nil || !replay.Replayed || string(replay.Body) != string(first.Body) || f.partner.count("create") != 1 {
+		t.Fatalf("after finish: %v %+v calls=%d", err, replay, f.partner.count("create"))
+	}
+}
+
+func TestCancelWindowPassedIsStoredAndReplayed(t *testing.T) {
+	f := newFixture(t)
+	id := f.pay(t, 500)
+	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult {
+		return contracts.CancelResult{Outcome: contracts.OutcomeWindowPassed, PartnerCode: "ORDER_NOT_REVERSIBLE"}
+	}
+	key := idem("cancel")
+	r, err := f.hub.CancelPayment(context.Background(), f.caller, key, id, "")
+	if err != nil || r.Status != http.StatusConflict || decode(t, r)["code"] != "cancel_window_passed" {
+		t.Fatalf("want 409 cancel_window_passed: %v %s", err, r.Body)
+	}
+	again, err := f.hub.CancelPayment(context.Background(), f.caller, key, id, "")
+	if err != nil || !again.Replayed || again.Status != http.StatusConflict || f.partner.count("cancel") != 1 {
+		t.Fatalf("replay: %v %+v calls=%d", err, again, f.partner.count("cancel"))
+	}
+	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
+	if p.Status != contracts.StatusSucceeded {
+		t.Fatalf("status %s after refused cancel", p.Status)
+	}
+}
+
+func TestCancelWithUnknownOutcomeKeepsTheWish(t *testing.T) {
+	f := newFixture(t)
+	id := f.pay(t, 500)
+	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult {
+		return contracts.CancelResult{Outcome: contracts.OutcomeUnknown}
+	}
+	r, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), id, "")
+	if err != nil || r.Status != http.StatusAccepted {
+		t.Fatalf("want 202: %v %s", err, r.Body)
+	}
+	if m := decode(t, r); m["status"] != "succeeded" || m["cancel_requested"] != true {
+		t.Fatalf("payment: %s", r.Body)
+	}
+}
+
+func TestUnknownRefundStillReservesItsAmount(t *testing.T) {
+	f := newFixture(t)
+	id := f.pay(t, 1000)
+	f.partner.refund = func(contracts.RefundRequest) contracts.RefundResult {
+		return contracts.RefundResult{Outcome: contracts.OutcomeUnknown}
+	}
+	amount := int64(600)
+	r, err := f.hub.CreateRefund(context.Background(), f.caller, idem("r1"), id, hub.CreateRefund{Amount: &amount})
+	if err != nil || decode(t, r)["status"] != "unknown" {
+		t.Fatalf("want unknown refund: %v %s", err, r.Body)
+	}
+	amount = 500
+	r, err = f.hub.CreateRefund(context.Background(), f.caller, idem("r2"), id, hub.CreateRefund{Amount: &amount})
+	if err != nil || r.Status != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
+		t.Fatalf("want 422: %v %s", err, r.Body)
+	}
+	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
+	if p.AmountRefunded != 0 {
+		t.Fatalf("an unknown refund moved amount_refunded to %d", p.AmountRefunded)
+	}
+}
+
+func TestConcurrentRefundsNeverExceedCaptured(t *testing.T) {
+	for _, db := range storetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) { concurrentRefunds(t, newFixtureOn(t, db.Open(t))) })
+	}
+}
+
+func concurrentRefunds(t *testing.T, f *fixture) {
+	id := f.pay(t, 1000)
+	var wg sync.WaitGroup
+	var ok, refused atomic.Int64
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			amount := int64(150)
+			r, err := f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
+			switch {
+			case err != nil:
+				t.Error(err)
+			case r.Status == http.StatusCreated:
+				ok.Add(1)
+			case r.Status == http.StatusUnprocessableEntity:
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
+	if ok.Load() != 6 || refused.Load() != 14 || p.AmountRefunded != 900 || f.partner.count("refund") != 6 {
+		t.Fatalf("ok=%d refused=%d refunded=%d partner=%d", ok.Load(), refused.Load(), p.AmountRefunded, f.partner.count("refund"))
+	}
+}
+
+func TestRefusalsBeforeExecutionFreeTheKey(t *testing.T) {
+	f := newFixture(t)
+	key := idem("v")
+	bad := payment(100)
+	bad.Amount.Currency = "USD"
+	if _, err := f.hub.CreatePayment(context.Background(), f.caller, key, bad); err == nil {
+		t.Fatal("USD accepted for PayPay")
+	}
+	if _, err := f.hub.CancelPayment(context.Background(), f.caller, key, "pay_01JDQ5Y7R3M2K8T4V6W9X0Z1AB", ""); err == nil {
+		t.Fatal("cancel of a missing payment accepted")
+	}
+	if r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("key not usable after refusals: %v %+v", err, r)
+	}
+}
