@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -54,6 +55,22 @@ func writeResponse(c *gin.Context, r hub.Response) {
 	c.Data(r.Status, ct, r.Body)
 }
 
+// execute runs a mutating command under the request's Idempotency-Key and writes its
+// (first or replayed) response.
+func (s *Server) execute(c *gin.Context, body []byte, run func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error)) {
+	idem, err := idempotencyFor(c, body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp, err := run(c.Request.Context(), callerFrom(c), idem)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	writeResponse(c, resp)
+}
+
 // CreatePayment handles POST /v1/payments.
 func (s *Server) CreatePayment(c *gin.Context, _ api.CreatePaymentParams) {
 	var req api.CreatePaymentRequest
@@ -67,17 +84,9 @@ func (s *Server) CreatePayment(c *gin.Context, _ api.CreatePaymentParams) {
 		s.writeError(c, err)
 		return
 	}
-	idem, err := idempotencyFor(c, body)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	resp, err := s.hub.CreatePayment(c.Request.Context(), callerFrom(c), idem, cmd)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	writeResponse(c, resp)
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+		return s.hub.CreatePayment(ctx, caller, idem, cmd)
+	})
 }
 
 func deref(s *string) string {
@@ -167,52 +176,42 @@ func (s *Server) ListPayments(c *gin.Context, params api.ListPaymentsParams) {
 	c.Data(http.StatusOK, "application/json", body)
 }
 
+// checkReason limits a store's free-text reason.
+func checkReason(reason *string) error {
+	if reason != nil && len(*reason) > 255 {
+		return invalidField("/reason", "reason takes at most 255 characters.")
+	}
+	return nil
+}
+
 // CancelPayment handles POST /v1/payments/{id}/cancel.
 func (s *Server) CancelPayment(c *gin.Context, id api.PaymentIdPath, _ api.CancelPaymentParams) {
 	var req api.CancelPaymentRequest
 	body, err := readJSON(c, &req, true)
+	if err == nil {
+		err = checkReason(req.Reason)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if req.Reason != nil && len(*req.Reason) > 255 {
-		s.writeError(c, invalidField("/reason", "reason takes at most 255 characters."))
-		return
-	}
-	idem, err := idempotencyFor(c, body)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	resp, err := s.hub.CancelPayment(c.Request.Context(), callerFrom(c), idem, id, deref(req.Reason))
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	writeResponse(c, resp)
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+		return s.hub.CancelPayment(ctx, caller, idem, id, deref(req.Reason))
+	})
 }
 
 // CreateRefund handles POST /v1/payments/{id}/refunds.
 func (s *Server) CreateRefund(c *gin.Context, id api.PaymentIdPath, _ api.CreateRefundParams) {
 	var req api.CreateRefundRequest
 	body, err := readJSON(c, &req, true)
+	if err == nil {
+		err = checkReason(req.Reason)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if req.Reason != nil && len(*req.Reason) > 255 {
-		s.writeError(c, invalidField("/reason", "reason takes at most 255 characters."))
-		return
-	}
-	idem, err := idempotencyFor(c, body)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	resp, err := s.hub.CreateRefund(c.Request.Context(), callerFrom(c), idem, id, hub.CreateRefund{Amount: req.Amount, Reason: deref(req.Reason)})
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	writeResponse(c, resp)
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+		return s.hub.CreateRefund(ctx, caller, idem, id, hub.CreateRefund{Amount: req.Amount, Reason: deref(req.Reason)})
+	})
 }
