@@ -146,6 +146,8 @@ type Tx interface {
 	UpdateRefund(ctx context.Context, r Refund) error
 	// ListRefunds reads a payment's refunds, oldest first.
 	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
+	// ListAttempts reads a payment's partner attempts, oldest first.
+	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
 	// InsertAttempt writes the intent to call a partner.
 	InsertAttempt(ctx context.Context, a Attempt) error
 	// FinishAttempt records an attempt's outcome.

@@ -353,3 +353,33 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A client acting for two stores that reuses a key for the other store gets 422, never the
+// first store's payment.
+func TestKeyReusedForAnotherStoreOfTheSameClient(t *testing.T) {
+	e := newEnv(t, nil)
+	key, err := auth.GenerateKey(contracts.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := auth.MarshalPublicKeyPEM(key.Public())
+	now := time.Now().UTC()
+	if err := e.app.Store.CreateStoreClient(context.Background(), contracts.StoreClient{ID: "pos-ab", Stores: []string{"store-x", "store-y"},
+		Keys: []contracts.ClientKey{{KID: "pos-ab-1", ClientID: "pos-ab", Algorithm: contracts.AlgEdDSA, PublicKeyPEM: pub, CreatedAt: now}}, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	c := storeClient{key: key, kid: "pos-ab-1", clientID: "pos-ab", store: "store-x"}
+	k := newKey()
+	expectStatus(t, e.do(http.MethodPost, "/v1/payments", e.token(c), k, barcodePayment(100, barcodeOK)), http.StatusCreated, "")
+	c.store = "store-y"
+	expectStatus(t, e.do(http.MethodPost, "/v1/payments", e.token(c), k, barcodePayment(100, barcodeOK)), http.StatusUnprocessableEntity, "idempotency_key_reused")
+}
+
+func TestRefundNeedsABody(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.pay(e.a, barcodePayment(100, barcodeOK)).json(t)["id"].(string)
+	expectStatus(t, e.do(http.MethodPost, "/v1/payments/"+id+"/refunds", e.token(e.a), newKey(), nil), http.StatusUnsupportedMediaType, "unsupported_media_type")
+	if got := e.do(http.MethodGet, "/v1/payments/"+id, e.token(e.a), "", nil).json(t); got["amount_refunded"] != 0.0 {
+		t.Fatalf("a refund without a body refunded: %v", got)
+	}
+}

@@ -37,7 +37,7 @@ pinned to its algorithm; the client keeps the private key and signs its own toke
 				return fmt.Errorf("public key: %w", err)
 			}
 			ctx := context.Background()
-			st, err := store.Open(ctx, dbURL)
+			st, err := store.Open(ctx, databaseURL(dbURL))
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ pinned to its algorithm; the client keeps the private key and signs its own toke
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dbURL, "db", envOr("PAYHUB_DATABASE_URL", "sqlite:payhub.db"), "database (PAYHUB_DATABASE_URL)")
+	f.StringVar(&dbURL, "db", "", "database: sqlite:<file> or postgres://… (default $PAYHUB_DATABASE_URL, else sqlite:payhub.db)")
 	f.StringVar(&clientID, "client", "", "client id (the tokens' iss)")
 	f.StringVar(&name, "name", "", "human label")
 	f.StringVar(&kid, "kid", "", "key id")

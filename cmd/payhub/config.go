@@ -83,3 +83,13 @@ func paypayAdapterConfig() (paypayadapter.Config, error) {
 	}
 	return cfg, nil
 }
+
+// databaseURL is the --db flag, else PAYHUB_DATABASE_URL (or its _FILE), else a local
+// SQLite file. The environment is read here, not as the flag's default, so a password in
+// the URL never shows in --help.
+func databaseURL(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return envOr("PAYHUB_DATABASE_URL", "sqlite:payhub.db")
+}

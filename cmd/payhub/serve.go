@@ -36,7 +36,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			log := newLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			a, err := buildApp(ctx, appConfig{DatabaseURL: dbURL, PayPay: paypay, Logger: log, PollInterval: poll})
+			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll})
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "listen address (PAYHUB_ADDR)")
-	cmd.Flags().StringVar(&dbURL, "db", envOr("PAYHUB_DATABASE_URL", "sqlite:payhub.db"), "database: sqlite:<file> or postgres://… (PAYHUB_DATABASE_URL)")
+	cmd.Flags().StringVar(&dbURL, "db", "", "database: sqlite:<file> or postgres://… (default $PAYHUB_DATABASE_URL, else sqlite:payhub.db)")
 	cmd.Flags().DurationVar(&poll, "poll-interval", 3*time.Second, "how often payments waiting for the customer are refreshed from the partner")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
 	return cmd

@@ -28,7 +28,7 @@ type appConfig struct {
 	Clock  contracts.Clock
 	Logger *slog.Logger
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
-	// the background poller (tests call Hub.PollOnce themselves).
+	// the background jobs (tests call Hub.PollOnce and Hub.ExpireIdempotencyKeys themselves).
 	PollInterval time.Duration
 }
 
@@ -82,6 +82,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	if cfg.PollInterval > 0 {
 		go h.RunPoller(bg, cfg.PollInterval)
+		go h.RunIdempotencyJanitor(bg, time.Hour, hub.DefaultIdempotencyRetention)
 	}
 	return &app{Store: st, Hub: h, Handler: srv, stop: stop}, nil
 }

@@ -87,7 +87,7 @@ func parseIdempotencyKey(values []string) (string, bool) {
 	return key, true
 }
 
-// fingerprint is the SHA-256 of what makes two requests "the same": method, route template,
+// fingerprint is the SHA-256 of what makes two requests "the same": store, method, route template,
 // path parameters and the canonical body (key order and spacing do not matter).
 func fingerprint(c *gin.Context, body []byte) (string, error) {
 	canonical := []byte{}
@@ -98,7 +98,9 @@ func fingerprint(c *gin.Context, body []byte) (string, error) {
 		}
 	}
 	h := sha256.New()
-	h.Write([]byte(c.Request.Method + "\n" + c.FullPath() + "\n"))
+	// The store is part of the request: a client acting for two stores that reuses a key
+	// for the other store gets 422, never the first store's payment.
+	h.Write([]byte(callerFrom(c).StoreID + "\n" + c.Request.Method + "\n" + c.FullPath() + "\n"))
 	for _, p := range c.Params {
 		h.Write([]byte(p.Key + "=" + p.Value + "\n"))
 	}

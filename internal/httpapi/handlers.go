@@ -203,7 +203,7 @@ func (s *Server) CancelPayment(c *gin.Context, id api.PaymentIdPath, _ api.Cance
 // CreateRefund handles POST /v1/payments/{id}/refunds.
 func (s *Server) CreateRefund(c *gin.Context, id api.PaymentIdPath, _ api.CreateRefundParams) {
 	var req api.CreateRefundRequest
-	body, err := readJSON(c, &req, true)
+	body, err := readJSON(c, &req, false)
 	if err == nil {
 		err = checkReason(req.Reason)
 	}

@@ -40,20 +40,31 @@ func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason
 	}
 	switch p.Status {
 	case contracts.StatusProcessing, contracts.StatusUnknown:
-		return h.requestCancel(ctx, c, idem, p.ID)
-	case contracts.StatusRequiresAction, contracts.StatusAuthorized, contracts.StatusSucceeded:
-		if err := h.checkNoRefunds(ctx, p); err != nil {
+		resp, err := h.requestCancel(ctx, c, idem, p.ID)
+		if !errors.Is(err, errOutcomeArrived) {
+			return resp, err
+		}
+		if p, err = h.store.GetPayment(ctx, c.StoreID, id); err != nil {
 			return Response{}, err
 		}
-		return h.cancelAtPartner(ctx, c, idem, p, reason)
+		if p.Status == contracts.StatusRequiresAction || p.Status == contracts.StatusAuthorized || p.Status == contracts.StatusSucceeded {
+			return h.cancelAtPartner(ctx, c, &idem, p, reason)
+		}
+	case contracts.StatusRequiresAction, contracts.StatusAuthorized, contracts.StatusSucceeded:
+		return h.cancelAtPartner(ctx, c, &idem, p, reason)
 	}
 	return Response{}, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)
 }
 
-// checkNoRefunds refuses to cancel a payment that has refunds: the partner's cancel reverses
-// the whole payment, which would return money twice.
-func (h *Hub) checkNoRefunds(ctx context.Context, p contracts.Payment) error {
-	refunds, err := h.store.ListRefunds(ctx, p.ID)
+// errOutcomeArrived: a payment whose outcome was open when read has one now.
+var errOutcomeArrived = errors.New("payment outcome arrived")
+
+// checkCancelable refuses to cancel a payment that has refunds — the partner's cancel
+// reverses the whole payment, which would return money twice — or whose cancel is already
+// in flight. It runs under the payment's row lock, as reserveRefund does, so a cancel and a
+// refund can never both be sent.
+func (h *Hub) checkCancelable(ctx context.Context, tx contracts.Tx, p contracts.Payment) error {
+	refunds, err := tx.ListRefunds(ctx, p.ID)
 	if err != nil {
 		return err
 	}
@@ -62,7 +73,28 @@ func (h *Hub) checkNoRefunds(ctx context.Context, p contracts.Payment) error {
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The payment has refunds; refund the rest instead of canceling.")
 		}
 	}
+	if inFlight, err := cancelInFlight(ctx, tx, p.ID); err != nil || inFlight {
+		if err == nil {
+			err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment is already in progress.")
+		}
+		return err
+	}
 	return nil
+}
+
+// cancelInFlight reports whether a cancel of the payment was sent to the partner and its
+// outcome is not recorded yet. While it is, no refund may be sent.
+func cancelInFlight(ctx context.Context, tx contracts.Tx, paymentID string) (bool, error) {
+	attempts, err := tx.ListAttempts(ctx, paymentID)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range attempts {
+		if a.Operation == contracts.OpCancel && a.Outcome == "" {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // requestCancel records the store's wish to abandon a payment whose outcome is open.
@@ -72,6 +104,10 @@ func (h *Hub) requestCancel(ctx context.Context, c Caller, idem Idempotency, id 
 		p, err := tx.GetPaymentForUpdate(ctx, id)
 		if err != nil {
 			return err
+		}
+		if p.Status != contracts.StatusProcessing && p.Status != contracts.StatusUnknown {
+			// The outcome arrived meanwhile: cancel what is there instead of a wish.
+			return errOutcomeArrived
 		}
 		now := h.now()
 		var ev *contracts.Event
@@ -94,7 +130,9 @@ func (h *Hub) requestCancel(ctx context.Context, c Caller, idem Idempotency, id 
 	return resp, err
 }
 
-func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem Idempotency, p contracts.Payment, reason string) (Response, error) {
+// cancelAtPartner sends the partner's cancel and records its answer. With idem set, the
+// answer is also the idempotent response of the store's cancel request.
+func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, p contracts.Payment, reason string) (Response, error) {
 	partner := h.partners[p.Method]
 	if partner == nil {
 		return Response{}, contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
@@ -102,8 +140,21 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem Idempotency, p
 	now := h.now()
 	att := contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpCancel,
 		PartnerRef: p.PartnerRef, StartedAt: now}
-	if err := h.store.InTx(ctx, func(tx contracts.Tx) error { return tx.InsertAttempt(ctx, att) }); err != nil {
-		return Response{}, fmt.Errorf("record cancel intent: %w", err)
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != p.Status {
+			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The payment changed to %s meanwhile; retry the cancel.", cur.Status)
+		}
+		if err := h.checkCancelable(ctx, tx, cur); err != nil {
+			return err
+		}
+		return tx.InsertAttempt(ctx, att)
+	})
+	if err != nil {
+		return Response{}, err
 	}
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
@@ -111,7 +162,7 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem Idempotency, p
 	h.metrics.partnerCall(p.Method, "cancel_payment", res.Outcome, time.Since(start))
 
 	var resp Response
-	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
 			return err
@@ -121,7 +172,7 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem Idempotency, p
 			return err
 		}
 		resp, err = h.applyCancel(ctx, tx, cur, res, reason, now)
-		if err != nil {
+		if err != nil || idem == nil {
 			return err
 		}
 		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
@@ -140,7 +191,8 @@ func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Paym
 	}
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded:
-		if p.Status == contracts.StatusCanceled {
+		if p.Status == contracts.StatusCanceled || p.Status == contracts.StatusFailed {
+			// A refresh recorded the partner's view of this very cancel (PayPay: FAILED).
 			return Response{Status: http.StatusOK, Body: h.render.Payment(p)}, nil
 		}
 		if !contracts.CanTransition(p.Status, contracts.StatusCanceled) {
@@ -159,8 +211,9 @@ func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Paym
 		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
 			"The partner's cancel window for this payment has passed; refund it instead.")), nil
 	case contracts.OutcomeFailed:
+		h.log.WarnContext(ctx, "partner refused a cancel", "payment_id", p.ID, "partner_code", res.PartnerCode)
 		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,
-			"The partner refused to cancel this payment (%s).", res.PartnerCode)), nil
+			"The partner refused to cancel this payment.")), nil
 	}
 	// The partner may or may not have accepted: remember the wish; the resolver finishes it.
 	p.CancelRequested, p.UpdatedAt = true, now
@@ -177,4 +230,14 @@ func cancellationReason(reason string) string {
 		return "requested_by_store"
 	}
 	return reason
+}
+
+// honorCancelRequest reverses a payment the store asked to abandon while its outcome was
+// open, now that the outcome shows money moved. A reversal the partner does not confirm
+// leaves the request standing (cancel_requested) for the resolver.
+func (h *Hub) honorCancelRequest(ctx context.Context, p contracts.Payment) {
+	resp, err := h.cancelAtPartner(ctx, Caller{ClientID: p.ClientID, StoreID: p.StoreID}, nil, p, "abandoned_by_store")
+	if err != nil || resp.Problem {
+		h.log.ErrorContext(ctx, "reversing an abandoned payment failed", "payment_id", p.ID, "status", resp.Status, "err", err)
+	}
 }

@@ -70,6 +70,7 @@ func (p *scriptedPartner) Refund(_ context.Context, r contracts.RefundRequest) c
 }
 
 type fixture struct {
+	clock   *clock.Manual
 	hub     *hub.Hub
 	store   contracts.Store
 	partner *scriptedPartner
@@ -85,7 +86,7 @@ func newFixtureOn(t *testing.T, st contracts.Store) *fixture {
 	h := hub.New(hub.Config{Store: st, Partners: map[contracts.Method]contracts.Partner{contracts.MethodPayPay: p},
 		Clock: clk, IDs: ids.New(clk), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion,
 		Metrics: hub.NewMetrics(prometheus.NewRegistry())})
-	return &fixture{hub: h, store: st, partner: p, caller: hub.Caller{ClientID: "pos-1", StoreID: "store-1"}}
+	return &fixture{clock: clk, hub: h, store: st, partner: p, caller: hub.Caller{ClientID: "pos-1", StoreID: "store-1"}}
 }
 
 var keyN atomic.Int64
@@ -283,5 +284,112 @@ func TestRefusalsBeforeExecutionFreeTheKey(t *testing.T) {
 	}
 	if r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); err != nil || r.Status != http.StatusCreated {
 		t.Fatalf("key not usable after refusals: %v %+v", err, r)
+	}
+}
+
+// A till that gives up on a payment in flight asks to cancel it; when the payment then goes
+// through, payhub reverses it at once.
+func TestAbandonedPaymentThatWentThroughIsReversed(t *testing.T) {
+	f := newFixture(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.partner.create = func(contracts.PaymentRequest) contracts.PaymentResult {
+		close(entered)
+		<-release
+		return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}
+	}
+	done := make(chan string)
+	go func() {
+		r, err := f.hub.CreatePayment(context.Background(), f.caller, idem("p"), payment(300))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- decode(t, r)["id"].(string)
+	}()
+	<-entered
+	waiting, err := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
+	if err != nil || len(waiting) != 1 {
+		t.Fatalf("payment in flight: %v %v", waiting, err)
+	}
+	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, "")
+	if err != nil || c.Status != http.StatusAccepted {
+		t.Fatalf("abandon: %v %s", err, c.Body)
+	}
+	close(release)
+	id := <-done
+	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
+	if p.Status != contracts.StatusCanceled || f.partner.count("cancel") != 1 {
+		t.Fatalf("status %s, partner cancels %d; want canceled after one cancel", p.Status, f.partner.count("cancel"))
+	}
+}
+
+// While a cancel is at the partner, no refund is sent: both would return the money.
+func TestNoRefundWhileACancelIsInFlight(t *testing.T) {
+	f := newFixture(t)
+	id := f.pay(t, 1000)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult {
+		close(entered)
+		<-release
+		return contracts.CancelResult{Outcome: contracts.OutcomeSucceeded}
+	}
+	done := make(chan hub.Response)
+	go func() {
+		r, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), id, "")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	<-entered
+	amount := int64(400)
+	r, err := f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
+	if err != nil || r.Status != http.StatusConflict || decode(t, r)["code"] != "invalid_state" {
+		t.Fatalf("refund during cancel: %v %s", err, r.Body)
+	}
+	close(release)
+	if c := <-done; decode(t, c)["status"] != "canceled" {
+		t.Fatalf("cancel: %s", c.Body)
+	}
+	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
+	if p.AmountRefunded != 0 || f.partner.count("refund") != 0 {
+		t.Fatalf("refunded %d with %d partner refunds", p.AmountRefunded, f.partner.count("refund"))
+	}
+}
+
+// A partner that answers a create with "canceled" has refused it: the payment fails and the
+// response is stored, so the key never hangs.
+func TestCreateAnsweredCanceledFails(t *testing.T) {
+	f := newFixture(t)
+	f.partner.create = func(contracts.PaymentRequest) contracts.PaymentResult {
+		return contracts.PaymentResult{Outcome: contracts.OutcomeCanceled, PartnerCode: "EXPIRED"}
+	}
+	key := idem("x")
+	r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+	if err != nil || decode(t, r)["status"] != "failed" {
+		t.Fatalf("want failed: %v %s", err, r.Body)
+	}
+	if again, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); err != nil || !again.Replayed {
+		t.Fatalf("replay: %v %+v", err, again)
+	}
+}
+
+func TestKeysExpireAfterTheirRetention(t *testing.T) {
+	f := newFixture(t)
+	key := idem("x")
+	first, _ := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+	f.clock.Advance(hub.DefaultIdempotencyRetention - time.Minute)
+	if n, err := f.hub.ExpireIdempotencyKeys(context.Background(), hub.DefaultIdempotencyRetention); err != nil || n != 0 {
+		t.Fatalf("expired too early: %d %v", n, err)
+	}
+	if r, _ := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); !r.Replayed {
+		t.Fatal("key not replayed within its retention")
+	}
+	f.clock.Advance(2 * time.Minute)
+	if n, err := f.hub.ExpireIdempotencyKeys(context.Background(), hub.DefaultIdempotencyRetention); err != nil || n != 1 {
+		t.Fatalf("expired %d keys, err %v; want 1", n, err)
+	}
+	r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
+	if err != nil || r.Replayed || decode(t, r)["id"] == decode(t, first)["id"] {
+		t.Fatalf("an expired key must be a new request: %v %+v", err, r)
 	}
 }

@@ -150,13 +150,21 @@ func description(p contracts.Payment) string {
 }
 
 func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paymentID, attemptID string, res contracts.PaymentResult) (Response, error) {
-	var resp Response
+	var (
+		resp Response
+		p    contracts.Payment
+	)
 	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
-		p, err := tx.GetPaymentForUpdate(ctx, paymentID)
+		var err error
+		p, err = tx.GetPaymentForUpdate(ctx, paymentID)
 		if err != nil {
 			return err
 		}
 		now := h.now()
+		if res.Outcome == contracts.OutcomeCanceled {
+			// A payment being created cannot be canceled yet: the partner refused it.
+			res.Outcome = contracts.OutcomeFailed
+		}
 		applyPaymentResult(&p, res, now)
 		body := h.render.Payment(p)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
@@ -177,6 +185,11 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paym
 		return Response{}, &partnerCalledError{fmt.Errorf("record payment outcome: %w", err)}
 	}
 	h.metrics.paymentCreated(res.Outcome)
+	if p.CancelRequested && (p.Status == contracts.StatusSucceeded || p.Status == contracts.StatusAuthorized) {
+		// The till abandoned this payment while it was in flight; it went through, so
+		// reverse it. The create's response stays what it was: the payment as it landed.
+		h.honorCancelRequest(ctx, p)
+	}
 	return resp, nil
 }
 

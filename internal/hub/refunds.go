@@ -45,6 +45,9 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem Idempotency, paymentID 
 		Amount: r.Amount, Reason: r.Reason, RequestedAt: r.CreatedAt})
 	h.metrics.partnerCall(p.Method, "refund", res.Outcome, time.Since(start))
 
+	if res.Outcome == contracts.OutcomeUnknown {
+		h.log.WarnContext(ctx, "refund outcome unknown", "refund_id", r.ID, "detail", res.FailureMessage)
+	}
 	var resp Response
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		p, err := tx.GetPaymentForUpdate(ctx, p.ID)
@@ -98,6 +101,15 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, paymentID string, cmd
 		}
 		if p.Status != contracts.StatusSucceeded {
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Only succeeded payments can be refunded; this one is %s.", p.Status)
+		}
+		if p.CancelRequested {
+			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment was requested; it cannot be refunded meanwhile.")
+		}
+		if inFlight, err := cancelInFlight(ctx, tx, p.ID); err != nil || inFlight {
+			if err == nil {
+				err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment is in progress; it cannot be refunded meanwhile.")
+			}
+			return err
 		}
 		if h.partners[p.Method] == nil {
 			return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
@@ -169,7 +181,9 @@ func applyRefundResult(r *contracts.Refund, res contracts.RefundResult, now time
 			r.FailureCode = contracts.FailurePartnerRejected
 		}
 	default:
+		// The partner's detail (a transport error, say) stays in payhub's logs; the store
+		// learns only that the outcome is open.
 		r.Status = contracts.RefundUnknown
-		r.FailureMessage = res.FailureMessage
+		r.FailureMessage = "The partner's answer did not arrive; the refund's outcome will follow."
 	}
 }

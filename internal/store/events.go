@@ -84,11 +84,20 @@ func (t *tx) FinishAttempt(ctx context.Context, id string, outcome contracts.Out
 
 // ListAttempts reads a payment's partner attempts, oldest first.
 func (s *DB) ListAttempts(ctx context.Context, paymentID string) ([]contracts.Attempt, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT
+	return listAttempts(ctx, s.db, s.d, paymentID)
+}
+
+// ListAttempts reads a payment's partner attempts, oldest first, as the transaction sees them.
+func (t *tx) ListAttempts(ctx context.Context, paymentID string) ([]contracts.Attempt, error) {
+	return listAttempts(ctx, t.tx, t.d, paymentID)
+}
+
+func listAttempts(ctx context.Context, q querier, d dialect, paymentID string) ([]contracts.Attempt, error) {
+	rows, err := q.QueryContext(ctx, d.q(`SELECT
 		id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at
 		FROM attempts WHERE payment_id = ? ORDER BY started_at, id`), paymentID)
 	if err != nil {
-		return nil, s.d.wrap("list attempts", err)
+		return nil, d.wrap("list attempts", err)
 	}
 	defer rows.Close()
 	var out []contracts.Attempt
@@ -96,12 +105,12 @@ func (s *DB) ListAttempts(ctx context.Context, paymentID string) ([]contracts.At
 		var a contracts.Attempt
 		if err := rows.Scan(&a.ID, &a.PaymentID, &a.RefundID, &a.Operation, &a.PartnerRef, &a.Outcome,
 			&a.PartnerCode, timeCol{&a.StartedAt}, nullTimeCol{&a.FinishedAt}); err != nil {
-			return nil, s.d.wrap("list attempts", err)
+			return nil, d.wrap("list attempts", err)
 		}
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.d.wrap("list attempts", err)
+		return nil, d.wrap("list attempts", err)
 	}
 	return out, nil
 }

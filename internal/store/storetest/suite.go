@@ -582,6 +582,16 @@ func testAttempts(t *testing.T, s contracts.Store) {
 	if d := diff(got[1], wantRefund); d != "" {
 		t.Errorf("in-flight attempt:%s", d)
 	}
+	inTx(t, s, func(tx contracts.Tx) error {
+		inTxGot, err := tx.ListAttempts(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if len(inTxGot) != 2 || diff(inTxGot[0], wantPay) != "" || diff(inTxGot[1], wantRefund) != "" {
+			t.Errorf("Tx.ListAttempts = %+v, want what Store.ListAttempts reads", inTxGot)
+		}
+		return nil
+	})
 	err = s.InTx(ctx, func(tx contracts.Tx) error {
 		return tx.FinishAttempt(ctx, pay.ID, contracts.OutcomeFailed, "X", finished)
 	})

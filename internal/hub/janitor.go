@@ -1,0 +1,35 @@
+package hub
+
+import (
+	"context"
+	"time"
+)
+
+// DefaultIdempotencyRetention is how long a finished request's key is replayed: the
+// conventions require at least 24 hours; payhub keeps 72 for tills that were offline.
+const DefaultIdempotencyRetention = 72 * time.Hour
+
+// ExpireIdempotencyKeys deletes keys whose request finished more than retention ago; after
+// that the key is a new request. It returns how many were deleted.
+func (h *Hub) ExpireIdempotencyKeys(ctx context.Context, retention time.Duration) (int64, error) {
+	return h.store.DeleteExpiredIdempotency(ctx, h.now().Add(-retention))
+}
+
+// RunIdempotencyJanitor expires keys every interval until ctx ends.
+func (h *Hub) RunIdempotencyJanitor(ctx context.Context, interval, retention time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := h.ExpireIdempotencyKeys(ctx, retention)
+			if err != nil && ctx.Err() == nil {
+				h.log.Error("expire idempotency keys", "err", err)
+			} else if n > 0 {
+				h.log.Info("expired idempotency keys", "count", n)
+			}
+		}
+	}
+}
