@@ -49,6 +49,8 @@ const (
 	CodeCurrencyNotSupported ErrorCode = "currency_not_supported"
 	// CodeMethodNotSupported: the method or flow is not offered.
 	CodeMethodNotSupported ErrorCode = "method_not_supported"
+	// CodeUnsupportedBarcode: a scanned code whose provider prefix payhub does not know.
+	CodeUnsupportedBarcode ErrorCode = "unsupported_barcode"
 	// CodeRateLimited: too many requests.
 	CodeRateLimited ErrorCode = "rate_limited"
 	// CodeInternalError: a fault inside payhub.

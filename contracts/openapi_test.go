@@ -121,8 +121,8 @@ func TestOpenAPIResponseHeaders(t *testing.T) {
 			}
 		}
 	}
-	if ops != 5 {
-		t.Errorf("found %d operations, want 5", ops)
+	if ops != 8 {
+		t.Errorf("found %d operations, want 8", ops)
 	}
 }
 

@@ -40,6 +40,8 @@ type PaymentRequest struct {
 	Amount Money
 	// Flow selects the partner call (barcode, QR, linked account).
 	Flow Flow
+	// CaptureMethod CaptureManual asks for an authorization only (PayPay pre-authorization).
+	CaptureMethod CaptureMethod
 	// Barcode is the scanned customer code for FlowBarcode. Never logged or stored.
 	Barcode string
 	// UserAuthorizationID is the linked account for FlowLinked.
@@ -99,6 +101,21 @@ type CancelResult struct {
 	Message string
 }
 
+// CaptureRequest asks a partner to take (part of) an authorized payment.
+type CaptureRequest struct {
+	// PartnerRef is the partner-facing capture id (PayPay merchantCaptureId), derived from
+	// the payment's id.
+	PartnerRef string
+	// Payment names the authorized payment.
+	Payment PaymentRef
+	// Amount is how much to capture, at most the authorized amount.
+	Amount Money
+	// Description is shown to the customer.
+	Description string
+	// RequestedAt is when payhub asked.
+	RequestedAt time.Time
+}
+
 // RefundRequest asks a partner to refund (part of) a payment.
 type RefundRequest struct {
 	// PartnerRef is the partner-facing refund id (PayPay merchantRefundId), derived from the
@@ -140,8 +157,12 @@ type Partner interface {
 	// GetPayment asks the partner where a payment stands. OutcomeUnknown means the query
 	// itself failed.
 	GetPayment(ctx context.Context, ref PaymentRef) PaymentResult
-	// CancelPayment reverses a payment within the partner's cancel window, or withdraws a
-	// pending customer action (and fences a late payment).
+	// CapturePayment takes (part of) an authorized payment: OutcomeSucceeded once captured,
+	// OutcomeFailed when refused (nothing taken), OutcomeUnknown when in doubt.
+	CapturePayment(ctx context.Context, req CaptureRequest) PaymentResult
+	// CancelPayment reverses a payment within the partner's cancel window, reverts an
+	// authorization (ref.Status authorized), or withdraws a pending customer action (and
+	// fences a late payment).
 	CancelPayment(ctx context.Context, ref PaymentRef) CancelResult
 	// Refund refunds part or all of a succeeded payment.
 	Refund(ctx context.Context, req RefundRequest) RefundResult

@@ -9,6 +9,25 @@ type Method string
 const (
 	// MethodPayPay is PayPay (Japan) code payment.
 	MethodPayPay Method = "paypay"
+	// MethodLinePay is LINE Pay (Taiwan, Thailand).
+	MethodLinePay Method = "linepay"
+	// MethodNanaco is nanaco e-money.
+	MethodNanaco Method = "nanaco"
+	// MethodAuto asks payhub to pick the method from the scanned barcode's provider prefix
+	// (FlowBarcode only); the payment records the method it was routed to.
+	MethodAuto Method = "auto"
+)
+
+// CaptureMethod says when an authorized payment's money is taken.
+type CaptureMethod string
+
+// Capture methods.
+const (
+	// CaptureAutomatic takes the money with the payment (the default).
+	CaptureAutomatic CaptureMethod = "automatic"
+	// CaptureManual only authorizes (holds the funds); the store captures later, in full or
+	// in part, or cancels to release the hold.
+	CaptureManual CaptureMethod = "manual"
 )
 
 // Flow is how the customer takes part in a payment.
@@ -43,8 +62,13 @@ type Payment struct {
 	Flow Flow
 	// Amount is what the customer pays.
 	Amount Money
+	// AmountCaptured is how much of Amount was taken: all of it for automatic capture once
+	// succeeded, the captured part for manual capture, 0 before.
+	AmountCaptured int64
 	// AmountRefunded is the sum of succeeded refunds, in Amount's currency.
 	AmountRefunded int64
+	// CaptureMethod says whether the money is taken with the payment or captured later.
+	CaptureMethod CaptureMethod
 	// Status is where the payment stands.
 	Status Status
 	// UserAuthorizationID is the partner's linked-user reference for FlowLinked.
@@ -83,12 +107,13 @@ type Payment struct {
 	UpdatedAt time.Time
 }
 
-// RefundableAmount is the amount still open for refunds given the refunds that reserve money.
+// RefundableAmount is the captured amount still open for refunds, given the refunds that
+// reserve money (succeeded, pending and unknown).
 func (p Payment) RefundableAmount(reserved int64) int64 {
 	if p.Status != StatusSucceeded {
 		return 0
 	}
-	return p.Amount.Amount - reserved
+	return p.AmountCaptured - reserved
 }
 
 // NextActionType names what the customer must do.
@@ -150,8 +175,10 @@ type AttemptOperation string
 const (
 	// OpPay creates a payment at the partner.
 	OpPay AttemptOperation = "pay"
-	// OpCancel cancels a payment at the partner.
+	// OpCancel cancels a payment (or reverts an authorization) at the partner.
 	OpCancel AttemptOperation = "cancel"
+	// OpCapture captures an authorized payment at the partner.
+	OpCapture AttemptOperation = "capture"
 	// OpRefund refunds a payment at the partner.
 	OpRefund AttemptOperation = "refund"
 )

@@ -2,8 +2,9 @@
 // its simulator. It drives a contracts.Partner only through the Partner interface and checks
 // the promises the engine relies on: declines map to the right Outcome and failure code, a
 // QR payment waits for the customer and then succeeds, cancels and refunds are accepted or
-// refused definitively, a replayed refund never refunds twice, and an unknown payment is
-// not_found.
+// refused definitively, a replayed refund never refunds twice, an unknown payment is
+// not_found, and (for partners with manual capture) an authorization is captured in part or
+// in full exactly once, or released.
 //
 // A partner that lacks a capability (a LINE Pay or card adapter has no barcode, say) leaves
 // the Harness field nil and the matching subtests are skipped. The package imports only
@@ -63,7 +64,10 @@ type Harness struct {
 	// CustomerPaysQR makes the simulated customer pay the QR payment that CreatePayment
 	// answered with res. Nil: no QR flow.
 	CustomerPaysQR func(t *testing.T, res contracts.PaymentResult, ref contracts.PaymentRef)
-	// NewRef returns a fresh partner-facing id (payment or refund) the partner accepts.
+	// ManualCapture says the partner can authorize only and capture or release later
+	// (contracts.CaptureManual). False: the manual-capture subtests are skipped.
+	ManualCapture bool
+	// NewRef returns a fresh partner-facing id (payment, capture or refund) the partner accepts.
 	NewRef func() string
 	// StoreID and TerminalID are sent with payments (defaults "store-conformance", "till-1").
 	StoreID, TerminalID string
@@ -114,6 +118,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PartialThenFullRefund", s.testRefunds)
 	t.Run("RefundReplay", s.testRefundReplay)
 	t.Run("UnknownPaymentNotFound", s.testNotFound)
+	t.Run("ManualCapture", s.testManualCapture)
 }
 
 // ctx bounds one partner call.

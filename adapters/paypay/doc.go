@@ -21,6 +21,19 @@
 // is itself the customer's consent. Replace it with the contracted PayPay POS specification
 // before production; the swap touches only this adapter and mocks/paypay.
 //
+// Manual capture (contracts.CaptureManual, §4.6): FlowQR creates the code with
+// isAuthorization=true; FlowLinked pre-authorizes with POST
+// /v2/payments/preauthorize?agreeSimilarTransaction=false and userAuthorizationId; either
+// ends AUTHORIZED (OutcomeAuthorized). CapturePayment sends POST /v2/payments/capture after
+// querying the payment (a capture under the same merchantCaptureId that already went
+// through is reported, not resent); CancelPayment of an authorized payment reverts it with
+// POST /v2/payments/preauthorize/revert and merchantRevertId PartnerRef+"_revert".
+//
+// STAND-IN (§11, extended to pre-authorization; payhub convention): FlowBarcode
+// pre-authorizes with POST /v2/payments/preauthorize?agreeSimilarTransaction=true and
+// authorizationCode instead of userAuthorizationId, the same substitution as for the
+// barcode payment above, with the same stand-in error codes.
+//
 // The adapter never puts the API secret, the Authorization header or a scanned barcode into
 // a result message.
 package paypay

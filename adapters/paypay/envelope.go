@@ -25,6 +25,11 @@ const (
 	codeDynamicQRPaymentNotFound   = "DYNAMIC_QR_PAYMENT_NOT_FOUND"
 	codeDuplicateDynamicQRRequest  = "DUPLICATE_DYNAMIC_QR_REQUEST"
 	codeIDInvalidRefundAmount      = "00200015"
+	codeUserConfirmationRequired   = "USER_CONFIRMATION_REQUIRED"
+	codeAlreadyCaptured            = "ALREADY_CAPTURED"
+	codeOrderNotCapturable         = "ORDER_NOT_CAPTURABLE"
+	codeOrderExpired               = "ORDER_EXPIRED"
+	codeOrderNotCancelable         = "ORDER_NOT_CANCELABLE"
 )
 
 // definiteCodes are the 4xx result codes of paypay.md §4, §6 and §11 that mean "refused,
@@ -45,9 +50,9 @@ var definiteCodes = map[string]bool{
 	"DYNAMIC_QR_BAD_REQUEST": true, codeDynamicQRNotFound: true, "DYNAMIC_QR_ALREADY_PAID": true,
 	codeDynamicQRPaymentNotFound: true,
 	// cancel (§4.5) and pre-auth (§4.6)
-	codeOrderNotReversible: true, "ORDER_NO_LONGER_AVAILABLE": true, "ALREADY_CAPTURED": true,
-	"ORDER_NOT_CAPTURABLE": true, "ORDER_EXPIRED": true, "HIGHER_CAPTURE_NOT_PERMITTED": true,
-	"REAUTHORIZATION_IN_PROGRESS": true, "ORDER_NOT_CANCELABLE": true,
+	codeOrderNotReversible: true, "ORDER_NO_LONGER_AVAILABLE": true, codeAlreadyCaptured: true,
+	codeOrderNotCapturable: true, codeOrderExpired: true, "HIGHER_CAPTURE_NOT_PERMITTED": true,
+	"REAUTHORIZATION_IN_PROGRESS": true, codeOrderNotCancelable: true,
 	// refunds (§4.7)
 	"REFUND_WINDOW_EXCEED": true, "REFUND_LIMIT_EXCEEDED": true,
 	"THROTTLED_MULTIPLE_REFUND_REJECTED": true, "MERCHANT_MULTIPLE_REFUND_REJECTED": true,
@@ -147,6 +152,34 @@ type paymentObject struct {
 	AcceptedAt        int64  `json:"acceptedAt"`
 	MerchantPaymentID string `json:"merchantPaymentId"`
 	Amount            money  `json:"amount"`
+	Captures          struct {
+		Data []captureObject `json:"data"`
+	} `json:"captures"`
+}
+
+// capture is the payment's capture with merchantCaptureId id, or nil.
+func (p paymentObject) capture(id string) *captureObject {
+	for i := range p.Captures.Data {
+		if p.Captures.Data[i].MerchantCaptureID == id {
+			return &p.Captures.Data[i]
+		}
+	}
+	return nil
+}
+
+// captureObject is one entry of a payment's captures.data (§4.3, §4.6).
+type captureObject struct {
+	MerchantCaptureID string `json:"merchantCaptureId"`
+	Status            string `json:"status"`
+	AcceptedAt        int64  `json:"acceptedAt"`
+	Amount            money  `json:"amount"`
+}
+
+// revertObject is the data of an accepted revert (§4.6).
+type revertObject struct {
+	Status     string `json:"status"`
+	PaymentID  string `json:"paymentId"`
+	AcceptedAt int64  `json:"acceptedAt"`
 }
 
 // qrCode is the data of a created dynamic QR code (§4.1).

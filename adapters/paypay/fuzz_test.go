@@ -36,6 +36,10 @@ func FuzzParseEnvelope(f *testing.F) {
 				t.Fatalf("non-accepted answer became %q", res.Outcome)
 			}
 		}
+		capture := contracts.CaptureRequest{PartnerRef: "cap", Amount: contracts.Money{Amount: 1, Currency: contracts.JPY}}
+		if res := a.captureResult(r, capture, true); !accepted && res.Outcome == contracts.OutcomeSucceeded {
+			t.Fatalf("non-accepted capture answer became %q", res.Outcome)
+		}
 		req := contracts.RefundRequest{PartnerRef: "rf", Amount: contracts.Money{Amount: 1, Currency: contracts.JPY}}
 		if res := a.acceptedRefund(r, req, "pp"); res.Outcome == contracts.OutcomeSucceeded {
 			var rf refundObject

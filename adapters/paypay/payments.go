@@ -42,10 +42,14 @@ type createQRBody struct {
 	StoreID           string `json:"storeId,omitempty"`
 	TerminalID        string `json:"terminalId,omitempty"`
 	RequestedAt       int64  `json:"requestedAt"`
+	IsAuthorization   bool   `json:"isAuthorization,omitempty"`
 }
 
 // CreatePayment charges a scanned barcode (§11 stand-in) or a linked account (§4.4), or
 // creates a dynamic QR code (§4.1) and answers OutcomePending with the code to display.
+// With contracts.CaptureManual it only authorizes: a pre-authorization (§4.6; the barcode
+// one is payhub's stand-in, see the package doc) answers OutcomeAuthorized, and a QR code
+// is created with isAuthorization, so the customer's payment ends AUTHORIZED.
 func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentRequest) contracts.PaymentResult {
 	if res, ok := checkPaymentRequest(req); !ok {
 		return res
@@ -60,6 +64,7 @@ func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentReques
 			MerchantPaymentID: req.PartnerRef, Amount: amount, CodeType: "ORDER_QR",
 			OrderDescription: truncate(req.Description, 255), StoreID: truncate(req.StoreID, 255),
 			TerminalID: truncate(req.TerminalID, 255), RequestedAt: requestedAt.Unix(),
+			IsAuthorization: req.CaptureMethod == contracts.CaptureManual,
 		})
 	}
 	body := createPaymentBody{
@@ -74,7 +79,11 @@ func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentReques
 	} else {
 		body.UserAuthorizationID = req.UserAuthorizationID
 	}
-	r := a.call(ctx, a.cfg.Timeouts.ValueMoving, http.MethodPost, "/v2/payments",
+	path := "/v2/payments"
+	if req.CaptureMethod == contracts.CaptureManual {
+		path = "/v2/payments/preauthorize"
+	}
+	r := a.call(ctx, a.cfg.Timeouts.ValueMoving, http.MethodPost, path,
 		url.Values{"agreeSimilarTransaction": {agree}}, body)
 	return a.paymentResult(r, req.Flow, req.Barcode)
 }
@@ -91,6 +100,8 @@ func checkPaymentRequest(req contracts.PaymentRequest) (contracts.PaymentResult,
 		return refuse(contracts.FailurePartnerRejected, "PayPay takes JPY only, not "+string(req.Amount.Currency))
 	case req.Amount.Amount <= 0:
 		return refuse(contracts.FailurePartnerRejected, "amount must be positive")
+	case req.CaptureMethod != "" && req.CaptureMethod != contracts.CaptureAutomatic && req.CaptureMethod != contracts.CaptureManual:
+		return refuse(contracts.FailurePartnerRejected, "PayPay adapter does not support capture method "+string(req.CaptureMethod))
 	}
 	switch req.Flow {
 	case contracts.FlowQR:
@@ -143,13 +154,8 @@ func (a *Adapter) GetPayment(ctx context.Context, ref contracts.PaymentRef) cont
 	if ref.PartnerRef == "" {
 		return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown, FailureMessage: "no merchantPaymentId (PartnerRef) to query"}
 	}
-	path := "/v2/payments/" + url.PathEscape(ref.PartnerRef)
-	if ref.Flow == contracts.FlowQR {
-		path = "/v2/codes/payments/" + url.PathEscape(ref.PartnerRef)
-	}
-	r := a.call(ctx, a.cfg.Timeouts.Read, http.MethodGet, path, nil, nil)
-	if r.err == nil && (r.code() == codeResourceNotFound || r.code() == codeDynamicQRPaymentNotFound) &&
-		r.status >= 400 && r.status < 500 {
+	r := a.queryPayment(ctx, ref)
+	if r.notFound() {
 		return contracts.PaymentResult{Outcome: contracts.OutcomeNotFound, PartnerCode: r.code(), FailureMessage: a.describe(r)}
 	}
 	if r.verdict() != verdictAccepted {
@@ -160,6 +166,21 @@ func (a *Adapter) GetPayment(ctx context.Context, ref contracts.PaymentRef) cont
 		res.PartnerActionRef = ref.PartnerActionRef
 	}
 	return res
+}
+
+// queryPayment sends the payment query of §4.3 that fits the payment's flow.
+func (a *Adapter) queryPayment(ctx context.Context, ref contracts.PaymentRef) reply {
+	path := "/v2/payments/" + url.PathEscape(ref.PartnerRef)
+	if ref.Flow == contracts.FlowQR {
+		path = "/v2/codes/payments/" + url.PathEscape(ref.PartnerRef)
+	}
+	return a.call(ctx, a.cfg.Timeouts.Read, http.MethodGet, path, nil, nil)
+}
+
+// notFound reports whether a payment query answered a recognised "no such payment".
+func (r reply) notFound() bool {
+	return r.err == nil && (r.code() == codeResourceNotFound || r.code() == codeDynamicQRPaymentNotFound) &&
+		r.status >= 400 && r.status < 500
 }
 
 // paymentResult reads the answer of a create payment or a payment query.

@@ -378,7 +378,7 @@ func TestKeyReusedForAnotherStoreOfTheSameClient(t *testing.T) {
 func TestRefundNeedsABody(t *testing.T) {
 	e := newEnv(t, nil)
 	id := e.pay(e.a, barcodePayment(100, barcodeOK)).json(t)["id"].(string)
-	expectStatus(t, e.do(http.MethodPost, "/v1/payments/"+id+"/refunds", e.token(e.a), newKey(), nil), http.StatusUnsupportedMediaType, "unsupported_media_type")
+	expectStatus(t, e.do(http.MethodPost, "/v1/payments/"+id+"/refunds", e.token(e.a), newKey(), nil), http.StatusBadRequest, "invalid_request")
 	if got := e.do(http.MethodGet, "/v1/payments/"+id, e.token(e.a), "", nil).json(t); got["amount_refunded"] != 0.0 {
 		t.Fatalf("a refund without a body refunded: %v", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	paypayadapter "payhub/adapters/paypay"
+	"payhub/internal/hub"
 	paypaysim "payhub/mocks/paypay"
 )
 
@@ -92,4 +93,18 @@ func databaseURL(flag string) string {
 		return flag
 	}
 	return envOr("PAYHUB_DATABASE_URL", "sqlite:payhub.db")
+}
+
+// barcodeRules reads PAYHUB_BARCODE_PREFIXES ("paypay=9000818188:18,linepay=39:12|18,…"),
+// the prefix table that routes method auto; unset means payhub's defaults.
+func barcodeRules() ([]hub.BarcodeRule, error) {
+	v, err := env("PAYHUB_BARCODE_PREFIXES")
+	if err != nil || v == "" {
+		return nil, err
+	}
+	rules, err := hub.ParseBarcodeRules(v)
+	if err != nil {
+		return nil, fmt.Errorf("PAYHUB_BARCODE_PREFIXES: %w", err)
+	}
+	return rules, nil
 }

@@ -70,7 +70,7 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	ok := `{"object":"payment","id":"pay_01JDQ5Y7R3M2K8T4V6W9X0Z1AB","status":"succeeded","amount":1,"currency":"JPY","amount_refunded":0,"method":"paypay","flow":"qr","store_id":"s","cancel_requested":false,"created_at":"2026-11-28T00:00:00Z","updated_at":"2026-11-28T00:00:00Z"}`
+	ok := `{"object":"payment","id":"pay_01JDQ5Y7R3M2K8T4V6W9X0Z1AB","status":"succeeded","amount":1,"currency":"JPY","amount_refunded":0,"amount_captured":1,"capture_method":"automatic","method":"paypay","flow":"qr","store_id":"s","cancel_requested":false,"created_at":"2026-11-28T00:00:00Z","updated_at":"2026-11-28T00:00:00Z"}`
 	if err := contractViolation(req, 200, h, []byte(ok)); err != nil {
 		t.Errorf("valid payment refused: %v", err)
 	}

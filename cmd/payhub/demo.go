@@ -51,8 +51,13 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
+			rules, err := barcodeRules()
+			if err != nil {
+				return err
+			}
 			a, err := buildApp(ctx, appConfig{
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
+				BarcodeRules: rules,
 				PayPay: paypayadapter.Config{BaseURL: "http://" + simLn.Addr().String(), APIKey: creds.APIKey,
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
 			})

@@ -66,8 +66,9 @@ func TestPayPayAdapterConformance(t *testing.T) {
 						t.Fatalf("customer could not pay the QR: %v", err)
 					}
 				},
-				NewRef: func() string { return fmt.Sprintf("conf_%d", refs.Add(1)) },
-				Now:    clock.Now,
+				ManualCapture: true,
+				NewRef:        func() string { return fmt.Sprintf("conf_%d", refs.Add(1)) },
+				Now:           clock.Now,
 			})
 		})
 	}

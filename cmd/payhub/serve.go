@@ -33,10 +33,14 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
+			rules, err := barcodeRules()
+			if err != nil {
+				return err
+			}
 			log := newLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll})
+			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll, BarcodeRules: rules})
 			if err != nil {
 				return err
 			}

@@ -23,10 +23,12 @@ import (
 type appConfig struct {
 	DatabaseURL string
 	// Store, when set, is used instead of opening DatabaseURL (tests hand in a fresh one).
-	Store  contracts.Store
-	PayPay paypayadapter.Config
-	Clock  contracts.Clock
-	Logger *slog.Logger
+	Store contracts.Store
+	// BarcodeRules route method auto; nil means hub.DefaultBarcodeRules.
+	BarcodeRules []hub.BarcodeRule
+	PayPay       paypayadapter.Config
+	Clock        contracts.Clock
+	Logger       *slog.Logger
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
 	// the background jobs (tests call Hub.PollOnce and Hub.ExpireIdempotencyKeys themselves).
 	PollInterval time.Duration
@@ -66,14 +68,15 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h := hub.New(hub.Config{
-		Store:      st,
-		Partners:   map[contracts.Method]contracts.Partner{contracts.MethodPayPay: paypay},
-		Clock:      cfg.Clock,
-		IDs:        ids.New(cfg.Clock),
-		Render:     httpapi.Renderer{},
-		APIVersion: contracts.APIVersion,
-		Logger:     cfg.Logger,
-		Metrics:    hub.NewMetrics(reg),
+		Store:        st,
+		Partners:     map[contracts.Method]contracts.Partner{contracts.MethodPayPay: paypay},
+		Clock:        cfg.Clock,
+		IDs:          ids.New(cfg.Clock),
+		Render:       httpapi.Renderer{},
+		APIVersion:   contracts.APIVersion,
+		Logger:       cfg.Logger,
+		Metrics:      hub.NewMetrics(reg),
+		BarcodeRules: cfg.BarcodeRules,
 	})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,

@@ -19,6 +19,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for CaptureMethod.
+const (
+	Automatic CaptureMethod = "automatic"
+	Manual    CaptureMethod = "manual"
+)
+
+// Valid indicates whether the value is a known member of the CaptureMethod enum.
+func (e CaptureMethod) Valid() bool {
+	switch e {
+	case Automatic:
+		return true
+	case Manual:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeAmountOutOfRange      ErrorCode = "amount_out_of_range"
@@ -42,6 +60,7 @@ const (
 	ErrorCodeRefundExceedsCaptured ErrorCode = "refund_exceeds_captured"
 	ErrorCodeStoreNotGranted       ErrorCode = "store_not_granted"
 	ErrorCodeUnauthenticated       ErrorCode = "unauthenticated"
+	ErrorCodeUnsupportedBarcode    ErrorCode = "unsupported_barcode"
 	ErrorCodeUnsupportedMediaType  ErrorCode = "unsupported_media_type"
 )
 
@@ -89,6 +108,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeStoreNotGranted:
 		return true
 	case ErrorCodeUnauthenticated:
+		return true
+	case ErrorCodeUnsupportedBarcode:
 		return true
 	case ErrorCodeUnsupportedMediaType:
 		return true
@@ -150,13 +171,13 @@ func (e PaymentFlow) Valid() bool {
 
 // Defines values for PaymentListObject.
 const (
-	List PaymentListObject = "list"
+	PaymentListObjectList PaymentListObject = "list"
 )
 
 // Valid indicates whether the value is a known member of the PaymentListObject enum.
 func (e PaymentListObject) Valid() bool {
 	switch e {
-	case List:
+	case PaymentListObjectList:
 		return true
 	default:
 		return false
@@ -165,12 +186,15 @@ func (e PaymentListObject) Valid() bool {
 
 // Defines values for PaymentMethod.
 const (
+	Auto   PaymentMethod = "auto"
 	Paypay PaymentMethod = "paypay"
 )
 
 // Valid indicates whether the value is a known member of the PaymentMethod enum.
 func (e PaymentMethod) Valid() bool {
 	switch e {
+	case Auto:
+		return true
 	case Paypay:
 		return true
 	default:
@@ -226,6 +250,21 @@ func (e RefundObject) Valid() bool {
 	}
 }
 
+// Defines values for RefundListObject.
+const (
+	RefundListObjectList RefundListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the RefundListObject enum.
+func (e RefundListObject) Valid() bool {
+	switch e {
+	case RefundListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RefundStatus.
 const (
 	RefundStatusFailed    RefundStatus = "failed"
@@ -256,6 +295,17 @@ type CancelPaymentRequest struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
+// CaptureMethod When the money is taken: `automatic` with the payment; `manual` only authorizes (holds
+// the funds; PayPay pre-authorization) and the store captures later with
+// `POST /v1/payments/{id}/capture`, in full or in part, or cancels to release the hold.
+type CaptureMethod string
+
+// CapturePaymentRequest defines model for CapturePaymentRequest.
+type CapturePaymentRequest struct {
+	// Amount How much to capture, at most the authorized amount; omitted means all of it. The rest of the hold is released.
+	Amount *int64 `json:"amount,omitempty"`
+}
+
 // CreatePaymentRequest Example: {"amount":1200,"barcode":"281234567890123456","currency":"JPY","flow":"barcode","method":"paypay","order_id":"ord-2026-11-28-0042","terminal_id":"till-07"}
 type CreatePaymentRequest struct {
 	// Amount What the customer pays, in the currency's minor unit.
@@ -263,6 +313,11 @@ type CreatePaymentRequest struct {
 
 	// Barcode The code scanned from the customer's phone. Required for the `barcode` flow, not allowed otherwise.
 	Barcode *string `json:"barcode,omitempty"`
+
+	// Capture When the money is taken: `automatic` with the payment; `manual` only authorizes (holds
+	// the funds; PayPay pre-authorization) and the store captures later with
+	// `POST /v1/payments/{id}/capture`, in full or in part, or cancels to release the hold.
+	Capture *CaptureMethod `json:"capture,omitempty"`
 
 	// Currency ISO 4217 alphabetic currency code; amounts are in its minor unit (JPY has none).
 	//
@@ -281,7 +336,12 @@ type CreatePaymentRequest struct {
 	// Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 	Metadata *Metadata `json:"metadata,omitempty"`
 
-	// Method The partner method: `paypay` is PayPay (Japan) code payment.
+	// Method The partner method: `paypay` is PayPay (Japan) code payment. In a request, `auto` (with
+	// flow `barcode` only) lets payhub pick the method from the scanned code's provider prefix
+	// (a configurable table; defaults: PayPay `9000818188…`, 18 digits; LINE Pay `39…`, 12 or
+	// 18 digits; nanaco `7…`, 16 digits); an unknown prefix answers 422 `unsupported_barcode`,
+	// a method payhub does not offer yet 422 `method_not_supported`. A payment always shows the
+	// method it was routed to, never `auto`.
 	Method PaymentMethod `json:"method"`
 
 	// OrderId The store's order reference; store-supplied data, never a key.
@@ -353,6 +413,9 @@ type Payment struct {
 	// Amount What the customer pays, in the currency's minor unit.
 	Amount int64 `json:"amount"`
 
+	// AmountCaptured How much of `amount` was taken (0 until then; less than `amount` after a partial capture). Refunds never exceed it.
+	AmountCaptured int64 `json:"amount_captured"`
+
 	// AmountRefunded The sum of succeeded refunds, in the payment's currency.
 	AmountRefunded int64 `json:"amount_refunded"`
 
@@ -360,8 +423,13 @@ type Payment struct {
 	CancelRequested bool `json:"cancel_requested"`
 
 	// CancellationReason Why a canceled payment was canceled.
-	CancellationReason *string   `json:"cancellation_reason,omitempty"`
-	CreatedAt          time.Time `json:"created_at"`
+	CancellationReason *string `json:"cancellation_reason,omitempty"`
+
+	// CaptureMethod When the money is taken: `automatic` with the payment; `manual` only authorizes (holds
+	// the funds; PayPay pre-authorization) and the store captures later with
+	// `POST /v1/payments/{id}/capture`, in full or in part, or cancels to release the hold.
+	CaptureMethod CaptureMethod `json:"capture_method"`
+	CreatedAt     time.Time     `json:"created_at"`
 
 	// Currency ISO 4217 alphabetic currency code; amounts are in its minor unit (JPY has none).
 	//
@@ -392,7 +460,12 @@ type Payment struct {
 	// Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 	Metadata *Metadata `json:"metadata,omitempty"`
 
-	// Method The partner method: `paypay` is PayPay (Japan) code payment.
+	// Method The partner method: `paypay` is PayPay (Japan) code payment. In a request, `auto` (with
+	// flow `barcode` only) lets payhub pick the method from the scanned code's provider prefix
+	// (a configurable table; defaults: PayPay `9000818188…`, 18 digits; LINE Pay `39…`, 12 or
+	// 18 digits; nanaco `7…`, 16 digits); an unknown prefix answers 422 `unsupported_barcode`,
+	// a method payhub does not offer yet 422 `method_not_supported`. A payment always shows the
+	// method it was routed to, never `auto`.
 	Method PaymentMethod `json:"method"`
 
 	// NextAction What the customer must do; present while the status is `requires_action`, else null or absent.
@@ -460,7 +533,12 @@ type PaymentList struct {
 // PaymentListObject defines model for PaymentList.Object.
 type PaymentListObject string
 
-// PaymentMethod The partner method: `paypay` is PayPay (Japan) code payment.
+// PaymentMethod The partner method: `paypay` is PayPay (Japan) code payment. In a request, `auto` (with
+// flow `barcode` only) lets payhub pick the method from the scanned code's provider prefix
+// (a configurable table; defaults: PayPay `9000818188…`, 18 digits; LINE Pay `39…`, 12 or
+// 18 digits; nanaco `7…`, 16 digits); an unknown prefix answers 422 `unsupported_barcode`,
+// a method payhub does not offer yet 422 `method_not_supported`. A payment always shows the
+// method it was routed to, never `auto`.
 type PaymentMethod string
 
 // PaymentStatus Where a payment stands. Treat a value not listed here as not final.
@@ -532,6 +610,9 @@ type Refund struct {
 	// PartnerCode The partner's own result code of the refund call, for support.
 	PartnerCode *string `json:"partner_code,omitempty"`
 
+	// PartnerReference The id payhub gave the partner for this refund (PayPay `merchantRefundId`), for reconciliation.
+	PartnerReference *string `json:"partner_reference,omitempty"`
+
 	// PaymentId The refunded payment.
 	PaymentId string `json:"payment_id"`
 
@@ -550,6 +631,17 @@ type Refund struct {
 
 // RefundObject defines model for Refund.Object.
 type RefundObject string
+
+// RefundList A payment's refunds, oldest first (all of them; `has_more` is always false).
+type RefundList struct {
+	Data       []Refund         `json:"data"`
+	HasMore    bool             `json:"has_more"`
+	NextCursor *string          `json:"next_cursor"`
+	Object     RefundListObject `json:"object"`
+}
+
+// RefundListObject defines model for RefundList.Object.
+type RefundListObject string
 
 // RefundStatus Where a refund stands. Treat a value not listed here as not final.
 //   - `pending`: the partner call is in flight.
@@ -629,8 +721,14 @@ type ListPaymentsParams struct {
 	// Method Only payments of this method.
 	Method *PaymentMethod `form:"method,omitempty" json:"method,omitempty"`
 
-	// OrderId Only payments with this store order reference.
+	// OrderId Only payments with this store order reference (the till that lost its response finds its payment here).
 	OrderId *OrderId `form:"order_id,omitempty" json:"order_id,omitempty"`
+
+	// CreatedGte Only payments created at or after this time.
+	CreatedGte *time.Time `form:"created[gte],omitempty" json:"created[gte],omitempty"`
+
+	// CreatedLt Only payments created before this time.
+	CreatedLt *time.Time `form:"created[lt],omitempty" json:"created[lt],omitempty"`
 }
 
 // CreatePaymentParams defines parameters for CreatePayment.
@@ -644,6 +742,15 @@ type CreatePaymentParams struct {
 
 // CancelPaymentParams defines parameters for CancelPayment.
 type CancelPaymentParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// CapturePaymentParams defines parameters for CapturePayment.
+type CapturePaymentParams struct {
 	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
 	// with the same key and body never executes the request twice; the first response is
 	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
@@ -666,6 +773,9 @@ type CreatePaymentJSONRequestBody = CreatePaymentRequest
 // CancelPaymentJSONRequestBody defines body for CancelPayment for application/json ContentType.
 type CancelPaymentJSONRequestBody = CancelPaymentRequest
 
+// CapturePaymentJSONRequestBody defines body for CapturePayment for application/json ContentType.
+type CapturePaymentJSONRequestBody = CapturePaymentRequest
+
 // CreateRefundJSONRequestBody defines body for CreateRefund for application/json ContentType.
 type CreateRefundJSONRequestBody = CreateRefundRequest
 
@@ -683,9 +793,18 @@ type ServerInterface interface {
 	// CancelPayment Cancel a payment
 	// (POST /v1/payments/{id}/cancel)
 	CancelPayment(c *gin.Context, id PaymentIdPath, params CancelPaymentParams)
+	// CapturePayment Capture an authorized payment
+	// (POST /v1/payments/{id}/capture)
+	CapturePayment(c *gin.Context, id PaymentIdPath, params CapturePaymentParams)
+	// ListRefunds List a payment's refunds
+	// (GET /v1/payments/{id}/refunds)
+	ListRefunds(c *gin.Context, id PaymentIdPath)
 	// CreateRefund Refund a payment
 	// (POST /v1/payments/{id}/refunds)
 	CreateRefund(c *gin.Context, id PaymentIdPath, params CreateRefundParams)
+	// GetRefund Get a refund
+	// (GET /v1/refunds/{id})
+	GetRefund(c *gin.Context, id string)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -751,6 +870,22 @@ func (siw *ServerInterfaceWrapper) ListPayments(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "order_id", c.Request.URL.Query(), &params.OrderId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter order_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created[gte]" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created[gte]", c.Request.URL.Query(), &params.CreatedGte, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created[gte]: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created[lt]" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created[lt]", c.Request.URL.Query(), &params.CreatedLt, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created[lt]: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -884,6 +1019,83 @@ func (siw *ServerInterfaceWrapper) CancelPayment(c *gin.Context) {
 	siw.Handler.CancelPayment(c, id, params)
 }
 
+// CapturePayment operation middleware
+func (siw *ServerInterfaceWrapper) CapturePayment(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id PaymentIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CapturePaymentParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CapturePayment(c, id, params)
+}
+
+// ListRefunds operation middleware
+func (siw *ServerInterfaceWrapper) ListRefunds(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id PaymentIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListRefunds(c, id)
+}
+
 // CreateRefund operation middleware
 func (siw *ServerInterfaceWrapper) CreateRefund(c *gin.Context) {
 
@@ -936,6 +1148,31 @@ func (siw *ServerInterfaceWrapper) CreateRefund(c *gin.Context) {
 	siw.Handler.CreateRefund(c, id, params)
 }
 
+// GetRefund operation middleware
+func (siw *ServerInterfaceWrapper) GetRefund(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetRefund(c, id)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -967,7 +1204,10 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/v1/payments", wrapper.CreatePayment)
 	router.GET(options.BaseURL+"/v1/payments/:id", wrapper.GetPayment)
 	router.POST(options.BaseURL+"/v1/payments/:id/cancel", wrapper.CancelPayment)
+	router.GET(options.BaseURL+"/v1/payments/:id/refunds", wrapper.ListRefunds)
 	router.POST(options.BaseURL+"/v1/payments/:id/refunds", wrapper.CreateRefund)
+	router.POST(options.BaseURL+"/v1/payments/:id/capture", wrapper.CapturePayment)
+	router.GET(options.BaseURL+"/v1/refunds/:id", wrapper.GetRefund)
 }
 
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
@@ -975,135 +1215,149 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3/chs38uerdM1+qyLqO6QoWnJisr5/KE6ctRPHWlneXC70caAZkEQ0BMYARjQ3pap7h3uGe5F7lHuS",
-	"q24A84McSnLi9Xm3kj8ciZwBGkCj+9M/9VuUqlWhJJfWROPfoiVnGdf049n58/7fuTZCSfw14ybVorD0",
-	"a3S55HB2/hxu3ANwkPz8888/91++7H/zTdIDu+SguSmUNByEAc1lxjXPQMhBFEcmXfIVw1ELZi3XOOL/",
-	"+GXYf/L2t5PbvvthVP/wH1Ec2U3Bo3FkrBZyEd3extHzjK8KZbm0/Qte5GzDs106E6tLnsB6ySXYpTBI",
-	"DBJnrEJyKhrVHJgEznQuuAbN35XcWFgLu3SPsxWfyqSaMt30v+ebJAbtZ54AuzJcWlASGMyFNhb4e56W",
-	"SMdgKluL5rJcReNfIqQtetu1tgtu9aZ/Nrdc767pNU+VzAxYBWsmLFzxudK431ZvhFy0N3glpFjhdMNq",
-	"HiEtX3BNE/23/oVba/951n3Kfi++MCAyOMDNSFmec40fzEFYoGUzMExyUJL3JvghKwrOtAEhIVcLA0xm",
-	"UGh1lfMVXKlMcNMmc3sLbuOoYJqtuPXc2Nj67/mmm9Q0F1wipdd8A3Ol3YmHwzwwnENjGKTNejZujNUb",
-	"wIXfyalsMQANiwu5UtkGJL/h2p8xN57j3Ux2LVI+oY8cJzSuwlQGlnHclXSw8RiIa4kQJiTPaDHMQs6Z",
-	"sTA6gaUqtYGDgm2W5dUYvhxNJX3UA4Y806IGL3jOLc8cGwrcLXfNoziSbIX7vsXYURzh20LjlUJaWhzF",
-	"3v/A5cIuo/Ho9DRGDgu/H3fx8jnbrLi0z7Nzhs90HVzhHvE8lhRsM0vgP+HND8+/6Q3gDFYsnyu9QvmR",
-	"AZNmzbWBk+EJJFLZ2VyVMktiyMU1ByanspTXUq0lcmNjzQVOX61YZHcusoMfwyESO37NMn9x8LdUSTxA",
-	"/JEVRS5Shos78gz/n78aJ0Lr4f9D83k0jv5yVEvfI/etOTp3b7lJ995HFGTVtowhEfKG5SKb+a8TOKg3",
-	"7cXrVz/GEHZlLniexZCVjlA+ldd8E4ObHm6Eyon62PMn11pp88vbpBdDImo+mV3zzWwljBFykcRTufOd",
-	"pyiJa+LSUhul8RNWiJnXHbNSmrIolLY8S9x57ddCXRvnnz5qPtoh2u56tfUsbfxTJee5SD/p8XZs4aw0",
-	"PHFi95pvvjCVQKmYwFiR56BLKYVcjJ0WgJxZrnt0Kn7rjWUWR5LKAstztSZlTIJCXf3KU7x8+ExpeqA0",
-	"JCmTKc9nayEztZ4VzBieOUKmsmDaStIA7ilwTyE16oZrJGJeShzfWM6y3gBe4+z0sWG5AUbqyotBJ6j5",
-	"VAYZ+xF5YA9GuGuErlf+MDc9U/pKZBmXn1paOF0NK7YBPPlMkU4cQ0IAaIbic6GZtOFwwaprLokXEFMI",
-	"Q6/R8QTt6vhjHlaUwIFWOe99Njf3uUREyfJvUXB92uvrZ56RzEzGiARZmVu8CCIjNbcsrwbwnHDTmhnQ",
-	"TBieeaVd4UW44gsm8ZkWXvAXpcIiE0iXPL2mz7wG9TL7u28vkwAL0yXTCyEXwBZMyH/Du/Wjss8QAXzS",
-	"o65xxxgNhwpx6BZWifEDJpVdcu1u1BfGi9vB53FZztkmVyy7VOoHphf8k+4hwuiZVWqW49TJuIVaCWN7",
-	"hUJf5GIlPpdde831jUj5G8lumMjZVf5pN87r31lZz+93z3+Dehnl9hXuJ0uXaOmKxdKCVGuyYJAlUSag",
-	"DMqU5BMUMwgcnCRKGvZnAsbbmzvG0EcUJlsG711vNh/9wyd5qdRLJjf+Y/NJj1Ezy2fE1hzFiFUKVkxu",
-	"whUwE7j3TAb/6vv/RrLSLpUW/+CfVoCXNDGXlmygzN8fQj9kWjnDJgaPn1GQ8/cFGosfbc9/+umn/lmD",
-	"iA7v1decaUQGiCf+axoFME9kTqPkThfKHz+aQquUG4Py5Vtphd38f7R11zzP+16xXpW2IeFQfo13TVPN",
-	"S2eyBGkVT2Um5nOuESf5kdGmdcbKjL9POc/MLGWFLTUnu5WtVCntTJV2puYzzeSCk6mbllrTRAgDauM1",
-	"hmTF7VJlW5//G4KuN7XN/pJngl0S833S+1sRMFshBTPkf3+NA3hADkmadOD8yWcBIm7D1SUanpId7T1l",
-	"DccSyzKBhLP8XKuCayu4icZzlhseR0Xjo98izZnp8tT/tNzUHm9vsJsY5ppzsPy9ncA1Lyww07QjvjDB",
-	"A+CcQTM3Om3dtv9vV+74TxzQxY16qjmz/AOXx9+zVeGQlbuH0fh4NBzG0RXTqcpwhtFXx6NHJ6ePv/zq",
-	"ydD9FMVRuJzROHpx/nMUR/NcraNx9VocuUtKLsFNwTZRHCmdcT0T+JnSWX80HD3uHx/3R1/1h8OTURRH",
-	"luuVQNOOnrEiz/vDL3Fp7UMIhO4eAiMrGtLSWLXiGjfaxMEDE0j+AhWPVBpK6bAuCjxmnc/+8YnbfOfO",
-	"f1L/F9dO/uNdJ39jvzp95irjYFCaooWp1apF5hcGiqWSfAAX3lVaWaGJHzYB3N8Ymo4lMnjWwnBcw06I",
-	"56v4UWdMp3l0dwuGp+G523C69wgSx3nP8NFbOn+WMXuv/HkZnruteeZBE710D982GevuF1/hc8/plRar",
-	"3f3WpX/UvVgarmcBTrlrK7J9DvfgwdOcNGLKq4NtnH0u5DXPgKUpsnUXE7gnHA9sCYfHJ/fHBmoH/C/h",
-	"7jS4oNp1f8pv94qWC9Lhv09w7ruzf1VrWJXpEqzyDs3qvtZSMtA6AbUS1vIMVpxJA/yG642zsbyDlkZA",
-	"KNV9r++8wQ+T7W6Kpmz/veK6cQ3bEz5//QpORsdfAsuLJbviVqTVFpAomYDbTufjFRKEbco0OHhx/jMs",
-	"GapmyXtIXyXmvbRuiouz/n9/+9ujbllB7r2nnXLtDIzFnY5hxdKlkLyvOaO9r2KQSOsA8HVHqYvmaS7Z",
-	"imcTkHxNjxjynF7xqWRZxrMBfI+6kr8rWY5sQVcAIY9mqTWDiqQEUiWNZbgPB+SkQ9S6AQYWQafDgyEK",
-	"vBW5ieJoT5Sl4xv/LoW4miGWKI72RFiiONoyfdCI2HYGOxb1Lus4qrxdnSTMSsMbFFCkAa9xRwQhiqO2",
-	"14fI6UJyHTM5RE9hu07EjoveBewNgdKG5ZV42fm4aZjTwppuXWLRHf9LRxg/jp4JnmeVG3qbRwMrkltF",
-	"Se4Cc6DmTT8YKdCWuOpW5QQw0EzSSi5qT42P9W1fg0HXhVqhqbf44LFRFSzLFZOmc9RC0fbtjvri9asf",
-	"wX8LBxfPnsLjJ8PjXli/ms+5zFB++nn4YDGA5MidcDKI7lMnYeI4qlCfW1+XFnnZQATdqqMV9z4dDjuW",
-	"uqtmg8sXBTIZr2iHHt2wvOSA08EBs7BSxsJoCFxaLbjpxcDTpUKBwdJrL8GblIyGHQv4kb+3Z6kV3Vpi",
-	"G3yuSuNiQQrmQgqzBIZ2MG2emTEaJwlabpcFM84LVPy7U70quDRNT+QXBlhRQCY0T22+6WQR51cxM9YJ",
-	"nLmHyIRTrSoMrJW+dr6ZecvpadjGtJRrxizvW7HiXbO+0zMcc1bqvBsjvbn4wal+mXGN9hGDv104xdE1",
-	"nvUW8F14rT4lspe3WZaGeHvn6QY7e8sazoRBy372TidjMEu1hqSxvqRFPSjZ5gb/MhwoDargEpJwwMn2",
-	"s8EecJrbK7B68k4pGKBt5yZXQRF8qAajE/dFH6VyLnhGtyX2WpqR73kXKrD+P4b9J4PZ+Kj/9rfj+PFJ",
-	"N3DwGH2XHheeQ451GNoyK25QEqdKk1xGIb33UvzTTb9dWOi1nVOHfN8Olyuk3ZQpakvKefMwcS+YfeD0",
-	"XsF7TcXvOmFgBiGQVVXGwFLk3An60qZqxSkUgdw38WFS0HjYhrf8Ej7lbI0/2qVW5WLZuIxXSuWcyZq2",
-	"lvOiGz4zTxHP6hgqM9WHnVc9JZsj8wLrYeLmd5m2TOSl5rNulV+xqwO74FYZQ6E5peStg+h0aR2owRMc",
-	"kZzdqE0pO8SU87lIBZd2RmyRxJCkTGezjKe5kN4PWuNF3E8/SgyJd4mTU9T7A5p5P2SRIrpClXLD8aMq",
-	"7WhmSlPw1PtNA6TS/Ff/2VQ6OugxZO9kAD/yNZD2DLgcHCwnPL2z5WH79gKbMwdcauuAvy9yJmmReGeS",
-	"5gEkD9rZTn75HS6K/YZ7nSlH21Znym1JRPzql2H/yVn/ry++f/njef/y72hNjR53S8VP6BOR/L31IIME",
-	"Z56/mkfjXx6qOqPbt/FDEc6kcWZB4DQObRvyxMBzw0GWeU6Re0rpxX3FT1yY1+qS38ZBNzeSef3JdKrA",
-	"phfowTowDj5ZJ0FpFU417IJsJrK74VPASCxNeWFRFNfMRECK8hcejp7Cfd3vWKwBoFpL0NyUufX4w8G2",
-	"nBnbCFjnubMlvCHWuU53dA9kuNfu4dtg3t65/S0lc8VzJReUYH1Qu0RD1jMF33rdGLDtutudi1xBlrhV",
-	"qev2ITz4tMsi+0D1s4UzPfPGLgnWb2rc6YDbhhjbLrnG5nYAgpaqbBHehXKbIrDTG9e64ZZdc0P8M57K",
-	"fu2O9oFc3Ojg1q7th6VLC+7EtFMJcBA+7Hu5wbPepOHq9unkFAamWQlwV4DFllo2kfa2S7WG2klDCCa9",
-	"SespJARJ91nzaNXQXN7XWs1HmV0eHzUXo/mNUKXJN8F/27j8eJoTnCDp9BZvr7CB8uvwyTs0qt3QndLO",
-	"n+MPwnRIpFeEoRckBTzrGwT2a26sS27tsDe9XhKWrx56+2uTLGJaM8JTS2ZmK6U7BNZLvHOBHJirPFfr",
-	"Ccy5TcnX4Z007tB8EnM37mw8sSfeQt8FGYiP03ZMnNIhZJEEOuk0yGe9q4O6tMyOTsrxCN4+WBzQPje2",
-	"qb2cO67sywoI7NUD4OTGmDBLwTa0tnO2Ocfb8IIVTPbcnWkYWA3VWrDNXbz2ulIMO/oPjY9KshvLZGYG",
-	"cIliCZgDkxS6wq3iGbjnXeR4jqLcXb1toDCmyhvyTm1f8YO/XTg5g4KjecvJPwHrJbNuTJ9dIeRiJ3kr",
-	"z3F3hIR5Tmlbfo7wgKh8IBMolMMqSI8bt06oScZAmJ483EueZxPwvlJ8w1tiSKJ7sTIRkzGslOQbsoRQ",
-	"zsoBuAiLG8rwgmlmQ+a4k1MrdUMiNNlSGUkcUog98ppQsdCK9zO2aSasITEpkz5esmLXHISlEYMxljg6",
-	"KyPm8DDjcyGF5fnm8BCk8mQjKdlkC74TkcmWTUCHAuvlZoATPasPvJpyTE6ngmdVPm29g95CzcCjT7+Y",
-	"SXfsnMS6Y4HNoDmXTx7d4gI0cFSdub1kN9wtzC/yAFW9Km1cvUHu6RhyZWjbQr1KbwCHh98oGsWpjDbD",
-	"Ul5wTOEJufHXdBIq+BC0OXFoDg9JQxLDJd99ewlHN8dHQWYe/Say2yQwYnUrpLJi7s3G3qBWlEblN9yQ",
-	"KS/sEsdtgVSZVQEZxIK1edXhNxAmZN+29dXWlXVKxV84BDZ12lkcVZwfOauR12jGR0xogm4J5JNUdq1L",
-	"CRfPnsKTk9MvK19/ptKSpBskFaBw6MTFkCaQWGHzwK0Zt0zkCV26udJT6Rzt7r6xDR6nXHC0i3GzcBAm",
-	"pAHDU81RrRJUNTGgIe0czkrXV05l3Lg9644w3KVl6+gbOb6RzA+3r6k8T6Uebna7VV350e7YFFsJ+2qc",
-	"6bBTBIUjPgg0NCI1HbjBD7cX1TdLJAnHe89a0kz6ScClAt1j2OyO/tfLy/NgtG55nxvOOGKbzlDoUmm7",
-	"fRCmXK2Y3gQYEtgTh73Tub09+JuL5yDZChXh9jgxJKWWY1+i6L8ZT8vh8FGKy6CfeNIOAXe8sT/Ydzeq",
-	"8UFEty8NK8eD2MaZdgEbp+664esB3iDBSO3OyzzvhXonNa+hxsMdxFWeAUFvpzQ/gnP2X91HOfgELr3O",
-	"Ofbfcjyb4HnTfJ/jTfMP8bvtgnY3T6eu+QheF8+qD/O3eO6b3b0ltev8j7kg97npmz6ywECtFJff6Sdy",
-	"d7x2E31kv0pj87p9K7VI+gAnSYvovfaOP+Xfa+4ULvR+n12yazbsdTU6grbwe/PpGsm7MlGegbCTqlCF",
-	"kO+HwuWKAhwpcwjY74wHvVTYCFtAt40j/V7sQ4l3QcNGet593kByZjUE/h8KgN4R/sTLwdNSC7t5jdfA",
-	"qSaa6xLBIv52RUUHzwL/v/jpMoq7YUU/F2iQvPjpspliTHWiYMRCIsI3PJ879wmRjZhf8wWynw49EJyW",
-	"mMoDqcAsGX7uIWxvDMlZ00c1Bl8S4YCEK4TwSAK54yxfKC3scgXJt9k3r88SOPg2G52eHj9xZavfvh6d",
-	"Pk7g4Lw/On3ci6EQ5CEsyNaoqKLiSs96yB8UFRCmYiia6q8E58aQXIssQRRUdYFojgMHSffZJD0E+5si",
-	"qTqHkOMvefHTZTKB5NfrMokheX9K//t1fe1+S71lkGphE19HTbeFSHqaM7EyY0iEMQn8186h+AYLFBxB",
-	"/eDLynsU4svwjcSdBRXtM5vERBJ/j1T6TJVTWAlJLS98XRI9B8mvViRwUErxruS0n85PHvtS4xY5weAj",
-	"icJScrlpOFCyUlMVvfS86dHyLpsVOoGeE/hefD2AZ06vG98eAk6Gx7BT5EPspkqLdrg/2vVSpEtfSOsu",
-	"9QRYRTNKDJ8SF/L9PHvXXSge0R7t1lMPoI4uoKVqQMl8U+dY00rCla4+DXlfdcsY8jAS09fXeWlt4coi",
-	"hJyrO+yGYFjCFbdrzmWgB9dLG7ExaB/BAcoiE8P5q9eUdwRcZqYXHNCuatmVI9MhqlKn7qx0aZd0eu4C",
-	"4AtmyQpuJpQZeYObr6Q5YoUYrLIE5uK9vydXfMluhCo1/iRkRkOvBvCdIvvBjYUPLoQEwzVuE6V0zVnK",
-	"ifUXXHKNBxu2TxiYi5zjY2oq68xMnD2Bg2ShqndgcNT+GllsKv/yF/iaGZEa5DdKUaMCVNzLGN5cPut/",
-	"hQwt2TWfpczwxCft0eJdfjQ31gR5R3UohuPaAJKnrjamf7kp+Bh2ylImLm3eL37BLZwcn8K+Qhe6EC/J",
-	"E4SXQYLH/h15JVXSbiMPt8hLU8VFar0yzxWzY6T2//zv49FwSID8t6mHL9NoDFSCAdMKx+Bn0+jF+c/T",
-	"6NYRdSlW3Fi2Kpyz8OLZU3j06NETeHP5FJwacvGM596biMvJ6LBVwd6VfBzC2kcVymYwetxPlwxPi2sH",
-	"urfawsS0B7TRVYaiS1gsNJ+L9zTBdim2yIAkUBAZrYYyXqIKCgmQyBQLiZcnFHtXXX2IBzy/OqRVV4Qj",
-	"jPC4ixmYRlKRc47AFu6d5Gv/fuyNIM/5aZWbTDkOlehi9IrP7CUav73helNTkzKtBTfb3od26yZHUWcD",
-	"Jx8EZ0hmfcOU5E4cJI0iqCTcGf87yVT/s6MdsazZ6g42gQSl1sCvoXaCEUtZatsDZ1XxH0I6d4eYbM/u",
-	"PSqUVrRUCokOGzOpa1Bo7NCnzOv7qpWC00ZBpgdoop29SFcU7/VZfZ5hoFr+D+/sZvO15uwaEazz1bmL",
-	"7c6QcH6D4Lz6hezlDVQDtfs/HY+mcqWkXZqw/Y32TVPp2CE5f/X6MgmxPJIQO+3Lwv4dHP/f//m/Rqen",
-	"UGghnaFeXTZy17958/wbuDmZypofSDMgtWRHXG3qqKv3k9fdr/DwnHMjVasV5fLgoO9KZXk2la+tLlPy",
-	"6fSdU88JCRJruVEV6OoN4Hu+8RGIVBW1Sm5CHCcXXcI8YpuxO6F9jYsmDSGy/+mQ0lShELew0vDuBmCk",
-	"BQm4BIgVU1c4ueCa9ngry5sc687zHoNWpeUxFIyQceiBFkPKpJIiZTmplV6lHuvmYrKuzkdz4YoZh7Q0",
-	"k8Z5weskA1SB3n0cFlX1OGsX+leLqjqLudW7lHUpDLUXoMrSZm89CnfUXsu6cVo1uue+OzugnfmR2337",
-	"muGNOrwU5Actbkyn4zqhuNvO7AB+WjLLb1rLqLZvzQyOq2TKd1uxmKpfUQxCpnlJqemsDkygcREs00ZO",
-	"hyPG0UvNj+BgqyXTHRXI7owZnA6HHYdURULuawl1MnwC+1pLEec1e0YNOliBwU7h9BhORqO9RddE7UXo",
-	"9pTxVGR1AK3e20aLMqWrSntkkhjxO/7zCP85ieHkGH86PiWD5GT0JIZryvBYC5suuYnhdPio5yp5lPVc",
-	"EoNR7eZ9PmkQ1yu8yVSJFH13r72K+4Xe7axX5axec14Qo65IySsNX45Cs75UyblYlJrk65xyAOa5kE5q",
-	"mh5pGZ9P6Qxl4/VEbRKQsMfzqVnNXbGprD9xcNDpJ1+WKV1skDA81adR7PSBIcGp3B8THBwe7gT1dtoR",
-	"bYf2QlCPnC8hjOezefdGFiuR2oopmiqm2IoXTuVDA4a0oxT4MUFz0lb5XdwbwIODZF99e9ILt8Y5vafS",
-	"l9+EmB81okzqYjFqcRgmqMSRVU6HtzYj8eWFUk1lK13ZeRAHeDVoq06HjwgIbtp9Q3ymrIsVee+839az",
-	"8+dRHN2EQvioroEmN3XBJStENI4eDYaDR873tCTnUZM+/H3BO4IcPwhjTTuPLoDw7iwgOLjaEKzHcZwL",
-	"rudbEjLpLYWpdKkpA3gmclSSDqbTDS+4h62uFNMn2bCQf0MORld5RRbB3A2AGLOB67b6FpJsDF3RwCrL",
-	"cnCVsbStquAOOD7P/IrPw7a0u5n+sr0752zBwYh/UPCNmlW+K7ne1N0qqRit1e0j49RazJUDVVXhx8Ph",
-	"3bWkt3GXq6CV2FQHBV0emd86t+X7CKzKDjv7hJ4ejzo8kbuxtXxTJ2EJ37DXCbh981Y+9Ad2lGinht5H",
-	"A+W+uOwOxB8iz/fR0cz8fCgxzert+ygJ0XInivdRUeVmftBuhMzs+2jwwlyE5oBb+cr7iKqSnx9KVlUL",
-	"f/t2q+vqaDi8o8nIBzYXaWQpdjQY6cpT/Ey6j524Xeh6qdqto0aDWnrl+P5XWr2Y6KVH979Ud7bEN0ZP",
-	"7n9ju+XWbRydPmRF7b6O9NYD6Oto1UZBEJcA4eV0dcKoHNnCNPL5TfSWqli7clld7wHTyC8keFPKKrOp",
-	"hX3UPPQH8r5h73cSBkbD4+r5WrMfHq6DvSJskISHh2ME5K46x4HECuw07I6/XVBPhuCnmMrd+s5GTmtV",
-	"/+AMjlw1UvMrRBJUYwU1p/KgDSIJN3bhxG6IE7BMs/JqKgOW6dCprT4yu0q1ixPqR462Wog76UJM+LXK",
-	"Nh9NsHQ2u7ltx4p9FcmWcDv+2MJtX1+tDug4abCYS1NcqjV5B10M+d+tgdVnLESHJ/e/UTU9pRceIHWr",
-	"ftb4wvEDaNruDErvnT5kAzo6g5FuGD3k5d2ec/+iesWJgVo3dKuW2zjaMXb3GlEXvsCkaWEzU19SkGo9",
-	"gEuR58blhbuIWNM1FbfyzlHcd2mGCvIdbCf07prgvS5B/R23tZT+Z0O4e6Tcn6jtowucT3gdW3fqO4qd",
-	"3HmhPhQUtP86xe3brgt55FLB3d+r+SOD7wWSrisfFYe03WWEnnaTQZ2eHu+rTRF2mWm2dpLCF6NNKvw2",
-	"Gg5rcFpXOlT3ZbeK5EaJzA3WKhib0FDb5RnNfLDOGv7aJXfXHxIouIQDVyBEAelSWpHDcDg+PhmfPoEX",
-	"ry/rCqqMbRx0pQyLECn1jQ56O2QCOcNCEoqb07vJ9/zZg+0/aLBdwBM309Jcwwjnhb1iMlOyFRgKx3B4",
-	"OBqODg8buB9qAJ9s11L6iAiNgEgteDOdrx93a9DVOKExqI/2OhWC+2OVS5NbKFn5XzudvM2svbhVG+NC",
-	"C614Ridub7a3/Gxxe1cPztvdP/3y6TXYTkeKfyskPhqOPtV+eilT/XkvZvxl5Rkc7LtyPeo33JK/ddii",
-	"ira51iWdl+dP0+lP0+lP0+lDTCd3TX+H6XTkdf4/D6pVdbCu7BYRjKv7aeCeCknBWSXCV2zjtK1B7cxy",
-	"8EVEU1n1Y+IsXTo0QAp+3ZGx4/yG/g2XOo4DrxQVh0q+mcqDKns/btLUQCi96m/X4Xc+KOdSDnz3znEj",
-	"e+pkNCITsTtFoblEIamCNKTYkSepDqd1AYX9TtCQp9/hAJ1QLlMV7g7QjP5SDoWgKR3JZ63udSL6Aq/P",
-	"2ofY7mr7iV2IfoP2duZ3x/OnA/FPLfinFvynaMELX6l0jxZsVPSQAGvW8vzyFgWUy53vyjvwBqNybZp9",
-	"SgGwLNPcGPeHOClBBAdwKW7+k4yvVNKL4oi6Z1I5wvjo6Hj05WA4GA6Ox18eD4ckHD3FuwkPIefDZVQ1",
-	"+yWExEZKtCJFN6iDydXKb9/e/r8AAAD//w==",
+	"7L3rchu3si/+Kl2zdlVI7yFF0ZJjk7U/KE6cZSdOtGx5559/6MOBZkAS0RCYABjRXClV7Xc4z3DOg5xH",
+	"2U9yqhvAXMihJOfi45Xy+pBlkTNAA2h0//rKX6NUrQslubQmmvwarTjLuKZ/np0/H/wn10YoiX9m3KRa",
+	"FJb+jC5WHM7On8O1ewB6yY8//vjj4OXLwZdfJn2wKw6am0JJw0EY0FxmXPMMhBxGcWTSFV8zHLVg1nKN",
+	"I/6Pn0aDJ29/PbkZuH+M63/8WxRHdlvwaBIZq4VcRjc3cfQ84+tCWS7t4BUvcrbl2T6didUlT2Cz4hLs",
+	"ShgkBokzViE5FY1qAUwCZzoXXIPmv5TcWNgIu3KPszWfyaSaMt0OvuHbJAbtZ54CuzRcWlASGCyENhb4",
+	"O56WSMdwJluL5rJcR5OfIqQtetu1tlfc6u3gbGG53l/Ta54qmRmwCjZMWLjkC6Vxv63eCrlsb/BaSLHG",
+	"6UbVPEJavuSaJvr/Bq/cWgfPs+5T9nvxmQGRQQ83I2V5zjV+sABhgZbNwDDJQUnen+KHrCg40waEhFwt",
+	"DTCZQaHVZc7XcKkywU2bzN0tuImjgmm25tZzY2Prv+HbblLTXHCJlF7xLSyUdiceDrNnOIfGMEib9Wzc",
+	"GKs/hFd+J2eyxQA0LC7kUmVbkPyaa3/G3HiOdzPZjUj5lD5ynNC4CjMZWMZxV9LBxhMgriVCmJA8o8Uw",
+	"CzlnxsL4BFaq1AZ6BduuyssJfD6eSfqoDwx5pkUNXvCcW545NhS4W+6aR3Ek2Rr3fYexozjCt4XGK4W0",
+	"tDiKvfuWy6VdRZPx6WmMHBb+Pu7i5XO2XXNpn2fnDJ/pOrjCPeJ5LCnYdp7Av8Obb59/2R/CGaxZvlB6",
+	"jfIjAybNhmsDJ6MTSKSy84UqZZbEkIsrDkzOZCmvpNpI5MbGmgucvlqxyG5dZAc/hkMkdvyCZf7i4F+p",
+	"kniA+E9WFLlIGS7uyDP8v/9snAith/83zRfRJPrbUS19j9y35ujcveUmPXgfUZBV2zKBRMhrlots7r9O",
+	"oFdv2ovX338XQ9iVheB5FkNWOkL5TF7xbQxuergWKifqY8+fXGulzU9vk34Miaj5ZH7Ft/O1MEbIZRLP",
+	"5N53nqIkrolLS22Uxk9YIeZed8xLacqiUNryLHHndVgLdW2cf/qo+WiHaLvt1daztPFPlVzkIv2gx9ux",
+	"hfPS8MSJ3Su+/cxUAqViAmNFnoMupRRyOXFaAHJmue7TqfitN5ZZHEkqCyzP1YaUMQkKdfkzT/Hy4TOl",
+	"6YPSkKRMpjyfb4TM1GZeMGN45giZyYJpK0kDuKfAPYXUqGuukYhFKXF8YznL+kN4jbPTx4blBhipKy8G",
+	"naDmMxlk7B/IAwcwwm0jdL3yu7npmdKXIsu4/NDSwulqWLMt4MlninTiBBICQHMUn0vNpA2HC1ZdcUm8",
+	"gJhCGHqNjidoV8cfi7CiBHpa5bz/0dzc5xIRJcu/QsH1Ya+vn3lOMjOZIBJkZW7xIoiM1NyqvBzCc8JN",
+	"G2ZAM2F45pV2hRfhki+ZxGdaeMFflAqLTCFd8fSKPvMa1Mvsr7+6SAIsTFdML4VcAlsyIf+Cd+s7ZZ8h",
+	"AvigR13jjgkaDhXi0C2sEuMHTCq74trdqM+MF7fDj+OynLNtrlh2odS3TC/5B91DhNFzq9Q8x6mTSQu1",
+	"Esb2CoW+yMVafCy79prra5HyN5JdM5Gzy/zDbpzXv/Oynt/vnv8G9TLK7UvcT5au0NIVy5UFqTZkwSBL",
+	"okxAGZQpyacoZhA4OEmUNOzPBIy3N/eMoT9QmOwYvLe92Xz0d5/khVIvmdz6j80HPUbNLJ8TW3MUI1Yp",
+	"WDO5DVfATOHOMxn+q+//G8lKu1Ja/JN/WAFe0sRcWrKBMn9/CP2QaeUMmxg8fkZBzt8VaCz+YXv+ww8/",
+	"DM4aRHR4r77gTCMyQDzxH7MogHkicxYlt7pQfv/RFFql3BiUL19JK+z2/6Gtu+F5PvCK9bK0DQmH8muy",
+	"b5pqXjqTJUireCYzsVhwjTjJj4w2rTNW5vxdynlm5ikrbKk52a1srUpp56q0c7WYayaXnEzdtNSaJkIY",
+	"UBuvMSRrblcq2/n8Lwi63tQ2+0ueCXZBzPdB729FwHyNFMyR//01DuABOSRp0oHzJx8FiLgJV5doeEp2",
+	"tPeUNRxLLMsEEs7yc60Krq3gJposWG54HBWNj36NNGemy1P/w2pbe7y9wW5iWGjOwfJ3dgpXvLDATNOO",
+	"+MwED4BzBs3d6LR1u/6/fbnjP3FAFzfqqbtTL+lyOBLJMIomESutWjMr0ijeI5w7/8RaSU7HadkVlxNI",
+	"qneSGpN4wqeQrJksWZ6AkvkWKu1ioLdSeWZmktyypczMFM7Z9pxtodB8EB6k5fYJJDV3jeg3zq9Ck85k",
+	"cv796ws4uj4+8nObo19FdnPkH05Qd8CizHPUHUISNiODwJ8BWAWa55wZTlMheU5ShPhAc2/cqjqiBdXu",
+	"/i7ucZJun3v+rjawLtMVEusXFgOzsFaG3AL1BmfgxpiCWgtreQZrzqQBhhuABu8QnEg3Fv8OK3bRIdoF",
+	"0qwo4pl1UYpHJ1FcBzCOOwMY+7ymObPvuxn8HVsXDsWHnTgej0ZxdMl0qjKcYfz4ePzw5PTR54+fjNy/",
+	"ojgKiiCaRC/Of0Tyc7WJJtVrcbT2PB8VbFuwbRRHSmdczwV+pnQ2GI/GjwbHx4Px48FodDKO4shyvRaS",
+	"5e4ZK/J8MPocl3a/I/thxdzRpKWxas013g0TB29fIPkzBDlSaSils6v2d569czv/pP7f7efR2K/O+IzK",
+	"OBjU3DyDhVbrFpmfGShWSvIhvPJu+crjkfhhE8D9jaHpxCTjeiMMxzXshRMfxw8744dx5Ln5Lh3UFl03",
+	"zSO/48Xw3E3gijuUnePYZ/joDfENy5i9U0e+DM/d1Lx2r4nqFdUMefuL3+Nzz+mVFove/taFf9S9WBqu",
+	"5y1Z64foCgoFL7PmhNpSXjFEg2dyIa9Q+KQpXocu5nFPON7ZUWCPTu6OX9VBop/CnWtwQbXr/pTfHhRJ",
+	"rwhn/nni2eHY6p7XmjzQuiuZ+TXXW+cH8EEEGgHh/ntL4vie+MNN0cQfvxVSNK5he8Lnr7+Hk/Hx58Dy",
+	"YsUuuRVptQUkgqZeU7k4hJAgbFMWQu/F+Y+wYggfJe8jfZV68FK+KWbOBv//218fdssYckE/7ZSHZ2As",
+	"7nQMa5auhOQDzRntfRUnR1qHgK87Sl3EWXPJ1jybguQbesSQd/+SzyTLMp4N4RvEc/yXkuXIFnQFEJZr",
+	"llozrEhKIFXSWIb70CNHMlpWW2Bg0TBqI5Gd6GIURwcigR3f+HcpDNsMA0ZxdCAKGMXRjnmOhu5uwMKx",
+	"qA+rxFHlke0kYV4a3qCAomF4jTuiXFEctT2TRE6XtdExk7M6KbTcaVXioveNyoZAaZuOlXjZ+7hJUY02",
+	"mi4lWm4zIEGMu+c57ISUzwTPsyqAssu5gUEJfCvJXUg5oDrPI6SOW0KsGxgQXEEDXyu5rPG8j1LvXo5h",
+	"1zVbc2PY8r3HRgWxKtdMms5RC0Xbtz/qi9fffwf+W+i9evYUHj0ZHffD+tViwWWGUtXPw4fLISRH7tyT",
+	"YXSXkgkTx1GFId36unTLywZO6FYorYyN09GoY6n7yjcEK1BMk9sFrvj26JrlJQecDnrBCBiPgEurBTf9",
+	"GHi6UihGWHrl5XqTkvGoYwHf8Xf2LLWiW3fsQtl1aVwUU8FCSGFWwCDxm2fmjMZJgu7bZ8GM8wLhwP5U",
+	"3xdcmqYP/TMDrCggE5qnNt92sojzCJo564Th3nx1qNeqwsBG6SvnVVy03PWGbU1L5WbM8oEVa9416y96",
+	"jmPOS513I6c3r751gEBmXKNlz+Afr5w66RrPet/NbSiuPiXy9OyyLA3x9tbTDR6iHT9OJkyRs+38F51M",
+	"wKzUBpLG+pIW9aBkmxv8y9BTGlTBJSThgJPdZ4N14fS5V2v15J1SMADezk2uwnn4UA1Rp+6LAUrnXPCM",
+	"bkvsdTejqMk+gGCDf44GT4bzydHg7a/H8aOTbjjhkfs+PS6wjBzrkLVlVlyjJE6VJrmMQvrgpfjTDcl9",
+	"sOh1YKUVDwNbtQhu2ISiVeQDgt4ISmlFjoTIKeTc4N1lsn7WBU0YXTHB8uC8oOw+gqBVAh8qaHhfyp16",
+	"54d4o1wj4aZMcXDKM/Ww9yA4v+f0HrB4Hctv401gBiEdOW5cls5K5M7VpEqbqjWnDcV7M/WpCaBxTwxv",
+	"+QJ9mucG/2lXWpXLVUOMXCqVcyZr2loOw25zgHmKeFbnLTBTfTi8xVyf38/G3bfayQTLvKS+n5z9TZY+",
+	"EzmS2Y11qnvqsD+4TYqh0JyyaDdBZ7hMLIQuCY5I8SmEEZTQZcrFQqSCSzsnrkpiSFKms3nG01xIH7qo",
+	"4TMehx8lhsRHsSiO4YFjM1WPDHQEm6hLrzl+VGUKzk1pCp76UEfAkpr/7D+bSUcHPYa3IxnCd3wDBBuC",
+	"mQLOSiHzYm/Lw/YdRHRnDrHVxhJ/V+RM0iJJVjQPILnXznay22/w2Bz2Y9TJrbRtdXLrjirAr34aDZ6c",
+	"Df7+4puX350PLv4Tjcvxo2518AFdRJK/sx5dkcbI8+8X0eSn+2KG6OZtfF9oN22cWZBXjUPbxXox8Nxw",
+	"kN7P7rLwcV/xE5eZYXXJb+IAShr59/5kOnV/0yl2b+UfhzCKE8C0CqdZ9q0LJrLbcWMAhyxNeWF51pTJ",
+	"hCAp5ej+sDHc18P+2Rr5qo0EzU2ZWw+8HF7NmbGNHJM8d0aUt0Q71+mO7p4M99o9fBOs/Vu3v6WjLnmu",
+	"5JJiKr3asxwKFShe3u8Gv21P5v5c5BmzxK1KXbUP4d6nXRbZe6qfHYDtmTd2eet+U+NOf+QuttrHLLs+",
+	"yz3t2tj/DsjR0qattXVZAE0p2QnzWkIA4Z0hFpvM5KB2/Pv0DDyLEECobauVS/bvxPszCdALHw68aOFZ",
+	"f9oIKvgiEUruoFnJGKkgkS21bFohu07o2gxJGnIy6U9bTyEhSLqvhUGLj+by3ulqPsrX9AisuRjNr4Uq",
+	"Tb4NHu+GfKC4G06QdPrXd1fYsIBq19EvOoojN3SnQPTn+K0wHULre7IvliQoQjQUjZ4NN9alrHfY4l51",
+	"CcvX9xUQtbkaMa0ZQa4VM/O10h0y7SVey0AOLFSeq80UFtym5AfyDix3aL40oRvZNp44ENmi74KYxMdp",
+	"O6ZOLxH4SAKddBrk5d9XU12KaE9t5XgEb+8tMWifG9vUXs4tV7YZrj+gKsAJjAnBmoJtaW0+qt57wQom",
+	"++7OBOMTnktgwUXoYKpKoOci6iiMGtdSyXzbh5xbE+5GIXy6s5u2jiEGmYAv0mVR1wI1c6H5QrybyR6D",
+	"VMmFWJaaUCPB7yn4NAQzCTQnT0aj0ePjx8ePH//3f/3vJIbjx5CJpbBmCt8+/+4roIcePvFfjkHpmWw8",
+	"I5lkqYLkc//AI/9Nf9rMEnZU1YVM4zEkHf5cBNQsLNXvQKa4S2tRiwXXsOXWvd6ddwRnlYJk+YZtDclK",
+	"4/L5/cAhE12VhDFU8FW4o2lLiyqGjd/dJiVeV1p/D9ygYVpRZSyTmRnCBSoUYM5SoPUhk/MM3PNuyQvU",
+	"005o7qLACVVCks91Vzj3/vHKaQgU+U35TF432KyYdWP6bDchl3vJtHmOfC0kLHJKo/VzhAdE5dmbQqEc",
+	"EEV63Lh1hkQycYknFM1Z8TybBrdEnRZCwsO9WLkPkonPgakcILUXgxHyKJhmNlTyOA2zVtek/JId7Z/E",
+	"oaTDw+opFW+u+SBj22YCMRKTMuljg2t2xUFYGjEY6omjs7JQHzzI+EJIYXm+ffAApPJkIynZdMc2IyKT",
+	"HYOPDgU2q+0QJ3pWH3g15YRcqQXPqvqGege99yIDb1r4xUy7c5lIITsW2A6bc/lrusMFaL2qupJmxa65",
+	"W5hfZA9xnCptXL1BQZcYcmVo20L9YH8IDx58qWgUp+zbDEt1GjGF4uTWX/9pqKhGRO4UmXnwgLANMVzy",
+	"9VcdqUhJYMTqVkhlxcL7BPrDGuIYlV9zQ7KAJDG0LRCZVcFHFC217dzhUxImyLm27Ni5sg4O+AvnJEpI",
+	"A46jivMj5xLgNQ71wS+aoFsC+aTBfdeBhFfPnsKTk9PPqwhWptLS6aWkgoIOV7p46RQSK2weuDXjlok8",
+	"oUu3QNHvwkfuvrEtHqdc8iF8R5uFgzAhDRieao6AiOwQE0PKtHMM4wFVV05l3Lg9646b3YaP6kgzhXOQ",
+	"zPd3nlC5tEq9LdEdLHDloPtjU8Qw7KtxduFeUSqOeC+414g/diA+P9xBk61Zsk5Gmve6Js0kzARcauYd",
+	"Vuv+6H+/uDgPHomdmErDUUts0xn2Xyltdw/ClOs109sAIAN74rC3hmx2B3/z6jlItkZFuDtODEmp5cSX",
+	"jPtvJrNyNHqY4jLoXzxppzt0vHE4sH07HvUBc7cvDRM2RK7rM+2CpE7ddRseveDjV5ryLfuh/lQtaqhx",
+	"/7BHFXogo8kpzT/Acf+v7oAefgB/becch285nk1wq2p+yKuq+fs4VffNLTdPp675A1xqnlXv50yrXe7e",
+	"4dg9qajMhSWilKYqb3TFoHl7wfBZc43ay7qL9jxL+o4czVMlU5ELOrIDVNGdmN9+UHWw5/d5vQ8Flppu",
+	"2cDWrSSz3+iadBtSeyb/YFdeY/O63Xm1oHwPp5sjuttXc9YQYlVcUuVZ5aqBns/Ztiu+nu44LrwdSf6L",
+	"/u906nihfodP5053zMfoQmlxzUEz2F/C32oFFy7P6C5zdd+aPBhecATtmHXNp2sDz3VzoND5tKonJYPo",
+	"fa2oigIcKXOGkd8ZbwuRvwJ27J8d14Tbi0PGw20WQyND+a4IAHmnW+UmvyPb45ZcD5ROPC21sNvXeFnc",
+	"5aK5LtCGwL8uqTbwWRBAL3642Cuh8WhzkAu0U1/8cNGsaaF2DmDEUqLhZ3i+cP5QIhtNQc2XyH46tCpy",
+	"OmUme1KBWTH83Fs2/QkkZ02n8wR85aLDl65e0QNM5I6zfKm0sKs1JF9lX74+S6D3VTY+PT1+4rpLfPV6",
+	"fPoogd75YHz6qB9DIci9V5AJWlFFPRA86yF/UCQQZZRnKJrq74TyJ5BciSxBcFw1a2qOA72k+2ySPtqA",
+	"2yKpGnyRJz958cNFMoXk56syiSF5d0r/9/Pmyv2VeoMx1cImvt0J3RYi6WnOxNpMIBHGJPAfe4fi+yBR",
+	"QBRhg+/+0id/aYZvJO4sqLcOs0lMJPF3SKVPyzuFtZDUmcqXD9NzkPxsRQK9UopfSk776WJjse8I0iIn",
+	"+AFIorCUfOgaekpW6KWil543fVreRbOQNtBzAt+IL4bwzME9452fcDI6hr1aXGI3VVowbOuPdrMS6cr3",
+	"u3CXegqsohklhs8KDinPnr3rZlEPaY/22564siS//Qq5gwrHKtcyrSRc6erTkORad3YjHUVMX1/nlbWF",
+	"q14UcqFuMSeDvwEuud1wLgM9uF7aiK1BhQo9lEUmhvPvX1OSJXCZmX6IKLnmIq5rCB2iKnXqzkqXdkWn",
+	"5y4AvmBWrOBmSsnh17j5SpojVojhOktgId75e3LJV+xaqFLjv4TMaOj1EL5WZFaaqlRuKSQYrnGbKH91",
+	"wVJOrL/kkms82LB9wsBC5BwfUzNZJ6fj7An0kqWq3oHhUftrZLGZ/Nvf4AtmRGqQ3ygfl/pE4F7G8Obi",
+	"2eAxMrRkV3yeMsMTn6FMi3clItxYE+QdlYsajmsDSJ66EtbBxbbgE9irHp26iiO/+CW3cHJ8CofqUelC",
+	"vAwFjEyCNwk7kuiquoVGKUKRl6YKdNZ6ZZErZidI7f/5X8fj0YjstF9nHj/OoglQ9RrMKiCJn82iF+c/",
+	"zqIbR9SFWHNj2bpwPuRXz57Cw4cPn8Cbi6fg1JALUD73TmZcTkaHrQr2S8knIZXlqDK+GIwfDdIVw9Pi",
+	"2tliO93bYtoD2ugqHdtlZ1dBkWyvY4rIqIqwEhmtvm9eogqK8ZHIFEuJlydEW6rme8QDnl8d0qpDMggj",
+	"PO5iBmaRVOSzJbCFeyf5xr8fe9vYc35alWdQXlMluhi94osbiMavrrne1tSkTGvBza5Tqt1h0VHU2WfR",
+	"J74wJLO+YUpyJw6SRq1yEu6M/5tkqv+3ox2NCbPTxHMKCUqtoV9D7RsllrLUXQ/Oqhp9hHTuDjHZnt07",
+	"2igTcaUUEh02ZlqX79HYoZ2o1/dVxyOnjYJMD9BEOzcCXVG812f1eYaBavk/urXp3BeasytEsM6F6y62",
+	"O0MytBoE59Uf5EbZQjVQu03j8Xgm10ralQnb3+iyOJOOHaiIOAnBeZIQe11Gw/71jv/7v/7n+PQUCi2k",
+	"899Ul42iOG/ePP8Srk9msuYH0gxILdkRl9s6jcKHT+omlXh4zueVqvWa8vdw0F9KZXk2k6+tLlNy9Q2c",
+	"r9cJCWcTGlWBrv4QvuFbH5hKVVGr5CbEcXLR1Qwhtpm4EzrUX3DaECKHnw5pjBUKcQsrDe/u00lakIBL",
+	"gFgxNW+VS65pj3dKWije4gIysQuYxlAwQsahVWkMKZNKipTlpFbqSvK6B6ism+iguXDJjENamknjgiN1",
+	"YhGqQB9VCIuqWpG2+/FUi6oagLrVu/ocKQx1AaIGEM0WuBQFq53ZdX/TanTPfbc2Kj3zI7fb6zajXnXU",
+	"McgPWtyETsc1LHO3ndkh/LBill+3llFt34YZHFfJlO93TDNVW8EYhEzzkupwWB2vQuMiWKaNPC5HjKOX",
+	"ehRCb6dz4i2NQtwZMzgdjToOqQqQ3dW58WT0BA51gCTOa7Z2HHawAoO9/iYTlx1woDcKUfsqNGXMeCqy",
+	"Oq5a722jkyh1MnANcZBJYsTv+J+H+J+TGE6O8V/Hp2SQnIyfxHBFKVsbYdMVNzGcjh72XTGjsp5LYjCq",
+	"3WPXJwrjeoU3mSqRom9viVtxv9D7DXCrNPcrzgti1DUpeaXh83HoqdvKE1lQUs8iF9JJTdMnLeNzqJ2h",
+	"bLyeqE0CEvZ4PjWruSs2k/UnDg46/eQr2qULGROGpxJdCqnfM1IcEjq6QsXDBw/2Yr17XQN3I74h1kvO",
+	"lxDd9QUABwPOlUhthZpNFWpuhZFn8r5xZNpRigeaoDlpq/wuHozrQi851IYm6Ydb42IhM+lrDUMomPpF",
+	"J3W9LHUiDhNU4sgq2G8EkvgKa6lmslXh4Fy4Q7watFWno4cEBLft9l4+O96FEH3Qxm/r2fnzKI6uQ7+a",
+	"qG4fQZ7OgktWiGgSPRyOhg+d72lFzqMmffj3knf4hr8Vxpp27mwA4d1pfdC73BKsx3GcC67vOwcz6S2F",
+	"mXSO0iE8EzkqSQfT6YYX3MNWV43us+ZYSKgjB6MrMyWLYOEGQIzZwHU77YVJNobmpWCVZTm45gC0rarg",
+	"Djg+z/yKz8O2tJuO/7S7O+dsycGIf1JMlnpK/1Jyva2bSlPlbaspV9XoZjxqNNQ4Ho3uamzS5SpoZSrW",
+	"sWKXGOq3zm35IQKryuvOdt6nx+MOT+R+yDXf1lmVwvfVdwLu0LxVEOOejZ/a6eB30eBqwijpB/GHyPND",
+	"dDSzve9LTLOBxV2UhCQKJ4oPUVFnWb/PboRqjLto8MJchB6+OzUKvs1v5dPOFaIRa5p2sszIJVzpB7xO",
+	"/UOrqSol7rueqo/IXSvx4hJPFpW9V+10xOvDLO5e+mlp+dsWSfcL1d2Posp4uicxuf0NtLzd6Tk/Ho1u",
+	"abH2nq3VGtncHe3VuvK5P5LeqyduF7peqnbrqNGen145vvuVVidKeunh3S/Vfb3xjfGTu9/YbTh6E0en",
+	"91lRu6s1vXUP+joa1VJsyaUbefVXnTDyIFuaRmmUid5SJ4SuOLLramMa2byEGktZ5RG2IKVahCxl73L3",
+	"7jxhYDw6rp6vAdODB5tgBqIscirkwYMJ2jmu0NFh7wpDNsy5f7yibj/B/TOT+z0CGrn/VSmZs+NIIgay",
+	"K6kYEEeF4Gey18bmBMe74Hc3cgwQsVkDO5MBInZAlVZns32s0sUJ9SNHOz+g4qQLMeEXKtv+YYKls/3a",
+	"TTuy7gvydoTb8R8t3A51Fe1A5NMGi7mk4JXakNPVheb/au07P2IhOjq5+42q5Tu9cA+pW/2aB75wfA+a",
+	"dvui03un99mAjr6opBvG93l5v+Puv6hecWKg1g3dquUmjvZ8CAdt01e+EK/puGCmvqQg1WYIFyLPjavC",
+	"cIHGpscvblV5oLjv0gwV2uvtps/vezb6XYL6a25rKf1nQ7g7pNwn1PaHC5wPeB1bd+prCkndeqHeFxS0",
+	"f5vr5m3XhTxyhRfu1/p+z+AHgaTvh7tZtet2XItPs5967fT05FAlmLCrTDNX5haKdqcVfhuPRjU4reuK",
+	"qvuyX7N1rURmWs1u6bpOaajdYqhmml1nN5Xa03nbzygVXIbcXIrzu243o9Hk+GRy+gRevL6oK00ztnXQ",
+	"lRJXQgDap3b298gE8jGG3B43p48+HPjRp92fc9otl4ub2X6u6ZBzbl8ymSnZireFY3jwYDwaP3jQwP1Q",
+	"A/hkt+bcB5poBERqwUnsQii4W8OuFjaNQX0Q3akQ3B+rXPbhUsnKrd3pO28mQ8atSjQXsWmFiTpxe7O5",
+	"90eL27s6kN/s//Ddh9dge72B/lJIfDwaf6j99FKm+nFTZvxl5Rn0Dl25Pv3aQkv+1tGgKojpmkh1Xp5P",
+	"ptMn0+mT6fQ+ppO7pr/BdDpq9DT/c6DaBSXAM1fijvjF/3ByEzBVcrsXvOXO1eaJm4D/gYZ+JTDsTB76",
+	"RQA464JtfoZJE265jJCQlBE3Q+2bnZZKn1Xpx5nIXOhda3HNoXLo+ZryPY/eTAaXXhMJ1BO0ACKsWFb9",
+	"aBCcVUmN5GSqA5hP9n6lk5pFuFxOYJfKl3A1fmkBIQsldnT9QE03BGn+RMTHi0G6fsjiXs7DDw5K6jQr",
+	"zyyffISfFN0nRfd+is5LWdmUbe+v9byl23Ac7qd4+HYpf6Y/rlFzebvsOFR3+clV95dx1VFYle0feIOr",
+	"wye/32l3CKxVLYJ24FoLNVWNuepWUWu2da4Rw6+5ZnnooTyTFdtylq4cHCNvzKYjaz383JOjgVJNcOC1",
+	"uva/6DWTvaqCNW7S1HAn9dtdmhvqNvzc1KRRQXAyHpM/vztNt7lEIam5ziFE1uHVORyxDrWqHdFqAnI1",
+	"Dg1+NPpRZ0rDpJR8X7l1MOLry6Q/6oBv+8dtPnC8N9SRH/oRSXc8n6K9n5DcJyT3pyC5V75a/17gzauE",
+	"3WDvXgi1Ent/MmK7XW58AmV/sfipDmx1DyB2a9Mh6DWbDvV3K10beKJVrxpDLq54s/ZUyTp/tEBIV6WP",
+	"iiza1aO3/eLz22bfCFpAs2PET28RArgK7a7l+fiZcr+H5hPXgWWZ5sZALwllCDiAK6QKPUn5WiX9KI7o",
+	"B2mo6H1ydHQ8/nw4Go6Gx5PPj0cjgh9+x/fT6kNlgavbaTZrDOVzVM5D5zSst6eSLTdvb/5vAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

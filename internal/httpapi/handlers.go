@@ -27,18 +27,16 @@ func invalidField(pointer, detail string) *contracts.Error {
 	return &contracts.Error{Code: contracts.CodeInvalidRequest, Status: http.StatusBadRequest, Detail: detail, Pointer: pointer}
 }
 
-// readJSON reads and strictly decodes a request body into v; an empty body is allowed only
-// when optional is set.
+// readJSON strictly decodes the body the contract validator read into v; an empty body is
+// allowed only when optional is set.
 func readJSON(c *gin.Context, v any, optional bool) ([]byte, error) {
-	if optional && c.Request.ContentLength == 0 && c.GetHeader("Content-Type") == "" {
-		return nil, nil
-	}
-	body, err := jsonin.ReadBody(c.Request, MaxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	if optional && len(body) == 0 {
-		return nil, nil
+	raw, _ := c.Get(bodyKey)
+	body, _ := raw.([]byte)
+	if len(body) == 0 {
+		if optional {
+			return nil, nil
+		}
+		return nil, invalidField("", "A JSON body is required.")
 	}
 	return body, jsonin.Decode(body, v)
 }
@@ -105,6 +103,9 @@ func createCommand(req api.CreatePaymentRequest) (hub.CreatePayment, error) {
 		Barcode: deref(req.Barcode), UserAuthorizationID: deref(req.UserAuthorizationId),
 		TerminalID: deref(req.TerminalId), OrderID: deref(req.OrderId),
 	}
+	if req.Capture != nil {
+		cmd.CaptureMethod = contracts.CaptureMethod(*req.Capture)
+	}
 	switch {
 	case req.Method == "":
 		return cmd, invalidField("/method", "method is required.")
@@ -160,12 +161,18 @@ func (s *Server) ListPayments(c *gin.Context, params api.ListPaymentsParams) {
 	if params.Method != nil {
 		q.Method = contracts.Method(*params.Method)
 	}
+	if params.CreatedGte != nil {
+		q.CreatedGTE = *params.CreatedGte
+	}
+	if params.CreatedLt != nil {
+		q.CreatedLT = *params.CreatedLt
+	}
 	page, err := s.hub.ListPayments(c.Request.Context(), callerFrom(c), q)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	list := api.PaymentList{Object: api.List, Data: make([]api.Payment, 0, len(page.Payments)), HasMore: page.HasMore}
+	list := api.PaymentList{Object: api.PaymentListObjectList, Data: make([]api.Payment, 0, len(page.Payments)), HasMore: page.HasMore}
 	for _, p := range page.Payments {
 		list.Data = append(list.Data, toAPIPayment(p))
 	}
@@ -214,4 +221,42 @@ func (s *Server) CreateRefund(c *gin.Context, id api.PaymentIdPath, _ api.Create
 	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
 		return s.hub.CreateRefund(ctx, caller, idem, id, hub.CreateRefund{Amount: req.Amount, Reason: deref(req.Reason)})
 	})
+}
+
+// CapturePayment handles POST /v1/payments/{id}/capture.
+func (s *Server) CapturePayment(c *gin.Context, id api.PaymentIdPath, _ api.CapturePaymentParams) {
+	var req api.CapturePaymentRequest
+	body, err := readJSON(c, &req, false)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+		return s.hub.CapturePayment(ctx, caller, idem, id, req.Amount)
+	})
+}
+
+// ListRefunds handles GET /v1/payments/{id}/refunds.
+func (s *Server) ListRefunds(c *gin.Context, id api.PaymentIdPath) {
+	refunds, err := s.hub.ListRefunds(c.Request.Context(), callerFrom(c), id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	list := api.RefundList{Object: api.RefundListObjectList, Data: make([]api.Refund, 0, len(refunds))}
+	for _, r := range refunds {
+		list.Data = append(list.Data, toAPIRefund(r))
+	}
+	body, _ := json.Marshal(list)
+	c.Data(http.StatusOK, "application/json", body)
+}
+
+// GetRefund handles GET /v1/refunds/{id}.
+func (s *Server) GetRefund(c *gin.Context, id string) {
+	r, err := s.hub.GetRefund(c.Request.Context(), callerFrom(c), id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json", Renderer{}.Refund(r))
 }

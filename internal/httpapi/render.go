@@ -44,6 +44,7 @@ func toAPIPayment(p contracts.Payment) api.Payment {
 	out := api.Payment{
 		Object: api.PaymentObjectPayment, Id: p.ID, Status: api.PaymentStatus(p.Status),
 		Amount: p.Amount.Amount, Currency: string(p.Amount.Currency), AmountRefunded: p.AmountRefunded,
+		AmountCaptured: p.AmountCaptured, CaptureMethod: api.CaptureMethod(p.CaptureMethod),
 		Method: api.PaymentMethod(p.Method), Flow: api.PaymentFlow(p.Flow), StoreId: p.StoreID,
 		TerminalId: optional(p.TerminalID), OrderId: optional(p.OrderID),
 		FailureCode: optional(p.FailureCode), FailureMessage: optional(p.FailureMessage),
@@ -67,6 +68,7 @@ func toAPIRefund(r contracts.Refund) api.Refund {
 		Object: api.RefundObjectRefund, Id: r.ID, PaymentId: r.PaymentID, Amount: r.Amount.Amount,
 		Currency: string(r.Amount.Currency), Status: api.RefundStatus(r.Status), Reason: optional(r.Reason),
 		FailureCode: optional(r.FailureCode), FailureMessage: optional(r.FailureMessage),
-		PartnerCode: optional(r.PartnerCode), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		PartnerCode: optional(r.PartnerCode), PartnerReference: optional(r.PartnerRef),
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }

@@ -71,7 +71,11 @@ func New(cfg Config) *Server {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", contracts.OpenAPI) })
 
-	v1 := e.Group("", s.authenticate(), requireIdempotencyKey())
+	validator, err := newContractValidator()
+	if err != nil {
+		panic(err) // the embedded contract is checked by tests; it cannot fail at run time
+	}
+	v1 := e.Group("", s.authenticate(), requireIdempotencyKey(), validator.middleware())
 	api.RegisterHandlersWithOptions(v1, s, api.GinServerOptions{
 		BaseURL: "",
 		ErrorHandler: func(c *gin.Context, err error, status int) {

@@ -60,9 +60,9 @@ func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason
 var errOutcomeArrived = errors.New("payment outcome arrived")
 
 // checkCancelable refuses to cancel a payment that has refunds — the partner's cancel
-// reverses the whole payment, which would return money twice — or whose cancel is already
-// in flight. It runs under the payment's row lock, as reserveRefund does, so a cancel and a
-// refund can never both be sent.
+// reverses the whole payment, which would return money twice — or while a cancel or capture
+// of it is in flight. It runs under the payment's row lock, as reserveRefund does, so a
+// cancel and a refund (or a capture) can never both be sent.
 func (h *Hub) checkCancelable(ctx context.Context, tx contracts.Tx, p contracts.Payment) error {
 	refunds, err := tx.ListRefunds(ctx, p.ID)
 	if err != nil {
@@ -73,24 +73,27 @@ func (h *Hub) checkCancelable(ctx context.Context, tx contracts.Tx, p contracts.
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The payment has refunds; refund the rest instead of canceling.")
 		}
 	}
-	if inFlight, err := cancelInFlight(ctx, tx, p.ID); err != nil || inFlight {
-		if err == nil {
-			err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment is already in progress.")
+	for _, op := range []contracts.AttemptOperation{contracts.OpCancel, contracts.OpCapture} {
+		if inFlight, err := attemptInFlight(ctx, tx, p.ID, op); err != nil || inFlight {
+			if err == nil {
+				err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s of this payment is already in progress.", op)
+			}
+			return err
 		}
-		return err
 	}
 	return nil
 }
 
-// cancelInFlight reports whether a cancel of the payment was sent to the partner and its
-// outcome is not recorded yet. While it is, no refund may be sent.
-func cancelInFlight(ctx context.Context, tx contracts.Tx, paymentID string) (bool, error) {
+// attemptInFlight reports whether a partner call of operation op for the payment was sent
+// and its outcome is not recorded yet. While a cancel or capture is in flight, no other
+// money-moving call may be sent for the payment.
+func attemptInFlight(ctx context.Context, tx contracts.Tx, paymentID string, op contracts.AttemptOperation) (bool, error) {
 	attempts, err := tx.ListAttempts(ctx, paymentID)
 	if err != nil {
 		return false, err
 	}
 	for _, a := range attempts {
-		if a.Operation == contracts.OpCancel && a.Outcome == "" {
+		if a.Operation == op && a.Outcome == "" {
 			return true, nil
 		}
 	}

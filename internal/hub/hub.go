@@ -47,6 +47,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics records engine metrics; nil disables them.
 	Metrics *Metrics
+	// BarcodeRules route method auto by the scanned code's prefix; nil means
+	// DefaultBarcodeRules.
+	BarcodeRules []BarcodeRule
 }
 
 // Hub executes payment commands.
@@ -59,6 +62,8 @@ type Hub struct {
 	version  string
 	log      *slog.Logger
 	metrics  *Metrics
+	// barcodeRules route method auto.
+	barcodeRules []BarcodeRule
 }
 
 // New returns a Hub.
@@ -69,8 +74,12 @@ func New(cfg Config) *Hub {
 	if cfg.Clock == nil {
 		cfg.Clock = contracts.SystemClock{}
 	}
+	if cfg.BarcodeRules == nil {
+		cfg.BarcodeRules = DefaultBarcodeRules
+	}
 	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
-		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics}
+		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
+		barcodeRules: cfg.BarcodeRules}
 }
 
 // Caller is the authenticated store client and the one store its token acts for.

@@ -22,10 +22,11 @@ import (
 
 // scriptedPartner answers each call as the test says and counts the calls.
 type scriptedPartner struct {
-	create func(contracts.PaymentRequest) contracts.PaymentResult
-	cancel func(contracts.PaymentRef) contracts.CancelResult
-	refund func(contracts.RefundRequest) contracts.RefundResult
-	calls  sync.Map // operation → *atomic.Int64
+	create  func(contracts.PaymentRequest) contracts.PaymentResult
+	cancel  func(contracts.PaymentRef) contracts.CancelResult
+	refund  func(contracts.RefundRequest) contracts.RefundResult
+	capture func(contracts.CaptureRequest) contracts.PaymentResult
+	calls   sync.Map // operation → *atomic.Int64
 }
 
 func (p *scriptedPartner) count(op string) int64 {
@@ -43,6 +44,9 @@ func (p *scriptedPartner) Method() contracts.Method { return contracts.MethodPay
 func (p *scriptedPartner) CreatePayment(_ context.Context, r contracts.PaymentRequest) contracts.PaymentResult {
 	p.called("create")
 	if p.create == nil {
+		if r.CaptureMethod == contracts.CaptureManual {
+			return contracts.PaymentResult{Outcome: contracts.OutcomeAuthorized, PartnerPaymentID: "pp-" + r.PartnerRef}
+		}
 		return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded, PartnerPaymentID: "pp-" + r.PartnerRef}
 	}
 	return p.create(r)
@@ -59,6 +63,14 @@ func (p *scriptedPartner) CancelPayment(_ context.Context, ref contracts.Payment
 		return contracts.CancelResult{Outcome: contracts.OutcomeSucceeded}
 	}
 	return p.cancel(ref)
+}
+
+func (p *scriptedPartner) CapturePayment(_ context.Context, r contracts.CaptureRequest) contracts.PaymentResult {
+	p.called("capture")
+	if p.capture == nil {
+		return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}
+	}
+	return p.capture(r)
 }
 
 func (p *scriptedPartner) Refund(_ context.Context, r contracts.RefundRequest) contracts.RefundResult {

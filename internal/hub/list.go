@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
+	"time"
 
 	"payhub/contracts"
 )
@@ -25,6 +27,8 @@ type ListPayments struct {
 	Method contracts.Method
 	// OrderID filters by the store's order reference.
 	OrderID string
+	// CreatedGTE and CreatedLT bound the creation time when non-zero.
+	CreatedGTE, CreatedLT time.Time
 }
 
 // PaymentPage is one page of payments, newest first.
@@ -45,7 +49,8 @@ type cursor struct {
 }
 
 func (q ListPayments) filterHash() string {
-	sum := sha256.Sum256([]byte(string(q.Status) + "\x00" + q.TerminalID + "\x00" + string(q.Method) + "\x00" + q.OrderID))
+	sum := sha256.Sum256([]byte(strings.Join([]string{string(q.Status), q.TerminalID, string(q.Method), q.OrderID,
+		q.CreatedGTE.UTC().Format(time.RFC3339Nano), q.CreatedLT.UTC().Format(time.RFC3339Nano)}, "\x00")))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -62,7 +67,7 @@ func (h *Hub) ListPayments(ctx context.Context, c Caller, q ListPayments) (Payme
 		return PaymentPage{}, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/limit", "limit must be between 1 and 100.")
 	}
 	f := contracts.PaymentFilter{StoreID: c.StoreID, Status: q.Status, TerminalID: q.TerminalID,
-		Method: q.Method, OrderID: q.OrderID, Limit: q.Limit + 1}
+		Method: q.Method, OrderID: q.OrderID, CreatedGTE: q.CreatedGTE, CreatedLT: q.CreatedLT, Limit: q.Limit + 1}
 	if q.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		var cur cursor

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -26,6 +25,8 @@ type CreatePayment struct {
 	TerminalID, OrderID string
 	// Metadata is echoed back.
 	Metadata map[string]string
+	// CaptureMethod is CaptureManual to authorize only; empty means automatic.
+	CaptureMethod contracts.CaptureMethod
 }
 
 // methodRule is what a method accepts.
@@ -44,7 +45,27 @@ var methodRules = map[contracts.Method]methodRule{
 	},
 }
 
-func (h *Hub) validateCreate(cmd CreatePayment) (contracts.Partner, error) {
+// validateCreate checks a create against the method's rules, first routing method auto by
+// the barcode's provider prefix; it returns the command as it will run and its partner.
+func (h *Hub) validateCreate(cmd CreatePayment) (CreatePayment, contracts.Partner, error) {
+	if cmd.Method == contracts.MethodAuto {
+		if cmd.Flow != contracts.FlowBarcode || cmd.Barcode == "" {
+			return cmd, nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/method", "Method auto needs flow barcode and the scanned barcode.")
+		}
+		m, err := RouteBarcode(h.barcodeRules, cmd.Barcode)
+		if err != nil {
+			return cmd, nil, err
+		}
+		cmd.Method = m
+	}
+	if cmd.CaptureMethod == "" {
+		cmd.CaptureMethod = contracts.CaptureAutomatic
+	}
+	partner, err := h.checkMethodRules(cmd)
+	return cmd, partner, err
+}
+
+func (h *Hub) checkMethodRules(cmd CreatePayment) (contracts.Partner, error) {
 	rule, ok := methodRules[cmd.Method]
 	partner := h.partners[cmd.Method]
 	if !ok || partner == nil {
@@ -93,7 +114,7 @@ func partnerRef(paymentID string, attempt int) string {
 // outcome. The response is 201 with the payment whatever its status; a decline is a failed
 // payment and an unanswered call an unknown one.
 func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem Idempotency, cmd CreatePayment) (Response, error) {
-	partner, err := h.validateCreate(cmd)
+	cmd, partner, err := h.validateCreate(cmd)
 	if err != nil {
 		return Response{}, err
 	}
@@ -108,7 +129,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 		ID: h.ids.New(contracts.PrefixPayment), StoreID: c.StoreID, ClientID: c.ClientID,
 		TerminalID: cmd.TerminalID, OrderID: cmd.OrderID, Method: cmd.Method, Flow: cmd.Flow,
 		Amount: cmd.Amount, Status: contracts.StatusProcessing, UserAuthorizationID: cmd.UserAuthorizationID,
-		Metadata: cmd.Metadata, Attempt: 1, CreatedAt: now, UpdatedAt: now,
+		Metadata: cmd.Metadata, CaptureMethod: cmd.CaptureMethod, Attempt: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	p.PartnerRef = partnerRef(p.ID, p.Attempt)
 	att := contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpPay,
@@ -133,7 +154,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	callCtx := context.WithoutCancel(ctx)
 	start := time.Now()
 	res := partner.CreatePayment(callCtx, contracts.PaymentRequest{
-		PartnerRef: p.PartnerRef, Amount: p.Amount, Flow: p.Flow, Barcode: cmd.Barcode,
+		PartnerRef: p.PartnerRef, Amount: p.Amount, Flow: p.Flow, CaptureMethod: p.CaptureMethod, Barcode: cmd.Barcode,
 		UserAuthorizationID: p.UserAuthorizationID, StoreID: p.StoreID, TerminalID: p.TerminalID,
 		Description: description(p), RequestedAt: now,
 	})
@@ -225,6 +246,9 @@ func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now t
 		t := res.PaidAt.UTC().Truncate(time.Microsecond)
 		p.PaidAt = &t
 	}
+	if p.Status == contracts.StatusSucceeded && p.AmountCaptured == 0 {
+		p.AmountCaptured = p.Amount.Amount // automatic capture takes it all
+	}
 	p.NextAction = nil
 	if p.Status == contracts.StatusRequiresAction {
 		p.NextAction = res.NextAction
@@ -240,13 +264,7 @@ func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now t
 // GetPayment reads one of the caller's payments. A payment waiting for the customer is
 // refreshed from the partner first, so the till sees a QR payment the moment it is paid.
 func (h *Hub) GetPayment(ctx context.Context, c Caller, id string) (contracts.Payment, error) {
-	if !contracts.ValidID(contracts.PrefixPayment, id) {
-		return contracts.Payment{}, notFound()
-	}
-	p, err := h.store.GetPayment(ctx, c.StoreID, id)
-	if errors.Is(err, contracts.ErrNotFound) {
-		return contracts.Payment{}, notFound()
-	}
+	p, err := h.GetPaymentRecord(ctx, c, id)
 	if err != nil {
 		return contracts.Payment{}, err
 	}

@@ -105,7 +105,7 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, paymentID string, cmd
 		if p.CancelRequested {
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment was requested; it cannot be refunded meanwhile.")
 		}
-		if inFlight, err := cancelInFlight(ctx, tx, p.ID); err != nil || inFlight {
+		if inFlight, err := attemptInFlight(ctx, tx, p.ID, contracts.OpCancel); err != nil || inFlight {
 			if err == nil {
 				err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment is in progress; it cannot be refunded meanwhile.")
 			}
@@ -186,4 +186,36 @@ func applyRefundResult(r *contracts.Refund, res contracts.RefundResult, now time
 		r.Status = contracts.RefundUnknown
 		r.FailureMessage = "The partner's answer did not arrive; the refund's outcome will follow."
 	}
+}
+
+// GetRefund reads one of the caller's refunds.
+func (h *Hub) GetRefund(ctx context.Context, c Caller, id string) (contracts.Refund, error) {
+	if !contracts.ValidID(contracts.PrefixRefund, id) {
+		return contracts.Refund{}, notFound()
+	}
+	r, err := h.store.GetRefund(ctx, c.StoreID, id)
+	if errors.Is(err, contracts.ErrNotFound) {
+		return contracts.Refund{}, notFound()
+	}
+	return r, err
+}
+
+// ListRefunds reads the refunds of one of the caller's payments, oldest first.
+func (h *Hub) ListRefunds(ctx context.Context, c Caller, paymentID string) ([]contracts.Refund, error) {
+	if _, err := h.GetPaymentRecord(ctx, c, paymentID); err != nil {
+		return nil, err
+	}
+	return h.store.ListRefunds(ctx, paymentID)
+}
+
+// GetPaymentRecord reads one of the caller's payments as stored, without asking the partner.
+func (h *Hub) GetPaymentRecord(ctx context.Context, c Caller, id string) (contracts.Payment, error) {
+	if !contracts.ValidID(contracts.PrefixPayment, id) {
+		return contracts.Payment{}, notFound()
+	}
+	p, err := h.store.GetPayment(ctx, c.StoreID, id)
+	if errors.Is(err, contracts.ErrNotFound) {
+		return contracts.Payment{}, notFound()
+	}
+	return p, err
 }

@@ -20,7 +20,7 @@ var paymentColumns = []string{
 	"metadata", "next_action", "failure_code", "failure_message", "partner_code",
 	"attempt", "partner_ref", "partner_payment_id", "partner_action_ref",
 	"cancel_requested", "cancellation_reason", "event_sequence",
-	"paid_at", "created_at", "updated_at",
+	"paid_at", "created_at", "updated_at", "capture_method", "amount_captured",
 }
 
 var (
@@ -52,7 +52,7 @@ func (d dialect) paymentArgs(p contracts.Payment) ([]any, error) {
 		metadata, nextAction, p.FailureCode, p.FailureMessage, p.PartnerCode,
 		p.Attempt, p.PartnerRef, p.PartnerPaymentID, p.PartnerActionRef,
 		p.CancelRequested, p.CancellationReason, p.EventSequence,
-		d.nullTS(p.PaidAt), d.ts(p.CreatedAt), d.ts(p.UpdatedAt),
+		d.nullTS(p.PaidAt), d.ts(p.CreatedAt), d.ts(p.UpdatedAt), string(p.CaptureMethod), p.AmountCaptured,
 	}, nil
 }
 
@@ -71,7 +71,7 @@ func scanPayment(r rowScanner) (contracts.Payment, error) {
 		&metadata, &nextAction, &p.FailureCode, &p.FailureMessage, &p.PartnerCode,
 		&p.Attempt, &p.PartnerRef, &p.PartnerPaymentID, &p.PartnerActionRef,
 		&p.CancelRequested, &p.CancellationReason, &p.EventSequence,
-		nullTimeCol{&p.PaidAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt},
+		nullTimeCol{&p.PaidAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &p.CaptureMethod, &p.AmountCaptured,
 	)
 	if err != nil {
 		return contracts.Payment{}, err

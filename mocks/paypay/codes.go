@@ -51,8 +51,8 @@ func (req *createCodeRequest) validate() (int64, *apiError) {
 		return 0, fail(resMissingRequest, "codeType is required")
 	case req.CodeType != "ORDER_QR":
 		return 0, fail(resInvalidRequest, "codeType must be ORDER_QR")
-	case req.IsAuthorization:
-		return 0, fail(resInvalidRequest, "pre-authorization QR codes are not simulated")
+	case req.AuthorizationExpiry != nil && !req.IsAuthorization:
+		return 0, fail(resInvalidRequest, "authorizationExpiry needs isAuthorization true")
 	case len(req.OrderDescription) > 255 || len(req.StoreID) > 255 || len(req.TerminalID) > 255 || len(req.StoreInfo) > 255:
 		return 0, fail(resInvalidRequest, "orderDescription, storeInfo, storeId and terminalId are at most 255 characters")
 	}
@@ -96,6 +96,15 @@ func (s *Simulator) createCode(w http.ResponseWriter, _ *http.Request, in reques
 		return
 	}
 	now := s.now()
+	var authExpiry time.Time
+	if req.AuthorizationExpiry != nil {
+		// Without it the authorization's lifetime starts when the customer pays (payQR).
+		var err *apiError
+		if authExpiry, err = s.authorizationExpiry(req.AuthorizationExpiry, "authorizationExpiry", now); err != nil {
+			writeError(w, err.rc, err.message)
+			return
+		}
+	}
 	requestedAt := now
 	if req.RequestedAt != nil {
 		requestedAt = time.Unix(*req.RequestedAt, 0)
@@ -120,6 +129,8 @@ func (s *Simulator) createCode(w http.ResponseWriter, _ *http.Request, in reques
 		requestedAt:       requestedAt,
 		createdAt:         now,
 		expiresAt:         code.expiresAt,
+		preAuth:           req.IsAuthorization,
+		authExpiresAt:     authExpiry,
 	})
 	writeResult(w, resCreated, "Success", code.response)
 }
@@ -137,7 +148,10 @@ func codeResponse(c *qrCode, req *createCodeRequest, amount int64, requestedAt t
 		"amount":            jpy(amount),
 		"codeType":          req.CodeType,
 		"requestedAt":       requestedAt.Unix(),
-		"isAuthorization":   false,
+		"isAuthorization":   req.IsAuthorization,
+	}
+	if req.AuthorizationExpiry != nil {
+		data["authorizationExpiry"] = *req.AuthorizationExpiry
 	}
 	optional := map[string]string{
 		"orderDescription": req.OrderDescription, "storeInfo": req.StoreInfo, "storeId": req.StoreID,
@@ -201,7 +215,7 @@ func (s *Simulator) deleteCode(w http.ResponseWriter, _ *http.Request, in reques
 func (s *Simulator) getCodePayment(w http.ResponseWriter, _ *http.Request, in request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.payments[in.params["merchantPaymentId"]]
+	p, ok := s.find(in.params["merchantPaymentId"])
 	if !ok || (s.cfg.ExpiredQRNotFound && s.qrLapsed(p)) {
 		writeError(w, resQRPaymentAbsent, "Dynamic QR payment not found")
 		return

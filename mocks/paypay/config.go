@@ -23,6 +23,11 @@ const (
 // expiry. PayPay does not publish its default (paypay.md §4.1, unconfirmed).
 const DefaultQRLifetime = 5 * time.Minute
 
+// DefaultAuthorizationLifetime is how long a pre-authorization stays capturable when the
+// request names no expiry (authorizationExpiry on a QR, expiresAt on preauthorize). PayPay
+// does not publish its default or maximum (paypay.md §14); 7 days is payhub's choice.
+const DefaultAuthorizationLifetime = 7 * 24 * time.Hour
+
 // Config configures a Simulator. Empty credentials fall back to the demo constants.
 type Config struct {
 	// APIKey, APISecret and MerchantID are the credentials requests must be signed with
@@ -41,6 +46,9 @@ type Config struct {
 	// DYNAMIC_QR_PAYMENT_NOT_FOUND (newer spec) instead of status CREATED, acceptedAt 0
 	// (FAQ); paypay.md §4.3.
 	ExpiredQRNotFound bool
+	// AuthorizationLifetime is how long a pre-authorization lasts from the moment it is
+	// authorized when the request names no expiry; 0 means DefaultAuthorizationLifetime.
+	AuthorizationLifetime time.Duration
 	// ReplayDuplicateQR answers a repeated POST /v2/codes whose body matches the first one
 	// (requestedAt aside) with the first result, instead of 400 DUPLICATE_DYNAMIC_QR_REQUEST.
 	ReplayDuplicateQR bool
@@ -61,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QRLifetime <= 0 {
 		c.QRLifetime = DefaultQRLifetime
+	}
+	if c.AuthorizationLifetime <= 0 {
+		c.AuthorizationLifetime = DefaultAuthorizationLifetime
 	}
 	return c
 }

@@ -18,8 +18,9 @@ var (
 )
 
 // PayQR plays the customer paying the dynamic QR of merchantPaymentID in the PayPay app as
-// userAuthorizationID ("" means UserOK). UserOK completes the payment; any other user
-// makes it FAILED. A cancel the merchant sent earlier applies right after payment.
+// userAuthorizationID ("" means UserOK). UserOK completes the payment (authorizes it, for
+// an isAuthorization QR); any other user makes it FAILED. A cancel the merchant sent
+// earlier applies right after payment.
 func (s *Simulator) PayQR(merchantPaymentID, userAuthorizationID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -56,9 +57,16 @@ func (s *Simulator) payQR(merchantPaymentID, user string) (*payment, error) {
 	}
 	p.status = StatusCompleted
 	p.acceptedAt = now
+	if p.preAuth {
+		p.status = StatusAuthorized
+		if p.authExpiresAt.IsZero() {
+			p.authExpiresAt = now.Add(s.cfg.AuthorizationLifetime)
+		}
+	}
 	p.paymentID = s.newPaymentID()
 	s.byPaymentID[p.paymentID] = p
 	s.applyEarlyCancel(p)
+	s.expireLapsed(p)
 	return p, nil
 }
 
@@ -66,7 +74,7 @@ func (s *Simulator) payQR(merchantPaymentID, user string) (*payment, error) {
 func (s *Simulator) Payment(merchantPaymentID string) (LedgerPayment, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.payments[merchantPaymentID]
+	p, ok := s.find(merchantPaymentID)
 	if !ok {
 		return LedgerPayment{}, false
 	}
@@ -79,6 +87,7 @@ func (s *Simulator) Payments() []LedgerPayment {
 	defer s.mu.Unlock()
 	out := make([]LedgerPayment, 0, len(s.order))
 	for _, p := range s.order {
+		s.expireLapsed(p)
 		out = append(out, p.ledger())
 	}
 	return out

@@ -1,8 +1,8 @@
 // Package paypay is payhub's PayPay simulator: an independent implementation of PayPay's
 // Open Payment API v2 (OPA) as written in shared/partners/paypay.md, plus payhub's in-store
 // barcode stand-in (§11). It owns the simulated merchant's state — QR codes, payments,
-// refunds, issued barcodes — in memory, and serves it as an http.Handler (`payhub sim`
-// puts it on 127.0.0.1:7101).
+// captures, reverts, refunds, issued barcodes — in memory, and serves it as an
+// http.Handler (`payhub sim` puts it on 127.0.0.1:7101).
 //
 // # Wire behaviour
 //
@@ -16,9 +16,11 @@
 //
 // Endpoints: POST /v2/codes (201), DELETE /v2/codes/{codeId}, GET
 // /v2/codes/payments/{merchantPaymentId}, POST /v2/payments?agreeSimilarTransaction=
-// (201), GET and DELETE /v2/payments/{merchantPaymentId}, POST /v2/refunds (also
-// /v2/refunds/), GET /v2/refunds/{merchantRefundId}[?paymentId=]. Pre-authorization,
-// capture, revert and cashback are not simulated.
+// (201), POST /v2/payments/preauthorize?agreeSimilarTransaction= (201), POST
+// /v2/payments/capture (200), POST /v2/payments/preauthorize/revert (200), GET and DELETE
+// /v2/payments/{merchantPaymentId}, POST /v2/refunds (also /v2/refunds/), GET
+// /v2/refunds/{merchantRefundId}[?paymentId=]. Reauthorization, user-confirmed (higher)
+// captures, cashback and webhooks are not simulated.
 //
 // Rules enforced (payhub conventions where PayPay is silent are marked so in paypay.md):
 //   - A merchantPaymentId is used once: again on POST /v2/codes → 400
@@ -44,6 +46,43 @@
 //     reads REFUNDED, and the payment becomes REFUNDED. The same merchantRefundId for the
 //     same payment answers the refund already made; for another payment → 400
 //     INVALID_PARAMS. Unknown refund → 404 NO_SUCH_REFUND_ORDER.
+//
+// # Pre-authorization (paypay.md §4.6, §5)
+//
+//   - A pre-authorization is a QR created with isAuthorization true, or POST
+//     /v2/payments/preauthorize. Paying such a QR (/_sim/ or PayQR) makes it AUTHORIZED
+//     instead of COMPLETED; preauthorize answers AUTHORIZED at once. preauthorize takes the
+//     body of POST /v2/payments and the same rules (fixtures, duplicates, the 5-minute guard,
+//     an early cancel applied after the answer) — including, as a payhub convention,
+//     authorizationCode instead of userAuthorizationId: the §11 barcode stand-in, extended
+//     to pre-authorization, with the same barcode fixtures.
+//   - Expiry: authorizationExpiry (QR) or expiresAt (preauthorize, the field of PayPay's
+//     SDK models), epoch seconds that must lie in the future (else 400
+//     INVALID_REQUEST_PARAMS; authorizationExpiry without isAuthorization too). Absent, the
+//     authorization lasts Config.AuthorizationLifetime (DefaultAuthorizationLifetime, 7 days,
+//     payhub's choice) from authorization. From that instant (injected clock) the payment is
+//     EXPIRED on every read, the ledger included. Once authorized, the payment object's
+//     expiresAt is the authorization's expiry and authorizedAt is set.
+//   - Capture (all five fields required, else 400 MISSING_REQUEST_PARAMS): AUTHORIZED →
+//     COMPLETED, 200 with the payment object and captures.data[0] (status COMPLETED). An
+//     amount below the authorization captures that much and releases the rest; above it →
+//     400 HIGHER_CAPTURE_NOT_PERMITTED (the 202 USER_CONFIRMATION_REQUIRED flow is not
+//     simulated). amount keeps the authorized amount; captures.data[].amount and
+//     paymentMethods[].amount are what was charged. One capture per payment: again →
+//     ALREADY_CAPTURED; EXPIRED → ORDER_EXPIRED; any other status → ORDER_NOT_CAPTURABLE;
+//     unknown merchantPaymentId → 404 RESOURCE_NOT_FOUND. The same merchantCaptureId again
+//     answers byte for byte what it answered first (whatever the new body says); for another
+//     payment → 400 INVALID_PARAMS. Refused captures reserve nothing.
+//   - Revert (by PayPay's paymentId): AUTHORIZED → CANCELED, 200 data {status: CANCELED,
+//     acceptedAt, paymentId, requestedAt, reason}; the payment object then carries revert.
+//     Any other status → 400 ORDER_NOT_CANCELABLE (00200042); unknown paymentId → 404
+//     RESOURCE_NOT_FOUND. The same merchantRevertId for the same payment replays the
+//     answer; for another payment → 400 INVALID_PARAMS.
+//   - Cancel (DELETE) turns AUTHORIZED into FAILED whenever it is still authorized (no
+//     day-after cutoff: the authorization's expiry bounds it, payhub convention); a
+//     captured pre-authorization → 400 ORDER_NOT_REVERSIBLE (refund it). Refunds need a
+//     capture (AUTHORIZED → 400 UNACCEPTABLE_OP), total ≤ the captured amount, and the
+//     window counts from the capture.
 //
 // # Fixtures
 //
@@ -80,6 +119,9 @@
 //	GET  /_sim/payments                          {"payments":[LedgerPayment…]}
 //	GET  /_sim/payments/{merchantPaymentId}      one LedgerPayment
 //
-// Paying a QR as user-ok makes it COMPLETED; any other user makes it FAILED. Go tests use
-// Simulator.PayQR, Payment and Payments for the same.
+// Paying a QR as user-ok makes it COMPLETED (AUTHORIZED for isAuthorization); any other
+// user makes it FAILED. Go tests use Simulator.PayQR, Payment and Payments for the same.
+// A LedgerPayment shows the status, Amount (authorized, for a pre-authorization), Captured
+// (what a capture took; 0 otherwise), Captures, Refunded and Refunds, so tests can match
+// payhub's records to the yen.
 package paypay

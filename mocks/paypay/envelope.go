@@ -45,6 +45,12 @@ var (
 	resRefundAmount      = resultCode{http.StatusBadRequest, "INVALID_PARAMS", "00200015"}
 	resRefundWindow      = resultCode{http.StatusBadRequest, "REFUND_WINDOW_EXCEED", ""}
 	resNoSuchRefundOrder = resultCode{http.StatusNotFound, "NO_SUCH_REFUND_ORDER", "00200018"}
+
+	resNotCapturable      = resultCode{http.StatusBadRequest, "ORDER_NOT_CAPTURABLE", ""}
+	resAlreadyCaptured    = resultCode{http.StatusBadRequest, "ALREADY_CAPTURED", ""}
+	resOrderExpired       = resultCode{http.StatusBadRequest, "ORDER_EXPIRED", ""}
+	resHigherCapture      = resultCode{http.StatusBadRequest, "HIGHER_CAPTURE_NOT_PERMITTED", ""}
+	resOrderNotCancelable = resultCode{http.StatusBadRequest, "ORDER_NOT_CANCELABLE", "00200042"}
 )
 
 // resultInfo is the envelope header every OPA response carries (paypay.md §3).

@@ -2,11 +2,13 @@ package paypay
 
 import (
 	"net/http"
+	"time"
 )
 
-// createPaymentRequest is the body of POST /v2/payments: a linked-user debit
-// (userAuthorizationId, paypay.md §4.4) or payhub's barcode stand-in (authorizationCode,
-// §11). Exactly one of the two is present.
+// createPaymentRequest is the body of POST /v2/payments and POST /v2/payments/preauthorize:
+// a linked-user debit (userAuthorizationId, paypay.md §4.4) or payhub's barcode stand-in
+// (authorizationCode, §11). Exactly one of the two is present. ExpiresAt is read only by
+// preauthorize: when the authorization lapses.
 type createPaymentRequest struct {
 	MerchantPaymentID   string    `json:"merchantPaymentId"`
 	UserAuthorizationID string    `json:"userAuthorizationId"`
@@ -17,10 +19,23 @@ type createPaymentRequest struct {
 	TerminalID          string    `json:"terminalId"`
 	OrderReceiptNumber  string    `json:"orderReceiptNumber"`
 	OrderDescription    string    `json:"orderDescription"`
+	ExpiresAt           *int64    `json:"expiresAt"`
 }
 
 // createPayment serves POST /v2/payments?agreeSimilarTransaction=….
 func (s *Simulator) createPayment(w http.ResponseWriter, r *http.Request, in request) {
+	s.debit(w, r, in, false)
+}
+
+// preauthorize serves POST /v2/payments/preauthorize?agreeSimilarTransaction=…: the same
+// request and rules as createPayment, but the money is only blocked (AUTHORIZED) until a
+// capture, revert, cancel or the authorization's expiry.
+func (s *Simulator) preauthorize(w http.ResponseWriter, r *http.Request, in request) {
+	s.debit(w, r, in, true)
+}
+
+// debit creates a payment charged at once (COMPLETED) or, with preAuth, authorized.
+func (s *Simulator) debit(w http.ResponseWriter, r *http.Request, in request, preAuth bool) {
 	var req createPaymentRequest
 	if err := decode(in.body, &req); err != nil {
 		writeError(w, err.rc, err.message)
@@ -63,6 +78,13 @@ func (s *Simulator) createPayment(w http.ResponseWriter, r *http.Request, in req
 		return
 	}
 	now := s.now()
+	var authExpiry time.Time
+	if preAuth {
+		if authExpiry, err = s.authorizationExpiry(req.ExpiresAt, "expiresAt", now); err != nil {
+			writeError(w, err.rc, err.message)
+			return
+		}
+	}
 	kind, user := KindLinkedUser, req.UserAuthorizationID
 	if req.AuthorizationCode != "" {
 		kind = KindBarcode
@@ -97,6 +119,9 @@ func (s *Simulator) createPayment(w http.ResponseWriter, r *http.Request, in req
 		createdAt:         now,
 		acceptedAt:        now,
 	}
+	if preAuth {
+		p.preAuth, p.status, p.authExpiresAt = true, StatusAuthorized, authExpiry
+	}
 	s.addPayment(p)
 	// The answer reports the payment as made; a cancel recorded before it arrived applies
 	// right after, visible on the next read.
@@ -128,10 +153,10 @@ func (s *Simulator) similarPaymentExists(user string, amount int64) bool {
 	return false
 }
 
-// applyEarlyCancel turns a just-completed payment FAILED when the merchant canceled it
-// before it was paid. Caller holds s.mu.
+// applyEarlyCancel turns a just-completed or just-authorized payment FAILED when the
+// merchant canceled it before it was paid. Caller holds s.mu.
 func (s *Simulator) applyEarlyCancel(p *payment) {
-	if p.cancelRequested && p.status == StatusCompleted {
+	if p.cancelRequested && (p.status == StatusCompleted || p.status == StatusAuthorized) {
 		p.status = StatusFailed
 		p.canceledAt = s.now()
 	}
@@ -141,7 +166,7 @@ func (s *Simulator) applyEarlyCancel(p *payment) {
 func (s *Simulator) getPayment(w http.ResponseWriter, _ *http.Request, in request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.payments[in.params["merchantPaymentId"]]
+	p, ok := s.find(in.params["merchantPaymentId"])
 	if !ok {
 		writeError(w, resResourceMissing, "Payment not found")
 		return
@@ -150,8 +175,10 @@ func (s *Simulator) getPayment(w http.ResponseWriter, _ *http.Request, in reques
 }
 
 // cancelPayment serves DELETE /v2/payments/{merchantPaymentId} (paypay.md §4.5): COMPLETED
-// becomes FAILED until 00:14:59 JST the day after acceptance; a cancel before payment (or
-// before the payment exists at all) is recorded and applied once paid; repeats answer 202.
+// becomes FAILED until 00:14:59 JST the day after acceptance, AUTHORIZED becomes FAILED for
+// as long as it is authorized; a cancel before payment (or before the payment exists at
+// all) is recorded and applied once paid; repeats answer 202. A captured pre-authorization
+// is refunded, not canceled.
 func (s *Simulator) cancelPayment(w http.ResponseWriter, _ *http.Request, in request) {
 	id := in.params["merchantPaymentId"]
 	if !validMerchantID(id) {
@@ -160,7 +187,7 @@ func (s *Simulator) cancelPayment(w http.ResponseWriter, _ *http.Request, in req
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.payments[id]
+	p, ok := s.find(id)
 	if !ok {
 		s.pendingCancels[id] = true
 		writeResult(w, resRequestAccepted, "Request accepted", nil)
@@ -169,7 +196,15 @@ func (s *Simulator) cancelPayment(w http.ResponseWriter, _ *http.Request, in req
 	switch p.status {
 	case StatusCreated, StatusFailed:
 		p.cancelRequested = true
+	case StatusAuthorized:
+		p.cancelRequested = true
+		p.status = StatusFailed
+		p.canceledAt = s.now()
 	case StatusCompleted:
+		if p.preAuth {
+			writeError(w, resNotReversible, "A captured payment can no longer be canceled; refund instead")
+			return
+		}
 		if !s.now().Before(cancelCutoff(p.acceptedAt)) {
 			writeError(w, resNotReversible, "The cancel window has passed; refund instead")
 			return

@@ -54,7 +54,7 @@ func (s *Simulator) createRefund(w http.ResponseWriter, _ *http.Request, in requ
 		writeResult(w, resSuccess, "Success", prev.view())
 		return
 	}
-	p, ok := s.byPaymentID[req.PaymentID]
+	p, ok := s.findByPaymentID(req.PaymentID)
 	if !ok {
 		writeError(w, resResourceMissing, "Payment not found")
 		return
@@ -64,10 +64,10 @@ func (s *Simulator) createRefund(w http.ResponseWriter, _ *http.Request, in requ
 	case p.status != StatusCompleted && p.status != StatusRefunded:
 		writeError(w, resUnacceptableOp, "The payment is not in a refundable state")
 		return
-	case !now.Before(refundCutoff(p.acceptedAt)):
+	case !now.Before(refundCutoff(p.paidAt())):
 		writeError(w, resRefundWindow, "The refund window has passed")
 		return
-	case amount > p.amount-p.refunded():
+	case amount > p.paid()-p.refunded():
 		writeError(w, resRefundAmount, "Invalid refund amount")
 		return
 	}

@@ -22,6 +22,8 @@ type Simulator struct {
 	byPaymentID    map[string]*payment // by PayPay's paymentId
 	codes          map[string]*qrCode  // by codeId
 	refunds        map[string]*refund  // by merchantRefundId
+	captures       map[string]*capture // by merchantCaptureId
+	reverts        map[string]*revert  // by merchantRevertId
 	pendingCancels map[string]bool     // merchantPaymentIds canceled before any payment existed
 	barcodes       map[string]*issuedBarcode
 }
@@ -34,6 +36,8 @@ func New(cfg Config) *Simulator {
 		byPaymentID:    map[string]*payment{},
 		codes:          map[string]*qrCode{},
 		refunds:        map[string]*refund{},
+		captures:       map[string]*capture{},
+		reverts:        map[string]*revert{},
 		pendingCancels: map[string]bool{},
 		barcodes:       map[string]*issuedBarcode{},
 	}
@@ -62,6 +66,9 @@ var apiRoutes = []route{
 	{http.MethodDelete, "/v2/codes/{codeId}", (*Simulator).deleteCode},
 	{http.MethodGet, "/v2/codes/payments/{merchantPaymentId}", (*Simulator).getCodePayment},
 	{http.MethodPost, "/v2/payments", (*Simulator).createPayment},
+	{http.MethodPost, "/v2/payments/preauthorize", (*Simulator).preauthorize},
+	{http.MethodPost, "/v2/payments/capture", (*Simulator).capturePayment},
+	{http.MethodPost, "/v2/payments/preauthorize/revert", (*Simulator).revertAuthorization},
 	{http.MethodGet, "/v2/payments/{merchantPaymentId}", (*Simulator).getPayment},
 	{http.MethodDelete, "/v2/payments/{merchantPaymentId}", (*Simulator).cancelPayment},
 	{http.MethodPost, "/v2/refunds", (*Simulator).createRefund},

@@ -1,16 +1,24 @@
 package paypay
 
 import (
+	"encoding/json"
 	"time"
 )
 
 // Payment statuses the simulator produces (paypay.md §5).
 const (
-	StatusCreated   = "CREATED"
-	StatusCompleted = "COMPLETED"
-	StatusRefunded  = "REFUNDED"
-	StatusFailed    = "FAILED"
+	StatusCreated    = "CREATED"
+	StatusAuthorized = "AUTHORIZED"
+	StatusCompleted  = "COMPLETED"
+	StatusRefunded   = "REFUNDED"
+	StatusFailed     = "FAILED"
+	StatusCanceled   = "CANCELED"
+	StatusExpired    = "EXPIRED"
 )
+
+// CaptureCompleted is the status of a capture the simulator made (paypay.md §5); captures
+// needing the user's approval (USER_REQUESTED) are not simulated.
+const CaptureCompleted = "COMPLETED"
 
 // Refund statuses (paypay.md §4.7).
 const (
@@ -51,6 +59,33 @@ type payment struct {
 	canceledAt        time.Time // time the payment became FAILED
 	cancelRequested   bool      // a merchant cancel was accepted (maybe before payment)
 	refunds           []*refund
+
+	preAuth       bool      // a pre-authorization: paying authorizes, capture completes
+	authExpiresAt time.Time // when the authorization lapses; zero until known
+	captures      []*capture
+	revert        *revert
+}
+
+// paid is what the payment took from the customer: the amount, or for a pre-authorization
+// what was captured (nothing before capture).
+func (p *payment) paid() int64 {
+	if !p.preAuth {
+		return p.amount
+	}
+	var n int64
+	for _, c := range p.captures {
+		n += c.amount
+	}
+	return n
+}
+
+// paidAt is when the money moved, which starts the refund window: acceptance, or for a
+// pre-authorization the capture (paypay.md §4.7).
+func (p *payment) paidAt() time.Time {
+	if p.preAuth && len(p.captures) > 0 {
+		return p.captures[len(p.captures)-1].acceptedAt
+	}
+	return p.acceptedAt
 }
 
 // refunded is the sum of all refunds of p.
@@ -68,6 +103,26 @@ type refund struct {
 	paymentID        string
 	status           string
 	amount           int64
+	reason           string
+	requestedAt      time.Time
+	acceptedAt       time.Time
+}
+
+// capture is one accepted capture of a pre-authorization.
+type capture struct {
+	merchantCaptureID string
+	merchantPaymentID string
+	amount            int64
+	orderDescription  string
+	requestedAt       time.Time
+	acceptedAt        time.Time
+	response          json.RawMessage // the payment object answered, replayed on a repeat
+}
+
+// revert is one accepted revert of a pre-authorization.
+type revert struct {
+	merchantRevertID string
+	paymentID        string
 	reason           string
 	requestedAt      time.Time
 	acceptedAt       time.Time
@@ -98,9 +153,10 @@ type LedgerPayment struct {
 	PaymentID string `json:"paymentId,omitempty"`
 	// Kind is KindQR, KindLinkedUser or KindBarcode.
 	Kind string `json:"kind"`
-	// Status is the OPA payment status (CREATED, COMPLETED, REFUNDED, FAILED).
+	// Status is the OPA payment status (CREATED, AUTHORIZED, COMPLETED, REFUNDED, FAILED,
+	// CANCELED, EXPIRED).
 	Status string `json:"status"`
-	// Amount is the payment amount in yen.
+	// Amount is the payment amount in yen; for a pre-authorization, the amount authorized.
 	Amount int64 `json:"amount"`
 	// Currency is always JPY.
 	Currency string `json:"currency"`
@@ -112,17 +168,46 @@ type LedgerPayment struct {
 	// StoreID and TerminalID are as sent by the merchant.
 	StoreID    string `json:"storeId,omitempty"`
 	TerminalID string `json:"terminalId,omitempty"`
-	// RequestedAt is the merchant's requestedAt; AcceptedAt the payment time; CanceledAt
-	// the time the payment became FAILED.
+	// RequestedAt is the merchant's requestedAt; AcceptedAt the payment time (for a
+	// pre-authorization, when it was authorized); CanceledAt the time the payment became
+	// FAILED.
 	RequestedAt time.Time `json:"requestedAt,omitzero"`
 	AcceptedAt  time.Time `json:"acceptedAt,omitzero"`
 	CanceledAt  time.Time `json:"canceledAt,omitzero"`
 	// CancelRequested reports that a merchant cancel was accepted.
 	CancelRequested bool `json:"cancelRequested"`
-	// Refunded is the total refunded so far.
+	// PreAuthorization reports a pre-authorization (isAuthorization QR or
+	// /v2/payments/preauthorize): paying authorizes Amount, capture takes Captured.
+	PreAuthorization bool `json:"preAuthorization"`
+	// AuthorizationExpiresAt is when an authorization lapses (AUTHORIZED → EXPIRED); zero
+	// until the pre-authorization is authorized, unless the QR named authorizationExpiry.
+	AuthorizationExpiresAt time.Time `json:"authorizationExpiresAt,omitzero"`
+	// Captured is the amount captured in yen: what a pre-authorization actually took from
+	// the customer (≤ Amount; the rest was released). It is 0 before capture and for
+	// payments that were not pre-authorized, whose charge is Amount.
+	Captured int64 `json:"captured"`
+	// Captures lists the captures in the order they were accepted (at most one).
+	Captures []LedgerCapture `json:"captures"`
+	// MerchantRevertID and RevertedAt record the revert that made the payment CANCELED.
+	MerchantRevertID string    `json:"merchantRevertId,omitempty"`
+	RevertedAt       time.Time `json:"revertedAt,omitzero"`
+	// Refunded is the total refunded so far; it never exceeds Amount, or Captured for a
+	// pre-authorization.
 	Refunded int64 `json:"refunded"`
 	// Refunds lists the refunds in the order they were accepted.
 	Refunds []LedgerRefund `json:"refunds"`
+}
+
+// LedgerCapture is one capture in a LedgerPayment.
+type LedgerCapture struct {
+	// MerchantCaptureID is the merchant's id for the capture.
+	MerchantCaptureID string `json:"merchantCaptureId"`
+	// Amount is the captured amount in yen.
+	Amount int64 `json:"amount"`
+	// OrderDescription is as sent by the merchant.
+	OrderDescription string `json:"orderDescription"`
+	// AcceptedAt is when the simulator accepted the capture.
+	AcceptedAt time.Time `json:"acceptedAt"`
 }
 
 // LedgerRefund is one refund in a LedgerPayment.
@@ -156,8 +241,24 @@ func (p *payment) ledger() LedgerPayment {
 		AcceptedAt:          p.acceptedAt,
 		CanceledAt:          p.canceledAt,
 		CancelRequested:     p.cancelRequested,
+		PreAuthorization:    p.preAuth,
 		Refunded:            p.refunded(),
 		Refunds:             []LedgerRefund{},
+		Captures:            []LedgerCapture{},
+	}
+	if p.preAuth {
+		lp.AuthorizationExpiresAt = p.authExpiresAt
+		lp.Captured = p.paid()
+	}
+	for _, c := range p.captures {
+		lp.Captures = append(lp.Captures, LedgerCapture{
+			MerchantCaptureID: c.merchantCaptureID, Amount: c.amount,
+			OrderDescription: c.orderDescription, AcceptedAt: c.acceptedAt,
+		})
+	}
+	if p.revert != nil {
+		lp.MerchantRevertID = p.revert.merchantRevertID
+		lp.RevertedAt = p.revert.acceptedAt
 	}
 	for _, r := range p.refunds {
 		lp.Refunds = append(lp.Refunds, LedgerRefund{
@@ -209,8 +310,34 @@ type paymentView struct {
 	TerminalID          string        `json:"terminalId,omitempty"`
 	OrderReceiptNumber  string        `json:"orderReceiptNumber,omitempty"`
 	OrderDescription    string        `json:"orderDescription,omitempty"`
+	AuthorizedAt        *int64        `json:"authorizedAt,omitempty"`
 	Refunds             refundList    `json:"refunds"`
+	Captures            captureList   `json:"captures"`
+	Revert              *revertState  `json:"revert,omitempty"`
 	PaymentMethods      []methodEntry `json:"paymentMethods"`
+}
+
+type captureList struct {
+	Data []captureView `json:"data"`
+}
+
+// captureView is one entry of the payment object's captures.data (paypay.md §4.6).
+type captureView struct {
+	MerchantCaptureID string `json:"merchantCaptureId"`
+	Amount            money  `json:"amount"`
+	OrderDescription  string `json:"orderDescription"`
+	RequestedAt       int64  `json:"requestedAt"`
+	ExpiresAt         *int64 `json:"expiresAt"`
+	Status            string `json:"status"`
+	AcceptedAt        int64  `json:"acceptedAt"`
+}
+
+// revertState is the payment object's revert (paypay.md §4.3).
+type revertState struct {
+	AcceptedAt       int64  `json:"acceptedAt"`
+	MerchantRevertID string `json:"merchantRevertId"`
+	RequestedAt      int64  `json:"requestedAt"`
+	Reason           string `json:"reason,omitempty"`
 }
 
 type refundList struct {
@@ -258,6 +385,7 @@ func (p *payment) view() paymentView {
 		OrderReceiptNumber: p.orderReceipt,
 		OrderDescription:   p.orderDescription,
 		Refunds:            refundList{Data: []refundView{}},
+		Captures:           captureList{Data: []captureView{}},
 		PaymentMethods:     []methodEntry{},
 	}
 	if p.kind == KindLinkedUser {
@@ -266,8 +394,26 @@ func (p *payment) view() paymentView {
 	for _, r := range p.refunds {
 		v.Refunds.Data = append(v.Refunds.Data, r.view())
 	}
+	for _, c := range p.captures {
+		v.Captures.Data = append(v.Captures.Data, captureView{
+			MerchantCaptureID: c.merchantCaptureID, Amount: jpy(c.amount), OrderDescription: c.orderDescription,
+			RequestedAt: c.requestedAt.Unix(), Status: CaptureCompleted, AcceptedAt: c.acceptedAt.Unix(),
+		})
+	}
+	if p.preAuth && !p.acceptedAt.IsZero() {
+		// Once authorized, expiresAt is the authorization's expiry, no longer the QR's.
+		v.AuthorizedAt = epochOrNull(p.acceptedAt)
+		v.ExpiresAt = epochOrNull(p.authExpiresAt)
+	}
+	if r := p.revert; r != nil {
+		v.Revert = &revertState{AcceptedAt: r.acceptedAt.Unix(), MerchantRevertID: r.merchantRevertID, RequestedAt: r.requestedAt.Unix(), Reason: r.reason}
+	}
 	if !p.acceptedAt.IsZero() {
-		v.PaymentMethods = append(v.PaymentMethods, methodEntry{Amount: jpy(p.amount), Type: "WALLET"})
+		charged := p.amount
+		if len(p.captures) > 0 {
+			charged = p.paid()
+		}
+		v.PaymentMethods = append(v.PaymentMethods, methodEntry{Amount: jpy(charged), Type: "WALLET"})
 	}
 	return v
 }

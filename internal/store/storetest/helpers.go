@@ -51,6 +51,8 @@ func newPayment(storeID string) contracts.Payment {
 		Flow:                contracts.FlowQR,
 		Amount:              contracts.Money{Amount: 1200, Currency: contracts.JPY},
 		AmountRefunded:      0,
+		AmountCaptured:      700,
+		CaptureMethod:       contracts.CaptureManual,
 		Status:              contracts.StatusProcessing,
 		UserAuthorizationID: "uaid-1",
 		Metadata:            map[string]string{"lane": "3", "note": "ünïcode ✓"},
