@@ -405,3 +405,52 @@ func TestKeysExpireAfterTheirRetention(t *testing.T) {
 		t.Fatalf("an expired key must be a new request: %v %+v", err, r)
 	}
 }
+
+func (f *fixture) authorize(t *testing.T, amount int64) string {
+	t.Helper()
+	cmd := payment(amount)
+	cmd.CaptureMethod = contracts.CaptureManual
+	r, err := f.hub.CreatePayment(context.Background(), f.caller, idem("auth"), cmd)
+	if err != nil || decode(t, r)["status"] != "authorized" {
+		t.Fatalf("authorize: %v %s", err, r.Body)
+	}
+	return decode(t, r)["id"].(string)
+}
+
+func TestCaptureOutcomes(t *testing.T) {
+	for name, c := range map[string]struct {
+		res          contracts.PaymentResult
+		status       int
+		paymentState string
+		captured     int64
+	}{
+		"captured":        {contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}, 200, "succeeded", 700},
+		"answer lost":     {contracts.PaymentResult{Outcome: contracts.OutcomeUnknown}, 200, "unknown", 0},
+		"hold expired":    {contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailureExpired}, 200, "canceled", 0},
+		"partner refuses": {contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailurePartnerRejected}, 409, "authorized", 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			id := f.authorize(t, 1000)
+			f.partner.capture = func(r contracts.CaptureRequest) contracts.PaymentResult {
+				if r.Amount.Amount != 700 || r.PartnerRef != id+"_c1" {
+					t.Errorf("capture request %+v", r)
+				}
+				return c.res
+			}
+			amount := int64(700)
+			key := idem("cap")
+			r, err := f.hub.CapturePayment(context.Background(), f.caller, key, id, &amount)
+			if err != nil || r.Status != c.status {
+				t.Fatalf("capture: %v %d %s", err, r.Status, r.Body)
+			}
+			p, _ := f.store.GetPayment(context.Background(), "store-1", id)
+			if string(p.Status) != c.paymentState || p.AmountCaptured != c.captured {
+				t.Fatalf("payment %s captured %d; want %s %d", p.Status, p.AmountCaptured, c.paymentState, c.captured)
+			}
+			if again, _ := f.hub.CapturePayment(context.Background(), f.caller, key, id, &amount); !again.Replayed || f.partner.count("capture") != 1 {
+				t.Fatalf("replay: %+v, partner captures %d", again, f.partner.count("capture"))
+			}
+		})
+	}
+}
