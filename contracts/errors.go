@@ -73,6 +73,8 @@ const (
 	FailureDuplicateSuspected = "duplicate_suspected"
 	// FailurePartnerRejected: the partner refused for another reason.
 	FailurePartnerRejected = "partner_rejected"
+	// FailurePartnerUnavailable: the partner was not answering reliably; nothing was sent.
+	FailurePartnerUnavailable = "partner_unavailable"
 	// FailureAuthenticationFailed: the customer did not authenticate.
 	FailureAuthenticationFailed = "authentication_failed"
 )

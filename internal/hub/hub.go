@@ -50,6 +50,8 @@ type Config struct {
 	// BarcodeRules route method auto by the scanned code's prefix; nil means
 	// DefaultBarcodeRules.
 	BarcodeRules []BarcodeRule
+	// Breaker tunes the per-partner circuit breakers; zero means DefaultBreakerConfig.
+	Breaker BreakerConfig
 }
 
 // Hub executes payment commands.
@@ -64,6 +66,8 @@ type Hub struct {
 	metrics  *Metrics
 	// barcodeRules route method auto.
 	barcodeRules []BarcodeRule
+	// breakers guard new payments per partner.
+	breakers map[contracts.Method]*breaker
 }
 
 // New returns a Hub.
@@ -77,9 +81,12 @@ func New(cfg Config) *Hub {
 	if cfg.BarcodeRules == nil {
 		cfg.BarcodeRules = DefaultBarcodeRules
 	}
+	if cfg.Breaker == (BreakerConfig{}) {
+		cfg.Breaker = DefaultBreakerConfig
+	}
 	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
-		barcodeRules: cfg.BarcodeRules}
+		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics)}
 }
 
 // Caller is the authenticated store client and the one store its token acts for.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
 
 	"payhub/contracts"
 )
@@ -13,6 +14,7 @@ type Metrics struct {
 	payments     *prometheus.CounterVec
 	refunds      *prometheus.CounterVec
 	partnerCalls *prometheus.HistogramVec
+	breakers     *prometheus.GaugeVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -28,8 +30,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "payhub_partner_call_seconds", Help: "Partner call latency, by method, operation and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}, []string{"method", "operation", "outcome"}),
+		breakers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "payhub_partner_breaker_state", Help: "Per-partner circuit breaker: 0 closed, 1 half-open, 2 open.",
+		}, []string{"method"}),
 	}
-	reg.MustRegister(m.payments, m.refunds, m.partnerCalls)
+	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers)
 	return m
 }
 
@@ -48,5 +53,11 @@ func (m *Metrics) refundCreated(o contracts.Outcome) {
 func (m *Metrics) partnerCall(method contracts.Method, op string, o contracts.Outcome, d time.Duration) {
 	if m != nil {
 		m.partnerCalls.WithLabelValues(string(method), op, string(o)).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) breakerState(method contracts.Method, s gobreaker.State) {
+	if m != nil {
+		m.breakers.WithLabelValues(string(method)).Set(float64(s))
 	}
 }

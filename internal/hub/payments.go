@@ -118,6 +118,9 @@ func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	if err != nil {
 		return Response{}, err
 	}
+	if err := h.partnerUnavailable(cmd.Method); err != nil {
+		return Response{}, err
+	}
 	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
 		return h.createPayment(ctx, c, idem, cmd, partner)
 	})
@@ -153,7 +156,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	// A till that hangs up must not turn a payment in flight into an unknown one.
 	callCtx := context.WithoutCancel(ctx)
 	start := time.Now()
-	res := partner.CreatePayment(callCtx, contracts.PaymentRequest{
+	res := h.createThroughBreaker(callCtx, p.Method, partner, contracts.PaymentRequest{
 		PartnerRef: p.PartnerRef, Amount: p.Amount, Flow: p.Flow, CaptureMethod: p.CaptureMethod, Barcode: cmd.Barcode,
 		UserAuthorizationID: p.UserAuthorizationID, StoreID: p.StoreID, TerminalID: p.TerminalID,
 		Description: description(p), RequestedAt: now,
