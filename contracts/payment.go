@@ -228,6 +228,9 @@ const (
 	EventPaymentUnknown EventType = "payment.unknown"
 	// EventPaymentCancelRequested: the store asked to abandon a payment whose outcome is open.
 	EventPaymentCancelRequested EventType = "payment.cancel_requested"
+	// EventPaymentCancelRefused: the partner definitively refused a requested cancel; the
+	// payment stands and may be refunded.
+	EventPaymentCancelRefused EventType = "payment.cancel_refused"
 	// EventRefundPending: a refund was created and its partner call is in flight.
 	EventRefundPending EventType = "refund.pending"
 	// EventRefundSucceeded: the partner accepted a refund.

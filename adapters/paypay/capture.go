@@ -113,7 +113,14 @@ func (a *Adapter) captureResult(r reply, req contracts.CaptureRequest, checked b
 	case verdictUnknown:
 		return a.unknownPayment(r)
 	case verdictRefused:
-		if !checked && (r.code() == codeAlreadyCaptured || r.code() == codeOrderNotCapturable) {
+		if r.code() == codeAlreadyCaptured {
+			// Money of this payment was taken by some capture: not by this call, but the
+			// payment is no longer merely authorized, so the engine must look, not believe.
+			return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown, PartnerCode: r.code(),
+				FailureMessage: "PayPay says the payment was already captured (not under merchantCaptureId " +
+					req.PartnerRef + "); query it to learn what was taken: " + a.describe(r)}
+		}
+		if !checked && r.code() == codeOrderNotCapturable {
 			return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown, PartnerCode: r.code(),
 				FailureMessage: "PayPay refused the capture, but payhub could not check first whether an earlier capture " +
 					"with merchantCaptureId " + req.PartnerRef + " went through: " + a.describe(r)}

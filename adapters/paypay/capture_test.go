@@ -168,7 +168,7 @@ func TestCaptureOutcomes(t *testing.T) {
 		{200, "SUCCESS", nil, contracts.OutcomeUnknown, "", "unreadable"},
 		{202, "USER_CONFIRMATION_REQUIRED", paymentData("AUTHORIZED"), contracts.OutcomeUnknown, "", "USER_CONFIRMATION_REQUIRED"},
 		{400, "ORDER_NOT_CAPTURABLE", nil, contracts.OutcomeFailed, contracts.FailurePartnerRejected, ""},
-		{400, "ALREADY_CAPTURED", nil, contracts.OutcomeFailed, contracts.FailurePartnerRejected, ""},
+		{400, "ALREADY_CAPTURED", nil, contracts.OutcomeUnknown, "", "already captured"},
 		{400, "ORDER_EXPIRED", nil, contracts.OutcomeFailed, contracts.FailureExpired, ""},
 		{400, "HIGHER_CAPTURE_NOT_PERMITTED", nil, contracts.OutcomeFailed, contracts.FailurePartnerRejected, ""},
 		{400, "NO_SUFFICIENT_FUND", nil, contracts.OutcomeFailed, contracts.FailurePartnerRejected, ""},
@@ -235,8 +235,8 @@ func TestCaptureRefusalWithoutLookup(t *testing.T) {
 		{answer(503, "MAINTENANCE_MODE", nil), "ORDER_NOT_CAPTURABLE", contracts.OutcomeUnknown},
 		{answer(503, "MAINTENANCE_MODE", nil), "ORDER_EXPIRED", contracts.OutcomeFailed},
 		{answer(200, "SUCCESS", nil), "ALREADY_CAPTURED", contracts.OutcomeUnknown},
-		{answer(404, "RESOURCE_NOT_FOUND", nil), "ALREADY_CAPTURED", contracts.OutcomeFailed},
-		{answer(200, "SUCCESS", capturedData(captureEntry("cap-0", 1200, "COMPLETED"))), "ALREADY_CAPTURED", contracts.OutcomeFailed},
+		{answer(404, "RESOURCE_NOT_FOUND", nil), "ORDER_NOT_CAPTURABLE", contracts.OutcomeFailed},
+		{answer(200, "SUCCESS", capturedData(captureEntry("cap-0", 1200, "COMPLETED"))), "ALREADY_CAPTURED", contracts.OutcomeUnknown},
 	}
 	for i, tc := range tests {
 		t.Run(fmt.Sprintf("%d_%s", i, tc.code), func(t *testing.T) {

@@ -49,7 +49,7 @@ func (v *contractValidator) middleware() gin.HandlerFunc {
 			c.Next() // not a contract route: gin answers 404/405
 			return
 		}
-		body, err := readBody(c.Request)
+		body, err := readBody(c.Request, route.Operation.RequestBody != nil)
 		if err != nil {
 			writeProblem(c, problemFrom(err))
 			return
@@ -67,10 +67,18 @@ func (v *contractValidator) middleware() gin.HandlerFunc {
 	}
 }
 
-// readBody reads a request body within MaxBodyBytes; a bodiless request (no length, no
-// content type) has none.
-func readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+// readBody reads the body of an operation that takes one, within MaxBodyBytes. A request
+// without a Content-Type is bodiless only if it really carries no bytes (a chunked empty
+// body included); operations without a body ignore whatever came.
+func readBody(r *http.Request, takesBody bool) ([]byte, error) {
+	if !takesBody {
+		return nil, nil
+	}
+	if r.Header.Get("Content-Type") == "" {
+		raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+		if err != nil || len(raw) > 0 {
+			return nil, contracts.Errorf(http.StatusUnsupportedMediaType, contracts.CodeUnsupportedMediaType, "A request body must be sent as application/json.")
+		}
 		return nil, nil
 	}
 	return jsonin.ReadBody(r, MaxBodyBytes)
@@ -98,7 +106,7 @@ func validationProblem(err error) *contracts.Error {
 		}
 	}
 	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && (re == nil || re.Parameter == nil) {
 		e.Pointer = "/" + strings.Join(se.JSONPointer(), "/")
 		e.Detail = fmt.Sprintf("%s: %s", e.Pointer, se.Reason)
 		switch {

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -27,16 +26,13 @@ type BreakerConfig struct {
 // DefaultBreakerConfig opens after 5 unknown outcomes in a row, for 30 seconds.
 var DefaultBreakerConfig = BreakerConfig{ConsecutiveFailures: 5, OpenFor: 30 * time.Second, TrialCalls: 3}
 
-// errOutcomeUnknown marks a partner call whose outcome was unknown, for the breaker.
-var errOutcomeUnknown = errors.New("partner outcome unknown")
-
-type breaker = gobreaker.CircuitBreaker[contracts.PaymentResult]
+type breaker = gobreaker.TwoStepCircuitBreaker[contracts.PaymentResult]
 
 func newBreakers(methods map[contracts.Method]contracts.Partner, cfg BreakerConfig, m *Metrics) map[contracts.Method]*breaker {
 	out := make(map[contracts.Method]*breaker, len(methods))
 	for method := range methods {
 		m.breakerState(method, gobreaker.StateClosed)
-		out[method] = gobreaker.NewCircuitBreaker[contracts.PaymentResult](gobreaker.Settings{
+		out[method] = gobreaker.NewTwoStepCircuitBreaker[contracts.PaymentResult](gobreaker.Settings{
 			Name:        string(method),
 			MaxRequests: cfg.TrialCalls,
 			Timeout:     cfg.OpenFor,
@@ -49,33 +45,29 @@ func newBreakers(methods map[contracts.Method]contracts.Partner, cfg BreakerConf
 	return out
 }
 
-// partnerUnavailable refuses a new payment before anything is written while the partner's
-// breaker is open; the idempotency key stays free for a retry.
-func (h *Hub) partnerUnavailable(method contracts.Method) error {
-	if b := h.breakers[method]; b != nil && b.State() == gobreaker.StateOpen {
-		return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable,
-			"%s is not answering reliably right now; nothing was charged. Retry shortly or use another method.", method)
-	}
-	return nil
-}
+// errOutcomeUnknown marks a partner call whose outcome was unknown, for the breaker.
+var errOutcomeUnknown = errors.New("partner outcome unknown")
 
-// createThroughBreaker calls the partner's create under its breaker. A call the breaker
-// refuses was never sent, so the payment definitely failed.
-func (h *Hub) createThroughBreaker(ctx context.Context, method contracts.Method, partner contracts.Partner, req contracts.PaymentRequest) contracts.PaymentResult {
+// admit asks the partner's breaker to let a new payment through. It runs after the
+// idempotency key was claimed (so a retry of a known request is replayed, never refused)
+// and before anything is written: a refusal frees the key and creates no payment. The
+// returned done reports the call's outcome to the breaker.
+func (h *Hub) admit(method contracts.Method) (done func(contracts.Outcome), err error) {
 	b := h.breakers[method]
 	if b == nil {
-		return partner.CreatePayment(ctx, req)
+		return func(contracts.Outcome) {}, nil
 	}
-	res, err := b.Execute(func() (contracts.PaymentResult, error) {
-		r := partner.CreatePayment(ctx, req)
-		if r.Outcome == contracts.OutcomeUnknown {
-			return r, errOutcomeUnknown
+	report, err := b.Allow()
+	if err != nil {
+		return nil, contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable,
+			"%s is not answering reliably right now; nothing was charged. Retry shortly or use another method.", method)
+	}
+	// Declines are answers; only an unknown outcome counts against the partner.
+	return func(o contracts.Outcome) {
+		if o == contracts.OutcomeUnknown {
+			report(errOutcomeUnknown)
+			return
 		}
-		return r, nil
-	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailurePartnerUnavailable,
-			FailureMessage: "The partner was not answering reliably; the payment was not sent."}
-	}
-	return res
+		report(nil)
+	}, nil
 }

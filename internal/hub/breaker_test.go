@@ -80,6 +80,12 @@ func TestBreakerOpensPerPartner(t *testing.T) {
 	if failing.creates != 3 {
 		t.Fatalf("the open breaker let %d calls through, want 3", failing.creates)
 	}
+	// A till retrying a known request learns its outcome, never "nothing was charged".
+	r, err := h.CreatePayment(context.Background(), caller, Idempotency{Key: "kb", Fingerprint: "f"},
+		CreatePayment{Amount: contracts.Money{Amount: 100, Currency: contracts.JPY}, Method: contracts.MethodPayPay, Flow: contracts.FlowQR})
+	if err != nil || !r.Replayed {
+		t.Fatalf("retry of the first request under an open breaker: %v %+v", err, r)
+	}
 	if r, err := create(other); err != nil || r.Status != http.StatusCreated {
 		t.Fatalf("the other partner stopped working: %v %+v", err, r)
 	}

@@ -50,7 +50,14 @@ func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason
 		if p.Status == contracts.StatusRequiresAction || p.Status == contracts.StatusAuthorized || p.Status == contracts.StatusSucceeded {
 			return h.cancelAtPartner(ctx, c, &idem, p, reason)
 		}
-	case contracts.StatusRequiresAction, contracts.StatusAuthorized, contracts.StatusSucceeded:
+	case contracts.StatusSucceeded:
+		if p.CaptureMethod == contracts.CaptureManual {
+			// A captured authorization cannot be canceled at the partner (PayPay: only
+			// while AUTHORIZED); its money goes back by refund.
+			return Response{}, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A captured payment cannot be canceled; refund it instead.")
+		}
+		return h.cancelAtPartner(ctx, c, &idem, p, reason)
+	case contracts.StatusRequiresAction, contracts.StatusAuthorized:
 		return h.cancelAtPartner(ctx, c, &idem, p, reason)
 	}
 	return Response{}, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)
@@ -212,11 +219,11 @@ func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Paym
 		return Response{Status: http.StatusOK, Body: body}, tx.AppendEvent(ctx, ev)
 	case contracts.OutcomeWindowPassed:
 		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
-			"The partner's cancel window for this payment has passed; refund it instead.")), nil
+			"The partner's cancel window for this payment has passed; refund it instead.")), h.dropCancelRequest(ctx, tx, p, now)
 	case contracts.OutcomeFailed:
 		h.log.WarnContext(ctx, "partner refused a cancel", "payment_id", p.ID, "partner_code", res.PartnerCode)
 		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,
-			"The partner refused to cancel this payment.")), nil
+			"The partner refused to cancel this payment.")), h.dropCancelRequest(ctx, tx, p, now)
 	}
 	// The partner may or may not have accepted: remember the wish; the resolver finishes it.
 	p.CancelRequested, p.UpdatedAt = true, now
@@ -243,4 +250,18 @@ func (h *Hub) honorCancelRequest(ctx context.Context, p contracts.Payment) {
 	if err != nil || resp.Problem {
 		h.log.ErrorContext(ctx, "reversing an abandoned payment failed", "payment_id", p.ID, "status", resp.Status, "err", err)
 	}
+}
+
+// dropCancelRequest ends a standing cancel request once the partner definitively refused
+// the cancel: the payment stays as it is and may be refunded instead.
+func (h *Hub) dropCancelRequest(ctx context.Context, tx contracts.Tx, p contracts.Payment, now time.Time) error {
+	if !p.CancelRequested {
+		return nil
+	}
+	p.CancelRequested, p.UpdatedAt = false, now
+	ev := h.event(&p, "", contracts.EventPaymentCancelRefused, h.render.Payment(p), now)
+	if err := tx.UpdatePayment(ctx, p); err != nil {
+		return err
+	}
+	return tx.AppendEvent(ctx, ev)
 }

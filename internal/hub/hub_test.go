@@ -454,3 +454,60 @@ func TestCaptureOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// A cancel whose answer was lost, then refused for good, leaves the payment refundable.
+func TestRefusedCancelEndsTheCancelRequest(t *testing.T) {
+	f := newFixture(t)
+	id := f.pay(t, 500)
+	outcome := contracts.OutcomeUnknown
+	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult { return contracts.CancelResult{Outcome: outcome} }
+	if r, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("c1"), id, ""); r.Status != http.StatusAccepted {
+		t.Fatalf("first cancel: %s", r.Body)
+	}
+	outcome = contracts.OutcomeWindowPassed
+	if r, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("c2"), id, ""); r.Status != http.StatusConflict {
+		t.Fatalf("second cancel: %s", r.Body)
+	}
+	amount := int64(500)
+	r, err := f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
+	if err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("refund after the refused cancel: %v %s", err, r.Body)
+	}
+	events, _ := f.store.ListEvents(context.Background(), id)
+	if events[len(events)-3].Type != contracts.EventPaymentCancelRefused {
+		t.Fatalf("no cancel_refused event: %+v", events)
+	}
+}
+
+// A QR payment abandoned while its create was in flight is withdrawn as soon as the QR
+// exists, so the customer can no longer pay it.
+func TestAbandonedQRIsWithdrawn(t *testing.T) {
+	f := newFixture(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.partner.create = func(contracts.PaymentRequest) contracts.PaymentResult {
+		close(entered)
+		<-release
+		return contracts.PaymentResult{Outcome: contracts.OutcomePending, PartnerActionRef: "code-1",
+			NextAction: &contracts.NextAction{Type: contracts.NextActionDisplayQR, QRCodeURL: "https://qr"}}
+	}
+	done := make(chan string)
+	go func() {
+		cmd := payment(300)
+		cmd.Flow, cmd.Barcode = contracts.FlowQR, ""
+		r, err := f.hub.CreatePayment(context.Background(), f.caller, idem("p"), cmd)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- decode(t, r)["id"].(string)
+	}()
+	<-entered
+	waiting, _ := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
+	if c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, ""); err != nil || c.Status != http.StatusAccepted {
+		t.Fatalf("abandon: %v %s", err, c.Body)
+	}
+	close(release)
+	p, _ := f.store.GetPayment(context.Background(), "store-1", <-done)
+	if p.Status != contracts.StatusCanceled || f.partner.count("cancel") != 1 {
+		t.Fatalf("status %s with %d partner cancels; want the QR withdrawn", p.Status, f.partner.count("cancel"))
+	}
+}

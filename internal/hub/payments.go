@@ -118,15 +118,16 @@ func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	if err != nil {
 		return Response{}, err
 	}
-	if err := h.partnerUnavailable(cmd.Method); err != nil {
-		return Response{}, err
-	}
 	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
 		return h.createPayment(ctx, c, idem, cmd, partner)
 	})
 }
 
 func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd CreatePayment, partner contracts.Partner) (Response, error) {
+	done, err := h.admit(cmd.Method)
+	if err != nil {
+		return Response{}, err
+	}
 	now := h.now()
 	p := contracts.Payment{
 		ID: h.ids.New(contracts.PrefixPayment), StoreID: c.StoreID, ClientID: c.ClientID,
@@ -139,7 +140,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 		PartnerRef: p.PartnerRef, StartedAt: now}
 	// The intent is durable before the partner hears of the payment: after a crash the
 	// unfinished attempt says what may have happened.
-	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		ev := h.event(&p, "", contracts.EventPaymentProcessing, h.render.Payment(p), now)
 		if err := tx.InsertPayment(ctx, p); err != nil {
 			return err
@@ -150,18 +151,20 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 		return tx.AppendEvent(ctx, ev)
 	})
 	if err != nil {
+		done(contracts.OutcomeSucceeded) // the partner was not called: no verdict on it
 		return Response{}, fmt.Errorf("record payment intent: %w", err)
 	}
 
 	// A till that hangs up must not turn a payment in flight into an unknown one.
 	callCtx := context.WithoutCancel(ctx)
 	start := time.Now()
-	res := h.createThroughBreaker(callCtx, p.Method, partner, contracts.PaymentRequest{
+	res := partner.CreatePayment(callCtx, contracts.PaymentRequest{
 		PartnerRef: p.PartnerRef, Amount: p.Amount, Flow: p.Flow, CaptureMethod: p.CaptureMethod, Barcode: cmd.Barcode,
 		UserAuthorizationID: p.UserAuthorizationID, StoreID: p.StoreID, TerminalID: p.TerminalID,
 		Description: description(p), RequestedAt: now,
 	})
 	h.metrics.partnerCall(p.Method, "create_payment", res.Outcome, time.Since(start))
+	done(res.Outcome)
 	return h.finishCreate(callCtx, c, idem, p.ID, att.ID, res)
 }
 
@@ -209,9 +212,10 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paym
 		return Response{}, &partnerCalledError{fmt.Errorf("record payment outcome: %w", err)}
 	}
 	h.metrics.paymentCreated(res.Outcome)
-	if p.CancelRequested && (p.Status == contracts.StatusSucceeded || p.Status == contracts.StatusAuthorized) {
-		// The till abandoned this payment while it was in flight; it went through, so
-		// reverse it. The create's response stays what it was: the payment as it landed.
+	if p.CancelRequested && (p.Status == contracts.StatusSucceeded || p.Status == contracts.StatusAuthorized || p.Status == contracts.StatusRequiresAction) {
+		// The till abandoned this payment while it was in flight; it went through (or waits
+		// for the customer), so reverse or withdraw it. The create's response stays what it
+		// was: the payment as it landed.
 		h.honorCancelRequest(ctx, p)
 	}
 	return resp, nil
@@ -249,8 +253,10 @@ func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now t
 		t := res.PaidAt.UTC().Truncate(time.Microsecond)
 		p.PaidAt = &t
 	}
-	if p.Status == contracts.StatusSucceeded && p.AmountCaptured == 0 {
-		p.AmountCaptured = p.Amount.Amount // automatic capture takes it all
+	if p.Status == contracts.StatusSucceeded && p.AmountCaptured == 0 && p.CaptureMethod != contracts.CaptureManual {
+		// Automatic capture takes it all. A manual capture's amount is set by the capture
+		// itself: a lost partial capture must not be taken for a full one.
+		p.AmountCaptured = p.Amount.Amount
 	}
 	p.NextAction = nil
 	if p.Status == contracts.StatusRequiresAction {

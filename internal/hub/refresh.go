@@ -25,7 +25,12 @@ func (h *Hub) refresh(ctx context.Context, p contracts.Payment) (contracts.Payme
 	h.metrics.partnerCall(p.Method, "get_payment", res.Outcome, time.Since(start))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
-		return h.applyRefresh(ctx, p, res)
+		q, err := h.applyRefresh(ctx, p, res)
+		if err == nil && q.CancelRequested && (q.Status == contracts.StatusSucceeded || q.Status == contracts.StatusAuthorized) {
+			h.honorCancelRequest(ctx, q) // abandoned while open, paid since: reverse it
+			return h.store.GetPayment(ctx, q.StoreID, q.ID)
+		}
+		return q, err
 	case contracts.OutcomePending, contracts.OutcomeNotFound:
 		if h.qrExpired(p) {
 			return h.expire(ctx, p, partner)
