@@ -52,6 +52,10 @@ type Config struct {
 	// ReplayDuplicateQR answers a repeated POST /v2/codes whose body matches the first one
 	// (requestedAt aside) with the first result, instead of 400 DUPLICATE_DYNAMIC_QR_REQUEST.
 	ReplayDuplicateQR bool
+	// Faults injects faults (latency, 5xx, hangs, resets, commit then drop) into /v2/
+	// requests, with PayPay's error bodies (FaultErrorBody), and is controlled through
+	// /_sim/faults; nil means no faults and no /_sim/faults.
+	Faults *sim.Faults
 }
 
 func (c Config) withDefaults() Config {

@@ -119,9 +119,23 @@
 //	GET  /_sim/payments                          {"payments":[LedgerPayment…]}
 //	GET  /_sim/payments/{merchantPaymentId}      one LedgerPayment
 //
+//	GET|PUT|DELETE /_sim/faults                  fault rules and counters (package sim); 404 without Config.Faults
+//
 // Paying a QR as user-ok makes it COMPLETED (AUTHORIZED for isAuthorization); any other
 // user makes it FAILED. Go tests use Simulator.PayQR, Payment and Payments for the same.
 // A LedgerPayment shows the status, Amount (authorized, for a pre-authorization), Captured
 // (what a capture took; 0 otherwise), Captures, Refunded and Refunds, so tests can match
 // payhub's records to the yen.
+//
+// # Faults (paypay.md §13)
+//
+// With Config.Faults set, /v2/ requests go through that sim.Faults engine: latency, errors
+// before commit, hangs, connection resets, commit then drop, commit then error, chosen per
+// request by rules set in Go, by a flag (sim.ParseFaultFlag) or through /_sim/faults;
+// /_sim/ itself is never faulted. Injected errors carry the OPA envelope (data null) and
+// X-REQUEST-ID, rendered by FaultErrorBody: 500 INTERNAL_SERVER_ERROR (08101000), 503
+// MAINTENANCE_MODE (08100999), 429 RATE_LIMIT (08100998); a rule's code picks
+// TRANSACTION_FAILED or SERVICE_ERROR (08100026) instead, and other statuses answer their
+// HTTP reason in capitals (502 BAD_GATEWAY). Under commit then drop the payment, refund or
+// cancel is in the ledger although payhub saw only a reset: the unknown outcome of §8.
 package paypay

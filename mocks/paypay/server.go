@@ -14,7 +14,8 @@ import (
 // Simulator is the PayPay OPA simulator: an http.Handler serving the /v2/ API and the
 // unauthenticated /_sim/ control endpoints. Its state lives in memory, guarded by mu.
 type Simulator struct {
-	cfg Config
+	cfg     Config
+	handler http.Handler // serve, wrapped by cfg.Faults when set
 
 	mu             sync.Mutex
 	payments       map[string]*payment // by merchantPaymentId
@@ -30,7 +31,7 @@ type Simulator struct {
 
 // New returns a simulator configured by cfg (empty fields get the documented defaults).
 func New(cfg Config) *Simulator {
-	return &Simulator{
+	s := &Simulator{
 		cfg:            cfg.withDefaults(),
 		payments:       map[string]*payment{},
 		byPaymentID:    map[string]*payment{},
@@ -41,6 +42,11 @@ func New(cfg Config) *Simulator {
 		pendingCancels: map[string]bool{},
 		barcodes:       map[string]*issuedBarcode{},
 	}
+	s.handler = http.HandlerFunc(s.serve)
+	if s.cfg.Faults != nil {
+		s.handler = s.cfg.Faults.WrapWith(s.handler, FaultErrorBody)
+	}
+	return s
 }
 
 // A Simulator is served as it is: `payhub sim` and tests mount it directly.
@@ -84,10 +90,19 @@ var controlRoutes = []route{
 	{http.MethodGet, "/_sim/payments/{merchantPaymentId}", (*Simulator).simLedgerPayment},
 }
 
-// ServeHTTP answers one request. Every response is JSON and carries X-REQUEST-ID.
-// Fault injection, when it arrives, wraps this handler (see package sim).
+// ServeHTTP answers one request. Every response is JSON and carries X-REQUEST-ID, injected
+// faults included (save the resets and hangs, which answer nothing).
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-REQUEST-ID", newRequestID())
+	if strings.TrimSuffix(r.URL.Path, "/") == "/_sim/faults" {
+		s.serveFaults(w, r)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
+
+// serve answers one request as PayPay would, faults aside.
+func (s *Simulator) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := sim.ReadBody(r)
 	if err != nil {
 		writeError(w, resInvalidRequest, "Unreadable request body")
