@@ -164,6 +164,8 @@ type Partner interface {
 	// authorization (ref.Status authorized), or withdraws a pending customer action (and
 	// fences a late payment).
 	CancelPayment(ctx context.Context, ref PaymentRef) CancelResult
-	// Refund refunds part or all of a succeeded payment.
+	// Refund refunds part or all of a succeeded payment. It must be idempotent on
+	// req.PartnerRef: the resolver settles a refund whose outcome was lost by sending the
+	// same request again (PayPay replays the first result for a repeated merchantRefundId).
 	Refund(ctx context.Context, req RefundRequest) RefundResult
 }

@@ -99,12 +99,33 @@ type Payment struct {
 	// EventSequence is the sequence number of the latest event about this payment or its
 	// refunds; the next event gets EventSequence+1.
 	EventSequence int64
+	// IdempotencyKey is the Idempotency-Key of the request that created the payment (scoped
+	// by ClientID). After a crash the resolver stores the settled payment as that request's
+	// response, so the till's retry gets the answer instead of 409 forever.
+	IdempotencyKey string
+	// Resolution is the resolver's bookkeeping while the outcome is open.
+	Resolution Resolution
 	// PaidAt is when the partner accepted the payment, if known.
 	PaidAt *time.Time
 	// CreatedAt is when payhub created the payment.
 	CreatedAt time.Time
 	// UpdatedAt is when the payment last changed.
 	UpdatedAt time.Time
+}
+
+// Resolution is the resolver's bookkeeping for a payment or refund whose outcome is open
+// (conventions/api.md §4.1): how often it asked, when it asks next, and whether it gave up.
+type Resolution struct {
+	// Attempts counts the resolver's passes over the object.
+	Attempts int
+	// NextAt is when the resolver looks again; nil means at once.
+	NextAt *time.Time
+	// NotFoundSeen counts partner answers of "no such payment"; decisive only when seen
+	// twice after the original call's read timeout (paypay.md §8).
+	NotFoundSeen int
+	// NeedsAttention is set when the resolver's budget ran out: an operator must settle it.
+	// The status stays as it is (unknown), so the till still does not charge again.
+	NeedsAttention bool
 }
 
 // RefundableAmount is the captured amount still open for refunds, given the refunds that
@@ -162,6 +183,11 @@ type Refund struct {
 	FailureCode string
 	// FailureMessage explains FailureCode.
 	FailureMessage string
+	// ClientID and IdempotencyKey name the request that created the refund; after a crash
+	// the resolver stores the settled refund as its response.
+	ClientID, IdempotencyKey string
+	// Resolution is the resolver's bookkeeping while the outcome is open.
+	Resolution Resolution
 	// CreatedAt is when payhub created the refund.
 	CreatedAt time.Time
 	// UpdatedAt is when the refund last changed.
@@ -228,6 +254,9 @@ const (
 	EventPaymentUnknown EventType = "payment.unknown"
 	// EventPaymentCancelRequested: the store asked to abandon a payment whose outcome is open.
 	EventPaymentCancelRequested EventType = "payment.cancel_requested"
+	// EventPaymentNeedsAttention: the resolver could not settle the payment within its
+	// budget; an operator must. The status is unchanged.
+	EventPaymentNeedsAttention EventType = "payment.needs_attention"
 	// EventPaymentCancelRefused: the partner definitively refused a requested cancel; the
 	// payment stands and may be refunded.
 	EventPaymentCancelRefused EventType = "payment.cancel_refused"

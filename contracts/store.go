@@ -113,6 +113,15 @@ type Store interface {
 	GetRefund(ctx context.Context, storeID, id string) (Refund, error)
 	// ListRefunds reads a payment's refunds, oldest first.
 	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
+	// ListPaymentsToResolve reads payments of any store whose outcome is open and whose
+	// Resolution.NextAt is due at now (nil counts as due), oldest first, skipping those that
+	// need attention: status unknown; status processing last updated before stuckBefore (a
+	// partner call that a crash or a lost write left behind); status succeeded, authorized
+	// or requires_action with CancelRequested (a reversal still to do).
+	ListPaymentsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]Payment, error)
+	// ListRefundsToResolve reads refunds of any store that are due at now and not flagged for
+	// attention: status unknown, or pending and last updated before stuckBefore.
+	ListRefundsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]Refund, error)
 	// ListEvents reads a payment's events in sequence order.
 	ListEvents(ctx context.Context, paymentID string) ([]Event, error)
 	// ListAttempts reads a payment's partner attempts, oldest first.
@@ -154,6 +163,10 @@ type Tx interface {
 	FinishAttempt(ctx context.Context, id string, outcome Outcome, partnerCode string, at time.Time) error
 	// AppendEvent adds an event to the outbox; (PaymentID, Sequence) is unique.
 	AppendEvent(ctx context.Context, e Event) error
+	// GetRefundForUpdate reads a refund and locks it until the transaction ends.
+	GetRefundForUpdate(ctx context.Context, id string) (Refund, error)
+	// LookupIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
+	LookupIdempotency(ctx context.Context, clientID, key string) (IdempotencyRecord, error)
 	// CompleteIdempotency stores the first response for (clientID, key).
 	CompleteIdempotency(ctx context.Context, clientID, key string, status int, body []byte, at time.Time) error
 }

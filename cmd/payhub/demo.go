@@ -19,6 +19,7 @@ import (
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
+	"payhub/mocks/sim"
 )
 
 // The demo store client: one POS system acting for one store.
@@ -43,7 +44,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err := os.MkdirAll(dataDir, 0o700); err != nil {
 				return err
 			}
-			simLn, _, err := startPayPaySim(ctx, paypayAddr, log)
+			simLn, _, err := startPayPaySim(ctx, paypayAddr, sim.NewFaults(1), log)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	paypayadapter "payhub/adapters/paypay"
 	"payhub/internal/httpapi"
+	"payhub/internal/hub"
 )
 
 const defaultAddr = "127.0.0.1:7100"
@@ -21,6 +23,8 @@ const defaultAddr = "127.0.0.1:7100"
 func serveCommand(logOut io.Writer) *cobra.Command {
 	var addr, dbURL string
 	var poll, drain time.Duration
+	resolver := hub.DefaultResolverConfig
+	var resolveEvery, partnerTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the payhub API against the configured partners",
@@ -40,7 +44,11 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			log := newLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll, BarcodeRules: rules})
+			if partnerTimeout > 0 {
+				paypay.Timeouts = paypayadapter.Timeouts{ValueMoving: partnerTimeout, Read: partnerTimeout}
+			}
+			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll,
+				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery})
 			if err != nil {
 				return err
 			}
@@ -57,6 +65,19 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 	cmd.Flags().StringVar(&dbURL, "db", "", "database: sqlite:<file> or postgres://… (default $PAYHUB_DATABASE_URL, else sqlite:payhub.db)")
 	cmd.Flags().DurationVar(&poll, "poll-interval", 3*time.Second, "how often payments waiting for the customer are refreshed from the partner")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
+	cmd.Flags().DurationVar(&resolveEvery, "resolve-interval", 2*time.Second, "how often the resolver looks at open outcomes")
+	// Resolver and partner timing: production keeps the defaults; the crash harness
+	// shortens them so a run settles in minutes.
+	cmd.Flags().DurationVar(&resolver.StuckAfter, "resolver-stuck-after", resolver.StuckAfter, "a payment processing this long is taken over by the resolver")
+	cmd.Flags().DurationVar(&resolver.ReadTimeout, "resolver-read-timeout", resolver.ReadTimeout, "after this long, a partner's \"not found\" is decisive (seen twice)")
+	cmd.Flags().DurationVar(&resolver.FenceAfter, "resolver-fence-after", resolver.FenceAfter, "an outcome still open this long is reversed at the partner")
+	cmd.Flags().DurationVar(&resolver.Budget, "resolver-budget", resolver.Budget, "an outcome still open this long goes to an operator")
+	cmd.Flags().DurationVar(&resolver.FirstBackoff, "resolver-first-backoff", resolver.FirstBackoff, "first wait between resolver passes over one object")
+	cmd.Flags().DurationVar(&resolver.MaxBackoff, "resolver-max-backoff", resolver.MaxBackoff, "longest wait between resolver passes over one object")
+	cmd.Flags().DurationVar(&partnerTimeout, "partner-timeout", 0, "bound every partner call by this (default: the partner's own timeouts, 30 s / 15 s for PayPay)")
+	for _, f := range []string{"resolver-stuck-after", "resolver-read-timeout", "resolver-fence-after", "resolver-budget", "resolver-first-backoff", "resolver-max-backoff", "partner-timeout"} {
+		_ = cmd.Flags().MarkHidden(f)
+	}
 	return cmd
 }
 

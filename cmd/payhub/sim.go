@@ -19,7 +19,8 @@ import (
 const defaultPayPaySimAddr = "127.0.0.1:7101"
 
 func simCommand(logOut io.Writer) *cobra.Command {
-	var paypayAddr string
+	var paypayAddr, faultSpec string
+	var faultSeed int64
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run the partner simulators, each on its own loopback port",
@@ -31,7 +32,15 @@ one environment agree.`,
 			log := newLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			ln, _, err := startPayPaySim(ctx, paypayAddr, log)
+			rules, err := sim.ParseFaultFlag(faultSpec)
+			if err != nil {
+				return fmt.Errorf("--faults: %w", err)
+			}
+			faults := sim.NewFaults(faultSeed)
+			if err := faults.Set(rules); err != nil {
+				return fmt.Errorf("--faults: %w", err)
+			}
+			ln, _, err := startPayPaySim(ctx, paypayAddr, faults, log)
 			if err != nil {
 				return err
 			}
@@ -41,17 +50,19 @@ one environment agree.`,
 		},
 	}
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
+	cmd.Flags().StringVar(&faultSpec, "faults", "", `fault rules, e.g. "POST /v2/payments 0.1 commit_then_drop; * /v2/refunds 0.05 error:500" (see go doc ./mocks/sim ParseFaultFlag); change them at run time with PUT /_sim/faults`)
+	cmd.Flags().Int64Var(&faultSeed, "fault-seed", 1, "seed of the fault decisions (same seed and request order, same faults)")
 	return cmd
 }
 
 // startPayPaySim serves the PayPay simulator on addr until ctx ends.
-func startPayPaySim(ctx context.Context, addr string, log *slog.Logger) (net.Listener, *paypaysim.Simulator, error) {
+func startPayPaySim(ctx context.Context, addr string, faults *sim.Faults, log *slog.Logger) (net.Listener, *paypaysim.Simulator, error) {
 	creds, err := paypayFromEnv(true)
 	if err != nil {
 		return nil, nil, err
 	}
 	s := paypaysim.New(paypaysim.Config{APIKey: creds.APIKey, APISecret: creds.APISecret,
-		MerchantID: creds.MerchantID, Clock: sim.SystemClock{}})
+		MerchantID: creds.MerchantID, Clock: sim.SystemClock{}, Faults: faults})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("paypay simulator: %w", err)

@@ -29,6 +29,10 @@ type appConfig struct {
 	PayPay       paypayadapter.Config
 	Clock        contracts.Clock
 	Logger       *slog.Logger
+	// Resolver tunes the resolver; zero means hub.DefaultResolverConfig.
+	Resolver hub.ResolverConfig
+	// ResolveInterval is how often the resolver runs (with the other background jobs).
+	ResolveInterval time.Duration
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
 	// the background jobs (tests call Hub.PollOnce and Hub.ExpireIdempotencyKeys themselves).
 	PollInterval time.Duration
@@ -77,6 +81,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		Logger:       cfg.Logger,
 		Metrics:      hub.NewMetrics(reg),
 		BarcodeRules: cfg.BarcodeRules,
+		Resolver:     cfg.Resolver,
 	})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
@@ -86,6 +91,11 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	if cfg.PollInterval > 0 {
 		go h.RunPoller(bg, cfg.PollInterval)
 		go h.RunIdempotencyJanitor(bg, time.Hour, hub.DefaultIdempotencyRetention)
+		resolveEvery := cfg.ResolveInterval
+		if resolveEvery <= 0 {
+			resolveEvery = 2 * time.Second
+		}
+		go h.RunResolver(bg, resolveEvery)
 	}
 	return &app{Store: st, Hub: h, Handler: srv, stop: stop}, nil
 }

@@ -52,6 +52,8 @@ type Config struct {
 	BarcodeRules []BarcodeRule
 	// Breaker tunes the per-partner circuit breakers; zero means DefaultBreakerConfig.
 	Breaker BreakerConfig
+	// Resolver tunes the resolver; zero means DefaultResolverConfig.
+	Resolver ResolverConfig
 }
 
 // Hub executes payment commands.
@@ -68,6 +70,8 @@ type Hub struct {
 	barcodeRules []BarcodeRule
 	// breakers guard new payments per partner.
 	breakers map[contracts.Method]*breaker
+	// resolver tunes the resolver.
+	resolver ResolverConfig
 }
 
 // New returns a Hub.
@@ -81,12 +85,16 @@ func New(cfg Config) *Hub {
 	if cfg.BarcodeRules == nil {
 		cfg.BarcodeRules = DefaultBarcodeRules
 	}
+	if cfg.Resolver == (ResolverConfig{}) {
+		cfg.Resolver = DefaultResolverConfig
+	}
 	if cfg.Breaker == (BreakerConfig{}) {
 		cfg.Breaker = DefaultBreakerConfig
 	}
 	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
-		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics)}
+		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
+		resolver: cfg.Resolver}
 }
 
 // Caller is the authenticated store client and the one store its token acts for.

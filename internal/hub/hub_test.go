@@ -26,6 +26,7 @@ type scriptedPartner struct {
 	cancel  func(contracts.PaymentRef) contracts.CancelResult
 	refund  func(contracts.RefundRequest) contracts.RefundResult
 	capture func(contracts.CaptureRequest) contracts.PaymentResult
+	get     func(contracts.PaymentRef) contracts.PaymentResult
 	calls   sync.Map // operation → *atomic.Int64
 }
 
@@ -52,9 +53,12 @@ func (p *scriptedPartner) CreatePayment(_ context.Context, r contracts.PaymentRe
 	return p.create(r)
 }
 
-func (p *scriptedPartner) GetPayment(context.Context, contracts.PaymentRef) contracts.PaymentResult {
+func (p *scriptedPartner) GetPayment(_ context.Context, ref contracts.PaymentRef) contracts.PaymentResult {
 	p.called("get")
-	return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown}
+	if p.get == nil {
+		return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown}
+	}
+	return p.get(ref)
 }
 
 func (p *scriptedPartner) CancelPayment(_ context.Context, ref contracts.PaymentRef) contracts.CancelResult {

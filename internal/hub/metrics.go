@@ -15,6 +15,7 @@ type Metrics struct {
 	refunds      *prometheus.CounterVec
 	partnerCalls *prometheus.HistogramVec
 	breakers     *prometheus.GaugeVec
+	attention    *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -34,7 +35,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "payhub_partner_breaker_state", Help: "Per-partner circuit breaker: 0 closed, 1 half-open, 2 open.",
 		}, []string{"method"}),
 	}
-	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers)
+	m.attention = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "payhub_needs_attention_total", Help: "Payments and refunds the resolver handed to an operator.",
+	}, []string{"object"})
+	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention)
 	return m
 }
 
@@ -59,5 +63,11 @@ func (m *Metrics) partnerCall(method contracts.Method, op string, o contracts.Ou
 func (m *Metrics) breakerState(method contracts.Method, s gobreaker.State) {
 	if m != nil {
 		m.breakers.WithLabelValues(string(method)).Set(float64(s))
+	}
+}
+
+func (m *Metrics) needsAttention(object string) {
+	if m != nil {
+		m.attention.WithLabelValues(object).Inc()
 	}
 }

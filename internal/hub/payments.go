@@ -136,6 +136,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 		Metadata: cmd.Metadata, CaptureMethod: cmd.CaptureMethod, Attempt: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	p.PartnerRef = partnerRef(p.ID, p.Attempt)
+	p.IdempotencyKey = idem.Key
 	att := contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpPay,
 		PartnerRef: p.PartnerRef, StartedAt: now}
 	// The intent is durable before the partner hears of the payment: after a crash the

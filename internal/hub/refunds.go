@@ -29,12 +29,14 @@ func (h *Hub) CreateRefund(ctx context.Context, c Caller, idem Idempotency, paym
 		return Response{}, fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "A refund amount must be at least 1.")
 	}
 	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
-		return h.refund(ctx, c, idem, paymentID, cmd)
+		return h.refund(ctx, c, &idem, paymentID, cmd)
 	})
 }
 
-func (h *Hub) refund(ctx context.Context, c Caller, idem Idempotency, paymentID string, cmd CreateRefund) (Response, error) {
-	p, r, att, err := h.reserveRefund(ctx, c, paymentID, cmd)
+// refund reserves, sends and records a refund. With idem set, the answer is also the
+// idempotent response of the store's request.
+func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID string, cmd CreateRefund) (Response, error) {
+	p, r, att, err := h.reserveRefund(ctx, c, idem, paymentID, cmd)
 	if err != nil {
 		return Response{}, err
 	}
@@ -73,6 +75,9 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem Idempotency, paymentID 
 			}
 		}
 		resp = Response{Status: http.StatusCreated, Body: body}
+		if idem == nil {
+			return nil
+		}
 		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, body, now)
 	})
 	if err != nil {
@@ -84,7 +89,7 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem Idempotency, paymentID 
 
 // reserveRefund checks the refundable amount and writes the pending refund, its attempt and
 // its event under the payment's row lock, so concurrent refunds cannot oversubscribe it.
-func (h *Hub) reserveRefund(ctx context.Context, c Caller, paymentID string, cmd CreateRefund) (contracts.Payment, contracts.Refund, contracts.Attempt, error) {
+func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, paymentID string, cmd CreateRefund) (contracts.Payment, contracts.Refund, contracts.Attempt, error) {
 	var (
 		p   contracts.Payment
 		r   contracts.Refund
@@ -123,6 +128,9 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, paymentID string, cmd
 			Amount: contracts.Money{Amount: amount, Currency: p.Amount.Currency}, Status: contracts.RefundPending,
 			Reason: cmd.Reason, CreatedAt: now, UpdatedAt: now}
 		r.PartnerRef = r.ID // a refund has one partner attempt: its id is the partner's key
+		if idem != nil {
+			r.ClientID, r.IdempotencyKey = c.ClientID, idem.Key
+		}
 		att = contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, RefundID: r.ID,
 			Operation: contracts.OpRefund, PartnerRef: r.PartnerRef, StartedAt: now}
 		p.UpdatedAt = now

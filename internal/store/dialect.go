@@ -56,13 +56,23 @@ func (d dialect) q(query string) string {
 	return b.String()
 }
 
-// forUpdate is the row-lock clause for GetPaymentForUpdate. SQLite needs none: a
+// forUpdate is the row-lock clause of the ForUpdate reads. SQLite needs none: a
 // transaction holds the database's write lock from BEGIN IMMEDIATE.
 func (d dialect) forUpdate() string {
 	if d.postgres {
 		return " FOR UPDATE"
 	}
 	return ""
+}
+
+// indexedBy pins a query on the table just named to one index where the dialect can: SQLite
+// (without ANALYZE statistics) prefers a multi-index OR over a small partial index, and
+// fails the query outright should the index stop being usable. PostgreSQL picks by cost.
+func (d dialect) indexedBy(index string) string {
+	if d.postgres {
+		return ""
+	}
+	return " INDEXED BY " + index
 }
 
 // normTime is the stored form of t: UTC at microsecond precision, the finest both

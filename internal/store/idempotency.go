@@ -52,6 +52,12 @@ func getIdempotency(ctx context.Context, t *tx, clientID, key string) (contracts
 	return r, nil
 }
 
+// LookupIdempotency reads the record of (clientID, key) as the transaction sees it, its own
+// uncommitted changes included; ErrNotFound when there is none.
+func (t *tx) LookupIdempotency(ctx context.Context, clientID, key string) (contracts.IdempotencyRecord, error) {
+	return getIdempotency(ctx, t, clientID, key)
+}
+
 // CompleteIdempotency stores the first response for (clientID, key), in the transaction of
 // the state change it answers. The key must exist (ErrNotFound) and still be in flight
 // (ErrConflict).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"payhub/contracts"
 )
@@ -21,6 +22,7 @@ var paymentColumns = []string{
 	"attempt", "partner_ref", "partner_payment_id", "partner_action_ref",
 	"cancel_requested", "cancellation_reason", "event_sequence",
 	"paid_at", "created_at", "updated_at", "capture_method", "amount_captured",
+	"idempotency_key", "resolve_attempts", "resolve_next_at", "resolve_not_found", "needs_attention",
 }
 
 var (
@@ -53,6 +55,8 @@ func (d dialect) paymentArgs(p contracts.Payment) ([]any, error) {
 		p.Attempt, p.PartnerRef, p.PartnerPaymentID, p.PartnerActionRef,
 		p.CancelRequested, p.CancellationReason, p.EventSequence,
 		d.nullTS(p.PaidAt), d.ts(p.CreatedAt), d.ts(p.UpdatedAt), string(p.CaptureMethod), p.AmountCaptured,
+		p.IdempotencyKey, p.Resolution.Attempts, d.nullTS(p.Resolution.NextAt), p.Resolution.NotFoundSeen,
+		p.Resolution.NeedsAttention,
 	}, nil
 }
 
@@ -72,6 +76,8 @@ func scanPayment(r rowScanner) (contracts.Payment, error) {
 		&p.Attempt, &p.PartnerRef, &p.PartnerPaymentID, &p.PartnerActionRef,
 		&p.CancelRequested, &p.CancellationReason, &p.EventSequence,
 		nullTimeCol{&p.PaidAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &p.CaptureMethod, &p.AmountCaptured,
+		&p.IdempotencyKey, &p.Resolution.Attempts, nullTimeCol{&p.Resolution.NextAt}, &p.Resolution.NotFoundSeen,
+		&p.Resolution.NeedsAttention,
 	)
 	if err != nil {
 		return contracts.Payment{}, err
@@ -215,6 +221,28 @@ func (s *DB) ListPaymentsByStatus(ctx context.Context, status contracts.Status, 
 	lim, args := limitClause(limit, []any{string(status)})
 	return queryPayments(ctx, s.db, s.d, "list payments by status",
 		paymentSelect+" WHERE status = ? ORDER BY created_at, id"+lim, args...)
+}
+
+// openPayment selects the payments whose outcome the resolver may still have to settle. It
+// is the predicate of the partial index payments_to_resolve, written verbatim so that both
+// planners can use that index.
+const openPayment = "needs_attention = FALSE AND (status IN ('unknown', 'processing') OR " +
+	"(cancel_requested AND status IN ('succeeded', 'authorized', 'requires_action')))"
+
+// ListPaymentsToResolve reads the payments of any store the resolver should look at now,
+// in id (so creation) order: not flagged for attention, due (no NextAt, or NextAt at or
+// before now), and either unknown, processing and last updated before stuckBefore, or
+// succeeded, authorized or requires_action with a cancel requested. A limit of zero or
+// less returns all of them.
+func (s *DB) ListPaymentsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]contracts.Payment, error) {
+	// openPayment admits unknown, every processing payment and the cancel cases; the last
+	// condition keeps only the processing payments that are stuck.
+	lim, args := limitClause(limit, []any{s.d.ts(now), string(contracts.StatusProcessing), s.d.ts(stuckBefore)})
+	return queryPayments(ctx, s.db, s.d, "list payments to resolve",
+		paymentSelect+s.d.indexedBy("payments_to_resolve")+" WHERE "+openPayment+
+			" AND (resolve_next_at IS NULL OR resolve_next_at <= ?)"+
+			" AND (status <> ? OR updated_at < ?)"+
+			" ORDER BY id"+lim, args...)
 }
 
 // InsertPayment writes a new payment in one of contracts.InitialStatuses; an existing id is

@@ -72,15 +72,19 @@ func newPayment(storeID string) contracts.Payment {
 		CancelRequested:    true,
 		CancellationReason: "customer left",
 		EventSequence:      7,
-		PaidAt:             ptr(at(time.Minute)),
-		CreatedAt:          base,
-		UpdatedAt:          at(time.Second),
+		IdempotencyKey:     "idem-" + id,
+		Resolution: contracts.Resolution{Attempts: 3, NextAt: ptr(at(10 * time.Minute)), NotFoundSeen: 1,
+			NeedsAttention: true},
+		PaidAt:    ptr(at(time.Minute)),
+		CreatedAt: base,
+		UpdatedAt: at(time.Second),
 	}
 }
 
 // storedPayment is p as the store returns it.
 func storedPayment(p contracts.Payment) contracts.Payment {
 	p.PaidAt = storedPtr(p.PaidAt)
+	p.Resolution.NextAt = storedPtr(p.Resolution.NextAt)
 	p.CreatedAt = stored(p.CreatedAt)
 	p.UpdatedAt = stored(p.UpdatedAt)
 	if p.NextAction != nil {
@@ -106,13 +110,18 @@ func newRefund(p contracts.Payment, amount int64) contracts.Refund {
 		PartnerCode:     "REQUEST_ACCEPTED",
 		FailureCode:     "",
 		FailureMessage:  "",
-		CreatedAt:       at(time.Hour),
-		UpdatedAt:       at(time.Hour + time.Second),
+		ClientID:        "cli_pos",
+		IdempotencyKey:  "idem-" + id,
+		Resolution: contracts.Resolution{Attempts: 2, NextAt: ptr(at(2 * time.Hour)), NotFoundSeen: 1,
+			NeedsAttention: true},
+		CreatedAt: at(time.Hour),
+		UpdatedAt: at(time.Hour + time.Second),
 	}
 }
 
 // storedRefund is r as the store returns it.
 func storedRefund(r contracts.Refund) contracts.Refund {
+	r.Resolution.NextAt = storedPtr(r.Resolution.NextAt)
 	r.CreatedAt = stored(r.CreatedAt)
 	r.UpdatedAt = stored(r.UpdatedAt)
 	return r

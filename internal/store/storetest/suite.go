@@ -42,6 +42,12 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"IdempotencyRolledBackCompletion", testIdempotencyRolledBackCompletion},
 		{"ConcurrentBeginIdempotency", testConcurrentBeginIdempotency},
 		{"StoreClients", testStoreClients},
+		{"ResolutionRoundTrip", testResolutionRoundTrip},
+		{"ListPaymentsToResolve", testListPaymentsToResolve},
+		{"ListRefundsToResolve", testListRefundsToResolve},
+		{"GetRefundForUpdate", testGetRefundForUpdate},
+		{"ConcurrentRefundUpdatesSerialize", testConcurrentRefundUpdates},
+		{"LookupIdempotency", testLookupIdempotency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,6 +317,11 @@ func testListPaymentsByStatus(t *testing.T, s contracts.Store) {
 	if !slices.Equal(ids(got), want) {
 		t.Errorf("ListPaymentsByStatus = %v, want %v", ids(got), want)
 	}
+	for _, p := range got {
+		if d := diff(p, mustGet(t, s, p.ID)); d != "" {
+			t.Errorf("ListPaymentsByStatus read %s unlike GetPayment:%s", p.ID, d)
+		}
+	}
 }
 
 func testUpdatePayment(t *testing.T, s contracts.Store) {
@@ -338,6 +349,8 @@ func testUpdatePayment(t *testing.T, s contracts.Store) {
 	next.CancelRequested = false
 	next.CancellationReason = ""
 	next.EventSequence = 8
+	next.IdempotencyKey = "idem-other"
+	next.Resolution = contracts.Resolution{Attempts: 4, NextAt: nil, NotFoundSeen: 2}
 	next.PaidAt = ptr(at(2 * time.Minute))
 	next.UpdatedAt = at(3 * time.Minute)
 	inTx(t, s, func(tx contracts.Tx) error { return tx.UpdatePayment(ctx, next) })
@@ -347,6 +360,7 @@ func testUpdatePayment(t *testing.T, s contracts.Store) {
 	// Staying in a status is a write, not a transition.
 	next.AmountRefunded = 200
 	next.PaidAt = nil
+	next.Resolution = contracts.Resolution{Attempts: 5, NextAt: ptr(at(4 * time.Minute)), NeedsAttention: true}
 	inTx(t, s, func(tx contracts.Tx) error { return tx.UpdatePayment(ctx, next) })
 	if d := diff(mustGet(t, s, p.ID), storedPayment(next)); d != "" {
 		t.Errorf("same-status update:%s", d)
@@ -464,6 +478,8 @@ func testRefunds(t *testing.T, s contracts.Store) {
 	done.Status = contracts.RefundSucceeded
 	done.PartnerRefundID = "pr-2"
 	done.PartnerCode = "COMPLETED"
+	done.ClientID, done.IdempotencyKey = "cli_other", "idem-other"
+	done.Resolution = contracts.Resolution{Attempts: 7, NextAt: nil, NotFoundSeen: 0, NeedsAttention: false}
 	done.UpdatedAt = at(3 * time.Hour)
 	inTx(t, s, func(tx contracts.Tx) error { return tx.UpdateRefund(ctx, done) })
 	if got, _ := s.GetRefund(ctx, "", r1.ID); diff(got, storedRefund(done)) != "" {

@@ -1,0 +1,419 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"payhub/contracts"
+)
+
+// ResolverConfig tunes the resolver, the background worker that owns every payment and
+// refund whose outcome is open (conventions/api.md §4.1, paypay.md §8).
+type ResolverConfig struct {
+	// StuckAfter: a payment still processing (or a refund still pending) this long after
+	// its last write lost its partner call to a crash or a failed write; the resolver takes
+	// it over. Longer than the slowest partner call (30 s).
+	StuckAfter time.Duration
+	// ReadTimeout is the partner's read timeout for the original call: "no such payment" is
+	// decisive only after it has passed (paypay.md §8).
+	ReadTimeout time.Duration
+	// FenceAfter: an outcome still open this long after creation is reversed at the partner
+	// (a cancel, which also fences a payment landing late).
+	FenceAfter time.Duration
+	// Budget: an outcome still open this long after creation needs an operator.
+	Budget time.Duration
+	// FirstBackoff and MaxBackoff bound the exponential backoff between passes.
+	FirstBackoff, MaxBackoff time.Duration
+	// Batch caps the objects taken per pass.
+	Batch int
+}
+
+// DefaultResolverConfig follows PayPay's guidance: query every few seconds, reverse what
+// stays open, give up to an operator after a day.
+var DefaultResolverConfig = ResolverConfig{
+	StuckAfter: 2 * time.Minute, ReadTimeout: 30 * time.Second, FenceAfter: 5 * time.Minute,
+	Budget: 24 * time.Hour, FirstBackoff: 3 * time.Second, MaxBackoff: 10 * time.Minute, Batch: 100,
+}
+
+// reversalReason is the cancellation or refund reason of a payment payhub reversed because
+// its outcome stayed unknown or the store had abandoned it.
+const reversalReason = "unknown_outcome_reversed"
+
+// ResolveOnce makes one pass over the payments and refunds whose outcome is open and
+// returns how many it settled. RunResolver calls it on a ticker; tests call it directly
+// with an injected clock.
+func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
+	now := h.now()
+	cfg := h.resolver
+	payments, err := h.store.ListPaymentsToResolve(ctx, now, now.Add(-cfg.StuckAfter), cfg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	settled := 0
+	for _, p := range payments {
+		if h.resolvePayment(ctx, p) {
+			settled++
+		}
+	}
+	refunds, err := h.store.ListRefundsToResolve(ctx, now, now.Add(-cfg.StuckAfter), cfg.Batch)
+	if err != nil {
+		return settled, err
+	}
+	for _, r := range refunds {
+		if h.resolveRefund(ctx, r) {
+			settled++
+		}
+	}
+	return settled, nil
+}
+
+// RunResolver resolves every interval until ctx ends. Its partner calls bypass the circuit
+// breakers: inquiries and reversals only reduce exposure.
+func (h *Hub) RunResolver(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := h.ResolveOnce(ctx); err != nil && ctx.Err() == nil {
+			h.log.Error("resolve open outcomes", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// resolvePayment applies the partner's unknown-outcome rule to one payment and reports
+// whether it reached a settled state.
+func (h *Hub) resolvePayment(ctx context.Context, p contracts.Payment) bool {
+	partner := h.partners[p.Method]
+	if partner == nil {
+		return false
+	}
+	if h.now().Sub(p.CreatedAt) > h.resolver.Budget {
+		h.flagPayment(ctx, p)
+		return false
+	}
+	if p.Status != contracts.StatusProcessing && p.Status != contracts.StatusUnknown {
+		// The outcome is known but the store abandoned the payment: reverse it.
+		return h.reverse(ctx, p)
+	}
+	res := partner.GetPayment(ctx, paymentRef(p))
+	switch res.Outcome {
+	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
+		q, err := h.settlePayment(ctx, p, res)
+		if err != nil {
+			h.log.Error("settle payment", "payment_id", p.ID, "err", err)
+			return false
+		}
+		if q.CancelRequested && (q.Status == contracts.StatusSucceeded || q.Status == contracts.StatusAuthorized) {
+			h.reverse(ctx, q)
+		}
+		return true
+	case contracts.OutcomeNotFound:
+		p.Resolution.NotFoundSeen++
+		if p.Resolution.NotFoundSeen >= 2 && h.now().Sub(p.UpdatedAt) >= h.resolver.ReadTimeout {
+			return h.fence(ctx, p) // never arrived: fence a late landing, then it is over
+		}
+	}
+	if h.now().Sub(p.CreatedAt) >= h.resolver.FenceAfter {
+		return h.fence(ctx, p)
+	}
+	h.reschedulePayment(ctx, p)
+	return false
+}
+
+// settlePayment records the partner's definite answer about a payment whose outcome was
+// open, finishes its open attempt and, when the till's request never got its answer (a
+// crash), stores the settled payment as that request's response.
+func (h *Hub) settlePayment(ctx context.Context, seen contracts.Payment, res contracts.PaymentResult) (contracts.Payment, error) {
+	var out contracts.Payment
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, seen.ID)
+		if err != nil {
+			return err
+		}
+		out = p
+		if p.Status != seen.Status {
+			return nil // someone else settled it
+		}
+		now := h.now()
+		if statusFor(res.Outcome) == contracts.StatusCanceled && p.Status == contracts.StatusProcessing {
+			// A processing payment learns its outcome only through unknown: record that
+			// step first, so the events tell the whole story.
+			if err := h.markUnknown(ctx, tx, &p, now); err != nil {
+				return err
+			}
+		}
+		applyPaymentResult(&p, res, now)
+		p.Resolution = contracts.Resolution{}
+		body := h.render.Payment(p)
+		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(ctx, ev); err != nil {
+			return err
+		}
+		if err := h.finishOpenAttempts(ctx, tx, p.ID, contracts.OpPay, res.Outcome, res.PartnerCode, now); err != nil {
+			return err
+		}
+		out = p
+		return h.answerOpenRequest(ctx, tx, p.ClientID, p.IdempotencyKey, 201, body, now)
+	})
+	return out, err
+}
+
+// finishOpenAttempts records the outcome of attempts of operation op still in flight.
+func (h *Hub) finishOpenAttempts(ctx context.Context, tx contracts.Tx, paymentID string, op contracts.AttemptOperation, o contracts.Outcome, code string, now time.Time) error {
+	attempts, err := tx.ListAttempts(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	for _, a := range attempts {
+		if a.Operation == op && a.Outcome == "" {
+			if err := tx.FinishAttempt(ctx, a.ID, o, code, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// answerOpenRequest stores body as the response of the request (clientID, key) if that
+// request never got one: the till's retry then replays the settled object instead of
+// answering 409 forever.
+func (h *Hub) answerOpenRequest(ctx context.Context, tx contracts.Tx, clientID, key string, status int, body []byte, now time.Time) error {
+	if key == "" {
+		return nil
+	}
+	rec, err := tx.LookupIdempotency(ctx, clientID, key)
+	if errors.Is(err, contracts.ErrNotFound) || (err == nil && rec.Completed) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return tx.CompleteIdempotency(ctx, clientID, key, status, body, now)
+}
+
+// fence cancels a payment whose outcome stays open. Accepted: the payment ends canceled
+// (a cancel before the customer paid is applied when they pay, so nothing can land late).
+// Past the partner's cancel window: the payment is marked for reversal, and once the
+// partner shows it completed, the resolver refunds it.
+func (h *Hub) fence(ctx context.Context, p contracts.Payment) bool {
+	partner := h.partners[p.Method]
+	res := partner.CancelPayment(ctx, paymentRef(p))
+	switch res.Outcome {
+	case contracts.OutcomeSucceeded:
+		_, err := h.settlePayment(ctx, p, contracts.PaymentResult{Outcome: contracts.OutcomeCanceled, PartnerCode: res.PartnerCode})
+		if err == nil {
+			h.setCancellationReason(ctx, p.ID)
+		}
+		return err == nil
+	case contracts.OutcomeWindowPassed:
+		p.CancelRequested = true // reverse by refund as soon as the partner shows it paid
+	}
+	h.reschedulePayment(ctx, p)
+	return false
+}
+
+// setCancellationReason notes why payhub canceled a payment it reversed.
+func (h *Hub) setCancellationReason(ctx context.Context, id string) {
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, id)
+		if err != nil || p.Status != contracts.StatusCanceled || p.CancellationReason != "" {
+			return err
+		}
+		p.CancellationReason = reversalReason
+		return tx.UpdatePayment(ctx, p)
+	})
+	if err != nil {
+		h.log.Error("note cancellation reason", "payment_id", id, "err", err)
+	}
+}
+
+// reverse gives back the money of a payment whose store abandoned it: a cancel while the
+// partner allows one, else a refund of everything captured.
+func (h *Hub) reverse(ctx context.Context, p contracts.Payment) bool {
+	caller := Caller{ClientID: p.ClientID, StoreID: p.StoreID}
+	resp, err := h.cancelAtPartner(ctx, caller, nil, p, reversalReason)
+	if err != nil {
+		h.reschedulePayment(ctx, p)
+		return false
+	}
+	cur, err := h.store.GetPayment(ctx, "", p.ID)
+	if err != nil {
+		return false
+	}
+	switch {
+	case cur.Status == contracts.StatusCanceled:
+		return true
+	case resp.Problem && cur.Status == contracts.StatusSucceeded && !cur.CancelRequested:
+		// The cancel window passed (the request was ended): refund what was captured.
+		if _, err := h.refund(ctx, caller, nil, p.ID, CreateRefund{Reason: reversalReason}); err != nil {
+			h.log.Error("refund an abandoned payment", "payment_id", p.ID, "err", err)
+			return false
+		}
+		return true
+	}
+	h.reschedulePayment(ctx, cur)
+	return false
+}
+
+// reschedulePayment counts a pass and sets when the resolver looks again.
+func (h *Hub) reschedulePayment(ctx context.Context, seen contracts.Payment) {
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, seen.ID)
+		if err != nil || p.Status != seen.Status {
+			return err
+		}
+		p.Resolution.Attempts++
+		p.Resolution.NotFoundSeen = seen.Resolution.NotFoundSeen
+		p.CancelRequested = p.CancelRequested || seen.CancelRequested
+		next := h.now().Add(h.backoff(p.Resolution.Attempts))
+		p.Resolution.NextAt = &next
+		return tx.UpdatePayment(ctx, p)
+	})
+	if err != nil {
+		h.log.Error("reschedule payment", "payment_id", seen.ID, "err", err)
+	}
+}
+
+// backoff is exponential with full jitter in its upper half, capped at MaxBackoff.
+func (h *Hub) backoff(attempts int) time.Duration {
+	d := h.resolver.FirstBackoff << min(attempts-1, 20)
+	if d <= 0 || d > h.resolver.MaxBackoff {
+		d = h.resolver.MaxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// flagPayment hands a payment whose budget ran out to an operator.
+func (h *Hub) flagPayment(ctx context.Context, seen contracts.Payment) {
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, seen.ID)
+		if err != nil || p.Resolution.NeedsAttention {
+			return err
+		}
+		now := h.now()
+		p.Resolution.NeedsAttention, p.UpdatedAt = true, now
+		ev := h.event(&p, "", contracts.EventPaymentNeedsAttention, h.render.Payment(p), now)
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, ev)
+	})
+	if err != nil {
+		h.log.Error("flag payment for an operator", "payment_id", seen.ID, "err", err)
+		return
+	}
+	h.metrics.needsAttention("payment")
+	h.log.Warn("payment needs an operator", "payment_id", seen.ID, "status", seen.Status)
+}
+
+// resolveRefund settles a refund whose outcome was lost by sending the same refund again:
+// partners replay the first result for a repeated refund id (Partner.Refund's contract).
+func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
+	p, err := h.store.GetPayment(ctx, "", r.PaymentID)
+	if err != nil {
+		return false
+	}
+	partner := h.partners[p.Method]
+	if partner == nil {
+		return false
+	}
+	if h.now().Sub(r.CreatedAt) > h.resolver.Budget {
+		h.flagRefund(ctx, r)
+		return false
+	}
+	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: paymentRef(p),
+		Amount: r.Amount, Reason: r.Reason, RequestedAt: r.CreatedAt})
+	if res.Outcome != contracts.OutcomeSucceeded && res.Outcome != contracts.OutcomeFailed {
+		h.rescheduleRefund(ctx, r)
+		return false
+	}
+	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
+		p, err := tx.GetPaymentForUpdate(ctx, r.PaymentID)
+		if err != nil {
+			return err
+		}
+		cur, err := tx.GetRefundForUpdate(ctx, r.ID)
+		if err != nil || cur.Status != r.Status {
+			return err
+		}
+		now := h.now()
+		applyRefundResult(&cur, res, now)
+		cur.Resolution = contracts.Resolution{}
+		if cur.Status == contracts.RefundSucceeded {
+			p.AmountRefunded += cur.Amount.Amount
+		}
+		p.UpdatedAt = now
+		body := h.render.Refund(cur)
+		ev := h.event(&p, cur.ID, contracts.RefundEventType(cur.Status), body, now)
+		if err := tx.UpdateRefund(ctx, cur); err != nil {
+			return err
+		}
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(ctx, ev); err != nil {
+			return err
+		}
+		if err := h.finishOpenAttempts(ctx, tx, p.ID, contracts.OpRefund, res.Outcome, res.PartnerCode, now); err != nil {
+			return err
+		}
+		return h.answerOpenRequest(ctx, tx, cur.ClientID, cur.IdempotencyKey, 201, body, now)
+	})
+	if err != nil {
+		h.log.Error("settle refund", "refund_id", r.ID, "err", err)
+		return false
+	}
+	return true
+}
+
+func (h *Hub) rescheduleRefund(ctx context.Context, seen contracts.Refund) {
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		r, err := tx.GetRefundForUpdate(ctx, seen.ID)
+		if err != nil || r.Status != seen.Status {
+			return err
+		}
+		r.Resolution.Attempts++
+		next := h.now().Add(h.backoff(r.Resolution.Attempts))
+		r.Resolution.NextAt = &next
+		return tx.UpdateRefund(ctx, r)
+	})
+	if err != nil {
+		h.log.Error("reschedule refund", "refund_id", seen.ID, "err", err)
+	}
+}
+
+func (h *Hub) flagRefund(ctx context.Context, seen contracts.Refund) {
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		r, err := tx.GetRefundForUpdate(ctx, seen.ID)
+		if err != nil || r.Resolution.NeedsAttention {
+			return err
+		}
+		r.Resolution.NeedsAttention = true
+		return tx.UpdateRefund(ctx, r)
+	})
+	if err != nil {
+		h.log.Error("flag refund for an operator", "refund_id", seen.ID, "err", err)
+		return
+	}
+	h.metrics.needsAttention("refund")
+	h.log.Warn("refund needs an operator", "refund_id", seen.ID, "status", seen.Status)
+}
+
+// markUnknown moves a processing payment to unknown, with its event.
+func (h *Hub) markUnknown(ctx context.Context, tx contracts.Tx, p *contracts.Payment, now time.Time) error {
+	p.Status, p.UpdatedAt = contracts.StatusUnknown, now
+	ev := h.event(p, "", contracts.EventPaymentUnknown, h.render.Payment(*p), now)
+	if err := tx.UpdatePayment(ctx, *p); err != nil {
+		return err
+	}
+	return tx.AppendEvent(ctx, ev)
+}
