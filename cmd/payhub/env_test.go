@@ -19,6 +19,7 @@ import (
 	"payhub/internal/auth"
 	"payhub/internal/store/storetest"
 	paypaysim "payhub/mocks/paypay"
+	simcore "payhub/mocks/sim"
 )
 
 // Test credentials: distinctive strings so the log scan can look for them.
@@ -58,12 +59,13 @@ type storeClient struct {
 // testEnv is a whole payhub wired as cmd/payhub wires it, against the PayPay simulator over
 // real HTTP, with two store clients registered.
 type testEnv struct {
-	t    *testing.T
-	app  *app
-	url  string
-	sim  *paypaysim.Simulator
-	logs *syncBuffer
-	a, b storeClient
+	t      *testing.T
+	app    *app
+	url    string
+	sim    *paypaysim.Simulator
+	faults *simcore.Faults
+	logs   *syncBuffer
+	a, b   storeClient
 }
 
 // eachDatabase runs f on SQLite and, when PAYHUB_TEST_POSTGRES_URL is set, PostgreSQL.
@@ -78,7 +80,8 @@ func newEnv(t *testing.T, st contracts.Store) *testEnv {
 		st = storetest.OpenSQLite(t)
 	}
 	logs := &syncBuffer{}
-	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant})
+	faults := simcore.NewFaults(1)
+	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant, Faults: faults})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs),
@@ -88,7 +91,7 @@ func newEnv(t *testing.T, st contracts.Store) *testEnv {
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, logs: logs}
+	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, logs: logs}
 	e.a = e.register("pos-a", "pos-a-key-1", "store-a", contracts.AlgEdDSA)
 	e.b = e.register("pos-b", "pos-b-key-1", "store-b", contracts.AlgES256)
 	return e

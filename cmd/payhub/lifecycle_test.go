@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	simcore "payhub/mocks/sim"
 )
 
 func manualPayment(amount int) map[string]any {
@@ -167,5 +168,30 @@ func TestContractValidatorRefusesMalformedRequests(t *testing.T) {
 			}
 			expectStatus(t, e.do(c.method, c.path, tok, key, c.body), c.status, c.code)
 		})
+	}
+}
+
+// The till's view of a lost answer: 201 unknown with a "do not charge again" resolution,
+// then GET shows the outcome as soon as the partner knows it.
+func TestUnknownOutcomeThenResolved(t *testing.T) {
+	e := newEnv(t, nil)
+	if err := e.faults.Set([]simcore.FaultRule{{Method: "POST", PathPrefix: "/v2/payments", Probability: 1, Count: 1,
+		Fault: simcore.Fault{Kind: simcore.FaultCommitThenDrop}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.pay(e.a, barcodePayment(900, barcodeOK))
+	expectStatus(t, r, http.StatusCreated, "")
+	m := r.json(t)
+	res, _ := m["resolution"].(map[string]any)
+	if m["status"] != "unknown" || res["state"] != "resolving" {
+		t.Fatalf("want unknown with a resolution: %s", r.body)
+	}
+	id := m["id"].(string)
+	got := e.do(http.MethodGet, "/v1/payments/"+id, e.token(e.a), "", nil)
+	if g := got.json(t); g["status"] != "succeeded" || g["resolution"] != nil || g["amount_captured"] != 900.0 {
+		t.Fatalf("after the partner's answer: %s", got.body)
+	}
+	if lp, _ := e.sim.Payment(id + "_1"); lp.Status != "COMPLETED" {
+		t.Fatalf("simulator: %+v", lp)
 	}
 }

@@ -56,6 +56,14 @@ func toAPIPayment(p contracts.Payment) api.Payment {
 		m := api.Metadata(p.Metadata)
 		out.Metadata = &m
 	}
+	if p.Status == contracts.StatusUnknown {
+		out.Resolution = &api.Resolution{State: api.Resolving,
+			Message: "The partner's answer did not arrive. Do not charge the customer again by any method; payhub settles it and the result follows."}
+		if p.Resolution.NeedsAttention {
+			out.Resolution.State = api.NeedsAttention
+			out.Resolution.Message = "payhub could not settle this payment with the partner; an operator will. Do not charge the customer again."
+		}
+	}
 	if na := p.NextAction; na != nil && p.Status == contracts.StatusRequiresAction {
 		out.NextAction = &api.NextAction{Type: api.NextActionType(na.Type), QrCodeUrl: optional(na.QRCodeURL),
 			Deeplink: optional(na.Deeplink), ExpiresAt: na.ExpiresAt}

@@ -278,8 +278,11 @@ func (h *Hub) GetPayment(ctx context.Context, c Caller, id string) (contracts.Pa
 	if err != nil {
 		return contracts.Payment{}, err
 	}
-	if p.Status == contracts.StatusRequiresAction {
+	switch {
+	case p.Status == contracts.StatusRequiresAction:
 		return h.refresh(ctx, p)
+	case p.Status == contracts.StatusUnknown && !p.Resolution.NeedsAttention:
+		return h.inquire(ctx, p)
 	}
 	return p, nil
 }

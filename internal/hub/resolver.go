@@ -417,3 +417,19 @@ func (h *Hub) markUnknown(ctx context.Context, tx contracts.Tx, p *contracts.Pay
 	}
 	return tx.AppendEvent(ctx, ev)
 }
+
+// inquire asks the partner about a payment whose outcome is unknown and records a definite
+// answer at once, so a till polling GET sees the result as soon as the partner knows it.
+// Reversals stay the resolver's: a read never cancels.
+func (h *Hub) inquire(ctx context.Context, p contracts.Payment) (contracts.Payment, error) {
+	partner := h.partners[p.Method]
+	if partner == nil {
+		return p, nil
+	}
+	res := partner.GetPayment(ctx, paymentRef(p))
+	switch res.Outcome {
+	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
+		return h.settlePayment(ctx, p, res)
+	}
+	return p, nil
+}
