@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	paypayadapter "payhub/adapters/paypay"
+	"payhub/internal/auth"
 	"payhub/internal/hub"
 	paypaysim "payhub/mocks/paypay"
 )
@@ -107,4 +108,18 @@ func barcodeRules() ([]hub.BarcodeRule, error) {
 		return nil, fmt.Errorf("PAYHUB_BARCODE_PREFIXES: %w", err)
 	}
 	return rules, nil
+}
+
+// operatorKeys reads PAYHUB_OPERATOR_KEYS (or the file named by PAYHUB_OPERATOR_KEYS_FILE):
+// a JSON array of {"operator","kid","public_key_pem","roles"}. Unset leaves /v1/ops closed.
+func operatorKeys() (auth.KeySource, error) {
+	v, err := env("PAYHUB_OPERATOR_KEYS")
+	if err != nil || v == "" {
+		return nil, err
+	}
+	keys, err := auth.ParseOperatorKeys([]byte(v))
+	if err != nil {
+		return nil, fmt.Errorf("PAYHUB_OPERATOR_KEYS: %w", err)
+	}
+	return keys, nil
 }

@@ -65,7 +65,9 @@ type testEnv struct {
 	sim    *paypaysim.Simulator
 	faults *simcore.Faults
 	logs   *syncBuffer
-	a, b   storeClient
+	// operator is the private key of operator op-alice (kid op-alice-1, role ops).
+	operator crypto.Signer
+	a, b     storeClient
 }
 
 // eachDatabase runs f on SQLite and, when PAYHUB_TEST_POSTGRES_URL is set, PostgreSQL.
@@ -84,14 +86,24 @@ func newEnv(t *testing.T, st contracts.Store) *testEnv {
 	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant, Faults: faults})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
-	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs),
+	opKey, err := auth.GenerateKey(contracts.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opPub, _ := auth.MarshalPublicKeyPEM(opKey.Public())
+	opList, _ := json.Marshal([]auth.OperatorKey{{Operator: "op-alice", KeyID: "op-alice-1", PublicKeyPEM: string(opPub), Roles: []string{"ops"}}})
+	ops, err := auth.ParseOperatorKeys(opList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs), OperatorKeys: ops,
 		PayPay: paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, logs: logs}
+	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, logs: logs, operator: opKey}
 	e.a = e.register("pos-a", "pos-a-key-1", "store-a", contracts.AlgEdDSA)
 	e.b = e.register("pos-b", "pos-b-key-1", "store-b", contracts.AlgES256)
 	return e
@@ -124,6 +136,17 @@ func (e *testEnv) token(c storeClient, mods ...func(*auth.TokenRequest)) string 
 		m(&req)
 	}
 	tok, err := auth.Mint(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// operatorToken mints a token of operator op-alice.
+func (e *testEnv) operatorToken() string {
+	e.t.Helper()
+	tok, err := auth.Mint(auth.TokenRequest{Key: e.operator, KeyID: "op-alice-1", ClientID: "op-alice", Roles: []string{"ops"},
+		Audience: auth.OperatorAudience, IssuedAt: time.Now(), TTL: time.Minute})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -194,4 +195,31 @@ func TestUnknownOutcomeThenResolved(t *testing.T) {
 	if lp, _ := e.sim.Payment(id + "_1"); lp.Status != "COMPLETED" {
 		t.Fatalf("simulator: %+v", lp)
 	}
+}
+
+// Operators list what the resolver handed over; the two kinds of token never cross.
+func TestOperatorsSeeWhatNeedsAttention(t *testing.T) {
+	e := newEnv(t, nil)
+	if err := e.faults.Set([]simcore.FaultRule{{Method: "*", PathPrefix: "/v2/", Probability: 1,
+		Fault: simcore.Fault{Kind: simcore.FaultError, Status: 500}}}); err != nil {
+		t.Fatal(err)
+	}
+	id := e.pay(e.a, barcodePayment(100, barcodeOK)).json(t)["id"].(string)
+	empty := e.do(http.MethodGet, "/v1/ops/needs-attention", e.operatorToken(), "", nil)
+	expectStatus(t, empty, http.StatusOK, "")
+	if n := len(empty.json(t)["data"].([]any)); n != 0 {
+		t.Fatalf("%d payments need attention before the budget ran out", n)
+	}
+	p, _ := e.app.Store.GetPayment(context.Background(), "", id)
+	p.Resolution.NeedsAttention = true
+	if err := e.app.Store.InTx(context.Background(), func(tx contracts.Tx) error { return tx.UpdatePayment(context.Background(), p) }); err != nil {
+		t.Fatal(err)
+	}
+	list := e.do(http.MethodGet, "/v1/ops/needs-attention", e.operatorToken(), "", nil)
+	data := list.json(t)["data"].([]any)
+	if len(data) != 1 || data[0].(map[string]any)["id"] != id || data[0].(map[string]any)["resolution"].(map[string]any)["state"] != "needs_attention" {
+		t.Fatalf("needs attention: %s", list.body)
+	}
+	expectStatus(t, e.do(http.MethodGet, "/v1/ops/needs-attention", e.token(e.a), "", nil), http.StatusUnauthorized, "unauthenticated")
+	expectStatus(t, e.do(http.MethodGet, "/v1/payments", e.operatorToken(), "", nil), http.StatusUnauthorized, "unauthenticated")
 }

@@ -41,6 +41,10 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
+			operators, err := operatorKeys()
+			if err != nil {
+				return err
+			}
 			log := newLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -48,7 +52,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				paypay.Timeouts = paypayadapter.Timeouts{ValueMoving: partnerTimeout, Read: partnerTimeout}
 			}
 			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll,
-				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery})
+				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators})
 			if err != nil {
 				return err
 			}

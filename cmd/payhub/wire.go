@@ -29,6 +29,8 @@ type appConfig struct {
 	PayPay       paypayadapter.Config
 	Clock        contracts.Clock
 	Logger       *slog.Logger
+	// OperatorKeys verify operator tokens for /v1/ops; nil leaves /v1/ops closed.
+	OperatorKeys auth.KeySource
 	// Resolver tunes the resolver; zero means hub.DefaultResolverConfig.
 	Resolver hub.ResolverConfig
 	// ResolveInterval is how often the resolver runs (with the other background jobs).
@@ -85,7 +87,8 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
-		Verifier: auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock}),
+		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock}),
+		Operators: operatorVerifier(cfg.OperatorKeys, cfg.Clock),
 	})
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	if cfg.PollInterval > 0 {
@@ -104,4 +107,11 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 func (a *app) Close() error {
 	a.stop()
 	return a.Store.Close()
+}
+
+func operatorVerifier(keys auth.KeySource, clock contracts.Clock) *auth.Verifier {
+	if keys == nil {
+		return nil
+	}
+	return auth.NewVerifier(keys, auth.VerifierOptions{Clock: clock, Operators: true})
 }

@@ -23,8 +23,10 @@ type TokenRequest struct {
 	KeyID string
 	// ClientID is the issuing client ("iss").
 	ClientID string
-	// StoreID is the store the token acts for ("store").
+	// StoreID is the store the token acts for ("store"); empty for operator tokens.
 	StoreID string
+	// Roles are an operator token's roles ("roles"); empty for store tokens.
+	Roles []string
 	// Audience is "aud"; default DefaultAudience.
 	Audience string
 	// IssuedAt is "iat"; required (the caller's clock, so tests stay deterministic).
@@ -50,8 +52,8 @@ func Mint(req TokenRequest) (string, error) {
 	if !kidPattern.MatchString(req.KeyID) {
 		return "", fmt.Errorf("auth: key id %q is not [A-Za-z0-9._-]{1,64}", req.KeyID)
 	}
-	if req.ClientID == "" || req.StoreID == "" {
-		return "", errors.New("auth: client id and store id are required")
+	if req.ClientID == "" || (req.StoreID == "") == (len(req.Roles) == 0) {
+		return "", errors.New("auth: a client id and either a store id or operator roles are required")
 	}
 	if req.IssuedAt.IsZero() {
 		return "", errors.New("auth: IssuedAt is required")
@@ -79,6 +81,7 @@ func Mint(req TokenRequest) (string, error) {
 			ID:        req.TokenID,
 		},
 		Store: req.StoreID,
+		Roles: req.Roles,
 	})
 	t.Header["kid"] = req.KeyID
 	signed, err := t.SignedString(req.Key)

@@ -27,6 +27,9 @@ import (
 const (
 	// DefaultAudience is the "aud" store tokens must carry.
 	DefaultAudience = "payhub"
+	// OperatorAudience is the "aud" operator tokens carry: a separate kind of token
+	// (RFC 8725 §3.12), so neither kind is accepted where the other belongs.
+	OperatorAudience = "payhub-ops"
 	// DefaultLeeway absorbs clock skew between a store system and payhub.
 	DefaultLeeway = 30 * time.Second
 	// MaxTokenLifetime is the longest exp − iat accepted: tokens are short by design.
@@ -66,6 +69,8 @@ type Principal struct {
 	TokenID string
 	// ExpiresAt is the token's "exp".
 	ExpiresAt time.Time
+	// Roles are an operator's roles (operator tokens only; ClientID is then the operator).
+	Roles []string
 }
 
 // VerifierOptions configure a Verifier; zero values take the defaults.
@@ -78,6 +83,9 @@ type VerifierOptions struct {
 	Leeway time.Duration
 	// MaxLifetime caps exp − iat; default MaxTokenLifetime, and never more than it.
 	MaxLifetime time.Duration
+	// Operators makes this a verifier of operator tokens: audience OperatorAudience by
+	// default, a roles claim instead of a store, keys from the operators' own KeySource.
+	Operators bool
 }
 
 // Verifier authenticates store tokens. It is safe for concurrent use.
@@ -87,19 +95,25 @@ type Verifier struct {
 	clock       contracts.Clock
 	maxLifetime time.Duration
 	cache       keyCache
+	operators   bool
 }
 
 // claims are the store-token claims; typed, never jwt.MapClaims.
 type claims struct {
 	jwt.RegisteredClaims
 	// Store is the store the token acts for.
-	Store string `json:"store"`
+	Store string `json:"store,omitempty"`
+	// Roles are an operator token's roles (operator tokens only).
+	Roles []string `json:"roles,omitempty"`
 }
 
 // NewVerifier builds a Verifier with its single parser.
 func NewVerifier(keys KeySource, opts VerifierOptions) *Verifier {
 	if opts.Audience == "" {
 		opts.Audience = DefaultAudience
+		if opts.Operators {
+			opts.Audience = OperatorAudience
+		}
 	}
 	if opts.Clock == nil {
 		opts.Clock = contracts.SystemClock{}
@@ -123,6 +137,7 @@ func NewVerifier(keys KeySource, opts VerifierOptions) *Verifier {
 		),
 		clock:       opts.Clock,
 		maxLifetime: opts.MaxLifetime,
+		operators:   opts.Operators,
 	}
 }
 
@@ -253,6 +268,9 @@ func (v *Verifier) checkClaims(c *claims, key contracts.ClientKey, client contra
 	if c.ID == "" {
 		return Principal{}, unauthenticated("jti is missing")
 	}
+	if v.operators {
+		return v.checkOperator(c, key, client)
+	}
 	if c.Store == "" {
 		return Principal{}, unauthenticated("store claim is missing")
 	}
@@ -292,4 +310,22 @@ func parseReason(err error) string {
 		}
 	}
 	return "token refused by the parser"
+}
+
+// checkOperator finishes the checks of an operator token: roles instead of a store, each
+// granted to the operator (an operator's StoreClient.Stores lists its granted roles).
+func (v *Verifier) checkOperator(c *claims, key contracts.ClientKey, client contracts.StoreClient) (Principal, error) {
+	if c.Store != "" {
+		return Principal{}, unauthenticated("an operator token names a store")
+	}
+	if len(c.Roles) == 0 {
+		return Principal{}, unauthenticated("roles claim is missing")
+	}
+	for _, r := range c.Roles {
+		if !slices.Contains(client.Stores, r) {
+			return Principal{}, &AuthError{Public: &contracts.Error{Code: contracts.CodeForbidden, Status: 403,
+				Detail: "the token claims a role the operator does not hold"}, Reason: fmt.Sprintf("role %q not granted to %q", r, client.ID)}
+		}
+	}
+	return Principal{ClientID: client.ID, KeyID: key.KID, TokenID: c.ID, ExpiresAt: c.ExpiresAt.Time, Roles: c.Roles}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestAuthenticateRefusesBadTokens(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %+v", p)
 			}
-			if p != (Principal{}) {
+			if !reflect.DeepEqual(p, Principal{}) {
 				t.Fatalf("refusal returned a principal: %+v", p)
 			}
 			assertRefusal(t, err, tc.status)

@@ -29,6 +29,8 @@ type Config struct {
 	Hub *hub.Hub
 	// Verifier authenticates store tokens.
 	Verifier *auth.Verifier
+	// Operators authenticates operator tokens for /v1/ops; nil leaves /v1/ops closed.
+	Operators *auth.Verifier
 	// Store is pinged by /readyz.
 	Store contracts.Store
 	// Registry holds the metrics served at /metrics.
@@ -41,12 +43,13 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	hub      *hub.Hub
-	verifier *auth.Verifier
-	store    contracts.Store
-	version  string
-	log      *slog.Logger
-	engine   *gin.Engine
+	hub       *hub.Hub
+	verifier  *auth.Verifier
+	operators *auth.Verifier
+	store     contracts.Store
+	version   string
+	log       *slog.Logger
+	engine    *gin.Engine
 }
 
 // New builds the router.
@@ -55,7 +58,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{hub: cfg.Hub, verifier: cfg.Verifier, store: cfg.Store, version: cfg.APIVersion, log: cfg.Logger}
+	s := &Server{hub: cfg.Hub, verifier: cfg.Verifier, operators: cfg.Operators, store: cfg.Store, version: cfg.APIVersion, log: cfg.Logger}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	_ = e.SetTrustedProxies(nil) // the TCP peer is the client; no proxy is trusted by default
@@ -75,6 +78,8 @@ func New(cfg Config) *Server {
 	if err != nil {
 		panic(err) // the embedded contract is checked by tests; it cannot fail at run time
 	}
+	e.GET("/v1/ops/needs-attention", s.authenticateOperator(), s.listNeedsAttention)
+
 	v1 := e.Group("", s.authenticate(), requireIdempotencyKey(), validator.middleware())
 	api.RegisterHandlersWithOptions(v1, s, api.GinServerOptions{
 		BaseURL: "",

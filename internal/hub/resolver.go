@@ -433,3 +433,19 @@ func (h *Hub) inquire(ctx context.Context, p contracts.Payment) (contracts.Payme
 	}
 	return p, nil
 }
+
+// NeedingAttention lists the payments of every store that the resolver handed to an
+// operator, oldest first.
+func (h *Hub) NeedingAttention(ctx context.Context) ([]contracts.Payment, error) {
+	unknown, err := h.store.ListPaymentsByStatus(ctx, contracts.StatusUnknown, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []contracts.Payment
+	for _, p := range unknown {
+		if p.Resolution.NeedsAttention {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
