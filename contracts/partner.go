@@ -66,6 +66,10 @@ type PaymentResult struct {
 	NextAction *NextAction
 	// PaidAt is when the partner accepted the payment, if it says.
 	PaidAt *time.Time
+	// AmountCaptured is what the partner took for a succeeded payment, in the payment's
+	// currency: the whole amount, or for a captured authorization the sum of its captures.
+	// Zero when the partner does not say.
+	AmountCaptured int64
 	// PartnerCode is the partner's result code (e.g. "NO_SUFFICIENT_FUND"), for support.
 	PartnerCode string
 	// FailureCode is payhub's failure code when Outcome is OutcomeFailed.

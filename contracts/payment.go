@@ -231,6 +231,10 @@ type Attempt struct {
 	StartedAt time.Time
 	// FinishedAt is when the outcome was written.
 	FinishedAt *time.Time
+	// ClientID and IdempotencyKey name the store request that sent the call, if one did
+	// (keys are per client): when a crash cuts the call off, the resolver answers that
+	// request once it learns the outcome.
+	ClientID, IdempotencyKey string
 }
 
 // EventType names an event, dot-separated (conventions/api.md §8.2).

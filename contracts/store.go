@@ -122,6 +122,10 @@ type Store interface {
 	// ListRefundsToResolve reads refunds of any store that are due at now and not flagged for
 	// attention: status unknown, or pending and last updated before stuckBefore.
 	ListRefundsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]Refund, error)
+	// ListStuckAttempts reads captures and cancels of any payment sent before startedBefore
+	// whose outcome was never recorded (a crash cut them off), oldest first; limit ≤ 0
+	// reads all.
+	ListStuckAttempts(ctx context.Context, startedBefore time.Time, limit int) ([]Attempt, error)
 	// ListEvents reads a payment's events in sequence order.
 	ListEvents(ctx context.Context, paymentID string) ([]Event, error)
 	// ListAttempts reads a payment's partner attempts, oldest first.
@@ -133,6 +137,9 @@ type Store interface {
 	BeginIdempotency(ctx context.Context, k IdempotencyKey) (rec IdempotencyRecord, created bool, err error)
 	// AbandonIdempotency deletes an uncompleted key, for refusals that are not stored.
 	AbandonIdempotency(ctx context.Context, clientID, key string) error
+	// ReleaseOrphanedIdempotency deletes keys claimed before createdBefore whose request
+	// wrote neither an intent nor an answer (it died before reaching a partner).
+	ReleaseOrphanedIdempotency(ctx context.Context, createdBefore time.Time) (int64, error)
 	// DeleteExpiredIdempotency deletes keys completed before the given time.
 	DeleteExpiredIdempotency(ctx context.Context, completedBefore time.Time) (int64, error)
 
@@ -167,6 +174,10 @@ type Tx interface {
 	GetRefundForUpdate(ctx context.Context, id string) (Refund, error)
 	// LookupIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
 	LookupIdempotency(ctx context.Context, clientID, key string) (IdempotencyRecord, error)
+	// MarkIdempotencyIntent notes, in the transaction writing a request's intent, that the
+	// request will reach a partner, so its key is never released; ErrNotFound when the key
+	// is no longer in flight (the intent must then not be written).
+	MarkIdempotencyIntent(ctx context.Context, clientID, key string) error
 	// CompleteIdempotency stores the first response for (clientID, key).
 	CompleteIdempotency(ctx context.Context, clientID, key string, status int, body []byte, at time.Time) error
 }

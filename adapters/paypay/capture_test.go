@@ -403,3 +403,25 @@ func TestCaptureAndRevertTimeoutsAreUnknown(t *testing.T) {
 		t.Errorf("revert: %+v", res)
 	}
 }
+
+// TestGetPaymentSaysWhatWasTaken: a completed payment reports its amount; a captured
+// pre-authorization (whose amount stays the authorized one) the sum of its captures, so a
+// capture whose answer was lost is recorded with what PayPay took.
+func TestGetPaymentSaysWhatWasTaken(t *testing.T) {
+	for name, c := range map[string]struct {
+		data any
+		want int64
+	}{
+		"payment":  {paymentData("COMPLETED"), 1200},
+		"captured": {capturedData(captureEntry("cap-1", 800, "COMPLETED")), 800},
+		"refunded": {paymentData("REFUNDED"), 1200},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, a := newFake(t, answer(200, "SUCCESS", c.data))
+			res := a.GetPayment(context.Background(), contracts.PaymentRef{PartnerRef: "mp-1", Flow: contracts.FlowBarcode})
+			if res.Outcome != contracts.OutcomeSucceeded || res.AmountCaptured != c.want {
+				t.Fatalf("result %+v; want succeeded with %d taken", res, c.want)
+			}
+		})
+	}
+}

@@ -157,6 +157,19 @@ type paymentObject struct {
 	} `json:"captures"`
 }
 
+// captured is what a completed payment took: the sum of its captures for a captured
+// pre-authorization (whose amount stays the authorized one, §4.6), else its amount.
+func (p paymentObject) captured() int64 {
+	if len(p.Captures.Data) == 0 {
+		return p.Amount.Amount
+	}
+	var sum int64
+	for _, c := range p.Captures.Data {
+		sum += c.Amount.Amount
+	}
+	return sum
+}
+
 // capture is the payment's capture with merchantCaptureId id, or nil.
 func (p paymentObject) capture(id string) *captureObject {
 	for i := range p.Captures.Data {

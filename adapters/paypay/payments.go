@@ -199,7 +199,7 @@ func (a *Adapter) paymentResult(r reply, flow contracts.Flow, barcode string) co
 	res := contracts.PaymentResult{PartnerPaymentID: p.PaymentID, PartnerCode: r.code()}
 	switch p.Status {
 	case statusCompleted, statusRefunded:
-		res.Outcome, res.PaidAt = contracts.OutcomeSucceeded, epoch(p.AcceptedAt)
+		res.Outcome, res.PaidAt, res.AmountCaptured = contracts.OutcomeSucceeded, epoch(p.AcceptedAt), p.captured()
 	case statusAuthorized, statusReauthorizing:
 		res.Outcome, res.PaidAt = contracts.OutcomeAuthorized, epoch(p.AcceptedAt)
 	case statusCreated:

@@ -149,7 +149,7 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, 
 	}
 	now := h.now()
 	att := contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpCancel,
-		PartnerRef: p.PartnerRef, StartedAt: now}
+		PartnerRef: p.PartnerRef, StartedAt: now, ClientID: c.ClientID, IdempotencyKey: idemKey(idem)}
 	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
 		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
@@ -159,6 +159,9 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, 
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The payment changed to %s meanwhile; retry the cancel.", cur.Status)
 		}
 		if err := h.checkCancelable(ctx, tx, cur); err != nil {
+			return err
+		}
+		if err := markIntent(ctx, tx, c.ClientID, idem); err != nil {
 			return err
 		}
 		return tx.InsertAttempt(ctx, att)

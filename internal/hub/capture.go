@@ -34,7 +34,7 @@ type captureIntent struct {
 }
 
 func (h *Hub) capture(ctx context.Context, c Caller, idem Idempotency, id string, amount *int64) (Response, error) {
-	in, err := h.reserveCapture(ctx, c, id, amount)
+	in, err := h.reserveCapture(ctx, c, idem, id, amount)
 	if err != nil {
 		return Response{}, err
 	}
@@ -69,7 +69,7 @@ func (h *Hub) capture(ctx context.Context, c Caller, idem Idempotency, id string
 }
 
 // reserveCapture checks the capture under the payment's row lock and writes its intent.
-func (h *Hub) reserveCapture(ctx context.Context, c Caller, id string, amount *int64) (captureIntent, error) {
+func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id string, amount *int64) (captureIntent, error) {
 	var in captureIntent
 	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
 		p, err := tx.GetPaymentForUpdate(ctx, id)
@@ -103,7 +103,10 @@ func (h *Hub) reserveCapture(ctx context.Context, c Caller, id string, amount *i
 		now := h.now()
 		in.payment = p
 		in.attempt = contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpCapture,
-			PartnerRef: captureRef(p.ID, attempts), StartedAt: now}
+			PartnerRef: captureRef(p.ID, attempts), StartedAt: now, ClientID: c.ClientID, IdempotencyKey: idem.Key}
+		if err := markIntent(ctx, tx, c.ClientID, &idem); err != nil {
+			return err
+		}
 		return tx.InsertAttempt(ctx, in.attempt)
 	})
 	return in, err

@@ -194,6 +194,24 @@ func replay(rec contracts.IdempotencyRecord, idem Idempotency) (Response, error)
 		Problem: rec.ResponseStatus >= 400}, nil
 }
 
+// markIntent notes, in the transaction that writes a request's intent, that the request
+// under idem is about to reach a partner: its key is then answered, never released as
+// orphaned. Calls without a store request (the resolver's own) have no key.
+func markIntent(ctx context.Context, tx contracts.Tx, clientID string, idem *Idempotency) error {
+	if idem == nil || idem.Key == "" {
+		return nil
+	}
+	return tx.MarkIdempotencyIntent(ctx, clientID, idem.Key)
+}
+
+// idemKey is the key of idem, or "" without a store request.
+func idemKey(idem *Idempotency) string {
+	if idem == nil {
+		return ""
+	}
+	return idem.Key
+}
+
 // partnerCalledError marks a failure after a partner call began: the key must stay in use.
 type partnerCalledError struct{ err error }
 

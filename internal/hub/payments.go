@@ -143,6 +143,9 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	// unfinished attempt says what may have happened.
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		ev := h.event(&p, "", contracts.EventPaymentProcessing, h.render.Payment(p), now)
+		if err := markIntent(ctx, tx, c.ClientID, &idem); err != nil {
+			return err
+		}
 		if err := tx.InsertPayment(ctx, p); err != nil {
 			return err
 		}
@@ -254,10 +257,16 @@ func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now t
 		t := res.PaidAt.UTC().Truncate(time.Microsecond)
 		p.PaidAt = &t
 	}
-	if p.Status == contracts.StatusSucceeded && p.AmountCaptured == 0 && p.CaptureMethod != contracts.CaptureManual {
-		// Automatic capture takes it all. A manual capture's amount is set by the capture
-		// itself: a lost partial capture must not be taken for a full one.
-		p.AmountCaptured = p.Amount.Amount
+	if p.Status == contracts.StatusSucceeded && p.AmountCaptured == 0 {
+		switch {
+		case res.AmountCaptured > 0:
+			// The partner says what it took: a capture whose answer was lost learns it here.
+			p.AmountCaptured = res.AmountCaptured
+		case p.CaptureMethod != contracts.CaptureManual:
+			// Automatic capture takes it all. A lost partial capture must not be taken for
+			// a full one, so a manual capture's amount comes from the partner only.
+			p.AmountCaptured = p.Amount.Amount
+		}
 	}
 	p.NextAction = nil
 	if p.Status == contracts.StatusRequiresAction {

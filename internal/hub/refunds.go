@@ -132,10 +132,11 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 			r.ClientID, r.IdempotencyKey = c.ClientID, idem.Key
 		}
 		att = contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, RefundID: r.ID,
-			Operation: contracts.OpRefund, PartnerRef: r.PartnerRef, StartedAt: now}
+			Operation: contracts.OpRefund, PartnerRef: r.PartnerRef, StartedAt: now, ClientID: c.ClientID, IdempotencyKey: idemKey(idem)}
 		p.UpdatedAt = now
 		ev := h.event(&p, r.ID, contracts.EventRefundPending, h.render.Refund(r), now)
 		for _, step := range []func() error{
+			func() error { return markIntent(ctx, tx, c.ClientID, idem) },
 			func() error { return tx.InsertRefund(ctx, r) },
 			func() error { return tx.InsertAttempt(ctx, att) },
 			func() error { return tx.UpdatePayment(ctx, p) },

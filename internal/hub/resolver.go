@@ -47,11 +47,17 @@ const reversalReason = "unknown_outcome_reversed"
 func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 	now := h.now()
 	cfg := h.resolver
-	payments, err := h.store.ListPaymentsToResolve(ctx, now, now.Add(-cfg.StuckAfter), cfg.Batch)
-	if err != nil {
+	if err := h.releaseOrphanedKeys(ctx, now); err != nil {
 		return 0, err
 	}
-	settled := 0
+	settled, err := h.resolveStuckAttempts(ctx, now)
+	if err != nil {
+		return settled, err
+	}
+	payments, err := h.store.ListPaymentsToResolve(ctx, now, now.Add(-cfg.StuckAfter), cfg.Batch)
+	if err != nil {
+		return settled, err
+	}
 	for _, p := range payments {
 		if h.resolvePayment(ctx, p) {
 			settled++
@@ -158,7 +164,7 @@ func (h *Hub) settlePayment(ctx context.Context, seen contracts.Payment, res con
 		if err := tx.AppendEvent(ctx, ev); err != nil {
 			return err
 		}
-		if err := h.finishOpenAttempts(ctx, tx, p.ID, contracts.OpPay, res.Outcome, res.PartnerCode, now); err != nil {
+		if err := h.finishOpenAttempts(ctx, tx, p.ID, "", contracts.OpPay, res.Outcome, res.PartnerCode, now); err != nil {
 			return err
 		}
 		out = p
@@ -167,14 +173,15 @@ func (h *Hub) settlePayment(ctx context.Context, seen contracts.Payment, res con
 	return out, err
 }
 
-// finishOpenAttempts records the outcome of attempts of operation op still in flight.
-func (h *Hub) finishOpenAttempts(ctx context.Context, tx contracts.Tx, paymentID string, op contracts.AttemptOperation, o contracts.Outcome, code string, now time.Time) error {
+// finishOpenAttempts records the outcome of the payment's attempts of operation op (for
+// refundID; "" for the payment's own calls) still in flight.
+func (h *Hub) finishOpenAttempts(ctx context.Context, tx contracts.Tx, paymentID, refundID string, op contracts.AttemptOperation, o contracts.Outcome, code string, now time.Time) error {
 	attempts, err := tx.ListAttempts(ctx, paymentID)
 	if err != nil {
 		return err
 	}
 	for _, a := range attempts {
-		if a.Operation == op && a.Outcome == "" {
+		if a.Operation == op && a.RefundID == refundID && a.Outcome == "" {
 			if err := tx.FinishAttempt(ctx, a.ID, o, code, now); err != nil {
 				return err
 			}
@@ -363,7 +370,7 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 		if err := tx.AppendEvent(ctx, ev); err != nil {
 			return err
 		}
-		if err := h.finishOpenAttempts(ctx, tx, p.ID, contracts.OpRefund, res.Outcome, res.PartnerCode, now); err != nil {
+		if err := h.finishOpenAttempts(ctx, tx, p.ID, cur.ID, contracts.OpRefund, res.Outcome, res.PartnerCode, now); err != nil {
 			return err
 		}
 		return h.answerOpenRequest(ctx, tx, cur.ClientID, cur.IdempotencyKey, 201, body, now)

@@ -185,6 +185,9 @@ func TestResolverRecoversACrashedCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.store.InTx(ctx, func(tx contracts.Tx) error {
+		if err := tx.MarkIdempotencyIntent(ctx, f.caller.ClientID, key.Key); err != nil {
+			return err
+		}
 		if err := tx.InsertPayment(ctx, p); err != nil {
 			return err
 		}

@@ -52,10 +52,10 @@ func (s *DB) ListEvents(ctx context.Context, paymentID string) ([]contracts.Even
 // InsertAttempt writes the intent to call a partner, before the call.
 func (t *tx) InsertAttempt(ctx context.Context, a contracts.Attempt) error {
 	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO attempts
-		(id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		(id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at, client_id, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		a.ID, a.PaymentID, a.RefundID, string(a.Operation), a.PartnerRef, string(a.Outcome), a.PartnerCode,
-		t.d.ts(a.StartedAt), t.d.nullTS(a.FinishedAt))
+		t.d.ts(a.StartedAt), t.d.nullTS(a.FinishedAt), a.ClientID, a.IdempotencyKey)
 	if err != nil {
 		return t.d.wrap("insert attempt "+a.ID, err)
 	}
@@ -92,25 +92,40 @@ func (t *tx) ListAttempts(ctx context.Context, paymentID string) ([]contracts.At
 	return listAttempts(ctx, t.tx, t.d, paymentID)
 }
 
+const attemptSelect = `SELECT
+	id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at, client_id, idempotency_key
+	FROM attempts`
+
 func listAttempts(ctx context.Context, q querier, d dialect, paymentID string) ([]contracts.Attempt, error) {
-	rows, err := q.QueryContext(ctx, d.q(`SELECT
-		id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at
-		FROM attempts WHERE payment_id = ? ORDER BY started_at, id`), paymentID)
+	return queryAttempts(ctx, q, d, "list attempts", attemptSelect+" WHERE payment_id = ? ORDER BY started_at, id", paymentID)
+}
+
+// ListStuckAttempts reads the captures and cancels of any payment that were sent before
+// startedBefore and whose outcome was never recorded, oldest first; a limit of zero or
+// less returns all of them.
+func (s *DB) ListStuckAttempts(ctx context.Context, startedBefore time.Time, limit int) ([]contracts.Attempt, error) {
+	lim, args := limitClause(limit, []any{s.d.ts(startedBefore), string(contracts.OpCapture), string(contracts.OpCancel)})
+	return queryAttempts(ctx, s.db, s.d, "list stuck attempts", attemptSelect+s.d.indexedBy("attempts_in_flight")+
+		" WHERE finished_at IS NULL AND started_at < ? AND operation IN (?, ?) ORDER BY started_at, id"+lim, args...)
+}
+
+func queryAttempts(ctx context.Context, q querier, d dialect, what, query string, args ...any) ([]contracts.Attempt, error) {
+	rows, err := q.QueryContext(ctx, d.q(query), args...)
 	if err != nil {
-		return nil, d.wrap("list attempts", err)
+		return nil, d.wrap(what, err)
 	}
 	defer rows.Close()
 	var out []contracts.Attempt
 	for rows.Next() {
 		var a contracts.Attempt
 		if err := rows.Scan(&a.ID, &a.PaymentID, &a.RefundID, &a.Operation, &a.PartnerRef, &a.Outcome,
-			&a.PartnerCode, timeCol{&a.StartedAt}, nullTimeCol{&a.FinishedAt}); err != nil {
-			return nil, d.wrap("list attempts", err)
+			&a.PartnerCode, timeCol{&a.StartedAt}, nullTimeCol{&a.FinishedAt}, &a.ClientID, &a.IdempotencyKey); err != nil {
+			return nil, d.wrap(what, err)
 		}
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, d.wrap("list attempts", err)
+		return nil, d.wrap(what, err)
 	}
 	return out, nil
 }

@@ -78,14 +78,46 @@ func (t *tx) CompleteIdempotency(ctx context.Context, clientID, key string, stat
 	return fmt.Errorf("store: complete idempotency: key already completed: %w", contracts.ErrConflict)
 }
 
+// MarkIdempotencyIntent notes, in the transaction that writes a request's intent, that the
+// request is about to reach a partner: from then on its key is answered, never released. A
+// key that is gone (released as orphaned meanwhile) or already completed is ErrNotFound,
+// and the intent must not be written.
+func (t *tx) MarkIdempotencyIntent(ctx context.Context, clientID, key string) error {
+	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE idempotency_keys SET intent_written = ?
+		WHERE client_id = ? AND key = ? AND completed = ?`), true, clientID, key, false)
+	if err != nil {
+		return t.d.wrap("mark idempotency intent", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return t.d.wrap("mark idempotency intent", err)
+	}
+	return fmt.Errorf("store: mark idempotency intent: no key in flight: %w", contracts.ErrNotFound)
+}
+
+// ReleaseOrphanedIdempotency deletes keys claimed before createdBefore whose request never
+// wrote an intent nor an answer: the request died (a crash) before any partner heard of
+// it, so a retry under the key may run it afresh. It says how many it released.
+func (s *DB) ReleaseOrphanedIdempotency(ctx context.Context, createdBefore time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.d.q("DELETE FROM idempotency_keys"+s.d.indexedBy("idempotency_keys_orphaned")+
+		" WHERE completed = FALSE AND intent_written = FALSE AND created_at < ?"), s.d.ts(createdBefore))
+	if err != nil {
+		return 0, s.d.wrap("release orphaned idempotency", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.d.wrap("release orphaned idempotency", err)
+	}
+	return n, nil
+}
+
 // AbandonIdempotency deletes an uncompleted key so the client may retry it. An unknown key
-// is ErrNotFound; a completed key is kept (its response must be replayed) and is
-// ErrConflict.
+// is ErrNotFound; a completed key is kept (its response must be replayed), and so is a key
+// whose request wrote its intent (a partner may have acted on it): both are ErrConflict.
 func (s *DB) AbandonIdempotency(ctx context.Context, clientID, key string) error {
 	return s.inTx(ctx, func(t *tx) error {
 		res, err := t.tx.ExecContext(ctx, t.d.q(
-			"DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND completed = ?"),
-			clientID, key, false)
+			"DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND completed = ? AND intent_written = ?"),
+			clientID, key, false, false)
 		if err != nil {
 			return t.d.wrap("abandon idempotency", err)
 		}
@@ -95,7 +127,7 @@ func (s *DB) AbandonIdempotency(ctx context.Context, clientID, key string) error
 		if _, err := getIdempotency(ctx, t, clientID, key); err != nil {
 			return err
 		}
-		return fmt.Errorf("store: abandon idempotency: key already completed: %w", contracts.ErrConflict)
+		return fmt.Errorf("store: abandon idempotency: key completed or its intent written: %w", contracts.ErrConflict)
 	})
 }
 

@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"GetRefundForUpdate", testGetRefundForUpdate},
 		{"ConcurrentRefundUpdatesSerialize", testConcurrentRefundUpdates},
 		{"LookupIdempotency", testLookupIdempotency},
+		{"IdempotencyIntentAndOrphans", testIdempotencyIntentAndOrphans},
+		{"ListStuckAttempts", testListStuckAttempts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -949,5 +951,84 @@ func testStoreClients(t *testing.T, s contracts.Store) {
 	}
 	if _, got, err := s.LookupClientKey(ctx, "kid-1"); err != nil || got.ID != "cli_pos" {
 		t.Errorf("kid-1 now belongs to %q (%v)", got.ID, err)
+	}
+}
+
+// A key whose request wrote its intent is never released nor abandoned; one that never did
+// is released once claimed before the cutoff, and can then not be marked any more.
+func testIdempotencyIntentAndOrphans(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	begin := func(key string, created time.Time) {
+		k := contracts.IdempotencyKey{ClientID: "cli_a", Key: key, Fingerprint: "f-" + key, CreatedAt: created}
+		if _, ok, err := s.BeginIdempotency(ctx, k); err != nil || !ok {
+			t.Fatalf("BeginIdempotency(%s) = %v, %v", key, ok, err)
+		}
+	}
+	mark := func(key string) error {
+		return s.InTx(ctx, func(tx contracts.Tx) error { return tx.MarkIdempotencyIntent(ctx, "cli_a", key) })
+	}
+	begin("orphan", base)
+	begin("sent", base)
+	begin("young", at(time.Minute))
+	begin("answered", base)
+	if err := mark("sent"); err != nil {
+		t.Fatalf("MarkIdempotencyIntent = %v", err)
+	}
+	inTx(t, s, func(tx contracts.Tx) error {
+		return tx.CompleteIdempotency(ctx, "cli_a", "answered", 200, []byte("{}"), base)
+	})
+	if err := mark("answered"); !errors.Is(err, contracts.ErrNotFound) {
+		t.Errorf("MarkIdempotencyIntent(completed) = %v, want ErrNotFound", err)
+	}
+	if err := s.AbandonIdempotency(ctx, "cli_a", "sent"); !errors.Is(err, contracts.ErrConflict) {
+		t.Errorf("AbandonIdempotency(intent written) = %v, want ErrConflict", err)
+	}
+	n, err := s.ReleaseOrphanedIdempotency(ctx, at(30*time.Second))
+	if err != nil || n != 1 {
+		t.Fatalf("ReleaseOrphanedIdempotency = %d, %v; want 1", n, err)
+	}
+	if err := mark("orphan"); !errors.Is(err, contracts.ErrNotFound) {
+		t.Errorf("MarkIdempotencyIntent(released) = %v, want ErrNotFound", err)
+	}
+	inTx(t, s, func(tx contracts.Tx) error {
+		for key, want := range map[string]bool{"sent": true, "young": true, "answered": true} {
+			if _, err := tx.LookupIdempotency(ctx, "cli_a", key); (err == nil) != want {
+				t.Errorf("key %s after release: %v", key, err)
+			}
+		}
+		return nil
+	})
+}
+
+// ListStuckAttempts reads unfinished captures and cancels older than the cutoff, with the
+// request that sent them, and nothing else.
+func testListStuckAttempts(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	p := newPayment("store-a")
+	insertPayment(t, s, p)
+	attempt := func(op contracts.AttemptOperation, started time.Duration) contracts.Attempt {
+		return contracts.Attempt{ID: newID("att_"), PaymentID: p.ID, Operation: op, PartnerRef: p.ID + "_" + string(op),
+			StartedAt: at(started), ClientID: "cli_a", IdempotencyKey: "key-" + string(op)}
+	}
+	capture, cancel := attempt(contracts.OpCapture, 0), attempt(contracts.OpCancel, time.Second)
+	young, finished, pay := attempt(contracts.OpCapture, time.Hour), attempt(contracts.OpCancel, 0), attempt(contracts.OpPay, 0)
+	inTx(t, s, func(tx contracts.Tx) error {
+		for _, a := range []contracts.Attempt{capture, cancel, young, finished, pay} {
+			if err := tx.InsertAttempt(ctx, a); err != nil {
+				return err
+			}
+		}
+		return tx.FinishAttempt(ctx, finished.ID, contracts.OutcomeSucceeded, "", at(time.Second))
+	})
+	got, err := s.ListStuckAttempts(ctx, at(time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture.StartedAt, cancel.StartedAt = stored(capture.StartedAt), stored(cancel.StartedAt)
+	if len(got) != 2 || diff(got[0], capture) != "" || diff(got[1], cancel) != "" {
+		t.Fatalf("ListStuckAttempts = %+v; want the capture and the cancel", got)
+	}
+	if got, err := s.ListStuckAttempts(ctx, at(time.Minute), 1); err != nil || len(got) != 1 || got[0].ID != capture.ID {
+		t.Errorf("ListStuckAttempts(limit 1) = %+v, %v", got, err)
 	}
 }
