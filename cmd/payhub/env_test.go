@@ -78,12 +78,23 @@ func eachDatabase(t *testing.T, f func(t *testing.T, st contracts.Store)) {
 
 func newEnv(t *testing.T, st contracts.Store) *testEnv {
 	t.Helper()
+	return newEnvOnClock(t, st, nil)
+}
+
+// newEnvOnClock is newEnv with payhub and the simulator on one clock (nil: the system's).
+func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *testEnv {
+	t.Helper()
+	var appClock contracts.Clock = contracts.SystemClock{}
+	var simClock simcore.Clock = simcore.SystemClock{}
+	if clk != nil {
+		appClock, simClock = clk, clk
+	}
 	if st == nil {
 		st = storetest.OpenSQLite(t)
 	}
 	logs := &syncBuffer{}
 	faults := simcore.NewFaults(1)
-	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant, Faults: faults})
+	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant, Faults: faults, Clock: simClock})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 	opKey, err := auth.GenerateKey(contracts.AlgEdDSA)
@@ -96,7 +107,7 @@ func newEnv(t *testing.T, st contracts.Store) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs), OperatorKeys: ops,
+	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs), OperatorKeys: ops, Clock: appClock,
 		PayPay: paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
 	if err != nil {
 		t.Fatal(err)

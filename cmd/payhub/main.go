@@ -28,7 +28,7 @@ func rootCommand(logOut io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(logOut), demoCommand(logOut), simCommand(logOut), tokenCommand(), clientCommand())
+	root.AddCommand(serveCommand(logOut), demoCommand(logOut), simCommand(logOut), tokenCommand(), clientCommand(), crashtestCommand())
 	return root
 }
 

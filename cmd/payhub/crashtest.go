@@ -1,0 +1,1155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	cryptorand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"payhub/contracts"
+	"payhub/internal/auth"
+	"payhub/internal/store"
+	paypaysim "payhub/mocks/paypay"
+)
+
+// crashConfig is one crash-harness run.
+type crashConfig struct {
+	Payments, Refunds, Kills, Workers int
+	FaultRate                         float64
+	ManualShare                       float64
+	Seed                              int64
+	DB                                string
+	Window                            time.Duration
+	Keep                              bool
+}
+
+// Harness timing. serve runs with short resolver timings so a run settles in seconds; a
+// till retries one request this long before it gives up (longer than stuck-after plus a
+// few resolver passes, so a request cut by a kill gets its answer).
+const (
+	crashTillPatience   = 45 * time.Second
+	crashRequestTimeout = 20 * time.Second
+	crashReadyTimeout   = 30 * time.Second
+	crashFixtureBarcode = "900081818800000000"
+)
+
+// crashServeFlags are serve's resolver and partner timings under the harness.
+var crashServeFlags = []string{
+	"--resolver-stuck-after", "5s", "--resolver-read-timeout", "3s", "--resolver-fence-after", "20s",
+	"--resolver-first-backoff", "500ms", "--resolver-max-backoff", "3s", "--resolve-interval", "500ms",
+	"--partner-timeout", "3s", "--drain-timeout", "2s",
+}
+
+func crashtestCommand() *cobra.Command {
+	var cfg crashConfig
+	cmd := &cobra.Command{
+		Use:   "crashtest",
+		Short: "Crash harness: drive payments through faults and SIGKILLs, then reconcile with the partner",
+		Long: `Start 'payhub sim' (PayPay, with faults on a share of partner calls) and 'payhub serve' as
+separate processes, drive concurrent payments and partial refunds through the API the way
+tills do (a failed request is retried with the same Idempotency-Key), SIGKILL and restart
+serve at seeded moments, then clear the faults, wait for payhub to settle every open
+outcome and compare its records with the simulator's ledger. Exits non-zero when money
+was lost, charged twice, refunded twice, left unresolved or recorded with another amount.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runCrashTest(ctx, cfg, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Payments, "payments", 200, "payments to create")
+	f.IntVar(&cfg.Refunds, "refunds", 50, "partial refunds of succeeded payments")
+	f.IntVar(&cfg.Kills, "kills", 3, "times serve is SIGKILLed and restarted during the load")
+	f.IntVar(&cfg.Workers, "workers", 8, "concurrent tills")
+	f.Float64Var(&cfg.FaultRate, "fault-rate", 0.1, "share of partner calls the simulator faults (0..1)")
+	f.Float64Var(&cfg.ManualShare, "manual-share", 0.1, "share of payments authorized only (capture manual) and captured after")
+	f.Int64Var(&cfg.Seed, "seed", 1, "seed of faults, amounts and kill moments")
+	f.StringVar(&cfg.DB, "db", "", "database: postgres://… (default: SQLite in the temporary directory)")
+	f.DurationVar(&cfg.Window, "window", 2*time.Minute, "how long payhub may take to settle open outcomes after the load")
+	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (database, process logs)")
+	return cmd
+}
+
+// runCrashTest runs the harness and prints its report to out.
+func runCrashTest(ctx context.Context, cfg crashConfig, out io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "payhub-crashtest-")
+	if err != nil {
+		return err
+	}
+	h := &crashHarness{cfg: cfg, dir: dir, out: out}
+	counts, err := h.run(ctx)
+	failed := err != nil || counts.failed()
+	if cfg.Keep || failed {
+		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log)\n", dir)
+	} else {
+		_ = os.RemoveAll(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if counts.failed() {
+		return errors.New("crashtest: payhub and the partner disagree (see the counts above)")
+	}
+	return nil
+}
+
+func (c crashConfig) validate() error {
+	switch {
+	case c.Payments < 1 || c.Refunds < 0 || c.Kills < 0 || c.Workers < 1:
+		return errors.New("crashtest: need --payments ≥ 1, --workers ≥ 1, --refunds ≥ 0, --kills ≥ 0")
+	case c.FaultRate < 0 || c.FaultRate > 1 || c.ManualShare < 0 || c.ManualShare > 1:
+		return errors.New("crashtest: --fault-rate and --manual-share must be within 0..1")
+	case c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://"):
+		return errors.New("crashtest: --db takes a postgres:// URL (SQLite is the default)")
+	}
+	return nil
+}
+
+// crashFaultKinds are the faults the simulator mixes, in equal shares.
+var crashFaultKinds = []string{"error:500", "hang", "reset", "commit_then_drop", "commit_then_error", "latency:1500ms"}
+
+// crashFaultSpec is the --faults flag that faults rate of all partner calls, split equally
+// between crashFaultKinds. Rules draw in order and the first that fires wins, so rule i
+// fires with (rate/k)/(1−i·rate/k): each kind then takes rate/k of all calls.
+func crashFaultSpec(rate float64) string {
+	if rate == 0 {
+		return ""
+	}
+	k := float64(len(crashFaultKinds))
+	rules := make([]string, len(crashFaultKinds))
+	for i, kind := range crashFaultKinds {
+		p := (rate / k) / (1 - float64(i)*rate/k)
+		rules[i] = fmt.Sprintf("* /v2/ %s %s", strconv.FormatFloat(p, 'f', 6, 64), kind)
+	}
+	return strings.Join(rules, "; ")
+}
+
+// crashHarness is one run: its processes, its till identity and its results.
+type crashHarness struct {
+	cfg     crashConfig
+	dir     string
+	out     io.Writer
+	dbURL   string
+	simURL  string
+	apiURL  string
+	store   contracts.Store
+	serve   *childProcess
+	simProc *childProcess
+	till    *till
+	kills   int
+	// abandoned are the till requests that got no definite answer during the load.
+	abandoned []tillRequest
+}
+
+func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
+	started := time.Now()
+	defer h.shutdown()
+	if err := h.setUp(ctx); err != nil {
+		return crashCounts{}, err
+	}
+	fmt.Fprintf(h.out, "crashtest: seed %d, %d payments, %d refunds, %d kills, %d workers, fault rate %.2f, %s\n",
+		h.cfg.Seed, h.cfg.Payments, h.cfg.Refunds, h.cfg.Kills, h.cfg.Workers, h.cfg.FaultRate, dbKind(h.dbURL))
+	load := h.drive(ctx)
+	if ctx.Err() != nil {
+		return crashCounts{}, ctx.Err()
+	}
+	fmt.Fprintf(h.out, "load: %s in %s\n", load, time.Since(started).Round(100*time.Millisecond))
+	faults, err := h.clearFaults(ctx)
+	if err != nil {
+		return crashCounts{}, err
+	}
+	if !h.serve.running() {
+		if err := h.startServe(ctx); err != nil {
+			return crashCounts{}, err
+		}
+	}
+	settleStart := time.Now()
+	records, unanswered, err := h.settle(ctx)
+	if err != nil {
+		return crashCounts{}, err
+	}
+	fmt.Fprintf(h.out, "settle: %s\n", time.Since(settleStart).Round(100*time.Millisecond))
+	ledger, err := h.ledger(ctx)
+	if err != nil {
+		return crashCounts{}, err
+	}
+	counts := reconcile(records, ledger)
+	counts.Kills, counts.FaultsInjected, counts.FaultsByKind, counts.TillsGaveUp = h.kills, sumFaults(faults), faults, len(h.abandoned)
+	for _, r := range unanswered {
+		counts.problem(&counts.Unresolved, "till request %s %s (Idempotency-Key %s) still gets no answer", r.method, r.path, r.key)
+	}
+	counts.print(h.out)
+	fmt.Fprintf(h.out, "total: %s\n", time.Since(started).Round(100*time.Millisecond))
+	return counts, nil
+}
+
+func dbKind(url string) string {
+	if strings.HasPrefix(url, "sqlite:") {
+		return "sqlite"
+	}
+	return "postgres"
+}
+
+// setUp registers the till's client, then starts the simulator and serve.
+func (h *crashHarness) setUp(ctx context.Context) error {
+	h.dbURL = h.cfg.DB
+	if h.dbURL == "" {
+		h.dbURL = "sqlite:" + filepath.Join(h.dir, "payhub.db")
+	}
+	st, err := store.Open(ctx, h.dbURL)
+	if err != nil {
+		return err
+	}
+	h.store = st
+	t, err := registerCrashTill(ctx, st, h.cfg.Seed)
+	if err != nil {
+		return err
+	}
+	h.till = t
+	simAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	apiAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	h.simURL, h.apiURL, t.baseURL = "http://"+simAddr, "http://"+apiAddr, "http://"+apiAddr
+	env := []string{"PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
+		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + h.simURL}
+	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), env: env,
+		args: []string{"sim", "--paypay-addr", simAddr, "--faults", crashFaultSpec(h.cfg.FaultRate), "--fault-seed", strconv.FormatInt(h.cfg.Seed, 10)}}
+	if err := h.simProc.start(); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, h.simProc, h.simURL+"/_sim/faults"); err != nil {
+		return err
+	}
+	h.serve = &childProcess{name: "serve", logPath: filepath.Join(h.dir, "serve.log"), env: env,
+		args: append([]string{"serve", "--addr", apiAddr, "--db", h.dbURL}, crashServeFlags...)}
+	return h.startServe(ctx)
+}
+
+func (h *crashHarness) startServe(ctx context.Context) error {
+	if err := h.serve.start(); err != nil {
+		return err
+	}
+	return waitReady(ctx, h.serve, h.apiURL+"/healthz")
+}
+
+// shutdown stops the processes and closes the database.
+func (h *crashHarness) shutdown() {
+	for _, c := range []*childProcess{h.serve, h.simProc} {
+		if c != nil {
+			c.stop()
+		}
+	}
+	if h.store != nil {
+		_ = h.store.Close()
+	}
+}
+
+// registerCrashTill registers a store client with a fresh Ed25519 key under ids unique
+// to this run, so runs can share a PostgreSQL database.
+func registerCrashTill(ctx context.Context, st contracts.Store, seed int64) (*till, error) {
+	key, err := auth.GenerateKey(contracts.AlgEdDSA)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := auth.MarshalPublicKeyPEM(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	run := fmt.Sprintf("crashtest-%d-%d", seed, time.Now().UnixNano())
+	now := time.Now().UTC()
+	c := contracts.StoreClient{ID: run, Name: "crash harness", Stores: []string{run}, CreatedAt: now,
+		Keys: []contracts.ClientKey{{KID: run, ClientID: run, Algorithm: contracts.AlgEdDSA, PublicKeyPEM: pub, CreatedAt: now}}}
+	if err := st.CreateStoreClient(ctx, c); err != nil {
+		return nil, fmt.Errorf("register client: %w", err)
+	}
+	return &till{key: key, kid: run, clientID: run, storeID: run, http: &http.Client{Timeout: crashRequestTimeout}}, nil
+}
+
+// freeLoopbackAddr picks a free loopback port.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// childProcess is payhub itself run as another process, logging to a file.
+type childProcess struct {
+	name, logPath string
+	args, env     []string
+	cmd           *exec.Cmd
+	exited        chan struct{}
+}
+
+func (c *childProcess) start() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, c.args...)
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("start %s: %w", c.name, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(exited)
+	}()
+	c.cmd, c.exited = cmd, exited
+	return nil
+}
+
+func (c *childProcess) running() bool {
+	if c.exited == nil {
+		return false
+	}
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL and waits for the process to die: the crash.
+func (c *childProcess) kill() {
+	if !c.running() {
+		return
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.exited
+}
+
+// stop asks the process to drain and exit, and kills it if it does not.
+func (c *childProcess) stop() {
+	if !c.running() {
+		return
+	}
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		c.kill()
+	}
+}
+
+// logTail is the end of the process's log, for an error message.
+func (c *childProcess) logTail() string {
+	b, _ := os.ReadFile(c.logPath)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// waitReady polls url until it answers 200, the process dies or the wait runs out.
+func waitReady(ctx context.Context, c *childProcess, url string) error {
+	deadline := time.Now().Add(crashReadyTimeout)
+	for time.Now().Before(deadline) {
+		if !c.running() {
+			return fmt.Errorf("%s exited: %s", c.name, c.logTail())
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%s not ready after %s: %s", c.name, crashReadyTimeout, c.logTail())
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drive runs the tills and the killer until the load is done.
+func (h *crashHarness) drive(ctx context.Context) loadReport {
+	plan := newLoadPlan(h.cfg)
+	stats := &loadStats{statuses: map[string]int{}}
+	loadDone := make(chan struct{})
+	killerDone := make(chan struct{})
+	go func() {
+		defer close(killerDone)
+		h.killer(ctx, plan, loadDone)
+	}()
+	var wg sync.WaitGroup
+	for w := range h.cfg.Workers {
+		wg.Go(func() { h.till.work(ctx, w, plan, stats) })
+	}
+	wg.Wait()
+	close(loadDone)
+	<-killerDone
+	h.abandoned = stats.abandonedRequests()
+	return stats.report(plan)
+}
+
+// killer SIGKILLs serve when the operations handed to tills cross seeded thresholds spread
+// over the load, a seeded moment later (while those requests are in flight), and restarts
+// it on the same port and database.
+func (h *crashHarness) killer(ctx context.Context, plan *loadPlan, loadDone <-chan struct{}) {
+	rng := rand.New(rand.NewPCG(uint64(h.cfg.Seed), 0x6b696c6c))
+	total := h.cfg.Payments + h.cfg.Refunds
+	for i := 1; i <= h.cfg.Kills; i++ {
+		span := float64(total) / float64(h.cfg.Kills+1)
+		threshold := int64(span*float64(i) + (rng.Float64()-0.5)*span/2)
+		delay := time.Duration(rng.IntN(40)) * time.Millisecond
+		for plan.taken.Load() < threshold {
+			select {
+			case <-loadDone:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if sleepCtx(ctx, delay) != nil {
+			return
+		}
+		select {
+		case <-loadDone:
+			return // no traffic left to cut
+		default:
+		}
+		h.serve.kill()
+		h.kills++
+		if err := h.startServe(ctx); err != nil {
+			fmt.Fprintf(h.out, "restart after kill %d: %v\n", h.kills, err)
+			return
+		}
+	}
+}
+
+// clearFaults reads the injected-fault counters, then removes the rules so the resolver
+// can reach the partner.
+func (h *crashHarness) clearFaults(ctx context.Context) (map[string]int, error) {
+	var state struct {
+		Stats map[string]int `json:"stats"`
+	}
+	if err := simJSON(ctx, http.MethodGet, h.simURL+"/_sim/faults", &state); err != nil {
+		return nil, err
+	}
+	if err := simJSON(ctx, http.MethodDelete, h.simURL+"/_sim/faults", nil); err != nil {
+		return nil, err
+	}
+	return state.Stats, nil
+}
+
+// ledger reads the simulator's payments.
+func (h *crashHarness) ledger(ctx context.Context) ([]paypaysim.LedgerPayment, error) {
+	var l struct {
+		Payments []paypaysim.LedgerPayment `json:"payments"`
+	}
+	err := simJSON(ctx, http.MethodGet, h.simURL+"/_sim/payments", &l)
+	return l.Payments, err
+}
+
+func simJSON(ctx context.Context, method, url string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("simulator %s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("simulator %s %s: status %d", method, url, resp.StatusCode)
+	}
+	if into == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(into)
+}
+
+func sumFaults(stats map[string]int) int {
+	n := 0
+	for _, v := range stats {
+		n += v
+	}
+	return n
+}
+
+// settle polls until no payment, refund or partner call of the run is open and every
+// request the tills gave up on answers when sent again (as a till does later), or the
+// window passes. It returns the run's records as they then stand and the requests that
+// still get no answer.
+func (h *crashHarness) settle(ctx context.Context) ([]payhubRecord, []tillRequest, error) {
+	deadline := time.Now().Add(h.cfg.Window)
+	unanswered := h.abandoned
+	for {
+		unanswered = h.till.resend(ctx, unanswered)
+		records, err := readPayhub(ctx, h.store, h.till.storeID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if (countOpen(records) == 0 && len(unanswered) == 0) || !time.Now().Before(deadline) {
+			return records, unanswered, nil
+		}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// payhubRecord is a payment with its refunds and partner attempts, as payhub stored them.
+type payhubRecord struct {
+	Payment  contracts.Payment
+	Refunds  []contracts.Refund
+	Attempts []contracts.Attempt
+}
+
+func readPayhub(ctx context.Context, st contracts.Store, storeID string) ([]payhubRecord, error) {
+	payments, err := st.ListPayments(ctx, contracts.PaymentFilter{StoreID: storeID})
+	if err != nil {
+		return nil, err
+	}
+	records := make([]payhubRecord, len(payments))
+	for i, p := range payments {
+		refunds, err := st.ListRefunds(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		attempts, err := st.ListAttempts(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		records[i] = payhubRecord{Payment: p, Refunds: refunds, Attempts: attempts}
+	}
+	return records, nil
+}
+
+func paymentOpen(s contracts.Status) bool {
+	return s == contracts.StatusProcessing || s == contracts.StatusUnknown
+}
+
+func refundOpen(s contracts.RefundStatus) bool {
+	return s == contracts.RefundPending || s == contracts.RefundUnknown
+}
+
+// countOpen counts payments, refunds and partner calls whose outcome is still open.
+func countOpen(records []payhubRecord) int {
+	n := 0
+	for _, r := range records {
+		if paymentOpen(r.Payment.Status) {
+			n++
+		}
+		for _, rf := range r.Refunds {
+			if refundOpen(rf.Status) {
+				n++
+			}
+		}
+		n += len(openAttempts(r))
+	}
+	return n
+}
+
+// openAttempts are the partner calls of a settled payment whose outcome payhub never
+// recorded (e.g. a capture cut by a crash): the till that sent it still waits for an
+// answer, and the partner may have moved money payhub does not know of. While the payment
+// itself is open its own attempt is in flight by design, so only settled payments count.
+func openAttempts(r payhubRecord) []contracts.Attempt {
+	if paymentOpen(r.Payment.Status) {
+		return nil
+	}
+	var open []contracts.Attempt
+	for _, a := range r.Attempts {
+		if a.Outcome == "" {
+			open = append(open, a)
+		}
+	}
+	return open
+}
+
+// till is a store checkout system: it signs its own tokens and retries a request with the
+// same Idempotency-Key until it gets a definite answer.
+type till struct {
+	baseURL                string
+	key                    crypto.Signer
+	kid, clientID, storeID string
+	http                   *http.Client
+}
+
+// apiAnswer is a definite answer of the payhub API.
+type apiAnswer struct {
+	status int
+	body   map[string]any
+}
+
+func (a apiAnswer) str(field string) string {
+	s, _ := a.body[field].(string)
+	return s
+}
+
+func (a apiAnswer) int64(field string) int64 {
+	f, _ := a.body[field].(float64)
+	return int64(f)
+}
+
+// retryable reports whether a till must send the request again: payhub did not answer,
+// failed, is busy, or still runs the first request under the key.
+func (a apiAnswer) retryable() bool {
+	return a.status >= 500 || a.status == http.StatusTooManyRequests ||
+		(a.status == http.StatusConflict && a.str("code") == string(contracts.CodeIdempotencyKeyInUse))
+}
+
+// send performs one till request under one Idempotency-Key, retried after a connection
+// error, a 5xx, a 429 or a 409 idempotency_key_in_use until a definite answer or the
+// till's patience runs out.
+func (t *till) send(ctx context.Context, method, path string, body any, stats *loadStats) (apiAnswer, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return apiAnswer{}, err
+	}
+	key := cryptorand.Text()
+	deadline := time.Now().Add(crashTillPatience)
+	backoff := 100 * time.Millisecond
+	for {
+		ans, err := t.once(ctx, method, path, key, raw)
+		if err == nil && !ans.retryable() {
+			return ans, nil
+		}
+		if ctx.Err() != nil {
+			return apiAnswer{}, ctx.Err()
+		}
+		if !time.Now().Before(deadline) {
+			stats.abandon(tillRequest{method: method, path: path, key: key, body: raw})
+			if err == nil {
+				err = fmt.Errorf("status %d %s", ans.status, ans.str("code"))
+			}
+			return apiAnswer{}, fmt.Errorf("%s %s: gave up after %s: %w", method, path, crashTillPatience, err)
+		}
+		stats.retries.Add(1)
+		if err := sleepCtx(ctx, backoff); err != nil {
+			return apiAnswer{}, err
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// tillRequest is a request as a till keeps it to send again: same key, same body.
+type tillRequest struct {
+	method, path, key string
+	body              []byte
+}
+
+// resend sends each request once more and returns those still without a definite answer.
+func (t *till) resend(ctx context.Context, requests []tillRequest) []tillRequest {
+	var still []tillRequest
+	for _, r := range requests {
+		if ans, err := t.once(ctx, r.method, r.path, r.key, r.body); err != nil || ans.retryable() {
+			still = append(still, r)
+		}
+	}
+	return still
+}
+
+func (t *till) once(ctx context.Context, method, path, key string, body []byte) (apiAnswer, error) {
+	tok, err := auth.Mint(auth.TokenRequest{Key: t.key, KeyID: t.kid, ClientID: t.clientID, StoreID: t.storeID,
+		IssuedAt: time.Now(), TTL: 2 * time.Minute})
+	if err != nil {
+		return apiAnswer{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.baseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return apiAnswer{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return apiAnswer{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return apiAnswer{}, err
+	}
+	ans := apiAnswer{status: resp.StatusCode}
+	if err := json.Unmarshal(raw, &ans.body); err != nil {
+		return apiAnswer{}, fmt.Errorf("status %d, body not JSON: %w", resp.StatusCode, err)
+	}
+	return ans, nil
+}
+
+// work takes jobs from the plan until it is exhausted.
+func (t *till) work(ctx context.Context, worker int, plan *loadPlan, stats *loadStats) {
+	for {
+		j, ok := plan.next(ctx)
+		if !ok {
+			return
+		}
+		var paid *refundable
+		if j.target == nil {
+			paid = t.pay(ctx, worker, j, stats)
+		} else {
+			t.refund(ctx, j, stats)
+		}
+		plan.done(j, paid)
+	}
+}
+
+// pay creates one payment (and captures it, for manual capture); it returns the payment
+// as refundable when it succeeded.
+func (t *till) pay(ctx context.Context, worker int, j loadJob, stats *loadStats) *refundable {
+	body := map[string]any{"amount": j.amount, "currency": "JPY", "method": "paypay", "flow": "barcode",
+		"barcode": crashFixtureBarcode, "terminal_id": fmt.Sprintf("till-%02d", worker), "order_id": fmt.Sprintf("crash-%d", j.n)}
+	if j.capture > 0 {
+		body["capture"] = "manual"
+	}
+	stats.payments.Add(1)
+	ans, err := t.send(ctx, http.MethodPost, "/v1/payments", body, stats)
+	if err != nil {
+		stats.note(err.Error())
+		return nil
+	}
+	stats.answered("payment", ans)
+	id, status := ans.str("id"), ans.str("status")
+	if ans.status == http.StatusCreated && status == string(contracts.StatusAuthorized) && j.capture > 0 {
+		stats.captures.Add(1)
+		ans, err = t.send(ctx, http.MethodPost, "/v1/payments/"+id+"/capture", map[string]any{"amount": j.capture}, stats)
+		if err != nil {
+			stats.note(err.Error())
+			return nil
+		}
+		stats.answered("capture", ans)
+		status = ans.str("status")
+	}
+	if ans.status/100 == 2 && status == string(contracts.StatusSucceeded) {
+		return &refundable{id: id, left: ans.int64("amount_captured")}
+	}
+	return nil
+}
+
+// refund refunds part of a succeeded payment.
+func (t *till) refund(ctx context.Context, j loadJob, stats *loadStats) {
+	stats.refunds.Add(1)
+	ans, err := t.send(ctx, http.MethodPost, "/v1/payments/"+j.target.id+"/refunds",
+		map[string]any{"amount": j.amount, "reason": "crashtest partial refund"}, stats)
+	if err != nil {
+		stats.note(err.Error())
+		return
+	}
+	stats.answered("refund", ans)
+	if ans.status == http.StatusCreated && ans.str("status") != string(contracts.RefundFailed) {
+		j.target.left -= j.amount
+	}
+}
+
+// refundable is a succeeded payment with the amount a till may still refund.
+type refundable struct {
+	id   string
+	left int64
+}
+
+// loadJob is one till operation: a payment (target nil) or a refund of target.
+type loadJob struct {
+	n       int
+	amount  int64
+	capture int64 // manual capture: the amount captured after authorization
+	target  *refundable
+}
+
+// loadPlan hands out the run's payments and refunds in a seeded order: a refund picks a
+// succeeded payment no other till is refunding, so refunds never exceed what is left.
+type loadPlan struct {
+	// taken and completed count jobs handed out and finished.
+	taken, completed atomic.Int64
+
+	mu           sync.Mutex
+	rng          *rand.Rand
+	manualShare  float64
+	paymentsLeft int
+	refundsLeft  int
+	inFlight     int
+	issued       int
+	refundable   []*refundable
+}
+
+func newLoadPlan(cfg crashConfig) *loadPlan {
+	return &loadPlan{rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c6f6164)), manualShare: cfg.ManualShare,
+		paymentsLeft: cfg.Payments, refundsLeft: cfg.Refunds}
+}
+
+// next returns the next job; false when none is left (or no payment remains that could
+// be refunded).
+func (p *loadPlan) next(ctx context.Context) (loadJob, bool) {
+	for {
+		if j, ok, wait := p.take(); !wait {
+			return j, ok
+		}
+		if sleepCtx(ctx, 20*time.Millisecond) != nil {
+			return loadJob{}, false
+		}
+	}
+}
+
+// take picks a job under the lock; wait reports that a refund is due but must wait for a
+// payment to succeed or a refund to finish.
+func (p *loadPlan) take() (j loadJob, ok, wait bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer func() {
+		if ok {
+			p.taken.Add(1)
+		}
+	}()
+	remaining := p.paymentsLeft + p.refundsLeft
+	if p.refundsLeft > 0 && len(p.refundable) > 0 &&
+		(p.paymentsLeft == 0 || p.rng.IntN(remaining) < p.refundsLeft) {
+		i := p.rng.IntN(len(p.refundable))
+		target := p.refundable[i]
+		p.refundable = slices.Delete(p.refundable, i, i+1)
+		p.refundsLeft--
+		p.inFlight++
+		// Partial: at most half of what is left (all of it only when 1 yen is left).
+		return loadJob{amount: 1 + p.rng.Int64N(max(1, target.left/2)), target: target}, true, false
+	}
+	if p.paymentsLeft > 0 {
+		p.paymentsLeft--
+		p.inFlight++
+		p.issued++
+		j := loadJob{n: p.issued, amount: 100 + p.rng.Int64N(29901)}
+		if p.rng.Float64() < p.manualShare {
+			j.capture = j.amount - p.rng.Int64N(j.amount/2)
+		}
+		return j, true, false
+	}
+	if p.refundsLeft == 0 || p.inFlight == 0 {
+		return loadJob{}, false, false
+	}
+	return loadJob{}, false, true
+}
+
+// done returns a finished job: paid is a payment that succeeded, refundable from now on.
+func (p *loadPlan) done(j loadJob, paid *refundable) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight--
+	for _, r := range []*refundable{paid, j.target} {
+		if r != nil && r.left > 0 {
+			p.refundable = append(p.refundable, r)
+		}
+	}
+	p.completed.Add(1)
+}
+
+// loadStats counts what the tills did and heard.
+type loadStats struct {
+	payments, refunds, captures, retries atomic.Int64
+
+	mu        sync.Mutex
+	statuses  map[string]int
+	notes     []string
+	abandoned []tillRequest
+}
+
+// abandon keeps a request the till gave up on, to send again once payhub has settled.
+func (s *loadStats) abandon(r tillRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.abandoned = append(s.abandoned, r)
+}
+
+func (s *loadStats) abandonedRequests() []tillRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.abandoned)
+}
+
+// answered counts a definite answer by operation, HTTP status and object status or code.
+func (s *loadStats) answered(op string, a apiAnswer) {
+	what := a.str("status")
+	if a.status >= 400 {
+		what = a.str("code")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statuses[fmt.Sprintf("%s %d %s", op, a.status, what)]++
+}
+
+func (s *loadStats) note(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.notes) < 10 {
+		s.notes = append(s.notes, msg)
+	}
+}
+
+// loadReport summarizes the load for the run's output.
+type loadReport string
+
+func (s *loadStats) report(plan *loadPlan) loadReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.statuses))
+	for k := range s.statuses {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d payments, %d refunds, %d captures sent; %d retries; %d gave up",
+		s.payments.Load(), s.refunds.Load(), s.captures.Load(), s.retries.Load(), len(s.abandoned))
+	plan.mu.Lock()
+	if plan.refundsLeft > 0 {
+		fmt.Fprintf(&b, "; %d refunds not sent (no succeeded payment left to refund)", plan.refundsLeft)
+	}
+	plan.mu.Unlock()
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n  answered %s: %d", k, s.statuses[k])
+	}
+	for _, n := range s.notes {
+		fmt.Fprintf(&b, "\n  till: %s", n)
+	}
+	return loadReport(b.String())
+}
+
+// crashCounts is the harness's verdict.
+type crashCounts struct {
+	PaymentsCreated, RefundsCreated, Kills, FaultsInjected int
+	FaultsByKind                                           map[string]int
+	// TillsGaveUp counts requests that got no definite answer within the till's patience
+	// during the load (informational: those still unanswered after the window count as
+	// unresolved).
+	TillsGaveUp int
+	// Lost: money at the partner without a payhub payment, or a payhub success the
+	// partner does not have.
+	Lost int
+	// ChargedTwice: more than one partner payment took money for one payhub payment.
+	ChargedTwice int
+	// RefundsDuplicated: partner refunds beyond payhub's.
+	RefundsDuplicated int
+	// Unresolved: payments and refunds still open after the window.
+	Unresolved int
+	// Mismatches: amounts that differ, or money kept for a failed or canceled payment.
+	Mismatches int
+	// Problems describe each finding.
+	Problems []string
+}
+
+func (c *crashCounts) failed() bool {
+	return c.Lost+c.ChargedTwice+c.RefundsDuplicated+c.Unresolved+c.Mismatches > 0
+}
+
+func (c *crashCounts) problem(counter *int, format string, args ...any) {
+	*counter++
+	c.Problems = append(c.Problems, fmt.Sprintf(format, args...))
+}
+
+func (c *crashCounts) print(w io.Writer) {
+	kinds := make([]string, 0, len(c.FaultsByKind))
+	for k, n := range c.FaultsByKind {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	slices.Sort(kinds)
+	for i, p := range c.Problems {
+		if i == 50 {
+			fmt.Fprintf(w, "problem: … %d more\n", len(c.Problems)-50)
+			break
+		}
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	fmt.Fprintf(w, "payments created:   %d\n", c.PaymentsCreated)
+	fmt.Fprintf(w, "refunds created:    %d\n", c.RefundsCreated)
+	fmt.Fprintf(w, "kills:              %d\n", c.Kills)
+	fmt.Fprintf(w, "faults injected:    %d (%s)\n", c.FaultsInjected, strings.Join(kinds, ", "))
+	fmt.Fprintf(w, "tills gave up:      %d\n", c.TillsGaveUp)
+	fmt.Fprintf(w, "payments lost:      %d\n", c.Lost)
+	fmt.Fprintf(w, "charged twice:      %d\n", c.ChargedTwice)
+	fmt.Fprintf(w, "refunds duplicated: %d\n", c.RefundsDuplicated)
+	fmt.Fprintf(w, "unresolved:         %d\n", c.Unresolved)
+	fmt.Fprintf(w, "amount mismatches:  %d\n", c.Mismatches)
+}
+
+// payhubPaymentID is the payhub payment behind a merchantPaymentId (payment id + "_" +
+// attempt).
+func payhubPaymentID(merchantPaymentID string) string {
+	if i := strings.LastIndexByte(merchantPaymentID, '_'); i > 0 {
+		return merchantPaymentID[:i]
+	}
+	return merchantPaymentID
+}
+
+// partnerCharged is what a partner payment took from the customer: the amount once
+// completed (the capture, for a pre-authorization), before refunds.
+func partnerCharged(lp paypaysim.LedgerPayment) int64 {
+	if lp.Status != paypaysim.StatusCompleted && lp.Status != paypaysim.StatusRefunded {
+		return 0
+	}
+	if lp.PreAuthorization {
+		return lp.Captured
+	}
+	return lp.Amount
+}
+
+// partnerMoved reports whether a partner payment took or holds the customer's money.
+func partnerMoved(lp paypaysim.LedgerPayment) bool {
+	return partnerCharged(lp) > 0 || lp.Status == paypaysim.StatusAuthorized
+}
+
+// reconcile compares payhub's records with the partner's ledger.
+func reconcile(records []payhubRecord, ledger []paypaysim.LedgerPayment) crashCounts {
+	var c crashCounts
+	atPartner := map[string][]paypaysim.LedgerPayment{}
+	for _, lp := range ledger {
+		id := payhubPaymentID(lp.MerchantPaymentID)
+		atPartner[id] = append(atPartner[id], lp)
+	}
+	known := map[string]bool{}
+	for _, rec := range records {
+		known[rec.Payment.ID] = true
+		c.PaymentsCreated++
+		c.RefundsCreated += len(rec.Refunds)
+		c.reconcilePayment(rec, atPartner[rec.Payment.ID])
+	}
+	for id, entries := range atPartner {
+		for _, lp := range entries {
+			if !known[id] && partnerMoved(lp) {
+				c.problem(&c.Lost, "%s: partner %s %d yen, payhub has no payment %s", lp.MerchantPaymentID, lp.Status, lp.Amount, id)
+			}
+		}
+	}
+	return c
+}
+
+// reconcilePayment checks one payhub payment against the partner payments made for it.
+func (c *crashCounts) reconcilePayment(rec payhubRecord, entries []paypaysim.LedgerPayment) {
+	p := rec.Payment
+	var moved []paypaysim.LedgerPayment
+	for _, lp := range entries {
+		if partnerMoved(lp) {
+			moved = append(moved, lp)
+		}
+	}
+	if len(moved) > 1 {
+		c.problem(&c.ChargedTwice, "%s: %d partner payments took money", p.ID, len(moved))
+	}
+	open := paymentOpen(p.Status)
+	for _, r := range rec.Refunds {
+		if refundOpen(r.Status) {
+			c.problem(&c.Unresolved, "%s: refund %s still %s", p.ID, r.ID, r.Status)
+			open = true
+		}
+	}
+	if paymentOpen(p.Status) {
+		c.problem(&c.Unresolved, "%s: still %s", p.ID, p.Status)
+	}
+	for _, a := range openAttempts(rec) {
+		c.problem(&c.Unresolved, "%s: %s attempt %s (%s) never finished; payment %s", p.ID, a.Operation, a.ID, a.PartnerRef, p.Status)
+		open = true
+	}
+	if open {
+		return
+	}
+	switch p.Status {
+	case contracts.StatusSucceeded, contracts.StatusAuthorized:
+		if len(moved) == 0 {
+			c.problem(&c.Lost, "%s: payhub %s %d yen, the partner took nothing", p.ID, p.Status, p.Amount.Amount)
+			return
+		}
+		c.compareAmounts(p, moved[0])
+	case contracts.StatusFailed, contracts.StatusCanceled:
+		for _, lp := range entries {
+			if kept := partnerCharged(lp) - lp.Refunded; kept > 0 || lp.Status == paypaysim.StatusAuthorized {
+				c.problem(&c.Mismatches, "%s: payhub %s, partner %s keeps %d yen (%s)", p.ID, p.Status, lp.MerchantPaymentID, kept, lp.Status)
+			}
+		}
+	}
+	c.compareRefunds(p, rec.Refunds, entries)
+}
+
+// compareAmounts checks captured and refunded amounts of a payment that moved money.
+func (c *crashCounts) compareAmounts(p contracts.Payment, lp paypaysim.LedgerPayment) {
+	if p.Status == contracts.StatusAuthorized {
+		if lp.Status != paypaysim.StatusAuthorized || lp.Amount != p.Amount.Amount {
+			c.problem(&c.Mismatches, "%s: payhub authorized %d yen, partner %s %d yen", p.ID, p.Amount.Amount, lp.Status, lp.Amount)
+		}
+		return
+	}
+	if charged := partnerCharged(lp); charged != p.AmountCaptured {
+		c.problem(&c.Mismatches, "%s: payhub captured %d yen, partner %s took %d", p.ID, p.AmountCaptured, lp.Status, charged)
+	}
+	if lp.Refunded != p.AmountRefunded {
+		c.problem(&c.Mismatches, "%s: payhub refunded %d yen, partner %d", p.ID, p.AmountRefunded, lp.Refunded)
+	}
+}
+
+// compareRefunds matches every partner refund to a succeeded payhub refund (their
+// merchantRefundId is payhub's refund id) and every succeeded payhub refund to the partner.
+func (c *crashCounts) compareRefunds(p contracts.Payment, refunds []contracts.Refund, entries []paypaysim.LedgerPayment) {
+	byID := map[string]contracts.Refund{}
+	for _, r := range refunds {
+		byID[r.ID] = r
+	}
+	matched := map[string]bool{}
+	for _, lp := range entries {
+		for _, lr := range lp.Refunds {
+			r, ok := byID[lr.MerchantRefundID]
+			switch {
+			case !ok || matched[lr.MerchantRefundID]:
+				c.problem(&c.RefundsDuplicated, "%s: partner refund %s of %d yen has no payhub refund", p.ID, lr.MerchantRefundID, lr.Amount)
+			case r.Status != contracts.RefundSucceeded:
+				c.problem(&c.RefundsDuplicated, "%s: partner refunded %s (%d yen), payhub says %s", p.ID, r.ID, lr.Amount, r.Status)
+			case r.Amount.Amount != lr.Amount:
+				c.problem(&c.Mismatches, "%s: refund %s payhub %d yen, partner %d", p.ID, r.ID, r.Amount.Amount, lr.Amount)
+			}
+			matched[lr.MerchantRefundID] = true
+		}
+	}
+	for _, r := range refunds {
+		if r.Status == contracts.RefundSucceeded && !matched[r.ID] {
+			c.problem(&c.Mismatches, "%s: payhub refund %s succeeded (%d yen), the partner has none", p.ID, r.ID, r.Amount.Amount)
+		}
+	}
+}

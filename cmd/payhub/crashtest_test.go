@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"payhub/contracts"
+	paypaysim "payhub/mocks/paypay"
+	"payhub/mocks/sim"
+)
+
+func TestCrashFaultSpecFaultsTheRateInEqualShares(t *testing.T) {
+	rules, err := sim.ParseFaultFlag(crashFaultSpec(0.1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != len(crashFaultKinds) {
+		t.Fatalf("%d rules, want %d", len(rules), len(crashFaultKinds))
+	}
+	// The chance that rule i fires is its probability times the chance no earlier one did.
+	none := 1.0
+	for _, r := range rules {
+		if got := none * r.Probability; math.Abs(got-0.1/6) > 1e-5 {
+			t.Errorf("%s fires for %.5f of calls, want %.5f", r.Fault.Kind, got, 0.1/6)
+		}
+		none *= 1 - r.Probability
+		if r.PathPrefix != "/v2/" || r.Method != "" {
+			t.Errorf("rule %+v does not cover every partner call", r)
+		}
+	}
+	// And the engine agrees: about one call in ten is faulted.
+	f := sim.NewFaults(7)
+	if err := f.Set(rules); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 100000
+	faulted := 0
+	for range calls {
+		if _, ok := f.Decide("POST", "/v2/payments"); ok {
+			faulted++
+		}
+	}
+	if share := float64(faulted) / calls; share < 0.095 || share > 0.105 {
+		t.Fatalf("faulted %.4f of calls, want about 0.1", share)
+	}
+	if crashFaultSpec(0) != "" {
+		t.Fatal("rate 0 must inject nothing")
+	}
+}
+
+func TestLoadPlanHandsOutEveryJobAndNeverOverRefunds(t *testing.T) {
+	plan := newLoadPlan(crashConfig{Payments: 50, Refunds: 80, Seed: 3, ManualShare: 0.3})
+	ctx := context.Background()
+	payments, refunds := 0, 0
+	refunded := map[string]int64{}
+	captured := map[string]int64{}
+	for {
+		j, ok := plan.next(ctx)
+		if !ok {
+			break
+		}
+		if j.target == nil {
+			payments++
+			id := "pay_" + strconv.Itoa(j.n)
+			amount := j.amount
+			if j.capture > 0 {
+				if j.capture > j.amount {
+					t.Fatalf("capture %d above amount %d", j.capture, j.amount)
+				}
+				amount = j.capture
+			}
+			captured[id] = amount
+			plan.done(j, &refundable{id: id, left: amount})
+			continue
+		}
+		refunds++
+		if j.amount < 1 || j.amount > j.target.left {
+			t.Fatalf("refund of %d with %d left", j.amount, j.target.left)
+		}
+		refunded[j.target.id] += j.amount
+		j.target.left -= j.amount
+		plan.done(j, nil)
+	}
+	if payments != 50 || refunds != 80 {
+		t.Fatalf("%d payments, %d refunds handed out; want 50, 80", payments, refunds)
+	}
+	for id, n := range refunded {
+		if n > captured[id] {
+			t.Fatalf("%s refunded %d of %d", id, n, captured[id])
+		}
+	}
+	if plan.completed.Load() != 130 {
+		t.Fatalf("completed %d, want 130", plan.completed.Load())
+	}
+}
+
+func TestLoadPlanStopsWhenNothingIsLeftToRefund(t *testing.T) {
+	plan := newLoadPlan(crashConfig{Payments: 3, Refunds: 5, Seed: 1})
+	for {
+		j, ok := plan.next(context.Background())
+		if !ok {
+			break
+		}
+		plan.done(j, nil) // every payment failed: nothing to refund
+	}
+	if plan.refundsLeft != 5 {
+		t.Fatalf("refunds left %d, want 5", plan.refundsLeft)
+	}
+}
+
+// reconcile fixtures: one payhub payment and the partner's view of it.
+func succeededRecord(id string, amount int64, refunds ...contracts.Refund) payhubRecord {
+	p := contracts.Payment{ID: id, Status: contracts.StatusSucceeded, Amount: contracts.Money{Amount: amount, Currency: "JPY"},
+		AmountCaptured: amount, CaptureMethod: contracts.CaptureAutomatic, PartnerRef: id + "_1"}
+	for _, r := range refunds {
+		if r.Status == contracts.RefundSucceeded {
+			p.AmountRefunded += r.Amount.Amount
+		}
+	}
+	return payhubRecord{Payment: p, Refunds: refunds,
+		Attempts: []contracts.Attempt{{ID: "att_" + id, PaymentID: id, Operation: contracts.OpPay, Outcome: contracts.OutcomeSucceeded}}}
+}
+
+func payhubRefund(id string, amount int64, status contracts.RefundStatus) contracts.Refund {
+	return contracts.Refund{ID: id, Amount: contracts.Money{Amount: amount, Currency: "JPY"}, Status: status, PartnerRef: id}
+}
+
+func partnerPayment(mpid, status string, amount int64, refunds ...paypaysim.LedgerRefund) paypaysim.LedgerPayment {
+	lp := paypaysim.LedgerPayment{MerchantPaymentID: mpid, Status: status, Amount: amount, Refunds: refunds}
+	for _, r := range refunds {
+		lp.Refunded += r.Amount
+	}
+	return lp
+}
+
+func partnerRefund(id string, amount int64) paypaysim.LedgerRefund {
+	return paypaysim.LedgerRefund{MerchantRefundID: id, Status: paypaysim.RefundRefunded, Amount: amount}
+}
+
+func TestReconcile(t *testing.T) {
+	failed := func(id string) payhubRecord {
+		r := succeededRecord(id, 500)
+		r.Payment.Status, r.Payment.AmountCaptured = contracts.StatusFailed, 0
+		return r
+	}
+	withStatus := func(r payhubRecord, s contracts.Status) payhubRecord {
+		r.Payment.Status = s
+		return r
+	}
+	cases := []struct {
+		name    string
+		records []payhubRecord
+		ledger  []paypaysim.LedgerPayment
+		want    crashCounts // only the verdict counters are compared
+	}{
+		{name: "agreeing records",
+			records: []payhubRecord{
+				succeededRecord("pay_A", 1000, payhubRefund("re_1", 300, contracts.RefundSucceeded), payhubRefund("re_2", 50, contracts.RefundFailed)),
+				failed("pay_B"),
+			},
+			ledger: []paypaysim.LedgerPayment{
+				partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000, partnerRefund("re_1", 300)),
+				partnerPayment("pay_B_1", paypaysim.StatusFailed, 500),
+				partnerPayment("pay_B_2", paypaysim.StatusCanceled, 500),
+			}},
+		{name: "two partner payments completed",
+			records: []payhubRecord{succeededRecord("pay_A", 1000)},
+			ledger: []paypaysim.LedgerPayment{
+				partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000),
+				partnerPayment("pay_A_2", paypaysim.StatusCompleted, 1000),
+			},
+			want: crashCounts{ChargedTwice: 1}},
+		{name: "partner money without a payhub payment",
+			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_Z_1", paypaysim.StatusCompleted, 700)},
+			want:   crashCounts{Lost: 1}},
+		{name: "payhub success the partner does not have",
+			records: []payhubRecord{succeededRecord("pay_A", 1000)},
+			ledger:  []paypaysim.LedgerPayment{partnerPayment("pay_A_1", paypaysim.StatusFailed, 1000)},
+			want:    crashCounts{Lost: 1}},
+		{name: "partner refund payhub does not know",
+			records: []payhubRecord{succeededRecord("pay_A", 1000, payhubRefund("re_1", 300, contracts.RefundSucceeded))},
+			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000,
+				partnerRefund("re_1", 300), partnerRefund("re_X", 300))},
+			want: crashCounts{RefundsDuplicated: 1, Mismatches: 1}},
+		{name: "partner refunded what payhub says failed",
+			records: []payhubRecord{succeededRecord("pay_A", 1000, payhubRefund("re_1", 300, contracts.RefundFailed))},
+			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000,
+				partnerRefund("re_1", 300))},
+			want: crashCounts{RefundsDuplicated: 1, Mismatches: 1}},
+		{name: "failed payment whose money the partner kept",
+			records: []payhubRecord{failed("pay_B")},
+			ledger:  []paypaysim.LedgerPayment{partnerPayment("pay_B_1", paypaysim.StatusCompleted, 500)},
+			want:    crashCounts{Mismatches: 1}},
+		{name: "canceled payment fully refunded at the partner",
+			records: []payhubRecord{withStatus(succeededRecord("pay_B", 500), contracts.StatusCanceled)},
+			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_B_1", paypaysim.StatusRefunded, 500,
+				partnerRefund("re_9", 500))},
+			want: crashCounts{RefundsDuplicated: 1}}, // re_9 is not payhub's: still reported
+		{name: "captured amount differs",
+			records: func() []payhubRecord {
+				r := succeededRecord("pay_M", 1000)
+				r.Payment.CaptureMethod, r.Payment.AmountCaptured = contracts.CaptureManual, 0
+				return []payhubRecord{r}
+			}(),
+			ledger: func() []paypaysim.LedgerPayment {
+				lp := partnerPayment("pay_M_1", paypaysim.StatusCompleted, 1000)
+				lp.PreAuthorization, lp.Captured = true, 800
+				return []paypaysim.LedgerPayment{lp}
+			}(),
+			want: crashCounts{Mismatches: 1}},
+		{name: "open payment and refund",
+			records: []payhubRecord{
+				withStatus(succeededRecord("pay_U", 1000), contracts.StatusUnknown),
+				succeededRecord("pay_R", 1000, payhubRefund("re_1", 100, contracts.RefundPending)),
+			},
+			ledger: []paypaysim.LedgerPayment{
+				partnerPayment("pay_U_1", paypaysim.StatusCompleted, 1000),
+				partnerPayment("pay_R_1", paypaysim.StatusCompleted, 1000),
+			},
+			want: crashCounts{Unresolved: 2}},
+		{name: "capture that never finished",
+			records: func() []payhubRecord {
+				r := withStatus(succeededRecord("pay_C", 1000), contracts.StatusAuthorized)
+				r.Attempts = append(r.Attempts, contracts.Attempt{ID: "att_c", Operation: contracts.OpCapture, PartnerRef: "pay_C_c1"})
+				return []payhubRecord{r}
+			}(),
+			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_C_1", paypaysim.StatusCompleted, 1000)},
+			want:   crashCounts{Unresolved: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := reconcile(tc.records, tc.ledger)
+			if got.Lost != tc.want.Lost || got.ChargedTwice != tc.want.ChargedTwice || got.RefundsDuplicated != tc.want.RefundsDuplicated ||
+				got.Unresolved != tc.want.Unresolved || got.Mismatches != tc.want.Mismatches {
+				t.Fatalf("lost %d, twice %d, duplicated %d, unresolved %d, mismatches %d; want %d %d %d %d %d\n%s",
+					got.Lost, got.ChargedTwice, got.RefundsDuplicated, got.Unresolved, got.Mismatches,
+					tc.want.Lost, tc.want.ChargedTwice, tc.want.RefundsDuplicated, tc.want.Unresolved, tc.want.Mismatches,
+					strings.Join(got.Problems, "\n"))
+			}
+			if got.failed() != (len(got.Problems) > 0) {
+				t.Fatalf("failed() %v with problems %q", got.failed(), got.Problems)
+			}
+		})
+	}
+}
+
+// TestCrashHarnessSmall builds payhub and runs the crash harness at a small size: real
+// processes, real SIGKILLs, faults on a tenth of the partner calls.
+func TestCrashHarnessSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes and kills them; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "payhub")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "crashtest", "--payments", "60", "--refunds", "15", "--kills", "2",
+		"--workers", "6", "--seed", "7", "--window", "90s")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	t.Logf("crashtest output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("crashtest: %v", err)
+	}
+	report := out.String()
+	for line, want := range map[string]string{
+		"payments created": "60", "kills": "2",
+		"payments lost": "0", "charged twice": "0", "refunds duplicated": "0", "unresolved": "0", "amount mismatches": "0",
+	} {
+		m := regexp.MustCompile(`(?m)^` + line + `:\s+(\d+)`).FindStringSubmatch(report)
+		if m == nil || m[1] != want {
+			t.Errorf("%s: got %v, want %s", line, m, want)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^refunds created:\s+(\d+)`).FindStringSubmatch(report)
+	if m == nil || m[1] == "0" {
+		t.Errorf("refunds created: got %v, want some", m)
+	}
+	m = regexp.MustCompile(`(?m)^faults injected:\s+(\d+)`).FindStringSubmatch(report)
+	if m == nil || m[1] == "0" {
+		t.Errorf("faults injected: got %v, want some", m)
+	}
+}
