@@ -1,6 +1,7 @@
 // Command payhub is the one binary of payhub: serve runs the API, demo runs everything in
 // one process on SQLite with the partner simulators, sim runs the simulators alone, token
-// mints a store token, and client registers a store client. It is the only place that reads
+// mints a store token, client registers a store client, and crashtest runs the crash
+// harness against serve and sim as processes. It is the only place that reads
 // configuration (flags and PAYHUB_* variables) and wires the packages together.
 package main
 
