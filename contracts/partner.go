@@ -173,3 +173,29 @@ type Partner interface {
 	// same request again (PayPay replays the first result for a repeated merchantRefundId).
 	Refund(ctx context.Context, req RefundRequest) RefundResult
 }
+
+// PartnerNotification is a partner's callback as payhub reads it: a hint that a payment
+// may have moved. payhub never changes state on a callback's say-so; it confirms with
+// GetPayment first (partners/paypay.md §10).
+type PartnerNotification struct {
+	// EventID identifies the callback for dedupe; a partner's retry carries the same one
+	// (PayPay: order_id + ":" + state).
+	EventID string
+	// PartnerRef is the partner-facing payment id the callback names (PayPay
+	// merchant_order_id); it may be empty, and then PartnerPaymentID identifies it.
+	PartnerRef string
+	// PartnerPaymentID is the partner's own payment id (PayPay order_id).
+	PartnerPaymentID string
+	// State is the partner's state as the callback claims it; kept for audit, never trusted.
+	State string
+	// OccurredAt is when the partner says the change happened, when it says.
+	OccurredAt *time.Time
+}
+
+// NotificationParser is implemented by adapters whose partner sends callbacks: it reads
+// one callback body. Bodies come from outside and may be anything: an unreadable one is an
+// error, never a panic.
+type NotificationParser interface {
+	// ParseNotification reads one callback body.
+	ParseNotification(body []byte) (PartnerNotification, error)
+}
