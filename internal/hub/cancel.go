@@ -221,8 +221,15 @@ func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Paym
 		}
 		return Response{Status: http.StatusOK, Body: body}, tx.AppendEvent(ctx, ev)
 	case contracts.OutcomeWindowPassed:
-		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
-			"The partner's cancel window for this payment has passed; refund it instead.")), h.dropCancelRequest(ctx, tx, p, now)
+		refused := problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
+			"The partner's cancel window for this payment has passed; refund it instead."))
+		if reason == reversalReason {
+			// payhub's own reversal goes on as a refund; the standing request is ended by
+			// the refund's reservation, in its transaction, so a crash in between cannot
+			// forget the reversal.
+			return refused, nil
+		}
+		return refused, h.dropCancelRequest(ctx, tx, p, now)
 	case contracts.OutcomeFailed:
 		h.log.WarnContext(ctx, "partner refused a cancel", "payment_id", p.ID, "partner_code", res.PartnerCode)
 		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,

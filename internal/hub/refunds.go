@@ -107,9 +107,13 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 		if p.Status != contracts.StatusSucceeded {
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Only succeeded payments can be refunded; this one is %s.", p.Status)
 		}
-		if p.CancelRequested {
+		reversal := idem == nil && cmd.Reason == reversalReason
+		if p.CancelRequested && !reversal {
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment was requested; it cannot be refunded meanwhile.")
 		}
+		// payhub's reversal by refund ends the standing cancel request with the refund's
+		// reservation: the refund carries the reversal from here.
+		p.CancelRequested = p.CancelRequested && !reversal
 		if inFlight, err := attemptInFlight(ctx, tx, p.ID, contracts.OpCancel); err != nil || inFlight {
 			if err == nil {
 				err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment is in progress; it cannot be refunded meanwhile.")

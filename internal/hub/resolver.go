@@ -259,8 +259,8 @@ func (h *Hub) reverse(ctx context.Context, p contracts.Payment) bool {
 	switch {
 	case cur.Status == contracts.StatusCanceled:
 		return true
-	case resp.Problem && cur.Status == contracts.StatusSucceeded && !cur.CancelRequested:
-		// The cancel window passed (the request was ended): refund what was captured.
+	case resp.Problem && cur.Status == contracts.StatusSucceeded && cur.CancelRequested:
+		// The cancel window passed and the reversal still stands: refund what was captured.
 		if _, err := h.refund(ctx, caller, nil, p.ID, CreateRefund{Reason: reversalReason}); err != nil {
 			h.log.Error("refund an abandoned payment", "payment_id", p.ID, "err", err)
 			return false

@@ -13,15 +13,15 @@ import (
 	"payhub/internal/store/storetest"
 )
 
-// crashingStore fails the next transaction once told to: payhub "dies" after the partner
-// answered and before the answer was written, leaving exactly what a SIGKILL leaves.
+// crashingStore fails the n-th transaction from when it is told (crashIn = n): payhub
+// "dies" before that write, leaving exactly what a SIGKILL leaves.
 type crashingStore struct {
 	contracts.Store
-	crashNext atomic.Bool
+	crashIn atomic.Int32
 }
 
 func (s *crashingStore) InTx(ctx context.Context, fn func(tx contracts.Tx) error) error {
-	if s.crashNext.CompareAndSwap(true, false) {
+	if s.crashIn.Load() > 0 && s.crashIn.Add(-1) == 0 {
 		return errors.New("payhub died here")
 	}
 	return s.Store.InTx(ctx, fn)
@@ -76,7 +76,7 @@ func TestResolverAnswersACaptureCutOffByACrash(t *testing.T) {
 			ctx := context.Background()
 			id := f.authorize(t, 1000)
 			f.partner.capture = func(contracts.CaptureRequest) contracts.PaymentResult {
-				cs.crashNext.Store(true)
+				cs.crashIn.Store(1)
 				return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}
 			}
 			amount, key := int64(600), idem("cap")
@@ -127,7 +127,7 @@ func TestResolverAnswersACancelCutOffByACrash(t *testing.T) {
 	ctx := context.Background()
 	id := f.pay(t, 800)
 	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult {
-		cs.crashNext.Store(true)
+		cs.crashIn.Store(1)
 		return contracts.CancelResult{Outcome: contracts.OutcomeSucceeded}
 	}
 	key := idem("cancel")
@@ -196,5 +196,37 @@ func TestResolverLearnsTheAmountOfAnUnknownCapture(t *testing.T) {
 	}
 	if p := f.payment(t, id); p.Status != contracts.StatusSucceeded || p.AmountCaptured != 450 {
 		t.Fatalf("payment %s captured %d", p.Status, p.AmountCaptured)
+	}
+}
+
+// payhub's reversal of a payment past PayPay's cancel cutoff is a refund. A crash after the
+// partner refused the cancel and before the refund was reserved must not forget it: the
+// cancel request stands until the refund's reservation ends it.
+func TestReversalSurvivesACrashBetweenTheRefusedCancelAndTheRefund(t *testing.T) {
+	f, cs := newCrashingFixture(t)
+	id := f.unknownPayment(t, 800)
+	cancels := 0
+	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult {
+		cancels++
+		if cancels == 2 { // the reversal's cancel: die between recording it and the refund
+			cs.crashIn.Store(2)
+		}
+		return contracts.CancelResult{Outcome: contracts.OutcomeWindowPassed, PartnerCode: "ORDER_NOT_REVERSIBLE"}
+	}
+	f.clock.Advance(hub.DefaultResolverConfig.FenceAfter)
+	f.resolve(t) // query unknown, fence refused past the cutoff: reversal requested
+	f.partner.get = answer(contracts.OutcomeSucceeded)
+	f.clock.Advance(hub.DefaultResolverConfig.MaxBackoff)
+	f.resolve(t) // settled succeeded; the reversal's refund dies with payhub
+	if p := f.payment(t, id); p.Status != contracts.StatusSucceeded || !p.CancelRequested || p.AmountRefunded != 0 {
+		t.Fatalf("after the crash: %s cancel_requested=%v refunded %d", p.Status, p.CancelRequested, p.AmountRefunded)
+	}
+	f.clock.Advance(hub.DefaultResolverConfig.MaxBackoff)
+	f.resolve(t)
+	p := f.payment(t, id)
+	refunds, _ := f.store.ListRefunds(context.Background(), id)
+	if p.AmountRefunded != 800 || p.CancelRequested || len(refunds) != 1 || refunds[0].Reason != "unknown_outcome_reversed" || f.partner.count("refund") != 1 {
+		t.Fatalf("after recovery: refunded %d cancel_requested=%v refunds %+v partner refunds %d",
+			p.AmountRefunded, p.CancelRequested, refunds, f.partner.count("refund"))
 	}
 }
