@@ -12,6 +12,10 @@ const (
 	PrefixEvent = "evt"
 	// PrefixAttempt prefixes partner attempt ids.
 	PrefixAttempt = "att"
+	// PrefixWebhookEndpoint prefixes webhook endpoint ids.
+	PrefixWebhookEndpoint = "we"
+	// PrefixDeliveryAttempt prefixes the ids of webhook delivery attempts.
+	PrefixDeliveryAttempt = "wda"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -93,6 +93,7 @@ type PaymentFilter struct {
 // Reads outside a transaction see committed data; every state change goes through InTx so
 // that the change, its event and the idempotent response commit together.
 type Store interface {
+	WebhookStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -22,7 +22,7 @@ func (t *tx) AppendEvent(ctx context.Context, e contracts.Event) error {
 	if err != nil {
 		return t.d.wrap(fmt.Sprintf("append event %s (payment %s #%d)", e.ID, e.PaymentID, e.Sequence), err)
 	}
-	return nil
+	return fanOut(ctx, t, e)
 }
 
 // ListEvents reads a payment's events in sequence order.

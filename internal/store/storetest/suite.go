@@ -50,6 +50,10 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"LookupIdempotency", testLookupIdempotency},
 		{"IdempotencyIntentAndOrphans", testIdempotencyIntentAndOrphans},
 		{"ListStuckAttempts", testListStuckAttempts},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookFanOut", testWebhookFanOut},
+		{"WebhookLeases", testWebhookLeases},
+		{"WebhookDisable", testWebhookDisable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

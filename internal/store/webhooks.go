@@ -1,0 +1,318 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"payhub/contracts"
+)
+
+// eventTypesColumn is how an endpoint's subscription is stored: ",a,b," so that one
+// substring test matches a type; "" subscribes to all.
+func eventTypesColumn(types []contracts.EventType) string {
+	if len(types) == 0 {
+		return ""
+	}
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = string(t)
+	}
+	return "," + strings.Join(parts, ",") + ","
+}
+
+func parseEventTypes(col string) []contracts.EventType {
+	var out []contracts.EventType
+	for _, p := range strings.Split(strings.Trim(col, ","), ",") {
+		if p != "" {
+			out = append(out, contracts.EventType(p))
+		}
+	}
+	return out
+}
+
+// contains is the dialect's substring test: strpos on PostgreSQL, instr on SQLite.
+func (d dialect) contains(column string) string {
+	if d.postgres {
+		return "strpos(" + column + ", ?) > 0"
+	}
+	return "instr(" + column + ", ?) > 0"
+}
+
+// skipLocked lets concurrent deliverers on PostgreSQL lease around each other's rows;
+// SQLite has one writer at a time and needs none.
+func (d dialect) skipLocked() string {
+	if d.postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+const endpointSelect = `SELECT id, store_id, client_id, url, description, event_types, status, disabled_reason,
+	created_at, updated_at FROM webhook_endpoints`
+
+func scanEndpoint(row interface{ Scan(...any) error }, e *contracts.WebhookEndpoint) error {
+	var types string
+	err := row.Scan(&e.ID, &e.StoreID, &e.ClientID, &e.URL, &e.Description, &types, &e.Status, &e.DisabledReason,
+		timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
+	e.EventTypes = parseEventTypes(types)
+	return err
+}
+
+// CreateWebhookEndpoint writes a new endpoint with its first secret.
+func (s *DB) CreateWebhookEndpoint(ctx context.Context, e contracts.WebhookEndpoint, secret contracts.WebhookSecret) error {
+	return s.inTx(ctx, func(t *tx) error {
+		if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_endpoints
+			(id, store_id, client_id, url, description, event_types, status, disabled_reason, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			e.ID, e.StoreID, e.ClientID, e.URL, e.Description, eventTypesColumn(e.EventTypes), string(e.Status),
+			e.DisabledReason, t.d.ts(e.CreatedAt), t.d.ts(e.UpdatedAt)); err != nil {
+			return t.d.wrap("create webhook endpoint "+e.ID, err)
+		}
+		return insertSecret(ctx, t, secret)
+	})
+}
+
+func insertSecret(ctx context.Context, t *tx, secret contracts.WebhookSecret) error {
+	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_secrets (endpoint_id, secret, created_at, expires_at)
+		VALUES (?, ?, ?, ?)`), secret.EndpointID, secret.Secret, t.d.ts(secret.CreatedAt), t.d.nullTS(secret.ExpiresAt))
+	return t.d.wrap("insert webhook secret", err)
+}
+
+// GetWebhookEndpoint reads an endpoint of a store; another store's is ErrNotFound.
+func (s *DB) GetWebhookEndpoint(ctx context.Context, storeID, id string) (contracts.WebhookEndpoint, error) {
+	var e contracts.WebhookEndpoint
+	err := scanEndpoint(s.db.QueryRowContext(ctx, s.d.q(endpointSelect+" WHERE id = ? AND store_id = ?"), id, storeID), &e)
+	return e, s.d.wrap("get webhook endpoint", err)
+}
+
+// ListWebhookEndpoints reads a store's endpoints, oldest first.
+func (s *DB) ListWebhookEndpoints(ctx context.Context, storeID string) ([]contracts.WebhookEndpoint, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.q(endpointSelect+" WHERE store_id = ? ORDER BY id"), storeID)
+	if err != nil {
+		return nil, s.d.wrap("list webhook endpoints", err)
+	}
+	defer rows.Close()
+	var out []contracts.WebhookEndpoint
+	for rows.Next() {
+		var e contracts.WebhookEndpoint
+		if err := scanEndpoint(rows, &e); err != nil {
+			return nil, s.d.wrap("list webhook endpoints", err)
+		}
+		out = append(out, e)
+	}
+	return out, s.d.wrap("list webhook endpoints", rows.Err())
+}
+
+// DeleteWebhookEndpoint removes a store's endpoint; its secrets and deliveries go with it.
+func (s *DB) DeleteWebhookEndpoint(ctx context.Context, storeID, id string) error {
+	return s.inTx(ctx, func(t *tx) error {
+		// SQLite enforces ON DELETE CASCADE only with foreign keys on; delete explicitly.
+		for _, q := range []string{"DELETE FROM webhook_deliveries WHERE endpoint_id = ?", "DELETE FROM webhook_secrets WHERE endpoint_id = ?"} {
+			if _, err := t.tx.ExecContext(ctx, t.d.q(q+" AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE store_id = ?)"), id, storeID); err != nil {
+				return t.d.wrap("delete webhook endpoint", err)
+			}
+		}
+		res, err := t.tx.ExecContext(ctx, t.d.q("DELETE FROM webhook_endpoints WHERE id = ? AND store_id = ?"), id, storeID)
+		if err != nil {
+			return t.d.wrap("delete webhook endpoint", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return fmt.Errorf("store: delete webhook endpoint %s: %w", id, contracts.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// RotateWebhookSecret makes secret the endpoint's current one; earlier secrets without an
+// expiry expire at oldExpiresAt (the grace period in which both sign).
+func (s *DB) RotateWebhookSecret(ctx context.Context, storeID string, secret contracts.WebhookSecret, oldExpiresAt time.Time) error {
+	return s.inTx(ctx, func(t *tx) error {
+		var one int
+		if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT 1 FROM webhook_endpoints WHERE id = ? AND store_id = ?"+t.d.forUpdate()),
+			secret.EndpointID, storeID).Scan(&one); err != nil {
+			return t.d.wrap("rotate webhook secret", err)
+		}
+		if _, err := t.tx.ExecContext(ctx, t.d.q("UPDATE webhook_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL"),
+			t.d.ts(oldExpiresAt), secret.EndpointID); err != nil {
+			return t.d.wrap("rotate webhook secret", err)
+		}
+		return insertSecret(ctx, t, secret)
+	})
+}
+
+// fanOut creates, in the event's transaction, one pending delivery of e per enabled
+// endpoint of its store that subscribes to its type.
+func fanOut(ctx context.Context, t *tx, e contracts.Event) error {
+	at := t.d.ts(e.CreatedAt)
+	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_deliveries
+		(event_id, endpoint_id, status, attempts, next_at, lease_owner, lease_until, created_at, updated_at)
+		SELECT ?, id, ?, 0, ?, '', NULL, ?, ? FROM webhook_endpoints
+		WHERE store_id = ? AND status = ? AND (event_types = '' OR `+t.d.contains("event_types")+`)`),
+		e.ID, string(contracts.DeliveryPending), at, at, at, e.StoreID, string(contracts.EndpointEnabled), ","+string(e.Type)+",")
+	return t.d.wrap("fan out event "+e.ID, err)
+}
+
+const deliverySelect = `SELECT d.event_id, d.endpoint_id, d.status, d.attempts, d.next_at, d.lease_owner, d.lease_until,
+	d.created_at, d.updated_at FROM webhook_deliveries d`
+
+func scanDelivery(row interface{ Scan(...any) error }, d *contracts.Delivery) error {
+	return row.Scan(&d.EventID, &d.EndpointID, &d.Status, &d.Attempts, timeCol{&d.NextAt}, &d.LeaseOwner,
+		nullTimeCol{&d.LeaseUntil}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt})
+}
+
+// LeaseDeliveries leases up to limit due deliveries to owner. On PostgreSQL concurrent
+// deliverers skip each other's locked rows, so each delivery has one lessee at a time.
+func (s *DB) LeaseDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]contracts.DeliveryJob, error) {
+	var jobs []contracts.DeliveryJob
+	err := s.inTx(ctx, func(t *tx) error {
+		rows, err := t.tx.QueryContext(ctx, t.d.q(`SELECT event_id, endpoint_id FROM webhook_deliveries
+			WHERE status = ? AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_at, event_id, endpoint_id LIMIT ?`+t.d.skipLocked()),
+			string(contracts.DeliveryPending), t.d.ts(now), t.d.ts(now), limit)
+		if err != nil {
+			return t.d.wrap("lease deliveries", err)
+		}
+		var keys [][2]string
+		for rows.Next() {
+			var k [2]string
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				rows.Close()
+				return t.d.wrap("lease deliveries", err)
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return t.d.wrap("lease deliveries", err)
+		}
+		for _, k := range keys {
+			job, err := leaseOne(ctx, t, owner, k, now, leaseUntil)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, job)
+		}
+		return nil
+	})
+	return jobs, err
+}
+
+// leaseOne takes one selected delivery and reads what sending it needs.
+func leaseOne(ctx context.Context, t *tx, owner string, k [2]string, now, leaseUntil time.Time) (contracts.DeliveryJob, error) {
+	var job contracts.DeliveryJob
+	if _, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
+		WHERE event_id = ? AND endpoint_id = ?`), owner, t.d.ts(leaseUntil), t.d.ts(now), k[0], k[1]); err != nil {
+		return job, t.d.wrap("lease delivery", err)
+	}
+	if err := scanDelivery(t.tx.QueryRowContext(ctx, t.d.q(deliverySelect+" WHERE d.event_id = ? AND d.endpoint_id = ?"), k[0], k[1]), &job.Delivery); err != nil {
+		return job, t.d.wrap("lease delivery", err)
+	}
+	if err := scanEndpoint(t.tx.QueryRowContext(ctx, t.d.q(endpointSelect+" WHERE id = ?"), k[1]), &job.Endpoint); err != nil {
+		return job, t.d.wrap("lease delivery endpoint", err)
+	}
+	if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT payload FROM events WHERE id = ?"), k[0]).Scan(&job.Payload); err != nil {
+		return job, t.d.wrap("lease delivery event", err)
+	}
+	secrets, err := signingSecrets(ctx, t, k[1], now)
+	job.Secrets = secrets
+	return job, err
+}
+
+// signingSecrets are the endpoint's secrets that sign at now, newest first.
+func signingSecrets(ctx context.Context, t *tx, endpointID string, now time.Time) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, t.d.q(`SELECT secret FROM webhook_secrets
+		WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC`), endpointID, t.d.ts(now))
+	if err != nil {
+		return nil, t.d.wrap("read webhook secrets", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, t.d.wrap("read webhook secrets", err)
+		}
+		out = append(out, s)
+	}
+	return out, t.d.wrap("read webhook secrets", rows.Err())
+}
+
+// FinishDelivery records a send and the delivery's new state under owner's lease.
+func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.DeliveryOutcome) error {
+	a := o.Attempt
+	return s.inTx(ctx, func(t *tx) error {
+		res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_deliveries
+			SET status = ?, attempts = attempts + 1, next_at = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+			WHERE event_id = ? AND endpoint_id = ? AND lease_owner = ? AND status = ?`),
+			string(o.Status), t.d.ts(o.NextAt), t.d.ts(a.AttemptedAt), a.EventID, a.EndpointID, owner, string(contracts.DeliveryPending))
+		if err != nil {
+			return t.d.wrap("finish delivery", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("store: finish delivery %s → %s: lease lost: %w", a.EventID, a.EndpointID, contracts.ErrConflict)
+		}
+		if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_attempts
+			(id, event_id, endpoint_id, attempted_at, http_status, latency_us, error) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			a.ID, a.EventID, a.EndpointID, t.d.ts(a.AttemptedAt), a.HTTPStatus, a.Latency.Microseconds(), a.Error); err != nil {
+			return t.d.wrap("record delivery attempt", err)
+		}
+		if o.DisableEndpoint == "" {
+			return nil
+		}
+		return disableEndpoint(ctx, t, a.EndpointID, o.DisableEndpoint, a.AttemptedAt)
+	})
+}
+
+// disableEndpoint stops an endpoint's deliveries: it is disabled and what it still had
+// pending fails (a redelivery sends it again once re-enabled).
+func disableEndpoint(ctx context.Context, t *tx, id, reason string, at time.Time) error {
+	if _, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET status = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`),
+		string(contracts.EndpointDisabled), reason, t.d.ts(at), id); err != nil {
+		return t.d.wrap("disable webhook endpoint", err)
+	}
+	_, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_deliveries SET status = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+		WHERE endpoint_id = ? AND status = ?`), string(contracts.DeliveryFailed), t.d.ts(at), id, string(contracts.DeliveryPending))
+	return t.d.wrap("disable webhook endpoint", err)
+}
+
+// ListDeliveryAttempts reads the sends of one of a store's events, oldest first.
+func (s *DB) ListDeliveryAttempts(ctx context.Context, storeID, eventID string) ([]contracts.DeliveryAttempt, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT a.id, a.event_id, a.endpoint_id, a.attempted_at, a.http_status, a.latency_us, a.error
+		FROM webhook_attempts a JOIN events e ON e.id = a.event_id
+		WHERE a.event_id = ? AND e.store_id = ? ORDER BY a.attempted_at, a.id`), eventID, storeID)
+	if err != nil {
+		return nil, s.d.wrap("list delivery attempts", err)
+	}
+	defer rows.Close()
+	var out []contracts.DeliveryAttempt
+	for rows.Next() {
+		var a contracts.DeliveryAttempt
+		var us int64
+		if err := rows.Scan(&a.ID, &a.EventID, &a.EndpointID, timeCol{&a.AttemptedAt}, &a.HTTPStatus, &us, &a.Error); err != nil {
+			return nil, s.d.wrap("list delivery attempts", err)
+		}
+		a.Latency = time.Duration(us) * time.Microsecond
+		out = append(out, a)
+	}
+	return out, s.d.wrap("list delivery attempts", rows.Err())
+}
+
+// ListDeliveries reads an event's deliveries, by endpoint.
+func (s *DB) ListDeliveries(ctx context.Context, eventID string) ([]contracts.Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.q(deliverySelect+" WHERE d.event_id = ? ORDER BY d.endpoint_id"), eventID)
+	if err != nil {
+		return nil, s.d.wrap("list deliveries", err)
+	}
+	defer rows.Close()
+	var out []contracts.Delivery
+	for rows.Next() {
+		var d contracts.Delivery
+		if err := scanDelivery(rows, &d); err != nil {
+			return nil, s.d.wrap("list deliveries", err)
+		}
+		out = append(out, d)
+	}
+	return out, s.d.wrap("list deliveries", rows.Err())
+}
