@@ -289,11 +289,13 @@ type Event struct {
 	Type EventType
 	// StoreID is the store the event belongs to.
 	StoreID string
-	// PaymentID is the payment the event is about (also for refund events).
+	// PaymentID is the payment the event is about (also for refund events); empty for an
+	// event about an endpoint.
 	PaymentID string
 	// RefundID is set for refund events.
 	RefundID string
-	// Sequence orders the payment's events: 1, 2, 3, … per payment, refunds included.
+	// Sequence orders the payment's events: 1, 2, 3, … per payment, refunds included (0
+	// for an event about no payment).
 	Sequence int64
 	// Payload is the event's JSON body as delivered (conventions/api.md §8.2).
 	Payload []byte

@@ -34,6 +34,8 @@ type WebhookEndpoint struct {
 	Status EndpointStatus
 	// DisabledReason says why it was disabled.
 	DisabledReason string
+	// LastSuccessAt is the last delivery it answered 2xx, if any.
+	LastSuccessAt *time.Time
 	// CreatedAt and UpdatedAt are the record's times.
 	CreatedAt, UpdatedAt time.Time
 }
@@ -133,6 +135,9 @@ type DeliveryOutcome struct {
 	// DisableEndpoint, when set, disables the endpoint with this reason and fails its
 	// pending deliveries (410 Gone, or a schedule exhausted without any success).
 	DisableEndpoint string
+	// DisabledEvent announces the disabling (webhook_endpoint.disabled) to the store's
+	// other endpoints; written with it.
+	DisabledEvent *Event
 }
 
 // WebhookStore is the persistence of store notifications; contracts.Store includes it.
@@ -154,6 +159,15 @@ type WebhookStore interface {
 	// FinishDelivery records one send and the delivery's new state, if owner still holds
 	// its lease (ErrConflict otherwise: another deliverer took it over).
 	FinishDelivery(ctx context.Context, owner string, o DeliveryOutcome) error
+	// EnableWebhookEndpoint re-enables a store's disabled endpoint (redeliver the gap after).
+	EnableWebhookEndpoint(ctx context.Context, storeID, id string, at time.Time) error
+	// RedeliverEvent makes one of a store's events due again at now for endpointID, or for
+	// every enabled endpoint subscribing to it when endpointID is ""; it says how many.
+	RedeliverEvent(ctx context.Context, storeID, eventID, endpointID string, now time.Time) (int, error)
+	// RedeliverRange makes due again at now, for one enabled endpoint of the store, every
+	// event of the store created in [from, to) of the given types (none: all the endpoint
+	// subscribes to); it says how many.
+	RedeliverRange(ctx context.Context, storeID, endpointID string, from, to time.Time, types []EventType, now time.Time) (int, error)
 	// ListDeliveryAttempts reads the sends of one of a store's events, oldest first.
 	ListDeliveryAttempts(ctx context.Context, storeID, eventID string) ([]DeliveryAttempt, error)
 	// ListDeliveries reads an event's deliveries (tests and operators).

@@ -18,7 +18,7 @@ func (t *tx) AppendEvent(ctx context.Context, e contracts.Event) error {
 	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO events
 		(id, type, store_id, payment_id, refund_id, sequence, payload, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, string(e.Type), e.StoreID, e.PaymentID, e.RefundID, e.Sequence, payload, t.d.ts(e.CreatedAt))
+		e.ID, string(e.Type), e.StoreID, nullString(e.PaymentID), e.RefundID, e.Sequence, payload, t.d.ts(e.CreatedAt))
 	if err != nil {
 		return t.d.wrap(fmt.Sprintf("append event %s (payment %s #%d)", e.ID, e.PaymentID, e.Sequence), err)
 	}

@@ -32,12 +32,13 @@ func parseEventTypes(col string) []contracts.EventType {
 	return out
 }
 
-// contains is the dialect's substring test: strpos on PostgreSQL, instr on SQLite.
-func (d dialect) contains(column string) string {
+// contains is the dialect's substring test of needle in haystack (SQL expressions):
+// strpos on PostgreSQL, instr on SQLite.
+func (d dialect) contains(haystack, needle string) string {
 	if d.postgres {
-		return "strpos(" + column + ", ?) > 0"
+		return "strpos(" + haystack + ", " + needle + ") > 0"
 	}
-	return "instr(" + column + ", ?) > 0"
+	return "instr(" + haystack + ", " + needle + ") > 0"
 }
 
 // skipLocked lets concurrent deliverers on PostgreSQL lease around each other's rows;
@@ -49,13 +50,21 @@ func (d dialect) skipLocked() string {
 	return ""
 }
 
+// nullString stores "" as NULL (an event about no payment).
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 const endpointSelect = `SELECT id, store_id, client_id, url, description, event_types, status, disabled_reason,
-	created_at, updated_at FROM webhook_endpoints`
+	last_success_at, created_at, updated_at FROM webhook_endpoints`
 
 func scanEndpoint(row interface{ Scan(...any) error }, e *contracts.WebhookEndpoint) error {
 	var types string
 	err := row.Scan(&e.ID, &e.StoreID, &e.ClientID, &e.URL, &e.Description, &types, &e.Status, &e.DisabledReason,
-		timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
+		nullTimeCol{&e.LastSuccessAt}, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
 	e.EventTypes = parseEventTypes(types)
 	return err
 }
@@ -64,10 +73,10 @@ func scanEndpoint(row interface{ Scan(...any) error }, e *contracts.WebhookEndpo
 func (s *DB) CreateWebhookEndpoint(ctx context.Context, e contracts.WebhookEndpoint, secret contracts.WebhookSecret) error {
 	return s.inTx(ctx, func(t *tx) error {
 		if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_endpoints
-			(id, store_id, client_id, url, description, event_types, status, disabled_reason, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			(id, store_id, client_id, url, description, event_types, status, disabled_reason, last_success_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.StoreID, e.ClientID, e.URL, e.Description, eventTypesColumn(e.EventTypes), string(e.Status),
-			e.DisabledReason, t.d.ts(e.CreatedAt), t.d.ts(e.UpdatedAt)); err != nil {
+			e.DisabledReason, t.d.nullTS(e.LastSuccessAt), t.d.ts(e.CreatedAt), t.d.ts(e.UpdatedAt)); err != nil {
 			return t.d.wrap("create webhook endpoint "+e.ID, err)
 		}
 		return insertSecret(ctx, t, secret)
@@ -149,7 +158,7 @@ func fanOut(ctx context.Context, t *tx, e contracts.Event) error {
 	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_deliveries
 		(event_id, endpoint_id, status, attempts, next_at, lease_owner, lease_until, created_at, updated_at)
 		SELECT ?, id, ?, 0, ?, '', NULL, ?, ? FROM webhook_endpoints
-		WHERE store_id = ? AND status = ? AND (event_types = '' OR `+t.d.contains("event_types")+`)`),
+		WHERE store_id = ? AND status = ? AND (event_types = '' OR `+t.d.contains("event_types", "?")+`)`),
 		e.ID, string(contracts.DeliveryPending), at, at, at, e.StoreID, string(contracts.EndpointEnabled), ","+string(e.Type)+",")
 	return t.d.wrap("fan out event "+e.ID, err)
 }
@@ -258,11 +267,93 @@ func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.Deliv
 			a.ID, a.EventID, a.EndpointID, t.d.ts(a.AttemptedAt), a.HTTPStatus, a.Latency.Microseconds(), a.Error); err != nil {
 			return t.d.wrap("record delivery attempt", err)
 		}
+		if o.Status == contracts.DeliverySucceeded {
+			_, err := t.tx.ExecContext(ctx, t.d.q("UPDATE webhook_endpoints SET last_success_at = ? WHERE id = ?"),
+				t.d.ts(a.AttemptedAt), a.EndpointID)
+			return t.d.wrap("note delivery success", err)
+		}
 		if o.DisableEndpoint == "" {
 			return nil
 		}
-		return disableEndpoint(ctx, t, a.EndpointID, o.DisableEndpoint, a.AttemptedAt)
+		if err := disableEndpoint(ctx, t, a.EndpointID, o.DisableEndpoint, a.AttemptedAt); err != nil {
+			return err
+		}
+		if o.DisabledEvent == nil {
+			return nil
+		}
+		return t.AppendEvent(ctx, *o.DisabledEvent)
 	})
+}
+
+// EnableWebhookEndpoint re-enables a store's endpoint.
+func (s *DB) EnableWebhookEndpoint(ctx context.Context, storeID, id string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE webhook_endpoints SET status = ?, disabled_reason = '', updated_at = ?
+		WHERE id = ? AND store_id = ?`), string(contracts.EndpointEnabled), s.d.ts(at), id, storeID)
+	if err != nil {
+		return s.d.wrap("enable webhook endpoint", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("store: enable webhook endpoint %s: %w", id, contracts.ErrNotFound)
+	}
+	return nil
+}
+
+// redeliverUpsert makes the selected (event, endpoint) pairs due again: a new delivery, or
+// an existing one reset to pending with a fresh schedule. Its SELECT yields event_id,
+// endpoint_id. (WHERE TRUE lets SQLite's parser tell the upsert's ON from a join's.)
+const redeliverUpsert = `INSERT INTO webhook_deliveries
+	(event_id, endpoint_id, status, attempts, next_at, lease_owner, lease_until, created_at, updated_at)
+	SELECT x.event_id, x.endpoint_id, ?, 0, ?, '', NULL, ?, ? FROM (%s) x WHERE TRUE
+	ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = excluded.status, attempts = 0,
+		next_at = excluded.next_at, lease_owner = '', lease_until = NULL, updated_at = excluded.updated_at`
+
+func (s *DB) redeliver(ctx context.Context, what, selection string, args ...any) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.d.q(fmt.Sprintf(redeliverUpsert, selection)), args...)
+	if err != nil {
+		return 0, s.d.wrap(what, err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), s.d.wrap(what, err)
+}
+
+// RedeliverEvent makes one of a store's events due again for one endpoint or all that
+// subscribe to it. An event of another store is ErrNotFound.
+func (s *DB) RedeliverEvent(ctx context.Context, storeID, eventID, endpointID string, now time.Time) (int, error) {
+	var typ string
+	if err := s.db.QueryRowContext(ctx, s.d.q("SELECT type FROM events WHERE id = ? AND store_id = ?"), eventID, storeID).Scan(&typ); err != nil {
+		return 0, s.d.wrap("redeliver event", err)
+	}
+	at := s.d.ts(now)
+	sel := `SELECT ? AS event_id, w.id AS endpoint_id FROM webhook_endpoints w
+		WHERE w.store_id = ? AND w.status = ? AND (w.event_types = '' OR ` + s.d.contains("w.event_types", "?") + `)`
+	args := []any{string(contracts.DeliveryPending), at, at, at, eventID, storeID, string(contracts.EndpointEnabled), "," + typ + ","}
+	if endpointID != "" {
+		sel = `SELECT ? AS event_id, w.id AS endpoint_id FROM webhook_endpoints w WHERE w.store_id = ? AND w.status = ? AND w.id = ?`
+		args = []any{string(contracts.DeliveryPending), at, at, at, eventID, storeID, string(contracts.EndpointEnabled), endpointID}
+	}
+	return s.redeliver(ctx, "redeliver event", sel, args...)
+}
+
+// RedeliverRange makes a store's events of [from, to) due again for one enabled endpoint.
+func (s *DB) RedeliverRange(ctx context.Context, storeID, endpointID string, from, to time.Time, types []contracts.EventType, now time.Time) (int, error) {
+	ep, err := s.GetWebhookEndpoint(ctx, storeID, endpointID)
+	if err != nil {
+		return 0, err
+	}
+	if ep.Status != contracts.EndpointEnabled {
+		return 0, fmt.Errorf("store: redeliver to disabled endpoint %s: %w", endpointID, contracts.ErrConflict)
+	}
+	if len(types) == 0 {
+		types = ep.EventTypes
+	}
+	at := s.d.ts(now)
+	sel := `SELECT e.id AS event_id, ? AS endpoint_id FROM events e WHERE e.store_id = ? AND e.created_at >= ? AND e.created_at < ?`
+	args := []any{string(contracts.DeliveryPending), at, at, at, endpointID, storeID, s.d.ts(from), s.d.ts(to)}
+	if len(types) > 0 {
+		sel += " AND " + s.d.contains("?", "',' || e.type || ','")
+		args = append(args, eventTypesColumn(types))
+	}
+	return s.redeliver(ctx, "redeliver range", sel, args...)
 }
 
 // disableEndpoint stops an endpoint's deliveries: it is disabled and what it still had

@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"WebhookFanOut", testWebhookFanOut},
 		{"WebhookLeases", testWebhookLeases},
 		{"WebhookDisable", testWebhookDisable},
+		{"WebhookSuccessAndDisabledEvent", testWebhookSuccessAndDisabledEvent},
+		{"WebhookRedelivery", testWebhookRedelivery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

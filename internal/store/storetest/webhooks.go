@@ -235,3 +235,96 @@ func testWebhookDisable(t *testing.T, s contracts.Store) {
 		t.Errorf("a disabled endpoint got %d new deliveries", len(ds))
 	}
 }
+
+// A success is noted on the endpoint; a disabling writes its event, which reaches the
+// store's other endpoints and concerns no payment.
+func testWebhookSuccessAndDisabledEvent(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	failing, other := newEndpoint("store-a"), newEndpoint("store-a")
+	createEndpoint(t, s, failing, "whsec_f")
+	createEndpoint(t, s, other, "whsec_o")
+	p := newPayment("store-a")
+	insertPayment(t, s, p)
+	appendEvent(t, s, &p, contracts.EventPaymentSucceeded)
+	jobs, _ := s.LeaseDeliveries(ctx, "d1", at(time.Second), at(time.Minute), 10)
+	if len(jobs) != 2 {
+		t.Fatalf("leased %d, want 2", len(jobs))
+	}
+	for _, j := range jobs {
+		o := contracts.DeliveryOutcome{Attempt: contracts.DeliveryAttempt{ID: newID("wda_"), EventID: j.Delivery.EventID,
+			EndpointID: j.Endpoint.ID, AttemptedAt: at(time.Second), HTTPStatus: 204}, Status: contracts.DeliverySucceeded, NextAt: at(time.Second)}
+		if j.Endpoint.ID == failing.ID {
+			o.Attempt.HTTPStatus, o.Status, o.DisableEndpoint = 410, contracts.DeliveryFailed, "410 Gone"
+			o.DisabledEvent = &contracts.Event{ID: newID("evt_"), Type: contracts.EventType("webhook_endpoint.disabled"),
+				StoreID: "store-a", Payload: []byte(`{"type":"webhook_endpoint.disabled"}`), CreatedAt: at(time.Second)}
+		}
+		if err := s.FinishDelivery(ctx, "d1", o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.GetWebhookEndpoint(ctx, "store-a", other.ID); got.LastSuccessAt == nil || !got.LastSuccessAt.Equal(stored(at(time.Second))) {
+		t.Errorf("last success of the healthy endpoint: %v", got.LastSuccessAt)
+	}
+	if got, _ := s.GetWebhookEndpoint(ctx, "store-a", failing.ID); got.LastSuccessAt != nil || got.Status != contracts.EndpointDisabled {
+		t.Errorf("failing endpoint %+v", got)
+	}
+	jobs, _ = s.LeaseDeliveries(ctx, "d2", at(2*time.Second), at(time.Minute), 10)
+	if len(jobs) != 1 || jobs[0].Endpoint.ID != other.ID || string(jobs[0].Payload) != `{"type":"webhook_endpoint.disabled"}` {
+		t.Fatalf("the disabled event's deliveries: %+v", jobs)
+	}
+}
+
+// Redelivery resets or creates deliveries: one event to all its subscribers or to one
+// endpoint, a time range to one endpoint; never another store's, never a disabled endpoint.
+func testWebhookRedelivery(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	a, b := newEndpoint("store-a"), newEndpoint("store-a", contracts.EventRefundSucceeded)
+	createEndpoint(t, s, a, "whsec_a")
+	createEndpoint(t, s, b, "whsec_b")
+	p := newPayment("store-a")
+	insertPayment(t, s, p)
+	paid := appendEvent(t, s, &p, contracts.EventPaymentSucceeded)
+	refunded := appendEvent(t, s, &p, contracts.EventRefundSucceeded)
+	jobs, _ := s.LeaseDeliveries(ctx, "d1", at(time.Second), at(time.Minute), 10)
+	for _, j := range jobs {
+		if err := s.FinishDelivery(ctx, "d1", contracts.DeliveryOutcome{Attempt: contracts.DeliveryAttempt{ID: newID("wda_"),
+			EventID: j.Delivery.EventID, EndpointID: j.Endpoint.ID, AttemptedAt: at(time.Second), HTTPStatus: 200},
+			Status: contracts.DeliverySucceeded, NextAt: at(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := at(time.Hour)
+	if n, err := s.RedeliverEvent(ctx, "store-a", refunded.ID, "", now); err != nil || n != 2 {
+		t.Errorf("RedeliverEvent(all) = %d, %v; want 2", n, err)
+	}
+	if n, err := s.RedeliverEvent(ctx, "store-a", paid.ID, b.ID, now); err != nil || n != 1 {
+		t.Errorf("RedeliverEvent(one endpoint) = %d, %v; want 1 (an explicit endpoint gets it even unsubscribed)", n, err)
+	}
+	if _, err := s.RedeliverEvent(ctx, "store-b", paid.ID, "", now); !errors.Is(err, contracts.ErrNotFound) {
+		t.Errorf("another store's event: %v, want ErrNotFound", err)
+	}
+	ds, _ := s.ListDeliveries(ctx, refunded.ID)
+	for _, d := range ds {
+		if d.Status != contracts.DeliveryPending || d.Attempts != 0 || !d.NextAt.Equal(stored(now)) {
+			t.Errorf("redelivered %+v", d)
+		}
+	}
+	if n, err := s.RedeliverRange(ctx, "store-a", a.ID, base, at(time.Minute), nil, now); err != nil || n != 2 {
+		t.Errorf("RedeliverRange(a, all types) = %d, %v; want 2", n, err)
+	}
+	if n, err := s.RedeliverRange(ctx, "store-a", b.ID, base, at(time.Minute), nil, now); err != nil || n != 1 {
+		t.Errorf("RedeliverRange(b, its types) = %d, %v; want 1", n, err)
+	}
+	if n, err := s.RedeliverRange(ctx, "store-a", a.ID, at(time.Minute), at(time.Hour), nil, now); err != nil || n != 0 {
+		t.Errorf("RedeliverRange(empty window) = %d, %v", n, err)
+	}
+	if _, err := s.RedeliverRange(ctx, "store-b", a.ID, base, at(time.Minute), nil, now); !errors.Is(err, contracts.ErrNotFound) {
+		t.Errorf("another store's endpoint: %v, want ErrNotFound", err)
+	}
+	if err := s.EnableWebhookEndpoint(ctx, "store-b", a.ID, now); !errors.Is(err, contracts.ErrNotFound) {
+		t.Errorf("EnableWebhookEndpoint(other store) = %v", err)
+	}
+	if err := s.EnableWebhookEndpoint(ctx, "store-a", a.ID, now); err != nil {
+		t.Errorf("EnableWebhookEndpoint = %v", err)
+	}
+}

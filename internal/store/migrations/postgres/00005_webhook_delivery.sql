@@ -2,6 +2,9 @@
 -- Store notifications (conventions/api.md §8). An endpoint subscribes a store's URL to event
 -- types; each event appended for the store fans out, in the event's own transaction, to one
 -- delivery per subscribed endpoint, which the deliverers lease, send and retry.
+-- Events about an endpoint (webhook_endpoint.disabled) concern no payment.
+ALTER TABLE events ALTER COLUMN payment_id DROP NOT NULL;
+
 CREATE TABLE webhook_endpoints (
     id              TEXT COLLATE "C" PRIMARY KEY,
     store_id        TEXT NOT NULL,
@@ -12,6 +15,9 @@ CREATE TABLE webhook_endpoints (
     event_types     TEXT NOT NULL,
     status          TEXT NOT NULL,
     disabled_reason TEXT NOT NULL,
+    -- The last 2xx: an endpoint that exhausts a delivery's schedule with none since is
+    -- disabled.
+    last_success_at TIMESTAMPTZ,
     created_at      TIMESTAMPTZ NOT NULL,
     updated_at      TIMESTAMPTZ NOT NULL
 );
@@ -59,3 +65,5 @@ DROP TABLE webhook_attempts;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_secrets;
 DROP TABLE webhook_endpoints;
+DELETE FROM events WHERE payment_id IS NULL;
+ALTER TABLE events ALTER COLUMN payment_id SET NOT NULL;

@@ -2,6 +2,25 @@
 -- Store notifications (conventions/api.md §8). An endpoint subscribes a store's URL to event
 -- types; each event appended for the store fans out, in the event's own transaction, to one
 -- delivery per subscribed endpoint, which the deliverers lease, send and retry.
+-- Events about an endpoint (webhook_endpoint.disabled) concern no payment: payment_id
+-- becomes nullable. SQLite alters a column only by rebuilding the table.
+CREATE TABLE events_new (
+    id         TEXT PRIMARY KEY,
+    type       TEXT    NOT NULL,
+    store_id   TEXT    NOT NULL,
+    payment_id TEXT    REFERENCES payments (id),
+    refund_id  TEXT    NOT NULL,
+    sequence   INTEGER NOT NULL,
+    payload    BLOB    NOT NULL,
+    created_at TEXT    NOT NULL,
+    UNIQUE (payment_id, sequence)
+) STRICT;
+INSERT INTO events_new SELECT id, type, store_id, payment_id, refund_id, sequence, payload, created_at FROM events;
+DROP TABLE events;
+ALTER TABLE events_new RENAME TO events;
+CREATE INDEX events_store ON events (store_id, id);
+CREATE INDEX events_created ON events (created_at, id);
+
 CREATE TABLE webhook_endpoints (
     id              TEXT PRIMARY KEY,
     store_id        TEXT NOT NULL,
@@ -12,6 +31,9 @@ CREATE TABLE webhook_endpoints (
     event_types     TEXT NOT NULL,
     status          TEXT NOT NULL,
     disabled_reason TEXT NOT NULL,
+    -- The last 2xx: an endpoint that exhausts a delivery's schedule with none since is
+    -- disabled.
+    last_success_at TEXT,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
 ) STRICT;
@@ -59,3 +81,4 @@ DROP TABLE webhook_attempts;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_secrets;
 DROP TABLE webhook_endpoints;
+DELETE FROM events WHERE payment_id IS NULL;
