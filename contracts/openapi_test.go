@@ -121,8 +121,8 @@ func TestOpenAPIResponseHeaders(t *testing.T) {
 			}
 		}
 	}
-	if ops != 8 {
-		t.Errorf("found %d operations, want 8", ops)
+	if ops != 17 {
+		t.Errorf("found %d operations, want 17 (payments 8, notifications 9)", ops)
 	}
 }
 

@@ -150,6 +150,7 @@ type Store interface {
 
 // Tx is one database transaction: a state change, its event and its idempotent response.
 type Tx interface {
+	WebhookTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

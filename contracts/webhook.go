@@ -142,23 +142,34 @@ type DeliveryOutcome struct {
 
 // WebhookStore is the persistence of store notifications; contracts.Store includes it.
 type WebhookStore interface {
-	// CreateWebhookEndpoint writes a new endpoint with its first secret.
-	CreateWebhookEndpoint(ctx context.Context, e WebhookEndpoint, secret WebhookSecret) error
 	// GetWebhookEndpoint reads an endpoint of a store; ErrNotFound for another store's.
 	GetWebhookEndpoint(ctx context.Context, storeID, id string) (WebhookEndpoint, error)
 	// ListWebhookEndpoints reads a store's endpoints, oldest first.
 	ListWebhookEndpoints(ctx context.Context, storeID string) ([]WebhookEndpoint, error)
 	// DeleteWebhookEndpoint removes a store's endpoint with its secrets and deliveries.
 	DeleteWebhookEndpoint(ctx context.Context, storeID, id string) error
-	// RotateWebhookSecret adds secret as the endpoint's current one; the previous secrets
-	// still without an expiry expire at oldExpiresAt.
-	RotateWebhookSecret(ctx context.Context, storeID string, secret WebhookSecret, oldExpiresAt time.Time) error
 	// LeaseDeliveries leases up to limit pending deliveries due at now whose lease is free,
 	// to owner until leaseUntil, oldest due first; several deliverers never lease the same.
 	LeaseDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]DeliveryJob, error)
 	// FinishDelivery records one send and the delivery's new state, if owner still holds
 	// its lease (ErrConflict otherwise: another deliverer took it over).
 	FinishDelivery(ctx context.Context, owner string, o DeliveryOutcome) error
+	// ListDeliveryAttempts reads the sends of one of a store's events, oldest first.
+	ListDeliveryAttempts(ctx context.Context, storeID, eventID string) ([]DeliveryAttempt, error)
+	// GetEvent reads one of a store's events; another store's is ErrNotFound.
+	GetEvent(ctx context.Context, storeID, id string) (Event, error)
+	// ListDeliveries reads an event's deliveries (tests and operators).
+	ListDeliveries(ctx context.Context, eventID string) ([]Delivery, error)
+}
+
+// WebhookTx are the notification writes that answer a store's request: they run in the
+// transaction that also stores the request's idempotent response. contracts.Tx includes it.
+type WebhookTx interface {
+	// CreateWebhookEndpoint writes a new endpoint with its first secret.
+	CreateWebhookEndpoint(ctx context.Context, e WebhookEndpoint, secret WebhookSecret) error
+	// RotateWebhookSecret adds secret as the endpoint's current one; the previous secrets
+	// still without an expiry expire at oldExpiresAt. Another store's endpoint is ErrNotFound.
+	RotateWebhookSecret(ctx context.Context, storeID string, secret WebhookSecret, oldExpiresAt time.Time) error
 	// EnableWebhookEndpoint re-enables a store's disabled endpoint (redeliver the gap after).
 	EnableWebhookEndpoint(ctx context.Context, storeID, id string, at time.Time) error
 	// RedeliverEvent makes one of a store's events due again at now for endpointID, or for
@@ -166,10 +177,6 @@ type WebhookStore interface {
 	RedeliverEvent(ctx context.Context, storeID, eventID, endpointID string, now time.Time) (int, error)
 	// RedeliverRange makes due again at now, for one enabled endpoint of the store, every
 	// event of the store created in [from, to) of the given types (none: all the endpoint
-	// subscribes to); it says how many.
+	// subscribes to); it says how many. A disabled endpoint is ErrConflict.
 	RedeliverRange(ctx context.Context, storeID, endpointID string, from, to time.Time, types []EventType, now time.Time) (int, error)
-	// ListDeliveryAttempts reads the sends of one of a store's events, oldest first.
-	ListDeliveryAttempts(ctx context.Context, storeID, eventID string) ([]DeliveryAttempt, error)
-	// ListDeliveries reads an event's deliveries (tests and operators).
-	ListDeliveries(ctx context.Context, eventID string) ([]Delivery, error)
 }

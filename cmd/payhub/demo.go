@@ -58,7 +58,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			}
 			a, err := buildApp(ctx, appConfig{
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
-				BarcodeRules: rules,
+				BarcodeRules: rules, WebhookLoopback: true,
 				PayPay: paypayadapter.Config{BaseURL: "http://" + simLn.Addr().String(), APIKey: creds.APIKey,
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
 			})

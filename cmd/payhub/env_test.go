@@ -107,7 +107,7 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs), OperatorKeys: ops, Clock: appClock,
+	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
 		PayPay: paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
 	if err != nil {
 		t.Fatal(err)

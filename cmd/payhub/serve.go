@@ -22,7 +22,8 @@ const defaultAddr = "127.0.0.1:7100"
 
 func serveCommand(logOut io.Writer) *cobra.Command {
 	var addr, dbURL string
-	var poll, drain time.Duration
+	var poll, drain, deliverEvery time.Duration
+	var webhookLoopback bool
 	resolver := hub.DefaultResolverConfig
 	var resolveEvery, partnerTimeout time.Duration
 	cmd := &cobra.Command{
@@ -52,7 +53,8 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				paypay.Timeouts = paypayadapter.Timeouts{ValueMoving: partnerTimeout, Read: partnerTimeout}
 			}
 			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll,
-				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators})
+				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
+				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery})
 			if err != nil {
 				return err
 			}
@@ -67,6 +69,8 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "listen address (PAYHUB_ADDR)")
 	cmd.Flags().StringVar(&dbURL, "db", "", "database: sqlite:<file> or postgres://… (default $PAYHUB_DATABASE_URL, else sqlite:payhub.db)")
+	cmd.Flags().BoolVar(&webhookLoopback, "webhook-allow-loopback", false, "let webhook endpoints be http://127.0.0.1 (local testing only)")
+	cmd.Flags().DurationVar(&deliverEvery, "deliver-interval", time.Second, "how often idle deliverers look for due store notifications")
 	cmd.Flags().DurationVar(&poll, "poll-interval", 3*time.Second, "how often payments waiting for the customer are refreshed from the partner")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
 	cmd.Flags().DurationVar(&resolveEvery, "resolve-interval", 2*time.Second, "how often the resolver looks at open outcomes")

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,7 @@ import (
 	"payhub/internal/hub"
 	"payhub/internal/ids"
 	"payhub/internal/store"
+	"payhub/internal/webhooks"
 )
 
 // appConfig is everything an assembled payhub needs.
@@ -35,6 +38,10 @@ type appConfig struct {
 	Resolver hub.ResolverConfig
 	// ResolveInterval is how often the resolver runs (with the other background jobs).
 	ResolveInterval time.Duration
+	// WebhookLoopback lets webhook endpoints be http://127.0.0.1 (demo and tests only).
+	WebhookLoopback bool
+	// DeliverInterval is how often the deliverer looks for due deliveries when idle.
+	DeliverInterval time.Duration
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
 	// the background jobs (tests call Hub.PollOnce and Hub.ExpireIdempotencyKeys themselves).
 	PollInterval time.Duration
@@ -42,10 +49,12 @@ type appConfig struct {
 
 // app is an assembled payhub: the engine, its store and its HTTP handler.
 type app struct {
-	Store   contracts.Store
-	Hub     *hub.Hub
-	Handler http.Handler
-	stop    context.CancelFunc
+	Store contracts.Store
+	Hub   *hub.Hub
+	// Deliverer sends store notifications (tests call DeliverOnce).
+	Deliverer *webhooks.Deliverer
+	Handler   http.Handler
+	stop      context.CancelFunc
 }
 
 // buildApp wires the store, the partner registry, the engine and the HTTP API.
@@ -71,20 +80,26 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		st.Close()
 		return nil, fmt.Errorf("paypay adapter: %w", err)
 	}
+	idGen := ids.New(cfg.Clock)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h := hub.New(hub.Config{
-		Store:        st,
-		Partners:     map[contracts.Method]contracts.Partner{contracts.MethodPayPay: paypay},
-		Clock:        cfg.Clock,
-		IDs:          ids.New(cfg.Clock),
-		Render:       httpapi.Renderer{},
-		APIVersion:   contracts.APIVersion,
-		Logger:       cfg.Logger,
-		Metrics:      hub.NewMetrics(reg),
-		BarcodeRules: cfg.BarcodeRules,
-		Resolver:     cfg.Resolver,
+		Store:         st,
+		Partners:      map[contracts.Method]contracts.Partner{contracts.MethodPayPay: paypay},
+		Clock:         cfg.Clock,
+		IDs:           idGen,
+		Render:        httpapi.Renderer{},
+		APIVersion:    contracts.APIVersion,
+		Logger:        cfg.Logger,
+		Metrics:       hub.NewMetrics(reg),
+		BarcodeRules:  cfg.BarcodeRules,
+		Resolver:      cfg.Resolver,
+		EndpointGuard: webhooks.Guard{AllowLoopback: cfg.WebhookLoopback},
 	})
+	deliverer := webhooks.NewDeliverer(webhooks.DelivererConfig{Store: st, Clock: cfg.Clock, IDs: idGen,
+		Owner: deliveryOwner(), Client: webhooks.NewClient(webhooks.Guard{AllowLoopback: cfg.WebhookLoopback}),
+		APIVersion: contracts.APIVersion, Logger: cfg.Logger,
+		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return httpapi.Renderer{}.WebhookEndpoint(e, "") }})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
 		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock}),
@@ -99,8 +114,20 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 			resolveEvery = 2 * time.Second
 		}
 		go h.RunResolver(bg, resolveEvery)
+		deliverEvery := cfg.DeliverInterval
+		if deliverEvery <= 0 {
+			deliverEvery = time.Second
+		}
+		go deliverer.Run(bg, deliverEvery)
 	}
-	return &app{Store: st, Hub: h, Handler: srv, stop: stop}, nil
+	return &app{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, stop: stop}, nil
+}
+
+// deliveryOwner names this process's delivery leases: unique among the payhub processes
+// sharing a database.
+func deliveryOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
 }
 
 // Close stops background work and closes the database.

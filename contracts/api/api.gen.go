@@ -37,6 +37,66 @@ func (e CaptureMethod) Valid() bool {
 	}
 }
 
+// Defines values for DeletedWebhookEndpointDeleted.
+const (
+	True DeletedWebhookEndpointDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the DeletedWebhookEndpointDeleted enum.
+func (e DeletedWebhookEndpointDeleted) Valid() bool {
+	switch e {
+	case True:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeletedWebhookEndpointObject.
+const (
+	DeletedWebhookEndpointObjectWebhookEndpoint DeletedWebhookEndpointObject = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the DeletedWebhookEndpointObject enum.
+func (e DeletedWebhookEndpointObject) Valid() bool {
+	switch e {
+	case DeletedWebhookEndpointObjectWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeliveryAttemptObject.
+const (
+	DeliveryAttemptObjectDeliveryAttempt DeliveryAttemptObject = "delivery_attempt"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryAttemptObject enum.
+func (e DeliveryAttemptObject) Valid() bool {
+	switch e {
+	case DeliveryAttemptObjectDeliveryAttempt:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeliveryAttemptListObject.
+const (
+	DeliveryAttemptListObjectList DeliveryAttemptListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryAttemptListObject enum.
+func (e DeliveryAttemptListObject) Valid() bool {
+	switch e {
+	case DeliveryAttemptListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeAmountOutOfRange      ErrorCode = "amount_out_of_range"
@@ -112,6 +172,63 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeUnsupportedBarcode:
 		return true
 	case ErrorCodeUnsupportedMediaType:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	PaymentAuthorized       EventType = "payment.authorized"
+	PaymentCancelRefused    EventType = "payment.cancel_refused"
+	PaymentCancelRequested  EventType = "payment.cancel_requested"
+	PaymentCanceled         EventType = "payment.canceled"
+	PaymentFailed           EventType = "payment.failed"
+	PaymentNeedsAttention   EventType = "payment.needs_attention"
+	PaymentProcessing       EventType = "payment.processing"
+	PaymentRequiresAction   EventType = "payment.requires_action"
+	PaymentSucceeded        EventType = "payment.succeeded"
+	PaymentUnknown          EventType = "payment.unknown"
+	RefundFailed            EventType = "refund.failed"
+	RefundPending           EventType = "refund.pending"
+	RefundSucceeded         EventType = "refund.succeeded"
+	RefundUnknown           EventType = "refund.unknown"
+	WebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case PaymentAuthorized:
+		return true
+	case PaymentCancelRefused:
+		return true
+	case PaymentCancelRequested:
+		return true
+	case PaymentCanceled:
+		return true
+	case PaymentFailed:
+		return true
+	case PaymentNeedsAttention:
+		return true
+	case PaymentProcessing:
+		return true
+	case PaymentRequiresAction:
+		return true
+	case PaymentSucceeded:
+		return true
+	case PaymentUnknown:
+		return true
+	case RefundFailed:
+		return true
+	case RefundPending:
+		return true
+	case RefundSucceeded:
+		return true
+	case RefundUnknown:
+		return true
+	case WebhookEndpointDisabled:
 		return true
 	default:
 		return false
@@ -235,6 +352,21 @@ func (e PaymentStatus) Valid() bool {
 	}
 }
 
+// Defines values for RedeliveryObject.
+const (
+	RedeliveryObjectRedelivery RedeliveryObject = "redelivery"
+)
+
+// Valid indicates whether the value is a known member of the RedeliveryObject enum.
+func (e RedeliveryObject) Valid() bool {
+	switch e {
+	case RedeliveryObjectRedelivery:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RefundObject.
 const (
 	RefundObjectRefund RefundObject = "refund"
@@ -301,6 +433,87 @@ func (e ResolutionState) Valid() bool {
 	case NeedsAttention:
 		return true
 	case Resolving:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointObject.
+const (
+	WebhookEndpointObjectWebhookEndpoint WebhookEndpointObject = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointObject enum.
+func (e WebhookEndpointObject) Valid() bool {
+	switch e {
+	case WebhookEndpointObjectWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointStatus.
+const (
+	WebhookEndpointStatusDisabled WebhookEndpointStatus = "disabled"
+	WebhookEndpointStatusEnabled  WebhookEndpointStatus = "enabled"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointStatus enum.
+func (e WebhookEndpointStatus) Valid() bool {
+	switch e {
+	case WebhookEndpointStatusDisabled:
+		return true
+	case WebhookEndpointStatusEnabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointListObject.
+const (
+	WebhookEndpointListObjectList WebhookEndpointListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointListObject enum.
+func (e WebhookEndpointListObject) Valid() bool {
+	switch e {
+	case WebhookEndpointListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointWithSecretObject.
+const (
+	WebhookEndpointWithSecretObjectWebhookEndpoint WebhookEndpointWithSecretObject = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointWithSecretObject enum.
+func (e WebhookEndpointWithSecretObject) Valid() bool {
+	switch e {
+	case WebhookEndpointWithSecretObjectWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointWithSecretStatus.
+const (
+	WebhookEndpointWithSecretStatusDisabled WebhookEndpointWithSecretStatus = "disabled"
+	WebhookEndpointWithSecretStatusEnabled  WebhookEndpointWithSecretStatus = "enabled"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointWithSecretStatus enum.
+func (e WebhookEndpointWithSecretStatus) Valid() bool {
+	switch e {
+	case WebhookEndpointWithSecretStatusDisabled:
+		return true
+	case WebhookEndpointWithSecretStatusEnabled:
 		return true
 	default:
 		return false
@@ -381,14 +594,72 @@ type CreateRefundRequest struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
+// CreateWebhookEndpointRequest defines model for CreateWebhookEndpointRequest.
+type CreateWebhookEndpointRequest struct {
+	Description *string `json:"description,omitempty"`
+
+	// EventTypes The types to receive; omitted or empty receives all.
+	EventTypes *[]EventType `json:"event_types,omitempty"`
+
+	// Url Where deliveries go; `https` to a public address.
+	Url string `json:"url"`
+}
+
 // Currency ISO 4217 alphabetic currency code; amounts are in its minor unit (JPY has none).
 //
 // Example: JPY
 type Currency = string
 
+// DeletedWebhookEndpoint defines model for DeletedWebhookEndpoint.
+type DeletedWebhookEndpoint struct {
+	Deleted DeletedWebhookEndpointDeleted `json:"deleted"`
+	Id      string                        `json:"id"`
+	Object  DeletedWebhookEndpointObject  `json:"object"`
+}
+
+// DeletedWebhookEndpointDeleted defines model for DeletedWebhookEndpoint.Deleted.
+type DeletedWebhookEndpointDeleted bool
+
+// DeletedWebhookEndpointObject defines model for DeletedWebhookEndpoint.Object.
+type DeletedWebhookEndpointObject string
+
+// DeliveryAttempt defines model for DeliveryAttempt.
+type DeliveryAttempt struct {
+	AttemptedAt time.Time `json:"attempted_at"`
+	EndpointId  string    `json:"endpoint_id"`
+
+	// Error Why the attempt failed; null when it succeeded.
+	Error   *string `json:"error,omitempty"`
+	EventId string  `json:"event_id"`
+
+	// HttpStatus The endpoint's status code; null when no answer came.
+	HttpStatus *int                  `json:"http_status,omitempty"`
+	Id         string                `json:"id"`
+	LatencyMs  int                   `json:"latency_ms"`
+	Object     DeliveryAttemptObject `json:"object"`
+}
+
+// DeliveryAttemptObject defines model for DeliveryAttempt.Object.
+type DeliveryAttemptObject string
+
+// DeliveryAttemptList defines model for DeliveryAttemptList.
+type DeliveryAttemptList struct {
+	Data       []DeliveryAttempt         `json:"data"`
+	HasMore    bool                      `json:"has_more"`
+	NextCursor *string                   `json:"next_cursor"`
+	Object     DeliveryAttemptListObject `json:"object"`
+}
+
+// DeliveryAttemptListObject defines model for DeliveryAttemptList.Object.
+type DeliveryAttemptListObject string
+
 // ErrorCode A stable, machine-readable problem code. Codes are never renamed; new codes may be
 // added. Kept equal to the `contracts.ErrorCode` constants (checked by a test).
 type ErrorCode string
+
+// EventType What an event announces (`data.object` is the resource as of the event). New types may
+// be added; receivers ignore the ones they do not know.
+type EventType string
 
 // FieldError A problem with one field of the request.
 type FieldError struct {
@@ -609,6 +880,35 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// RedeliverEventRequest defines model for RedeliverEventRequest.
+type RedeliverEventRequest struct {
+	// EndpointId Send only to this endpoint (`we_…`).
+	EndpointId *string `json:"endpoint_id,omitempty"`
+}
+
+// RedeliverRangeRequest defines model for RedeliverRangeRequest.
+type RedeliverRangeRequest struct {
+	// From The first instant of the range (inclusive).
+	From time.Time `json:"from"`
+
+	// To The end of the range (exclusive); at most 31 days after `from`.
+	To    time.Time    `json:"to"`
+	Types *[]EventType `json:"types,omitempty"`
+}
+
+// Redelivery defines model for Redelivery.
+type Redelivery struct {
+	// Deliveries How many deliveries were queued.
+	Deliveries int `json:"deliveries"`
+
+	// Id The redelivery job's id, for support.
+	Id     string           `json:"id"`
+	Object RedeliveryObject `json:"object"`
+}
+
+// RedeliveryObject defines model for Redelivery.Object.
+type RedeliveryObject string
+
 // Refund One (partial or full) refund of a payment.
 type Refund struct {
 	// Amount How much is refunded, in the payment's currency.
@@ -691,11 +991,73 @@ type ResolutionState string
 // TerminalId The till that takes the payment; store-supplied data, never a key.
 type TerminalId = string
 
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt      time.Time `json:"created_at"`
+	Description    *string   `json:"description,omitempty"`
+	DisabledReason *string   `json:"disabled_reason,omitempty"`
+
+	// EventTypes The subscribed types; empty means all.
+	EventTypes []EventType           `json:"event_types"`
+	Id         string                `json:"id"`
+	Object     WebhookEndpointObject `json:"object"`
+	Status     WebhookEndpointStatus `json:"status"`
+	UpdatedAt  time.Time             `json:"updated_at"`
+	Url        string                `json:"url"`
+}
+
+// WebhookEndpointObject defines model for WebhookEndpoint.Object.
+type WebhookEndpointObject string
+
+// WebhookEndpointStatus defines model for WebhookEndpoint.Status.
+type WebhookEndpointStatus string
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Data       []WebhookEndpoint         `json:"data"`
+	HasMore    bool                      `json:"has_more"`
+	NextCursor *string                   `json:"next_cursor"`
+	Object     WebhookEndpointListObject `json:"object"`
+}
+
+// WebhookEndpointListObject defines model for WebhookEndpointList.Object.
+type WebhookEndpointListObject string
+
+// WebhookEndpointWithSecret defines model for WebhookEndpointWithSecret.
+type WebhookEndpointWithSecret struct {
+	CreatedAt      time.Time `json:"created_at"`
+	Description    *string   `json:"description,omitempty"`
+	DisabledReason *string   `json:"disabled_reason,omitempty"`
+
+	// EventTypes The subscribed types; empty means all.
+	EventTypes []EventType                     `json:"event_types"`
+	Id         string                          `json:"id"`
+	Object     WebhookEndpointWithSecretObject `json:"object"`
+
+	// Secret The signing secret (`whsec_` + base64 of 32 bytes). Shown only in this answer.
+	Secret    string                          `json:"secret"`
+	Status    WebhookEndpointWithSecretStatus `json:"status"`
+	UpdatedAt time.Time                       `json:"updated_at"`
+	Url       string                          `json:"url"`
+}
+
+// WebhookEndpointWithSecretObject defines model for WebhookEndpointWithSecret.Object.
+type WebhookEndpointWithSecretObject string
+
+// WebhookEndpointWithSecretStatus defines model for WebhookEndpointWithSecret.Status.
+type WebhookEndpointWithSecretStatus string
+
+// EventIdPath defines model for EventIdPath.
+type EventIdPath = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
 // PaymentIdPath defines model for PaymentIdPath.
 type PaymentIdPath = string
+
+// WebhookEndpointIdPath defines model for WebhookEndpointIdPath.
+type WebhookEndpointIdPath = string
 
 // BadRequest An RFC 9457 problem document. `code` is the contract; `title` and `detail` are for
 // humans and may change. Never contains secrets, tokens, card data or partner codes.
@@ -740,6 +1102,15 @@ type UnprocessableEntity = Problem
 // UnsupportedMediaType An RFC 9457 problem document. `code` is the contract; `title` and `detail` are for
 // humans and may change. Never contains secrets, tokens, card data or partner codes.
 type UnsupportedMediaType = Problem
+
+// RedeliverEventParams defines parameters for RedeliverEvent.
+type RedeliverEventParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
 
 // ListPaymentsParams defines parameters for ListPayments.
 type ListPaymentsParams struct {
@@ -804,6 +1175,45 @@ type CreateRefundParams struct {
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
 }
 
+// CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
+type CreateWebhookEndpointParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// EnableWebhookEndpointParams defines parameters for EnableWebhookEndpoint.
+type EnableWebhookEndpointParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// RedeliverToWebhookEndpointParams defines parameters for RedeliverToWebhookEndpoint.
+type RedeliverToWebhookEndpointParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// RotateWebhookSecretParams defines parameters for RotateWebhookSecret.
+type RotateWebhookSecretParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// RedeliverEventJSONRequestBody defines body for RedeliverEvent for application/json ContentType.
+type RedeliverEventJSONRequestBody = RedeliverEventRequest
+
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody = CreatePaymentRequest
 
@@ -816,8 +1226,20 @@ type CapturePaymentJSONRequestBody = CapturePaymentRequest
 // CreateRefundJSONRequestBody defines body for CreateRefund for application/json ContentType.
 type CreateRefundJSONRequestBody = CreateRefundRequest
 
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = CreateWebhookEndpointRequest
+
+// RedeliverToWebhookEndpointJSONRequestBody defines body for RedeliverToWebhookEndpoint for application/json ContentType.
+type RedeliverToWebhookEndpointJSONRequestBody = RedeliverRangeRequest
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListEventDeliveryAttempts List an event's delivery attempts
+	// (GET /v1/events/{id}/attempts)
+	ListEventDeliveryAttempts(c *gin.Context, id EventIdPath)
+	// RedeliverEvent Redeliver one event
+	// (POST /v1/events/{id}/redeliver)
+	RedeliverEvent(c *gin.Context, id EventIdPath, params RedeliverEventParams)
 	// ListPayments List payments
 	// (GET /v1/payments)
 	ListPayments(c *gin.Context, params ListPaymentsParams)
@@ -842,6 +1264,27 @@ type ServerInterface interface {
 	// GetRefund Get a refund
 	// (GET /v1/refunds/{id})
 	GetRefund(c *gin.Context, id string)
+	// ListWebhookEndpoints List the store's webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(c *gin.Context)
+	// CreateWebhookEndpoint Register a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(c *gin.Context, params CreateWebhookEndpointParams)
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{id})
+	DeleteWebhookEndpoint(c *gin.Context, id WebhookEndpointIdPath)
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{id})
+	GetWebhookEndpoint(c *gin.Context, id WebhookEndpointIdPath)
+	// EnableWebhookEndpoint Re-enable a disabled endpoint
+	// (POST /v1/webhook-endpoints/{id}/enable)
+	EnableWebhookEndpoint(c *gin.Context, id WebhookEndpointIdPath, params EnableWebhookEndpointParams)
+	// RedeliverToWebhookEndpoint Redeliver a time range of events to an endpoint
+	// (POST /v1/webhook-endpoints/{id}/redeliver)
+	RedeliverToWebhookEndpoint(c *gin.Context, id WebhookEndpointIdPath, params RedeliverToWebhookEndpointParams)
+	// RotateWebhookSecret Rotate an endpoint's signing secret
+	// (POST /v1/webhook-endpoints/{id}/rotate-secret)
+	RotateWebhookSecret(c *gin.Context, id WebhookEndpointIdPath, params RotateWebhookSecretParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -852,6 +1295,83 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(c *gin.Context)
+
+// ListEventDeliveryAttempts operation middleware
+func (siw *ServerInterfaceWrapper) ListEventDeliveryAttempts(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EventIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListEventDeliveryAttempts(c, id)
+}
+
+// RedeliverEvent operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverEvent(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EventIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RedeliverEventParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RedeliverEvent(c, id, params)
+}
 
 // ListPayments operation middleware
 func (siw *ServerInterfaceWrapper) ListPayments(c *gin.Context) {
@@ -1210,6 +1730,268 @@ func (siw *ServerInterfaceWrapper) GetRefund(c *gin.Context) {
 	siw.Handler.GetRefund(c, id)
 }
 
+// ListWebhookEndpoints operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookEndpoints(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListWebhookEndpoints(c)
+}
+
+// CreateWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) CreateWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateWebhookEndpointParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateWebhookEndpoint(c, params)
+}
+
+// DeleteWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteWebhookEndpoint(c, id)
+}
+
+// GetWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetWebhookEndpoint(c, id)
+}
+
+// EnableWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) EnableWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params EnableWebhookEndpointParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.EnableWebhookEndpoint(c, id, params)
+}
+
+// RedeliverToWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverToWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RedeliverToWebhookEndpointParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RedeliverToWebhookEndpoint(c, id, params)
+}
+
+// RotateWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateWebhookSecret(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateWebhookSecretParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RotateWebhookSecret(c, id, params)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -1245,6 +2027,15 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/v1/payments/:id/refunds", wrapper.CreateRefund)
 	router.POST(options.BaseURL+"/v1/payments/:id/capture", wrapper.CapturePayment)
 	router.GET(options.BaseURL+"/v1/refunds/:id", wrapper.GetRefund)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint)
+	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.GetWebhookEndpoint)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/rotate-secret", wrapper.RotateWebhookSecret)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/enable", wrapper.EnableWebhookEndpoint)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/redeliver", wrapper.RedeliverToWebhookEndpoint)
+	router.GET(options.BaseURL+"/v1/events/:id/attempts", wrapper.ListEventDeliveryAttempts)
+	router.POST(options.BaseURL+"/v1/events/:id/redeliver", wrapper.RedeliverEvent)
 }
 
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
@@ -1252,154 +2043,186 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchu3si/+Kl2zdlVI7SFF0ZJjk7U/KE6cZSdOtGR5559/6MOBZkAS0RBgAIxorpSq9jucZzjnQc6j",
-	"7Cc51Q1gLuSQknPx8Up5fciyyBmgATS6f33lr1GqlislubQmGv0aLTjLuKZ/nl+86P0n10YoiX9m3KRa",
-	"rCz9GV0tOJxfvIBb9wB0kh9//PHH3qtXvS+/TLpgFxw0NyslDQdhQHOZcc0zELIfxZFJF3zJcNQVs5Zr",
-	"HPF//DToPX376+ldz/1jWP3j36I4spsVj0aRsVrIeXR3F0cvMr5cKcul7V3yVc42PNulM7G64AmsF1yC",
-	"XQiDxCBxxiokp6RRzYBJ4EzngmvQ/JeCGwtrYRfucbbkE5mUU6ab3jd8k8Sg/cxjYNeGSwtKAoOZ0MYC",
-	"f8fTAunoT2Rj0VwWy2j0U4S0RW/b1nbJrd70zmeW6901veapkpkBq2DNhIVrPlMa99vqjZDz5gYvhRRL",
-	"nG5QziOk5XOuaaL/r3fp1tp7kbWfst+LzwyIDDq4GSnLc67xgxkIC7RsBoZJDkry7hg/ZKsVZ9qAkJCr",
-	"uQEmM1hpdZ3zJVyrTHDTJHN7C+7iaMU0W3LrubG29d/wTTupaS64REpv+AZmSrsTD4fZMZxDbRikzXo2",
-	"ro3V7cOl38mJbDAADYsLuVbZBiS/5dqfMTee491Mdi1SPqaPHCfUrsJEBpZx3JW0sPEIiGuJECYkz2gx",
-	"zELOmbEwPIWFKrSBzoptFsX1CD4fTiR91AWGPNOgBi94zi3PHBsK3C13zaM4kmyJ+77F2FEc4dtC45VC",
-	"Whocxd59y+XcLqLR8OwsRg4Lf5+08fIF2yy5tC+yC4bPtB3cyj3ieSxZsc00gX+HN9+++LLbh3NYsnym",
-	"9BLlRwZMmjXXBk4Hp5BIZaczVcgsiSEXNxyYnMhC3ki1lsiNtTWvcPpyxSI7uMgWfgyHSOz4Bcv8xcG/",
-	"UiXxAPGfbLXKRcpwccee4f/9Z+NEaDX8v2k+i0bR344r6XvsvjXHF+4tN+ne+4iCrNyWESRC3rJcZFP/",
-	"dQKdatNevv7+uxjCrswEz7MYssIRyifyhm9icNPDrVA5UR97/uRaK21+ept0Y0hExSfTG76ZLoUxQs6T",
-	"eCJ3vvMUJXFFXFpoozR+wlZi6nXHtJCmWK2UtjxL3Hnt10JtG+efPq4/2iLaDr3aeJY2/pmSs1ykH/R4",
-	"W7ZwWhieOLF7wzefmVKglExgrMhz0IWUQs5HTgtAzizXXToVv/XGMosjSWWB5blakzImQaGuf+YpXj58",
-	"pjBdUBqSlMmU59O1kJlaT1fMGJ45QiZyxbSVpAHcU+CeQmrULddIxKyQOL6xnGXdPrzG2eljw3IDjNSV",
-	"F4NOUPOJDDL2D+SBPRjh0Ahtr/xubnqu9LXIMi4/tLRwuhqWbAN48pkinTiChADQFMXnXDNpw+GCVTdc",
-	"Ei8gphCGXqPjCdrV8ccsrCiBjlY57340N/eFRETJ8q9QcH3Y6+tnnpLMTEaIBFmRW7wIIiM1tyiu+/CC",
-	"cNOaGdBMGJ55pV3iRbjmcybxmQZe8BelxCJjSBc8vaHPvAb1Mvvrr66SAAvTBdNzIefA5kzIv+Dd+k7Z",
-	"54gAPuhRV7hjhIZDiTh0A6vE+AGTyi64djfqM+PFbf/juCwXbJMrll0p9S3Tc/5B9xBh9NQqNc1x6mTU",
-	"QK2Esb1CoS9ysRQfy6695vpWpPyNZLdM5Ow6/7Ab5/XvtKjm97vnv0G9jHL7GveTpQu0dMV8YUGqNVkw",
-	"yJIoE1AGZUryMYoZBA5OEiU1+zMB4+3NHWPoDxQmWwbvoTfrj/7uk7xS6hWTG/+x+aDHqJnlU2JrjmLE",
-	"KgVLJjfhCpgx3Hsm/X/1/X8jWWEXSot/8g8rwAuamEtLNlDm7w+hHzKtnGETg8fPKMj5uxUai3/Ynv/w",
-	"ww+98xoRLd6rLzjTiAwQT/zHJApgnsicRMlBF8rvP5qVVik3BuXLV9IKu/l/aOuueZ73vGK9LmxNwqH8",
-	"Gu2appoXzmQJ0iqeyEzMZlwjTvIjo03rjJUpf5dynplpyla20JzsVrZUhbRTVdipmk01k3NOpm5aaE0T",
-	"IQyojNcYkiW3C5Vtff4XBF1vKpv9Fc8EuyLm+6D3tyRgukQKpsj//hoH8IAcktTpwPmTjwJE3IWrSzQ8",
-	"Izvae8pqjiWWZQIJZ/mFViuureAmGs1YbngcrWof/Rppzkybp/6HxabyeHuD3cQw05yD5e/sGG74ygIz",
-	"dTviMxM8AM4ZNHWj09Zt+/925Y7/xAFd3Khn7k69osvhSCTDKBpFrLBqyaxIo3iHcO78E0slOR2nZTdc",
-	"jiAp30kqTOIJH0OyZLJgeQJK5hsotYuBzkLlmZlIcssWMjNjuGCbC7aBlea98CAtt0sgqb5rRL9xfhWa",
-	"dCKTi+9fX8Hx7cmxn9sc/yqyu2P/cIK6A2ZFnqPuEJKwGRkE/gzAKtA858xwmgrJc5IixAfqe+NW1RIt",
-	"KHf3d3GPk3S73PN3tYZlkS6QWL+wGJiFpTLkFqg2OAM3xhjUUljLM1hyJg0w3AA0ePvgRLqx+HdYsYsO",
-	"0S6QZkURz6yLUjw+jeIqgHHSGsDY5TXNmX3fzeDv2HLlUHzYiZPhYBBH10ynKsMZhk9Oho9Ozx5//uTp",
-	"wP0riqOgCKJR9PLiRyQ/V+toVL4WR0vP89GKbVZsE8WR0hnXU4GfKZ31hoPh497JSW/4pDcYnA6jOLJc",
-	"L4VkuXvGijzvDT7HpT3syH5YMHc0aWGsWnKNd8PEwdsXSP4MQY5UGgrp7KrdnWfv3M4/rf53+Dxq+9Ua",
-	"n1EZB4Oam2cw02rZIPMzA6uFkrwPl94tX3o8Ej9sAri/MdSdmGRcr4XhuIadcOKT+FFr/DCOPDffp4Oa",
-	"ouuufuT3vBieuwtccY+ycxz7HB+9I75hGbP36shX4bm7itceNFG1ooohD7/4PT73gl5psOjht678o+7F",
-	"wnA9bchaP0RbUCh4mTUn1JbykiFqPJMLeYPCJ03xOrQxj3vC8c6WAnt8en/8qgoS/RTuXI0Lyl33p/x2",
-	"r0i6JJz554lnh2PLe15p8kDrtmTmt1xvnB/ABxFoBIT77y2J4wfiDzdFHX/8VkhRu4bNCV+8/h5Ohyef",
-	"A8tXC3bNrUjLLSARNPaaysUhhARh67IQOi8vfoQFQ/goeRfpK9WDl/J1MXPe+//f/vqoXcaQC/pZqzw8",
-	"B2Nxp2NYsnQhJO9pzmjvyzg50toHfN1R6iLOmku25NkYJF/TI4a8+9d8IlmW8awP3yCe478ULEe2oCuA",
-	"sFyz1Jp+SVICqZLGMtyHDjmS0bLaAAOLhlETiWxFF6M42hMJbPnGv0th2HoYMIqjPVHAKI62zHM0dLcD",
-	"Fo5FfVgljkqPbCsJ08LwGgUUDcNr3BLliuKo6ZkkctqsjZaZnNVJoeVWqxIXvWtU1gRK03QsxcvOx3WK",
-	"KrRRdynRcusBCWLcHc9hK6R8LnielQGUbc4NDErgW0nuQsoB1XkeIXXcEGLtwIDgChr4Wsl5hed9lHr7",
-	"cvTbrtmSG8Pm7z02KohFsWTStI66UrR9u6O+fP39d+C/hc7l82fw+OngpBvWr2YzLjOUqn4e3p/3ITl2",
-	"5570o/uUTJg4jkoM6dbXplte1XBCu0JpZGycDQYtS91VviFYgWKa3C5wwzfHtywvOOB00AlGwHAAXFot",
-	"uOnGwNOFQjHC0hsv1+uUDActC/iOv7PnqRXtumMbyi4L46KYCmZCCrMABonfPDNlNE4SdN8uC2acrxAO",
-	"7E71/YpLU/ehf2aArVaQCc1Tm29aWcR5BM2UtcJwb7461GvVysBa6RvnVZw13PWGbUxD5WbM8p4VS942",
-	"6y96imNOC523I6c3l986QCAzrtGyZ/CPS6dO2saz3ndzCMVVp0Senm2WpSHeHjzd4CHa8uNkwqxytpn+",
-	"opMRmIVaQ1JbX9KgHpRscoN/GTpKg1pxCUk44GT72WBdOH3u1Vo1easUDIC3dZPLcB4+VEHUsfuih9I5",
-	"Fzyj2xJ73c0oarILIFjvn4Pe0/50dNx7++tJ/Pi0HU545L5LjwssI8c6ZG2ZFbcoiVOlSS6jkN57Kf50",
-	"Q3IXLHodWGrF/cBWzYIbNqFoFfmAoDOAQlqRIyFyDDk3eHeZrJ51QRNGV0ywPDgvKLuPIGiZwIcKGt6X",
-	"cqfe+T7eKJZIuClSHJzyTD3s3QvOHzi9Byxex/JDvAnMIKQjx43L0lmI3LmaVGFTteS0oXhvxj41ATTu",
-	"ieENX6BP81zjP+1Cq2K+qImRa6VyzmRFW8Nh2G4OME8Rz6q8BWbKD/sHzPXpw2zcXaudTLDMS+qHydnf",
-	"ZOkzkSOZ7VinvKcO+4PbpBhWmlMW7TroDJeJhdAlwREpPoUwghK6TDGbiVRwaafEVUkMScp0Ns14mgvp",
-	"QxcVfMbj8KPEkPgoFsUxPHCsp+qRgY5gE3XpLcePykzBqSnMiqc+1BGwpOY/+88m0tFBj+HtSPrwHV8D",
-	"wYZgpoCzUsi82NnysH17Ed25Q2yVscTfrXImaZEkK+oHkDxoZ1vZ7Td4bPb7MarkVtq2Krl1SxXgVz8N",
-	"ek/Pe39/+c2r7y56V/+JxuXwcbs6+IAuIsnfWY+uSGPk+fezaPTTQzFDdPc2fii0G9fOLMir2qFtY70Y",
-	"eG44SO9nd1n4uK/4icvMsLrgd3EAJbX8e38yrbq/7hR7sPKPQxjFCWBahdMsu9YFE9lh3BjAIUtTvrI8",
-	"q8tkQpCUcvRw2Bju637/bIV81VqC5qbIrQdeDq/mzNhajkmeOyPKW6Kt69TcqLywB4JrgV0uqyfv0NzH",
-	"I38go752D98FL8HBY2votmueKzmnWEyn8kiHAgeKs3fbQXPTA7o7F3nULHG5UjfNw3swlxSr7D3V1hYw",
-	"90wfu3x3v6lxqx9zG5PtYp1tX+eOVq7tfwtUaWjhxtraLIe6dG2Fhw3hgbDQEGuOJrJXBQx8WgeeRQg8",
-	"VDbZwhUJtNoJEwnQCR/2vEjiWXdcC0b44hJKCqFZyYgpoZQttKxbL9vO68p8SWryNemOG08hIUi6r6FB",
-	"S5Hm8l7tcj7K8/TIrb4YzW+FKky+CZ7ymlyheB1OkLT65bdXWLOcKpfTLzqKIzd0qyD15/itMC3C7nuy",
-	"S+YkYEIUFY2lNTfWpbq32PBe5QnLlw8VEJWZGzGtGUG1BTPTpdItsvAVXstADsxUnqv1GGbcpuQ/8o4v",
-	"d2i+pKEdEdee2BMRo++CeMXHaTvGTp8RaEkCnXQaFB3YVW9tCmxH3eV4BG8fLDFon2vb1FzOgStbD/Pv",
-	"UTHgBMaI4NCKbWhtPhrfeclWTHbdnQlGK7yQwIJr0cFblUDHReJRGNWupZL5pgs5tybcjZXwadJu2ir2",
-	"GGQCvkiXRd0K1OgrzWfi3UR2GKRKzsS80IQ2CbaPwacvmFGgOXk6GAyenDw5efLkv//rfycxnDyBTMyF",
-	"NWP49sV3XwE99Oip/3IISk9k7RnJJEsVJJ/7Bx77b7rjenaxo6oqgBoOIWnxAyMQZ2GpfgcyxV06jJrN",
-	"uIYNt+719nwlOC8VJMvXbGNIVhpXB+AHDhnsqiBsooKPwx1NU1qUsW/87pCUeF1q/R1QhAZtSZWxTGam",
-	"D1eoUIA5C4PWh0zOM3DPuyXPUE87obmNHkdUQUm+2m3h3PnHpdMQKPLr8pm8dbBeMOvG9FlyQs53knDz",
-	"HPlaSJjllH7r5wgPiNIjOIaVcgAW6XHjVpkVycglrFAUaMHzbBzcGVU6CQkP92LpdkhGPnemdJxU3g9G",
-	"yGPFNLOhAshpmKW6JeWXbGn/JA6lIB6Oj6noc8l7GdvUE4+RmJRJH1NcshsOwtKIwcBPHJ2lZXt0lPGZ",
-	"kMLyfHN0BFJ5spGUbLxl0xGRyZahSIcC68WmjxM9rw68nHJELtgVz8q6iGoHvdcjA2+S+MWM23OgSCE7",
-	"Ftj063P5a7rFBWj1qqoCZ8FuuVuYX2QHcZwqbFy+QcGaGHJlaNtC3WG3D0dHXyoaxSn7JsNSfUdMITy5",
-	"8dd/HCqxEck7RWaOjgjbEMMlX3/VksKUBEYsb4VUVsy8L6HbryCOUfktNyQLSBJD03KRWRm0RNFS2dwt",
-	"vihhgpxryo6tK+vggL9wTqKE9OE4Kjk/cq4EXuFQHzSjCdolkE823HU5SLh8/gyenp59Xka+MpUWTi8l",
-	"JRR0uNLFWceQWGHzwK0Zt0zkCV26GYp+F3Zy941t8DjlnPfhO9osHIQJacDwVHMERGSHmBhSpp1DGQ+o",
-	"vHIq48btWXu87RA+qiLUFAZCMt/f6UJl1ir1tkR7kMGVke6OTZHGsK/G2ZM7xaw44oPgXi1u2YL4/HB7",
-	"TbZ6qTsZad5bm9STNxNwKZ2tqzR79BeO/verq4vgydiKxdQcvMQ2rekCC6Xt9kGYYrlkehMAZGBPHPZg",
-	"qGd78DeXL0CyJSrC7XFiSAotR77U3H8zmhSDwaMUl0H/4kkzTaLljf0B8cN41Afa3b7UTNgQ8a7OtA2S",
-	"OnXXbnh0QmxAacrT7Ia6VTWroMbDwyVlyIKMJqc0/wCH/7+647r/Afy8rXPsv+V4NsEdq/k+b6zm7+OM",
-	"3TW33DytuuYPcMV5Vn2YE65y1XtHZfukojQX5ohS6qq81k2D5u0Ew2fJNWov6y7aiyzpOnI0T5VMRS7o",
-	"yPZQRXdievigqiDR7/OW7wtI1d25ga0byWkHhPxhdyZSX3km/2BXXm3z2t15laB8D6ebI7rdV3NeE2Jl",
-	"PFPlWemqgY7P9bYLvhxvOS68HUn+i+7vdOp4oX6PT+ded8zH6EJpcM1eM9hfwt9qBa9cftJ95uquNbk3",
-	"LOEI2jLr6k9XBp7rAkEh93FZh0oG0ftaUSUFOFLmDCO/M94WIn8FbNk/W64Jtxf7jIdDFsNlI7TRPKmL",
-	"QzGsaole3ArE+tbmAX+V8fmquoW2YSKvN1s5SrrIuYHOLwXXG1qwDOYsuShw2o0L8rfbjxPZNCCb9uPR",
-	"kfdMPNRQ5LcoqFuMkcM5epWTfqGKPAPLKXiCVrpZiANguy2lyJmljsGrDVaSalASSfAT1Yj0LqDgQKeZ",
-	"cXfoLHiwan2C8HWRzbklk41J3FDNLK5e5Pm4fsBuw8sz7jdMWU8YCYIGGfcLlZCyeigZsJZrf19MiuIl",
-	"jcKp35G3dCBrCc+Jp4UWdvMaxbfjBprrCq1a/OuaqlyfB5X48oernWIwb//0cnHLM3j5w1W9Oosak4AR",
-	"c2nwqHg+czeHyMZj1HyOAlGHplvuxCeyIxWYBcPPva3dHUFyXg+DjMDX4DqLx1XeepMH5dV5Plda2MUS",
-	"kq+yL1+fJ9D5KhuenZ08dX1Svno9PHucQOeiNzx73I1hJcjhvCKnSEkVdfPwwhAlFsW0UWt6EUdT/Z3s",
-	"zhEkNyJL0Fwr247Vx4FO0n42SXcMid2skrJVHcWWkpc/XCVjSH6+KZIYkndn9H8/r2/cX6l3YaRa2MQ3",
-	"7iH5TSQ9y5lYmhEkwpgE/mPnUHxHLwrtI5D1fYy65MHP8I3EnQV1iWI2iYkk/g6p9AmmZ7AUknqs+UJ4",
-	"eg6Sn61IoFNI8UvBaT9dtDb2vW0a5ATPFOk4llJUR0NHyRJPl/TS86ZLy7uql4QHek7hG/FFH547A8R4",
-	"dzycDk5gp6qc2E0VFgzb+KNdL0S68J1bnJoZAytpRvHj89tD8r5n76rt2SPao90GPq7Azm+/Qu6gEsgy",
-	"2EErCVe6/DSka1c9Cgk1EdNX13lh7crV4Qo5UwccHMEDBtfcrjmXgR5cL23ExiDEgw7KIhPDxfevKV0Y",
-	"uMxMN8Q4XZsc1/+GDlEVOnVnpQu7oNNzFwBfMAu24mZMZQ63Tp6aY7YS/WWWwEy88/fkmi/YrVCFxn8J",
-	"mdHQyz58rcjRYcqiz7mQYLjGbaJM7BlLObH+nEsU+1X1mjAwQwUvpFUTWZVZ4OwJdJK5Kt+B/nHza2Sx",
-	"ifzb3+ALZkRqkN8os5w6nuBexvDm6nnvCTK0ZDd8mjLDE59rT4t3xU7cWBPkHRU+G45rA0ieuWLs3tVm",
-	"xUewUwc9drVzfvGo3E5PzmBfZTVdiFehFJdJ8E6KlnTQsgKnVlSzygtTht4rvTLLFbMjpPb//K+T4WBA",
-	"+OjXibdoJtEIqA4TJqVpg59NopcXP06iO0fUlVhyY9ly5aIal8+fwaNHj57Cm6tn4NSQC5m/8GEPXE5G",
-	"h61W7JeCj0JS1nHpDmAwfNxDkMRSFDnkHdjqQxjTHtBGlzDN1RmUYbpsp/ePyKgethQZjQ6GXqIKijqT",
-	"yBRziZcnxP/KNpLEA55fHfavgoQINrwlwAxMIqkoikDwH/dO8rV/P/aQxXN+WhYaUYZeKboYveLLdIjG",
-	"r2653lTUpExrwc22m7TZK9RR1Nox1KdwMSSzumFKcicOklrVfRLujP+bZKr/t6MdzVuz1Y52DAlKrb5f",
-	"Q+WtJ5ay1CcSzstuE2hkuDvEZHN27/qlnNqFUkh02JhxVYhKY4fGuF7fl727nDYKMj1AE+0cW3RF8V6f",
-	"V+cZBqrk/+Bg+8QvNGc3aEi4oIK72O4MyfSvEZyXfzjYCuVAzYajJ8OJXCppFyZsf61f6EQ6dqBy+CSk",
-	"i5CE2OmXG/avc/Lf//U/h2dnsNJCOo9iedkorvjmzYsv4fZ0Iit+IM2A1JJl6+0gArQ+oFe1W8XDc17Y",
-	"VC2XlImKg/5SKMuziXxtdZGS87nnog9OSDgvhVEl6Or24Ru+8aHSVK0qlVyHOE4uuuo3xDYjd0L7OmWO",
-	"a0Jk/9MhIbdEIW5hheHtHWdJCxJwCRArpjbEcs417fFWcRZFAJ2JF7sQfgwrRsg4NN2NIWVSSZGynNRK",
-	"1ROh6mYrq3ZQaC5cM+OQlmbSuHBdleqGKtDHucKiyqa6zc5S5aLKVrZu9a7STApD/ayolUm9mTPFZavw",
-	"StWptxzdc9/BlrvnfuRmo+h6HLaKgwf5QYsb0em41nvutjPbB7Ru+W1jGeX2rZnBcZVM+W7vP1M2yIxB",
-	"yDQvqKKMVRFUNC6CkVnLLHTEOHqp2yZ0tnqAHmh5486Ywdlg0HJIpSvjvh6kp4OnsK+XKXFevUlpv4UV",
-	"GOx06hm5fJU9XX6I2svQXjTjqciqSH+1t7WeuNSTw7V2QiaJEb/jfx7hf05jOD3Bf52ckUFyOnwaww35",
-	"J9bCpgtuYjgbPOq6slxlPZfEYFSzW7RPecf1Cm8ylSJFH27uXHK/0LutnMuCjRvOV8SoS1LySsPnw9Ad",
-	"upG5NKM0s1kupJOapktaxlcDOEPZeD1RmQQk7PF8KlZzV2wiq08cHHT6yfdmkC6JgTA8FZtTkscDcxdC",
-	"ilFb8kL/6Ggn+2Cn/+V2DkLIPiB3V/Ct+VKWvZ6tUqQ2kh9MmfzQSGyYyIdmNtCOUoTaBM1JW+V3cW+m",
-	"AXSSfQ2Vkm64NS46N5G+ajYkJ1Dn86Sq/Kae2mGCUhxZBbstbRLfK0CqiWzU6rigQh+vBm3V2eARAcFN",
-	"s1Gdr/NwQW0fRvTben7xIoqj29B5KaoaoZDvfcUlW4loFD3qD/qPnO9pQc6jOn3495y3RCu+FcaaZjZ3",
-	"AOHtiabQud4QrMdxnFO463tgk78PLYWJdK77PjwXOSpJB9Pphq+4h62ur4LP42QhxZNc3q5gmiyCmRsA",
-	"MWYN1201yibZGNrwglWW5eDaXNC2OiekUPJF5ld8Ebal2T7/px33NJtzMOKflCVA3dHJgVy1R6ca8kZ7",
-	"ubJl03BQaw1zMhjc16KnzVXQyJ2tshdcqrLfOrfl+wgsewi0NqY/Oxm2eCJ3kwDyTZXnK/wvRDgBt2/e",
-	"Mqz2wBZmzQKF+2hw1Y3kEEf8IfJ8Hx31+oOHElNvxXIfJSGtx4nifVRUef/vsxuhrug+GrwwF6Eb9Va1",
-	"jW9YXfq0c4VoxJq6nSwzcgmX+gGvU3ffasqan4eup+yIc99KvLjEk0Vl71U7HfFyP4u7l36aW/62QdLD",
-	"gscPo6g0nh5ITG5/Ay1vt349YTgYHGgW+J5NAmv1BS2NAtsqDD6SLsKnbhfaXip367j2QxP0ysn9rzR6",
-	"qtJLj+5/qepQj28Mn97/xnbr3Ls4OnvIipr92emtB9DX0nKZYksuAc6rv/KEkQfZ3NSK/Ez0lnp6tGU2",
-	"uP5MppZfTqixkGVmawNSqlnIm/cud+/OEwaGg5Py+QowHR2tgxmIssipkKOjEdo5rmTXYe8SQ9bMuX9c",
-	"Ut+q4P6ZyN1uF7VqlLIo0tlxJBED2aVUDIijRPAT2Wlic4LjbfC7HTkGiFiv5p7IABFboEqjR98uVmnj",
-	"hOqR462fAnLShZjwC5Vt/jDB0tpI8K4ZlvWlpVvC7eSPFm77+uO2IPJxjcVcmvpCrcnp6pJF/mqNaD9i",
-	"ITo4vf+N8scL6IUHSN3yd2nwhZMH0LTd4Z/eO3vIBrR0+CXdMHzIy7u9o/9F9YoTA5VuaFctd3G040PY",
-	"a5te+tLQuuOCmeqSglTrPlyJPDcu+8YFGusev7hRd4Tivk0zlGivs52ns+vZ6LYJ6q+5raT0nw3h7pFy",
-	"n1DbHy5wPuB1bNyprykkdfBCvS8oaP7K3N3btgt57EqB3O9O/p7B9wJJ39l5vWhWkrlmtWa3GMDp6dG+",
-	"2kRhF5lmrvAylJGPS/w2HAwqcFpVupX3ZbeK8FaJzDTaNtN1HdNQ2+V59cTP1r5Alafz0A+CrbgM2eIU",
-	"53d9mwaD0cnp6OwpvHx9VdU+Z2zjoCslroQAtE827u6QCeRjDLk9bk4ffdjz82U7P0xWFbqGIIhL7WAS",
-	"h23sEnSSZruDEfhW493arxGUnY0oiVJpTgRROsb2T7FtE7NdTRrXM0VdLy/nab9mMlOyEfwLPHF0NBwM",
-	"j45qRghU1kSy3ZLBR71oBISNwWPt4jl4dP22zlC1QX1E3+kzPCyrXHLuXMnSx97qyK/nCseNQk0XPmps",
-	"VqsRUe+Z/9EaEW2N/e92f0/yw6vTnZZbfymzYDgYfqj99CKv/M1gZvxl5RmJjNYr16UfMWkogyo0VUZU",
-	"XW+21svzyY77ZMd9suPex45z1/Q32HHHtZ8K+HNw4xVl4zPXAQLBlP898jp6K+V2J7jund/PE1eBkVJg",
-	"2Inc90MbcN6GIf0Mozr2c+kpARzF9bj/eqtT2WdlLnQmXCEF01rccii9i77lwo57cSKDf7GOBKoJmjhs",
-	"wbLyt7jgvMywJI9XFU19uvPjt9RLxSWWArtWvsKx9gMmCFkoy6Ttd5/aIUj9l1c+XgzS9vswD/JkfnBQ",
-	"UuV8eWb55LD8pOg+Kbr3U3Reysq6bHt/refN7poXczffxHcT+jOdg7WS5MOyY19Z8ie/4V/Gb0gxXrZ7",
-	"4DWuDp/8fg/iPrBWdtDagmsN1FT2rascTEu2ca4Rw2+5ZnloTT6RJdtyli4cHCNvzLolhT78ipqjgfJe",
-	"cOCluvU/lDeRnbLAO67TVHMndZvNz2vqNvyK26hWznA6HFJwoT1nuL5EIcnttQ+RtXh19ofPQyl3S+ic",
-	"gFyFQ4MfjX4rnXJCqT7Al5HtDT/7LgIfdfS5+ZtRHzj4HNos7PttVnc8n0LPn5DcJyT3pyC5S9/M4kHg",
-	"zauE7cjzTjy3FHt/MmI7LDc+gbK/WDBXB7Z6ABA72JMLOvWeXN3tstsanmgUz8aQixteL4RVskpmXSGk",
-	"K3NZRRZt69FDP6T+tt7EghZQb1/x01uEAK5cvG15Pn6mXBcRn0UPLMs0NwY6SaiJwAFcVVdo2cuXKulG",
-	"cUS/80QV+KPj45Ph5/1Bf9A/GX1+MhgQ/PA7vpvjH8ocXBFRvZdpqOWj2iI6p361PaVsuXt7938DAAD/",
-	"/w==",
+	"7H3rchs5suarZPCciCZ9SjQlS+42GeeHutuesfvmkeXj7dP0sqAqkESrCNAFlGhOhyLmHXZfYfdB9lHm",
+	"STaQCaAuLFKUb+1xaH70WMW6JIBEIi9fZv7RSdRiqSSXRneGf3TmnKU8x3+ePn968F8810JJ+2fKdZKL",
+	"pcE/O+dzDqfPn8IV3QDd+Ndff/314KefDr7/Pu6BmXPIuV4qqTkIDTmXKc95CkL2O1FHJ3O+YPatS2YM",
+	"z+0b/+dvg4NHr/84vj6gfxyV//j3TtQx6yXvDDva5ELOOtfXUedpyhdLZbg0B2d8mbE1TzfpjE1e8BhW",
+	"cy7BzIW2xFjitFGWnECjmgKTwFmeCZ5Dzt8UXBtYCTOn29mCj2UcPpmsD37g6ziC3H15BOxCc2lASWAw",
+	"Fbk2wN/ypLB09MeyNmgui0Vn+FvH0tZ53Ta2M27y9cHp1PB8c0wveKJkqsEoWDFh4IJPVW7n2+RrIWf1",
+	"CV4IKRb2c4PwHSENn/EcP/Q/Ds5orAdP0/ZVdnPxlQaRQtdORsKyjOf2whSEARw2A80kByV5b2QvsuWS",
+	"s1yDkJCpmQYmU1jm6iLjC7hQqeC6TmZzCq6jzpLlbMGN48bHV1yap+lzZubtdHJ7g6My5ldmEsN/wMsf",
+	"n37fi3AJ4xW/mCt1eSDS2C63MBpSnokrnltq4BQWLJuqfGG5NAUm9YrnGo4HxxBLZSZTVcg0tlQL+8ml",
+	"JSTqSLbAKU07UcfOlMgtF9qF3TW6CvMm6x/4un1ESSZoSJd8DVOVEwN73uxqzqHyGjvVxu3Kyrt6fThz",
+	"jDGWNX7G19p1uVDpGiS/4rljWa7dBqYvmZVI+AgvEWNXdvZY+h1AmyVu2ZVDwE2IhDAheYqDYQYyzrSB",
+	"o2OYqyLX0F2y9by4GMLXR2OJl3rA7BaoUWPlVcYNT2lX4WKQ1CqXo7FPd67Ngr39kcuZZaujk5PIbhj/",
+	"92Hb1nzO1osbWHFJt3hmXLJ1yYz7MloEmbjkwORYFvJSqpW0m6sy5vdkwFe0Gx7LdKnEDTvL3ePHs+K3",
+	"H86H2TfX9mbiPRQK37LUiS/7V6Kk5Tv7T7ZcZiJhdhD3ndj5j981HWTl6/8959POsPNv98sz8D79qu8/",
+	"p6foo1uloj1OwvCHEAt5xTKRTtzPMXTLyXn24pefI/CLORU8SyNICyKUj+UlX0dAn4croTKkPnLbiue5",
+	"yvVvr+NeBLEo2XtyydeThdBayFkcjeXGb46iOCqJS4pcq9xeYUsxcSf4pJC6WC5VbngaE5tt1wXaJs7d",
+	"fb96a8sBs+vR2r048d8pOc1E8kmXt2UKJ4XmMR1+l3z9lQ5yMDCBNiLLIC+kFHI2pLMYMmZ43sNVcVOv",
+	"DTP2TVIZYFmmVqgSoXxTF7/zxO4xe0+he6ByiBMmE55NVkKmajVZMq15SoSM5ZLlRuI5THcB3WWpUVc8",
+	"t0RMC2nfrw1naa8PL+zX8bJmmQaGSoOT3nS+8LH0R8MH5IEtmtquN7Q98t7c9ETlFyJNufzU0oI0Jliw",
+	"NdiVTxUe5UOIUQ2dWDE5y5k0fnHBqEsukResZic0PobL45UC4o+pH1EM3VxlvPfZ7Nyn0ur1LHtsBden",
+	"3b7uyxOUmfHQ6uOsyIzdCCLF03leXPThKWqvK6YhZ0Lz1OkaQWuHCz5j0t5TU3PcRgkq1AiSOU8u8Zo7",
+	"+J3M/svj89gr58mc5TMhZ8BmTMgvcG/9rMwTe9J/0qUu9YuhNd+CopTXdJLIXmBSmTnPaUd9pZ247X8e",
+	"m+U5W2eKpedK/cjyGf+kc2i1/4lRapLZT8fDmrKNpoE7UPCHTCzE5zJrL3h+JRL+UrIrJjJ2kX3aiXPn",
+	"76Qov+9mz/1iz2Urty/sfLJkzlPIxWxuQKoVGl6WJa1MsDIoVZKPrJixigNJorjiBYhBO6t/w4b7gMKk",
+	"4XbY9WT11vdeyXOlfmJy7S7rT7qMOTN8gmzNrRgxSsGCybXfAnoEN65J/199/l9KVpi5ysXf+acV4AV+",
+	"mEuDNlDq9g9qP2hakWETgdOfrSDnb5fWWPxgc/7q1auD0woRLT7EbznLrWZg9Yn/HHe8Mo9kjjtxZ7el",
+	"/b5Ls8xVwrW28uWxNMKs/0Rbd8Wz7MAdrBeFqUg4K7+Gm6ZpzgsyWby0isYyFdMpz62e5N5sbVoyVib8",
+	"bcJ5qicJW5oi52i3soUqpJmowkzUdJIzOeNo6iZFnuOHrBpQGq8RxAtu5iptXP8Cla6Xpc3+E08FO0fm",
+	"+6T7NxAwWVgKJpb/3Tb2yoPlkLhKh/1+/FkoEdd+6yIN36Ed7Rx8FccSS1NhCWfZ81wteW4E153hlGWa",
+	"R51l5dIfnZwz3RYveTVfl3EHZ7DrCKY552D4WzOCS740wHTVjvhKew8AOYMm9HacuqbbclPuuCuk6NqJ",
+	"+o721E+4OYhENIw6ww4rjFowI5JOtEE4J//EQkmOy2nYJZdDiMMzcamTOMJHEC+YLFgWg5LZGsLpoqE7",
+	"V1mqxxK9yYVM9Qies/VztoZlzg/8jTjcHipJ1VlD+jX5VfCjYxk//+XFOdy/Orzvvq3v/yHS6/vu5tie",
+	"HTAtssyeHUKiboYGgVsDMApynnGmOX7KkkeSwkdpqnNDo2qJ2YTZfS/uIUm3yT1/VStYFMncEusGFgEz",
+	"sFAa3QLlBKdA7xiBWghjeAoLzqQGZifAGrx9IJGujf3bj5hidDgLeLJaEc8MxYoeHneiMox02BpG2uS1",
+	"nDNz28ngb9liSVq8n4nDo8Eg6lywPFGp/cLRN4dHD45PHn79zaMB/asTdfxB0Bl2nj3/1ZKfqVVnGB6L",
+	"OgvH850lWy/ZuhN1VJ7yfCLsNZWnB0eDo4cHh4cHR98cDAbHR52oY3i+EJJldI8RWXYw+NoObb8lezVn",
+	"tDRJoY1a8NzuDR15b58n+Sur5EiVQyHJrtqcefaWZv5R+b/d61GZr9awkko5aHty8xSmuVrUyPxKw3Ku",
+	"JO/DmXPLB49H7F4bg53fCKpOTDSuV0JzO4aNoO430YPWKG7Ucdx80xlUF13X1SW/4UF/37XnihsOO+LY",
+	"J/bWa+QbljJz4xn5k7/vuuS1vT5UjqhkyN0P/mLve4qP1Fh091Pn7lZ6sNA8n9RkrXtFWyzLe5lzjlpb",
+	"wgNDVHgmE/LSCp8ksduhjXnoDuKdxgH28PjmsFsZJPrN77kKF4RZd6v8eqtIOkM98+OJZ9Jjwz4vT3JP",
+	"a1My8yuer8kP4III+Aar7t9aEkd76h/0iar+8a4qBc5pI5b4bpNbo7celh0MWiQHxvtR3dTtnIs/0ZIk",
+	"XFzxcuKtFblYmrX/BY9HjFAavtA3bSVEIqCmfY1z9pQeOiqJZHnOUOIUeda2FDznFegBzNQI4rkxSx1b",
+	"chksi4tMJMDSNOdaN5dmcPzNTRvEfrd1C1SkZp2opy9+geOjw6+BZcs5u+BGJIFj8cQYOcWCwkZCIn6i",
+	"PLqg++z5rzBnVtuXvGdpDqe5O5Srp8LpwX+//uNB+5HwPcfwfoOpECzUYBi8rwKoMXnBy2FfKJVxhiYC",
+	"CbeNL7mJqSByHEZk4kPe7eic6lS7d0QUyvY0tU3+97Ti61NjLPdtDojRDzydMPw1bP2UGX5gxIK3TZcn",
+	"dbJlkNwHYNoFgvsoTJnIeDoCaVVlhEsJA7pIrDlOOqH9hZysFKbfsiO3kGH5e0KhzRtRBnSbY7uSIKkc",
+	"ugAStuA7SKrIwy3UWAtCJusJ7fbNxzY5w+3X9cRN2G05I0xOfcWi+qrXKNuDiX4Uum1nOI1lL3HWZMvr",
+	"TTE2Z3qyUKSlbW4uyd8ahymwN9zIJptzm9lR7D+fOLwKVXUS2mYNg5DftWrEp5bbLjIewYIlcyH5Qc4Z",
+	"nr4Br2b5sA/2cRJ+BJXKuWQL3DF8hbdojO9e8LFkqd0y8IO16PmbgmVWrKMSlChpcpYY3Q8kxZAoqQ2z",
+	"orWLoUSewsUaGBiuTa9uizbwJchcrViQll/cswjEqQJBLA+240A6UafhoO1EnY2QNSkpLrAedUJMrpWE",
+	"SaF5hQLEQ1hFrgXn0Ik69dgUktPmb2r5EvkdEVzU6le0g950K1ZUyrrzMCiYG5erFJX2ZjWogMOthqTx",
+	"LNyIHbU6FUpdo93AZJJwj8CkVIVMuIZubPdHn5g/9njXnGtV5AkHpr3djw/2+vAzXzldacHWY3nBAfl3",
+	"5LWjXIOYSas2IkxFEjpwDalCC/BSqlWdSZ3O23eOa+JGf9HtaD1hCQ6k/KUSgigvhhOoco2OqsoF4p7a",
+	"JRcK3rjJ75yW5ycIjKn9IJFnrISWjlhip/6Sy5TG5S5U6XSXApnu75KkppbRTwW699NWHngieJY+bj/F",
+	"T4OQQheckpyAZX6N3WjRKK8dEe3uAeQpoWGVKzkrvXoOq9YUkP02dWTBtWazW7/bmonzYsGkbn0rTlMb",
+	"FvrZi19+BvcrdM+efAcPHw0Oe378ajqllfLf4f1ZH+L7tPfjfuemQ8d/OOoETxKNr+2Y+aniLWi3fGp2",
+	"zUmrXbOpGXnIgjXWMPgCl3x9/4plBQf7Oeh6V+DRALg01qjoRcCTubJHCUsunQlRpaRirpQD+Jm/NaeJ",
+	"Ee0WZNOhtSg0YZkUTIUUeg4M4sb+jr0FvMmCKefLTMjLzU/9suRSVyPpX2lgyyWkIueJydatLEJxQe10",
+	"5y1ObPJ9GbXUsFL5JcUWp7WgvWZrXTO8d2rfb/KJfeek1dKzi/fy7EeyQWXKcyt9GfztjFSKtvcZJ+t3",
+	"aWzlKpEV2mBZfMXrnavbfqLEqdDLjK0nb/J4CHquVhBXxhfXqAcl69zgHoauykEtuYTYL3DcvNf7GMlM",
+	"9Ap2+HirFPRur9ZJDqAee1PpqBrRDwf2hM4ET3G3RE5/Y4id2LRL2cHfBweP+pPh/YPXfxxGD4/brVTn",
+	"v9ukh+BllmPpPDPMiCsriROVo1y2Qnrrpvjo7uRNW8fpQUEz2u7eUlMfjI0Rs4KRIOgOoJBGZJYQOYKM",
+	"a7t3mSzvJegEwy0mWOZDGJiagI6okH1gz1C4LeV0vvJtvFEsLOHhgC6dX1tddHt+fkOj2M6bwLRV6zF8",
+	"Q1jducicQlWYRC04TqjdNyMHUITczonmtYigS7lZ2X+aea6K2bwiRipGWUvYsN0HwMBrTyV6kelwsb/D",
+	"aT/Zz9O96btHp+HtvBzv5O9nIrNktus6YZ+S/Qc0SREsc44ZTSt/ZjhvhNAQk0oXD1GNQFi3LqZTkQhr",
+	"2yNXxRHECcvTScqTTEgHYChNKLsc7i0RxA7LgmgGZzxUAfvoprcGhz1Lr7i9FPIFJrrQS544wIO3J3L+",
+	"u7s2lkQH3mZ3R0yaPqoN3lQlTZ+0940p99O3VaM7JY2tNJj522XGJA4SZUV1AeK9ZraV3d4hbrM9mlFm",
+	"5uC0lZk5jaPA/vTb4ODR6cFfn/3w08/PD87/6+C/X/9x9LD9OPiEgSJ0drCgpbEs+2XaGf62r87QuX4d",
+	"7avajSpr5uVVZdGaul4EPNOcPHYqdxmRm366Vh+QW5nWs78aGtv78I88mIIEMI6CTpZN64KJdLfe6JVD",
+	"liR8aXhalcmoQaJpt7/a6Pfr9ihtqfmqlbTme5EZp3iRvpoxbSpI0ywjI8p5I1rHmXOtssLsgNh4djkr",
+	"77yOOqXbdg9GfUE3X3tP0c5lq51tFzxTcoYhm24Zl/bJpoi267UrzfU4aEsoSGRWPbFcrtRlffH25pJi",
+	"md7y2NrpEHaTGrVGM5s62aau04x4bpzKlflvUVVqp3BtbG2WQ1W6tqqHNeFh1UKNrDkcy4MSNuDAnXYt",
+	"PPygtMnmlOHYaieMJUDXXzxwIomnvVEFkuAyYxEail9FIyaoUqbIZdV6aYawS/MlrsjXuDeq3WUJsaS7",
+	"fGZrKeK3XGw7fA+zPZzmVh1Mzq+EKnS29vHyilxB1I79QNwanW+OsGI5lW7HN3kn6tCrWwWpW0cfNWhY",
+	"3WiXzFDAeCyVNZZWXBtKeGux4W8TafAm0w0RhjpVP9lt6cmBqcoytRrBlJsE/UfO8RVXIgBxu0bcCFO0",
+	"4GLwNy9e7e04HdUIVOzpxNXAMPZekbE/IeRRVxt2HTFAAmOI6tCSrXFsDpPXfcaWTPZoz3ijFZ5KYN61",
+	"SOqtiqFLeDwrjCrbUsls3YOMG+33xlK4ZCn6bIlA8jLBPoibRV0Je6Ivcz4Vb8eyyyBRcipmRY7aJqrt",
+	"I3AgRj30NMePBoPBN4ffHH7zzT//8X/jCA6/gVTMhNEj+PHpz48Bb3rwyP14BCofy8o9kkmWKIi/djc8",
+	"dL/0RtUcI6KqTHc+OoK4JRZgFXHmh+pmIFWcQLFqOuU5rLmhx9tRy3AaDkiWrdhao6zUlA3oXuzz2FSB",
+	"uonyPg5amg3vPCHg7G+7pMSLLcFawi+wQJU2TKa6D+f2QAFGFgaOzzI5T4HupyFP7TlNQrOpPQ6xmgX6",
+	"apvCufu3MzohrMivymf01sFqzgy9sww5bKTiZJnlayFhmmESjvuGv0EEj+AIlooUWEsPvbeMTcRDgq1i",
+	"JHDOs3Tk3RklqBSFBz0Y3A7x0CFog+Ok9H4w1DyWLGfG5wHTCbNQV3j4xY3TP458QqhTx0dYgGPBD1K2",
+	"rqYfWWISJh2yaMEuOQiDb/QGfkx0Bsv23r2UT4UUhmfre/dAKke2JSUdNWw6JDJuGIq4KLCar/v2Q0/K",
+	"BQ+fHKILdsnTkB1ZzqDzeqTgTBI3mFE7EhoPZGKBdb/6LbdNG1xgrV5V5uHO2RWngblBdq0epwoThScw",
+	"YBdBpjROm68+0OvDvXvfUwCMDvs6w2KWZ4RhXLl223/kA3FWk6eDTN+7h7oNMlz8l8ctQObYM2LYFVIZ",
+	"MXW+hF6/VHG0yq64RlmAkhjqlotMQ+DaipbS5m7xRQnt5VxddrQE76oxvloErxoRC6GwSqTOh8NaJZBL",
+	"Odh0OUg4e/IdPDo++TpEvlKVFHQuxUEVJL2SYu0jiI0wmefWlBsmshg33dSKfgo70X5ja7uccsb78DNO",
+	"ln0JE1KD5knOrUKEdoiOIGE5OZTtAoUtp1Kuac7a4207gWUBpYBhIEvm7Z0uWCNGJc6WaA8yUDGJzXdj",
+	"pNHPqyZ7cqOkxd44uUrcskXjc6/barJVyw6hkea8tXE1hSMGSuxoHeUusNFfz8+fV2FG/VYHL7JNK2Rk",
+	"rnLTXAhdLBYsX3sF0rOnfe3OUE/z5S/PnoJkC3sQNt8TQVzkcujq5LhfhuNiMHiQ2GHgv3hcR9+1PLEd",
+	"FLFbH3VgC5qXignrUQ/lmrappGfcgagQ1fBuKNEG2q1ZGEumlHBiqMJCAJVR1Rqr0PXaY77biT2z4uDd",
+	"iLWqbTv/Uf0QQbifEKy3X4KukElWaHFF4bH9/ElGbQXVNd7O3/q3j0IGyYNDSO0h6lJcLdnxLb7tIbgf",
+	"Fj3bYD2cSxzoTtZat+JEHdJ2S2jLHtEVOO7KqqtvCl7Uoh8bmMI2keWJgN/VhZNcN/nkNk3D8jXvgD71",
+	"I22fpKkr0LBp+Hd9bE7lmC3V89Vj1LRU9fcPV4aQITotSGn9AAG3f/XAUf8TxFlav7GdZe3a+HBIzrdF",
+	"Q3J+m2BIG08j673+OK5wx6r7OcHLUJkLFLR/VARzfWathKoqXSnFh9/tesfDgudWezS00Z6mcY/IyXmi",
+	"ZCIygUu2hSrcE5PdC1UGad8vWrUtIFwNp3i2rqWI7FCydocTLPVlZOADu9Irk9fuTi8VlVs4vYnodl/p",
+	"aUWIBTyBytLgKoWuy7g0c74YNRyHzo+DOkPvPZ2qTqh/iajtGtdsdUO5TfiuXiiH5LzJXbTpzdkaFnRw",
+	"z7pbpXp36WABBzkFYUahGgw6JG7rxQgU2Dc5ZK6bGeeLQH8hNPwPDddgQLW2Gu+7LPazWmixvlLPd8WQ",
+	"yyE6cSusrW1M5u2fgI8pc8xxGsbyYt3ACOZFxjV03xQ8X+OApXcnoYvQfnZNIJt2/81Y1h04df/NvXvO",
+	"M7ivowYB1m3OgN0Y2TJINldFloLhGLzkkDA9FzuM3TZIH7mFiMHLCVYSM8HjBr65EsDCL9vZwbXg3qvk",
+	"8r4uinTGDbpMmLQTmjNjRy+ybFRdYJrwsMb9mivJEYaCoA6zvlGo+LSBXWDcSsbrTTFhjFfWyhe8B25w",
+	"J2rwxqS2d1FxG5mTN4pyjzav4ML2zO3akW2piwt76cIKQXvXyKVYhvID75Zf2TzUPmQmX1V78Y9xSUD8",
+	"cpZaH7y9AhOSQW+j2NhH6nP/jrpMg+8+QNpYk5O/RAWkMcZXwsxfoBt4f9zV5jQ1Z12HN7ZsKjGTmBiO",
+	"90A3Xs01T9BIu2CaPzy2GuaDI7hYG657fXjhUBSZqwZudU0MUN6c6ODI2JyG11gkhydFLsz6hR2Wo9uK",
+	"yHN1SdVUL7BE1hO/EZ69Ot+oJOPcpgeZuOIpPHt1Xi3tglVNcbzanjA8m9KBj9LWnj45n1k9LveFxumg",
+	"GsuuVKDnzF53LvreEOLTKnpiCK6AFzlKqWyX85RaNes0m6lcmPkC4sfp9y9OY+g+To9OTg4fUZHVxy+O",
+	"Th7G0H1+cHTysBfBUmCceomxlEAVlgJ1OpxVtBAKZxfAaWb4qb+iu3oI8aVIY5BsEUqtV98D3bj9SIl7",
+	"I4jNehmHbgMISYmfvTqPRxD/flnEEcRvT/D/fl9d0l+Ji3wkuTCxq/qLaieS9F3GxEIPIRZax/CfG4vi",
+	"qn4jItBylyuC3MPAf2qfiGktsMQ0M3GEJPG3lkrnYDyBhZBYV965GPE+iH83IoZuIcWbguN8EsgrcoVx",
+	"a+T4gBaq5ixBMEgOXSWDGyDQi/frHg7vvFpPztNzDD+Ib/vwhPwmfpPA8eAQNkrSIbupwoBma7e0q7lI",
+	"5q7sq8+bZoFmqzW51Eif9+nYu6yN/gDnaLP6L1XncdOvLHfgZg4YCRyJ10TCVZ/lVbaZQFmLTF9u/Lkx",
+	"SyriJeRU7YiL+MAZXHCz4lx6eux4cSLW2p4Q0LUqlI7g+S8vMMsIuEx1z0OjqMYuFc/FRaT8Q7tWeWHm",
+	"uHq0AewDes5QaYgTJa9IDdT32VL0F2kMU/HW7ZMLPmdXQhW5/ZeQKb560Ye/KJfC6CtGzYQEzXM7TZjA",
+	"NWUJR9afcWm11bL0jdAwtXaJkEaNZZmha78eQzeeqfAM9O/Xf7YsNpb/9m/wLdMi0ZbfMCENy6XauYzg",
+	"5fmTg28sQ0t2yScJ0zx2KXo4eKqUwrXRXt5h1TTN7dgA4u+oktuB1YeGsFFEbUSFd9zgrU5+fHgC28qy",
+	"4Yb4ydfxYhKcb7UliyTUg6iUeFhmhQ6IvVIdnmaKmaGl9v/9n8OjwQDNuj/GzhEz7gwBizjBOHhk7LVx",
+	"59nzX8edayLqXCy4NmyxJDDE2ZPv4MGDB4/g5fl3QAcWIe2eOrSEHU6Ki62W7E3Bhx7LfT94MRkcPTyw",
+	"th1LrMhBp2ajWUGEc4ATHaxLSk8M6J50o3CwSLGYVhAZ9TYHJFEFgtVQZLrUWQ8bCq0zkAccv5LLosQW",
+	"WQXHOTCYhnFHKgQfoNfCzp3kK/d85Cwtx/lJyFFHYH8QXQwfcRneSONjDFMEahKWY+yjEV2tt3shilqb",
+	"vjjkN7NkljtMSU7iIK6U7Iv9nnF/o0x1/ybarSarGx2FRhBbqdV3YyiD/MhSBntjwGkoVblgfg8xWf+6",
+	"ixhjKs5cKUu0n5hRWcUK3+17G7nzPhT+ptPIy3SvmuTkj8ctiv1kyvX0Lyrl/2Bn74Vvc84urd5HWATa",
+	"2LSGqOVXCM7CH2RtQ3hRvcnK4dFYLpQ0c+2nv9IjZSyJHbCWXuxRpighNloe+fnrHv7zH//r6OQElrmQ",
+	"FAgJmw3hSC9fPv0ero7HsuQHPBksteiQc+4btMMdDqhsMWMXj4JHiVosMIHFvvRNoQxPx/KFyYsEY9YH",
+	"BFogIUHOVa2C0tXrww987RBWiVqWR3JVxSG5SIUTrG4zpBXa1mZjVBEi2+/2eTxBC6GBFZq3d9nBUxAV",
+	"F69iRdhJSs54jnPcyOlG4BB5piJC/kWwZKgZ+75JESRMKikSluGxUhZULDv4yLKWtDWQrFmBmlbOpCaU",
+	"T4mQt0egg8f4QYVGQvWy1GFQoX0PjZ4S1KXQWAwb66BW+3EhnKtEZZTdicLbHfftbDN06t5c7/VVhW+V",
+	"8DkvP3BwQ1wdqttPu52ZPryaM8OvasMI07di2r5XyYRvNg7QobtGBBjUx0R0VgKvrHHhfWOVhAQihujF",
+	"Vh3QbTQQ2VEvl9aYwclg0LJIwQN7UwOT48Ej2NYIBTmv2uGk38IKDDbK/A4J5rqlRDBSe+Z7k6Q8EWkJ",
+	"ECznttJQBwt6Ul1oyySR1d/tfx7Y/xxHcHxo/3V4ggbJ8dGjCC7RrboSJplzHcHJ4EGPKroo47gkAq3q",
+	"HbJcppwdr3AmUxAp+e6GVoH7Rb7ZvirkeV5yvkRGXeAhr3L4+sh3xKoBnqeITp9mQpLUtBb/qfQFsclQ",
+	"1u6cKE0CFPZ2fUpWoy02luUVUgfpfHKFHSVhH1GHRyceYkP3hDx6ZHIb5rF/794GaHGjeUYTuuhBi+il",
+	"9yEBlwG71SEfRGoNM6kDZrKGhxzLfQGROKMIbNP+5MSpcrO4FaAI3XhbNea453cNgQrG0hXb8JhG7PYW",
+	"l0WDsPGW/0AQR0bBZj3c2PlgpRrLWoov+Q/7dmvgVJ0MHqAiuK5XuXfpoYSFc+gHN62nz592os6VL9vc",
+	"KauoosduySVbis6w86A/6D8gl/kcnUeWPnRrumq9rggW/jYjbxhFFYSST9POsPOj0AYdw41yVbrTaAl2",
+	"NBjsqIB9u8rXbcW2WqpgEwvoCtaKavIYhdEjd83bD94h3QgYfyY9NY5p+toeCtN8v9J2DR85vPmRWocB",
+	"fOjBzQ+V/ZrwieObnwhdaOwDR49ufqDZeeI66pzsMwX19kboIiX4p+PVUJnpq9Blcg2s5FnDZroz/K1T",
+	"E0yd1422l1ucy+Ut96ttMa/t482dFdBk1G313d8ddZaqDQrxgmMv0sD17hxAcSaMBpWLmTVcaw04IxRV",
+	"FTAnKkNGUTXUsXRhmBK/Wd1EFLULASdMGLVfQqQtCqu67KjjTju3neJGq047E+50/Val6w8mbNrRsdeb",
+	"TQ+PBkcf/qPr7c0fAvsKXYFFflF9FL4kqTfYQ+qFtor2gcM9aGo2qMLnTvaZgJYGFX+mbA4Mj6YodwJh",
+	"mzR28tRrUhXtpL5RrMTX9XR1f9y3Z9JC92KNDkj7HkLd9JzMREAFe1MgGiXXVgN/IjIricihiLbIkjsH",
+	"GwlMl6jKfA4rYoqoIhz6Lqf0grGseaAa/UDRivPdBsEowzKgat4tMtWO+Lmflg2J2sD/sBkHLf7OQxNY",
+	"ROiUXWCxUGKti07oTHE0qFTAPxwMbupE0BbUqCUHl+kZlIvtpo6mfBuBoVBma9vgk8OjlujqJso6W5eJ",
+	"zD48S6bYtu+GWP+enVrqFRhuooHKNyHiSGi0KLfRUS2wsC8x1YrzN1Hi85bIaNxGRVnY4Daz4Qun3ESD",
+	"MzuFb7rZKCfi+nIG0FCmtEGto+LRt4qQMGHPI+Swt200oajJvuMJhf9vGokz7OzKqjw4IXCJF9tZnB76",
+	"bWb46xpJ+6Fz96MouHn3JCYz70DL649oEVYLKLQoTG0lFO4Mu5tUnE+oC9in9qCvpbNki4m3LM8/r0CE",
+	"S2jJtdpL1DJBVxLo0b9VyJC6W3N+qakvDODAAS7wKDQcDQ7D/aVr5969lXdYW1lER8i9e0Ng4GqSkZcw",
+	"eLsqjue/nWF7Dh+oGsvNcp6Vchuh6hN5nFEierKDVPQaR/A1jmW37kVEg7HNUdju4/LOrGq5urH0zqwW",
+	"VaXWiuhztf5a+yVd10FarnZWQ7gdfmjhts0SbPEdjiosRnn4c7XC8DCh8e/sxDs78T3txKN9Ht5skfkv",
+	"eq6QGCjPhvajpWGWoqNvq2165mpfVUMsTJebFKRa9eFcZJmm9AaCRFVjk1GtsIoV920nQ9D2us1EiM0Y",
+	"TK9NUP+Fm1JKf2wV7gYpd6e1fTHu+L8geGbnhrqtUuB4qOl3b3aglAnPbu92b758qyLpGliu5vVSOdST",
+	"T29mW9M5PdxWfEmYeZozqizl6+SNgv52NBiUymlZyifsl80ySVdKuMBArZbdCF/VrD9UzaxrLXxcxmTL",
+	"fC9fSxm7hmBe05JLn46LiEQqTD0YDA+PhyeP4NmL87K4W8rWpLoixNZD5Vw2Z2+DTMBoqEch0zcdTqKt",
+	"e0kMXZd/J6Q2nKW9aiUvD9cgECqT9rW1WYJuXK/nOATXUbVXabocSjdjlprKORKEwNE6YGSTmGa5rKia",
+	"ikfFygkTcMFkqmQNpuR54t69o8HRvXsVIwRKayJu1px0+Bx8AwaGXGydkCd26fptpa8rL3XYQzrP7GIZ",
+	"RdmPMyUDGqAVclBNxoxqlagI6FKbrFYjotoa+LM1Itr6F7dGkAZ/itFQqSn+RZkFHzIid8N8OpHndyNW",
+	"/cPNylMUGa1broe92muHQQmiCdgvKj7funnu7Lg7O+7OjruNHUfb9B3suPuVjsgfR288x3RnRiUurTKF",
+	"NX5kTXsLcrvrXffk93PElcpIEBhmLLf1E4fTNh3SfWFY1f0ISOuVo6iKUFw1SrF/FbK2UkGZ6izPxRWH",
+	"4F10NSU33Itj6f2LVU2g/EBdD5uz1CMs7UB8Lgh6vMpo6iNsBlFVIrBYLKXAALtQroRMpU+7VVkQD9vS",
+	"h26LClJtMP/56iBtbfD38mR+cqWkRKc7ZrlzWN4ddHcH3e0OOidlZVW23f7Uc2b3TvyvK5f8MZ2DlZpP",
+	"u2XHtrpPd37DLwzGu7ngFa72V97fg7hNWQslwhvqWk1rCoX5SwfTgq3JNaL5Fc9Z5nuvjWVgW86SeQWm",
+	"u2pJ9qOIs3uCcC/2xQuFdbMlX49lN1TQiqo0VdxJvXp3t8pxmzoFaVhJvDw+OsLgQnt2U3WIQhK8fotG",
+	"1uLV2R4+97WyWkLnqMiVeqj3o2k7k5i9gpmMLuF9a/jZlWn7rKPPROOfFHz2dey2oZBpee5Cz3ea3J0m",
+	"91E0uTNXLXAv5c0dCc3I80Y8N4i9j6yx7ZYbd0rZFxbMzT1b7aGI7Sx6DN1q0eNes0BIRZ+olfmIIBOX",
+	"vFqyQ8kSzLq0Kl3Asoq00zxHq5DWDfSq22E+WSqkC+40jRplxj6qjdRWS27L9rsh5/F2RXLvdvBnAqLd",
+	"tJKq+a2Occs1353t2J5TWOb2MeygXk//o3Q/ynKEblypjxiPQCrJy6qTvT6VuhnLahob86VOtJj5Um4v",
+	"rN7I8hQcf2u4OuwP+gNsHVEmLo5l+NP4okXW2vEX7RuZNVbiXlSWBFDYkBStDSokQAgrdqEKAw/GMmVr",
+	"XYP3+oI8hpo44Ex+pUNBwJhq3cWhJCC2toB//uN/YzkBEGaIjZ6EDp0VszWVQO4S5AGlKFbJ8MkXzrCg",
+	"AhLoDc+VoQzxl2c/huyjsYznxix1jPnNsCwuMpEAS9Oca73dAGoWQvysLaEGsX+SSbS9/OQWcesZpZJ9",
+	"S3xyZw19QlXqzrj5aLmbVCQT2MYhc3MO54Y+FWyXlGe8rXb2GV+oq4YIjiqbSgckk/OAVZrI9OF7+1as",
+	"94OVxCuKZH9DQuK9LRLyYxa24IanG8Vpd4sVe3LOnKJ7p4x9EeYUMcLtNlS01dr/hBx8W9btytKti7v3",
+	"zqT40pwCt2Lh2ymfDW5r4r7bz5b7VMTk9kCebV/bZi2dypqI9oXrMf9XJpx0eVEpP3w4iLBZhb3OyvI0",
+	"/O2cFZqaiOixXM1VRnXP1mC3XVpkrguHVICRHm0NEpnwPpzxAxotCBM6b/hKC1iPly3bbIPH+NBHsQ0+",
+	"D8ETgStlc6eCf0kBiT9PBfb7jJX7/H2V4PepEXVbWUXVokgnptIlVDWq5uDxmEMhIf5tmqtFBEb1Yuiq",
+	"KZa/5zp2BYfpsbGk+tdVTb1eH8oXV8Gafm0FqVwOs+QrCG6dscQCgt6hQ/6Z8H5fjMWXquq2xJzLuHZv",
+	"Z2Gqc/Uv4h5p74q6l1/krmjVnQC+K1r1nkWrGEon18tXTb0PHCtNfoBzAP29B2VHmo97FjzVuuC+YC19",
+	"NLL6ZpFLxEdbxfKJSyGe5SzBFiFCpdB15aFCpd2erxsYtn3wn69UKcF1hKjrJc/D51y135wnHCc4YdIV",
+	"CLbqswNGjeWSJXxEei0eIZnvNmNPrGXwy/fhZ+VqEasclwR7YFErndYTAGfcTZxz7v4Lab/v5JIuV/tO",
+	"JN/pxB9AOuIeqgrASqBM+z21VSJWulvhbqv2tfrttd1N1EemDU3g0lUVdUX0UsnFwqAb+2LJ9gVU7t1d",
+	"SflCxT3X4Y1a8wzv3z88+ro/6A/6h8OvDwcD3MmO7M2Ser6qIFUXpzSWzLWgoCL/WHQcYRH9Eo0QoDyb",
+	"JbteNQO3BPh0orFew/iKPu7Cp92N2GkvqlBRcYuXhNTX4fr19f8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -21,6 +22,13 @@ func (jsonRenderer) Refund(r contracts.Refund) []byte   { b, _ := json.Marshal(r
 func (jsonRenderer) Problem(_ context.Context, e *contracts.Error) []byte {
 	b, _ := json.Marshal(e)
 	return b
+}
+func (jsonRenderer) WebhookEndpoint(e contracts.WebhookEndpoint, _ string) []byte {
+	b, _ := json.Marshal(e)
+	return b
+}
+func (jsonRenderer) Redelivery(id string, n int) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"deliveries":%d}`, id, n)
 }
 
 // outcomePartner answers every create with one outcome.

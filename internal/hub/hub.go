@@ -15,6 +15,7 @@ import (
 
 	"payhub/contracts"
 	"payhub/internal/ids"
+	"payhub/internal/webhooks"
 )
 
 // Renderer turns domain objects into the API's JSON bodies. internal/httpapi implements it;
@@ -27,6 +28,10 @@ type Renderer interface {
 	Refund(r contracts.Refund) []byte
 	// Problem renders a refusal as an application/problem+json body.
 	Problem(ctx context.Context, e *contracts.Error) []byte
+	// WebhookEndpoint renders an endpoint, with its signing secret when secret is set.
+	WebhookEndpoint(e contracts.WebhookEndpoint, secret string) []byte
+	// Redelivery renders a queued redelivery of n deliveries.
+	Redelivery(id string, n int) []byte
 }
 
 // Config wires a Hub.
@@ -54,6 +59,8 @@ type Config struct {
 	Breaker BreakerConfig
 	// Resolver tunes the resolver; zero means DefaultResolverConfig.
 	Resolver ResolverConfig
+	// EndpointGuard checks webhook endpoint URLs (loopback only in demo and tests).
+	EndpointGuard webhooks.Guard
 }
 
 // Hub executes payment commands.
@@ -72,6 +79,8 @@ type Hub struct {
 	breakers map[contracts.Method]*breaker
 	// resolver tunes the resolver.
 	resolver ResolverConfig
+	// endpointGuard checks webhook endpoint URLs.
+	endpointGuard webhooks.Guard
 }
 
 // New returns a Hub.
@@ -94,7 +103,7 @@ func New(cfg Config) *Hub {
 	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
 		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
-		resolver: cfg.Resolver}
+		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard}
 }
 
 // Caller is the authenticated store client and the one store its token acts for.

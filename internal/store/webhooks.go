@@ -70,17 +70,15 @@ func scanEndpoint(row interface{ Scan(...any) error }, e *contracts.WebhookEndpo
 }
 
 // CreateWebhookEndpoint writes a new endpoint with its first secret.
-func (s *DB) CreateWebhookEndpoint(ctx context.Context, e contracts.WebhookEndpoint, secret contracts.WebhookSecret) error {
-	return s.inTx(ctx, func(t *tx) error {
-		if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_endpoints
-			(id, store_id, client_id, url, description, event_types, status, disabled_reason, last_success_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			e.ID, e.StoreID, e.ClientID, e.URL, e.Description, eventTypesColumn(e.EventTypes), string(e.Status),
-			e.DisabledReason, t.d.nullTS(e.LastSuccessAt), t.d.ts(e.CreatedAt), t.d.ts(e.UpdatedAt)); err != nil {
-			return t.d.wrap("create webhook endpoint "+e.ID, err)
-		}
-		return insertSecret(ctx, t, secret)
-	})
+func (t *tx) CreateWebhookEndpoint(ctx context.Context, e contracts.WebhookEndpoint, secret contracts.WebhookSecret) error {
+	if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_endpoints
+		(id, store_id, client_id, url, description, event_types, status, disabled_reason, last_success_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ID, e.StoreID, e.ClientID, e.URL, e.Description, eventTypesColumn(e.EventTypes), string(e.Status),
+		e.DisabledReason, t.d.nullTS(e.LastSuccessAt), t.d.ts(e.CreatedAt), t.d.ts(e.UpdatedAt)); err != nil {
+		return t.d.wrap("create webhook endpoint "+e.ID, err)
+	}
+	return insertSecret(ctx, t, secret)
 }
 
 func insertSecret(ctx context.Context, t *tx, secret contracts.WebhookSecret) error {
@@ -91,9 +89,13 @@ func insertSecret(ctx context.Context, t *tx, secret contracts.WebhookSecret) er
 
 // GetWebhookEndpoint reads an endpoint of a store; another store's is ErrNotFound.
 func (s *DB) GetWebhookEndpoint(ctx context.Context, storeID, id string) (contracts.WebhookEndpoint, error) {
+	return getEndpoint(ctx, s.db, s.d, storeID, id)
+}
+
+func getEndpoint(ctx context.Context, q querier, d dialect, storeID, id string) (contracts.WebhookEndpoint, error) {
 	var e contracts.WebhookEndpoint
-	err := scanEndpoint(s.db.QueryRowContext(ctx, s.d.q(endpointSelect+" WHERE id = ? AND store_id = ?"), id, storeID), &e)
-	return e, s.d.wrap("get webhook endpoint", err)
+	err := scanEndpoint(q.QueryRowContext(ctx, d.q(endpointSelect+" WHERE id = ? AND store_id = ?"), id, storeID), &e)
+	return e, d.wrap("get webhook endpoint", err)
 }
 
 // ListWebhookEndpoints reads a store's endpoints, oldest first.
@@ -136,19 +138,17 @@ func (s *DB) DeleteWebhookEndpoint(ctx context.Context, storeID, id string) erro
 
 // RotateWebhookSecret makes secret the endpoint's current one; earlier secrets without an
 // expiry expire at oldExpiresAt (the grace period in which both sign).
-func (s *DB) RotateWebhookSecret(ctx context.Context, storeID string, secret contracts.WebhookSecret, oldExpiresAt time.Time) error {
-	return s.inTx(ctx, func(t *tx) error {
-		var one int
-		if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT 1 FROM webhook_endpoints WHERE id = ? AND store_id = ?"+t.d.forUpdate()),
-			secret.EndpointID, storeID).Scan(&one); err != nil {
-			return t.d.wrap("rotate webhook secret", err)
-		}
-		if _, err := t.tx.ExecContext(ctx, t.d.q("UPDATE webhook_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL"),
-			t.d.ts(oldExpiresAt), secret.EndpointID); err != nil {
-			return t.d.wrap("rotate webhook secret", err)
-		}
-		return insertSecret(ctx, t, secret)
-	})
+func (t *tx) RotateWebhookSecret(ctx context.Context, storeID string, secret contracts.WebhookSecret, oldExpiresAt time.Time) error {
+	var one int
+	if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT 1 FROM webhook_endpoints WHERE id = ? AND store_id = ?"+t.d.forUpdate()),
+		secret.EndpointID, storeID).Scan(&one); err != nil {
+		return t.d.wrap("rotate webhook secret", err)
+	}
+	if _, err := t.tx.ExecContext(ctx, t.d.q("UPDATE webhook_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL"),
+		t.d.ts(oldExpiresAt), secret.EndpointID); err != nil {
+		return t.d.wrap("rotate webhook secret", err)
+	}
+	return insertSecret(ctx, t, secret)
 }
 
 // fanOut creates, in the event's transaction, one pending delivery of e per enabled
@@ -286,11 +286,11 @@ func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.Deliv
 }
 
 // EnableWebhookEndpoint re-enables a store's endpoint.
-func (s *DB) EnableWebhookEndpoint(ctx context.Context, storeID, id string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE webhook_endpoints SET status = ?, disabled_reason = '', updated_at = ?
-		WHERE id = ? AND store_id = ?`), string(contracts.EndpointEnabled), s.d.ts(at), id, storeID)
+func (t *tx) EnableWebhookEndpoint(ctx context.Context, storeID, id string, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET status = ?, disabled_reason = '', updated_at = ?
+		WHERE id = ? AND store_id = ?`), string(contracts.EndpointEnabled), t.d.ts(at), id, storeID)
 	if err != nil {
-		return s.d.wrap("enable webhook endpoint", err)
+		return t.d.wrap("enable webhook endpoint", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return fmt.Errorf("store: enable webhook endpoint %s: %w", id, contracts.ErrNotFound)
@@ -307,36 +307,36 @@ const redeliverUpsert = `INSERT INTO webhook_deliveries
 	ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = excluded.status, attempts = 0,
 		next_at = excluded.next_at, lease_owner = '', lease_until = NULL, updated_at = excluded.updated_at`
 
-func (s *DB) redeliver(ctx context.Context, what, selection string, args ...any) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q(fmt.Sprintf(redeliverUpsert, selection)), args...)
+func (t *tx) redeliver(ctx context.Context, what, selection string, args ...any) (int, error) {
+	res, err := t.tx.ExecContext(ctx, t.d.q(fmt.Sprintf(redeliverUpsert, selection)), args...)
 	if err != nil {
-		return 0, s.d.wrap(what, err)
+		return 0, t.d.wrap(what, err)
 	}
 	n, err := res.RowsAffected()
-	return int(n), s.d.wrap(what, err)
+	return int(n), t.d.wrap(what, err)
 }
 
 // RedeliverEvent makes one of a store's events due again for one endpoint or all that
 // subscribe to it. An event of another store is ErrNotFound.
-func (s *DB) RedeliverEvent(ctx context.Context, storeID, eventID, endpointID string, now time.Time) (int, error) {
+func (t *tx) RedeliverEvent(ctx context.Context, storeID, eventID, endpointID string, now time.Time) (int, error) {
 	var typ string
-	if err := s.db.QueryRowContext(ctx, s.d.q("SELECT type FROM events WHERE id = ? AND store_id = ?"), eventID, storeID).Scan(&typ); err != nil {
-		return 0, s.d.wrap("redeliver event", err)
+	if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT type FROM events WHERE id = ? AND store_id = ?"), eventID, storeID).Scan(&typ); err != nil {
+		return 0, t.d.wrap("redeliver event", err)
 	}
-	at := s.d.ts(now)
+	at := t.d.ts(now)
 	sel := `SELECT ? AS event_id, w.id AS endpoint_id FROM webhook_endpoints w
-		WHERE w.store_id = ? AND w.status = ? AND (w.event_types = '' OR ` + s.d.contains("w.event_types", "?") + `)`
+		WHERE w.store_id = ? AND w.status = ? AND (w.event_types = '' OR ` + t.d.contains("w.event_types", "?") + `)`
 	args := []any{string(contracts.DeliveryPending), at, at, at, eventID, storeID, string(contracts.EndpointEnabled), "," + typ + ","}
 	if endpointID != "" {
 		sel = `SELECT ? AS event_id, w.id AS endpoint_id FROM webhook_endpoints w WHERE w.store_id = ? AND w.status = ? AND w.id = ?`
 		args = []any{string(contracts.DeliveryPending), at, at, at, eventID, storeID, string(contracts.EndpointEnabled), endpointID}
 	}
-	return s.redeliver(ctx, "redeliver event", sel, args...)
+	return t.redeliver(ctx, "redeliver event", sel, args...)
 }
 
 // RedeliverRange makes a store's events of [from, to) due again for one enabled endpoint.
-func (s *DB) RedeliverRange(ctx context.Context, storeID, endpointID string, from, to time.Time, types []contracts.EventType, now time.Time) (int, error) {
-	ep, err := s.GetWebhookEndpoint(ctx, storeID, endpointID)
+func (t *tx) RedeliverRange(ctx context.Context, storeID, endpointID string, from, to time.Time, types []contracts.EventType, now time.Time) (int, error) {
+	ep, err := getEndpoint(ctx, t.tx, t.d, storeID, endpointID)
 	if err != nil {
 		return 0, err
 	}
@@ -346,14 +346,14 @@ func (s *DB) RedeliverRange(ctx context.Context, storeID, endpointID string, fro
 	if len(types) == 0 {
 		types = ep.EventTypes
 	}
-	at := s.d.ts(now)
+	at := t.d.ts(now)
 	sel := `SELECT e.id AS event_id, ? AS endpoint_id FROM events e WHERE e.store_id = ? AND e.created_at >= ? AND e.created_at < ?`
-	args := []any{string(contracts.DeliveryPending), at, at, at, endpointID, storeID, s.d.ts(from), s.d.ts(to)}
+	args := []any{string(contracts.DeliveryPending), at, at, at, endpointID, storeID, t.d.ts(from), t.d.ts(to)}
 	if len(types) > 0 {
-		sel += " AND " + s.d.contains("?", "',' || e.type || ','")
+		sel += " AND " + t.d.contains("?", "',' || e.type || ','")
 		args = append(args, eventTypesColumn(types))
 	}
-	return s.redeliver(ctx, "redeliver range", sel, args...)
+	return t.redeliver(ctx, "redeliver range", sel, args...)
 }
 
 // disableEndpoint stops an endpoint's deliveries: it is disabled and what it still had
@@ -406,4 +406,13 @@ func (s *DB) ListDeliveries(ctx context.Context, eventID string) ([]contracts.De
 		out = append(out, d)
 	}
 	return out, s.d.wrap("list deliveries", rows.Err())
+}
+
+// GetEvent reads one of a store's events.
+func (s *DB) GetEvent(ctx context.Context, storeID, id string) (contracts.Event, error) {
+	var e contracts.Event
+	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT id, type, store_id, COALESCE(payment_id, ''), refund_id, sequence, payload, created_at
+		FROM events WHERE id = ? AND store_id = ?`), id, storeID).
+		Scan(&e.ID, &e.Type, &e.StoreID, &e.PaymentID, &e.RefundID, &e.Sequence, &e.Payload, timeCol{&e.CreatedAt})
+	return e, s.d.wrap("get event", err)
 }

@@ -17,9 +17,41 @@ func newEndpoint(storeID string, types ...contracts.EventType) contracts.Webhook
 		Description: "till notifications", EventTypes: types, Status: contracts.EndpointEnabled, CreatedAt: base, UpdatedAt: base}
 }
 
+// Notification writes run in a transaction (with the request's idempotent answer); these
+// run each in its own.
+func rotateSecret(s contracts.Store, storeID string, secret contracts.WebhookSecret, oldExpiresAt time.Time) error {
+	return s.InTx(context.Background(), func(tx contracts.Tx) error {
+		return tx.RotateWebhookSecret(context.Background(), storeID, secret, oldExpiresAt)
+	})
+}
+
+func redeliverEvent(s contracts.Store, storeID, eventID, endpointID string, now time.Time) (n int, err error) {
+	err = s.InTx(context.Background(), func(tx contracts.Tx) error {
+		n, err = tx.RedeliverEvent(context.Background(), storeID, eventID, endpointID, now)
+		return err
+	})
+	return n, err
+}
+
+func redeliverRange(s contracts.Store, storeID, endpointID string, from, to time.Time, now time.Time) (n int, err error) {
+	err = s.InTx(context.Background(), func(tx contracts.Tx) error {
+		n, err = tx.RedeliverRange(context.Background(), storeID, endpointID, from, to, nil, now)
+		return err
+	})
+	return n, err
+}
+
+func enableEndpoint(s contracts.Store, storeID, id string, at time.Time) error {
+	return s.InTx(context.Background(), func(tx contracts.Tx) error {
+		return tx.EnableWebhookEndpoint(context.Background(), storeID, id, at)
+	})
+}
+
 func createEndpoint(t *testing.T, s contracts.Store, e contracts.WebhookEndpoint, secret string) {
 	t.Helper()
-	if err := s.CreateWebhookEndpoint(context.Background(), e, contracts.WebhookSecret{EndpointID: e.ID, Secret: secret, CreatedAt: base}); err != nil {
+	if err := s.InTx(context.Background(), func(tx contracts.Tx) error {
+		return tx.CreateWebhookEndpoint(context.Background(), e, contracts.WebhookSecret{EndpointID: e.ID, Secret: secret, CreatedAt: base})
+	}); err != nil {
 		t.Fatalf("CreateWebhookEndpoint: %v", err)
 	}
 }
@@ -187,7 +219,7 @@ func testWebhookLeases(t *testing.T, s contracts.Store) {
 	}
 	// A rotation signs with both secrets, newest first, until the old one expires.
 	rotated := contracts.WebhookSecret{EndpointID: ep.ID, Secret: "whsec_new", CreatedAt: at(3 * time.Minute)}
-	if err := s.RotateWebhookSecret(ctx, "store-a", rotated, at(time.Hour)); err != nil {
+	if err := rotateSecret(s, "store-a", rotated, at(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	jobs, _ := s.LeaseDeliveries(ctx, "d6", at(4*time.Minute), at(5*time.Minute), 1)
@@ -198,7 +230,7 @@ func testWebhookLeases(t *testing.T, s contracts.Store) {
 	if len(jobs) != 1 || !slices.Equal(jobs[0].Secrets, []string{"whsec_new"}) {
 		t.Errorf("after the grace period: %+v", jobs)
 	}
-	if err := s.RotateWebhookSecret(ctx, "store-b", rotated, at(time.Hour)); !errors.Is(err, contracts.ErrNotFound) {
+	if err := rotateSecret(s, "store-b", rotated, at(time.Hour)); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("rotating another store's secret: %v, want ErrNotFound", err)
 	}
 }
@@ -294,13 +326,13 @@ func testWebhookRedelivery(t *testing.T, s contracts.Store) {
 		}
 	}
 	now := at(time.Hour)
-	if n, err := s.RedeliverEvent(ctx, "store-a", refunded.ID, "", now); err != nil || n != 2 {
+	if n, err := redeliverEvent(s, "store-a", refunded.ID, "", now); err != nil || n != 2 {
 		t.Errorf("RedeliverEvent(all) = %d, %v; want 2", n, err)
 	}
-	if n, err := s.RedeliverEvent(ctx, "store-a", paid.ID, b.ID, now); err != nil || n != 1 {
+	if n, err := redeliverEvent(s, "store-a", paid.ID, b.ID, now); err != nil || n != 1 {
 		t.Errorf("RedeliverEvent(one endpoint) = %d, %v; want 1 (an explicit endpoint gets it even unsubscribed)", n, err)
 	}
-	if _, err := s.RedeliverEvent(ctx, "store-b", paid.ID, "", now); !errors.Is(err, contracts.ErrNotFound) {
+	if _, err := redeliverEvent(s, "store-b", paid.ID, "", now); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("another store's event: %v, want ErrNotFound", err)
 	}
 	ds, _ := s.ListDeliveries(ctx, refunded.ID)
@@ -309,22 +341,22 @@ func testWebhookRedelivery(t *testing.T, s contracts.Store) {
 			t.Errorf("redelivered %+v", d)
 		}
 	}
-	if n, err := s.RedeliverRange(ctx, "store-a", a.ID, base, at(time.Minute), nil, now); err != nil || n != 2 {
+	if n, err := redeliverRange(s, "store-a", a.ID, base, at(time.Minute), now); err != nil || n != 2 {
 		t.Errorf("RedeliverRange(a, all types) = %d, %v; want 2", n, err)
 	}
-	if n, err := s.RedeliverRange(ctx, "store-a", b.ID, base, at(time.Minute), nil, now); err != nil || n != 1 {
+	if n, err := redeliverRange(s, "store-a", b.ID, base, at(time.Minute), now); err != nil || n != 1 {
 		t.Errorf("RedeliverRange(b, its types) = %d, %v; want 1", n, err)
 	}
-	if n, err := s.RedeliverRange(ctx, "store-a", a.ID, at(time.Minute), at(time.Hour), nil, now); err != nil || n != 0 {
+	if n, err := redeliverRange(s, "store-a", a.ID, at(time.Minute), at(time.Hour), now); err != nil || n != 0 {
 		t.Errorf("RedeliverRange(empty window) = %d, %v", n, err)
 	}
-	if _, err := s.RedeliverRange(ctx, "store-b", a.ID, base, at(time.Minute), nil, now); !errors.Is(err, contracts.ErrNotFound) {
+	if _, err := redeliverRange(s, "store-b", a.ID, base, at(time.Minute), now); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("another store's endpoint: %v, want ErrNotFound", err)
 	}
-	if err := s.EnableWebhookEndpoint(ctx, "store-b", a.ID, now); !errors.Is(err, contracts.ErrNotFound) {
+	if err := enableEndpoint(s, "store-b", a.ID, now); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("EnableWebhookEndpoint(other store) = %v", err)
 	}
-	if err := s.EnableWebhookEndpoint(ctx, "store-a", a.ID, now); err != nil {
+	if err := enableEndpoint(s, "store-a", a.ID, now); err != nil {
 		t.Errorf("EnableWebhookEndpoint = %v", err)
 	}
 }
