@@ -28,6 +28,17 @@ const DefaultQRLifetime = 5 * time.Minute
 // does not publish its default or maximum (paypay.md §14); 7 days is payhub's choice.
 const DefaultAuthorizationLifetime = 7 * 24 * time.Hour
 
+// Webhook delivery defaults (paypay.md §10: PayPay waits 1.5–2.0 s and retries 3–10 times
+// by type; the simulator tries 3 times, 100 ms apart).
+const (
+	// DefaultWebhookAttempts is how many times one notification is tried.
+	DefaultWebhookAttempts = 3
+	// DefaultWebhookRetryDelay is the wait between two attempts.
+	DefaultWebhookRetryDelay = 100 * time.Millisecond
+	// DefaultWebhookTimeout bounds one attempt, response included.
+	DefaultWebhookTimeout = 2 * time.Second
+)
+
 // Config configures a Simulator. Empty credentials fall back to the demo constants.
 type Config struct {
 	// APIKey, APISecret and MerchantID are the credentials requests must be signed with
@@ -56,6 +67,25 @@ type Config struct {
 	// requests, with PayPay's error bodies (FaultErrorBody), and is controlled through
 	// /_sim/faults; nil means no faults and no /_sim/faults.
 	Faults *sim.Faults
+
+	// WebhookURL receives PayPay's Transaction notifications (paypay.md §10): an unsigned
+	// JSON POST when a payment becomes COMPLETED, AUTHORIZED, EXPIRED or (revert) CANCELED.
+	// Empty sends none.
+	WebhookURL string
+	// WebhookDrop is the probability (0 to 1) that a notification is dropped, never sent,
+	// as PayPay may do; decided per notification by a fixed-seed random source, so the same
+	// sequence of notifications drops the same ones.
+	WebhookDrop float64
+	// WebhookDuplicate delivers every notification twice, one delivery after the other.
+	WebhookDuplicate bool
+	// WebhookAttempts is how many times a delivery is tried before it is given up (non-2xx
+	// answers and transport errors are retried); 0 means DefaultWebhookAttempts.
+	WebhookAttempts int
+	// WebhookRetryDelay is the wall-clock wait between attempts; 0 means
+	// DefaultWebhookRetryDelay.
+	WebhookRetryDelay time.Duration
+	// WebhookTimeout bounds one attempt; 0 means DefaultWebhookTimeout.
+	WebhookTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -76,6 +106,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthorizationLifetime <= 0 {
 		c.AuthorizationLifetime = DefaultAuthorizationLifetime
+	}
+	if c.WebhookAttempts <= 0 {
+		c.WebhookAttempts = DefaultWebhookAttempts
+	}
+	if c.WebhookRetryDelay <= 0 {
+		c.WebhookRetryDelay = DefaultWebhookRetryDelay
+	}
+	if c.WebhookTimeout <= 0 {
+		c.WebhookTimeout = DefaultWebhookTimeout
 	}
 	return c
 }

@@ -20,7 +20,8 @@
 // /v2/payments/capture (200), POST /v2/payments/preauthorize/revert (200), GET and DELETE
 // /v2/payments/{merchantPaymentId}, POST /v2/refunds (also /v2/refunds/), GET
 // /v2/refunds/{merchantRefundId}[?paymentId=]. Reauthorization, user-confirmed (higher)
-// captures, cashback and webhooks are not simulated.
+// captures, cashback and the file.created (reconciliation file) webhook are not simulated;
+// Transaction webhooks are (see Webhooks).
 //
 // Rules enforced (payhub conventions where PayPay is silent are marked so in paypay.md):
 //   - A merchantPaymentId is used once: again on POST /v2/codes → 400
@@ -84,6 +85,45 @@
 //     capture (AUTHORIZED → 400 UNACCEPTABLE_OP), total ≤ the captured amount, and the
 //     window counts from the capture.
 //
+// # Webhooks (paypay.md §10)
+//
+// With Config.WebhookURL set, the simulator POSTs PayPay's Transaction notification there,
+// unsigned (Content-Type application/json, no Authorization), when a payment becomes:
+//
+//	COMPLETED   a direct (linked-user or barcode) payment, a paid QR, a capture
+//	AUTHORIZED  a pre-authorization (preauthorize, or a paid isAuthorization QR)
+//	EXPIRED     a lapsed authorization
+//	CANCELED    a reverted authorization (paypay.md §5: revert has a webhook)
+//
+// None for creating or deleting a QR, a customer failing to pay (PayPay does not always send
+// FAILED), cancel (DELETE, → FAILED) or refunds. The body:
+//
+//	{"notification_type":"Transaction","merchant_id":"…","store_id":"…","pos_id":"<terminalId>",
+//	 "order_id":"<paymentId>","merchant_order_id":"<merchantPaymentId>","order_amount":"1200",
+//	 "state":"COMPLETED","authorized_at":null,"expires_at":null,"paid_at":"2026-03-10T06:00:00Z",
+//	 "reauth_request_id":null,"confirmation_expires_at":null}
+//
+// order_amount is a string (as in PayPay's docs): the amount, or for a captured
+// pre-authorization what the capture took. merchant_order_id is the empty string in
+// AUTHORIZED events, as in PayPay's examples. Times are ISO-8601 UTC strings of the injected
+// clock, or null: authorized_at and expires_at (the authorization's expiry) for
+// pre-authorizations, paid_at for COMPLETED (the capture time after a capture). A payment
+// canceled before it was paid is still notified COMPLETED (or AUTHORIZED) when paid; the
+// cancel that follows is not. EXPIRED is sent when the simulator notices the lapse — there
+// is no timer: on the next read or action touching the payment, or the ledger (Payments,
+// GET /_sim/payments).
+//
+// Delivery never delays an API answer and never holds the simulator's lock: notifications
+// are queued (before the answer is written) and sent one at a time, in order, by a goroutine
+// that runs while there is work. Each attempt has Config.WebhookTimeout (2 s); a non-2xx
+// answer (redirects included), a transport error or a timeout is retried, up to
+// Config.WebhookAttempts (3) attempts Config.WebhookRetryDelay (100 ms, wall clock) apart,
+// then given up. Config.WebhookDrop drops that fraction of notifications (fixed-seed, so
+// repeatable); Config.WebhookDuplicate delivers each twice. Simulator.Notifications (GET
+// /_sim/notifications) lists every notification with its payload, Status (pending,
+// delivered, failed, dropped), Attempts and last result; Simulator.FlushNotifications(ctx)
+// waits until none is pending, so a test makes a call, flushes, then looks — no sleeping.
+//
 // # Fixtures
 //
 // Linked users (userAuthorizationId), used by POST /v2/payments and by /_sim/ QR payments:
@@ -118,6 +158,7 @@
 //	POST /_sim/payments/{merchantPaymentId}/pay  the same, by merchantPaymentId
 //	GET  /_sim/payments                          {"payments":[LedgerPayment…]}
 //	GET  /_sim/payments/{merchantPaymentId}      one LedgerPayment
+//	GET  /_sim/notifications                     {"notifications":[Notification…]} (webhooks sent so far)
 //
 //	GET|PUT|DELETE /_sim/faults                  fault rules and counters (package sim); 404 without Config.Faults
 //

@@ -153,9 +153,15 @@ func (s *Simulator) similarPaymentExists(user string, amount int64) bool {
 	return false
 }
 
-// applyEarlyCancel turns a just-completed or just-authorized payment FAILED when the
-// merchant canceled it before it was paid. Caller holds s.mu.
+// applyEarlyCancel runs right after a payment is made (debit, or the customer paying a
+// QR): it queues the payment's Transaction notification (COMPLETED or AUTHORIZED; PayPay
+// notifies the payment, and the cancel that follows has no notification), then turns the
+// just-completed or just-authorized payment FAILED when the merchant canceled it before it
+// was paid. Caller holds s.mu.
 func (s *Simulator) applyEarlyCancel(p *payment) {
+	if p.status == StatusCompleted || p.status == StatusAuthorized {
+		s.notify(p, p.status)
+	}
 	if p.cancelRequested && (p.status == StatusCompleted || p.status == StatusAuthorized) {
 		p.status = StatusFailed
 		p.canceledAt = s.now()

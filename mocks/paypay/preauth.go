@@ -27,10 +27,11 @@ func (s *Simulator) findByPaymentID(paymentID string) (*payment, bool) {
 }
 
 // expireLapsed turns an AUTHORIZED payment EXPIRED once the simulator clock reaches its
-// authorization expiry. Caller holds s.mu.
+// authorization expiry, and queues the EXPIRED notification. Caller holds s.mu.
 func (s *Simulator) expireLapsed(p *payment) {
 	if p.status == StatusAuthorized && !s.now().Before(p.authExpiresAt) {
 		p.status = StatusExpired
+		s.notify(p, StatusExpired)
 	}
 }
 
@@ -133,6 +134,7 @@ func (s *Simulator) capturePayment(w http.ResponseWriter, _ *http.Request, in re
 	}
 	c.response = raw
 	s.captures[c.merchantCaptureID] = c
+	s.notify(p, StatusCompleted)
 	writeResult(w, resSuccess, "Success", c.response)
 }
 
@@ -233,5 +235,6 @@ func (s *Simulator) revertAuthorization(w http.ResponseWriter, _ *http.Request, 
 	s.reverts[rv.merchantRevertID] = rv
 	p.revert = rv
 	p.status = StatusCanceled
+	s.notify(p, StatusCanceled)
 	writeResult(w, resSuccess, "Success", rv.view())
 }

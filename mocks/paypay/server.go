@@ -14,8 +14,9 @@ import (
 // Simulator is the PayPay OPA simulator: an http.Handler serving the /v2/ API and the
 // unauthenticated /_sim/ control endpoints. Its state lives in memory, guarded by mu.
 type Simulator struct {
-	cfg     Config
-	handler http.Handler // serve, wrapped by cfg.Faults when set
+	cfg      Config
+	handler  http.Handler   // serve, wrapped by cfg.Faults when set
+	webhooks *webhookSender // Transaction notifications: own lock, sends without mu
 
 	mu             sync.Mutex
 	payments       map[string]*payment // by merchantPaymentId
@@ -42,6 +43,7 @@ func New(cfg Config) *Simulator {
 		pendingCancels: map[string]bool{},
 		barcodes:       map[string]*issuedBarcode{},
 	}
+	s.webhooks = newWebhookSender(s.cfg)
 	s.handler = http.HandlerFunc(s.serve)
 	if s.cfg.Faults != nil {
 		s.handler = s.cfg.Faults.WrapWith(s.handler, FaultErrorBody)
@@ -88,6 +90,7 @@ var controlRoutes = []route{
 	{http.MethodPost, "/_sim/payments/{merchantPaymentId}/pay", (*Simulator).simPayPayment},
 	{http.MethodGet, "/_sim/payments", (*Simulator).simLedger},
 	{http.MethodGet, "/_sim/payments/{merchantPaymentId}", (*Simulator).simLedgerPayment},
+	{http.MethodGet, "/_sim/notifications", (*Simulator).simNotifications},
 }
 
 // ServeHTTP answers one request. Every response is JSON and carries X-REQUEST-ID, injected
