@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -191,6 +192,11 @@ type PartnerNotification struct {
 	// OccurredAt is when the partner says the change happened, when it says.
 	OccurredAt *time.Time
 }
+
+// ErrNotAPaymentNotification is wrapped by a NotificationParser's error for a well-formed
+// callback that is about no payment (a reconciliation file, say): acknowledged, kept for
+// audit, moving nothing.
+var ErrNotAPaymentNotification = errors.New("callback about no payment")
 
 // NotificationParser is implemented by adapters whose partner sends callbacks: it reads
 // one callback body. Bodies come from outside and may be anything: an unreadable one is an

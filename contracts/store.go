@@ -94,6 +94,7 @@ type PaymentFilter struct {
 // that the change, its event and the idempotent response commit together.
 type Store interface {
 	WebhookStore
+	CallbackStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -122,6 +122,8 @@ type DeliveryAttempt struct {
 	Latency time.Duration
 	// Error describes a failure (transport error or non-2xx); empty on success.
 	Error string
+	// SentBy names the deliverer (process) that sent it.
+	SentBy string
 }
 
 // DeliveryOutcome is what a deliverer records after one send, under its lease.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 
 	paypayadapter "payhub/adapters/paypay"
+	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
 	paypaysim "payhub/mocks/paypay"
@@ -122,4 +124,31 @@ func operatorKeys() (auth.KeySource, error) {
 		return nil, fmt.Errorf("PAYHUB_OPERATOR_KEYS: %w", err)
 	}
 	return keys, nil
+}
+
+// loopbackOnly admits callbacks from this machine only (demo and tests).
+var loopbackOnly = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// callbackAllowlist reads PAYHUB_PAYPAY_WEBHOOK_ALLOWLIST: the comma-separated addresses
+// or CIDR networks PayPay's callbacks may come from (its published source IPs). Unset, no
+// callback is accepted: payhub then learns of payments by polling and the resolver only.
+func callbackAllowlist() (hub.CallbackConfig, error) {
+	raw, err := env("PAYHUB_PAYPAY_WEBHOOK_ALLOWLIST")
+	if err != nil || strings.TrimSpace(raw) == "" {
+		return hub.CallbackConfig{}, err
+	}
+	var nets []netip.Prefix
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return hub.CallbackConfig{}, fmt.Errorf("PAYHUB_PAYPAY_WEBHOOK_ALLOWLIST: %q is neither an address nor a network", part)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		nets = append(nets, p.Masked())
+	}
+	return hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: nets}}, nil
 }

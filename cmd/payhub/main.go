@@ -29,7 +29,7 @@ func rootCommand(logOut io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(logOut), demoCommand(logOut), simCommand(logOut), tokenCommand(), clientCommand(), crashtestCommand())
+	root.AddCommand(serveCommand(logOut), demoCommand(logOut), simCommand(logOut), tokenCommand(), clientCommand(), crashtestCommand(), webhookBenchCommand())
 	return root
 }
 

@@ -52,9 +52,13 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if partnerTimeout > 0 {
 				paypay.Timeouts = paypayadapter.Timeouts{ValueMoving: partnerTimeout, Read: partnerTimeout}
 			}
+			callbacks, err := callbackAllowlist()
+			if err != nil {
+				return err
+			}
 			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
-				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery})
+				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks})
 			if err != nil {
 				return err
 			}

@@ -40,6 +40,8 @@ type appConfig struct {
 	ResolveInterval time.Duration
 	// WebhookLoopback lets webhook endpoints be http://127.0.0.1 (demo and tests only).
 	WebhookLoopback bool
+	// Callbacks says which partner callbacks are accepted.
+	Callbacks hub.CallbackConfig
 	// DeliverInterval is how often the deliverer looks for due deliveries when idle.
 	DeliverInterval time.Duration
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
@@ -95,6 +97,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		BarcodeRules:  cfg.BarcodeRules,
 		Resolver:      cfg.Resolver,
 		EndpointGuard: webhooks.Guard{AllowLoopback: cfg.WebhookLoopback},
+		Callbacks:     cfg.Callbacks,
 	})
 	deliverer := webhooks.NewDeliverer(webhooks.DelivererConfig{Store: st, Clock: cfg.Clock, IDs: idGen,
 		Owner: deliveryOwner(), Client: webhooks.NewClient(webhooks.Guard{AllowLoopback: cfg.WebhookLoopback}),
@@ -119,6 +122,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 			deliverEvery = time.Second
 		}
 		go deliverer.Run(bg, deliverEvery)
+		go h.RunCallbackProcessor(bg, time.Second)
 	}
 	return &app{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, stop: stop}, nil
 }

@@ -79,6 +79,7 @@ func New(cfg Config) *Server {
 		panic(err) // the embedded contract is checked by tests; it cannot fail at run time
 	}
 	e.GET("/v1/ops/needs-attention", s.authenticateOperator(), s.listNeedsAttention)
+	e.POST("/v1/partners/:partner/webhooks", s.partnerCallback)
 
 	v1 := e.Group("", s.authenticate(), requireIdempotencyKey(), validator.middleware())
 	api.RegisterHandlersWithOptions(v1, s, api.GinServerOptions{

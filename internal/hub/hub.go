@@ -61,6 +61,8 @@ type Config struct {
 	Resolver ResolverConfig
 	// EndpointGuard checks webhook endpoint URLs (loopback only in demo and tests).
 	EndpointGuard webhooks.Guard
+	// Callbacks says which partner callbacks are accepted.
+	Callbacks CallbackConfig
 }
 
 // Hub executes payment commands.
@@ -81,6 +83,8 @@ type Hub struct {
 	resolver ResolverConfig
 	// endpointGuard checks webhook endpoint URLs.
 	endpointGuard webhooks.Guard
+	// callbacks says which partner callbacks are accepted.
+	callbacks CallbackConfig
 }
 
 // New returns a Hub.
@@ -97,13 +101,16 @@ func New(cfg Config) *Hub {
 	if cfg.Resolver == (ResolverConfig{}) {
 		cfg.Resolver = DefaultResolverConfig
 	}
+	if cfg.Callbacks.Tolerance <= 0 {
+		cfg.Callbacks.Tolerance = DefaultCallbackTolerance
+	}
 	if cfg.Breaker == (BreakerConfig{}) {
 		cfg.Breaker = DefaultBreakerConfig
 	}
 	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
 		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
-		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard}
+		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks}
 }
 
 // Caller is the authenticated store client and the one store its token acts for.

@@ -248,7 +248,8 @@ func signingSecrets(ctx context.Context, t *tx, endpointID string, now time.Time
 	return out, t.d.wrap("read webhook secrets", rows.Err())
 }
 
-// FinishDelivery records a send and the delivery's new state under owner's lease.
+// FinishDelivery records a send (as sent by owner) and the delivery's new state under
+// owner's lease.
 func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.DeliveryOutcome) error {
 	a := o.Attempt
 	return s.inTx(ctx, func(t *tx) error {
@@ -263,8 +264,8 @@ func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.Deliv
 			return fmt.Errorf("store: finish delivery %s → %s: lease lost: %w", a.EventID, a.EndpointID, contracts.ErrConflict)
 		}
 		if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_attempts
-			(id, event_id, endpoint_id, attempted_at, http_status, latency_us, error) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			a.ID, a.EventID, a.EndpointID, t.d.ts(a.AttemptedAt), a.HTTPStatus, a.Latency.Microseconds(), a.Error); err != nil {
+			(id, event_id, endpoint_id, attempted_at, http_status, latency_us, error, sent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			a.ID, a.EventID, a.EndpointID, t.d.ts(a.AttemptedAt), a.HTTPStatus, a.Latency.Microseconds(), a.Error, owner); err != nil {
 			return t.d.wrap("record delivery attempt", err)
 		}
 		if o.Status == contracts.DeliverySucceeded {
@@ -370,7 +371,7 @@ func disableEndpoint(ctx context.Context, t *tx, id, reason string, at time.Time
 
 // ListDeliveryAttempts reads the sends of one of a store's events, oldest first.
 func (s *DB) ListDeliveryAttempts(ctx context.Context, storeID, eventID string) ([]contracts.DeliveryAttempt, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT a.id, a.event_id, a.endpoint_id, a.attempted_at, a.http_status, a.latency_us, a.error
+	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT a.id, a.event_id, a.endpoint_id, a.attempted_at, a.http_status, a.latency_us, a.error, a.sent_by
 		FROM webhook_attempts a JOIN events e ON e.id = a.event_id
 		WHERE a.event_id = ? AND e.store_id = ? ORDER BY a.attempted_at, a.id`), eventID, storeID)
 	if err != nil {
@@ -381,7 +382,7 @@ func (s *DB) ListDeliveryAttempts(ctx context.Context, storeID, eventID string) 
 	for rows.Next() {
 		var a contracts.DeliveryAttempt
 		var us int64
-		if err := rows.Scan(&a.ID, &a.EventID, &a.EndpointID, timeCol{&a.AttemptedAt}, &a.HTTPStatus, &us, &a.Error); err != nil {
+		if err := rows.Scan(&a.ID, &a.EventID, &a.EndpointID, timeCol{&a.AttemptedAt}, &a.HTTPStatus, &us, &a.Error, &a.SentBy); err != nil {
 			return nil, s.d.wrap("list delivery attempts", err)
 		}
 		a.Latency = time.Duration(us) * time.Microsecond

@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"WebhookDisable", testWebhookDisable},
 		{"WebhookSuccessAndDisabledEvent", testWebhookSuccessAndDisabledEvent},
 		{"WebhookRedelivery", testWebhookRedelivery},
+		{"PartnerCallbacks", testPartnerCallbacks},
+		{"FindPaymentByPartnerRef", testFindPaymentByPartnerRef},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -56,7 +56,9 @@ CREATE TABLE webhook_attempts (
     attempted_at TIMESTAMPTZ NOT NULL,
     http_status  INTEGER NOT NULL,
     latency_us   BIGINT NOT NULL,
-    error        TEXT NOT NULL
+    error        TEXT NOT NULL,
+    -- The deliverer (process) that sent it.
+    sent_by      TEXT NOT NULL
 );
 CREATE INDEX webhook_attempts_event ON webhook_attempts (event_id, attempted_at, id);
 

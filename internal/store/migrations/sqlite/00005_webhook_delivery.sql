@@ -72,7 +72,9 @@ CREATE TABLE webhook_attempts (
     attempted_at TEXT NOT NULL,
     http_status  INTEGER NOT NULL,
     latency_us   INTEGER NOT NULL,
-    error        TEXT NOT NULL
+    error        TEXT NOT NULL,
+    -- The deliverer (process) that sent it.
+    sent_by      TEXT NOT NULL
 ) STRICT;
 CREATE INDEX webhook_attempts_event ON webhook_attempts (event_id, attempted_at, id);
 

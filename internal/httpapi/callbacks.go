@@ -1,0 +1,43 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+
+	"github.com/gin-gonic/gin"
+
+	"payhub/contracts"
+)
+
+// MaxCallbackBytes limits a partner callback's body (conventions/security.md §10; PayPay's
+// are well under 2 KiB).
+const MaxCallbackBytes = 256 << 10
+
+// partnerCallback handles POST /v1/partners/{partner}/webhooks: a partner's callback,
+// outside the store contract and its tokens. The source address is the TCP peer (no
+// proxy is trusted); the body is read raw, kept for audit and answered at once — the
+// inbox worker confirms it with the partner before anything changes.
+func (s *Server) partnerCallback(c *gin.Context) {
+	source, err := netip.ParseAddrPort(c.Request.RemoteAddr)
+	if err != nil {
+		writeProblem(c, contracts.Errorf(http.StatusForbidden, contracts.CodeForbidden, "Unknown source address."))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxCallbackBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeProblem(c, contracts.Errorf(http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "A callback is at most 256 KiB."))
+		return
+	}
+	if err != nil {
+		writeProblem(c, contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "The body could not be read."))
+		return
+	}
+	if err := s.hub.ReceiveCallback(c.Request.Context(), contracts.Method(c.Param("partner")), source.Addr(), body); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "received"})
+}
