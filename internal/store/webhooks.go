@@ -171,62 +171,95 @@ func scanDelivery(row interface{ Scan(...any) error }, d *contracts.Delivery) er
 		nullTimeCol{&d.LeaseUntil}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt})
 }
 
-// LeaseDeliveries leases up to limit due deliveries to owner. On PostgreSQL concurrent
-// deliverers skip each other's locked rows, so each delivery has one lessee at a time.
+// LeaseDeliveries leases up to limit due deliveries to owner in one statement and reads
+// what sending them needs in one more (plus one per endpoint for its secrets). On
+// PostgreSQL concurrent deliverers skip each other's locked rows, so each delivery has one
+// lessee at a time.
 func (s *DB) LeaseDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]contracts.DeliveryJob, error) {
 	var jobs []contracts.DeliveryJob
 	err := s.inTx(ctx, func(t *tx) error {
-		rows, err := t.tx.QueryContext(ctx, t.d.q(`SELECT event_id, endpoint_id FROM webhook_deliveries
-			WHERE status = ? AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY next_at, event_id, endpoint_id LIMIT ?`+t.d.skipLocked()),
-			string(contracts.DeliveryPending), t.d.ts(now), t.d.ts(now), limit)
-		if err != nil {
-			return t.d.wrap("lease deliveries", err)
+		keys, err := leaseKeys(ctx, t, owner, now, leaseUntil, limit)
+		if err != nil || len(keys) == 0 {
+			return err
 		}
-		var keys [][2]string
-		for rows.Next() {
-			var k [2]string
-			if err := rows.Scan(&k[0], &k[1]); err != nil {
-				rows.Close()
-				return t.d.wrap("lease deliveries", err)
-			}
-			keys = append(keys, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return t.d.wrap("lease deliveries", err)
-		}
-		for _, k := range keys {
-			job, err := leaseOne(ctx, t, owner, k, now, leaseUntil)
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, job)
-		}
-		return nil
+		jobs, err = readJobs(ctx, t, keys, now)
+		return err
 	})
 	return jobs, err
 }
 
-// leaseOne takes one selected delivery and reads what sending it needs.
-func leaseOne(ctx context.Context, t *tx, owner string, k [2]string, now, leaseUntil time.Time) (contracts.DeliveryJob, error) {
-	var job contracts.DeliveryJob
-	if _, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
-		WHERE event_id = ? AND endpoint_id = ?`), owner, t.d.ts(leaseUntil), t.d.ts(now), k[0], k[1]); err != nil {
-		return job, t.d.wrap("lease delivery", err)
+// leaseKeys takes the due deliveries whose lease is free and returns their keys.
+func leaseKeys(ctx context.Context, t *tx, owner string, now, leaseUntil time.Time, limit int) ([][2]string, error) {
+	rows, err := t.tx.QueryContext(ctx, t.d.q(`UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
+		WHERE (event_id, endpoint_id) IN (
+			SELECT event_id, endpoint_id FROM webhook_deliveries
+			WHERE status = ? AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_at, event_id, endpoint_id LIMIT ?`+t.d.skipLocked()+`)
+		RETURNING event_id, endpoint_id`),
+		owner, t.d.ts(leaseUntil), t.d.ts(now), string(contracts.DeliveryPending), t.d.ts(now), t.d.ts(now), limit)
+	if err != nil {
+		return nil, t.d.wrap("lease deliveries", err)
 	}
-	if err := scanDelivery(t.tx.QueryRowContext(ctx, t.d.q(deliverySelect+" WHERE d.event_id = ? AND d.endpoint_id = ?"), k[0], k[1]), &job.Delivery); err != nil {
-		return job, t.d.wrap("lease delivery", err)
+	defer rows.Close()
+	var keys [][2]string
+	for rows.Next() {
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			return nil, t.d.wrap("lease deliveries", err)
+		}
+		keys = append(keys, k)
 	}
-	if err := scanEndpoint(t.tx.QueryRowContext(ctx, t.d.q(endpointSelect+" WHERE id = ?"), k[1]), &job.Endpoint); err != nil {
-		return job, t.d.wrap("lease delivery endpoint", err)
+	return keys, t.d.wrap("lease deliveries", rows.Err())
+}
+
+// readJobs reads the leased deliveries with their events' payloads and their endpoints,
+// oldest due first.
+func readJobs(ctx context.Context, t *tx, keys [][2]string, now time.Time) ([]contracts.DeliveryJob, error) {
+	pairs := make([]string, len(keys))
+	args := make([]any, 0, 2*len(keys))
+	for i, k := range keys {
+		pairs[i] = "(?, ?)"
+		args = append(args, k[0], k[1])
 	}
-	if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT payload FROM events WHERE id = ?"), k[0]).Scan(&job.Payload); err != nil {
-		return job, t.d.wrap("lease delivery event", err)
+	rows, err := t.tx.QueryContext(ctx, t.d.q(`SELECT d.event_id, d.endpoint_id, d.status, d.attempts, d.next_at, d.lease_owner,
+		d.lease_until, d.created_at, d.updated_at, e.payload,
+		w.id, w.store_id, w.client_id, w.url, w.description, w.event_types, w.status, w.disabled_reason, w.last_success_at,
+		w.created_at, w.updated_at
+		FROM webhook_deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE (d.event_id, d.endpoint_id) IN (`+strings.Join(pairs, ", ")+`) ORDER BY d.next_at, d.event_id, d.endpoint_id`), args...)
+	if err != nil {
+		return nil, t.d.wrap("read leased deliveries", err)
 	}
-	secrets, err := signingSecrets(ctx, t, k[1], now)
-	job.Secrets = secrets
-	return job, err
+	var jobs []contracts.DeliveryJob
+	for rows.Next() {
+		var j contracts.DeliveryJob
+		var types string
+		w := &j.Endpoint
+		if err := rows.Scan(&j.Delivery.EventID, &j.Delivery.EndpointID, &j.Delivery.Status, &j.Delivery.Attempts,
+			timeCol{&j.Delivery.NextAt}, &j.Delivery.LeaseOwner, nullTimeCol{&j.Delivery.LeaseUntil}, timeCol{&j.Delivery.CreatedAt},
+			timeCol{&j.Delivery.UpdatedAt}, &j.Payload, &w.ID, &w.StoreID, &w.ClientID, &w.URL, &w.Description, &types, &w.Status,
+			&w.DisabledReason, nullTimeCol{&w.LastSuccessAt}, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}); err != nil {
+			rows.Close()
+			return nil, t.d.wrap("read leased deliveries", err)
+		}
+		w.EventTypes = parseEventTypes(types)
+		jobs = append(jobs, j)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, t.d.wrap("read leased deliveries", err)
+	}
+	secrets := map[string][]string{}
+	for i := range jobs {
+		id := jobs[i].Endpoint.ID
+		if _, ok := secrets[id]; !ok {
+			if secrets[id], err = signingSecrets(ctx, t, id, now); err != nil {
+				return nil, err
+			}
+		}
+		jobs[i].Secrets = secrets[id]
+	}
+	return jobs, nil
 }
 
 // signingSecrets are the endpoint's secrets that sign at now, newest first.
@@ -269,8 +302,11 @@ func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.Deliv
 			return t.d.wrap("record delivery attempt", err)
 		}
 		if o.Status == contracts.DeliverySucceeded {
-			_, err := t.tx.ExecContext(ctx, t.d.q("UPDATE webhook_endpoints SET last_success_at = ? WHERE id = ?"),
-				t.d.ts(a.AttemptedAt), a.EndpointID)
+			// Every delivery to the endpoint would write its one row; a second's precision
+			// is plenty for "no success in three days" and spares the row lock.
+			_, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET last_success_at = ?
+				WHERE id = ? AND (last_success_at IS NULL OR last_success_at < ?)`),
+				t.d.ts(a.AttemptedAt), a.EndpointID, t.d.ts(a.AttemptedAt.Add(-time.Second)))
 			return t.d.wrap("note delivery success", err)
 		}
 		if o.DisableEndpoint == "" {
