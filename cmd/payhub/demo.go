@@ -46,7 +46,13 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err := os.MkdirAll(dataDir, 0o700); err != nil {
 				return err
 			}
-			simLn, _, err := startPayPaySim(ctx, paypayAddr, sim.NewFaults(1), log)
+			// payhub's address first: the simulator sends its callbacks there.
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			simLn, _, err := startPayPaySim(ctx, paypayAddr, "http://"+ln.Addr().String()+"/v1/partners/paypay/webhooks", sim.NewFaults(1), log)
 			if err != nil {
 				return err
 			}
@@ -70,10 +76,6 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			}
 			defer a.Close()
 			if err := ensureDemoClient(ctx, a.Store, dataDir); err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
 				return err
 			}
 			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), dataDir)

@@ -19,7 +19,7 @@ import (
 const defaultPayPaySimAddr = "127.0.0.1:7101"
 
 func simCommand(logOut io.Writer) *cobra.Command {
-	var paypayAddr, faultSpec string
+	var paypayAddr, faultSpec, webhookURL string
 	var faultSeed int64
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -40,7 +40,7 @@ one environment agree.`,
 			if err := faults.Set(rules); err != nil {
 				return fmt.Errorf("--faults: %w", err)
 			}
-			ln, _, err := startPayPaySim(ctx, paypayAddr, faults, log)
+			ln, _, err := startPayPaySim(ctx, paypayAddr, webhookURL, faults, log)
 			if err != nil {
 				return err
 			}
@@ -51,18 +51,20 @@ one environment agree.`,
 	}
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
 	cmd.Flags().StringVar(&faultSpec, "faults", "", `fault rules, e.g. "POST /v2/payments 0.1 commit_then_drop; * /v2/refunds 0.05 error:500" (see go doc ./mocks/sim ParseFaultFlag); change them at run time with PUT /_sim/faults`)
+	cmd.Flags().StringVar(&webhookURL, "paypay-webhook-url", "", "where the PayPay simulator sends its callbacks, e.g. http://127.0.0.1:7100/v1/partners/paypay/webhooks (none when empty)")
 	cmd.Flags().Int64Var(&faultSeed, "fault-seed", 1, "seed of the fault decisions (same seed and request order, same faults)")
 	return cmd
 }
 
-// startPayPaySim serves the PayPay simulator on addr until ctx ends.
-func startPayPaySim(ctx context.Context, addr string, faults *sim.Faults, log *slog.Logger) (net.Listener, *paypaysim.Simulator, error) {
+// startPayPaySim serves the PayPay simulator on addr until ctx ends; with webhookURL set it
+// sends PayPay's Transaction callbacks there.
+func startPayPaySim(ctx context.Context, addr, webhookURL string, faults *sim.Faults, log *slog.Logger) (net.Listener, *paypaysim.Simulator, error) {
 	creds, err := paypayFromEnv(true)
 	if err != nil {
 		return nil, nil, err
 	}
 	s := paypaysim.New(paypaysim.Config{APIKey: creds.APIKey, APISecret: creds.APISecret,
-		MerchantID: creds.MerchantID, Clock: sim.SystemClock{}, Faults: faults})
+		MerchantID: creds.MerchantID, Clock: sim.SystemClock{}, Faults: faults, WebhookURL: webhookURL})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("paypay simulator: %w", err)
