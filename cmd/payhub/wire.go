@@ -101,7 +101,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	})
 	deliverer := webhooks.NewDeliverer(webhooks.DelivererConfig{Store: st, Clock: cfg.Clock, IDs: idGen,
 		Owner: deliveryOwner(), Client: webhooks.NewClient(webhooks.Guard{AllowLoopback: cfg.WebhookLoopback}),
-		APIVersion: contracts.APIVersion, Logger: cfg.Logger,
+		APIVersion: contracts.APIVersion, Logger: cfg.Logger, Metrics: webhooks.NewMetrics(reg),
 		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return httpapi.Renderer{}.WebhookEndpoint(e, "") }})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,

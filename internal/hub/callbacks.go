@@ -36,6 +36,7 @@ func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, sour
 	}
 	if !h.callbackAllowed(method, source) {
 		h.log.WarnContext(ctx, "partner callback from an address outside the allowlist", "partner", method, "source", source.String())
+		h.metrics.callback(method, "refused")
 		return contracts.Errorf(http.StatusForbidden, contracts.CodeForbidden, "Callbacks are not accepted from this address.")
 	}
 	now := h.now()
@@ -60,6 +61,9 @@ func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, sour
 	}
 	if !fresh {
 		h.log.InfoContext(ctx, "partner callback already received", "partner", method, "event_id", cb.EventID)
+		h.metrics.callback(method, "duplicate")
+	} else {
+		h.metrics.callback(method, string(cb.Status))
 	}
 	if err != nil {
 		return contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "The callback could not be read.")
@@ -109,7 +113,9 @@ func (h *Hub) ProcessCallbacks(ctx context.Context) (int, error) {
 		}
 		if err := h.store.FinishCallback(ctx, cb.ID, status, clip(note), h.now()); err != nil {
 			h.log.Error("finish partner callback", "callback_id", cb.ID, "err", err)
+			continue
 		}
+		h.metrics.callback(cb.Partner, string(status))
 	}
 	return len(cbs), nil
 }

@@ -16,6 +16,7 @@ type Metrics struct {
 	partnerCalls *prometheus.HistogramVec
 	breakers     *prometheus.GaugeVec
 	attention    *prometheus.CounterVec
+	callbacks    *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -38,7 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.attention = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "payhub_needs_attention_total", Help: "Payments and refunds the resolver handed to an operator.",
 	}, []string{"object"})
-	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention)
+	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "payhub_partner_callbacks_total", Help: "Partner callbacks, by partner and what became of them (received, duplicate, refused, processed, ignored, rejected).",
+	}, []string{"partner", "result"})
+	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention, m.callbacks)
 	return m
 }
 
@@ -69,5 +73,11 @@ func (m *Metrics) breakerState(method contracts.Method, s gobreaker.State) {
 func (m *Metrics) needsAttention(object string) {
 	if m != nil {
 		m.attention.WithLabelValues(object).Inc()
+	}
+}
+
+func (m *Metrics) callback(partner contracts.Method, result string) {
+	if m != nil {
+		m.callbacks.WithLabelValues(string(partner), result).Inc()
 	}
 }

@@ -58,6 +58,8 @@ type DelivererConfig struct {
 	RenderEndpoint func(contracts.WebhookEndpoint) []byte
 	// Logger receives delivery logs; never secrets or payloads.
 	Logger *slog.Logger
+	// Metrics records sends and disablings; nil records nothing.
+	Metrics *Metrics
 }
 
 // Deliverer sends the outbox's events to the stores' endpoints, at least once, signed.
@@ -139,11 +141,19 @@ func (d *Deliverer) DeliverOnce(ctx context.Context) (int, error) {
 
 // deliver sends one job and records its outcome under the lease.
 func (d *Deliverer) deliver(ctx context.Context, job contracts.DeliveryJob) {
-	o := d.outcome(job, d.send(ctx, job))
+	s := d.send(ctx, job)
+	o := d.outcome(job, s)
 	if err := d.cfg.Store.FinishDelivery(context.WithoutCancel(ctx), d.cfg.Owner, o); err != nil {
 		// A lost lease means another deliverer took the delivery over: it will send again
 		// (at least once), so this is only worth a log line.
 		d.cfg.Logger.Warn("record webhook delivery", "event_id", job.Delivery.EventID, "endpoint_id", job.Endpoint.ID, "err", err)
+		return
+	}
+	result := map[contracts.DeliveryStatus]string{contracts.DeliverySucceeded: "delivered", contracts.DeliveryPending: "retry",
+		contracts.DeliveryFailed: "failed"}[o.Status]
+	d.cfg.Metrics.sent(result, s.latency.Seconds())
+	if o.DisableEndpoint != "" {
+		d.cfg.Metrics.endpointDisabled()
 	}
 }
 
