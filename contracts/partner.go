@@ -130,6 +130,10 @@ type RefundRequest struct {
 	Payment PaymentRef
 	// Amount is how much to refund.
 	Amount Money
+	// PriorRefunded is what payhub knows the partner refunded of this payment before this
+	// refund (its other succeeded refunds). Partners without a refund id (LINE Pay) tell a
+	// resent refund that already landed by it: the partner's total beyond PriorRefunded.
+	PriorRefunded int64
 	// Reason is passed to the partner.
 	Reason string
 	// RequestedAt is when payhub asked.
