@@ -48,7 +48,7 @@ func toAPIPayment(p contracts.Payment) api.Payment {
 		Method: api.PaymentMethod(p.Method), Flow: api.PaymentFlow(p.Flow), StoreId: p.StoreID,
 		TerminalId: optional(p.TerminalID), OrderId: optional(p.OrderID),
 		FailureCode: optional(p.FailureCode), FailureMessage: optional(p.FailureMessage),
-		PartnerCode: optional(p.PartnerCode), CancelRequested: p.CancelRequested,
+		PartnerCode: optional(p.PartnerCode), PartnerReference: optional(p.PartnerPaymentID), CancelRequested: p.CancelRequested,
 		CancellationReason: optional(p.CancellationReason), PaidAt: p.PaidAt,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}

@@ -34,14 +34,26 @@ type methodRule struct {
 	currencies []contracts.Currency
 	maxAmount  int64
 	flows      []contracts.Flow
+	// serialRefunds: the partner has no refund id (LINE Pay), so a resent refund is told
+	// from a new one only by the partner's refunded total; one refund of a payment at a
+	// time keeps that total unambiguous.
+	serialRefunds bool
 }
 
-// methodRules: PayPay takes JPY only; ¥500,000 is PayPay's published per-payment cap.
+// methodRules: PayPay takes JPY only; ¥500,000 is PayPay's published per-payment cap. LINE
+// Pay takes TWD or THB (one per channel; the partner refuses the other) in whole units; the
+// cap (100,000.00) is payhub's.
 var methodRules = map[contracts.Method]methodRule{
 	contracts.MethodPayPay: {
 		currencies: []contracts.Currency{contracts.JPY},
 		maxAmount:  500_000,
 		flows:      []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR, contracts.FlowLinked},
+	},
+	contracts.MethodLinePay: {
+		currencies:    []contracts.Currency{contracts.TWD, contracts.THB},
+		maxAmount:     10_000_000,
+		flows:         []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR},
+		serialRefunds: true,
 	},
 }
 

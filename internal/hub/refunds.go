@@ -44,7 +44,7 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: paymentRef(p),
-		Amount: r.Amount, Reason: r.Reason, RequestedAt: r.CreatedAt})
+		Amount: r.Amount, PriorRefunded: p.AmountRefunded, Reason: r.Reason, RequestedAt: r.CreatedAt})
 	h.metrics.partnerCall(p.Method, "refund", res.Outcome, time.Since(start))
 
 	if res.Outcome == contracts.OutcomeUnknown {
@@ -123,6 +123,9 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 		if h.partners[p.Method] == nil {
 			return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 		}
+		if err := checkSerialRefund(ctx, tx, p); err != nil {
+			return err
+		}
 		amount, err := h.refundAmount(ctx, tx, p, cmd.Amount)
 		if err != nil {
 			return err
@@ -153,6 +156,24 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 		return nil
 	})
 	return p, r, att, err
+}
+
+// checkSerialRefund refuses a refund while another of the payment is open, for partners
+// that refund one at a time (methodRule.serialRefunds).
+func checkSerialRefund(ctx context.Context, tx contracts.Tx, p contracts.Payment) error {
+	if !methodRules[p.Method].serialRefunds {
+		return nil
+	}
+	refunds, err := tx.ListRefunds(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range refunds {
+		if r.Status == contracts.RefundPending || r.Status == contracts.RefundUnknown {
+			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Another refund of this payment is still in progress; retry once it has settled.")
+		}
+	}
+	return nil
 }
 
 // refundAmount is the requested amount, or all that remains when none was requested,

@@ -337,8 +337,10 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 		h.flagRefund(ctx, r)
 		return false
 	}
+	// p.AmountRefunded is what succeeded before this refund (it is added only when this one
+	// settles), so the resend carries the PriorRefunded of its first send.
 	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: paymentRef(p),
-		Amount: r.Amount, Reason: r.Reason, RequestedAt: r.CreatedAt})
+		Amount: r.Amount, PriorRefunded: p.AmountRefunded, Reason: r.Reason, RequestedAt: r.CreatedAt})
 	if res.Outcome != contracts.OutcomeSucceeded && res.Outcome != contracts.OutcomeFailed {
 		h.rescheduleRefund(ctx, r)
 		return false

@@ -3,11 +3,14 @@ package hub_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/httpapi"
 	"payhub/internal/hub"
+	"payhub/internal/ids"
 )
 
 // answer is a scripted partner answer of one outcome.
@@ -235,5 +238,43 @@ func TestResolverSettlesAnUnknownRefund(t *testing.T) {
 	got, _ := f.store.GetRefund(context.Background(), "", refundID)
 	if got.Status != contracts.RefundSucceeded || f.payment(t, id).AmountRefunded != 400 || f.partner.count("refund") != 2 {
 		t.Fatalf("refund %s, refunded %d, partner refunds %d", got.Status, f.payment(t, id).AmountRefunded, f.partner.count("refund"))
+	}
+}
+
+// LINE Pay has no refund id: refunds of a payment go one at a time, and each send (and a
+// resend after a lost answer) tells the partner what was refunded before it.
+func TestLinePayRefundsGoOneAtATime(t *testing.T) {
+	f := newFixture(t)
+	linepay := &scriptedPartner{}
+	f.hub = hub.New(hub.Config{Store: f.store, Partners: map[contracts.Method]contracts.Partner{contracts.MethodLinePay: linepay},
+		Clock: f.clock, IDs: ids.New(f.clock), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion})
+	ctx := context.Background()
+	r, err := f.hub.CreatePayment(ctx, f.caller, idem("lp"), hub.CreatePayment{Amount: contracts.Money{Amount: 10000, Currency: contracts.TWD},
+		Method: contracts.MethodLinePay, Flow: contracts.FlowBarcode, Barcode: "123456789012345678"})
+	if err != nil || decode(t, r)["status"] != "succeeded" {
+		t.Fatalf("create: %v %s", err, r.Body)
+	}
+	id := decode(t, r)["id"].(string)
+	var priors []int64
+	outcome := contracts.OutcomeUnknown
+	linepay.refund = func(req contracts.RefundRequest) contracts.RefundResult {
+		priors = append(priors, req.PriorRefunded)
+		return contracts.RefundResult{Outcome: outcome}
+	}
+	amount := int64(1000)
+	if r, _ := f.hub.CreateRefund(ctx, f.caller, idem("r1"), id, hub.CreateRefund{Amount: &amount}); decode(t, r)["status"] != "unknown" {
+		t.Fatalf("first refund: %s", r.Body)
+	}
+	if r, err := f.hub.CreateRefund(ctx, f.caller, idem("r2"), id, hub.CreateRefund{Amount: &amount}); err != nil ||
+		r.Status != http.StatusConflict || decode(t, r)["code"] != "invalid_state" {
+		t.Fatalf("a second refund while the first is open: %v %s", err, r.Body)
+	}
+	outcome = contracts.OutcomeSucceeded
+	f.resolve(t)
+	if r, err := f.hub.CreateRefund(ctx, f.caller, idem("r3"), id, hub.CreateRefund{Amount: &amount}); err != nil || decode(t, r)["status"] != "succeeded" {
+		t.Fatalf("the next refund: %v %s", err, r.Body)
+	}
+	if !slices.Equal(priors, []int64{0, 0, 1000}) {
+		t.Fatalf("PriorRefunded sent %v, want [0 0 1000] (the resend as the first send)", priors)
 	}
 }
