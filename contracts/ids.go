@@ -16,6 +16,10 @@ const (
 	PrefixWebhookEndpoint = "we"
 	// PrefixDeliveryAttempt prefixes the ids of webhook delivery attempts.
 	PrefixDeliveryAttempt = "wda"
+	// PrefixRedelivery prefixes the ids of redelivery requests.
+	PrefixRedelivery = "rdl"
+	// PrefixPartnerCallback prefixes the ids of partner callbacks in the inbox.
+	PrefixPartnerCallback = "pcb"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -40,7 +40,7 @@ func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, sour
 		return contracts.Errorf(http.StatusForbidden, contracts.CodeForbidden, "Callbacks are not accepted from this address.")
 	}
 	now := h.now()
-	cb := contracts.PartnerCallback{ID: h.ids.New("pcb"), Partner: method, SourceIP: source.String(), Body: body,
+	cb := contracts.PartnerCallback{ID: h.ids.New(contracts.PrefixPartnerCallback), Partner: method, SourceIP: source.String(), Body: body,
 		ReceivedAt: now, Status: contracts.CallbackReceived}
 	n, err := parser.ParseNotification(body)
 	switch {

@@ -143,7 +143,7 @@ func (h *Hub) redeliver(ctx context.Context, c Caller, idem Idempotency, queue f
 			if err != nil {
 				return endpointError(err)
 			}
-			resp = Response{Status: http.StatusAccepted, Body: h.render.Redelivery(h.ids.New("rdl"), n)}
+			resp = Response{Status: http.StatusAccepted, Body: h.render.Redelivery(h.ids.New(contracts.PrefixRedelivery), n)}
 			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
 		})
 		return resp, err

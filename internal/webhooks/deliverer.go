@@ -48,7 +48,8 @@ type DelivererConfig struct {
 	Client *http.Client
 	// Batch is how many deliveries one pass leases; Concurrency how many it sends at once.
 	Batch, Concurrency int
-	// Lease is how long a leased delivery stays this deliverer's; longer than a send.
+	// Lease is how long a leased delivery stays this deliverer's; zero means longer than a
+	// whole batch can take.
 	Lease time.Duration
 	// Schedule is the wait after each failed send; nil means DefaultSchedule.
 	Schedule []time.Duration
@@ -80,7 +81,10 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 		cfg.Concurrency = 16
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
+		// Longer than a batch can take when every endpoint hangs: the sends run
+		// Concurrency at a time, each bounded by RequestTimeout.
+		waves := (cfg.Batch + cfg.Concurrency - 1) / cfg.Concurrency
+		cfg.Lease = time.Duration(waves+1)*RequestTimeout + time.Minute
 	}
 	if cfg.Schedule == nil {
 		cfg.Schedule = DefaultSchedule
