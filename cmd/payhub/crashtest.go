@@ -485,12 +485,18 @@ func (h *crashHarness) clearFaults(ctx context.Context) (map[string]int, error) 
 }
 
 // ledger reads the simulator's payments.
-func (h *crashHarness) ledger(ctx context.Context) ([]paypaysim.LedgerPayment, error) {
+func (h *crashHarness) ledger(ctx context.Context) ([]partnerPayment, error) {
 	var l struct {
 		Payments []paypaysim.LedgerPayment `json:"payments"`
 	}
-	err := simJSON(ctx, http.MethodGet, h.simURL+"/_sim/payments", &l)
-	return l.Payments, err
+	if err := simJSON(ctx, http.MethodGet, h.simURL+"/_sim/payments", &l); err != nil {
+		return nil, err
+	}
+	out := make([]partnerPayment, len(l.Payments))
+	for i, lp := range l.Payments {
+		out[i] = fromPayPay(lp)
+	}
+	return out, nil
 }
 
 func simJSON(ctx context.Context, method, url string, into any) error {
@@ -1021,29 +1027,58 @@ func payhubPaymentID(merchantPaymentID string) string {
 	return merchantPaymentID
 }
 
-// partnerCharged is what a partner payment took from the customer: the amount once
-// completed (the capture, for a pre-authorization), before refunds.
-func partnerCharged(lp paypaysim.LedgerPayment) int64 {
-	if lp.Status != paypaysim.StatusCompleted && lp.Status != paypaysim.StatusRefunded {
-		return 0
-	}
-	if lp.PreAuthorization {
-		return lp.Captured
-	}
-	return lp.Amount
+// partnerPayment is one payment in a partner's ledger, in the harness's terms, so every
+// partner reconciles the same way.
+type partnerPayment struct {
+	// PartnerRef is the partner-facing id: payhub payment id + "_" + attempt.
+	PartnerRef string
+	// Status is the partner's own status, for the report.
+	Status string
+	// Held: an authorization still holds the customer's money.
+	Held bool
+	// Amount is what was asked (authorized, for a pre-authorization).
+	Amount int64
+	// Charged is what the partner took (the capture, for a pre-authorization), before refunds.
+	Charged int64
+	// Refunded is the sum of its refunds.
+	Refunded int64
+	// Refunds are its refunds; ID is payhub's refund id when the partner keeps one.
+	Refunds []partnerRefund
+	// RefundIDs: the partner names refunds by payhub's refund id (PayPay merchantRefundId).
+	RefundIDs bool
 }
 
-// partnerMoved reports whether a partner payment took or holds the customer's money.
-func partnerMoved(lp paypaysim.LedgerPayment) bool {
-	return partnerCharged(lp) > 0 || lp.Status == paypaysim.StatusAuthorized
+// partnerRefund is one refund in a partner's ledger.
+type partnerRefund struct {
+	ID     string
+	Amount int64
 }
+
+// fromPayPay reads a PayPay simulator ledger entry.
+func fromPayPay(lp paypaysim.LedgerPayment) partnerPayment {
+	p := partnerPayment{PartnerRef: lp.MerchantPaymentID, Status: lp.Status, Held: lp.Status == paypaysim.StatusAuthorized,
+		Amount: lp.Amount, Refunded: lp.Refunded, RefundIDs: true}
+	if lp.Status == paypaysim.StatusCompleted || lp.Status == paypaysim.StatusRefunded {
+		p.Charged = lp.Amount
+		if lp.PreAuthorization {
+			p.Charged = lp.Captured
+		}
+	}
+	for _, r := range lp.Refunds {
+		p.Refunds = append(p.Refunds, partnerRefund{ID: r.MerchantRefundID, Amount: r.Amount})
+	}
+	return p
+}
+
+// moved reports whether a partner payment took or holds the customer's money.
+func (p partnerPayment) moved() bool { return p.Charged > 0 || p.Held }
 
 // reconcile compares payhub's records with the partner's ledger.
-func reconcile(records []payhubRecord, ledger []paypaysim.LedgerPayment) crashCounts {
+func reconcile(records []payhubRecord, ledger []partnerPayment) crashCounts {
 	var c crashCounts
-	atPartner := map[string][]paypaysim.LedgerPayment{}
+	atPartner := map[string][]partnerPayment{}
 	for _, lp := range ledger {
-		id := payhubPaymentID(lp.MerchantPaymentID)
+		id := payhubPaymentID(lp.PartnerRef)
 		atPartner[id] = append(atPartner[id], lp)
 	}
 	known := map[string]bool{}
@@ -1055,8 +1090,8 @@ func reconcile(records []payhubRecord, ledger []paypaysim.LedgerPayment) crashCo
 	}
 	for id, entries := range atPartner {
 		for _, lp := range entries {
-			if !known[id] && partnerMoved(lp) {
-				c.problem(&c.Lost, "%s: partner %s %d yen, payhub has no payment %s", lp.MerchantPaymentID, lp.Status, lp.Amount, id)
+			if !known[id] && lp.moved() {
+				c.problem(&c.Lost, "%s: partner %s %d, payhub has no payment %s", lp.PartnerRef, lp.Status, lp.Amount, id)
 			}
 		}
 	}
@@ -1064,11 +1099,11 @@ func reconcile(records []payhubRecord, ledger []paypaysim.LedgerPayment) crashCo
 }
 
 // reconcilePayment checks one payhub payment against the partner payments made for it.
-func (c *crashCounts) reconcilePayment(rec payhubRecord, entries []paypaysim.LedgerPayment) {
+func (c *crashCounts) reconcilePayment(rec payhubRecord, entries []partnerPayment) {
 	p := rec.Payment
-	var moved []paypaysim.LedgerPayment
+	var moved []partnerPayment
 	for _, lp := range entries {
-		if partnerMoved(lp) {
+		if lp.moved() {
 			moved = append(moved, lp)
 		}
 	}
@@ -1095,14 +1130,14 @@ func (c *crashCounts) reconcilePayment(rec payhubRecord, entries []paypaysim.Led
 	switch p.Status {
 	case contracts.StatusSucceeded, contracts.StatusAuthorized:
 		if len(moved) == 0 {
-			c.problem(&c.Lost, "%s: payhub %s %d yen, the partner took nothing", p.ID, p.Status, p.Amount.Amount)
+			c.problem(&c.Lost, "%s: payhub %s %d, the partner took nothing", p.ID, p.Status, p.Amount.Amount)
 			return
 		}
 		c.compareAmounts(p, moved[0])
 	case contracts.StatusFailed, contracts.StatusCanceled:
 		for _, lp := range entries {
-			if kept := partnerCharged(lp) - lp.Refunded; kept > 0 || lp.Status == paypaysim.StatusAuthorized {
-				c.problem(&c.Mismatches, "%s: payhub %s, partner %s keeps %d yen (%s)", p.ID, p.Status, lp.MerchantPaymentID, kept, lp.Status)
+			if kept := lp.Charged - lp.Refunded; kept > 0 || lp.Held {
+				c.problem(&c.Mismatches, "%s: payhub %s, partner %s keeps %d (%s)", p.ID, p.Status, lp.PartnerRef, kept, lp.Status)
 			}
 		}
 	}
@@ -1110,24 +1145,37 @@ func (c *crashCounts) reconcilePayment(rec payhubRecord, entries []paypaysim.Led
 }
 
 // compareAmounts checks captured and refunded amounts of a payment that moved money.
-func (c *crashCounts) compareAmounts(p contracts.Payment, lp paypaysim.LedgerPayment) {
+func (c *crashCounts) compareAmounts(p contracts.Payment, lp partnerPayment) {
 	if p.Status == contracts.StatusAuthorized {
-		if lp.Status != paypaysim.StatusAuthorized || lp.Amount != p.Amount.Amount {
-			c.problem(&c.Mismatches, "%s: payhub authorized %d yen, partner %s %d yen", p.ID, p.Amount.Amount, lp.Status, lp.Amount)
+		if !lp.Held || lp.Amount != p.Amount.Amount {
+			c.problem(&c.Mismatches, "%s: payhub authorized %d, partner %s %d", p.ID, p.Amount.Amount, lp.Status, lp.Amount)
 		}
 		return
 	}
-	if charged := partnerCharged(lp); charged != p.AmountCaptured {
-		c.problem(&c.Mismatches, "%s: payhub captured %d yen, partner %s took %d", p.ID, p.AmountCaptured, lp.Status, charged)
+	if lp.Charged != p.AmountCaptured {
+		c.problem(&c.Mismatches, "%s: payhub captured %d, partner %s took %d", p.ID, p.AmountCaptured, lp.Status, lp.Charged)
 	}
 	if lp.Refunded != p.AmountRefunded {
-		c.problem(&c.Mismatches, "%s: payhub refunded %d yen, partner %d", p.ID, p.AmountRefunded, lp.Refunded)
+		c.problem(&c.Mismatches, "%s: payhub refunded %d, partner %d", p.ID, p.AmountRefunded, lp.Refunded)
 	}
 }
 
-// compareRefunds matches every partner refund to a succeeded payhub refund (their
-// merchantRefundId is payhub's refund id) and every succeeded payhub refund to the partner.
-func (c *crashCounts) compareRefunds(p contracts.Payment, refunds []contracts.Refund, entries []paypaysim.LedgerPayment) {
+// compareRefunds matches every partner refund to a succeeded payhub refund — by payhub's
+// refund id where the partner keeps it, else by count and amounts — and every succeeded
+// payhub refund to the partner.
+func (c *crashCounts) compareRefunds(p contracts.Payment, refunds []contracts.Refund, entries []partnerPayment) {
+	var succeeded []contracts.Refund
+	for _, r := range refunds {
+		if r.Status == contracts.RefundSucceeded {
+			succeeded = append(succeeded, r)
+		}
+	}
+	for _, lp := range entries {
+		if !lp.RefundIDs {
+			c.compareRefundAmounts(p, succeeded, lp)
+			return
+		}
+	}
 	byID := map[string]contracts.Refund{}
 	for _, r := range refunds {
 		byID[r.ID] = r
@@ -1135,21 +1183,39 @@ func (c *crashCounts) compareRefunds(p contracts.Payment, refunds []contracts.Re
 	matched := map[string]bool{}
 	for _, lp := range entries {
 		for _, lr := range lp.Refunds {
-			r, ok := byID[lr.MerchantRefundID]
+			r, ok := byID[lr.ID]
 			switch {
-			case !ok || matched[lr.MerchantRefundID]:
-				c.problem(&c.RefundsDuplicated, "%s: partner refund %s of %d yen has no payhub refund", p.ID, lr.MerchantRefundID, lr.Amount)
+			case !ok || matched[lr.ID]:
+				c.problem(&c.RefundsDuplicated, "%s: partner refund %s of %d has no payhub refund", p.ID, lr.ID, lr.Amount)
 			case r.Status != contracts.RefundSucceeded:
-				c.problem(&c.RefundsDuplicated, "%s: partner refunded %s (%d yen), payhub says %s", p.ID, r.ID, lr.Amount, r.Status)
+				c.problem(&c.RefundsDuplicated, "%s: partner refunded %s (%d), payhub says %s", p.ID, r.ID, lr.Amount, r.Status)
 			case r.Amount.Amount != lr.Amount:
-				c.problem(&c.Mismatches, "%s: refund %s payhub %d yen, partner %d", p.ID, r.ID, r.Amount.Amount, lr.Amount)
+				c.problem(&c.Mismatches, "%s: refund %s payhub %d, partner %d", p.ID, r.ID, r.Amount.Amount, lr.Amount)
 			}
-			matched[lr.MerchantRefundID] = true
+			matched[lr.ID] = true
 		}
 	}
-	for _, r := range refunds {
-		if r.Status == contracts.RefundSucceeded && !matched[r.ID] {
-			c.problem(&c.Mismatches, "%s: payhub refund %s succeeded (%d yen), the partner has none", p.ID, r.ID, r.Amount.Amount)
+	for _, r := range succeeded {
+		if !matched[r.ID] {
+			c.problem(&c.Mismatches, "%s: payhub refund %s succeeded (%d), the partner has none", p.ID, r.ID, r.Amount.Amount)
+		}
+	}
+}
+
+// compareRefundAmounts matches refunds of a partner without refund ids (LINE Pay): the
+// same number, with the same amounts in the same order.
+func (c *crashCounts) compareRefundAmounts(p contracts.Payment, succeeded []contracts.Refund, lp partnerPayment) {
+	if len(lp.Refunds) > len(succeeded) {
+		c.problem(&c.RefundsDuplicated, "%s: partner made %d refunds, payhub %d succeeded", p.ID, len(lp.Refunds), len(succeeded))
+		return
+	}
+	if len(lp.Refunds) < len(succeeded) {
+		c.problem(&c.Mismatches, "%s: payhub has %d succeeded refunds, the partner %d", p.ID, len(succeeded), len(lp.Refunds))
+		return
+	}
+	for i, r := range succeeded {
+		if r.Amount.Amount != lp.Refunds[i].Amount {
+			c.problem(&c.Mismatches, "%s: refund %s payhub %d, partner %d", p.ID, r.ID, r.Amount.Amount, lp.Refunds[i].Amount)
 		}
 	}
 }

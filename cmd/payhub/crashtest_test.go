@@ -133,7 +133,7 @@ func payhubRefund(id string, amount int64, status contracts.RefundStatus) contra
 	return contracts.Refund{ID: id, Amount: contracts.Money{Amount: amount, Currency: "JPY"}, Status: status, PartnerRef: id}
 }
 
-func partnerPayment(mpid, status string, amount int64, refunds ...paypaysim.LedgerRefund) paypaysim.LedgerPayment {
+func paypayEntry(mpid, status string, amount int64, refunds ...paypaysim.LedgerRefund) paypaysim.LedgerPayment {
 	lp := paypaysim.LedgerPayment{MerchantPaymentID: mpid, Status: status, Amount: amount, Refunds: refunds}
 	for _, r := range refunds {
 		lp.Refunded += r.Amount
@@ -141,7 +141,7 @@ func partnerPayment(mpid, status string, amount int64, refunds ...paypaysim.Ledg
 	return lp
 }
 
-func partnerRefund(id string, amount int64) paypaysim.LedgerRefund {
+func paypayRefund(id string, amount int64) paypaysim.LedgerRefund {
 	return paypaysim.LedgerRefund{MerchantRefundID: id, Status: paypaysim.RefundRefunded, Amount: amount}
 }
 
@@ -167,42 +167,42 @@ func TestReconcile(t *testing.T) {
 				failed("pay_B"),
 			},
 			ledger: []paypaysim.LedgerPayment{
-				partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000, partnerRefund("re_1", 300)),
-				partnerPayment("pay_B_1", paypaysim.StatusFailed, 500),
-				partnerPayment("pay_B_2", paypaysim.StatusCanceled, 500),
+				paypayEntry("pay_A_1", paypaysim.StatusCompleted, 1000, paypayRefund("re_1", 300)),
+				paypayEntry("pay_B_1", paypaysim.StatusFailed, 500),
+				paypayEntry("pay_B_2", paypaysim.StatusCanceled, 500),
 			}},
 		{name: "two partner payments completed",
 			records: []payhubRecord{succeededRecord("pay_A", 1000)},
 			ledger: []paypaysim.LedgerPayment{
-				partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000),
-				partnerPayment("pay_A_2", paypaysim.StatusCompleted, 1000),
+				paypayEntry("pay_A_1", paypaysim.StatusCompleted, 1000),
+				paypayEntry("pay_A_2", paypaysim.StatusCompleted, 1000),
 			},
 			want: crashCounts{ChargedTwice: 1}},
 		{name: "partner money without a payhub payment",
-			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_Z_1", paypaysim.StatusCompleted, 700)},
+			ledger: []paypaysim.LedgerPayment{paypayEntry("pay_Z_1", paypaysim.StatusCompleted, 700)},
 			want:   crashCounts{Lost: 1}},
 		{name: "payhub success the partner does not have",
 			records: []payhubRecord{succeededRecord("pay_A", 1000)},
-			ledger:  []paypaysim.LedgerPayment{partnerPayment("pay_A_1", paypaysim.StatusFailed, 1000)},
+			ledger:  []paypaysim.LedgerPayment{paypayEntry("pay_A_1", paypaysim.StatusFailed, 1000)},
 			want:    crashCounts{Lost: 1}},
 		{name: "partner refund payhub does not know",
 			records: []payhubRecord{succeededRecord("pay_A", 1000, payhubRefund("re_1", 300, contracts.RefundSucceeded))},
-			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000,
-				partnerRefund("re_1", 300), partnerRefund("re_X", 300))},
+			ledger: []paypaysim.LedgerPayment{paypayEntry("pay_A_1", paypaysim.StatusCompleted, 1000,
+				paypayRefund("re_1", 300), paypayRefund("re_X", 300))},
 			want: crashCounts{RefundsDuplicated: 1, Mismatches: 1}},
 		{name: "partner refunded what payhub says failed",
 			records: []payhubRecord{succeededRecord("pay_A", 1000, payhubRefund("re_1", 300, contracts.RefundFailed))},
-			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_A_1", paypaysim.StatusCompleted, 1000,
-				partnerRefund("re_1", 300))},
+			ledger: []paypaysim.LedgerPayment{paypayEntry("pay_A_1", paypaysim.StatusCompleted, 1000,
+				paypayRefund("re_1", 300))},
 			want: crashCounts{RefundsDuplicated: 1, Mismatches: 1}},
 		{name: "failed payment whose money the partner kept",
 			records: []payhubRecord{failed("pay_B")},
-			ledger:  []paypaysim.LedgerPayment{partnerPayment("pay_B_1", paypaysim.StatusCompleted, 500)},
+			ledger:  []paypaysim.LedgerPayment{paypayEntry("pay_B_1", paypaysim.StatusCompleted, 500)},
 			want:    crashCounts{Mismatches: 1}},
 		{name: "canceled payment fully refunded at the partner",
 			records: []payhubRecord{withStatus(succeededRecord("pay_B", 500), contracts.StatusCanceled)},
-			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_B_1", paypaysim.StatusRefunded, 500,
-				partnerRefund("re_9", 500))},
+			ledger: []paypaysim.LedgerPayment{paypayEntry("pay_B_1", paypaysim.StatusRefunded, 500,
+				paypayRefund("re_9", 500))},
 			want: crashCounts{RefundsDuplicated: 1}}, // re_9 is not payhub's: still reported
 		{name: "captured amount differs",
 			records: func() []payhubRecord {
@@ -211,7 +211,7 @@ func TestReconcile(t *testing.T) {
 				return []payhubRecord{r}
 			}(),
 			ledger: func() []paypaysim.LedgerPayment {
-				lp := partnerPayment("pay_M_1", paypaysim.StatusCompleted, 1000)
+				lp := paypayEntry("pay_M_1", paypaysim.StatusCompleted, 1000)
 				lp.PreAuthorization, lp.Captured = true, 800
 				return []paypaysim.LedgerPayment{lp}
 			}(),
@@ -222,8 +222,8 @@ func TestReconcile(t *testing.T) {
 				succeededRecord("pay_R", 1000, payhubRefund("re_1", 100, contracts.RefundPending)),
 			},
 			ledger: []paypaysim.LedgerPayment{
-				partnerPayment("pay_U_1", paypaysim.StatusCompleted, 1000),
-				partnerPayment("pay_R_1", paypaysim.StatusCompleted, 1000),
+				paypayEntry("pay_U_1", paypaysim.StatusCompleted, 1000),
+				paypayEntry("pay_R_1", paypaysim.StatusCompleted, 1000),
 			},
 			want: crashCounts{Unresolved: 2}},
 		{name: "capture that never finished",
@@ -232,12 +232,16 @@ func TestReconcile(t *testing.T) {
 				r.Attempts = append(r.Attempts, contracts.Attempt{ID: "att_c", Operation: contracts.OpCapture, PartnerRef: "pay_C_c1"})
 				return []payhubRecord{r}
 			}(),
-			ledger: []paypaysim.LedgerPayment{partnerPayment("pay_C_1", paypaysim.StatusCompleted, 1000)},
+			ledger: []paypaysim.LedgerPayment{paypayEntry("pay_C_1", paypaysim.StatusCompleted, 1000)},
 			want:   crashCounts{Unresolved: 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := reconcile(tc.records, tc.ledger)
+			ledger := make([]partnerPayment, len(tc.ledger))
+			for i, lp := range tc.ledger {
+				ledger[i] = fromPayPay(lp)
+			}
+			got := reconcile(tc.records, ledger)
 			if got.Lost != tc.want.Lost || got.ChargedTwice != tc.want.ChargedTwice || got.RefundsDuplicated != tc.want.RefundsDuplicated ||
 				got.Unresolved != tc.want.Unresolved || got.Mismatches != tc.want.Mismatches {
 				t.Fatalf("lost %d, twice %d, duplicated %d, unresolved %d, mismatches %d; want %d %d %d %d %d\n%s",
@@ -291,5 +295,35 @@ func TestCrashHarnessSmall(t *testing.T) {
 	m = regexp.MustCompile(`(?m)^faults injected:\s+(\d+)`).FindStringSubmatch(report)
 	if m == nil || m[1] == "0" {
 		t.Errorf("faults injected: got %v, want some", m)
+	}
+}
+
+// A partner without refund ids (LINE Pay) reconciles refunds by count and amounts.
+func TestReconcileRefundsWithoutPartnerIDs(t *testing.T) {
+	rec := succeededRecord("pay_L", 1000, payhubRefund("re_1", 300, contracts.RefundSucceeded), payhubRefund("re_2", 100, contracts.RefundFailed))
+	entry := func(refunds ...int64) partnerPayment {
+		lp := partnerPayment{PartnerRef: "pay_L_1", Status: "CAPTURE", Amount: 1000, Charged: 1000}
+		for i, a := range refunds {
+			lp.Refunds = append(lp.Refunds, partnerRefund{ID: strconv.Itoa(i), Amount: a})
+			lp.Refunded += a
+		}
+		return lp
+	}
+	for name, c := range map[string]struct {
+		entry                  partnerPayment
+		duplicated, mismatches int
+	}{
+		"agreeing":             {entry(300), 0, 0},
+		"refunded twice":       {entry(300, 300), 1, 1},
+		"the partner has none": {entry(), 0, 2},
+		"another amount":       {entry(200), 0, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := reconcile([]payhubRecord{rec}, []partnerPayment{c.entry})
+			if got.RefundsDuplicated != c.duplicated || got.Mismatches != c.mismatches {
+				t.Fatalf("duplicated %d, mismatches %d; want %d, %d\n%s", got.RefundsDuplicated, got.Mismatches,
+					c.duplicated, c.mismatches, strings.Join(got.Problems, "\n"))
+			}
+		})
 	}
 }
