@@ -77,6 +77,11 @@ const (
 	FailurePartnerUnavailable = "partner_unavailable"
 	// FailureAuthenticationFailed: the customer did not authenticate.
 	FailureAuthenticationFailed = "authentication_failed"
+	// FailureCardDeclined: the card issuer declined the card (another card may work).
+	FailureCardDeclined = "card_declined"
+	// FailureCardTokenInvalid: the card token is unknown, used or expired; the customer's
+	// browser must tokenize the card again.
+	FailureCardTokenInvalid = "card_token_invalid"
 )
 
 // Error is a refusal with a stable code, rendered as application/problem+json.

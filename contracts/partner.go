@@ -3,6 +3,7 @@ package contracts
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 )
 
@@ -47,6 +48,15 @@ type PaymentRequest struct {
 	Barcode string
 	// UserAuthorizationID is the linked account for FlowLinked.
 	UserAuthorizationID string
+	// CardToken is the single-use card token the customer's browser got from the partner's
+	// token script (GMO MP token) for MethodCard. Never logged or stored.
+	CardToken string
+	// ReturnURL is payhub's return endpoint for this payment (FlowRedirect): where the
+	// partner sends the customer's browser back when the customer is done on its page.
+	ReturnURL string
+	// CancelURL is where the partner sends the browser when the customer gives up, if
+	// the partner has such a link (LINE Pay cancelUrl); empty: ReturnURL.
+	CancelURL string
 	// StoreID and TerminalID identify where the payment happens.
 	StoreID, TerminalID string
 	// Description is shown to the customer (e.g. the order id).
@@ -67,6 +77,12 @@ type PaymentResult struct {
 	NextAction *NextAction
 	// PaidAt is when the partner accepted the payment, if it says.
 	PaidAt *time.Time
+	// PartnerSecret is a credential the partner issued for this payment that later calls
+	// need (GMO AccessID and AccessPass, opaque to the engine). payhub stores it encrypted
+	// and hands it back in PaymentRef.PartnerSecret; it is never shown, logged or evented.
+	PartnerSecret string
+	// Card is what the partner reports about the card that paid (MethodCard), if anything.
+	Card *CardDetails
 	// AmountCaptured is what the partner took for a succeeded payment, in the payment's
 	// currency: the whole amount, or for a captured authorization the sum of its captures.
 	// Zero when the partner does not say.
@@ -87,6 +103,8 @@ type PaymentRef struct {
 	PartnerPaymentID string
 	// PartnerActionRef is the pending customer action's id (PayPay QR codeId), if any.
 	PartnerActionRef string
+	// PartnerSecret is the PaymentResult.PartnerSecret payhub stored (decrypted), if any.
+	PartnerSecret string
 	// Flow is the payment's flow (partners query some flows differently).
 	Flow Flow
 	// Amount is the payment's amount.
@@ -177,6 +195,17 @@ type Partner interface {
 	// req.PartnerRef: the resolver settles a refund whose outcome was lost by sending the
 	// same request again (PayPay replays the first result for a repeated merchantRefundId).
 	Refund(ctx context.Context, req RefundRequest) RefundResult
+}
+
+// ReturnHandler is implemented by partners whose FlowRedirect payments are completed when
+// the customer's browser comes back to PaymentRequest.ReturnURL (LINE Pay confirm, GMO
+// SecureTran2). The return itself proves nothing: query is whatever the browser brought,
+// and the adapter checks it against ref before it completes anything, and completes
+// nothing the partner does not confirm. Calling it again for a completed payment answers
+// the payment's state without moving money twice.
+type ReturnHandler interface {
+	// CompleteReturn completes the redirect payment ref after the customer came back.
+	CompleteReturn(ctx context.Context, ref PaymentRef, query url.Values) PaymentResult
 }
 
 // PartnerNotification is a partner's callback as payhub reads it: a hint that a payment

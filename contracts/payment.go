@@ -13,6 +13,9 @@ const (
 	MethodLinePay Method = "linepay"
 	// MethodNanaco is nanaco e-money.
 	MethodNanaco Method = "nanaco"
+	// MethodCard is a credit card through GMO Payment Gateway, online only (partners/
+	// card-gmopg.md): payhub takes a single-use card token, never card data.
+	MethodCard Method = "card"
 	// MethodAuto asks payhub to pick the method from the scanned barcode's provider prefix
 	// (FlowBarcode only); the payment records the method it was routed to.
 	MethodAuto Method = "auto"
@@ -42,6 +45,10 @@ const (
 	// FlowLinked: the customer linked their partner account earlier; payhub charges it
 	// directly with the partner's user authorization id (PayPay userAuthorizationId).
 	FlowLinked Flow = "linked"
+	// FlowRedirect: the customer finishes the payment on the partner's page (LINE Pay's
+	// payment page, a card issuer's 3-D Secure challenge) and the partner sends the browser
+	// back to payhub's return URL, where payhub completes the payment with the partner.
+	FlowRedirect Flow = "redirect"
 )
 
 // Payment is payhub's authoritative record of one payment.
@@ -145,6 +152,8 @@ const (
 	// NextActionDisplayQR: show QRCodeURL as a QR code on the customer display (or open
 	// Deeplink on the customer's phone).
 	NextActionDisplayQR NextActionType = "display_qr"
+	// NextActionRedirect: send the customer's browser to RedirectURL (FlowRedirect).
+	NextActionRedirect NextActionType = "redirect"
 )
 
 // NextAction tells the till what the customer must do to finish a requires_action payment.
@@ -155,8 +164,21 @@ type NextAction struct {
 	QRCodeURL string `json:"qr_code_url,omitempty"`
 	// Deeplink opens the partner's app directly.
 	Deeplink string `json:"deeplink,omitempty"`
+	// RedirectURL is where to send the customer's browser (NextActionRedirect).
+	RedirectURL string `json:"redirect_url,omitempty"`
 	// ExpiresAt is when the code stops working, if the partner says.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// CardDetails is what payhub may keep about a card (partners/card-gmopg.md §7): never the
+// number, the security code or the token.
+type CardDetails struct {
+	// Brand is the card brand as the partner names it (e.g. "VISA"), when it says.
+	Brand string `json:"brand,omitempty"`
+	// Last4 is the last four digits of the card number.
+	Last4 string `json:"last4,omitempty"`
+	// Expiry is the card's expiry as YYMM.
+	Expiry string `json:"expiry,omitempty"`
 }
 
 // Refund is one (partial or full) refund of a payment.

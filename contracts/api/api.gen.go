@@ -237,13 +237,16 @@ func (e EventType) Valid() bool {
 
 // Defines values for NextActionType.
 const (
-	DisplayQr NextActionType = "display_qr"
+	NextActionTypeDisplayQr NextActionType = "display_qr"
+	NextActionTypeRedirect  NextActionType = "redirect"
 )
 
 // Valid indicates whether the value is a known member of the NextActionType enum.
 func (e NextActionType) Valid() bool {
 	switch e {
-	case DisplayQr:
+	case NextActionTypeDisplayQr:
+		return true
+	case NextActionTypeRedirect:
 		return true
 	default:
 		return false
@@ -267,19 +270,22 @@ func (e PaymentObject) Valid() bool {
 
 // Defines values for PaymentFlow.
 const (
-	Barcode PaymentFlow = "barcode"
-	Linked  PaymentFlow = "linked"
-	Qr      PaymentFlow = "qr"
+	PaymentFlowBarcode  PaymentFlow = "barcode"
+	PaymentFlowLinked   PaymentFlow = "linked"
+	PaymentFlowQr       PaymentFlow = "qr"
+	PaymentFlowRedirect PaymentFlow = "redirect"
 )
 
 // Valid indicates whether the value is a known member of the PaymentFlow enum.
 func (e PaymentFlow) Valid() bool {
 	switch e {
-	case Barcode:
+	case PaymentFlowBarcode:
 		return true
-	case Linked:
+	case PaymentFlowLinked:
 		return true
-	case Qr:
+	case PaymentFlowQr:
+		return true
+	case PaymentFlowRedirect:
 		return true
 	default:
 		return false
@@ -562,6 +568,10 @@ type CreatePaymentRequest struct {
 	//   scans and pays.
 	// - `linked`: payhub charges the customer's previously linked partner account;
 	//   `user_authorization_id` is required.
+	// - `redirect`: the customer finishes on the partner's page (LINE Pay's payment page,
+	//   a card issuer's 3-D Secure challenge): the payment answers `requires_action` with a
+	//   `redirect` next action; the partner sends the browser back to payhub, which completes
+	//   the payment and sends the browser on to the request's `return_url`.
 	Flow PaymentFlow `json:"flow"`
 
 	// Metadata The store's free-form key/value data (at most 20 entries), echoed back.
@@ -687,11 +697,20 @@ type NextAction struct {
 	// QrCodeUrl The URL to render as a QR code.
 	QrCodeUrl *string `json:"qr_code_url,omitempty"`
 
-	// Type `display_qr`: show `qr_code_url` as a QR code on the customer display (or open `deeplink` on the customer's phone).
+	// RedirectUrl Where to send the customer's browser (`redirect`).
+	RedirectUrl *string `json:"redirect_url,omitempty"`
+
+	// Type - `display_qr`: show `qr_code_url` as a QR code on the customer display (or open
+	//   `deeplink` on the customer's phone).
+	// - `redirect`: send the customer's browser to `redirect_url`.
 	Type NextActionType `json:"type"`
 }
 
-// NextActionType `display_qr`: show `qr_code_url` as a QR code on the customer display (or open `deeplink` on the customer's phone).
+// NextActionType - `display_qr`: show `qr_code_url` as a QR code on the customer display (or open
+//
+//	`deeplink` on the customer's phone).
+//
+// - `redirect`: send the customer's browser to `redirect_url`.
 type NextActionType string
 
 // OrderId The store's order reference; store-supplied data, never a key.
@@ -741,6 +760,10 @@ type Payment struct {
 	//   scans and pays.
 	// - `linked`: payhub charges the customer's previously linked partner account;
 	//   `user_authorization_id` is required.
+	// - `redirect`: the customer finishes on the partner's page (LINE Pay's payment page,
+	//   a card issuer's 3-D Secure challenge): the payment answers `requires_action` with a
+	//   `redirect` next action; the partner sends the browser back to payhub, which completes
+	//   the payment and sends the browser on to the request's `return_url`.
 	Flow PaymentFlow `json:"flow"`
 
 	// Id The payment's id, `pay_` + ULID.
@@ -815,6 +838,10 @@ type PaymentObject string
 //     scans and pays.
 //   - `linked`: payhub charges the customer's previously linked partner account;
 //     `user_authorization_id` is required.
+//   - `redirect`: the customer finishes on the partner's page (LINE Pay's payment page,
+//     a card issuer's 3-D Secure challenge): the payment answers `requires_action` with a
+//     `redirect` next action; the partner sends the browser back to payhub, which completes
+//     the payment and sends the browser on to the request's `return_url`.
 type PaymentFlow string
 
 // PaymentList One page of payments, newest first.
@@ -2048,188 +2075,190 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchs5suarZPCcCJM+JZqSJbdNxvmh7rZn7L5pZPl4+zS9LKgKJNEqAnQBJZrToYh5h91X2H2QfZR5",
-	"kg1kAqgLi5TkW3scmh89VrEuCSCRyMuXmX90ErVYKsml0Z3hH505ZynP8Z/HJ8/3/ovnWihp/0y5TnKx",
-	"NPhn52zO4fjkOVzSDdCNf/3111/3fvpp7/vv4x6YOYec66WSmoPQkHOZ8pynIGS/E3V0MucLZt+6ZMbw",
-	"3L7xf/422Hvy5o/Dqz36x0H5j3/vRB2zXvLOsKNNLuSsc3UVdZ6nfLFUhkuzd8qXGVvzdJPO2OQFj2E1",
-	"5xLMXGhLjCVOG2XJCTSqKTAJnOWZ4Dnk/G3BtYGVMHO6nS34WMbhk8l67we+jiPI3ZdHwM41lwaUBAZT",
-	"kWsD/B1PCktHfyxrg+ayWHSGv3UsbZ03bWM75SZf7x1PDc83x/SSJ0qmGoyCFRMGzvlU5Xa+Tb4Wclaf",
-	"4IWQYmE/NwjfEdLwGc/xQ/9j75TGuvc8bV9lNxf3NIgUunYyEpZlPLcXpiAM4LAZaCY5KMl7I3uRLZec",
-	"5RqEhEzNNDCZwjJX5xlfwLlKBdd1MptTcBV1lixnC24cNz695NI8T0+YmbfTye0NjsqYX5pJDP8Br358",
-	"/n0vwiWMV/x8rtTFnkhju9zCaEh5Ji55bqmBY1iwbKryheXSFJjUK55rOBwcQiyVmUxVIdPYUi3sJ5eW",
-	"kKgj2QKnNO1EHTtTIrdcaBd21+gqzJusf+Dr9hElmaAhXfA1TFVODOx5s6s5h8pr7FQbtysr7+r14dQx",
-	"xljW+Blfa9flXKVrkPyS545luXYbmL5kViLhI7xEjF3Z2WPpdwBtlrhlVw4BNyESwoTkKQ6GGcg40wYO",
-	"DmGuilxDd8nW8+J8CN8cjCVe6gGzW6BGjZVXGTc8pV2Fi0FSq1yOxj7duTYL9u5HLmeWrQ6OjiK7Yfzf",
-	"+21b84StF9ew4pJu8cy4ZOuSGW/KaBFk4oIDk2NZyAupVtJursqYP5ABX9NueCrTpRLX7Cx3jx/Pit9+",
-	"OB9n31zZm4n3UCh8y1InvuxfiZKW7+w/2XKZiYTZQTxwYuc/ftd0kJWv//ecTzvDzr89KM/AB/SrfnBC",
-	"T9FHt0pFe5yE4Q8hFvKSZSKduJ9j6JaT8+LlLz9H4BdzKniWRpAWRCgfywu+joA+D5dCZUh95LYVz3OV",
-	"69/exL0IYlGy9+SCrycLobWQszgay43fHEVxVBKXFLlWub3ClmLiTvBJIXWxXKrc8DQmNtuuC7RNnLv7",
-	"QfXWlgNm16O1e3Hiv1Nymonksy5vyxROCs1jOvwu+PqeDnIwMIE2IssgL6QUcjaksxgyZnjew1VxU68N",
-	"M/ZNUhlgWaZWqBKhfFPnv/PE7jF7T6F7oHKIEyYTnk1WQqZqNVkyrXlKhIzlkuVG4jlMdwHdZalRlzy3",
-	"REwLad+vDWdprw8v7dfxsmaZBoZKg5PedL7wsfRHw0fkgS2a2q43tD3ywdz0TOXnIk25/NzSgjQmWLA1",
-	"2JVPFR7lQ4hRDZ1YMTnLmTR+ccGoCy6RF6xmJzQ+hsvjlQLij6kfUQzdXGW898Xs3OfS6vUse2oF1+fd",
-	"vu7LE5SZ8dDq46zIjN0IIsXTeV6c9+E5aq8rpiFnQvPU6RpBa4dzPmPS3lNTc9xGCSrUCJI5Ty7wmjv4",
-	"ncz+y9Oz2CvnyZzlMyFnwGZMyK9wb/2szDN70n/WpS71i6E134KilNd0ksheYFKZOc9pR93TTtz2v4zN",
-	"csLWmWLpmVI/snzGP+scWu1/YpSaZPbT8bCmbKNp4A4U/CETC/GlzNpLnl+KhL+S7JKJjJ1nn3fi3Pk7",
-	"Kcrvu9lzv9hz2crtczufLJnzFHIxmxuQaoWGl2VJKxOsDEqV5CMrZqziQJIorngBYtDO6t+w4T6iMGm4",
-	"HXY9Wb31g1fyTKmfmFy7y/qzLmPODJ8gW3MrRoxSsGBy7beAHsG1a9L/V5//V5IVZq5y8Xf+eQV4gR/m",
-	"0qANlLr9g9oPmlZk2ETg9GcryPm7pTUWP9qcv379eu+4QkSLD/FbznKrGVh94j/HHa/MI5njTtzZbWl/",
-	"6NIsc5Vwra18eSqNMOs/0dZd8SzbcwfreWEqEs7Kr+GmaZrzgkwWL62isUzFdMpzqye5N1ubloyVCX+X",
-	"cJ7qScKWpsg52q1soQppJqowEzWd5EzOOJq6SZHn+CGrBpTGawTxgpu5ShvXv0Kl61Vps//EU8HOkPk+",
-	"6/4NBEwWloKJ5X+3jb3yYDkkrtJhvx9/EUrEld+6SMN3aEc7B1/FscTSVFjCWXaSqyXPjeC6M5yyTPOo",
-	"s6xc+qOTc6bb4iWv5+sy7uAMdh3BNOccDH9nRnDBlwaYrtoR97T3AJAzaEJvx6lrui035Y67Qoqunajv",
-	"aE/9hJuDSETDqDPssMKoBTMi6UQbhHPyTyyU5Lichl1wOYQ4PBOXOokjfATxgsmCZTEoma0hnC4aunOV",
-	"pXos0ZtcyFSP4IStT9galjnf8zficHuoJFVnDenX5FfBj45lfPLLyzN4cLn/wH1bP/hDpFcP3M2xPTtg",
-	"WmSZPTuERN0MDQK3BmAU5DzjTHP8lCWPJIWP0lTnhkbVErMJs/tB3EOSbpN7/qpWsCiSuSXWDSwCZmCh",
-	"NLoFyglOgd4xArUQxvAUFpxJDcxOgDV4+0AiXRv7tx8xxehwFvBktSKeGYoVPTrsRGUYab81jLTJazln",
-	"5raTwd+xxZK0eD8T+weDQdQ5Z3miUvuFg8f7Bw8Pjx598/jJgP7ViTr+IOgMOy9OfrXkZ2rVGYbHos7C",
-	"8XxnydZLtu5EHZWnPJ8Ie03l6d7B4ODR3v7+3sHjvcHg8KATdQzPF0KyjO4xIsv2Bt/Yod1syV7PGS1N",
-	"UmijFjy3e0NH3tvnSb5nlRypcigk2VWbM8/e0cw/Kf+3ez0q89UaVlIpB21Pbp7CNFeLGpn3NCznSvI+",
-	"nDq3fPB4xO61Mdj5jaDqxETjeiU0t2PYCOo+jh62RnGjjuPm686guui6qi75NQ/6+648V1xz2BHHPrO3",
-	"XiHfsJSZa8/In/x9VyWv3ehD5YhKhtz94C/2vuf4SI1Fdz915m6lBwvN80lN1rpXtMWyvJc556i1JTww",
-	"RIVnMiEvrPBJErsd2piH7iDeaRxgjw6vD7uVQaLf/J6rcEGYdbfKb7aKpFPUMz+deCY9Nuzz8iT3tDYl",
-	"M7/k+Zr8AC6IgG+w6v6tJXF0Q/2DPlHVP95XpcA5bcQS329ya/TWw7KDQYvkwHg/qpu6nXPxJ1qShItL",
-	"Xk68tSIXS7P2v+DxiBFKwxf6uq2ESATUtK9wzp7TQwclkSzPGUqcIs/aloLnvAI9gJkaQTw3ZqljSy6D",
-	"ZXGeiQRYmuZc6+bSDA4fX7dB7Hdbt0BFataJev7yFzg82P8GWLacs3NuRBI4Fk+MkVMsKGwkJOInyqML",
-	"ui9OfoU5s9q+5D1LczjN3aFcPRWO9/77zR8P24+E7zmG9xtMhWChBsPgfRVAjckLXg77XKmMMzQRSLht",
-	"fMlNTAWR4zAiEx/ybkfnVKfavSOiULanqW3yv6cVXx8bY7lvc0CMfuDphOGvYeunzPA9Ixa8bbo8qZMt",
-	"g+Q+ANMuENxHYcpExtMRSKsqI1xKGNBFYs1x0gntL+RkpTD9lh25hQzL3xMKbV6LMqDbHNuVBEnl0AWQ",
-	"sAXfQVJFHm6hxloQMllPaLdvPrbJGW6/riduwm7LGWFy6isW1Ve9RtkNmOhHodt2htNYbiTOmmx5tSnG",
-	"5kxPFoq0tM3NJfk74zAF9oZr2WRzbjM7ipvPJw6vQlWdhLZZwyDkd60a8bHltvOMR7BgyVxIvpdzhqdv",
-	"wKtZPuyDfZyEH0Glci7ZAncMX+EtGuO753wsWWq3DPxgLXr+tmCZFeuoBCVKmpwlRvcDSTEkSmrDrGjt",
-	"YiiRp3C+BgaGa9Or26INfAkyVysWpOUX9ywCcapAEMuD7TiQTtRpOGg7UWcjZE1KigusR50Qk2slYVJo",
-	"XqEA8RBWkWvBOXSiTj02heS0+ZtavkR+RwQXtfoV7aA33YoVlbLuPAwK5sblKkWlvVkNKuBwqyFpPAs3",
-	"YketToVS12g3MJkk3CMwKVUhE66hG9v90Sfmjz3eNedaFXnCgWlv9+ODvT78zFdOV1qw9Viec0D+HXnt",
-	"KNcgZtKqjQhTkYQOXEOq0AK8kGpVZ1Kn8/ad45q40V90O1pPWIIDKX+phCDKi+EEqlyjo6pygbindsmF",
-	"gjdu8jun5fkJAmNqP0jkGSuhpSOW2Km/5DKlcbkLVTrdpUCm+7skqall9FOB7v20lQeeCZ6lT9tP8eMg",
-	"pNAFpyQnYJlfYzdaNMprR0S7ewB5SmhY5UrOSq+ew6o1BWS/TR1ZcK3Z7NbvtmbivFgwqVvfitPUhoV+",
-	"8fKXn8H9Ct3TZ9/BoyeD/Z4fv5pOaaX8d3h/1of4Ae39uN+57tDxH446wZNE42s7Zn6qeAvaLZ+aXXPU",
-	"atdsakYesmCNNQy+wAVfP7hkWcHBfg663hV4MAAujTUqehHwZK7sUcKSC2dCVCmpmCvlAH7m78xxYkS7",
-	"Bdl0aC0KTVgmBVMhhZ4Dg7ixv2NvAW+yYMr5MhPyYvNTvyy51NVI+j0NbLmEVOQ8Mdm6lUUoLqid7rzF",
-	"iU2+L6OWGlYqv6DY4rQWtNdsrWuG907t+20+se+ctFp6dvFenf5INqhMeW6lL4O/nZJK0fY+42T9Lo2t",
-	"XCWyQhssi694s3N120+UOBV6mbH15G0eD0HP1QriyvjiGvWgZJ0b3MPQVTmoJZcQ+wWOm/d6HyOZiV7B",
-	"Dh9vlYLe7dU6yQHUY28qHVUj+mHPntCZ4CnulsjpbwyxE5t2Kdv7+2DvSX8yfLD35o/96NFhu5Xq/Heb",
-	"9BC8zHIsnWeGGXFpJXGicpTLVkhv3RSf3J28aes4PShoRtvdW2rqg7ExYlYwEgTdARTSiMwSIkeQcW33",
-	"LpPlvQSdYLjFBMt8CANTE9ARFbIP7BkKt6Wczle+jTeKhSU8HNCl82uri+6Gn9/QKLbzJjBt1XoM3xBW",
-	"dy4yp1AVJlELjhNq983IARQht3OieS0i6FJuVvafZp6rYjaviJGKUdYSNmz3ATDw2lOJXmQ6XOzvcNpP",
-	"bubp3vTdo9Pwdl6O9/L3M5FZMtt1nbBPyf4DmqQIljnHjKaVPzOcN0JoiEmli4eoRiCsWxfTqUiEte2R",
-	"q+II4oTl6STlSSakAzCUJpRdDveWCGKHZUE0gzMeqoB9dNNbg8OepZfcXgr5AhNd6CVPHODB2xM5/91d",
-	"G0uiA2+zuyMmTR/VBm+qkqZP2vvGlPvp26rRHZPGVhrM/N0yYxIHibKiugDxjWa2ld3eI26zPZpRZubg",
-	"tJWZOY2jwP7022DvyfHeX1/88NPPJ3tn/7X332/+OHjUfhx8xkAROjtY0NJYlv0y7Qx/u6nO0Ll6E91U",
-	"tRtV1szLq8qiNXW9CHimOXnsVO4yIjf9dK0+ILcyrWd/NTR248M/8mAKEsA4CjpZNq0LJtLdeqNXDlmS",
-	"8KXhaVUmowaJpt3N1Ua/X7dHaUvNV62kNd+LzDjFi/TVjGlTQZpmGRlRzhvR3/XVMEc3+bQoY3j+gOg6",
-	"xEa89LlwcQQ/Pv/5KeBVkzOpiSWep3EvGkslE05TVCMS8R1WMZKJyATKjT4cZyu2toom0T0ML76nYf/J",
-	"XipmwoBI9Vg6dWGFjhBMrwJZLM55DhecLzXwd8xaC/acR+uIUif0FnGXc62ywuzAH/m9dFreeRV1Sp/2",
-	"DXbxS7r5yrvRdvJ0bc7PeabkDONZ3TJo7zNxEYrYa7co6kHiljiZyKzuZkWAUhd1zr7xFiqW6S3P9J3e",
-	"cjepUWuot6mwbiqCzXDwhspSmf8WPa6motTG1mZWVY+eVt25Jlmtzqxxiw3Hcq/EVDjkq10Lj80oDdY5",
-	"pX+2GlFjCdD1F/ecvOZpb1TBa7i0YcTN4lfRwgt6pilyWTXtmvH90raLK4dP3BvV7rKEWNJdsrc1o/Fb",
-	"LvAfvoepME6trQ4m55dCFTpbezBBRegipMl+IG6FLjRHWDErS5/s27wTdejVraeMW0cfUmm4JNBom6H0",
-	"9UAza0muuDaUDdji4LhNGMbbk9eEX+pU/WS3pScHpirL1GoEU24SdK45r2BcCY/E7eZCI4bTAhrC3/zZ",
-	"Y2/H6aiG52JPJ64GxvhvFDb8E+JBdZ1q1yEIJDCGeNYt2RrH5o6/7gu2ZLJHe8Zb9PBcAvN+V9L9VQxd",
-	"AitaYVTZlkpm6x5k3Gi/N5bCZZLRZ0t4lpcJ9kHcLOpSWHVnmfOpeDeWXQaJklMxK3JUxdGmGYFDeOqh",
-	"pzl+MhgMHu8/3n/8+J//+L9xBPuPAY9UPaqc4A+fuB8PQOVjWblHMskSBfE37oZH7pfeqJqARVSVueAH",
-	"BxC3BEqslcL8UN0MpIoTYlhNpzyHNTf0eDukG47DAclIb7CyUlOqpHuxT/JTBSpuyjuAaGk2QhcED7S/",
-	"7ZISL7dEsgncwQJV2jCZ6j6c2QMFGJlfOD7L5DwFup+GPLXnNAnNpmo9xFIf6MhuCufu307phLAivyqf",
-	"0ZWJ6hG9s4zHbOQpZZnlayFhmmGGUlD46AYR3KUjWCrS7i099N4ycBMPCdOLYdI5z9KR9/WUiFsUHvRg",
-	"8MnEQwcvDl6l0jXEUPNYspwZnyRNJ8xCXeLhFzdO/zjy2bLOVhlhdZIF30vZupqbZYlJmHSwqwW74CAM",
-	"vtF7P2KiM5j99++nfCqkMDxb378PUjmyLSnpqGHwIpFxw4rGRYHVfN23H3pWLnj45BD900uehtTRcgad",
-	"SygFZ6+5wYzaYeJ4IBMLrPvVb7lt2uCCBVtT5iQlKc/ZJaeBuUF2rR6nChOFJzCaGUGmNE6bL83Q68P9",
-	"+99TdJAO+zrDYgpshDFuuXbbf+SjlNbMoYNM37+Pug0yXPyXpy0o79gzYtgVUhkxdY6WXr9UcbTKLrlG",
-	"WYCSGOpmnUxDVN+KltIh0eKoE9rLubrsaIlsVgOgtfBmNVwY4oSVMKaPFbZKIJePsemPkXD67Dt4cnj0",
-	"TQgLpiop6FyKgypIeiUBEUYQG2Eyz60pN0xkMW66qRX9FJOj/cbWdjnljPfhZ5ws+xImpAbNk5xbhQjt",
-	"EB1BwnLyttsFCltOpdxZX+3ByJ2ouwDhwBiZJfP2HiksoKMSZ0u0R2Co0sbmuzEM6+dVkx27Ue/jxiDC",
-	"SlC3ReNzr9tqslVrMqGR5lzZcTW/JQbKemkd5S4k1l/Pzk6qGKx+q/cb2aYVTzO3pn1jIXSxWLB87RVI",
-	"z572tTvjYM2Xvzp9DpIt7EHYfE8EcZHLoSsi5H4ZjovB4GFih4H/4nEdmtjyxHbEyG591CFRaF4qJqyH",
-	"hJRr2qaSnnKHMEPIx/tBaBtQwGbVMJlSNo6h8hMBcUclfaxC12sPiG8n9tSKg/cj1qq27fxHxVUEgaIC",
-	"ksF+CbpCJlmhxSXFDm/mbDNqK+Kw8Xb+zr99FNJrHu5Dig4pyv+1ZMe3+LbHJ39caHGD9XAucaA7WWvd",
-	"CqJ1MOQtcT97RFewyiurrr4teFELDW0ALttElicCflfnTnJd57DcNA3L17wHNNePtH2Spq56xabh3/WB",
-	"S5VjKlnPl9ZR01LVv3ksN8RT0WlBSutHiEb+q0fV+p8hCNX6je0sa9fGx4pyvi1UlPPbRIraeBpZ782n",
-	"iRM4Vv2oEQIRzPWZtRKqqnSlTiF+N8QKFjy32qOhjYaBAby54f9vpwr3xGT3QpUR7A8L5W2LlldjTZ6t",
-	"a/kzO5Ss3eEES30ZGfjIrvTK5LW700tF5RZObyK63Vd6XBFiAWyhsjS4SqHr0lHNnC9GDceh8+OgztD7",
-	"QKeqE+pfI6S9xjVb3VBuE76vF8rBXK9zF216c7bGTB0Wtu5Wqd5dOljA4XFBmFEolYMOidt6MQIF9k0O",
-	"tuxmxvki0F8IDf9DwzUYIL+txvsui/20Flqsr9TJrgB7OUQnboW1tY3JvP0TwENlAj5Ow1ierxsAyrzI",
-	"uIbu24Lnaxyw9O4kiqBqY7edWnLZ7r8Zy7oDp+6/uX/feQZv6qhB9HmbM2A3gLgMks1VkaVgOAYvOSRM",
-	"z8UOY7cN70huIWLwcoKVxDT5uAH+rgSw8Mt2dnAtuPcquaS48yKdcYptM2knNGfGjl5k2ai6wDThYY37",
-	"NVeSIwwFQR2Dfq1Q8TkVu5DKlXTg62LCGK+s1Xb4AFDlTkjltRl/76PiNtJKrxXlHopfAc3dMPFtRyqq",
-	"Ls7tpXMrBO1dI5d/GmozvF/yafNQ+5hpjlXtxT/GJWUplLPU+uDtFZiQKXsbxcY+Up/799RlGnz3EXLq",
-	"mpz8NSogjTG+Fmb+Et3ANwelbU5Tc9Z1eGPLphIziVnzeA9049Vc8wSNtHOm+aNDq2E+PIDzteG614eX",
-	"DkWRuVLpVtfEAOX1WSCOjM1peIMVhHhS5MKsX9phObqtiDxTF1Rq9hzrhz3zG+HF67ONMjvObbqXiUue",
-	"wovXZ9W6N4hbwvFqe8LwbEoHPkpbe/rkfGb1uNxXYaeDaiy7UoGeM3vdueh7Q4iPq+iJIbjqZuQopZpm",
-	"zlNq1azjbKZyYeYLiJ+m3788jqH7ND04Otp/QhVon748OHoUQ/dk7+DoUS+CpcA49RJjKYEqrJPqdDir",
-	"aCFO0C6A08zwU39Fd/UQ4guRxiDZItShr74HunH7kRL3RhCb9TIOrRgQkhK/eH0WjyD+/aKII4jfHeH/",
-	"/b66oL8SF/lIcmFiVxIZ1U4k6buMiYUeQiy0juE/NxbFlURHuKTlLlchuoeB/9Q+EdNaYP1tZuIISeLv",
-	"LJXOwXgECyGx6L5zMeJ9EP9uRAzdQoq3Bcf5JJBX5KoG18jxAS1UzVmCYJAcukoGN0CgF+/XPRzeWbXY",
-	"nqfnEH4Q3/bhGflN/CaBw8E+bNTrQ3ZThQHN1m5pV3ORzF1NXJ9UzgLNVmtyeaM+Kdaxd1k4/iHO0WZp",
-	"ZCpd5KZfWe7AzRwwEjgSr4mEqz4FruzBgbIWmb7c+HNjllThTMip2hEX8YEzOOdmxbn09Njx4kSstT0h",
-	"oGtVKB3ByS8vMQULuEx1z0OjqAAxVRbGRaTkTLtWeWHmuHq0AewDes5QaYgTJS9JDdQP2FL0F2kMU/HO",
-	"7ZNzPmeXQhW5/ZeQKb560Ye/KJff6ctpzYQEzXM7TZjdNmUJR9afcWm11bIukNAwtXaJkEaNZZm+bL8e",
-	"QzeeqfAM9B/Uf7YsNpb/9m/wLdMi0ZbfEKOJtWTtXEbw6uzZ3mPL0JJd8EnCNI9d/iIOnsrIcG20l3dY",
-	"Uk5zOzaA+Dsqc7dn9aEhbFSYG1FVIjd4q5Mf7h/Btpp1uCF+8kXOmATnW21JsQnFMir1L5ZZoQNir1SH",
-	"p5liZmip/X//Z/9gMECz7o+xc8SMO0PAClcwDh4Ze23ceXHy67hzRUSdiQXXhi2WBIY4ffYdPHz48Am8",
-	"OvvOgWQJaffcoSXscFJcbLVkbws+9ED3B8GLyeDg0Z617VhiRQ46NRudHCKcA5zoYF1S7mZA96QbVZVF",
-	"ipXGgsio94AgiYogXEKYu7xiDxsKfUWQBxy/ksuixBZZBcc5MJiGcUcqBB+g18LOneQr93zkLC3H+UlI",
-	"4MeshyC6GD7i0t+RxqcYpgjUJCzH2EcjulrvhUMUtXbEcbB4Zsksd5iSnMRBXKlnGPs94/5Gmer+TbRb",
-	"TVY32i2NILZSq+/GUAb5kaUMNg6B41DHc8H8HmKy/nUXMcY8pblSlmg/MaOyxBe+2zd+cud9qIpOp5GX",
-	"6V41yckfj1sUm+2U6+lfVMr/wc7GFN/mnF1YvY+wCLSxaQ1Ry68QnIU/yNqG8KJ6B5r9g7FcKGnm2k9/",
-	"pYHMWBI7YKHB2KNMUUJs9IPy89fd/+c//tfB0REscyEpEBI2G8KRXr16/j1cHo5lyQ94Mlhq0SHn3Ddo",
-	"hzscUNl/xy4eBY8StVhgdo996dtCGZ6O5UuTFwnGrPcItEBCgpyrWgWlq9eHH/jaIawStSyP5KqKQ3KR",
-	"qkpY3WZIK7StB8moIkS23+2TnIIWQgMrNG9vQYSnICouXsWKsM2WnPEc57iR8I7AIfJMRYT8i2DJUDP2",
-	"TaUiSJhUUiQsw2OlrDZZtjeSZaFtayBZswI1rTLBoUTI2yPQwWP8oEKXpXrN7jCo0NuIRk/Z+1JorBSO",
-	"RWKrzcoQzlWiMsrWTeHtjvt29mA6dm+uN0KrwrdK+JyXHzi4Ia4ONTWg3c5MH17PmeGXtWGE6Vsxbd+L",
-	"yR8bXRV0aD0SAQb1MUuflcAra1x431glIYGIIXqxjwl0G91VdhQTpjVmcDQYtCxS8MBe193lcPAEtnWJ",
-	"Qc6rtn/pt7ACg40ayEOCuW6pn4zUnvrGLSlPRFoCBMu5rXQbwmqnVDTbMklk9Xf7n4f2P4cRHO7bf+0f",
-	"oUFyePAkggt0q66ESeZcR3A0eNijcjfKOC6JQKt6+zCXRmjHK5zJFERKvrvbV+B+kW/29gpJsJTJY/VY",
-	"PORVDt8c+HZhNcDzFNHp00xIkprW4j+Wvlo4GcranROlSYDC3q5PyWq0xcayvELqIJ1PruqlJOwj6vDo",
-	"xENs6A0hjx6Z3IZ57N+/vwFa3Ogs0oQuetAieul9SMClB291yAeRWsNM6oCZrOEhx/KmgEicUQS2aX9y",
-	"4lS5WdwKUIRuvK1Uddzzu4ZABWPpKpF4TCO2wovLikrYlcx/IIgjo2CzWHDsfLBSjWUt/5n8h327NXCq",
-	"jgYPURFc11sAuGQywsI59IOb1uOT552oc+lrWnfKErPosVtyyZaiM+w87A/6D8llPkfnkaUP3ZqulLGr",
-	"EIa/zcgbRlEFTLDrDDs/Cm3QMdyo5aU7jX5pB4PBjvLgtysL3laJrKVEOLGArmCtqGCRURg9cte8/eAd",
-	"0o2A8RfScOSQpq/toTDNDyo96fCR/esfqbVfwIceXv9Q2cwKnzi8/onQosc+cPDk+geabTmuos7RTaag",
-	"3vsJXaQE/3S8GspW3QstONfASp41bKY7w986NcHUedPoCbrFuVze8qDaM/TKPt7cWQFNRq1o3//dUWep",
-	"2qAQLzk2ag1c784BFGfCaFC5mFnDtdadNEJRVQFzojJkFJWKHUsXhinxm9VNRFG7EHDChFH7JUTaorCq",
-	"y4467rRz2ylu9DG1M+FO129Vuv5owqYdHXu12RHyYHDw8T+63t4ZI7Cv0BVY5FfVZOJrknqDG0i90HPS",
-	"PrB/A5qa3bvwuaObTEBL944/UzYHhkdTlDuBsE0aO3nqNamKdlLfKFbi63q6uj/u2zNpoXu+RgekfQ+h",
-	"bnpOZiKggr0tEI2Sa6uBPxOZlUTkUERbZMmdg40EpktUZT6HFTFFVC4PfZdTesFY1jxQjWapaMX5Voxg",
-	"lGEZUKnzFplqR3zip2VDojbwP2zGQYu/89AhFxE6ZYtcrCJZazEU2nYcDCrtAfYHg+vaNLQFNWrJwWV6",
-	"BuViu6mjKd9GYKgi2tpT+Wj/oCW6uomyztZlIrMPz5Iptu27IdZ/wzY29QoM19FAta0QcSQ0WpTb6KgW",
-	"WLgpMdVy/NdR4vOWyGjcRkVZ2OA2s+GrylxHgzM7he9I2qi14pqWBtBQprRBraPi0beKkDBhzyPksLdt",
-	"NKHiy03HE7oiXDcSZ9jZlVV5cELgEi+2szg99NvM8Dc1km6Gzr0ZRcHNe0NiMvMetLz5hBZhtYBCi8LU",
-	"VkLhzrC7TsX5jLqAfeoG9LW03Wwx8Zbl+ecViHAJLblWe4n6SehKAj36twoZUndrzi819YUBHDjABR6F",
-	"hoPBfri/dO3cv7/yDmsri+gIuX9/CAxcwTbyEgZvV8Xx/LdT7F3iA1VjuVnrtFJuI5TEIo8zSkRPdpCK",
-	"XuMIvsax7Na9iGgwtjkK231c3plVreU3lt6Z1aKq1Po0fanWX2szqas6SMsVFmsIt/2PLdy2WYItvsNR",
-	"hcUoD3+uVhgeJjT+nZ14Zyd+oJ14cJOHN/uH/oueKyQGyrOh/WhpmKXo6Ntqm5662lfVEAvT5SYFqVZ9",
-	"OBNZpim9gSBR1dhkVCusYsV928kQtL1uMxFiMwbTaxPUf+GmlNKfWoW7RsrdaW1fjTv+Lwie2bmhbqsU",
-	"nPiikHW/e7M9p0x4dnu3e/PlWxVJ191zNa+XyqGGhXoz25rO6eG24kvCzNOcUWUpXydvFPS3g8GgVE7L",
-	"Uj5hv2yWSbpUwgUGarXsRviqZv2hamZda1XoMiZb5nv5QtPYUgXzmpZc+nRcRCRS1e7BYLh/ODx6Ai9e",
-	"npXF3VK2JtUVIbYeKueyOXsbZAJGQz0Kmb7pcBJtrV1i6Lr8OyG14SztVSt5ebgGgVCZtK+tzRJ043o9",
-	"xyG4drO9SkfqUNcas9RUzpEgBI7WASObxDTLZUXVVDyq5E6YgHMmUyVrMCXPE/fvHwwO7t+vGCFQWhNx",
-	"s+akw+fgGzAw5GLrhDyxS9dvqwteeanDHtJ5ZhfLKMp+nCkZ0ACtkINqMmZUq0RFQJfaZLUaEdW+yV+s",
-	"EdHW3Lk1gjT4U4yGSsH1r8os+JgRuWvm04k8vxux6h9uVp6iyGjdcj1sZF87DEoQTcB+UWX+1s1zZ8fd",
-	"2XF3dtxt7Djapu9hxz2otIv+NHrjGaY7MypxaZUprPEja9pbWQfdu+7J7+eIK5WRIDDMWG5rtg7HbTqk",
-	"+8KwqvsRkNYrR1EVobhq1Km/F7K2UkGZ6izPxSWH4F10NSU33Itj6f2LVU2g/EBdD5uz1CMs7UB8Lgh6",
-	"vMpo6hPslFFVIrBYLKXAADtXroRMpYm9VVkQD9vSpG+LClLtvv/l6iBVKm/lyfzsSkmJTnfMcuewvDvo",
-	"7g662x10TsrKqmy7/annzO6d+F9XLvlTOgcrNZ92y45tdZ/u/IZfGYx3c8ErXO2vfLgHcZuyFkqEN9S1",
-	"mtYUCvOXDqYFW5NrRPNLnrPMN6Yby8C2nCXzCkx31ZLsRxFn9wThXuyLFwrrZku+HstuqKAVVWmquJN6",
-	"9dZ3leM2dQrSsJJ4eXhwgMGF9uym6hCFJHj9Fo2sxauzPXzua2W1hM5RkSv1UO9H03YmMXsFMxldwvvW",
-	"8LMr0/ZFR5+Jxj8p+Ozr2G1DIdPy3IWe7zS5O03uk2hyp65a4I2UN3ckNCPPG/HcIPY+sca2W27cKWVf",
-	"WTA392x1A0VsZ9Fj6FaLHveaBUIq+kStzEcEmbjg1ZIdSpZg1qVV6QKWVaSd5jlahbRuoFfdDvPJUiFd",
-	"cKdp1Cgz9kltpLZaclu23zU5j7crknu3g78QEO2mlVTNb3WMW6757mzH9pzCMrePYXv5evofpftRliN0",
-	"40p9xHgEUkleVp3s9anUzVhW09iYL3WixcyXcntp9UaWp+D4W8Plfn/QH2DriDJxcSzDn8YXLbLWjr9o",
-	"38issRL3orIkgMJurWhtUCEBQlixc1UYeDiWKVvrGrzXF+Qx1MQBZ/KeDgUBY6p1F4eSgNjaAv75j/+N",
-	"5QRAmCE2ehI6dFbM1lQCuUuQB5SiWCXDJ184w4IKSKA3PFeGMsRfnf4Yso/GMp4bs9Qx5jfDsjjPRAIs",
-	"TXOu9XYDqFkI8Yu2hBrE/kkm0fbyk1vErWeUSvYt8cmdNfQZVak74+aT5W5SkUxgG4fM9TmcG/pUsF1S",
-	"nvG22tmnfKEuGyI4qmwqHZBMzgNWaSLTh+/tW7HeD1YSryiS/Q0Jife2SMhPWdiCG55uFKfdLVbsyTlz",
-	"iu6dMvZVmFPECLfbUNFWa/8zcvBtWbcrS7cu7t47k+JrcwrcioVvp3w2uK2J+24/Wx5QEZPbA3m2fW2b",
-	"tXQsayLaF67H/F+ZcNLlRaX88P4gwmYV9jory9Pwd3NWaGoiosdyNVcZ1T1bg912aZG5LhxSAUZ6tDVI",
-	"ZML7cMr3aLQgTOi84SstYD1etmyzDZ7iQ5/ENvgyBE8ErpTNnQr+NQUk/jwV2O8zVu7zD1WCP6RG1G1l",
-	"FVWLIp2YSpdQ1aiag8djDoWE+LdprhYRGNWLoaumWP6e69gVHKbHxpLqX1c19Xp9KF9cBWv6tRWkcjnM",
-	"kq8guHXGEgsIeocO+WfC+30xFl+qqtsScy7j2r2dhanO1L+Ie6S9K+qN/CJ3RavuBPBd0aoPLFrFUDq5",
-	"Xr5q6n3gWGnyI5wD6O/dKzvSfNqz4LnWBfcFa+mjkdU3i1wiPtoqls9cCvEsZwm2CBEqha4rDxUq7fZ8",
-	"3cCw7YP/fKVKCa4jRF0veR4+56r95jzhOMEJk65AsFWfHTBqLJcs4SPSa/EIyXy3GXtiLYNfvg8/K1eL",
-	"WOW4JNgDi1rptJ4AOONu4pxz919I+30vl3S52nci+U4n/gjSEfdQVQBWAmXa76mtErHS3Qp3W7Wv1W9v",
-	"7G6iPjJtaAKXrqqoK6KXSi4WBt3YF0u2L6By7+5Kyhcq7rkOb9SaZ/jgwf7BN/1Bf9DfH36zPxjgTnZk",
-	"b5bU81UFqbo4pbFkrgUFFfnHouMIi+iXaIQA5dks2fW6GbglwKcTjfUaxpf0cRc+7W7ETntRhYqKW7wk",
-	"pL4OV2+u/n8AAAD//w==",
+	"7H3rchs5suarZPCcCJM+RZqSJXebjPND3W3P2H3zyPLx9ml6WVAVSKJVBNgFlGhOhyLmHXZfYfdB9lHm",
+	"STaQCaAuLFKSb+1xaH70WMW6JIBEIi9fZv7RSdRypSSXRndGf3QWnKU8x3+evHjW/y+ea6Gk/TPlOsnF",
+	"yuCfnbMFh5MXz+CSboBu/Msvv/zS//HH/nffxT0wCw451yslNQehIecy5TlPQchBJ+roZMGXzL51xYzh",
+	"uX3j//x12H/85o+jqz7947D8x793oo7ZrHhn1NEmF3LeubqKOs9Svlwpw6Xpn/JVxjY83aYzNnnBY1gv",
+	"uASzENoSY4nTRllyAo1qBkwCZ3kmeA45/73g2sBamAXdzpZ8IuPwyWTT/55v4ghy9+UxsHPNpQElgcFM",
+	"5NoAf8uTwtIxmMjaoLkslp3Rrx1LW+dN29hOuck3/ZOZ4fn2mF7yRMlUg1GwZsLAOZ+p3M63yTdCzusT",
+	"vBRSLO3nhuE7Qho+5zl+6H/0T2ms/Wdp+yq7ubinQaTQtZORsCzjub0wA2EAh81AM8lBSd4b24tsteIs",
+	"1yAkZGqugckUVrk6z/gSzlUquK6T2ZyCq6izYjlbcuO48ckll+ZZ+oKZRTud3N7gqIz5pZnG8B/w6odn",
+	"3/UiXMJ4zc8XSl30RRrb5RZGQ8ozcclzSw2cwJJlM5UvLZemwKRe81zD0fAIYqnMdKYKmcaWamE/ubKE",
+	"RB3JljilaSfq2JkSueVCu7D7Rldh3mTzPd+0jyjJBA3pgm9gpnJiYM+bXc05VF5jp9q4XVl5V28Ap44x",
+	"JrLGz/hauy7nKt2A5Jc8dyzLtdvA9CWzFgkf4yVi7MrOnki/A2izxC27cgS4CZEQJiRPcTDMQMaZNnB4",
+	"BAtV5Bq6K7ZZFOcj+OpwIvFSD5jdAjVqrLzKuOEp7SpcDJJa5XI09unetVmytz9wObdsdXh8HNkN4/8+",
+	"aNuaL9hmeQ0rrugWz4wrtimZ8aaMFkEmLjgwOZGFvJBqLe3mqoz5PRnwNe2GJzJdKXHNznL3+PGs+e2H",
+	"82H2zZW9mXgPhcI3LHXiy/6VKGn5zv6TrVaZSJgdxAMndv7jN00HWfn6f8/5rDPq/NuD8gx8QL/qBy/o",
+	"KfroTqloj5Mw/BHEQl6yTKRT93MM3XJynr/8+acI/GLOBM/SCNKCCOUTecE3EdDn4VKoDKmP3Lbiea5y",
+	"/eubuBdBLEr2nl7wzXQptBZyHkcTufWboyiOSuKSItcqt1fYSkzdCT4tpC5WK5UbnsbEZrt1gbaJc3c/",
+	"qN7acsDse7R2L078t0rOMpF80uVtmcJpoXlMh98F39zTQQ4GJtBGZBnkhZRCzkd0FkPGDM97uCpu6rVh",
+	"xr5JKgMsy9QaVSKUb+r8N57YPWbvKXQPVA5xwmTCs+layFStpyumNU+JkIlcsdxIPIfpLqC7LDXqkueW",
+	"iFkh7fu14SztDeCl/Tpe1izTwFBpcNKbzhc+kf5o+IA8sENT2/eGtkfem5ueqvxcpCmXn1pakMYES7YB",
+	"u/KpwqN8BDGqoVMrJuc5k8YvLhh1wSXygtXshMbHcHm8UkD8MfMjiqGbq4z3Ppud+0xavZ5lT6zg+rTb",
+	"1315ijIzHll9nBWZsRtBpHg6L4rzATxD7XXNNORMaJ46XSNo7XDO50zae2pqjtsoQYUaQ7LgyQVecwe/",
+	"k9l/eXIWe+U8WbB8LuQc2JwJ+QXurZ+UeWpP+k+61KV+MbLmW1CU8ppOEtkLTCqz4DntqHvaidvB57FZ",
+	"XrBNplh6ptQPLJ/zTzqHVvufGqWmmf10PKop22gauAMFf8jEUnwus/aS55ci4a8ku2QiY+fZp504d/5O",
+	"i/L7bvbcL/ZctnL73M4nSxY8hVzMFwakWqPhZVnSygQrg1Il+diKGas4kCSKK16AGLSz+rdsuA8oTBpu",
+	"h31PVm9975U8U+pHJjfusv6ky5gzw6fI1tyKEaMULJnc+C2gx3Dtmgz+1ef/lWSFWahc/J1/WgFe4Ie5",
+	"NGgDpW7/oPaDphUZNhE4/dkKcv52ZY3FDzbnr1+/7p9UiGjxIX7DWW41A6tP/Oek45V5JHPSiTv7Le33",
+	"XZpVrhKutZUvT6QRZvMn2rprnmV9d7CeF6Yi4az8Gm2bpjkvyGTx0iqayFTMZjy3epJ7s7VpyViZ8rcJ",
+	"56meJmxlipyj3cqWqpBmqgozVbNpzuSco6mbFHmOH7JqQGm8RhAvuVmotHH9C1S6XpU2+488FewMme+T",
+	"7t9AwHRpKZha/nfb2CsPlkPiKh32+/FnoURc+a2LNHyLdrRz8FUcSyxNhSWcZS9yteK5EVx3RjOWaR51",
+	"VpVLf3RyznRbvOT1YlPGHZzBriOY5ZyD4W/NGC74ygDTVTvinvYeAHIGTentOHVNt+W23HFXSNG1E/Ut",
+	"7akfcXMQiWgYdUYdVhi1ZEYknWiLcE7+iaWSHJfTsAsuRxCHZ+JSJ3GEjyFeMlmwLAYlsw2E00VDd6Gy",
+	"VE8kepMLmeoxvGCbF2wDq5z3/Y043B4qSdVZQ/o1+VXwoxMZv/j55Rk8uDx44L6tH/wh0qsH7ubYnh0w",
+	"K7LMnh1Com6GBoFbAzAKcp5xpjl+ypJHksJHaapzQ6NqidmE2X0v7iFJt809f1VrWBbJwhLrBhYBM7BU",
+	"Gt0C5QSnQO8Yg1oKY3gKS86kBmYnwBq8AyCRro3924+YYnQ4C3iyWhHPDMWKHh11ojKMdNAaRtrmtZwz",
+	"c9vJ4G/ZckVavJ+Jg8PhMOqcszxRqf3C4dcHhw+Pjh999fXjIf2rE3X8QdAZdZ6/+MWSn6l1ZxQeizpL",
+	"x/OdFdus2KYTdVSe8nwq7DWVp/3D4eGj/sFB//Dr/nB4dNiJOobnSyFZRvcYkWX94Vd2aDdbstcLRkuT",
+	"FNqoJc/t3tCR9/Z5ku9ZJUeqHApJdtX2zLO3NPOPy//tX4/KfLWGlVTKQduTm6cwy9WyRuY9DauFknwA",
+	"p84tHzwesXttDHZ+I6g6MdG4XgvN7Ri2grpfRw9bo7hRx3HzdWdQXXRdVZf8mgf9fVeeK6457Ihjn9pb",
+	"r5BvWMrMtWfkj/6+q5LXbvShckQlQ+5/8Gd73zN8pMai+586c7fSg4Xm+bQma90r2mJZ3succ9TaEh4Y",
+	"osIzmZAXVvgkid0ObcxDdxDvNA6wR0fXh93KINGvfs9VuCDMulvlNztF0inqmR9PPJMeG/Z5eZJ7WpuS",
+	"mV/yfEN+ABdEwDdYdf/Wkji6of5Bn6jqH++qUuCcNmKJ7za5NXrrYdnhsEVyYLwf1U3dzrn4Ey1JwsUl",
+	"LyfeWpHLldn4X/B4xAil4Ut93VZCJAJq2lc4Z8/oocOSSJbnDCVOkWdtS8FzXoEewFyNIV4Ys9KxJZfB",
+	"qjjPRAIsTXOudXNphkdfX7dB7Hdbt0BFataJevbyZzg6PPgKWLZasHNuRBI4Fk+MsVMsKGwkJOInyqML",
+	"us9f/AILZrV9yXuW5nCau0O5eiqc9P/7zR8P24+E7ziG9xtMhWChBsPgfRVAjckLXg77XKmMMzQRSLht",
+	"fclNTAWR4zAiUx/ybkfnVKfavSOiULanqW3yv6MV35wYY7lve0CMfuDplOGvYeunzPC+EUveNl2e1OmO",
+	"QXIfgGkXCO6jMGMi4+kYpFWVES4lDOgiseY46YT2F3KyUph+x47cQYbl7ymFNq9FGdBtju1KgqRy6AJI",
+	"2JLvIakiD3dQYy0ImWymtNu3H9vmDLdfN1M3YbfljDA59RWL6qteo+wGTPSD0G07w2ksNxJnTba82hZj",
+	"C6anS0Va2vbmkvytcZgCe8O1bLI9t5kdxc3nE4dXoapOQtusYRDy21aN+MRy23nGI1iyZCEk7+ec4ekb",
+	"8GqWDwdgHyfhR1CpnEu2xB3D13iLxvjuOZ9IltotA99bi57/XrDMinVUghIlTc4SoweBpBgSJbVhVrR2",
+	"MZTIUzjfAAPDtenVbdEGvgSZqxUL0vKLexaBOFUgiOXBdhxIJ+o0HLSdqLMVsiYlxQXWo06IybWSMC00",
+	"r1CAeAiryLXgHDpRpx6bQnLa/E0tXyK/I4KLWv2KdtDbbsWKSll3HgYFc+tylaLS3qwGFXC41ZA0noVb",
+	"saNWp0Kpa7QbmEwS7hGYlKqQCdfQje3+GBDzxx7vmnOtijzhwLS3+/HB3gB+4munKy3ZZiLPOSD/jr12",
+	"lGsQc2nVRoSpSEIHbiBVaAFeSLWuM6nTeQfOcU3c6C+6Ha2nLMGBlL9UQhDlxXACVa7RUVW5QNxTu+RC",
+	"wVs3+Z3T8vwUgTG1HyTyjJXQ0hFL7DRYcZnSuNyFKp3uUiDT/V2S1NQyBqlA937aygNPBc/SJ+2n+EkQ",
+	"UuiCU5ITsMyvsRstGuW1I6LdPYA8JTSscyXnpVfPYdWaAnLQpo4sudZsfut3WzNxUSyZ1K1vxWlqw0I/",
+	"f/nzT+B+he7p02/h0ePhQc+PX81mtFL+O3wwH0D8gPZ+POhcd+j4D0ed4Emi8bUdMz9WvAXtlk/Nrjlu",
+	"tWu2NSMPWbDGGgZf4IJvHlyyrOBgPwdd7wo8HAKXxhoVvQh4slD2KGHJhTMhqpRUzJVyAD/xt+YkMaLd",
+	"gmw6tJaFJiyTgpmQQi+AQdzY37G3gLdZMOV8lQl5sf2pn1dc6mok/Z4GtlpBKnKemGzTyiIUF9ROd97h",
+	"xCbfl1ErDWuVX1BscVYL2mu20TXDe6/2/Xs+te+ctlp6dvFenf5ANqhMeW6lL4O/nZJK0fa+nNMgp3tM",
+	"R6NAc+cZr7hgznO11nYXxP4lca/1G8adJ/u0wpITyNJtbAt8xZu9HNR+avUhToVeZWwz/T2PR6AXag1x",
+	"ZRbj2hyBknWecw9DV+WgVlxOJEDsOSlu3u6dmVaL6kM5L6O9E2hUeSuSVD/eSvo75Xq1Sm7vqmtljABE",
+	"sjeVzrUx/dC3WkUmeIo7PHI6J0O8x7Ytzfp/H/YfD6ajB/03fxxEj47aLWvnc9ymhyBxdpfRGWyYEZf2",
+	"9EhUjmeJPVh2buSP7gLfts+c7ha0ud0uOTXzAeQYcTYYvYLuEAppRGYJkWPIuLbyhsnyXoJ7MBQLgmU+",
+	"7ILpFOg8CxkT9tyH21JOOgHfxRvF0hIelIrSYbfTrXjDz29pQbt5E5i2pgiGnAhfvBCZUwILk6glxwm1",
+	"u3DsQJWQ2znRvBbFdGlCa/tPs8hVMV9UxFLFkGwJdbb7LRh4ja9EXDIdLg72BBqmN/POb8cb0NF5O8/M",
+	"O8UomMgsme36WdinZLMCTVIEq5xjFtban3POgyI0xKSGxiNUfRCKrovZTCSCSzNFroojiBOWp9OUJ5mQ",
+	"DnRRmn12OdxbIogd/gYRGM7gqSYZYGjBGkn2/L/k9lLIcZjqQq944kAa3gbK+W/u2kQSHXib3R0xWSeo",
+	"6njzmqwTEslbU+6nb6cWekJaZmnk87erjEkcJMqK6gLEN5rZVnZ7h1jT7ghMmU2E01ZmEzWOAvvTr8P+",
+	"45P+X59//+NPL/pn/9X/7zd/HD5qPw4+YXALHTQsaJYsy36edUa/3lQH6Vy9iW6qjo4ra+blVWXRmvpp",
+	"BDzTnLyMKndZnNu+xVa/lVuZ1rO/Gs678eEfeQAICWAcBZ0s2xYRE+l+XdcrtCxJ+MrwtCqTUetFc/Tm",
+	"qq7fr7sjy6W2rtYScq6LzDg1jnTsjGlTQcdmGRl+zoMy2PfVMEc3+bQo447+gOg6lEm88vl7cQQ/PPvp",
+	"CeBVkzOpiSWepXEvmkglE05TVCMSMSlWMZKJyATKjQGcZGu2sWor0T0KL76n4eBxPxVzYUCkeiKdurBG",
+	"5w2mhIEsluc8hwvOVxr4W2YtHHvOo0VH6R56h7jLuVZZYfZgpvxeOi3vvIo6pR/+Brv4Jd185V1/e3m6",
+	"NufnPFNyjjG4bgk08NnDCJ/cYaHUA9stsT2RWd3NigClLuqcfeMtVKzSW57pez38blKj1vB0U2HdVgSb",
+	"IewtlaUy/y16XE1FqY2tzUyrHj2tunNNslqdWeMWG6Ed5XEgDq1r18LjSUoje0Epq632mLXauv5i38lr",
+	"nvbGFYyJS3VGrC9+Fe3FoGeaIpdVQ7GJSSgtxbhy+MS9ce0uS4gl3SWoW9Mfv+XACuF7mL7j1NrqYHJ+",
+	"KVShs40HQFSELsKw0D5thVu0jLBin9aGQt4Vrv10lsJuxeYcuhVp47ee/SGyH7e6cp6C0LrAJx72v4OX",
+	"PCkoJynLuJzz3qi2bX0K77YvB712DMcUaAU7vUB3jOueFI5VChY8WNbnLLmw0oBmNbIndLIIGd3avrhO",
+	"SNryEjsJqurdvIekWoZosdZLnzza67RM1xnubnv46FrDO4W28BwPNY85tAb6mmtDiaEtvq7bROS8mX5N",
+	"JK5O1Y9W2nlyYKayTK3HMOMmQT+rcxDHlUhZ3G6FNcJ5Lfgx/M0f6bj6djqqkdrY04lMjnCPG0WQ/4TQ",
+	"YF1V3adbAMnhEaoQK7bBsTmtovucrZjskSjyjhJ4JoF5JiWTSsXQJdyqlfEVaadktulBxo32ImclXFIh",
+	"fbZE6nlRax9EGaQuhdUiVzmfibcT2WWQKDkT8yJHCwdNxTE4sK8eeZrjx8Ph8OuDrw++/vqf//i/cQQH",
+	"XwNqKnpcUYwePnY/HoLKJ7Jyj2SSJQrir9wNj9wvvXE1F4+oKssCHB5C3BIzs8Yf80N1M5AqTuBxNZvx",
+	"HDbc0OPt6H44KeUGqWP2CNKUNete7PM9VYH6sPJ+NVqarSgWIUXtb/ukxMsdoAZy1rJAlTZMpnoAZ/ac",
+	"BkZWLY7PMjlPge6nIc+s+uNPhboUHmHVF4xpNM+87t9O6eC1J2n12EOvNmqd9M4yNLeVspZllq+FhFmG",
+	"yWpBj6YbRPCcj2GlyGiy9NB7yxhePCJ4N0bMFzxLx96FVoKvUXjQg8HVFY8c0jw460qPG0OFbsVyZny+",
+	"PB3cS3WJOkXcUKriyCdOOxNwjIVqlryfsk01Tc8SkzDpEHhLdsFBGHyjdyrFRGfwpty/n3J7Lhuebe7f",
+	"B6kc2ZaUdNzwIyCRccM5gYsC68VmYD/0tFzw8MkRhipWPA1ZxOUMOk9bCs4MdoMZt2cMoJ5DLLAZVL/l",
+	"tmmDC5ZsQ0m0lK++YJecBuYG2bXqsSpMFJ7AwHYEmdI4bb5KR28A9+9/R4Fi0qHqDIvZ0BHCHeTGbf+x",
+	"D1hb65EOMn3/PqqMyHDxX560AP5jz4hhV0hlxMz5r3qDUnPUKrvkGmUBSmKoW8syDQAPK1pKP0+L/1No",
+	"L+fqsqMlyF2Nhdci3dXIcQgZVyLaPmzcKoFcas62m0vC6dNv4fHR8VchQpyqpKBzKQ4aNqnrhEkZQ2yE",
+	"yTy3ptwwkcW46WZW9FN4lvYb29jllHM+gJ9wsuxLmJAaNE9ybhUiNO90ROonhilVXm45lXJn1LbHpfcC",
+	"MAOaB8OllszbO/qwlpJKnInWHoyjoivb78aIvJ9XTe6BrdIvN8aTVuL7LRqfe91OS7hangttXxchiKup",
+	"TjFQAlTrKPeB8v56dvaiCscbtAYVkG1aoVULlZvmQuhiuWT5xiuQnj3ta/eGK5svf3X6DCRb2oOw+Z4I",
+	"4iKXI1dPyv0ymhTD4cPEDgP/xeM6SrXlid3gof36qAMl0bxUPAMeHVSuaZtKesod2BDRP++Gpm6gQpsF",
+	"5GRKiVmGKpEE8CVVd7IKXa8dG7Gb2FMrDt6NWKvatvMf1dkRhI8LoBb7JegKmWSFFpeENr6ZD9OoneDT",
+	"xtv5W//2cci0engAKfr5KBXckh3f4tseqv5hUeYN1sO5xIHuZa1NK57aIdJ3hFPtEV2Bra+tuvp7wYta",
+	"xG0Le9smsjwR8Js6d5LrOj/wtmlYvuYdUNp+pO2TNHOFTLYN/66PB6scswp7vsqSmpWq/s1D5CFMjb4g",
+	"Ulo/QJD3Xz1YOfgEsb3Wb+xmWbs2PgSX810RuJzfJgDXxtPIem8+TvjFseoHDbyIYK7PrZVQVaUrJSvx",
+	"uyEEs+S51R4NbTSMt+DNjbBKO1W4J6b7F6oEBrxfhHQXCKEawvNsXUul2qNk7Y/SWOrLgMsHjlBUJq89",
+	"SlEqKreIJRDR7b7Sk4oQCxgWlaXBVQpdl5lsFnw5bjgOnR8HdYbeezpVnVD/ErMbalyz0w3lNuG7eqEc",
+	"4vk6d9G2N2dnKNrBoutulerdpYMFHDQbhBmHqknokLitFyNQYN/kEOxuZpwvAv2F0PA/NFyDAf3darzv",
+	"s9hPaxHb+kq92IdbKIfoxK2wtrYxmbd/AiarrMWA0zCR55tG1CgvMq6h+3vB8w0OWHp3EgWmtbHbTq24",
+	"bPffTGTdgVP339y/7zyDN3XUYCJCmzNgP5a8jD0uVJGlYDjGhDkkTC/EHmO3rcQPuYWIwcsJVhIrJsSN",
+	"PIBKXBC/bGcH14J7r5LLjzwv0jmnOBaTdkJzZuzoRZaNqwtMEx7WeFBzJTnCUBDU0xGuFSo+vWYfaL2S",
+	"GX5dqB3DwLUyH++BVd2LVL02+fNdVNxGhvG1otxnZVSwiDfMgdyTlayLc3vp3ApBe9fYpSKHMh3vlofc",
+	"PNQ+ZMZrVXvxj3FJCSvlLLU+eHsFJiRN30axsY/U5/4ddZkG332A9MomJ3+JCkhjjK+FWbxEN/DNsX7b",
+	"09ScdR3e2LKpxFxiAQW8B7rxeqF5gkbaOdP80ZHVMB8ewvnGcN0bwEsHTslc1Xyra2KA8vqEIEfG9jS8",
+	"wWJSPClyYTYv7bAc3VZEnqkLqjp8jqXknvqN8Pz12VbFJec27Wfikqfw/PVZtQQSwsFwvNqeMDybOVAG",
+	"VvMXVpmZWz0u9wX56aCayK5UoBfMXncu+t4I4pMqKGUErtAdOUqpvJ3zlFo16ySbq1yYxRLiJ+l3L09i",
+	"6D5JD4+PDx5TMeInLw+PH8XQfdE/PH7Ui2AlME69wlhKoApL5jodzipaCL+0C+A0M/zUX9FdPYL4QqQx",
+	"SLYMLQmq74Fu3H6kxL0xxGazikNXDkT6xM9fn8VjiH+7KOII4rfH+H+/rS/or8RFPpJcmNhVx0a1E0n6",
+	"NmNiqUcQC61j+M+tRXHV8RGFarnLFQvvYeA/tU/EtBZYip2ZGOE5MX9rqXQOxmNYCon9F5yLEe+D+Dcj",
+	"YugWUvxecJxPws5FroB0jRwf0ELVnCUIBsmhq2RwAwR68X5NyTFn1bqLnp4j+F58M4Cn5DfxmwSOhgew",
+	"VboR2U0VBjTbuKV18B4sj+zrC7BAs9WaXAqxB/Q49i57CDzEOdqukk1VrNz0qyVCo7JNiZHAkXhNJFz1",
+	"2ZBlOxaUtcj05cZfGLOiYndCztSeuIgPnME5N2vOpafHjhcnYqPtCQFdq0LpCF78/JIQUFymuucRZ1SL",
+	"mopM4yJSnq5dq7wwC1w92gAIh1owVBriRMlLUgP1A7YSg2Uaw0y8dfvknC/YpVBFbv8lZIqvXg7gL8ql",
+	"+vrKanMhQfPcThMmOs5YwpH151xabbUsESU0zKxdIqRRE1lmstuvx9CN5yo8A4MH9Z8ti03kv/0bfMO0",
+	"SLTlN4S+YllhO5cRvDp72v/aMrRkF3yaMM1jl8qKg6eKQlwb7eUdVhfU3I4NIP6WKh72rT40gq1ig2Mq",
+	"UOUGb3Xyo4Nj2FW+EDfEj77eHZPgfKstmUuhbkqlFMoqK3QAQpbq8CxTzIwstf/v/xwcDodo1v0xcY6Y",
+	"SWcEWOwMJsEjY69NOs9f/DLpXBFRZ2LJtWHLFYEhTp9+Cw8fPnwMr86+ddhjAjA+c2gJO5wUF1ut2O8F",
+	"H/n8gQfBi8ng8FHf2nYssSIHnZqNph4RzgFOdLAuKY03oHvSrQLbIsWic0Fk1NuBkERFbDMB912KuYcN",
+	"hRYzyAOOX8llUWKLrILjHBhMw6QjFYIP0Gth507ytXs+cpaW4/wk1HLAZJIguhg+4iohII1PMEwRqElY",
+	"jrGPRnS13haJKGptjuSyDRBCWe4wJTmJg7hS2jL2e8b9jTLV/Ztot5qsbnTeGkNspdbAjaEM8iNLGewh",
+	"AyehpOuS+T3EZP3rLmKM6V8LpSzRfmLGZbU3fLfvAebO+1Agn04jL9O9apKTPx63KPZdKtfTv6iU/8O9",
+	"PUq+yTm7sHofYRFoY9MaopZfITgLf5C1DeFF9WZEB4cTuVTSLLSf/kovoYkkdsCak7EH76KE2GoN5uev",
+	"e/DPf/yvw+NjWOVCUiAkbDaEI7169ew7uDyayJIf8GSw1KJDzrlv0A53OKCyFRPmsaKLPVHLJSZN2Zf+",
+	"XijD04l8afIiwZh1n0ALJCTIuapVULp6A/iebxzCKlGr8kiuqjgkF6nAiNVtRrRCu9rRjCtCZPfdPncs",
+	"aCE0sELz9m5UeAqi4uJVrAg7rsk5z3GOG7UPEDhEnqmIkH8RrBhqxr6/WAQJk0qKhGV4rJSFR8tOV7Ks",
+	"uW4NJGtWoKZV5o2UiQf2CHTwGD+o0HCrXr49DCq0uaLRUyEHRH2nrkdLtW8dwrlKVEbZxSu83XHf3nZc",
+	"J+7N9Z54VfhWCZ/z8gMHN8LVof4WtNuZGcDrBTP8sjaMMH1rhuBuzKnZarChQxeaCDCojwUbWAm8ssaF",
+	"941V8jyIGKIXW9pAt9FoZ09daVpjBsfDYcsiBQ/sdY1+joaPYVfDIOS8aiegQQsrMNgqhz0imOuOUtpI",
+	"7anv4ZPyRKQlQLCc20rjKSx8S/XTLZNEVn+3/3lo/3MUwdGB/dfBMRokR4ePI7hAt+pamGTBdQTHw4c9",
+	"qnykjOOSCLSqd5Jz2Zl2vMKZTEGk5PsbvwXuF/l2m7eQW0wJUlaPxUNe5fDVoe8cVwM8zxCdPsuEJKlp",
+	"Lf4T6QvHk6Gs3TlRmgQo7O36lKxGW2wiyyukDtL55AqgSsI+og6PTjzEht4Q8uiRyW2Yx8H9+1ugxa0m",
+	"M03oogctopfehwRc1vVOh3wQqTXMpA6YyRoeciJvCojEGUVgm/YnJ06Vm8WdAEXoxruqlsc9v2sIVDCR",
+	"riiNxzRiV8S4LK6FDer8B4I4Mgq260bHzgcr1UTW0srJfziwWwOn6nj4EBXBTb0bhMvRIyycQz+4aT15",
+	"8awTdS59efNOWW0YPXYrLtlKdEadh4Ph4CG5zBfoPLL0oVvTVbV2xeLwtzl5wyiqgHmLnVHnB6ENOoYb",
+	"Zd10p9E673A43FMp/nYV4tuK0rVUiycW0BWsFdWuMgqjR+6atx+8Q7oRMP5Mes8c0fS1PRSm+UGlPSE+",
+	"cnD9I7VOHPjQw+sfKvua4RNH1z8RujXZBw4fX/9As0PLVdQ5vskU1NuAoYuU4J+OV0MFs3uhG+sGWMmz",
+	"hs11Z/RrpyaYOm8a7WF3OJfLWx5U28de2cebOyugyagr8bu/O+qsVBsU4mVIZHMV2+gcQHEmjAaVi7k1",
+	"XGuNaiMUVRUwJypDRlHV4Il0YZgSv1ndRBS1CwEnzMO1X0KkLQqruuyo4047t53iRktbOxPudP1GpZsP",
+	"Jmza0bFX281BD4eHH/6jm91NUgL7Cl2BRX5R/Ua+JKk3vIHUC+1H7QMHN6Cp2cgNnzu+yQS0NHL5M2Vz",
+	"YHg0RbkTCLuksZOnXpOqaCf1jWIlvq5XAfDHfXsmLXTPN+iAtO8h1E3PyUwEVLDfC0Sj5Npq4E9FZiUR",
+	"ORTRFllx52AjgekSVZnPYUVMEVVORN/ljF4wkTUPVKNvLlpxvisnGGVYBlT1vkWm2hG/8NOyJVEb+B82",
+	"56DF33lolowInbJbMhYUrXWbCh1cDoeVThEHw+F1HTvaghq15OAyPYNS3N3U0ZTvIjAUlG1tr318cNgS",
+	"Xd1GWWebMpHZh2fJFNv13RDrv2FHo3phi+tooJJhiDgSGi3KXXRU61bclJhqZ4brKPF5S2Q07qKirBdx",
+	"m9nwxXquo8GZncI3p22UsHH9awNoKFPaoNZR8ehbRUiYsliB3U69XaMJhXRuOp7QIOO6kTjDzq6syoMT",
+	"Apd4uZvF6aFf54a/qZF0M3TuzSgKbt4bEpOZd6DlzUe0CKsFFFoUprYSCneG3XUqzifUBexTN6CvpQNr",
+	"i4m3Ks8/r0CES2jJtdpL1FpEVxLo0b9VyJC6W3N+qZkvDODAAS7wKDQcDg/C/aVr5/79tXdYW1lER8j9",
+	"+yNg4OrgkZcweLsqjue/nWIbGx+omsgdpVJqOfiR8zijRPRkB6kYiq54X+NEduteRDQY2xyF7T4u78yq",
+	"lkicSO/MalFVai27Plfrr7Wv2FUdpOXqtTWE28GHFm67LMEW3+G4wmKUh79QawwPExr/zk68sxPf0048",
+	"vMnD261k/0XPFRID5dnQfrQ0zFJ09O20TU9dSbFaASpdblKQaj2AM5FlmtIbCBJVjU1GtcIqVty3nQxB",
+	"2+s2EyG2YzC9NkH9F25KKf2xVbhrpNyd1vbFuOP/guCZvRvqtkrBC19rs+53b3ZqlQnPbu92b758pyLp",
+	"Gr2uF/VSOdS7Um9nW9M5PdpVfEmYRZozqizlyw+Og/52OByWymlZyifsl+0ySZdKuMBArUTgGF/VrD9U",
+	"zaxrLbZdxmTLfC9fvxu762Be04pLn46LiEQqhj4cjg6ORseP4fnLs7K4W8o2pLoixNZD5Vw2Z2+LTMBo",
+	"qEch0zcdTqKty08MXZd/J6Q2nKW9aiUvD9cgECrDcv+1WYJuXC+TOQLXebhXaU4eyoVjlprKORKEwNE6",
+	"YGSbmGa5rKiaikcF8gkTcM5kqmQNpuR54v79w+Hh/fsVIwRKayJulvJ0+Bx8AwaGXGydkCd26QZt5dYr",
+	"L3XYQzrP7GIZRdmPcyUDGqAVclBNxoxqlagI6FKbrFYjotpC+7M1Itr6fLdGkIZ/itFQqWP/RZkFHzIi",
+	"d818OpHndyNW/cPNylMUGa1brgfnhakfBiWIJmC/qOFB6+a5s+Pu7Lg7O+42dhxt03ew4x5UOod/HL3x",
+	"DNOdGZW4tMoU1viRNe2tLC/vXffk93PElcpIEBhmInf13YeTNh3SfWFU1f0ISOuVo6iKUFw3yv/fC1lb",
+	"qaBMdZbn4pJD8C66mpJb7sWJ9P7FqiZQfqCuhy1Y6hGWdiA+FwQ9XmU09TE2IKkqEVgsllJggJ0rV0Km",
+	"nGKMPyMetqVf4w4VBAf02esgVSpv5cn85EpJiU53zHLnsLw76O4OutsddE7Kyqpsu/2p58zuvfhfVy75",
+	"YzoHKzWf9suOXXWf7vyGXxiMd3vBK1ztr7y/B3GXshZKhDfUtZrWFArzlw6mJduQa0TzS56zzPf7m8jA",
+	"tpwliwpMd92S7EcRZ/cE4V7si5cK62ZLvpnIbqigFVVpqriTevWOgpXjNnUK0qiSeHl0eIjBhfbspuoQ",
+	"hSR4/Q6NrMWrszt87mtltYTOUZEr9VDvR9N2JjF7BTMZXcL7zvCzK9P2WUeficY/Kfjs69jtQiHT8tyF",
+	"nu80uTtN7qNocqeuWuCNlDd3JDQjz1vx3CD2PrLGtl9u3CllX1gwN/dsdQNFbG/RY2wqHooe95oFQir6",
+	"RK3MRwSZuODVkh1KlmDWlVXpApZVpJ3mOVqFtG6hV90O88lSIV1wr2nUKDP2UW2ktlpyO7bfNTmPtyuS",
+	"e7eDPxMQ7baVVM1vdYxbrvn+bMf2nMIyt4/Bq9MfGul/lO5HWY7QjSv1EeMxSCV5WXWyN6BSNxNZTWNj",
+	"vtSJFnNfyu2l1RtZnoLjbw2XB4PhYIitI8rExYkMfxpftMhaO/6ifSOzxkrci8qSAAqb4KK1QYUECGHF",
+	"zlVh4OFEpmyja/BeX5DHUBMHnMl7OhQEjKnWXRxKAmJrC/jnP/43lhMAYUbY6Eno0LAy21AJ5C5BHlCK",
+	"YpUMn3zhDAsqIIHe8FwZyhB/dfpDyD6ayHhhzErHmN8Mq+I8EwmwNM251rsNoGYhxM/aEmoQ+yeZRLvL",
+	"T+4Qt55RKtm3xCd31tAnVKXujJuPlrtJRTKBbR0y1+dwbulTwXZJecbbamef8qW6bIjgqLKpdEAyOQ9Y",
+	"pYnMAL6zb8V6P1hJvKJIDrYkJN7bIiE/ZmELbni6VZx2v1ixJ+fcKbp3ytgXYU4RI9xuQ0U7rf1PyMG3",
+	"Zd2uLN26uHvvTIovzSlwKxa+nfLZ4LYm7rv9bHlARUxuD+TZ9bVd1tKJrIloX7ge839lwkmXF5XywwfD",
+	"CJtV2OusLE/D3y5YoamJiJ7I9UJlVPdsA3bbpUXmunBIBRjp0dYgkQkfwCnv02hBmNB5w1dawHq8bNVm",
+	"GzzBhz6KbfB5CJ4IXCmbOxX8SwpI/HkqsN9nrNzn76sEv0+NqNvKKqoWRToxlS6hqlE1B4/HHAoJ8a+z",
+	"XC0jMKoXQ1fNsPw917ErOEyPTSTVv65q6vX6UL64Ctb0aytI5XKYJV9DcOtMJBYQ9A4d8s+E9/tiLL5U",
+	"Vbcl5lzGtXt7C1OdqX8R90h7V9Qb+UXuilbdCeC7olXvWbSKoXRyvXzVzPvAsdLkBzgH0N/bLzvSfNyz",
+	"4JnWBfcFa+mjkdU3i1wiPtoqlk9dCvE8Zwm2CBEqha4rDxUq7fZ83cCw7YP/fK1KCa4jRF2veB4+56r9",
+	"5jzhOMEJk65AsFWfHTBqIlcs4WPSa/EIyXy3GXtirYJffgA/KVeLWOW4JNgDi1rptJ4AOONu4pxz919I",
+	"+30nl3S52nci+U4n/gDSEfdQVQBWAmXa76mdErHS3Qp3W7Wv1a9v7G6iPjJtaAKXrqqoK6KXSi4WBt3Y",
+	"F0u2L6By7+5Kypcq7rkOb9SaZ/TgwcHhV4PhYDg4GH11MBziTnZkb5fU81UFqbo4pbFkrgUFFfnHouMI",
+	"ixiUaIQA5dku2fW6GbglwKcTjfUaxpf0cRc+7W7FTntRhYqKW7wkpL4OV2+u/n8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
