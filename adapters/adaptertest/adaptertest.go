@@ -14,6 +14,7 @@ package adaptertest
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,6 +55,18 @@ type Harness struct {
 	// Each payment adds a distinct offset so partner duplicate guards (same user, same
 	// amount within minutes) never trip by accident.
 	BaseAmount int64
+	// AmountStep is the smallest amount the partner moves, in minor units (default 1):
+	// LINE Pay takes whole TWD, so 100. Every amount the suite sends (payments, parts of
+	// captures and refunds, the "one too many") is a multiple of it; BaseAmount must be too.
+	AmountStep int64
+	// RefundOnlyAfterCapture says the partner has no cancel of captured money (LINE Pay):
+	// CancelPayment of a succeeded payment answers OutcomeWindowPassed, the payment stays
+	// succeeded, and the engine refunds instead.
+	RefundOnlyAfterCapture bool
+	// CaptureIDs says the partner keeps payhub's capture id (PayPay merchantCaptureId).
+	// Without it (LINE Pay) a second capture of the same amount under a new id cannot be
+	// told from a resent one; the suite then sends the second capture with another amount.
+	CaptureIDs bool
 	// Barcode returns a customer-presented code in the given situation (OK, InsufficientFunds,
 	// UserNotActive, Expired, BarcodeInvalid), or "" when the partner cannot produce that
 	// situation. Nil: the partner has no barcode flow.
@@ -81,6 +94,18 @@ type Harness struct {
 type suite struct {
 	h      Harness
 	amount atomic.Int64
+
+	// mu guards the refund bookkeeping below, which sets RefundRequest.PriorRefunded the
+	// way the engine does: what the payment's other refunds refunded, as the partner
+	// accepted them.
+	mu sync.Mutex
+	// refunded is, per payment PartnerRef, the sum of its succeeded refunds.
+	refunded map[string]int64
+	// prior is, per refund PartnerRef, the PriorRefunded of its first send; a replay of
+	// the refund carries the same.
+	prior map[string]int64
+	// succeeded holds the refund PartnerRefs already counted in refunded.
+	succeeded map[string]bool
 }
 
 // Run runs the conformance suite against h.
@@ -89,8 +114,14 @@ func Run(t *testing.T, h Harness) {
 	if h.Partner == nil || h.NewRef == nil || h.Currency == "" {
 		t.Fatal("adaptertest: Harness needs Partner, Currency and NewRef")
 	}
+	if h.AmountStep <= 0 {
+		h.AmountStep = 1
+	}
 	if h.BaseAmount <= 0 {
-		h.BaseAmount = 1000
+		h.BaseAmount = 1000 * h.AmountStep
+	}
+	if h.BaseAmount%h.AmountStep != 0 {
+		t.Fatalf("adaptertest: BaseAmount %d is not a multiple of AmountStep %d", h.BaseAmount, h.AmountStep)
 	}
 	if h.StoreID == "" {
 		h.StoreID = "store-conformance"
@@ -104,7 +135,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Timeout <= 0 {
 		h.Timeout = 10 * time.Second
 	}
-	s := &suite{h: h}
+	s := &suite{h: h, refunded: map[string]int64{}, prior: map[string]int64{}, succeeded: map[string]bool{}}
 	t.Run("Method", func(t *testing.T) {
 		if h.Partner.Method() == "" {
 			t.Error("Method() is empty")
@@ -130,7 +161,13 @@ func (s *suite) ctx(t *testing.T) context.Context {
 
 // nextAmount is a distinct amount for each payment of the run.
 func (s *suite) nextAmount() contracts.Money {
-	return contracts.Money{Amount: s.h.BaseAmount + s.amount.Add(1), Currency: s.h.Currency}
+	return contracts.Money{Amount: s.h.BaseAmount + s.amount.Add(1)*s.h.AmountStep, Currency: s.h.Currency}
+}
+
+// part is share of amount, rounded down to the partner's AmountStep.
+func (s *suite) part(amount int64, num, den int64) int64 {
+	v := amount * num / den
+	return v - v%s.h.AmountStep
 }
 
 // request builds a payment request in flow with a fresh partner ref.
@@ -304,6 +341,17 @@ func (s *suite) testQR(t *testing.T) {
 func (s *suite) testCancelSucceeded(t *testing.T) {
 	req, res := s.paid(t)
 	r := ref(req, res, contracts.StatusSucceeded)
+	if s.h.RefundOnlyAfterCapture {
+		for range 2 {
+			if c := s.h.Partner.CancelPayment(s.ctx(t), r); c.Outcome != contracts.OutcomeWindowPassed {
+				t.Fatalf("CancelPayment of a captured payment outcome %q, want window_passed (code %q: %s)", c.Outcome, c.PartnerCode, c.Message)
+			}
+		}
+		s.get(t, r, contracts.OutcomeSucceeded)
+		// The engine refunds instead, in full.
+		s.refund(t, s.refundOf(r, req.Amount.Amount), contracts.OutcomeSucceeded)
+		return
+	}
 	if c := s.h.Partner.CancelPayment(s.ctx(t), r); c.Outcome != contracts.OutcomeSucceeded {
 		t.Fatalf("CancelPayment outcome %q, want succeeded (code %q: %s)", c.Outcome, c.PartnerCode, c.Message)
 	}
@@ -333,17 +381,43 @@ func (s *suite) testCancelPendingQR(t *testing.T) {
 	}
 }
 
-// refund calls Refund and checks the outcome.
+// sendRefund calls Refund with PriorRefunded set: the sum of the payment's succeeded
+// refunds at the refund's first send, and the same again for every replay of it. A
+// succeeded refund is counted once towards its payment's sum.
+func (s *suite) sendRefund(t *testing.T, req contracts.RefundRequest) contracts.RefundResult {
+	t.Helper()
+	s.mu.Lock()
+	prior, replay := s.prior[req.PartnerRef]
+	if !replay {
+		prior = s.refunded[req.Payment.PartnerRef]
+		s.prior[req.PartnerRef] = prior
+	}
+	s.mu.Unlock()
+	req.PriorRefunded = prior
+	res := s.h.Partner.Refund(s.ctx(t), req)
+	if res.Outcome == contracts.OutcomeSucceeded {
+		s.mu.Lock()
+		if !s.succeeded[req.PartnerRef] {
+			s.succeeded[req.PartnerRef] = true
+			s.refunded[req.Payment.PartnerRef] += req.Amount.Amount
+		}
+		s.mu.Unlock()
+	}
+	return res
+}
+
+// refund calls Refund (see sendRefund) and checks the outcome.
 func (s *suite) refund(t *testing.T, req contracts.RefundRequest, want contracts.Outcome) contracts.RefundResult {
 	t.Helper()
-	res := s.h.Partner.Refund(s.ctx(t), req)
+	res := s.sendRefund(t, req)
 	if res.Outcome != want {
 		t.Fatalf("Refund(%s) of %s outcome %q, want %q (code %q: %s)", req.PartnerRef, req.Amount, res.Outcome, want, res.PartnerCode, res.FailureMessage)
 	}
 	return res
 }
 
-// refundOf builds a refund request for amount of the payment.
+// refundOf builds a refund request for amount of the payment; sendRefund sets its
+// PriorRefunded when it is sent.
 func (s *suite) refundOf(p contracts.PaymentRef, amount int64) contracts.RefundRequest {
 	return contracts.RefundRequest{
 		PartnerRef: s.h.NewRef(), Payment: p, Amount: contracts.Money{Amount: amount, Currency: p.Amount.Currency},
@@ -354,20 +428,20 @@ func (s *suite) refundOf(p contracts.PaymentRef, amount int64) contracts.RefundR
 func (s *suite) testRefunds(t *testing.T) {
 	req, res := s.paid(t)
 	p := ref(req, res, contracts.StatusSucceeded)
-	part := req.Amount.Amount / 3
+	part := s.part(req.Amount.Amount, 1, 3)
 	s.refund(t, s.refundOf(p, part), contracts.OutcomeSucceeded)
-	over := s.refund(t, s.refundOf(p, req.Amount.Amount-part+1), contracts.OutcomeFailed)
+	over := s.refund(t, s.refundOf(p, req.Amount.Amount-part+s.h.AmountStep), contracts.OutcomeFailed)
 	if over.FailureMessage == "" {
 		t.Error("over-refund failed without a FailureMessage")
 	}
 	s.refund(t, s.refundOf(p, req.Amount.Amount-part), contracts.OutcomeSucceeded)
-	s.refund(t, s.refundOf(p, 1), contracts.OutcomeFailed)
+	s.refund(t, s.refundOf(p, s.h.AmountStep), contracts.OutcomeFailed)
 }
 
 func (s *suite) testRefundReplay(t *testing.T) {
 	req, res := s.paid(t)
 	p := ref(req, res, contracts.StatusSucceeded)
-	first := s.refundOf(p, req.Amount.Amount/2)
+	first := s.refundOf(p, s.part(req.Amount.Amount, 1, 2))
 	a := s.refund(t, first, contracts.OutcomeSucceeded)
 	b := s.refund(t, first, contracts.OutcomeSucceeded)
 	if a.PartnerRefundID != b.PartnerRefundID {
@@ -375,8 +449,8 @@ func (s *suite) testRefundReplay(t *testing.T) {
 	}
 	// The same id with another amount is not this refund: never a success.
 	other := first
-	other.Amount.Amount++
-	if r := s.h.Partner.Refund(s.ctx(t), other); r.Outcome == contracts.OutcomeSucceeded {
+	other.Amount.Amount += s.h.AmountStep
+	if r := s.sendRefund(t, other); r.Outcome == contracts.OutcomeSucceeded {
 		t.Errorf("replayed refund id with a different amount succeeded: %+v", r)
 	}
 	// Had the replay refunded twice, the rest would exceed what is left.

@@ -67,6 +67,7 @@ func TestPayPayAdapterConformance(t *testing.T) {
 					}
 				},
 				ManualCapture: true,
+				CaptureIDs:    true,
 				NewRef:        func() string { return fmt.Sprintf("conf_%d", refs.Add(1)) },
 				Now:           clock.Now,
 			})
