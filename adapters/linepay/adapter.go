@@ -79,6 +79,11 @@ type Timeouts struct {
 	Read time.Duration
 }
 
+// UniformTimeouts bounds every operation by d (the crash harness's short partner timeout).
+func UniformTimeouts(d time.Duration) Timeouts {
+	return Timeouts{Pay: d, Request: d, Confirm: d, Capture: d, Void: d, Refund: d, Read: d}
+}
+
 // Config is everything the adapter needs; cmd/payhub fills it (the adapter reads no
 // environment).
 type Config struct {

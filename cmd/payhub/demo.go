@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
@@ -32,11 +33,11 @@ const (
 )
 
 func demoCommand(logOut io.Writer) *cobra.Command {
-	var addr, dataDir, paypayAddr string
+	var addr, dataDir, paypayAddr, linepayAddr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run payhub with embedded SQLite and all partner simulators in one process",
-		Long: `Run everything in one process: the PayPay simulator, payhub on SQLite in the data
+		Long: `Run everything in one process: the PayPay and LINE Pay simulators, payhub on SQLite in the data
 directory, and a demo store client whose private key is written as PKCS#8 PEM to
 <data-dir>/demo-store.pem. Prints the ids and a ready curl that makes a payment.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,11 +53,20 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				return err
 			}
 			defer ln.Close()
-			simLn, _, err := startPayPaySim(ctx, paypayAddr, "http://"+ln.Addr().String()+"/v1/partners/paypay/webhooks", sim.NewFaults(1), log)
+			faults := sim.NewFaults(1)
+			simLn, _, err := startPayPaySim(ctx, paypayAddr, "http://"+ln.Addr().String()+"/v1/partners/paypay/webhooks", faults, log)
 			if err != nil {
 				return err
 			}
 			creds, err := paypayFromEnv(true)
+			if err != nil {
+				return err
+			}
+			lpLn, _, err := startLinePaySim(ctx, linepayAddr, faults, log)
+			if err != nil {
+				return err
+			}
+			lpCreds, err := linepayFromEnv(true)
 			if err != nil {
 				return err
 			}
@@ -70,6 +80,8 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},
 				PayPay: paypayadapter.Config{BaseURL: "http://" + simLn.Addr().String(), APIKey: creds.APIKey,
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
+				LinePay: &linepayadapter.Config{BaseURL: "http://" + lpLn.Addr().String(), ChannelID: lpCreds.ChannelID,
+					ChannelSecret: lpCreds.ChannelSecret, Currency: contracts.TWD},
 			})
 			if err != nil {
 				return err
@@ -78,13 +90,14 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err := ensureDemoClient(ctx, a.Store, dataDir); err != nil {
 				return err
 			}
-			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), dataDir)
+			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), dataDir)
 			return serveUntilDone(ctx, ln, a.Handler, 10*time.Second)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "payhub listen address (PAYHUB_ADDR)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "payhub-demo", "directory for the SQLite database and the demo store key")
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
+	cmd.Flags().StringVar(&linepayAddr, "linepay-addr", defaultLinePaySimAddr, "LINE Pay simulator listen address")
 	return cmd
 }
 
@@ -141,11 +154,12 @@ func loadOrCreateDemoKey(path string) (crypto.Signer, error) {
 	return key, os.WriteFile(path, pemBytes, 0o600)
 }
 
-func printDemoBanner(w io.Writer, addr, simAddr, dataDir string) {
+func printDemoBanner(w io.Writer, addr, simAddr, linepaySimAddr, dataDir string) {
 	fmt.Fprintf(w, `payhub demo is running.
 
   payhub API        http://%[1]s   (contract: http://%[1]s/openapi.yaml)
   PayPay simulator  http://%[2]s
+  LINE Pay sim      http://%[8]s
   store client id   %[3]s
   key id            %[4]s
   store id          %[5]s
@@ -159,6 +173,15 @@ curl -sS -X POST http://%[1]s/v1/payments \
   -H "Content-Type: application/json" \
   -d '{"amount":1200,"currency":"JPY","method":"paypay","flow":"barcode","barcode":"900081818800000000","terminal_id":"till-01","order_id":"demo-order-1"}'
 
+A LINE Pay in-store payment in Taiwan dollars (whole TWD: 250.00 is 25000; fixture My Code
+391000000000000000 always pays):
+
+curl -sS -X POST http://%[1]s/v1/payments \
+  -H "Authorization: Bearer $(go run ./cmd/payhub token --demo-dir %[7]s)" \
+  -H "Idempotency-Key: $(date +%%s%%N)" \
+  -H "Content-Type: application/json" \
+  -d '{"amount":25000,"currency":"TWD","method":"linepay","flow":"barcode","barcode":"391000000000000000","terminal_id":"till-01","order_id":"demo-order-2"}'
+
 Stop with Ctrl-C.
-`, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir)
+`, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr)
 }

@@ -15,11 +15,13 @@ import (
 	"testing"
 	"time"
 
+	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
 	"payhub/internal/store/storetest"
+	linepaysim "payhub/mocks/linepay"
 	paypaysim "payhub/mocks/paypay"
 	simcore "payhub/mocks/sim"
 )
@@ -29,6 +31,8 @@ const (
 	testPayPayKey      = "test-paypay-key-7f3a"
 	testPayPaySecret   = "test-paypay-secret-c0ffee-do-not-log"
 	testPayPayMerchant = "test-merchant-01"
+	testLinePayChannel = "1650000077"
+	testLinePaySecret  = "test-linepay-secret-5eed-do-not-log"
 )
 
 // syncBuffer collects logs written from many goroutines.
@@ -66,6 +70,8 @@ type testEnv struct {
 	url    string
 	sim    *paypaysim.Simulator
 	faults *simcore.Faults
+	// linepay is the LINE Pay simulator (TWD channel), on the same faults and clock.
+	linepay *linepaysim.Simulator
 	logs   *syncBuffer
 	// operator is the private key of operator op-alice (kid op-alice-1, role ops).
 	operator crypto.Signer
@@ -99,6 +105,9 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant, Faults: faults, Clock: simClock})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
+	lp := linepaysim.New(linepaysim.Config{ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret, Faults: faults, Clock: simClock})
+	lpSrv := httptest.NewServer(lp)
+	t.Cleanup(lpSrv.Close)
 	opKey, err := auth.GenerateKey(contracts.AlgEdDSA)
 	if err != nil {
 		t.Fatal(err)
@@ -111,13 +120,15 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	}
 	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
 		Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},
-		PayPay:    paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
+		PayPay:    paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
+		LinePay: &linepayadapter.Config{BaseURL: lpSrv.URL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret,
+			Currency: contracts.TWD}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, logs: logs, operator: opKey}
+	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, linepay: lp, logs: logs, operator: opKey}
 	e.a = e.register("pos-a", "pos-a-key-1", "store-a", contracts.AlgEdDSA)
 	e.b = e.register("pos-b", "pos-b-key-1", "store-b", contracts.AlgES256)
 	return e

@@ -98,7 +98,12 @@ func TestAutoMethodRoutesByBarcode(t *testing.T) {
 		t.Fatalf("auto → paypay: %s", r.body)
 	}
 	expectStatus(t, auto("123456789012345678"), http.StatusUnprocessableEntity, "unsupported_barcode")
-	expectStatus(t, auto("391234567890123456"), http.StatusUnprocessableEntity, "method_not_supported") // LINE Pay: not offered yet
+	expectStatus(t, auto("391234567890123456"), http.StatusUnprocessableEntity, "currency_not_supported") // LINE Pay: TWD/THB only
+	lp := e.pay(e.a, map[string]any{"amount": 30000, "currency": "TWD", "method": "auto", "flow": "barcode", "barcode": e.linepay.IssueOneTimeKey("TW")})
+	expectStatus(t, lp, http.StatusCreated, "")
+	if m := lp.json(t); m["method"] != "linepay" || m["status"] != "succeeded" {
+		t.Fatalf("auto → linepay: %s", lp.body)
+	}
 	expectStatus(t, auto("7000000000000001"), http.StatusUnprocessableEntity, "method_not_supported")   // nanaco: not offered yet
 	expectStatus(t, e.pay(e.a, map[string]any{"amount": 500, "currency": "JPY", "method": "auto", "flow": "qr"}), http.StatusBadRequest, "invalid_request")
 }

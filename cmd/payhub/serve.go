@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
@@ -38,6 +39,10 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
+			linepay, err := linepayAdapterConfig()
+			if err != nil {
+				return err
+			}
 			rules, err := barcodeRules()
 			if err != nil {
 				return err
@@ -51,12 +56,15 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			defer stop()
 			if partnerTimeout > 0 {
 				paypay.Timeouts = paypayadapter.Timeouts{ValueMoving: partnerTimeout, Read: partnerTimeout}
+				if linepay != nil {
+					linepay.Timeouts = linepayadapter.UniformTimeouts(partnerTimeout)
+				}
 			}
 			callbacks, err := callbackAllowlist()
 			if err != nil {
 				return err
 			}
-			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, Logger: log, PollInterval: poll,
+			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
 				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks})
 			if err != nil {

@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"time"
+
+	linepayadapter "payhub/adapters/linepay"
+	"payhub/contracts"
 
 	linepaysim "payhub/mocks/linepay"
 	"payhub/mocks/sim"
@@ -60,4 +65,36 @@ func startLinePaySim(ctx context.Context, addr string, faults *sim.Faults, log *
 		}
 	}()
 	return ln, s, nil
+}
+
+// linepayAdapterConfig reads LINE Pay's adapter configuration for serve:
+// PAYHUB_LINEPAY_BASE_URL, PAYHUB_LINEPAY_CHANNEL_ID, PAYHUB_LINEPAY_CHANNEL_SECRET (or
+// their _FILE) and PAYHUB_LINEPAY_CURRENCY (TWD, the default, or THB: a channel has one).
+// None set: LINE Pay is not offered (nil). Some but not all set: an error, so a typo never
+// silently switches a partner off.
+func linepayAdapterConfig() (*linepayadapter.Config, error) {
+	creds, err := linepayFromEnv(false)
+	if err != nil {
+		return nil, err
+	}
+	base := envOr("PAYHUB_LINEPAY_BASE_URL", "")
+	var missing []string
+	for name, v := range map[string]string{"PAYHUB_LINEPAY_BASE_URL": base,
+		"PAYHUB_LINEPAY_CHANNEL_ID": creds.ChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET": creds.ChannelSecret} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 3 {
+		return nil, nil
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("partner linepay is half configured: set %s (or none of PAYHUB_LINEPAY_*)", strings.Join(missing, ", "))
+	}
+	currency := contracts.Currency(envOr("PAYHUB_LINEPAY_CURRENCY", string(contracts.TWD)))
+	if currency != contracts.TWD && currency != contracts.THB {
+		return nil, fmt.Errorf("PAYHUB_LINEPAY_CURRENCY must be TWD or THB, not %q", currency)
+	}
+	return &linepayadapter.Config{BaseURL: base, ChannelID: creds.ChannelID, ChannelSecret: creds.ChannelSecret, Currency: currency}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
@@ -30,7 +31,9 @@ type appConfig struct {
 	// BarcodeRules route method auto; nil means hub.DefaultBarcodeRules.
 	BarcodeRules []hub.BarcodeRule
 	PayPay       paypayadapter.Config
-	Clock        contracts.Clock
+	// LinePay configures LINE Pay; nil leaves the method unoffered (method_not_supported).
+	LinePay *linepayadapter.Config
+	Clock   contracts.Clock
 	Logger       *slog.Logger
 	// OperatorKeys verify operator tokens for /v1/ops; nil leaves /v1/ops closed.
 	OperatorKeys auth.KeySource
@@ -82,12 +85,25 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		st.Close()
 		return nil, fmt.Errorf("paypay adapter: %w", err)
 	}
+	partners := map[contracts.Method]contracts.Partner{contracts.MethodPayPay: paypay}
+	if cfg.LinePay != nil {
+		lp := *cfg.LinePay
+		if lp.Now == nil {
+			lp.Now = cfg.Clock.Now
+		}
+		linepay, err := linepayadapter.New(lp)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("linepay adapter: %w", err)
+		}
+		partners[contracts.MethodLinePay] = linepay
+	}
 	idGen := ids.New(cfg.Clock)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h := hub.New(hub.Config{
 		Store:         st,
-		Partners:      map[contracts.Method]contracts.Partner{contracts.MethodPayPay: paypay},
+		Partners:      partners,
 		Clock:         cfg.Clock,
 		IDs:           idGen,
 		Render:        httpapi.Renderer{},

@@ -96,6 +96,9 @@ func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id
 			return fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount",
 				"Requested %d %s; %d %s is authorized.", in.amount, p.Amount.Currency, p.Amount.Amount, p.Amount.Currency)
 		}
+		if err := checkStep(p.Method, contracts.Money{Amount: in.amount, Currency: p.Amount.Currency}); err != nil {
+			return err
+		}
 		attempts, err := tx.ListAttempts(ctx, p.ID)
 		if err != nil {
 			return err

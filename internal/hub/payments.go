@@ -38,6 +38,20 @@ type methodRule struct {
 	// from a new one only by the partner's refunded total; one refund of a payment at a
 	// time keeps that total unambiguous.
 	serialRefunds bool
+	// steps is, per currency, the smallest amount the partner moves in minor units when it
+	// is more than one (LINE Pay takes whole TWD: 100). Payments, captures and refunds
+	// must be multiples of it; the partner would refuse them after payhub wrote them.
+	steps map[contracts.Currency]int64
+}
+
+// checkStep refuses an amount the method's partner cannot move (a fraction of its unit).
+func checkStep(method contracts.Method, amount contracts.Money) error {
+	step := methodRules[method].steps[amount.Currency]
+	if step <= 1 || amount.Amount%step == 0 {
+		return nil
+	}
+	return fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount",
+		"%s takes whole %s: the amount must be a multiple of %d minor units.", method, amount.Currency, step)
 }
 
 // methodRules: PayPay takes JPY only; ¥500,000 is PayPay's published per-payment cap. LINE
@@ -54,6 +68,7 @@ var methodRules = map[contracts.Method]methodRule{
 		maxAmount:     10_000_000,
 		flows:         []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR},
 		serialRefunds: true,
+		steps:         map[contracts.Currency]int64{contracts.TWD: 100},
 	},
 }
 
@@ -91,6 +106,9 @@ func (h *Hub) checkMethodRules(cmd CreatePayment) (contracts.Partner, error) {
 	}
 	if cmd.Amount.Amount < 1 || cmd.Amount.Amount > rule.maxAmount {
 		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "Amount must be between 1 and %d %s for %s.", rule.maxAmount, cmd.Amount.Currency, cmd.Method)
+	}
+	if err := checkStep(cmd.Method, cmd.Amount); err != nil {
+		return nil, err
 	}
 	if (cmd.Flow == contracts.FlowBarcode) != (cmd.Barcode != "") {
 		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/barcode", "barcode is required for flow barcode and not allowed otherwise.")

@@ -198,6 +198,9 @@ func (h *Hub) refundAmount(ctx context.Context, tx contracts.Tx, p contracts.Pay
 		return 0, contracts.Errorf(http.StatusUnprocessableEntity, contracts.CodeRefundExceedsCaptured,
 			"Requested %d %s; %d %s remains refundable.", amount, p.Amount.Currency, remaining, p.Amount.Currency)
 	}
+	if err := checkStep(p.Method, contracts.Money{Amount: amount, Currency: p.Amount.Currency}); err != nil {
+		return 0, err
+	}
 	return amount, nil
 }
 
