@@ -72,7 +72,7 @@ type testEnv struct {
 	faults *simcore.Faults
 	// linepay is the LINE Pay simulator (TWD channel), on the same faults and clock.
 	linepay *linepaysim.Simulator
-	logs   *syncBuffer
+	logs    *syncBuffer
 	// operator is the private key of operator op-alice (kid op-alice-1, role ops).
 	operator crypto.Signer
 	a, b     storeClient

@@ -104,7 +104,7 @@ func TestAutoMethodRoutesByBarcode(t *testing.T) {
 	if m := lp.json(t); m["method"] != "linepay" || m["status"] != "succeeded" {
 		t.Fatalf("auto → linepay: %s", lp.body)
 	}
-	expectStatus(t, auto("7000000000000001"), http.StatusUnprocessableEntity, "method_not_supported")   // nanaco: not offered yet
+	expectStatus(t, auto("7000000000000001"), http.StatusUnprocessableEntity, "method_not_supported") // nanaco: not offered yet
 	expectStatus(t, e.pay(e.a, map[string]any{"amount": 500, "currency": "JPY", "method": "auto", "flow": "qr"}), http.StatusBadRequest, "invalid_request")
 }
 

@@ -34,7 +34,7 @@ type appConfig struct {
 	// LinePay configures LINE Pay; nil leaves the method unoffered (method_not_supported).
 	LinePay *linepayadapter.Config
 	Clock   contracts.Clock
-	Logger       *slog.Logger
+	Logger  *slog.Logger
 	// OperatorKeys verify operator tokens for /v1/ops; nil leaves /v1/ops closed.
 	OperatorKeys auth.KeySource
 	// Resolver tunes the resolver; zero means hub.DefaultResolverConfig.
