@@ -111,6 +111,10 @@ type PaymentRef struct {
 	Amount Money
 	// Status is payhub's current status of the payment.
 	Status Status
+	// CreatedAt is when payhub created the payment, just before its first partner call.
+	// A partner whose late landings have a horizon (LINE Pay: the customer's code lives 5
+	// minutes) knows from it when "no such payment" has become final.
+	CreatedAt time.Time
 }
 
 // CancelResult is a partner's answer to a cancel.

@@ -115,7 +115,17 @@ type Config struct {
 	HTTPClient *http.Client
 	// Timeouts overrides the per-operation timeouts.
 	Timeouts Timeouts
+	// LateLandingWindow is how long after a payment's creation an in-store pay LINE Pay
+	// does not know of may still land (default DefaultLateLandingWindow). Past it, "no such
+	// order" is final and CancelPayment closes the payment; before, it answers unknown and
+	// the resolver asks again. Tests against the simulator, which lands nothing late,
+	// shorten it.
+	LateLandingWindow time.Duration
 }
+
+// DefaultLateLandingWindow: the customer's My Code lives 5 minutes (§7.4) and payhub's pay
+// waits 45 s (§5.1); a pay LINE has not recorded by then will never be.
+const DefaultLateLandingWindow = 5*time.Minute + 45*time.Second
 
 // Adapter speaks LINE Pay's Online v3 and Offline v4 APIs. It implements contracts.Partner
 // and is safe for concurrent use.

@@ -21,6 +21,9 @@ import (
 //     reports it canceled instead of confirming); LINE expires the request after 20 min.
 //   - any other status (unknown, processing) asks LINE first, without confirming anything:
 //     captured → OutcomeWindowPassed, authorized → void, nothing moved → OutcomeSucceeded.
+//     An in-store order LINE does not know is OutcomeUnknown until Config.LateLandingWindow
+//     after ref.CreatedAt (no pay can land once the customer's code expired), then
+//     OutcomeSucceeded: LINE has no cancel that would fence a late pay (§5.1 step 4).
 func (a *Adapter) CancelPayment(ctx context.Context, ref contracts.PaymentRef) contracts.CancelResult {
 	switch {
 	case ref.Status == contracts.StatusAuthorized:
@@ -55,8 +58,17 @@ func (a *Adapter) CancelPayment(ctx context.Context, ref contracts.PaymentRef) c
 			res.Outcome, res.Message = contracts.OutcomeSucceeded, "LINE Pay has no payment for this orderId and none can be confirmed"
 			break
 		}
-		// LINE keeps no cancel for an order it does not know; a late pay is not fenced.
-		res.Outcome, res.Message = contracts.OutcomeFailed, "LINE Pay has no such order to void (yet): "+p.FailureMessage
+		// LINE keeps no cancel for an order it does not know, so a late pay cannot be
+		// fenced; it can only be waited out (the customer's code expires).
+		window := a.cfg.LateLandingWindow
+		if window <= 0 {
+			window = DefaultLateLandingWindow
+		}
+		if !ref.CreatedAt.IsZero() && a.cfg.Now().Sub(ref.CreatedAt) >= window {
+			res.Outcome, res.Message = contracts.OutcomeSucceeded, "LINE Pay has no such order and the customer's code has expired: nothing moved and nothing can"
+			break
+		}
+		res.Outcome, res.Message = contracts.OutcomeUnknown, "LINE Pay has no such order yet; a late pay could still land until the customer's code expires: "+p.FailureMessage
 	default:
 		res.Outcome, res.Message = contracts.OutcomeUnknown, "could not learn where the payment stands, so nothing was voided: "+p.FailureMessage
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"payhub/contracts"
 )
@@ -161,8 +162,12 @@ func TestCancel(t *testing.T) {
 		}, contracts.OutcomeSucceeded, []string{offlineCheck, offlineDetails + "?orderId=" + testOrder, offlineVoid}},
 		{"unknown barcode, failed", offlineRef(contracts.StatusUnknown), routes{offlineCheck: lineReply("0000", `{"status":"FAIL"}`)},
 			contracts.OutcomeSucceeded, nil},
-		{"unknown barcode, no order", offlineRef(contracts.StatusUnknown), routes{offlineCheck: lineReply("1150", "")},
-			contracts.OutcomeFailed, nil},
+		{"unknown barcode, no order yet", createdAt(offlineRef(contracts.StatusUnknown), testNow.Add(-DefaultLateLandingWindow+time.Second)),
+			routes{offlineCheck: lineReply("1150", "")}, contracts.OutcomeUnknown, nil},
+		{"unknown barcode, no order and the code expired", createdAt(offlineRef(contracts.StatusUnknown), testNow.Add(-DefaultLateLandingWindow)),
+			routes{offlineCheck: lineReply("1150", "")}, contracts.OutcomeSucceeded, []string{offlineCheck}},
+		{"unknown barcode, no order, creation unknown", offlineRef(contracts.StatusUnknown),
+			routes{offlineCheck: lineReply("1150", "")}, contracts.OutcomeUnknown, nil},
 		{"unknown barcode, check fails", offlineRef(contracts.StatusUnknown), routes{offlineCheck: lineReply("9000", "")},
 			contracts.OutcomeUnknown, nil},
 		{"processing QR approved: not confirmed", onlineRef(contracts.StatusProcessing), routes{onlineCheck: lineReply("0110", "")},
@@ -185,4 +190,10 @@ func TestCancel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// createdAt sets when payhub created the payment.
+func createdAt(ref contracts.PaymentRef, at time.Time) contracts.PaymentRef {
+	ref.CreatedAt = at
+	return ref
 }

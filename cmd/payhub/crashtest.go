@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/store"
+	linepaysim "payhub/mocks/linepay"
 	paypaysim "payhub/mocks/paypay"
 )
 
@@ -37,10 +39,12 @@ type crashConfig struct {
 	Payments, Refunds, Kills, Workers int
 	FaultRate                         float64
 	ManualShare                       float64
-	Seed                              int64
-	DB                                string
-	Window                            time.Duration
-	Keep                              bool
+	// LinePayShare is the share of payments made with LINE Pay (in whole TWD).
+	LinePayShare float64
+	Seed         int64
+	DB           string
+	Window       time.Duration
+	Keep         bool
 }
 
 // Harness timing. serve runs with short resolver timings so a run settles in seconds; a
@@ -58,6 +62,8 @@ var crashServeFlags = []string{
 	"--resolver-stuck-after", "5s", "--resolver-read-timeout", "3s", "--resolver-fence-after", "20s",
 	"--resolver-first-backoff", "500ms", "--resolver-max-backoff", "3s", "--resolve-interval", "500ms",
 	"--partner-timeout", "3s", "--drain-timeout", "2s",
+	// The LINE Pay simulator lands a pay within the partner timeout or never.
+	"--linepay-late-window", "10s",
 }
 
 func crashtestCommand() *cobra.Command {
@@ -65,7 +71,7 @@ func crashtestCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "crashtest",
 		Short: "Crash harness: drive payments through faults and SIGKILLs, then reconcile with the partner",
-		Long: `Start 'payhub sim' (PayPay, with faults on a share of partner calls) and 'payhub serve' as
+		Long: `Start 'payhub sim' (PayPay and LINE Pay, with faults on a share of partner calls) and 'payhub serve' as
 separate processes, drive concurrent payments and partial refunds through the API the way
 tills do (a failed request is retried with the same Idempotency-Key), SIGKILL and restart
 serve at seeded moments, then clear the faults, wait for payhub to settle every open
@@ -84,6 +90,7 @@ was lost, charged twice, refunded twice, left unresolved or recorded with anothe
 	f.IntVar(&cfg.Workers, "workers", 8, "concurrent tills")
 	f.Float64Var(&cfg.FaultRate, "fault-rate", 0.1, "share of partner calls the simulator faults (0..1)")
 	f.Float64Var(&cfg.ManualShare, "manual-share", 0.1, "share of payments authorized only (capture manual) and captured after")
+	f.Float64Var(&cfg.LinePayShare, "linepay-share", 0.3, "share of payments made with LINE Pay (whole TWD, a fresh My Code each), the rest PayPay")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of faults, amounts and kill moments")
 	f.StringVar(&cfg.DB, "db", "", "database: postgres://… (default: SQLite in the temporary directory)")
 	f.DurationVar(&cfg.Window, "window", 2*time.Minute, "how long payhub may take to settle open outcomes after the load")
@@ -121,8 +128,8 @@ func (c crashConfig) validate() error {
 	switch {
 	case c.Payments < 1 || c.Refunds < 0 || c.Kills < 0 || c.Workers < 1:
 		return errors.New("crashtest: need --payments ≥ 1, --workers ≥ 1, --refunds ≥ 0, --kills ≥ 0")
-	case c.FaultRate < 0 || c.FaultRate > 1 || c.ManualShare < 0 || c.ManualShare > 1:
-		return errors.New("crashtest: --fault-rate and --manual-share must be within 0..1")
+	case c.FaultRate < 0 || c.FaultRate > 1 || c.ManualShare < 0 || c.ManualShare > 1 || c.LinePayShare < 0 || c.LinePayShare > 1:
+		return errors.New("crashtest: --fault-rate, --manual-share and --linepay-share must be within 0..1")
 	case c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://"):
 		return errors.New("crashtest: --db takes a postgres:// URL (SQLite is the default)")
 	}
@@ -132,35 +139,44 @@ func (c crashConfig) validate() error {
 // crashFaultKinds are the faults the simulator mixes, in equal shares.
 var crashFaultKinds = []string{"error:500", "hang", "reset", "commit_then_drop", "commit_then_error", "latency:1500ms"}
 
+// crashFaultPrefixes are the API paths of the partners: PayPay /v2/, LINE Pay Online /v3/
+// and Offline /v4/.
+var crashFaultPrefixes = []string{"/v2/", "/v3/", "/v4/"}
+
 // crashFaultSpec is the --faults flag that faults rate of all partner calls, split equally
 // between crashFaultKinds. Rules draw in order and the first that fires wins, so rule i
-// fires with (rate/k)/(1−i·rate/k): each kind then takes rate/k of all calls.
+// fires with (rate/k)/(1−i·rate/k): each kind then takes rate/k of all calls. Each
+// partner path prefix has its own rules (a call draws only the rules it matches).
 func crashFaultSpec(rate float64) string {
 	if rate == 0 {
 		return ""
 	}
 	k := float64(len(crashFaultKinds))
-	rules := make([]string, len(crashFaultKinds))
-	for i, kind := range crashFaultKinds {
-		p := (rate / k) / (1 - float64(i)*rate/k)
-		rules[i] = fmt.Sprintf("* /v2/ %s %s", strconv.FormatFloat(p, 'f', 6, 64), kind)
+	var rules []string
+	for _, prefix := range crashFaultPrefixes {
+		for i, kind := range crashFaultKinds {
+			p := (rate / k) / (1 - float64(i)*rate/k)
+			rules = append(rules, fmt.Sprintf("* %s %s %s", prefix, strconv.FormatFloat(p, 'f', 6, 64), kind))
+		}
 	}
 	return strings.Join(rules, "; ")
 }
 
 // crashHarness is one run: its processes, its till identity and its results.
 type crashHarness struct {
-	cfg     crashConfig
-	dir     string
-	out     io.Writer
-	dbURL   string
-	simURL  string
-	apiURL  string
-	store   contracts.Store
-	serve   *childProcess
-	simProc *childProcess
-	till    *till
-	kills   int
+	cfg    crashConfig
+	dir    string
+	out    io.Writer
+	dbURL  string
+	simURL string
+	// linepayURL is the LINE Pay simulator (same process as PayPay's, one fault engine).
+	linepayURL string
+	apiURL     string
+	store      contracts.Store
+	serve      *childProcess
+	simProc    *childProcess
+	till       *till
+	kills      int
 	// abandoned are the till requests that got no definite answer during the load.
 	abandoned []tillRequest
 }
@@ -234,19 +250,29 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	lpAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
 	apiAddr, err := freeLoopbackAddr()
 	if err != nil {
 		return err
 	}
 	h.simURL, h.apiURL, t.baseURL = "http://"+simAddr, "http://"+apiAddr, "http://"+apiAddr
+	h.linepayURL, t.linepayURL = "http://"+lpAddr, "http://"+lpAddr
 	env := []string{"PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
-		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + h.simURL}
+		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + h.simURL,
+		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
+		"PAYHUB_LINEPAY_BASE_URL=" + h.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
 	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), env: env,
-		args: []string{"sim", "--paypay-addr", simAddr, "--faults", crashFaultSpec(h.cfg.FaultRate), "--fault-seed", strconv.FormatInt(h.cfg.Seed, 10)}}
+		args: []string{"sim", "--paypay-addr", simAddr, "--linepay-addr", lpAddr, "--faults", crashFaultSpec(h.cfg.FaultRate), "--fault-seed", strconv.FormatInt(h.cfg.Seed, 10)}}
 	if err := h.simProc.start(); err != nil {
 		return err
 	}
 	if err := waitReady(ctx, h.simProc, h.simURL+"/_sim/faults"); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, h.simProc, h.linepayURL+"/_sim/payments"); err != nil {
 		return err
 	}
 	h.serve = &childProcess{name: "serve", logPath: filepath.Join(h.dir, "serve.log"), env: env,
@@ -484,7 +510,7 @@ func (h *crashHarness) clearFaults(ctx context.Context) (map[string]int, error) 
 	return state.Stats, nil
 }
 
-// ledger reads the simulator's payments.
+// ledger reads the simulators' payments.
 func (h *crashHarness) ledger(ctx context.Context) ([]partnerPayment, error) {
 	var l struct {
 		Payments []paypaysim.LedgerPayment `json:"payments"`
@@ -492,14 +518,32 @@ func (h *crashHarness) ledger(ctx context.Context) ([]partnerPayment, error) {
 	if err := simJSON(ctx, http.MethodGet, h.simURL+"/_sim/payments", &l); err != nil {
 		return nil, err
 	}
-	out := make([]partnerPayment, len(l.Payments))
-	for i, lp := range l.Payments {
-		out[i] = fromPayPay(lp)
+	var lpl struct {
+		Payments []linepaysim.LedgerPayment `json:"payments"`
+	}
+	if err := simJSON(ctx, http.MethodGet, h.linepayURL+"/_sim/payments", &lpl); err != nil {
+		return nil, err
+	}
+	out := make([]partnerPayment, 0, len(l.Payments)+len(lpl.Payments))
+	for _, lp := range l.Payments {
+		out = append(out, fromPayPay(lp))
+	}
+	for _, lp := range lpl.Payments {
+		p, err := fromLinePay(lp)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
 
 func simJSON(ctx context.Context, method, url string, into any) error {
+	return simJSONStatus(ctx, method, url, http.StatusOK, into)
+}
+
+// simJSONStatus is simJSON for a control call answering another status.
+func simJSONStatus(ctx context.Context, method, url string, want int, into any) error {
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return err
@@ -509,7 +553,7 @@ func simJSON(ctx context.Context, method, url string, into any) error {
 		return fmt.Errorf("simulator %s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		return fmt.Errorf("simulator %s %s: status %d", method, url, resp.StatusCode)
 	}
 	if into == nil {
@@ -620,7 +664,9 @@ func openAttempts(r payhubRecord) []contracts.Attempt {
 // till is a store checkout system: it signs its own tokens and retries a request with the
 // same Idempotency-Key until it gets a definite answer.
 type till struct {
-	baseURL                string
+	baseURL string
+	// linepayURL is the LINE Pay simulator, where the till gets a customer's My Code.
+	linepayURL             string
 	key                    crypto.Signer
 	kid, clientID, storeID string
 	http                   *http.Client
@@ -751,6 +797,17 @@ func (t *till) work(ctx context.Context, worker int, plan *loadPlan, stats *load
 func (t *till) pay(ctx context.Context, worker int, j loadJob, stats *loadStats) *refundable {
 	body := map[string]any{"amount": j.amount, "currency": "JPY", "method": "paypay", "flow": "barcode",
 		"barcode": crashFixtureBarcode, "terminal_id": fmt.Sprintf("till-%02d", worker), "order_id": fmt.Sprintf("crash-%d", j.n)}
+	if j.linepay {
+		// The customer opens My Code: a fresh single-use key from the LINE Pay app.
+		var key struct {
+			OneTimeKey string `json:"oneTimeKey"`
+		}
+		if err := simJSONStatus(ctx, http.MethodPost, t.linepayURL+"/_sim/oneTimeKeys", http.StatusCreated, &key); err != nil {
+			stats.note(err.Error())
+			return nil
+		}
+		body["currency"], body["method"], body["barcode"] = "TWD", "linepay", key.OneTimeKey
+	}
 	if j.capture > 0 {
 		body["capture"] = "manual"
 	}
@@ -773,7 +830,7 @@ func (t *till) pay(ctx context.Context, worker int, j loadJob, stats *loadStats)
 		status = ans.str("status")
 	}
 	if ans.status/100 == 2 && status == string(contracts.StatusSucceeded) {
-		return &refundable{id: id, left: ans.int64("amount_captured")}
+		return &refundable{id: id, left: ans.int64("amount_captured"), step: j.step()}
 	}
 	return nil
 }
@@ -797,6 +854,8 @@ func (t *till) refund(ctx context.Context, j loadJob, stats *loadStats) {
 type refundable struct {
 	id   string
 	left int64
+	// step is the smallest amount its partner refunds (LINE Pay: 100, whole TWD).
+	step int64
 }
 
 // loadJob is one till operation: a payment (target nil) or a refund of target.
@@ -804,7 +863,16 @@ type loadJob struct {
 	n       int
 	amount  int64
 	capture int64 // manual capture: the amount captured after authorization
+	linepay bool  // a LINE Pay payment in whole TWD, else PayPay in JPY
 	target  *refundable
+}
+
+// step is the smallest amount the job's partner moves, in minor units.
+func (j loadJob) step() int64 {
+	if j.linepay {
+		return 100
+	}
+	return 1
 }
 
 // loadPlan hands out the run's payments and refunds in a seeded order: a refund picks a
@@ -816,6 +884,7 @@ type loadPlan struct {
 	mu           sync.Mutex
 	rng          *rand.Rand
 	manualShare  float64
+	linepayShare float64
 	paymentsLeft int
 	refundsLeft  int
 	inFlight     int
@@ -824,7 +893,7 @@ type loadPlan struct {
 }
 
 func newLoadPlan(cfg crashConfig) *loadPlan {
-	return &loadPlan{rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c6f6164)), manualShare: cfg.ManualShare,
+	return &loadPlan{rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c6f6164)), manualShare: cfg.ManualShare, linepayShare: cfg.LinePayShare,
 		paymentsLeft: cfg.Payments, refundsLeft: cfg.Refunds}
 }
 
@@ -859,16 +928,22 @@ func (p *loadPlan) take() (j loadJob, ok, wait bool) {
 		p.refundable = slices.Delete(p.refundable, i, i+1)
 		p.refundsLeft--
 		p.inFlight++
-		// Partial: at most half of what is left (all of it only when 1 yen is left).
-		return loadJob{amount: 1 + p.rng.Int64N(max(1, target.left/2)), target: target}, true, false
+		// Partial: at most half of what is left (all of it only when one unit is left), in
+		// the partner's units.
+		units := target.left / target.step
+		return loadJob{amount: target.step * (1 + p.rng.Int64N(max(1, units/2))), target: target}, true, false
 	}
 	if p.paymentsLeft > 0 {
 		p.paymentsLeft--
 		p.inFlight++
 		p.issued++
 		j := loadJob{n: p.issued, amount: 100 + p.rng.Int64N(29901)}
+		if p.rng.Float64() < p.linepayShare {
+			j.linepay = true
+			j.amount = 100 * (1 + p.rng.Int64N(3000)) // NT$1 to NT$3,000, whole dollars
+		}
 		if p.rng.Float64() < p.manualShare {
-			j.capture = j.amount - p.rng.Int64N(j.amount/2)
+			j.capture = j.amount - j.step()*p.rng.Int64N(max(1, j.amount/j.step()/2))
 		}
 		return j, true, false
 	}
@@ -965,6 +1040,8 @@ func (s *loadStats) report(plan *loadPlan) loadReport {
 type crashCounts struct {
 	PaymentsCreated, RefundsCreated, Kills, FaultsInjected int
 	FaultsByKind                                           map[string]int
+	// ByMethod counts payments and refunds per partner method ("paypay 280 / 70 refunds").
+	ByMethod map[contracts.Method][2]int
 	// TillsGaveUp counts requests that got no definite answer within the till's patience
 	// during the load (informational: those still unanswered after the window count as
 	// unresolved).
@@ -1008,6 +1085,10 @@ func (c *crashCounts) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "payments created:   %d\n", c.PaymentsCreated)
 	fmt.Fprintf(w, "refunds created:    %d\n", c.RefundsCreated)
+	methods := slices.Sorted(maps.Keys(c.ByMethod))
+	for _, m := range methods {
+		fmt.Fprintf(w, "  %-17s %d payments, %d refunds\n", string(m)+":", c.ByMethod[m][0], c.ByMethod[m][1])
+	}
 	fmt.Fprintf(w, "kills:              %d\n", c.Kills)
 	fmt.Fprintf(w, "faults injected:    %d (%s)\n", c.FaultsInjected, strings.Join(kinds, ", "))
 	fmt.Fprintf(w, "tills gave up:      %d\n", c.TillsGaveUp)
@@ -1070,6 +1151,50 @@ func fromPayPay(lp paypaysim.LedgerPayment) partnerPayment {
 	return p
 }
 
+// fromLinePay reads a LINE Pay simulator ledger entry (amounts in major units, TWD whole).
+func fromLinePay(lp linepaysim.LedgerPayment) (partnerPayment, error) {
+	p := partnerPayment{PartnerRef: lp.OrderID, Status: lp.Status, Held: lp.Status == linepaysim.StatusAuthorized}
+	var err error
+	minor := func(n json.Number) int64 {
+		v, e := majorToMinor(n)
+		if e != nil && err == nil {
+			err = fmt.Errorf("LINE Pay ledger %s: %w", lp.OrderID, e)
+		}
+		return v
+	}
+	p.Amount, p.Charged, p.Refunded = minor(lp.Amount), minor(lp.Captured), minor(lp.Refunded)
+	for _, r := range lp.Refunds {
+		p.Refunds = append(p.Refunds, partnerRefund{ID: r.RefundTransactionID, Amount: minor(r.Amount)})
+	}
+	return p, err
+}
+
+// majorToMinor turns a decimal amount in major units ("250", "99.5") into minor units
+// (2 digits), exactly: never through a float.
+func majorToMinor(n json.Number) (int64, error) {
+	s := string(n)
+	if s == "" {
+		return 0, nil
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > 2 {
+		return 0, fmt.Errorf("amount %q has more than 2 decimals", s)
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("amount %q: %w", s, err)
+	}
+	f, err := strconv.ParseUint(frac, 10, 8)
+	if err != nil {
+		return 0, fmt.Errorf("amount %q: %w", s, err)
+	}
+	if w < 0 {
+		return w*100 - int64(f), nil
+	}
+	return w*100 + int64(f), nil
+}
+
 // moved reports whether a partner payment took or holds the customer's money.
 func (p partnerPayment) moved() bool { return p.Charged > 0 || p.Held }
 
@@ -1086,6 +1211,11 @@ func reconcile(records []payhubRecord, ledger []partnerPayment) crashCounts {
 		known[rec.Payment.ID] = true
 		c.PaymentsCreated++
 		c.RefundsCreated += len(rec.Refunds)
+		if c.ByMethod == nil {
+			c.ByMethod = map[contracts.Method][2]int{}
+		}
+		n := c.ByMethod[rec.Payment.Method]
+		c.ByMethod[rec.Payment.Method] = [2]int{n[0] + 1, n[1] + len(rec.Refunds)}
 		c.reconcilePayment(rec, atPartner[rec.Payment.ID])
 	}
 	for id, entries := range atPartner {

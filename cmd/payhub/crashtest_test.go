@@ -22,18 +22,22 @@ func TestCrashFaultSpecFaultsTheRateInEqualShares(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rules) != len(crashFaultKinds) {
-		t.Fatalf("%d rules, want %d", len(rules), len(crashFaultKinds))
+	k := len(crashFaultKinds)
+	if len(rules) != k*len(crashFaultPrefixes) {
+		t.Fatalf("%d rules, want %d", len(rules), k*len(crashFaultPrefixes))
 	}
-	// The chance that rule i fires is its probability times the chance no earlier one did.
-	none := 1.0
-	for _, r := range rules {
-		if got := none * r.Probability; math.Abs(got-0.1/6) > 1e-5 {
-			t.Errorf("%s fires for %.5f of calls, want %.5f", r.Fault.Kind, got, 0.1/6)
-		}
-		none *= 1 - r.Probability
-		if r.PathPrefix != "/v2/" || r.Method != "" {
-			t.Errorf("rule %+v does not cover every partner call", r)
+	// Per partner prefix, the chance that rule i fires is its probability times the
+	// chance no earlier one did.
+	for i, prefix := range crashFaultPrefixes {
+		none := 1.0
+		for _, r := range rules[i*k : (i+1)*k] {
+			if got := none * r.Probability; math.Abs(got-0.1/6) > 1e-5 {
+				t.Errorf("%s fires for %.5f of calls, want %.5f", r.Fault.Kind, got, 0.1/6)
+			}
+			none *= 1 - r.Probability
+			if r.PathPrefix != prefix || r.Method != "" {
+				t.Errorf("rule %+v does not cover every call under %s", r, prefix)
+			}
 		}
 	}
 	// And the engine agrees: about one call in ten is faulted.
@@ -57,9 +61,9 @@ func TestCrashFaultSpecFaultsTheRateInEqualShares(t *testing.T) {
 }
 
 func TestLoadPlanHandsOutEveryJobAndNeverOverRefunds(t *testing.T) {
-	plan := newLoadPlan(crashConfig{Payments: 50, Refunds: 80, Seed: 3, ManualShare: 0.3})
+	plan := newLoadPlan(crashConfig{Payments: 50, Refunds: 80, Seed: 3, ManualShare: 0.3, LinePayShare: 0.4})
 	ctx := context.Background()
-	payments, refunds := 0, 0
+	payments, refunds, linepay := 0, 0, 0
 	refunded := map[string]int64{}
 	captured := map[string]int64{}
 	for {
@@ -71,6 +75,12 @@ func TestLoadPlanHandsOutEveryJobAndNeverOverRefunds(t *testing.T) {
 			payments++
 			id := "pay_" + strconv.Itoa(j.n)
 			amount := j.amount
+			if j.linepay {
+				linepay++
+			}
+			if j.amount%j.step() != 0 || j.capture%j.step() != 0 {
+				t.Fatalf("amount %d / capture %d not in whole units of %d", j.amount, j.capture, j.step())
+			}
 			if j.capture > 0 {
 				if j.capture > j.amount {
 					t.Fatalf("capture %d above amount %d", j.capture, j.amount)
@@ -78,12 +88,12 @@ func TestLoadPlanHandsOutEveryJobAndNeverOverRefunds(t *testing.T) {
 				amount = j.capture
 			}
 			captured[id] = amount
-			plan.done(j, &refundable{id: id, left: amount})
+			plan.done(j, &refundable{id: id, left: amount, step: j.step()})
 			continue
 		}
 		refunds++
-		if j.amount < 1 || j.amount > j.target.left {
-			t.Fatalf("refund of %d with %d left", j.amount, j.target.left)
+		if j.amount < 1 || j.amount > j.target.left || j.amount%j.target.step != 0 {
+			t.Fatalf("refund of %d with %d left (unit %d)", j.amount, j.target.left, j.target.step)
 		}
 		refunded[j.target.id] += j.amount
 		j.target.left -= j.amount
@@ -91,6 +101,9 @@ func TestLoadPlanHandsOutEveryJobAndNeverOverRefunds(t *testing.T) {
 	}
 	if payments != 50 || refunds != 80 {
 		t.Fatalf("%d payments, %d refunds handed out; want 50, 80", payments, refunds)
+	}
+	if linepay < 10 || linepay > 30 {
+		t.Fatalf("%d of 50 payments with LINE Pay, want about 20", linepay)
 	}
 	for id, n := range refunded {
 		if n > captured[id] {

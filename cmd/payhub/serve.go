@@ -26,7 +26,7 @@ func serveCommand(logOut io.Writer) *cobra.Command {
 	var poll, drain, deliverEvery time.Duration
 	var webhookLoopback bool
 	resolver := hub.DefaultResolverConfig
-	var resolveEvery, partnerTimeout time.Duration
+	var resolveEvery, partnerTimeout, linepayLateWindow time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the payhub API against the configured partners",
@@ -59,6 +59,9 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				if linepay != nil {
 					linepay.Timeouts = linepayadapter.UniformTimeouts(partnerTimeout)
 				}
+			}
+			if linepay != nil {
+				linepay.LateLandingWindow = linepayLateWindow
 			}
 			callbacks, err := callbackAllowlist()
 			if err != nil {
@@ -94,8 +97,9 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 	cmd.Flags().DurationVar(&resolver.Budget, "resolver-budget", resolver.Budget, "an outcome still open this long goes to an operator")
 	cmd.Flags().DurationVar(&resolver.FirstBackoff, "resolver-first-backoff", resolver.FirstBackoff, "first wait between resolver passes over one object")
 	cmd.Flags().DurationVar(&resolver.MaxBackoff, "resolver-max-backoff", resolver.MaxBackoff, "longest wait between resolver passes over one object")
+	cmd.Flags().DurationVar(&linepayLateWindow, "linepay-late-window", linepayadapter.DefaultLateLandingWindow, "how long an in-store LINE Pay order LINE does not know of may still land")
 	cmd.Flags().DurationVar(&partnerTimeout, "partner-timeout", 0, "bound every partner call by this (default: the partner's own timeouts, 30 s / 15 s for PayPay)")
-	for _, f := range []string{"resolver-stuck-after", "resolver-read-timeout", "resolver-fence-after", "resolver-budget", "resolver-first-backoff", "resolver-max-backoff", "partner-timeout"} {
+	for _, f := range []string{"resolver-stuck-after", "resolver-read-timeout", "resolver-fence-after", "resolver-budget", "resolver-first-backoff", "resolver-max-backoff", "partner-timeout", "linepay-late-window"} {
 		_ = cmd.Flags().MarkHidden(f)
 	}
 	return cmd

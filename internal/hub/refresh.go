@@ -9,7 +9,7 @@ import (
 
 func paymentRef(p contracts.Payment) contracts.PaymentRef {
 	return contracts.PaymentRef{PartnerRef: p.PartnerRef, PartnerPaymentID: p.PartnerPaymentID,
-		PartnerActionRef: p.PartnerActionRef, Flow: p.Flow, Amount: p.Amount, Status: p.Status}
+		PartnerActionRef: p.PartnerActionRef, Flow: p.Flow, Amount: p.Amount, Status: p.Status, CreatedAt: p.CreatedAt}
 }
 
 // refresh asks the partner where a payment waiting for the customer stands and records any
