@@ -1,0 +1,248 @@
+package gmopg
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"payhub/mocks/sim"
+)
+
+// Order returns the ledger entry of orderID.
+func (s *Simulator) Order(orderID string) (LedgerOrder, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.byOrder[orderID]
+	if o == nil {
+		return LedgerOrder{}, false
+	}
+	return s.ledger(o, s.now()), true
+}
+
+// Orders returns every order in creation order.
+func (s *Simulator) Orders() []LedgerOrder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]LedgerOrder, 0, len(s.orders))
+	for _, o := range s.orders {
+		out = append(out, s.ledger(o, now))
+	}
+	return out
+}
+
+// ExpireAuthorization makes the AUTH or SAUTH of orderID lapse now: SALES and ChangeTran
+// then answer E01420010.
+func (s *Simulator) ExpireAuthorization(orderID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.byOrder[orderID]
+	switch {
+	case o == nil:
+		return fmt.Errorf("%w: %q", ErrNoSuchOrder, orderID)
+	case o.status != StatusAuth && o.status != StatusSauth:
+		return fmt.Errorf("%w: %s is %s", ErrWrongState, orderID, o.status)
+	}
+	o.authExpiresAt = s.now()
+	return nil
+}
+
+// controlError is the body of a /_sim/ error.
+type controlError struct {
+	Error string `json:"error"`
+}
+
+func writeControlError(w http.ResponseWriter, status int, message string) {
+	sim.WriteJSON(w, status, controlError{Error: message})
+}
+
+// serveControl serves the unauthenticated /_sim/ endpoints (see the package doc).
+func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_sim"), "/"), "/")
+	method := r.Method
+	switch {
+	case len(parts) == 1 && parts[0] == "tokens":
+		if method != http.MethodPost {
+			writeControlError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		s.simIssueToken(w, r)
+	case len(parts) == 1 && parts[0] == "fixtures" && method == http.MethodGet:
+		sim.WriteJSON(w, http.StatusOK, map[string]any{"fixtures": fixtureList(), "kinds": Kinds()})
+	case len(parts) == 1 && parts[0] == "orders" && method == http.MethodGet:
+		sim.WriteJSON(w, http.StatusOK, map[string][]LedgerOrder{"orders": s.Orders()})
+	case len(parts) == 2 && parts[0] == "orders" && method == http.MethodGet:
+		lo, ok := s.Order(parts[1])
+		if !ok {
+			writeControlError(w, http.StatusNotFound, "no such order")
+			return
+		}
+		sim.WriteJSON(w, http.StatusOK, lo)
+	case len(parts) == 3 && parts[0] == "orders" && parts[2] == "expire-auth" && method == http.MethodPost:
+		err := s.ExpireAuthorization(parts[1])
+		switch {
+		case errors.Is(err, ErrNoSuchOrder):
+			writeControlError(w, http.StatusNotFound, err.Error())
+		case err != nil:
+			writeControlError(w, http.StatusConflict, err.Error())
+		default:
+			lo, _ := s.Order(parts[1])
+			sim.WriteJSON(w, http.StatusOK, lo)
+		}
+	case len(parts) == 2 && parts[0] == "tds2" && method == http.MethodGet:
+		res, ok := s.Challenge(parts[1])
+		if !ok {
+			writeControlError(w, http.StatusNotFound, "no such 3DS2 challenge")
+			return
+		}
+		sim.WriteJSON(w, http.StatusOK, res)
+	case len(parts) == 3 && parts[0] == "tds2" && method == http.MethodPost:
+		state := map[string]string{"approve": tdsStateApproved, "reject": tdsStateRejected, "abandon": tdsStateAbandoned}[parts[2]]
+		if state == "" {
+			writeControlError(w, http.StatusNotFound, "use /_sim/tds2/{transId}/approve, reject or abandon")
+			return
+		}
+		res, err := s.complete(parts[1], state)
+		switch {
+		case errors.Is(err, ErrNoSuchChallenge):
+			writeControlError(w, http.StatusNotFound, err.Error())
+		case err != nil:
+			writeControlError(w, http.StatusConflict, err.Error())
+		default:
+			sim.WriteJSON(w, http.StatusOK, res)
+		}
+	default:
+		writeControlError(w, http.StatusNotFound, "no such simulator endpoint: "+method+" "+r.URL.Path)
+	}
+}
+
+// tokenRequest is the optional body of POST /_sim/tokens (JSON, or a form with kind,
+// brand, last4, expire).
+type tokenRequest struct {
+	Kind string `json:"kind"`
+	Card Card   `json:"card"`
+}
+
+// simIssueToken serves POST /_sim/tokens → 201 {"token", "kind", "card", "expiresAt"}.
+func (s *Simulator) simIssueToken(w http.ResponseWriter, r *http.Request) {
+	body, err := sim.ReadBody(r)
+	if err != nil {
+		writeControlError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var in tokenRequest
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case len(strings.TrimSpace(string(body))) == 0:
+	case mt == "application/x-www-form-urlencoded":
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			writeControlError(w, http.StatusBadRequest, "unreadable form")
+			return
+		}
+		in = tokenRequest{Kind: v.Get("kind"), Card: Card{Brand: v.Get("brand"), Last4: v.Get("last4"), Expire: v.Get("expire")}}
+	default:
+		if err := sim.DecodeJSON(body, &in); err != nil {
+			writeControlError(w, http.StatusBadRequest, `body must be {"kind": "...", "card": {"brand","last4","expire"}}`)
+			return
+		}
+	}
+	if !validCard(in.Card) {
+		writeControlError(w, http.StatusBadRequest, "card: brand VISA|MASTER|JCB|AMEX|DINERS, last4 4 digits, expire YYMM")
+		return
+	}
+	tok, exp, err := s.IssueTokenCard(in.Kind, in.Card)
+	if err != nil {
+		writeControlError(w, http.StatusBadRequest, fmt.Sprintf("unknown kind %q; kinds: %s", in.Kind, strings.Join(Kinds(), ", ")))
+		return
+	}
+	k, _ := lookupKind(in.Kind)
+	card := k.card
+	if in.Card.Brand != "" {
+		card.Brand = strings.ToUpper(in.Card.Brand)
+	}
+	if in.Card.Last4 != "" {
+		card.Last4 = in.Card.Last4
+	}
+	if in.Card.Expire != "" {
+		card.Expire = in.Card.Expire
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	sim.WriteJSON(w, http.StatusCreated, map[string]any{"token": tok, "kind": k.name, "card": card, "expiresAt": exp.UTC().Format(time.RFC3339)})
+}
+
+// validCard checks the optional card of a token request (empty fields allowed).
+func validCard(c Card) bool {
+	digits := func(s string, n int) bool {
+		if len(s) != n {
+			return false
+		}
+		for i := 0; i < n; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	switch strings.ToUpper(c.Brand) {
+	case "", "VISA", "MASTER", "JCB", "AMEX", "DINERS":
+	default:
+		return false
+	}
+	return (c.Last4 == "" || digits(c.Last4, 4)) && (c.Expire == "" || digits(c.Expire, 4))
+}
+
+// fixtureList is GET /_sim/fixtures: the fixture tokens and what they do.
+func fixtureList() []map[string]any {
+	out := []map[string]any{}
+	for _, name := range append(Kinds(), "used", "expired") {
+		k := kinds[name]
+		entry := map[string]any{"token": "tok_" + name}
+		if k.card.Last4 != "" {
+			entry["card"] = k.card
+		}
+		switch {
+		case k.decline != "":
+			entry["errInfo"] = k.decline
+		case k.tokenError != "":
+			entry["errInfo"] = k.tokenError
+		case k.comms:
+			entry["errInfo"] = infoComms
+			entry["commits"] = k.commsCommit
+		case k.rateLimited:
+			entry["errInfo"] = infoRateLimited
+		}
+		if k.tds != tdsNone {
+			entry["threeDS"] = string(k.tds)
+		}
+		if k.slow {
+			entry["slow"] = true
+		}
+		out = append(out, entry)
+	}
+	return out
+}
+
+// FaultErrorBody is the simulator's sim.ErrorBody: GMO's KV error body for an injected
+// error status, so the gmopg client reads it as a BadRequest instead of crashing
+// (card-gmopg.md §9). code is an ErrInfo (9 characters, e.g. E91099999, E92000001,
+// E90010001, 42C010000); anything else means E91099999.
+func FaultErrorBody(_ int, code string) (string, []byte) {
+	if len(code) != 9 {
+		code = infoSystemError
+	}
+	return contentType, encodeKV(errorFields(code))
+}
+
+// serveFaults serves /_sim/faults through the fault engine of Config.Faults.
+func (s *Simulator) serveFaults(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Faults == nil {
+		writeControlError(w, http.StatusNotFound, "fault injection is off: the simulator was started without a fault engine")
+		return
+	}
+	s.cfg.Faults.ControlHandler().ServeHTTP(w, r)
+}
