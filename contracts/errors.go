@@ -51,6 +51,9 @@ const (
 	CodeMethodNotSupported ErrorCode = "method_not_supported"
 	// CodeUnsupportedBarcode: a scanned code whose provider prefix payhub does not know.
 	CodeUnsupportedBarcode ErrorCode = "unsupported_barcode"
+	// CodeCardDataNotAccepted: the request carries something that looks like a card number
+	// or security code; payhub takes card tokens only and never keeps such data.
+	CodeCardDataNotAccepted ErrorCode = "card_data_not_accepted"
 	// CodeRateLimited: too many requests.
 	CodeRateLimited ErrorCode = "rate_limited"
 	// CodeInternalError: a fault inside payhub.

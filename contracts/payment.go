@@ -99,6 +99,15 @@ type Payment struct {
 	PartnerPaymentID string
 	// PartnerActionRef is the partner's id for the pending customer action (PayPay QR codeId).
 	PartnerActionRef string
+	// ReturnURL is where payhub sends the customer's browser once a FlowRedirect payment
+	// came back from the partner's page (the store's page), with payment_id appended.
+	ReturnURL string
+	// PartnerSecret is the partner credential later calls need (PaymentResult.
+	// PartnerSecret), sealed by the engine under the configured key: never in clear here,
+	// in the database, an event or a response.
+	PartnerSecret string
+	// Card is what payhub keeps about the card that paid (MethodCard), when known.
+	Card *CardDetails
 	// CancelRequested records that the store asked to cancel while the outcome was open.
 	CancelRequested bool
 	// CancellationReason says why a canceled payment was canceled.

@@ -19,6 +19,7 @@ import (
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/ids"
+	"payhub/internal/secrets"
 	"payhub/internal/store"
 	"payhub/internal/webhooks"
 )
@@ -45,6 +46,11 @@ type appConfig struct {
 	WebhookLoopback bool
 	// Callbacks says which partner callbacks are accepted.
 	Callbacks hub.CallbackConfig
+	// SecretKey seals partner credentials kept per payment (secrets.KeySize bytes); nil
+	// means a fresh key for this process only (fine while no partner hands any out).
+	SecretKey []byte
+	// PublicURL is payhub's address for customers' browsers (redirect payments).
+	PublicURL string
 	// DeliverInterval is how often the deliverer looks for due deliveries when idle.
 	DeliverInterval time.Duration
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
@@ -98,6 +104,14 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		}
 		partners[contracts.MethodLinePay] = linepay
 	}
+	if cfg.SecretKey == nil {
+		cfg.SecretKey = secrets.NewKey()
+	}
+	box, err := secrets.NewBox(cfg.SecretKey)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	idGen := ids.New(cfg.Clock)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -114,6 +128,8 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		Resolver:      cfg.Resolver,
 		EndpointGuard: webhooks.Guard{AllowLoopback: cfg.WebhookLoopback},
 		Callbacks:     cfg.Callbacks,
+		Secrets:       box,
+		PublicURL:     cfg.PublicURL,
 	})
 	deliverer := webhooks.NewDeliverer(webhooks.DelivererConfig{Store: st, Clock: cfg.Clock, IDs: idGen,
 		Owner: deliveryOwner(), Client: webhooks.NewClient(webhooks.Guard{AllowLoopback: cfg.WebhookLoopback}),

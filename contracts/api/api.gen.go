@@ -103,6 +103,7 @@ const (
 	ErrorCodeApiVersionUnsupported ErrorCode = "api_version_unsupported"
 	ErrorCodeBodyTooLarge          ErrorCode = "body_too_large"
 	ErrorCodeCancelWindowPassed    ErrorCode = "cancel_window_passed"
+	ErrorCodeCardDataNotAccepted   ErrorCode = "card_data_not_accepted"
 	ErrorCodeCurrencyNotSupported  ErrorCode = "currency_not_supported"
 	ErrorCodeForbidden             ErrorCode = "forbidden"
 	ErrorCodeIdempotencyKeyInUse   ErrorCode = "idempotency_key_in_use"
@@ -134,6 +135,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeBodyTooLarge:
 		return true
 	case ErrorCodeCancelWindowPassed:
+		return true
+	case ErrorCodeCardDataNotAccepted:
 		return true
 	case ErrorCodeCurrencyNotSupported:
 		return true
@@ -310,6 +313,7 @@ func (e PaymentListObject) Valid() bool {
 // Defines values for PaymentMethod.
 const (
 	Auto    PaymentMethod = "auto"
+	Card    PaymentMethod = "card"
 	Linepay PaymentMethod = "linepay"
 	Paypay  PaymentMethod = "paypay"
 )
@@ -318,6 +322,8 @@ const (
 func (e PaymentMethod) Valid() bool {
 	switch e {
 	case Auto:
+		return true
+	case Card:
 		return true
 	case Linepay:
 		return true
@@ -546,6 +552,16 @@ type CapturePaymentRequest struct {
 	Amount *int64 `json:"amount,omitempty"`
 }
 
+// CardDetails What payhub keeps about the card that paid (method `card`), when known; never the number, security code or token.
+type CardDetails struct {
+	// Brand The card brand as the partner names it, e.g. `VISA`.
+	Brand *string `json:"brand,omitempty"`
+
+	// Expiry Expiry as `YYMM`.
+	Expiry *string `json:"expiry,omitempty"`
+	Last4  *string `json:"last4,omitempty"`
+}
+
 // CreatePaymentRequest Example: {"amount":1200,"barcode":"281234567890123456","currency":"JPY","flow":"barcode","method":"paypay","order_id":"ord-2026-11-28-0042","terminal_id":"till-07"}
 type CreatePaymentRequest struct {
 	// Amount What the customer pays, in the currency's minor unit.
@@ -558,6 +574,13 @@ type CreatePaymentRequest struct {
 	// the funds; PayPay pre-authorization) and the store captures later with
 	// `POST /v1/payments/{id}/capture`, in full or in part, or cancels to release the hold.
 	Capture *CaptureMethod `json:"capture,omitempty"`
+
+	// CardToken The single-use card token the customer's browser got from GMO Payment Gateway's token
+	// script (`Multipayment.getToken`, valid 30 minutes). Required for method `card`, not
+	// allowed otherwise. payhub never takes card data: a card number or security code
+	// anywhere in a request is refused with 422 `card_data_not_accepted`. The token is
+	// passed to GMO once and never stored, logged or echoed.
+	CardToken *string `json:"card_token,omitempty"`
 
 	// Currency ISO 4217 alphabetic currency code; amounts are in its minor unit (JPY has none).
 	//
@@ -580,7 +603,12 @@ type CreatePaymentRequest struct {
 	// Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 	Metadata *Metadata `json:"metadata,omitempty"`
 
-	// Method The partner method: `paypay` is PayPay (Japan) code payment (JPY); `linepay` is LINE Pay
+	// Method `card` is a credit card through GMO Payment Gateway, online only, flow `redirect`, with
+	// a `card_token` (never card data) and 3-D Secure: the payment answers `requires_action`
+	// with a `redirect` to the issuer's page, or goes straight to `succeeded`/`authorized`
+	// when the issuer asks nothing. Card-present (terminal) payments are not offered: method
+	// `card` with another flow is refused with 422 `method_not_supported`.
+	// The partner method: `paypay` is PayPay (Japan) code payment (JPY); `linepay` is LINE Pay
 	// (Taiwan in TWD, Thailand in THB; flows `barcode` for the customer's My Code and `qr`).
 	// LINE Pay takes whole Taiwan dollars: a TWD amount (payment, capture or refund) that is
 	// not a multiple of 100 is refused with 422 `amount_out_of_range`; a LINE Pay payment has
@@ -595,6 +623,11 @@ type CreatePaymentRequest struct {
 
 	// OrderId The store's order reference; store-supplied data, never a key.
 	OrderId *OrderId `json:"order_id,omitempty"`
+
+	// ReturnUrl Flow `redirect` only (required there): the store's page where payhub sends the
+	// customer's browser once the partner handed it back (with `payment_id` added to the
+	// query). An absolute `https` URL without credentials or fragment.
+	ReturnUrl *string `json:"return_url,omitempty"`
 
 	// TerminalId The till that takes the payment; store-supplied data, never a key.
 	TerminalId *TerminalId `json:"terminal_id,omitempty"`
@@ -745,7 +778,10 @@ type Payment struct {
 	// the funds; PayPay pre-authorization) and the store captures later with
 	// `POST /v1/payments/{id}/capture`, in full or in part, or cancels to release the hold.
 	CaptureMethod CaptureMethod `json:"capture_method"`
-	CreatedAt     time.Time     `json:"created_at"`
+
+	// Card What payhub keeps about the card that paid (method `card`), when known; never the number, security code or token.
+	Card      *CardDetails `json:"card,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
 
 	// Currency ISO 4217 alphabetic currency code; amounts are in its minor unit (JPY has none).
 	//
@@ -753,8 +789,8 @@ type Payment struct {
 	Currency Currency `json:"currency"`
 
 	// FailureCode payhub's stable reason, present when the status is `failed`: e.g.
-	// `insufficient_funds`, `card_declined`, `authentication_failed`, `expired`,
-	// `barcode_invalid`, `user_not_active`, `duplicate_suspected`, `partner_rejected`,
+	// `insufficient_funds`, `card_declined`, `card_token_invalid`, `authentication_failed`,
+	// `expired`, `barcode_invalid`, `user_not_active`, `duplicate_suspected`, `partner_rejected`,
 	// `card_suspended`. New values may be added.
 	FailureCode *string `json:"failure_code,omitempty"`
 
@@ -780,7 +816,12 @@ type Payment struct {
 	// Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 	Metadata *Metadata `json:"metadata,omitempty"`
 
-	// Method The partner method: `paypay` is PayPay (Japan) code payment (JPY); `linepay` is LINE Pay
+	// Method `card` is a credit card through GMO Payment Gateway, online only, flow `redirect`, with
+	// a `card_token` (never card data) and 3-D Secure: the payment answers `requires_action`
+	// with a `redirect` to the issuer's page, or goes straight to `succeeded`/`authorized`
+	// when the issuer asks nothing. Card-present (terminal) payments are not offered: method
+	// `card` with another flow is refused with 422 `method_not_supported`.
+	// The partner method: `paypay` is PayPay (Japan) code payment (JPY); `linepay` is LINE Pay
 	// (Taiwan in TWD, Thailand in THB; flows `barcode` for the customer's My Code and `qr`).
 	// LINE Pay takes whole Taiwan dollars: a TWD amount (payment, capture or refund) that is
 	// not a multiple of 100 is refused with 422 `amount_out_of_range`; a LINE Pay payment has
@@ -872,7 +913,12 @@ type PaymentList struct {
 // PaymentListObject defines model for PaymentList.Object.
 type PaymentListObject string
 
-// PaymentMethod The partner method: `paypay` is PayPay (Japan) code payment (JPY); `linepay` is LINE Pay
+// PaymentMethod `card` is a credit card through GMO Payment Gateway, online only, flow `redirect`, with
+// a `card_token` (never card data) and 3-D Secure: the payment answers `requires_action`
+// with a `redirect` to the issuer's page, or goes straight to `succeeded`/`authorized`
+// when the issuer asks nothing. Card-present (terminal) payments are not offered: method
+// `card` with another flow is refused with 422 `method_not_supported`.
+// The partner method: `paypay` is PayPay (Japan) code payment (JPY); `linepay` is LINE Pay
 // (Taiwan in TWD, Thailand in THB; flows `barcode` for the customer's My Code and `qr`).
 // LINE Pay takes whole Taiwan dollars: a TWD amount (payment, capture or refund) that is
 // not a multiple of 100 is refused with 422 `amount_out_of_range`; a LINE Pay payment has
@@ -2093,193 +2139,202 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchs5suarZPCcCJM+RZqSZXebjPND3W3P2H3TyPLx9ml6WVAVSKJVBNgFlGhOhyLmHXZfYfdB9lHm",
-	"STaQCaAuLFKSb+1xaH70WMW6JIBEIi9fZv7RSdRypSSXRndGf3QWnKU8x38enzzv/xfPtVDS/plyneRi",
-	"ZfDPztmCw/HJc7ikG6Ab//LLL7/0f/yx/913cQ/MgkPO9UpJzUFoyLlMec5TEHLQiTo6WfAls29dMWN4",
-	"bt/4P38d9p+8+ePoqk//OCz/8e+dqGM2K94ZdbTJhZx3rq6izvOUL1fKcGn6p3yVsQ1Pt+mMTV7wGNYL",
-	"LsEshLbEWOK0UZacQKOaAZPAWZ4JnkPOfy+4NrAWZkG3syWfyDh8Mtn0v+ebOILcfXkM7FxzaUBJYDAT",
-	"uTbA3/KksHQMJrI2aC6LZWf0a8fS1nnTNrZTbvJN/3hmeL49ppc8UTLVYBSsmTBwzmcqt/Nt8o2Q8/oE",
-	"L4UUS/u5YfiOkIbPeY4f+h/9Uxpr/3navspuLu5pECl07WQkLMt4bi/MQBjAYTPQTHJQkvfG9iJbrTjL",
-	"NQgJmZprYDKFVa7OM76Ec5UKrutkNqfgKuqsWM6W3DhufHrJpXmenjCzaKeT2xsclTG/NNMY/gNe/fD8",
-	"u16ESxiv+flCqYu+SGO73MJoSHkmLnluqYFjWLJspvKl5dIUmNRrnms4Gh5BLJWZzlQh09hSLewnV5aQ",
-	"qCPZEqc07UQdO1Mit1xoF3bf6CrMm2y+55v2ESWZoCFd8A3MVE4M7HmzqzmHymvsVBu3Kyvv6g3g1DHG",
-	"RNb4GV9r1+VcpRuQ/JLnjmW5dhuYvmTWIuFjvESMXdnZE+l3AG2WuGVXjgA3IRLChOQpDoYZyDjTBg6P",
-	"YKGKXEN3xTaL4nwEXx1OJF7qAbNboEaNlVcZNzylXYWLQVKrXI7GPt27Nkv29gcu55atDh89iuyG8X8f",
-	"tG3NE7ZZXsOKK7rFM+OKbUpmvCmjRZCJCw5MTmQhL6RaS7u5KmN+TwZ8TbvhqUxXSlyzs9w9fjxrfvvh",
-	"fJh9c2VvJt5DofANS534sn8lSlq+s/9kq1UmEmYH8cCJnf/4TdNBVr7+33M+64w6//agPAMf0K/6wQk9",
-	"RR/dKRXtcRKGP4JYyEuWiXTqfo6hW07Oi5c//xSBX8yZ4FkaQVoQoXwiL/gmAvo8XAqVIfWR21Y8z1Wu",
-	"f30T9yKIRcne0wu+mS6F1kLO42git35zFMVRSVxS5Frl9gpbiak7waeF1MVqpXLD05jYbLcu0DZx7u4H",
-	"1VtbDph9j9buxYn/VslZJpJPurwtUzgtNI/p8Lvgm3s6yMHABNqILIO8kFLI+YjOYsiY4XkPV8VNvTbM",
-	"2DdJZYBlmVqjSoTyTZ3/xhO7x+w9he6ByiFOmEx4Nl0Lmar1dMW05ikRMpErlhuJ5zDdBXSXpUZd8twS",
-	"MSukfb82nKW9Aby0X8fLmmUaGCoNTnrT+cIn0h8NH5AHdmhq+97Q9sh7c9MzlZ+LNOXyU0sL0phgyTZg",
-	"Vz5VeJSPIEY1dGrF5Dxn0vjFBaMuuEResJqd0PgYLo9XCog/Zn5EMXRzlfHeZ7Nzn0ur17PsqRVcn3b7",
-	"ui9PUWbGI6uPsyIzdiOIFE/nRXE+gOeova6ZhpwJzVOnawStHc75nEl7T03NcRslqFBjSBY8ucBr7uB3",
-	"MvsvT89ir5wnC5bPhZwDmzMhv8C99ZMyz+xJ/0mXutQvRtZ8C4pSXtNJInuBSWUWPKcddU87cTv4PDbL",
-	"CdtkiqVnSv3A8jn/pHNotf+pUWqa2U/Ho5qyjaaBO1Dwh0wsxecyay95fikS/kqySyYydp592olz5++0",
-	"KL/vZs/9Ys9lK7fP7XyyZMFTyMV8YUCqNRpeliWtTLAyKFWSj62YsYoDSaK44gWIQTurf8uG+4DCpOF2",
-	"2Pdk9db3XskzpX5kcuMu60+6jDkzfIpsza0YMUrBksmN3wJ6DNeuyeBfff5fSVaYhcrF3/mnFeAFfphL",
-	"gzZQ6vYPaj9oWpFhE4HTn60g529X1lj8YHP++vXr/nGFiBYf4jec5VYzsPrEf046XplHMieduLPf0n7f",
-	"pVnlKuFaW/nyVBphNn+irbvmWdZ3B+t5YSoSzsqv0bZpmvOCTBYvraKJTMVsxnOrJ7k3W5uWjJUpf5tw",
-	"nuppwlamyDnarWypCmmmqjBTNZvmTM45mrpJkef4IasGlMZrBPGSm4VKG9e/QKXrVWmz/8hTwc6Q+T7p",
-	"/g0ETJeWgqnlf7eNvfJgOSSu0mG/H38WSsSV37pIw7doRzsHX8WxxNJUWMJZdpKrFc+N4LozmrFM86iz",
-	"qlz6o5NzptviJa8XmzLu4Ax2HcEs5xwMf2vGcMFXBpiu2hH3tPcAkDNoSm/HqWu6LbfljrtCiq6dqG9p",
-	"T/2Im4NIRMOoM+qwwqglMyLpRFuEc/JPLJXkuJyGXXA5gjg8E5c6iSN8DPGSyYJlMSiZbSCcLhq6C5Wl",
-	"eiLRm1zIVI/hhG1O2AZWOe/7G3G4PVSSqrOG9Gvyq+BHJzI++fnlGTy4PHjgvq0f/CHSqwfu5tieHTAr",
-	"ssyeHUKiboYGgVsDMApynnGmOX7KkkeSwkdpqnNDo2qJ2YTZfS/uIUm3zT1/VWtYFsnCEusGFgEzsFQa",
-	"3QLlBKdA7xiDWgpjeApLzqQGZifAGrwDIJGujf3bj5hidDgLeLJaEc8MxYoeH3WiMox00BpG2ua1nDNz",
-	"28ngb9lyRVq8n4mDw+Ew6pyzPFGp/cLh1weHD48ePf7q6ydD+lcn6viDoDPqvDj5xZKfqXVnFB6LOkvH",
-	"850V26zYphN1VJ7yfCrsNZWn/cPh4eP+wUH/8Ov+cHh02Ik6hudLIVlG9xiRZf3hV3ZoN1uy1wtGS5MU",
-	"2qglz+3e0JH39nmS71klR6ocCkl21fbMs7c080/K/+1fj8p8tYaVVMpB25ObpzDL1bJG5j0Nq4WSfACn",
-	"zi0fPB6xe20Mdn4jqDox0bheC83tGLaCul9HD1ujuFHHcfN1Z1BddF1Vl/yaB/19V54rrjnsiGOf2Vuv",
-	"kG9Yysy1Z+SP/r6rktdu9KFyRCVD7n/wZ3vfc3ykxqL7nzpzt9KDheb5tCZr3SvaYlney5xz1NoSHhii",
-	"wjOZkBdW+CSJ3Q5tzEN3EO80DrDHR9eH3cog0a9+z1W4IMy6W+U3O0XSKeqZH088kx4b9nl5kntam5KZ",
-	"X/J8Q34AF0TAN1h1/9aSOLqh/kGfqOof76pS4Jw2YonvNrk1euth2eGwRXJgvB/VTd3OufgTLUnCxSUv",
-	"J95akcuV2fhf8HjECKXhS33dVkIkAmraVzhnz+mhw5JIlucMJU6RZ21LwXNegR7AXI0hXhiz0rEll8Gq",
-	"OM9EAixNc651c2mGR19ft0Hsd1u3QEVq1ol6/vJnODo8+ApYtlqwc25EEjgWT4yxUywobCQk4ifKowu6",
-	"L05+gQWz2r7kPUtzOM3doVw9FY77//3mj4ftR8J3HMP7DaZCsFCDYfC+CqDG5AUvh32uVMYZmggk3La+",
-	"5CamgshxGJGpD3m3o3OqU+3eEVEo29PUNvnf0Ypvjo2x3Lc9IEY/8HTK8New9VNmeN+IJW+bLk/qdMcg",
-	"uQ/AtAsE91GYMZHxdAzSqsoIlxIGdJFYc5x0QvsLOVkpTL9jR+4gw/L3lEKb16IM6DbHdiVBUjl0ASRs",
-	"yfeQVJGHO6ixFoRMNlPa7duPbXOG26+bqZuw23JGmJz6ikX1Va9RdgMm+kHotp3hNJYbibMmW15ti7EF",
-	"09OlIi1te3NJ/tY4TIG94Vo22Z7bzI7i5vOJw6tQVSehbdYwCPltq0Z8bLntPOMRLFmyEJL3c87w9A14",
-	"NcuHA7CPk/AjqFTOJVvijuFrvEVjfPecTyRL7ZaB761Fz38vWGbFOipBiZImZ4nRg0BSDImS2jArWrsY",
-	"SuQpnG+AgeHa9Oq2aANfgszVigVp+cU9i0CcKhDE8mA7DqQTdRoO2k7U2QpZk5LiAutRJ8TkWkmYFppX",
-	"KEA8hFXkWnAOnahTj00hOW3+ppYvkd8RwUWtfkU76G23YkWlrDsPg4K5dblKUWlvVoMKONxqSBrPwq3Y",
-	"UatTodQ12g1MJgn3CExKVciEa+jGdn8MiPljj3fNuVZFnnBg2tv9+GBvAD/xtdOVlmwzkecckH/HXjvK",
-	"NYi5tGojwlQkoQM3kCq0AC+kWteZ1Om8A+e4Jm70F92O1lOW4EDKXyohiPJiOIEq1+ioqlwg7qldcqHg",
-	"rZv8zml5forAmNoPEnnGSmjpiCV2Gqy4TGlc7kKVTncpkOn+LklqahmDVKB7P23lgWeCZ+nT9lP8OAgp",
-	"dMEpyQlY5tfYjRaN8toR0e4eQJ4SGta5kvPSq+ewak0BOWhTR5Zcaza/9butmbgolkzq1rfiNLVhoV+8",
-	"/PkncL9C9/TZt/D4yfCg58evZjNaKf8dPpgPIH5Aez8edK47dPyHo07wJNH42o6ZHyvegnbLp2bXPGq1",
-	"a7Y1Iw9ZsMYaBl/ggm8eXLKs4GA/B13vCjwcApfGGhW9CHiyUPYoYcmFMyGqlFTMlXIAP/G35jgxot2C",
-	"bDq0loUmLJOCmZBCL4BB3NjfsbeAt1kw5XyVCXmx/amfV1zqaiT9nga2WkEqcp6YbNPKIhQX1E533uHE",
-	"Jt+XUSsNa5VfUGxxVgvaa7bRNcN7r/b9ez6175y2Wnp28V6d/kA2qEx5bqUvg7+dkkrR9r6c0yCne0xH",
-	"o0Bz5xmvuGDOc7XWdhfE/iVxr/Ubxp0n+7TCkhPI0m1sC3zFm70c1H5q9SFOhV5lbDP9PY9HoBdqDXFl",
-	"FuPaHIGSdZ5zD0NX5aBWXE4kQOw5KW7e7p2ZVovqQzkvo70TaFR5K5JUP95K+jvlerVKbu+qa2WMAESy",
-	"N5XOtTH90LdaRSZ4ijs8cjonQ7zHti3N+n8f9p8MpqMH/Td/HESPj9ota+dz3KaHIHF2l9EZbJgRl/b0",
-	"SFSOZ4k9WHZu5I/uAt+2z5zuFrS53S45NfMB5BhxNhi9gu4QCmlEZgmRY8i4tvKGyfJegnswFAuCZT7s",
-	"gukU6DwLGRP23IfbUk46Ad/FG8XSEh6UitJht9OteMPPb2lBu3kTmLamCIacCF+8EJlTAguTqCXHCbW7",
-	"cOxAlZDbOdG8FsV0aUJr+0+zyFUxX1TEUsWQbAl1tvstGHiNr0RcMh0uDvYEGqY3885vxxvQ0Xk7z8w7",
-	"xSiYyCyZ7fpZ2KdkswJNUgSrnGMW1tqfc86DIjTEpIbGI1R9EIqui9lMJIJLM0WuiiOIE5an05QnmZAO",
-	"dFGafXY53FsiiB3+BhEYzuCpJhlgaMEaSfb8v+T2UshxmOpCr3jiQBreBsr5b+7aRBIdeJvdHTFZJ6jq",
-	"ePOarBMSyVtT7qdvpxZ6TFpmaeTzt6uMSRwkyorqAsQ3mtlWdnuHWNPuCEyZTYTTVmYTNY4C+9Ovw/6T",
-	"4/5fX3z/408n/bP/6v/3mz8OH7cfB58wuIUOGhY0S5ZlP886o19vqoN0rt5EN1VHx5U18/KqsmhN/TQC",
-	"nmlOXkaVuyzObd9iq9/KrUzr2V8N59348I88AIQEMI6CTpZti4iJdL+u6xValiR8ZXhalcmo9aI5enNV",
-	"1+/X3ZHlUltXawk510VmnBpHOnbGtKmgY7OMDD/nQRns+2qYo5t8WpRxR39AdB3KJF75/L04gh+e//QU",
-	"8KrJmdTEEs/TuBdNpJIJpymqEYmYFKsYyURkAuXGAI6zNdtYtZXoHoUX39Nw8KSfirkwIFI9kU5dWKPz",
-	"BlPCQBbLc57DBecrDfwtsxaOPefRoqN0D71D3OVcq6wwezBTfi+dlndeRZ3SD3+DXfySbr7yrr+9PF2b",
-	"83OeKTnHGFy3BBr47GGET+6wUOqB7ZbYnsis7mZFgFIXdc6+8RYqVuktz/S9Hn43qVFreLqpsG4rgs0Q",
-	"9pbKUpn/Fj2upqLUxtZmplWPnlbduSZZrc6scYuN0I7yOBCH1rVr4fEkpZG9oJTVVnvMWm1df7Hv5DVP",
-	"e+MKxsSlOiPWF7+K9mLQM02Ry6qh2MQklJZiXDl84t64dpclxJLuEtSt6Y/fcmCF8D1M33FqbXUwOb8U",
-	"qtDZxgMgKkIXYVhon7bCLVpGWLFPa0Mh7wrXfjpLYbdicw7dirTxW8/+ENmPW105T0FoXeATD/vfwUue",
-	"FJSTlGVcznlvVNu2PoV325eDXjuGYwq0gp1eoDvGdU8KxyoFCx4s63OWXFhpQLMa2RM6WYSMbm1fXCck",
-	"bXmJnQRV9W7eQ1ItQ7RY66VPHu11WqbrDHe3PXx0reGdQlt4joeaxxxaA33NtaHE0BZf120ict5MvyYS",
-	"V6fqRyvtPDkwU1mm1mOYcZOgn9U5iONKpCxut8Ia4bwW/Bj+5o90XH07HdVIbezpRCZHuMeNIsh/Qmiw",
-	"rqru0y2A5PAIVYgV2+DYnFbRfcFWTPZIFAWV48XJL1akWZvK3++36kR2z5hYM2lP+rPX30VwtmAiY5iv",
-	"C2d//WaMQCldBd1to65+3GBYEjeKlY+9wUQGnYak9nqhMg7uW6nKMpbrETD7TYfowLoLdHS6E8cqwnQu",
-	"9eiQFXqCOH8GyyIzYpUh8x8MhyTDMGxCDHZ0eNgO2B8DK9UtP0MLpifSO6+V5GXKMqxyNc+51oCKkj2O",
-	"oetz+MoaA0+gkVo9Js+eMBOJmZaAalxZukJzYzKe9gbwXALzEoTsXRVDl0DFduorM69ktulBxo3258FK",
-	"uIxP4okSRunPQfsgHhDqUlgVf5XzmXg7kV0GiZIzMS9yND/Rjh+DQ2LrkWeo+MlwOPz64OuDr7/+5z/+",
-	"bxzBwdeAaqQeV7TWh0/cj4eg8oms3COZZImC+Ct3w2P3S29cTZQkqsr5tIvXEtC0ljnzQ3UzkCpOyH41",
-	"m/EcNtzQ4+2pF3BcCnXSla1+oCml2b3YJ+OqAo0V5Z2etDRbIUaC8bq9ZfWpwqh9wvzlDuwJ+dRZoE8b",
-	"JlM9gDOrTgEj5wOO1MoingLdT4OfWS3VH971w3KExXkw9NRUTbp/OyX9yEqHqnaCwQc0DuidZQR1K7Mw",
-	"y+zeExJmGeYUBnOHbhAhwDGGlSLb1tJD7y1DrfGIUPgIbFjwLB1XhYBz/FkS6cHgkYxHLiEg+FRLxyhD",
-	"vXvFcmZ8WQPSr5bqElW/uKH7xpHPb3eW+hjrCS15P0VhEbIpLTEJkw4ouWQXHHc6+DQJyvLpV5xe9++n",
-	"3KpPhmeb+/dBKke2JSUdN9w9JEcbPiRcFFgvNgP7oWflgodPjjCitOJpSPauilF0iKbgvBVuMOP2xA5U",
-	"R4kFNoPqt9yGbXDBkm0o15nKCizYJaeBuUF2rdhUhYnCE4g/iCBTGqfNF1PpDeD+/e8onk+qbp1hUZRG",
-	"iEqRGycIxh5XYI180jf0/fuo2SPDxX952pKXEXtGDLtCKiNmzs3YG5QKvlbZJdcoFVAmQ92pIdOAw7FC",
-	"pnTHtbiphfYSry5FWrAIVchCDZBQDfCHyH4FeOCj+60SyGVQbXsjJZw++xaeHD36KgTyU5UUGGeBOBhC",
-	"ZFURdGgMsREm89yacsNEFuOmm9lDgKLotN/Yxi6nnPMB/ISTZV/ChNSgeZJzq7eiFa4jshIwmqzycsup",
-	"lDvfQzt8YC9ONoCuMKptyby9PxZLXqnEWdLtMVOqjbP9bgRO+HnV5MXZqtBzY9hvBYbRopi71+10WFSr",
-	"qKGLwgVy4mpGWgyUp9Y6yn3Yyb+enZ1UUZOD1tgPsk0rAm6hctNcCF0slyzfeD3fs6d97d6ocvPlr06f",
-	"g2RLexA23xNBXORy5Mp+uV9Gk2I4fJjYYeC/eFwHE7c8sRvjtd9scNgxmpeKA8eDuMo1bbMcTrnDhCJI",
-	"691A7w3wbrPOn0wpf85QwZiAkaUiXFa167VDWHYTe2rFwbsRa5Xcdv4j3VoQjDFgj+yXoCtkkhVaXBIo",
-	"/GauZqN2YoQbb+dv/dvHISHu4QGk6I6ljH1LdnyLb/uMgg+bDNBgPZxLHOhe1tq0wt5d4sCOqLc9oivZ",
-	"BWurrv5e8KIWGN2CSLeJLE8E/KbOneS6zl2/bcGXr3kHML0fafskzVy9mW3/TNeH7VWOyZ89b1mqWanq",
-	"3xzJENAEzty1SusHiMX/q8eUB58gBNv6jd0sa9fGR0pzvitQmvPbxEnbeBpZ783HiZI5Vv2g8TERDPe5",
-	"tRKqqnSlsih+N0TKljy32qOhjYZhMby5Ef1qpwr3xHT/QpX4jfcLZO/CilQjrZ6taxlve5Ss/cE0S30Z",
-	"F/vAgaTK5LUHk0pF5RYhHyK63aV9XBFiAWqksjR4tKHrEsjNgi/HDf+u8+igztB7T9+3E+pfYhJKjWt2",
-	"uqHcJnxXL5QDpl/nLtr25uxEDDj0et2tUr27dLAEV7Aw41DcCh0St/ViBArsm1yigZsZ54tAzyE0/A8N",
-	"J2EA6bca7/ss9tNaYL2+Uif74CXlEJ24FZp8zt7+CdC5smQGTsNEnm8awb28yLiG7u8Fzzc4YOndSYQf",
-	"0MZuO7Xist1/M5F1B07df3P/vvMM3tRRg/kibc6A/ZD/MkS8UEWWguEYuueQML0Qe4zdtkpM5BYiBi8n",
-	"WEksbBE30jUq4Vv8sp0d8v97r5JLYz0v0jmncCOTdkJzZuzoRZaNqwtMEx7WeFBzJTnCUBDUs0auFSo+",
-	"C2pfbkElgf86RATGfWrVWN4DUrwXUHxtju67qLiNRPBrRblPnqlARm+YqroneVwX5/bSuRWC9q6xyxgP",
-	"1VTeLV28eah9yMTkqvbiH+OS8orKWWp98PYKTMhtv41iYx+pz/076jINvvsAWbBNTv4SFZDGGF8Ls3iJ",
-	"buCbQzK3p6k56zq8sWVTibnEOhd4D3Tj9ULzBI20c6b54yOrYT48hPON4bo3gJcOQ5S55gZW18RQ5fV5",
-	"W46M7Wl4gzW/eFLkwmxe2mE5uq2IPFMXVBz6HCv+PfMb4cXrs63CWM5t2s/EJU/hxeuzaqUqRO3heLU9",
-	"YXg2c9gZbLogrDIzt3pc7uPmdFBNZFcq0AtmrzsXfW8E8XEVOzQCV4+QHKVUhdB5Sq2adZzNVS7MYgnx",
-	"0/S7l8cxdJ+mh48eHTyhmtFPXx4+ehxD96R/+OhxL4KVwIj1CmMpgSqsbOx0OKtoIUrWLoDTzPBTf0V3",
-	"9QjiC5HGINkydI6ovge6cfuREvfGEJvNKg7NUxCQFb94fRaPIf7toogjiN8+wv/7bX1BfyUu8pHkwsSu",
-	"iDmqnUjStxkTSz2CWGgdw39uLYprYoBgYctdrqZ7DyEAqX0iprXAivnMxIiiivlbS6VzMD6CpZDYJsO5",
-	"GPE+iH8zIoZuIcXvBcf5JIhj5Op818jxAS1UzVmCmJ0cukoGN0CgF+/XlMN0Vi2P6ek5gu/FNwN4Rn4T",
-	"v0ngaHgAWxU2kd1UYUCzjVtah8LCKta+DAQLNFutyWV6e9yVY+8ShvEQ52i7mDkVG3PTr5aIYMs2JVoC",
-	"R+I1kXDVJ62WXXNQ1iLTlxt/YcyKahIKOVN74iI+cAbn3Kw5l54eO16ciI22JwR0rQqlIzj5+SUB1bhM",
-	"dc8DA6lkOEFhcBEpndquVV6YBa4ebQBErS0YKg1xouQlqYH6AVuJwTKNYSbeun1yzhfsUqgit/8SMsVX",
-	"LwfwF+Uysn0BvLmQoHlupwnzUWcs4cj6cy6ttlpW8hIaZtYuEdKoiSwLDtivx9CN5yo8A4MH9Z8ti03k",
-	"v/0bfMO0SLTlN0QoY/VnO5cRvDp71v/aMrRkF3yaMM1jl3GMg6fCT1wb7eUdFoHU3I4NIP6WClP2rT40",
-	"gq2akGOqI+YGb3Xyo4NHsKvKJG6IH31ZQoRSoW+1JcEslLepVKxZZYUOeNVSHZ5lipmRpfb//Z+DQ4I4",
-	"xX9MnCNm0hkB1qSDSfDI2GuTzouTXyadKyLqTCy5Nmy5IjDE6bNv4eHDh0/g1dm3DiJOONPnDi1hh5Pi",
-	"YqsV+73gI5/m8SB4MRkcPu5b244lVuSgU7PReyXCOcCJDtYlZVsHnE+6VQddpFgbMIiMetcWkqgIQaf8",
-	"ClcJwAOIQicg5AHHr+SyKFFGVsFxDgymYdKRCsEH6LWwcyf52j0fOUvLcX4SSm5gzk8QXQwfcQUrkMan",
-	"GKYI1CQsx9hHI7pa715FFLX2sHJJIYh0LXeYkpzEQVypQBr7PeP+Rpnq/k20W01WNxqkjSG2UmvgxlAG",
-	"+ZGlEAtnV9dX3l0yv4eYrH/dRYwxS2+hlCXaT8y4LMqH7/at2tx5H/oY0GnkZbpXTXLyx+MWxfZY5Xr6",
-	"F5Xyf7i3lcw3OWcXVu8jLAJtbFpD1PIrBGfhD7K2Ibyo3jPq4HAil0qahfbTX2n5NJHEDlgaNPYYa5QQ",
-	"Wx3c/Px1D/75j/91+OgRrHIhKRASNhvCkV69ev4dXB5NZMkPeDJYatEh59w3aIc7HFAVdihdjc1ELZeY",
-	"22Zf+nuhDE8n8qXJiwRj1n0CLZCQIOeqVkHp6g3ge75xCKtErcojuarikFykOjBWtxnRCu3qGjSuCJHd",
-	"d/sUv6CF0MAKzdubhuEpiIqLV7EibIwn5zzHOW6UqEDgEHmmIsIARrBiqBn7NnARJEwqKRKW4bFS1oct",
-	"G5LJsjS+NZCsWYGaVpneU+aH2CPQwWP8oEJftHqV/TCo0I2MRk/1NhCcn7pWOtX2ggjnKlEZZbO18HbH",
-	"fXu7ph27N9dbF1bhWyV8zssPHNwIV4fakNBuZ2YArxfM8MvaMML0rRli8BEzu9UHRYdmQRFgUB/rarAS",
-	"eGWNC+8bq6TjEDFEL3Yegm4DtLun/DetMYNHw2HLIgUP7HX9mAgp3N7XCTmv2rBp0MIKDLaqlo8I8Lqj",
-	"4jlSe+pbLaU8EWkJECznttIfDOsTU5l7yySR1d/tfx7a/xxFcHRg/3XwCA2So8MnEVygW3UtTLLgOoJH",
-	"w4c9KlCljOOSCLSqN/xzSbR2vMKZTEGk5Pv78wXuF/l2N76QAk55bFaPxUNe5fDVoW/wV4M+zzCJYJYJ",
-	"SVLTWvzH0tf3J0NZu3OiNAlQ2Nv1KVmNtthElldIHaTzydWplYR9RB0enXiIDb0h5NFjlNswj4P797dA",
-	"i1u9gJrQRQ9aRC+9Dwm45PidDvkgUmuYSR0wkzU85ETeFBCJM4rANu1PTpwqN4s7AYrQjXcVl497ftcQ",
-	"qGAiXe0gj2nE5pVxWQMN+wj6DwRxZBRsl/eOnQ9WqomsZf+T/3BgtwZO1aPhQ1QEN/WmHS6VkrBwDv3g",
-	"pvX45Hkn6lz6KvSdsig0euxWXLKV6Iw6DwfDwUNymS/QeWTpQ7emKz7uavrhb3PyhlFUAdNLO6POD0Ib",
-	"dAw3qu/pTqPD4eFwuKeg/+0K+bfVDmwp6k8soCtYKyoxZhRGj9w1bz94h3QjYPyZtAg6oulreyhM84NK",
-	"F0l85OD6R2oNU/Chh9c/VLafwyeOrn8iNNWyDxw+uf6BZiOdq6jz6CZTUO/Whi5Sgn86Xg2F5u6Fprkb",
-	"YCXPGjbXndGvnZpg6rxpdPHd4Vwub3lQ7fJ7ZR9v7qyAJqPm0e/+7qizUm1QiJch39AV1qNzAMWZMBpU",
-	"LubWcK31E45QVFXAnKgMGUXFnSfShWFK/GZ1E1HULgScMF3afgmRtiis6rKjjjvt3HaKG52H7Uy40/Ub",
-	"lW4+mLBpR8debfdwPRwefviPbnb3sgnsK3QFFvlFtYX5kqTe8AZSL3SJtQ8c3ICmZr89fO7RTSagpd/O",
-	"nymbA8OjKcqdQNgljZ089ZpURTupbxQr8XW9WIM/7tsTnqF7vkEHpH0PoW56TmYioIL9XiAaJddWA38m",
-	"MiuJyKGItsiKOwcbCUyXT8x8qnGZXkq+yxm9YCJrHqhGe2O04nzzVDDKsAyoOUGLTLUjPvHTsiVRG/gf",
-	"Nuegxd956GmNCJ2yqTXWfa01BQuNdg6HlYYeB8PhdY1V2oIatRzuMj2DKhG4qaMp30VgqPvb2gX90cFh",
-	"S3R1G2Wdbcp8cx+eJVNs13dDrP+Gjafq9Ueuo4EquyHiSGi0KHfRUS0vclNiqg00rqPE5y2R0biLirKs",
-	"x21mw9dUuo4GZ3YK30O4UWnItRkOoKFMaYNaR8WjbxUhYcqaEnY79XaNJtQ7uul4Qh+T60biDDu7sioP",
-	"Tghc4uVuFqeHfp0b/qZG0s3QuTejKLh5b0hMZt6Bljcf0SKs1rloUZjaKl3cGXbXqTifUBewT92AvpZG",
-	"uS0m3qo8/7wCES6hJddqL1EHGF1JoEf/ViFD6m7N+aVmvkSAAwe4wKPQcDg8CPeXrp3799feYW1lER0h",
-	"9++PgIErV0hewuDtqjie/3aKRTR8oGoid1S0qeXgR87jjBLRkx2kYqiN432NE9mtexHRYGxzFLb7uLwz",
-	"q1rJciK9M6tFVal1Vvtcrb/W9m9XdZCWK6vXEG4HH1q47bIEW3yH4wqLUR7+Qq0xPExo/Ds78c5OfE87",
-	"8fAmD293/P0XPVdIDJRnQ/vR0jBL0dG30zY9dZXfanXCdLlJQar1AM5ElmlKbyBIVDU2GdUKq1hx33Yy",
-	"BG2v20yE2I7B9NoE9V+4KaX0x1bhrpFyd1rbF+OO/wuCZ/ZuqNsqBSe+JGrd795sqCsTnt3e7d58+U5F",
-	"0vXjXS/qpXKoxajezramc3q0q/iSMIs0Z1RjyleJHAf97XA4LJXTspRP2C/bZZIulXCBgVolxzG+qll/",
-	"qJpZ11oTvYzJlvlevsw6NkHCvKYVlz4dFxGJVLN+OBwdHI0ePYEXL8/KGnwp25DqihBbD5Vz2Zy9LTIB",
-	"o6EehUzfdDiJtmZMMXRDbTZtOEt71ZpeHq5BIFSGXRlqswTduF7NdASuQXSv0kM+VHXHLDWVcyQIgaN1",
-	"wMg2Mc1yWVE1FY/6GBAm4JzJVMkaTMnzxP37h8PD+/crRgiU1kTcrLjq8Dn4BgwMudg6IU/s0g3aquJX",
-	"Xuqwh3Se2cUyirIf50oGNEAr5KCajBnVKlG1lMRrNSKqnc4/WyOirR17awRp+KcYDZV2A1+UWfAhI3LX",
-	"zKcTeX43Yv0/3Kw8RZHRuuV6cF6Y+mFQgmgC9ov6UrRunjs77s6Ou7PjbmPH0TZ9BzvuQaXB+8fRG88w",
-	"3ZlRiUurTGGNH1nT3sqSvN51T34/R1ypjASBYSbSRdYWKnPQ7YwzzdMBHLfpkO4Lo6ruR0BarxxFVYTi",
-	"utGl4V7I2koFZaqzPBeXHIJ30dWU3HIvTqT3L1Y1gfIDdT1swVKPsLQD8bkg6PGqlNXFPjH1urpWeaJ6",
-	"wexcuRIy5RRj/Hln8d92FQQH9NnrIFUqb+XJ/ORKSYlOd8xy57C8O+juDrrbHXROysqqbLv9qefM7r34",
-	"X1cu+WM6Bys1n/bLjl11n+78hl8YjHd7wStc7a+8vwdxl7IWSoQ31LWa1uR9cBUH05JtyDWi+SXPWebb",
-	"Mk5kYFvOkkUFprtuSfajiLN7gnAv9sVLhXWzJd9MZDdU0IqqNFXcSb1648fKcZs6BWlUSbw8OjzE4EJ7",
-	"dlN1iEISvH6HRtbi1dkdPve1slpC56jIlXqo96NpO5OYvYKZjC7hfWf42ZVp+6yjz0TjnxR89nXsdqGQ",
-	"aXnuQs93mtydJvdRNLlTVy3wRsqbOxKakeeteG4Qex9ZY9svN+6Usi8smJt7trqBIra36DH2fg9Fj3vN",
-	"AiEVfaJW5iOCTFzwaskOJUsw68qqdAHLKtJO8xytQlq30Ktuh/lkqZAuuNc0apQZ+6g2UlstuR3b75qc",
-	"x9sVyb3bwZ8JiHbbSqrmtzrGLdd8f7Zje05hmdvH4NXpD430P0r3oyxH6MaV+ojxGKSSvKw62RtQqZuJ",
-	"rKaxMV/qRIu5L+X20uqNLE/B8beGy4PBcDDE1hFl4uJEhj+NL1pkrR1/0b6RWWMl7kVlSQCFvYrR2qBC",
-	"AoSwYueqMPBwIlO20TV4ry/IY6iJA87kPR0KAsZU6y4OJQGxtQX88x//G8sJgDAjbPQkdOgrmm2oBHKX",
-	"IA8oRbFKhk++cIYFFZBAb3iuDGWIvzr9IWQfTWS8MGalY8xvhlVxnokEWJrmXOvdBlCzEOJnbQk1iP2T",
-	"TKLd5Sd3iFvPKJXsW+KTO2voE6pSd8bNR8vdpCKZwLYOmetzOLf0qWC7pDzjbbWzT/lSXTZEcFTZVDog",
-	"mZwHrNJEZgDf2bdivR+sJF5RJAdbEhLvbZGQH7OwBTc83SpOu1+s2JNz7hTdO2XsizCniBFut6Gindb+",
-	"J+Tg27JuV5ZuXdy9dybFl+YUuBUL3075bHBbE/fdfrY8oCImtwfy7PraLmvpWNZEtC9cj/m/MuGky4tK",
-	"+eGDYYTNKux1Vpan4W8XrNDURERPJDXCpjpvdtulRea6cEgFGOnR1iCRCR/AKe/TaEGY0HnDV1rAerxs",
-	"1WYbPMWHPopt8HkInghcKZs7FfxLCkj8eSqw32es3OfvqwS/T42o28oqqhZFOjGVLqGqUTUHj8ccCgnx",
-	"r7NcLSMwqhdDV82w/D3XsSs4TI9NJNW/rmrq9fpQvrgK1vRrK0jlcpglX0Nw60wkFhD0Dh3yz4T3+2Is",
-	"vlRVtyXmXMa1e3sLU52pfxH3SHtX1Bv5Re6KVt0J4LuiVe9ZtIqhdHK9fNXM+8Cx0uQHOAfQ39svO9J8",
-	"3LPgudYF9wVr6aOR1TeLXCI+2iqWz1wK8TxnCbYIESqFrisPFSrt9nzdwLDtg/98rUoJriNEXa94Hj7n",
-	"qv3mPOE4wQmTrkCwVZ8dMGoiVyzhY9Jr8QjJfLcZe2Ktgl9+AD8pV4tY5bgk2AOLWum0ngA4427inHP3",
-	"X0j7fSeXdLnadyL5Tif+ANIR91BVAFYCZdrvqZ0SsdLdCndbta/Vr2/sbqI+Mm1oApeuqqgropdKLhYG",
-	"3dgXS7YvoHLv7krKlyruuQ5v1Jpn9ODBweFXg+FgODgYfXUwHOJOdmRvl9TzVQWpujilsWSuBQUV+cei",
-	"4wiLGJRohADl2S7Z9boZuCXApxON9RrGl/RxFz7tbsVOe1GFiopbvCSkvg5Xb67+fwAAAP//",
+	"7H39ktu2ku+rdGm3KpKXkjXjsRNLtX9MYjvHPnHiHY/XNxv5ihAJSchQgEKAI2tTrtp3uPcV7n2Q+yj7",
+	"JLfQDZAgRWlm/BUf15w/cjwUPxpAo9Efv+7+s5Oo1VpJLo3ujP7sLDlLeY7/PH3xtP/vPNdCSftnynWS",
+	"i7XBPzvnSw6nL57CJd0A3fjXX3/9tf/8ef/Ro7gHZskh53qtpOYgNORcpjznKQg56EQdnSz5itm3rpkx",
+	"PLdv/J+/DfsP3/x58q5P/ziu/vHPnahjtmveGXW0yYVcdN69izpPU75aK8Ol6Z/xdca2PN2lMzZ5wWPY",
+	"LLkEsxTaEmOJ00ZZckoa1RyYBM7yTPAccv5HwbWBjTBLup2t+ETG5SeTbf/vfBtHkLsvj4HNNJcGlAQG",
+	"c5FrA/wtTwpLx2Aia4Pmslh1Rr91LG2dN21jO+Mm3/ZP54bnu2N6yRMlUw1GwYYJAzM+V7mdb5NvhVzU",
+	"J3glpFjZzw3L7whp+ILn+KH/0T+jsfafpu2r7ObiGw0iha6djIRlGc/thTkIAzhsBppJDkry3theZOs1",
+	"Z7kGISFTCw1MprDO1SzjK5ipVHBdJ7M5Be+izprlbMWN48bHl1yap+kLZpbtdHJ7g6My5pdmGsO/wKuf",
+	"nj7qRbiE8YbPlkpd9EUa2+UWRkPKM3HJc0sNnMKKZXOVryyXpsCk3vBcw8nwBGKpzHSuCpnGlmphP7m2",
+	"hEQdyVY4pWkn6tiZErnlQruwh0YXMG+y/Tvfto8oyQQN6YJvYa5yYmDPm13NOQSvsVNt3K4M3tUbwJlj",
+	"jIms8TO+1q7LTKVbkPyS545luXYbmL5kNiLhY7xEjB3s7In0O4A2S9yyK0eAmxAJYULyFAfDDGScaQPH",
+	"J7BURa6hu2bbZTEbwbfHE4mXesDsFqhRY+VVxg1PaVfhYpDUqpajsU8Prs2Kvf2Jy4Vlq+P79yO7Yfzf",
+	"R21b8wXbrq5gxTXd4plxzbYVM16X0SLIxAUHJieykBdSbaTdXMGYP5ABX9NueCzTtRJX7Cx3jx/Pht98",
+	"OB9n37yzNxPvoVD4nqVOfNm/EiUt39l/svU6Ewmzg7jrxM6//K7pIKte/885n3dGnX+6W52Bd+lXffcF",
+	"PUUf3SsV7XFSDn8EsZCXLBPp1P0cQ7eanGcvf/k5Ar+Yc8GzNIK0IEL5RF7wbQT0ebgUKkPqI7eteJ6r",
+	"XP/2Ju5FEIuKvacXfDtdCa2FXMTRRO785iiKo4q4pMi1yu0VthZTd4JPC6mL9Vrlhqcxsdl+XaBt4tzd",
+	"d8NbWw6YQ4/W7sWJ/0HJeSaSz7q8LVM4LTSP6fC74NtvdCkHSybQRmQZ5IWUQi5GdBZDxgzPe7gqbuq1",
+	"Yca+SSoDLMvUBlUilG9q9jtP7B6z9xS6ByqHOGEy4dl0I2SqNtM105qnRMhErlluJJ7DdBfQXZYadclz",
+	"S8S8kPb92nCW9gbw0n4dL2uWaWCoNDjpTecLn0h/NHxEHtijqR16Q9sjH8xNT1Q+E2nK5eeWFqQxwYpt",
+	"wa58qvAoH0GMaujUislFzqTxiwtGXXCJvGA1O6HxMVwerxQQf8z9iGLo5irjvS9m5z6VVq9n2WMruD7v",
+	"9nVfnqLMjEdWH2dFZuxGECmezstiNoCnqL1umIacCc1Tp2uUWjvM+IJJe09NzXEbpVShxpAseXKB19zB",
+	"72T2j4/PY6+cJ0uWL4RcAFswIb/CvfWzMk/sSf9Zl7rSL0bWfCsVpbymk0T2ApPKLHlOO+ob7cTt4MvY",
+	"LC/YNlMsPVfqJ5Yv+GedQ6v9T41S08x+Oh7VlG00DdyBgj9kYiW+lFl7yfNLkfBXkl0ykbFZ9nknzp2/",
+	"06L6vps994s9l63cntn5ZMmSp5CLxdKAVBs0vCxLWplgZVCqJB9bMWMVB5JEceAFiEE7q3/HhvuIwqTh",
+	"djj0ZHjrB6/kuVLPmdy6y/qzLmPODJ8iW3MrRoxSsGJy67eAHsOVazL4R5//V5IVZqly8Z/88wrwAj/M",
+	"pUEbKHX7B7UfNK3IsInA6c9WkPO3a2ssfrQ5f/36df80IKLFh/g9Z7nVDKw+8a+TjlfmkcxJJ+4ctrQ/",
+	"dGnWuUq41la+PJZGmO1faOtueJb13cE6K0wg4az8Gu2apjkvyGTx0iqayFTM5zy3epJ7s7VpyViZ8rcJ",
+	"56meJmxtipyj3cpWqpBmqgozVfNpzuSCo6mbFHmOH7JqQGW8RhCvuFmqtHH9K1S6XlU2+3OeCnaOzPdZ",
+	"929JwHRlKZha/nfb2CsPlkPikA77/fiLUCLe+a2LNPyAdrRz8AWOJZamwhLOshe5WvPcCK47oznLNI86",
+	"6+DSn52cM90WL3m93FZxB2ew6wjmOedg+Fszhgu+NsB0aEd8o70HgJxBU3o7Tl3Tbbkrd9wVUnTtRP1A",
+	"e+o5bg4iEQ2jzqjDCqNWzIikE+0Qzsk/sVKS43IadsHlCOLymbjSSRzhY4hXTBYsi0HJbAvl6aKhu1RZ",
+	"qicSvcmFTPUYXrDtC7aFdc77/kYcbg+VpHDWkH5NfhX86ETGL355eQ53L4/uum/ru3+K9N1dd3Nszw6Y",
+	"F1lmzw4hUTdDg8CtARgFOc840xw/ZckjSeGjNOHc0KhaYjbl7H4Q95Ck2+Wev6kNrIpkaYl1A4uAGVgp",
+	"jW6BaoJToHeMQa2EMTyFFWdSA7MTYA3eAZBI18b+7UdMMTqcBTxZrYhnhmJFD046URVGOmoNI7XwWp4+",
+	"4oaJTF85B02GY8bZ6HDB+VoDm6mChpmw3DIE3iBS6JKct5skT+NeRGE+tAHHLqBhn5LFasbzyGprRS7M",
+	"FhKVcssCeIDb4dZXYZYzuScYhgTg79VWJV1fshXXIEwEfLAYQPzvT1+e4kbdYRRUYFpCPo/xun1v/Ouv",
+	"z5/jwy3h0X9ue2fGtDnZE09tj57urljOmbkp+/K3bLUmu8vz7tHxcBh1Ziy3s9wZdY6/Ozq+d3L/wbff",
+	"PRzSvzpRxx/dnVHn2YtfLcNlatMZlY9FnZWTUp01267ZthN1VJ7yfCrsNZWn/ePh8YP+0VH/+Lv+cHhy",
+	"bAfJ85WQLKN7jMiy/vBbO7TrbTJkPOSyQhu14rnlQh15/6wn+RurlkqVQyHJEt7dK+wt7ZWH1f8O76Bg",
+	"vlq5zvKrtroWT2Geq1WNzG80rJdK8gGcuUBK6aOK3WtjsPMbQeh2RnfIRmjeymffRfeO21nNyZ+rtIb6",
+	"YYPP5U5lbh+kVfQz3i+03+ZoBDQGOsvVRvMcFsrQRPz4/BdwPAs/MsM3zC4QaeaSPgHd+HmRGeHOh8GC",
+	"m3P7exwBGRX3hnZFC8N1rzGHNfmC0zeRu/PnpZWTOOyCaxpCygwbAaM/SApZsVOTQxPJ5Haz5Dm3jMZC",
+	"ZRsd9T6wenJ8THRM7VtRtWVJwteo2aJM91bTRFKcwB4WdnqUTDi5G5A+Qj5EkKnFgpNFlSyVD6eGjHDa",
+	"/w/W/89h/+G/3P3X6WDUt1xxfP/BHrYod/QVfOHve+c3/RXaJ63aE3vrOxQLzE7AVY899/e9q0TJtT5U",
+	"MWwlbw4/+Iu97yk+knNT5HJa5Nkuj9sRWDMnFTlPjFOMuj72aRk9571Rpe7Ybc0WHIg3HItpjsAPDATs",
+	"7gpc6fBQWjKZ8hSEgRlLLqBLfmm3EaYijYGlKXEKvvOPgufb3gBOJbCZVllhOMRLY9Y6hldnPyEn2rM4",
+	"yXlq7WWWactA85wtcGshC4Wa6fDkuxZeqQnqw5N77m6l+S00z6c1HdG9oi0G76NjOUdrM+GlWAymLhPy",
+	"wipNSWIPhTYRSneQBG0o3g9OroYLVMHt3/zJE2yWkjndZniz92A+Q/v406mVZH+Xp11lgXhamxqlFSZb",
+	"8l+64Ce+gc0yfmMNMrqm3USfCO2m9zWFcE4bGIj3m9wavXU4yXDYpv5d2r1nL+t2zsWfaEkSLi55NfFW",
+	"Vq/WZut/QbUekRWGr/RVWwkRVOgheIdz9pQeOq6IZHnOUDC3CrDXKIgqyBQs1LiUDkYBg3Uxy0RiZUrO",
+	"tR5cQxY0Noj9busWCA6XOlFPX/4CJ8dH3wLL1ks240YkJcfi+Tp2BhGFu4VE3FelwEH32YtfYck0SCV5",
+	"z9Jc6rRONW0ciW/+vNd+Aj7iCEtqMBUq5Q2GwfsCIKDJC14Ne6ZUxhm6Nki47XzJTUyAJHTYtqmH6rSj",
+	"CsOpdu+ICILjaWqb/Ee04ttTYyz37Q6I0Q88nTL8tdz6KTO8b8SKt5pBjtTpnkFyHzhuFwjuozBnIuPp",
+	"GKQ18dH+EwZ0kSScp2TL2l8oOETwoj07cg8Zlr+nBMm4Eh1Ftzm2qwiSyqGiIGErfoCkQB7uoSZj5Fql",
+	"3b772C5nuP26nboJuylnlJNTX7Govuo1yq7BRD8J3bYznGJ3LXHWZMt3u2JsyfR0pchW2d1ckr81Dgtl",
+	"b7iSTXbnNrOjuP584vACquoktM0agid+aLULTy23zTIewYolSyF5P+cMT98SZ2v5cAD2cRJ+pP/nXLIV",
+	"7hi+wVs04lJm1hKxyuAA/s7XBvgfBcucYghxoqTJWWL0oCQphkRJbZgVrV2EQPAUZltgYLg2vboPrYGL",
+	"Q+ZqxbC1/OKeRQBhCGCzPNiOX+tEnUZgqRN1dqA2pKQ4QFDUKbEErSRMC80DChDHZRW5FnxWJ+rUY+pI",
+	"TpufvOVLFC9BUGRrPMQOejccEqiU9aBHqWDuXA4pqrwu7QamJSeIkuI8hBgbPCR3guGtXtJKCWn3vzBJ",
+	"QG5gUqpCJlxDN7YEDWhXxB7An3Otitxatto7MvHB3gB+5hunRK3YdiJnnKycsVebcg1iIa0+ibg7SXDn",
+	"LaQKHSQXUm3q3Os9By4SR2zqL7qtrqcswYFUvwQx1epieTQF1+gMCy4QW9UuOWzLzk1+S7U8P3UOhOAH",
+	"icxkRbd0xBKfDdZcpjQudyGk010qyXR/VyQ11Y9BKjBembbywBPBs/Rx+/F+WkovtFWV5ISU9WvsRrvr",
+	"tG33niFPCQ2bXMlFFaZw4Num5Gx116641mxx43db+3FZrJjUrW/FaWpL7nj28pefwf0K3bMnP8CDh8Oj",
+	"nh+/ms9ppfx3yNt8l4RCm8O5cRr5D0ed0tFK42s7f54H3pZ2k6hm8NxvNXhaXH3Ov2GtOIwmwwXf3r1k",
+	"WcHRZwZdH9s4HgKXxlobvcj5qdCV4WyLkJLAjqkG8DN/a04TI9pNy6a/d1VoAmcqmAsp9BIYxI39HXvT",
+	"eJcFU87XmZAXu5/6Zc1lLVzwjQa2XgP5grLt/jiB/W6rr9r7RtE1bNRaw0blFwSWmNecQJptdc0iP6iW",
+	"/5FP7TvbfVh28V6d/UTGqUx5bqUvg387I12j7X3e4TU9YFMahY6tfc7ebuU167V+w7jz5JC6WHECmcCN",
+	"bYGveHOQg9pPrT7EqdDrjG2nf+TxCPRSbSAOZjGuzRGouk8b3MPQVTmoNZcTCRB7Toqbt3tfv1Wv+oE3",
+	"cXRwAo2qbkWS6sdbRX+nWq9Wye1dne0OfI+stDdVXrcx/dC36kYmOHnFI6eMMgSw7fM7D6aju/03fx5F",
+	"D/aEvZzPdpcecpfaXUZnsGFGXNrTI1E5niX2YNm7kT95hGjXcHNKXanm7ffVqblHxMQIHMRwPHSHUEgj",
+	"MkuIHEPGtZU3TFb3En6NoVgQLPNxZAx5oFetTAGz5z7clHLSCfg+3ihWlvBSqag8eXv9jdf8/I4WtJ83",
+	"gekLcnb7hImlyJwSWJhErThOqN2FY+9wz+2caF6DZbi8x439p1nmqlgsA7EUWJgt2I12hwYDr/FVEHKm",
+	"y4uDA3G46fWiG63huKsfqoL49hF0mt7My/NeYSEmMjuydpWu3Npk/wLNawTrnGMm6sYfjc4bIzTEpLnG",
+	"I9SWMB1HF/O5SASXZoqMGEc+usaTTEiCkVUhyzCNKjAs7bq6d0cTGTtoor3JmVThcxi8ILPKCiN7qcz+",
+	"mupCr3ni4GvemMr57+7aRBIxeJvdZjGZOagzeQOezByS7TsL4Sd1rzp7Supq5Ubgb9cZkzhIFDrhssTX",
+	"mu9Wvn2PoN/+GE+VZ4nTVuVZNs4U+9Nvw/7D0/7fnv39+c8v+uf/3v+PN38e7wlmfsYoI7qAWKmisiz7",
+	"Zd4Z/XZdZabz7k10Xb12HKyZF3zBojUV3Qh4pjn5MVXu8tt3vZetnjG3Mq1KRBhXvbYWEXm8DUlyHAUd",
+	"UbumFRPpYaXZa8bevxEKd1Sf0a69vs7s9+t+BEel9quNhJzrIjNOHyRlPWPaBHkDWUYWpPPRDA59tZyj",
+	"63xaVJFNf9J0Hf7Ox4WfWhn009OfHwNeNTmTmljiaRr3oonEMDNOUY1IxBhYDUsmIhMoNwZwmm3Y1uq/",
+	"RPeofPE3Go4e9lOxEAZEqifS6R0b9AJhsqyHTBAKjL9l1lSyCgOahpQIp/eIu5xj+PoAmtTvpbPqzndR",
+	"p/L0X2MXv6Sb33nn4kGers35jGdKLjDK160APb6uAh45e0ydeui8JXoosowgckapizpnX3sLFev0hif9",
+	"wRiCm9SoNQDe1Hx3NcpmkHxH9wnmv0UhrCkutbG12Xvh0dOqhNckK4F97BYboUHm8VYuj8GuhcdtVdb6",
+	"kpL5Ww07a/51/cW+k9c87Y0DLJcrAoFZEPhVNDxLhdUUuQwtzibqoTI54+DwiXvj2l2WEEu6K93Btpq+",
+	"5eAQ5fcwsdHpx+Fgcn4pVKGzrYdYBEIXAapo6LYCOlpGGBi6taGQm4ZrP52VsEPsTDeQNn7r2R8i+3GH",
+	"yxJaF/jEvf4jeMmTgrI1s4zLhQfk+Gd9cYNdpxC6/xiOqYL42OkFumNcd8l4GE9poiM+xyg3q5E9oZNl",
+	"WetC2xfXCUlbXmInQYVu0m+QVI9Japj9ldcfDX9apqs8AG57+Phdw82FRvUCDzWPxraW/oZrQynzLU6z",
+	"m8T8vL1/RayvTtVzlZcTp2GuskxtxjDnJkGHrfM0x0EsLm435xoBwxacJv7mj3RcfTsdYSw49nQikyOg",
+	"5Fox6r8g+FhXVXezohAUaUfBEA8mjIdno0XchsyMQElrXCH2LUJEVbBdIofoZ6HhFUOX3BIloJKyAqrN",
+	"es0d6orfsHB/us1SSgAUDVbXXShu7cucYbqmURCXnov4blzFdexbvVJJbwGmL7RP7ByAtaC9FIeuP7x7",
+	"FTtiXFYZ9OvnPB05yKmz97xccbnLOGGtwNB9CU+BAujePEI9b822uHRO9es+Y2sme3RelHrhsxe/2nPH",
+	"rpi/38vTieyeM7Fh0qpj568fRXC+ZCJjWG4Czv/2/RiJ1SECeRd893yL0WlcUHuI9QYTWSqedLRulirj",
+	"4L6VqixjuR4Bs990wB4sG0T6jVML7AqS8tAjTUjoCaapMVghEDhDCXU0HLZPZlu+2RhYpRP7GVoyPZE+",
+	"VKEkrypuwDpXi5xrDajNWp0Jun4ZqxI5D6FRGWRMflxhJhILBVSQTqo4orkxGU97A3gagIXJKaFiAnhO",
+	"JG2scubtbutBxo32h/ZauIIFDuBcqqBeWbEP4imuLoW1w9Y5n4u3E9llkCg5F4siRx8BumDG4BKJ9Mgz",
+	"VPxwOBx+d/Td0Xff/fd//d84gqPvAHV9PQ5Mi3sP3Y/HoPKJDO6RTLJEQfytu+GB+6U3DvP8iapqPu3i",
+	"tcS148gKFTdUNwOp3eHlxoMtN4c2EpxWAoYMGqvEOSCue7GvJaEKtCiVd3HT0uwElCmnwe0tF3m3um9h",
+	"1KGD9+UeJBIFUlhJpjZMpnoA51b1BUaOIhywPTd4CnQ/zcHcCiWvaNXF5ghLzGG8salGdv/tjHRZKyRC",
+	"TRIjTmjI0TursPlOfnyW2S0oJMwzFLWlaUo3iDKqNYa1Ij+EpYfeG8jhEeWSoThd8iwdh7LAeXstifRg",
+	"JcxHLq2tdKRX3nCGNtKa5cz44jykC6/UJarpccNOoQSBwKsyxqp4K95PUWaUNQEsMQmTDja7YhccNzz4",
+	"ZD8S3f3AbXnnTsqtqmt4tr1zB6RyZFtS0nHDNUfitOHvw0WBzXI7sB96Ui14+ckRhhHXPC1LloTSFL3g",
+	"KTjPkhvMuD09EU0HYoHtIPyW27cNLlixLVXsoOI4S3bJaWBukF0rPVVhovIJBJ1EkCmN0+ZLgvUGcOfO",
+	"IwJxkFlSZ1iUqBFilOTWyYOxB5MUmXG6ob5zB60wZLj4x8ct2YWxZ8RyV0hlxNy5hHuDyhjTKrvEvDCn",
+	"3EDdAVVmZeTcyprKddoSmxDaC766MGkBoIQ4lRoKJUR1lHCOAG3iIR2tEsjlAe96jiWcPfkBHp7c/7ZE",
+	"b6QqKTC4BnFptJIFTECyMcRGmMxza4pRhhg33dyeBQSdoP3GtnY55YIP4GfSBZU0TEgNmic5tzYG6oo6",
+	"qrREu0DlllMpd36idszIQdR0CcFDKIMl8+a+cyzcqBLn9WgPlFOFt5a8EYS/uHnV5HHbqTN3bRB4gL1p",
+	"MaLc6/Y6l8JaoOhOctG7OMyrjoGyrVtHeQhJ+7fz8xchhnbQGvBDtmnFQy5VbpoLoYvViuVbb5N59rSv",
+	"PQglaL781dlTkGxlD8LmeyKIi1yOXPFK98toUgyH9xLM8LL/4nEdWt7yxH7E32ETzyEJaV4CZ5sz7oM1",
+	"bbPyzrhDCCMy7/1SIBpQ7ma1WplSspOhsmclYppKSVoNrze4Xo5qSeyZFQfvR6zVddv5j1RsQaDWEnBm",
+	"vwRdIZOs0OKSUgSuFxYwai9ivPF2/ta/fVymdd87ghRd51R3xpId3+DbPr/k46aGNFgP5xIHepC1tq1J",
+	"EC6NZA/UwR7RQa7JxqqrfxS8qEXDdwDzbSLLEwG/q5mTXFeFVna9LdVr3iO1wo+0fZLmRVu2+S+SW8uW",
+	"sBoqxxIGPW9gqnml6l8fvlJCSJzVa5XWjwDA+EdHBQw+Q7i89Rv7WdaujY9q53xfUDvnN4lpt/E0st6b",
+	"TxPRdKz6UWOZorTfF9ZKCFXpoD42freMaq54brVHQxsNQ5h4cyNS2U6VT5Q9tFAVaOfDQAf7AEJhVNyz",
+	"dS3/8YCSdTjwaamvYpgfOegXTF574K9SVG4QniOi28MPp4EQK/FlKkvL6AN0XRkUs+SrccMX7xw7qDP0",
+	"PjBO4YT615iSVOOavW4otwnf1wvlshGuchftenP2ojtcykLdrRLeXTlYSo+wMOOyRCM6JG7qxSgpsG9y",
+	"2SVuZpwvAh2I0PA/NHyFZWZGq/F+yGI/q4Eg6iv14hAUqBqiE7dCk+vZ2z8lXrIq/ITTMJGzbSMQmxcZ",
+	"19DF0gI4YOndSYT10MZuO7Xmst1/U1U6oEmr+2/u3HGewes6ajBJqM0ZcDjPowrnL1WRpWA4wiw4JEwv",
+	"xQFjt62eILmFiMGrCVYSyzPFjRydINSOX7azQ2EA71VySc2zIl1wCg0zaSc0Z8aOXmTZOFxgmvByjQc1",
+	"V5IjDAVBPVXoSqHic+IOJZQE5RyuQq9g+KdWU+wDcOQHUeRXZmy/j4rbKAtwpSj3GVMBTviaicsHSgno",
+	"YmYvzawQtHeNXf2AsibY+xUPaB5qHzNNPdRe/GNcUjJZNUutD95cgSkrHdxEsbGP1Of+PXWZBt99hJzo",
+	"Jid/jQpIY4yvhVm+RDfw9eGzu9PUnHVdvrGtUNVCYtUTvAe68WapeYJG2oxp/uDEapj3jmG2pYpSLx3e",
+	"K3MteqyuiRHLq5P1HBm70/AGK1e6OlIv7bAc3VZEnvsiWzOsW/vEb4Rnr893yjs6t2k/E5c8hWevz8N6",
+	"i4iwxPFqe8LwbO7wCNg6SFhlZmH1uNyHz+mgmsiuVKCXzF53LvreCOLTEOc1AldVlxylVLHLeUqtmnWa",
+	"LVQuzHIF8eP00cvTGLqP0+P7948eUueDxy+P7z+Iofuif3z/QS+CtcDA9RpjKSVVWJ/f6XBW0UJEs10A",
+	"p5nhp/6G7uoRxBcijV0hP9IZw/dAN24/UuLeGGKzXcdlCzAEz8XPXp/HY4h/vyjiCOK39/H/ft9c0F+J",
+	"i3wkuTCxa8WBaieS9EPGxEqPIBZax/CvO4viWvEgsNtyl+tM0kMkQGqfiGktsO8LMzEi3mL+1lLpHIz3",
+	"fdUz72LE+yD+3YgYuoUUfxQc55PgqJHrVlEjxwe0UDVnCeKrcugqWboBSnrxfk2Ja2G5spKeE/i7+H4A",
+	"T8hv4jcJnAyPYKdOdFmJSrOtW1qHmMNeDL4oCCtptlqTy/v3sB/H3hUa4x7O0W5LDiqv5qZfrRBtmG0r",
+	"0ASOxGsi5VWfqVz1fkNZi0xfbfylMWuqrCvkXB2Ii/jAGcy42XAuPT12vDgRW21PCOhaFUpH8OKXlwQq",
+	"5DLVPQ/ipMYXhIjBRaQcertWeWGWuHq0ARBhuGSoNMSJkpekBuq7bC0GqzSGuXjr9smML9mlUEVu/yVk",
+	"iq9eDeBH5dLwfRnXhZCgeW6nCZOQ5yzhyPoLLq22WlU3FBrm1i4R0qiJrMpP2K/H0I0XqnwGBnfrP1sW",
+	"m8h/+if4nmmRaMtviCbHHgZ2LiN4df6k/51laMku+DRhmscuzRwHT2XAuDbayzssZay5HRtA/AOVV+5b",
+	"fWgEO5WNx1Qb0A3e6uQnR/dhX61k3BDPfXFdRFShb7Ulq7AsdhTUL1pnhS6xxZU6PM8UMyNL7f/7P0fH",
+	"hHSK/5w4R8ykMwKs0wmT0iNjr006z178Oum8I6LOxYprw1ZrAkOcPfkB7t279xBenf/g4PyECX7q0BJ2",
+	"OCkutlqzPwo+8ik5d0svJoPjB31r27HEihx0ajY6iEU4BzjRpXVJKfYl3Cfd6eYhUqxwW4qMeu8xkqiY",
+	"LkC5MK78g8cRlf3skAccv5LLogIbWQXHOTCYhkkHi0ECeS3s3Em+cc9HztJynJ+UBVio2J4XXQwfceVL",
+	"kMbHGKYoqUlYjrGPRnS13oORKGrtxOgSeBCVXO0wJTmJgzioox37PeP+Rpnq/k20W01WN9p8jiG2Umvg",
+	"xlAF+ZGlEBJnV9eXtFwxv4eYrH/dRYwxNXOplCXaT8y4KrSJ7/YNR915X3bjodPIy3SvmuTkj8ctik0e",
+	"q/X0L6rk//BgQ7Tvc84urN5HWATa2LSGqOUHBGflH2RtQ/mieufDo+OJXClpltpPf9C4cCKJHbDAdezx",
+	"8CghdvqQ+vnrHv33f/2v4/v3YZ0LSYGQcrMhHOnVq6eP4PJkIit+wJPBUosOOee+QTvc4YBC9KF0laIT",
+	"tVphHqJ96R+FMjydyJcmLxKMWfcJtEBCgpyrWpVKV28Af+dbh7BK1Lo6kkMVh+QiVQWyus2IVmhf77tx",
+	"IET23+3TMUsthAZWaN7e+hJPQVRcvIoVYXtXueA5znGjLgkCh8gzFREUMII1Q83YNzONIGFSSZGwDI+V",
+	"qsp51VZTVg1erIFkzQrUtKpUrCqXxx6BDh7jB1V296z3iikHVfbUpNFTkRVMpEhdQ7iwSS7CuSpURtUy",
+	"tHy7476DvT9P3ZvrDXhD+FYFn/PyAwc3wtWhZlq025kZwOslM2WB70ZX0g3DfAmEzu5089Jly7sIMKiP",
+	"xVRYBbyyxoX3jQWpU0QM0Yv986DbwO4eaGJBa8zg/nDYskilB/aqroIEGG7vToicF7YdHLSwAoOd3hsj",
+	"wr3u6duB1J75hoEpT0RaAQSruQ26XGKVfaqrbJkksvq7/c89+5+TCE6O7L+O7qNBcnL8MIILdKtuhEmW",
+	"XEdwf3ivV8LifbFirepta13Csx2vcCZTKVLyw11mS+4X+W5P2XG98rzVY/GQVzl8e+zb1NYQ0HNM+Jhj",
+	"WgOq3lQ+16WCk6Gs3TlRmQQo7O36VKxGW2wiqyukDtL55Gp3S8I+og6PTjzEhl4T8uihym2Yx8GdOzug",
+	"xZ2Odk3oogctopfehwR8/sc+h3wpUmuYSd2oou1ePZHXBUTijCKwTfuTE6fKzeJegCJ0430tUuKe3zUE",
+	"KphIVzDKYxqxBXNcVcTDbrj+A6U4Mgp2m1TEzgcr1UTWSj6Q/3BgtwZO1f3hPVQEt/XWUy7tlbBwHV8d",
+	"Gqf19MXTTtS59L1UOlWhfPTYrblka9EZde4NhoN75DJfovPI0oduTddCw1V4xN8W5A2jqAKmAndGnZ+E",
+	"NugYbtRi1J1Gn97j4fBAW5qbtaNpqyTZ0pqGWEAHWCuqK2cURo/cNW8/eId0I2D8hTS6O6Hpa3uonOa7",
+	"QS9kfOTo6kdqbb/woXtXP1Q1UcUnTq5+omwNaR84fnj1A812cO+izv3rTEG95yi6SAn+6Xi1rC74Tdn6",
+	"fQus4lnDFroz+q1TE0ydN41e9Hucy9Utd8Ne9e/s482dVaLJqGXH+7876qxVGxTiZZkb6qop0jmA4kwY",
+	"DSoXC2u41rriRyiqAjBnTE1SqNT3RLowTIXfDDcRRe3KgBOmttsvIdIWhVVddtRxp52bTnGjf76dCXe6",
+	"fq/S7UcTNu3o2He7nciPh8cf/6Pb/R3ZSvYVOoBFflXNzb4mqTe8htQre53bB46uQVOzayw+d/86E9DS",
+	"Ne6vlM0lw6Mpyp1A2CeNnTz1mlSgndQ3ipX4ul5Yo2qs0ZacDt3ZFh2Q9j2EuulFPgPX+TQnkkKTA3gi",
+	"MiuJyKGItsiaOwcbCUyX+818WniVZeqyeekFE1nzQDWa9KMV51uAg1GGZUCtKlpkqh3xCz8tOxK1gf9h",
+	"Cw5a/CemQQh7BRE6nagjGUYqsNhvrbVl2S7ueBg0OToaDq9qD9YW1Kjl21fpGVQ1wk0dTfk+Assq0BWF",
+	"YS3So+OW6OouyjrbVsnYPjxLpti+75ax/mu2T6zXirmKBirnh4gjodGi3EdHWArmusSE7VSuosTnLZHR",
+	"uI+KqgTLTWbD17+6igZndgrfCb9RFco1yy9BQ5nSBrWOwKNvFSFhqvof2Gdn32jK2lTXHU/Z/OeqkTjD",
+	"zq6syksnBC7xaj+L00O/LQx/UyPpeujc61FUunmvSUxm3oOWN5/QIgxrkrQoTG1VSW4Nu6tUnM+oC9in",
+	"rkFfS7v3FhNvXZ1/XoEoL6El12ovUT8gHSTQo3+rkGXqbs35pea+UoADB7jAo9BwPDwq769cO3fubLzD",
+	"2soiOkLu3BkBA1dwkryEpbcrcDz/2xkV/nBqwkTuqT5Uy8GPnMcZJaInu5SKZZUU72ucyG7di4gGY5uj",
+	"sN3H5Z1ZYfnSifTOrBZVpdZt8ku1/lpbYr6rg7RcCcSGcDv62MJtnyXY4jscByxGefhLtcHwMKHxb+3E",
+	"WzvxA+3E4+s8vNu3/h/0XCExUJ0N7UdLwyxFR99e2/TMVemrla7S1SYFqTYDOBdZpim9gSBRYWwyqhVW",
+	"seK+7WQotb1uMxFiNwbTaxPUP3JTSelPrcJdIeVutbavxh3/I4JnDm6omyoFL3z52rrfvdkWXiY8u7nb",
+	"vfnyvYqk6yq/WdZL5VDbZb2bbU3n9Ghf8SVhlmnOqNSUr+g5LvW34+GwUk6rUj7lftktk3SphAsM1Kpu",
+	"jvFVzfpDYWZdayH8KiZb5Xv52vrYEgvzmtZc+nRcRCRSo4LhcHR0Mrr/EJ69PK/qJaZsS6orQmw9VM5l",
+	"c/Z2yASMhnoUMn3T4STaWnPF0C1LtGnDWdoLS3t5uAaBUBm24qjNEnTjeuXZEayYLFgW9+ywrfo841Up",
+	"f8xSUzlHghA4WgeM7BLTLJcVhal41LyCMAEzJlMlazAlzxN37hwPj+/cCYwQqKyJuFkd1+Fz8A0YGHKx",
+	"dUKe2KUbtLVCCF7qsId0nmGjfkXZjwslSzRAK+QgTMaMapWoWirjtRoR+MSXbkSERB6MIA3/EqMh6DHx",
+	"VZkFHzMid8V8OpHndyOWAcTNylMUGa1brgezwtQPgwpEU2K/qBlJ6+a5teNu7bhbO+4mdhxt0/ew4+66",
+	"Y//T6Y3nmO7MqMSlVaawxo+saW9VZV7vuie/nyOuUkZKgWEm0kXWlipz0O2MM83TAZy26ZDuC6NQ9yMg",
+	"rVeOohChuGl01PimzNpKBWWqszwXlxxK76KrKbnjXpxI718MNYHqA3U9bMlSj7C0A/G5IOjxCqrrYqef",
+	"enldqzxR2WA2U66ETDXFGH/eWwO4XQXBAX3xOkhI5Y08mZ9dKanQ6Y5Zbh2Wtwfd7UF3s4POSVkZyrab",
+	"n3rO7D6I/3Xlkj+lczCo+XRYduyr+3TrN/zKYLy7Cx5wtb/y4R7EfcpaWSK8oa7VtCbvgwscTCu2JdeI",
+	"5pc8Z5nvxTmRJdtyliwDmO6mJdmPIs7uCcK92BevFNbNlnw7kd2yglYU0hS4k3r1bp/BcZs6BWkUJF6e",
+	"HB9jcKE9uykcopAEr9+jkbV4dfaHz32trJbQOSpylR7q/WjaziRmr2Amo0t43xt+dmXavujoM9H4FwWf",
+	"fR27fShkWp7b0POtJneryX0STe7MVQu8lvLmjoRm5HknnluKvU+ssR2WG7dK2VcWzM09W11DETtY9Bgb",
+	"/pdFj3vNAiGBPlEr8xFBJi54WLJDyQrMurYqXYllFWmneY6GkNYd9KrbYT5ZqkwXPGgaNcqMfVIbqa2W",
+	"3J7td0XO482K5N7u4C8ERLtrJYX5rY5xqzU/nO3YnlNY5fYxeHX2UyP9j9L9KMsRunFQHzEeg1SSV1Un",
+	"ewMqdTORYRob86VOtFj4Um4vrd7I8hQcf2u4PBoMB0NsHVElLk5k+afxRYusteMv2jcya6zEvagqCaCw",
+	"rzRaG1RIgBBWbKYKA/cmMmVbXYP3+oI8hpo44Ex+o8uCgDHVuovLkoDY2gL++7/+N5YTAGFG2OhJ6LIH",
+	"bLalEshdgjygFMUqGT75whkWVEACveG5MpQh/urspzL7aCLjpTFrjT0NGayLWSYSYGmac633G0DNQohf",
+	"tCXUIPYvMon2l5/cI249owTZt8Qnt9bQZ1Slbo2bT5a7SUUyge0cMlfncO7oU6XtkvKMt9XOPuMrddkQ",
+	"wVGwqXSJZHIesKCJzAAe2bdivR+sJB4okoMdCYn3tkjIT1nYghue7hSnPSxW7Mm5cIrurTL2VZhTxAg3",
+	"21DRXmv/M3LwTVnXtXaudu+tSfG1OQVuxMI3Uz4b3NbEfbefLXepiMnNgTz7vrbPWjqVNRHtC9dj/q9M",
+	"OOnyIig/fDTE1uN4nVXlafjbJSs0NRHRE0n9sKnOm912aZG5LhxSAUZ6tDVIZMIHcMb7NFoQpuy84Sst",
+	"YD1etm6zDR7jQ5/ENvgyBE8ErpTNrQr+NQUk/joV2O8zVu3zD1WCP6RG1E1lFVWLIp2YSpdQ1aiag8dj",
+	"DoWE+Ld5rlYRGNWLoavmWP6e69gVHKbHJpLqX4eaer0+lC+ugjX92gpSuRxmyTdQunUmEgsIeocO+WfK",
+	"9/tiLL5UVbcl5lzFtXsHC1Odq38Q90h7V9Rr+UVui1bdCuDbolUfWLSKoXRyvXzV3PvAsdLkRzgH0N/b",
+	"rzrSfNqz4KnWBfcFa+mjkdU3i1wiPtoqlk9cCvEiZwm2CBEqha4rD1VW2u35uoHlti/95xtVSXAdIep6",
+	"zfPyc67ab84TjhOcMOkKBFv12QGjJnLNEj4mvRaPkMx3m7En1rr0yw/gZ+VqEasclwR7YFErndYTAGfc",
+	"TZxz7v4Dab/v5ZKuVvtWJN/qxB9BOuIeCgVgECjTfk/tlYhBdyvcbWFfq9/e2N1EfWTa0AQuXVVRV0Qv",
+	"lVwsDLqxL5ZsX0Dl3t2VlK9U3HMd3qg1z+ju3aPjbwfDwXBwNPr2aDjEnezI3i2p56sKUnVxSmPJXAsK",
+	"KvKPRccRFjGo0AgllGe3ZNfrZuCWAJ9ONNZrGF/Sx134tLsTO+1FARWBW7wipL4O7968+/8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

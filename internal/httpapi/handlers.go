@@ -18,6 +18,7 @@ var _ api.ServerInterface = (*Server)(nil)
 
 var (
 	barcodePattern    = regexp.MustCompile(`^[0-9]{8,32}$`)
+	cardTokenPattern  = regexp.MustCompile(`^[A-Za-z0-9+/=_.:-]{8,256}$`)
 	terminalIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	orderIDPattern    = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,64}$`)
 	currencyPattern   = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -102,6 +103,7 @@ func createCommand(req api.CreatePaymentRequest) (hub.CreatePayment, error) {
 		Method: contracts.Method(req.Method), Flow: contracts.Flow(req.Flow),
 		Barcode: deref(req.Barcode), UserAuthorizationID: deref(req.UserAuthorizationId),
 		TerminalID: deref(req.TerminalId), OrderID: deref(req.OrderId),
+		CardToken: deref(req.CardToken), ReturnURL: deref(req.ReturnUrl),
 	}
 	if req.Capture != nil {
 		cmd.CaptureMethod = contracts.CaptureMethod(*req.Capture)
@@ -110,9 +112,11 @@ func createCommand(req api.CreatePaymentRequest) (hub.CreatePayment, error) {
 	case req.Method == "":
 		return cmd, invalidField("/method", "method is required.")
 	case !req.Flow.Valid():
-		return cmd, invalidField("/flow", "flow must be one of barcode, qr, linked.")
+		return cmd, invalidField("/flow", "flow must be one of barcode, qr, linked, redirect.")
 	case !currencyPattern.MatchString(req.Currency):
 		return cmd, invalidField("/currency", "currency must be an ISO 4217 code such as JPY.")
+	case req.CardToken != nil && !cardTokenPattern.MatchString(*req.CardToken):
+		return cmd, invalidField("/card_token", "card_token must be 8 to 256 of A-Z a-z 0-9 + / = _ . : -.")
 	case req.Barcode != nil && !barcodePattern.MatchString(*req.Barcode):
 		return cmd, invalidField("/barcode", "barcode must be 8 to 32 digits.")
 	case req.UserAuthorizationId != nil && (len(*req.UserAuthorizationId) < 1 || len(*req.UserAuthorizationId) > 64):

@@ -66,7 +66,10 @@ func toAPIPayment(p contracts.Payment) api.Payment {
 	}
 	if na := p.NextAction; na != nil && p.Status == contracts.StatusRequiresAction {
 		out.NextAction = &api.NextAction{Type: api.NextActionType(na.Type), QrCodeUrl: optional(na.QRCodeURL),
-			Deeplink: optional(na.Deeplink), ExpiresAt: na.ExpiresAt}
+			Deeplink: optional(na.Deeplink), RedirectUrl: optional(na.RedirectURL), ExpiresAt: na.ExpiresAt}
+	}
+	if c := p.Card; c != nil {
+		out.Card = &api.CardDetails{Brand: optional(c.Brand), Last4: optional(c.Last4), Expiry: optional(c.Expiry)}
 	}
 	return out
 }

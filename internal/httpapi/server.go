@@ -63,7 +63,7 @@ func New(cfg Config) *Server {
 	e.HandleMethodNotAllowed = true
 	_ = e.SetTrustedProxies(nil) // the TCP peer is the client; no proxy is trusted by default
 	metrics := newHTTPMetrics(cfg.Registry)
-	e.Use(withRequestID(), s.withRecovery(), metrics.middleware(), s.withAccessLog(), withAPIVersion(cfg.APIVersion))
+	e.Use(withRequestID(), s.withRecovery(), metrics.middleware(), s.withAccessLog(), withAPIVersion(cfg.APIVersion), s.refuseCardData())
 	e.NoRoute(func(c *gin.Context) { writeProblem(c, notFound()) })
 	e.NoMethod(func(c *gin.Context) {
 		writeProblem(c, contracts.Errorf(http.StatusMethodNotAllowed, contracts.CodeInvalidRequest, "Method not allowed on this path."))
@@ -80,6 +80,8 @@ func New(cfg Config) *Server {
 	}
 	e.GET("/v1/ops/needs-attention", s.authenticateOperator(), s.listNeedsAttention)
 	e.POST("/v1/partners/:partner/webhooks", s.partnerCallback)
+	e.GET("/v1/payment-returns/:payment_id", s.paymentReturn)
+	e.POST("/v1/payment-returns/:payment_id", s.paymentReturn)
 
 	v1 := e.Group("", s.authenticate(), requireIdempotencyKey(), validator.middleware())
 	api.RegisterHandlersWithOptions(v1, s, api.GinServerOptions{

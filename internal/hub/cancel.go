@@ -171,7 +171,7 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, 
 	}
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	res := partner.CancelPayment(ctx, paymentRef(p))
+	res := partner.CancelPayment(ctx, h.paymentRef(p))
 	h.metrics.partnerCall(p.Method, "cancel_payment", res.Outcome, time.Since(start))
 
 	var resp Response

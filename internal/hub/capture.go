@@ -42,7 +42,7 @@ func (h *Hub) capture(ctx context.Context, c Caller, idem Idempotency, id string
 	partner := h.partners[p.Method]
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	res := partner.CapturePayment(ctx, contracts.CaptureRequest{PartnerRef: in.attempt.PartnerRef, Payment: paymentRef(p),
+	res := partner.CapturePayment(ctx, contracts.CaptureRequest{PartnerRef: in.attempt.PartnerRef, Payment: h.paymentRef(p),
 		Amount: contracts.Money{Amount: in.amount, Currency: p.Amount.Currency}, Description: description(p),
 		RequestedAt: in.attempt.StartedAt})
 	h.metrics.partnerCall(p.Method, "capture_payment", res.Outcome, time.Since(start))
@@ -142,7 +142,7 @@ func (h *Hub) applyCapture(ctx context.Context, tx contracts.Tx, p contracts.Pay
 		e := contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The partner refused the capture; the payment stays authorized.")
 		return Response{Status: e.Status, Body: h.render.Problem(ctx, e), Problem: true}, nil
 	}
-	applyPaymentResult(&p, res, now)
+	h.applyPaymentResult(&p, res, now)
 	body := h.render.Payment(p)
 	ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
 	if err := tx.UpdatePayment(ctx, p); err != nil {

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"payhub/contracts"
 	"payhub/internal/ids"
+	"payhub/internal/secrets"
 	"payhub/internal/webhooks"
 )
 
@@ -63,6 +65,14 @@ type Config struct {
 	EndpointGuard webhooks.Guard
 	// Callbacks says which partner callbacks are accepted.
 	Callbacks CallbackConfig
+	// Secrets seals the partner credentials payhub keeps per payment (GMO-PG AccessID and
+	// AccessPass). Nil: a partner that hands out such a credential cannot be used (its
+	// payments fail to record, and the engine logs why), since it is never kept in clear.
+	Secrets *secrets.Box
+	// PublicURL is payhub's address as customers' browsers reach it (e.g.
+	// https://pay.example.com), for the return URLs of redirect payments; empty refuses
+	// flow redirect.
+	PublicURL string
 }
 
 // Hub executes payment commands.
@@ -85,6 +95,10 @@ type Hub struct {
 	endpointGuard webhooks.Guard
 	// callbacks says which partner callbacks are accepted.
 	callbacks CallbackConfig
+	// secrets seals partner credentials; nil refuses to keep any.
+	secrets *secrets.Box
+	// publicURL is payhub's address for customers' browsers.
+	publicURL string
 }
 
 // New returns a Hub.
@@ -110,7 +124,8 @@ func New(cfg Config) *Hub {
 	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
 		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
-		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks}
+		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks,
+		secrets: cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 }
 
 // Caller is the authenticated store client and the one store its token acts for.

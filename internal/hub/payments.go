@@ -27,6 +27,11 @@ type CreatePayment struct {
 	Metadata map[string]string
 	// CaptureMethod is CaptureManual to authorize only; empty means automatic.
 	CaptureMethod contracts.CaptureMethod
+	// CardToken is the single-use card token (MethodCard only). Never stored or logged.
+	CardToken string
+	// ReturnURL is the store's page the customer's browser goes to after a redirect
+	// payment (FlowRedirect only).
+	ReturnURL string
 }
 
 // methodRule is what a method accepts.
@@ -69,6 +74,13 @@ var methodRules = map[contracts.Method]methodRule{
 		flows:         []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR},
 		serialRefunds: true,
 		steps:         map[contracts.Currency]int64{contracts.TWD: 100},
+	},
+	// Cards through GMO-PG: online only, with 3-D Secure (a redirect to the issuer when it
+	// asks); the cap is payhub's.
+	contracts.MethodCard: {
+		currencies: []contracts.Currency{contracts.JPY},
+		maxAmount:  9_999_999,
+		flows:      []contracts.Flow{contracts.FlowRedirect},
 	},
 }
 
@@ -115,6 +127,12 @@ func (h *Hub) checkMethodRules(cmd CreatePayment) (contracts.Partner, error) {
 	}
 	if (cmd.Flow == contracts.FlowLinked) != (cmd.UserAuthorizationID != "") {
 		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/user_authorization_id", "user_authorization_id is required for flow linked and not allowed otherwise.")
+	}
+	if (cmd.Method == contracts.MethodCard) != (cmd.CardToken != "") {
+		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/card_token", "card_token is required for method card and not allowed otherwise.")
+	}
+	if err := h.checkReturnURL(cmd); err != nil {
+		return nil, err
 	}
 	return partner, nil
 }
@@ -164,6 +182,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 		TerminalID: cmd.TerminalID, OrderID: cmd.OrderID, Method: cmd.Method, Flow: cmd.Flow,
 		Amount: cmd.Amount, Status: contracts.StatusProcessing, UserAuthorizationID: cmd.UserAuthorizationID,
 		Metadata: cmd.Metadata, CaptureMethod: cmd.CaptureMethod, Attempt: 1, CreatedAt: now, UpdatedAt: now,
+		ReturnURL: cmd.ReturnURL,
 	}
 	p.PartnerRef = partnerRef(p.ID, p.Attempt)
 	p.IdempotencyKey = idem.Key
@@ -195,7 +214,8 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	res := partner.CreatePayment(callCtx, contracts.PaymentRequest{
 		PartnerRef: p.PartnerRef, Amount: p.Amount, Flow: p.Flow, CaptureMethod: p.CaptureMethod, Barcode: cmd.Barcode,
 		UserAuthorizationID: p.UserAuthorizationID, StoreID: p.StoreID, TerminalID: p.TerminalID,
-		Description: description(p), RequestedAt: now,
+		Description: description(p), RequestedAt: now, CardToken: cmd.CardToken,
+		ReturnURL: h.returnURLFor(p), CancelURL: h.returnURLFor(p),
 	})
 	h.metrics.partnerCall(p.Method, "create_payment", res.Outcome, time.Since(start))
 	done(res.Outcome)
@@ -226,7 +246,7 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paym
 			// A payment being created cannot be canceled yet: the partner refused it.
 			res.Outcome = contracts.OutcomeFailed
 		}
-		applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(&p, res, now)
 		body := h.render.Payment(p)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
@@ -271,6 +291,19 @@ func statusFor(o contracts.Outcome) contracts.Status {
 		return contracts.StatusCanceled
 	}
 	return contracts.StatusUnknown
+}
+
+// applyPaymentResult records a partner's answer on p. The partner's credential for the
+// payment is sealed before it touches the payment; the card details it reports are kept.
+func (h *Hub) applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now time.Time) {
+	if res.PartnerSecret != "" {
+		p.PartnerSecret = h.sealSecret(p.ID, res.PartnerSecret)
+	}
+	if res.Card != nil {
+		card := *res.Card
+		p.Card = &card
+	}
+	applyPaymentResult(p, res, now)
 }
 
 func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now time.Time) {

@@ -7,9 +7,10 @@ import (
 	"payhub/contracts"
 )
 
-func paymentRef(p contracts.Payment) contracts.PaymentRef {
+func (h *Hub) paymentRef(p contracts.Payment) contracts.PaymentRef {
 	return contracts.PaymentRef{PartnerRef: p.PartnerRef, PartnerPaymentID: p.PartnerPaymentID,
-		PartnerActionRef: p.PartnerActionRef, Flow: p.Flow, Amount: p.Amount, Status: p.Status, CreatedAt: p.CreatedAt}
+		PartnerActionRef: p.PartnerActionRef, PartnerSecret: h.openSecret(p), Flow: p.Flow, Amount: p.Amount,
+		Status: p.Status, CreatedAt: p.CreatedAt}
 }
 
 // refresh asks the partner where a payment waiting for the customer stands and records any
@@ -21,7 +22,7 @@ func (h *Hub) refresh(ctx context.Context, p contracts.Payment) (contracts.Payme
 		return p, nil
 	}
 	start := time.Now()
-	res := partner.GetPayment(ctx, paymentRef(p))
+	res := partner.GetPayment(ctx, h.paymentRef(p))
 	h.metrics.partnerCall(p.Method, "get_payment", res.Outcome, time.Since(start))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
@@ -46,7 +47,7 @@ func (h *Hub) qrExpired(p contracts.Payment) bool {
 // expire withdraws an unpaid, expired customer action. Only an accepted cancel fails the
 // payment: if the partner cannot confirm it, the payment stays as it is and is retried.
 func (h *Hub) expire(ctx context.Context, p contracts.Payment, partner contracts.Partner) (contracts.Payment, error) {
-	res := partner.CancelPayment(ctx, paymentRef(p))
+	res := partner.CancelPayment(ctx, h.paymentRef(p))
 	if res.Outcome != contracts.OutcomeSucceeded {
 		h.log.Warn("withdrawing an expired customer action was not confirmed", "payment_id", p.ID, "outcome", res.Outcome)
 		return p, nil
@@ -70,7 +71,7 @@ func (h *Hub) applyRefresh(ctx context.Context, seen contracts.Payment, res cont
 			return nil
 		}
 		now := h.now()
-		applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(&p, res, now)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), h.render.Payment(p), now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return err

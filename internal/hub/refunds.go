@@ -43,7 +43,7 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID
 	partner := h.partners[p.Method]
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: paymentRef(p),
+	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: h.paymentRef(p),
 		Amount: r.Amount, PriorRefunded: p.AmountRefunded, Reason: r.Reason, RequestedAt: r.CreatedAt})
 	h.metrics.partnerCall(p.Method, "refund", res.Outcome, time.Since(start))
 

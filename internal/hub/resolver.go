@@ -107,7 +107,7 @@ func (h *Hub) resolvePayment(ctx context.Context, p contracts.Payment) bool {
 		// The outcome is known but the store abandoned the payment: reverse it.
 		return h.reverse(ctx, p)
 	}
-	res := partner.GetPayment(ctx, paymentRef(p))
+	res := partner.GetPayment(ctx, h.paymentRef(p))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
 		q, err := h.settlePayment(ctx, p, res)
@@ -154,7 +154,7 @@ func (h *Hub) settlePayment(ctx context.Context, seen contracts.Payment, res con
 				return err
 			}
 		}
-		applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(&p, res, now)
 		p.Resolution = contracts.Resolution{}
 		body := h.render.Payment(p)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
@@ -213,7 +213,7 @@ func (h *Hub) answerOpenRequest(ctx context.Context, tx contracts.Tx, clientID, 
 // partner shows it completed, the resolver refunds it.
 func (h *Hub) fence(ctx context.Context, p contracts.Payment) bool {
 	partner := h.partners[p.Method]
-	res := partner.CancelPayment(ctx, paymentRef(p))
+	res := partner.CancelPayment(ctx, h.paymentRef(p))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded:
 		_, err := h.settlePayment(ctx, p, contracts.PaymentResult{Outcome: contracts.OutcomeCanceled, PartnerCode: res.PartnerCode})
@@ -339,7 +339,7 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 	}
 	// p.AmountRefunded is what succeeded before this refund (it is added only when this one
 	// settles), so the resend carries the PriorRefunded of its first send.
-	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: paymentRef(p),
+	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: h.paymentRef(p),
 		Amount: r.Amount, PriorRefunded: p.AmountRefunded, Reason: r.Reason, RequestedAt: r.CreatedAt})
 	if res.Outcome != contracts.OutcomeSucceeded && res.Outcome != contracts.OutcomeFailed {
 		h.rescheduleRefund(ctx, r)
@@ -435,7 +435,7 @@ func (h *Hub) inquire(ctx context.Context, p contracts.Payment) (contracts.Payme
 	if partner == nil {
 		return p, nil
 	}
-	res := partner.GetPayment(ctx, paymentRef(p))
+	res := partner.GetPayment(ctx, h.paymentRef(p))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
 		return h.settlePayment(ctx, p, res)

@@ -72,3 +72,11 @@ func ParseBarcodeRules(s string) ([]BarcodeRule, error) {
 	}
 	return rules, nil
 }
+
+// IsPartnerBarcode reports whether code is a customer code the routing table gives to a
+// partner other than cards: such a code is the partner's, not a card number, even when its
+// digits happen to pass the card checks (LINE Pay's 39… My Codes).
+func (h *Hub) IsPartnerBarcode(code string) bool {
+	m, err := RouteBarcode(h.barcodeRules, code)
+	return err == nil && m != contracts.MethodCard
+}

@@ -60,7 +60,7 @@ func (h *Hub) resolveStuckAttempt(ctx context.Context, a contracts.Attempt) bool
 	if err != nil || h.partners[p.Method] == nil {
 		return false
 	}
-	res := h.partners[p.Method].GetPayment(ctx, paymentRef(p))
+	res := h.partners[p.Method].GetPayment(ctx, h.paymentRef(p))
 	if !definite(res.Outcome) {
 		return false
 	}
@@ -153,7 +153,7 @@ func (h *Hub) settleStuckCancel(ctx context.Context, tx contracts.Tx, p contract
 // the payment as the answer.
 func (h *Hub) moveTo(ctx context.Context, tx contracts.Tx, p contracts.Payment, res contracts.PaymentResult, now time.Time) (Response, error) {
 	if target := statusFor(res.Outcome); target != p.Status && contracts.CanTransition(p.Status, target) {
-		applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(&p, res, now)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), h.render.Payment(p), now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return Response{}, err

@@ -23,6 +23,7 @@ var paymentColumns = []string{
 	"cancel_requested", "cancellation_reason", "event_sequence",
 	"paid_at", "created_at", "updated_at", "capture_method", "amount_captured",
 	"idempotency_key", "resolve_attempts", "resolve_next_at", "resolve_not_found", "needs_attention",
+	"return_url", "partner_secret", "card_brand", "card_last4", "card_expiry",
 }
 
 var (
@@ -48,6 +49,10 @@ func (d dialect) paymentArgs(p contracts.Payment) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var card contracts.CardDetails
+	if p.Card != nil {
+		card = *p.Card
+	}
 	return []any{
 		p.ID, p.StoreID, p.ClientID, p.TerminalID, p.OrderID, string(p.Method), string(p.Flow),
 		p.Amount.Amount, string(p.Amount.Currency), p.AmountRefunded, string(p.Status), p.UserAuthorizationID,
@@ -57,6 +62,7 @@ func (d dialect) paymentArgs(p contracts.Payment) ([]any, error) {
 		d.nullTS(p.PaidAt), d.ts(p.CreatedAt), d.ts(p.UpdatedAt), string(p.CaptureMethod), p.AmountCaptured,
 		p.IdempotencyKey, p.Resolution.Attempts, d.nullTS(p.Resolution.NextAt), p.Resolution.NotFoundSeen,
 		p.Resolution.NeedsAttention,
+		p.ReturnURL, p.PartnerSecret, card.Brand, card.Last4, card.Expiry,
 	}, nil
 }
 
@@ -68,6 +74,7 @@ func scanPayment(r rowScanner) (contracts.Payment, error) {
 	var (
 		p                    contracts.Payment
 		metadata, nextAction sql.NullString
+		card                 contracts.CardDetails
 	)
 	err := r.Scan(
 		&p.ID, &p.StoreID, &p.ClientID, &p.TerminalID, &p.OrderID, &p.Method, &p.Flow,
@@ -78,9 +85,13 @@ func scanPayment(r rowScanner) (contracts.Payment, error) {
 		nullTimeCol{&p.PaidAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &p.CaptureMethod, &p.AmountCaptured,
 		&p.IdempotencyKey, &p.Resolution.Attempts, nullTimeCol{&p.Resolution.NextAt}, &p.Resolution.NotFoundSeen,
 		&p.Resolution.NeedsAttention,
+		&p.ReturnURL, &p.PartnerSecret, &card.Brand, &card.Last4, &card.Expiry,
 	)
 	if err != nil {
 		return contracts.Payment{}, err
+	}
+	if card != (contracts.CardDetails{}) {
+		p.Card = &card
 	}
 	if metadata.Valid {
 		if err := json.Unmarshal([]byte(metadata.String), &p.Metadata); err != nil {

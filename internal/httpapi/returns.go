@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+)
+
+// MaxReturnBytes limits what a customer's browser may post back from a partner's page
+// (GMO posts AccessID and a few fields; LINE Pay redirects with a query).
+const MaxReturnBytes = 16 << 10
+
+// paymentReturn handles GET and POST /v1/payment-returns/{payment_id}: the customer's
+// browser coming back from the partner's page of a redirect payment (LINE Pay's payment
+// page, a card issuer's 3-D Secure challenge). It is outside the store contract and its
+// tokens — a browser has none — so it reveals nothing: the partner completes the payment
+// (the adapter checks what the browser brought first), and the browser is sent on to the
+// store's return_url with 303 See Other. The store learns the result from the payment.
+func (s *Server) paymentReturn(c *gin.Context) {
+	query := c.Request.URL.Query()
+	if c.Request.Method == http.MethodPost {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxReturnBytes)
+		if err := c.Request.ParseForm(); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				c.String(http.StatusRequestEntityTooLarge, "Too large.")
+				return
+			}
+			c.String(http.StatusBadRequest, "Unreadable form.")
+			return
+		}
+		query = mergeValues(query, c.Request.PostForm)
+	}
+	next, err := s.hub.CompleteReturn(c.Request.Context(), c.Param("payment_id"), query)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// mergeValues is a and b together (b's values after a's).
+func mergeValues(a, b url.Values) url.Values {
+	out := url.Values{}
+	for _, v := range []url.Values{a, b} {
+		for k, vs := range v {
+			out[k] = append(out[k], vs...)
+		}
+	}
+	return out
+}
