@@ -19,9 +19,9 @@ func TestContainsCardNumber(t *testing.T) {
 	}
 	for _, s := range []string{
 		"", "4111111111111112", "411111111111111", // bad Luhn, too short
-		"900081818800000000",                       // PayPay barcode: not a card industry's first digit
-		"1606180000000000000",                      // 19 digits starting 1 (an Idempotency-Key from date +%s%N)
-		"41111111111111111111111",                  // 23 digits: not a card number
+		"900081818800000000",                           // PayPay barcode: not a card industry's first digit
+		"1606180000000000000",                          // 19 digits starting 1 (an Idempotency-Key from date +%s%N)
+		"41111111111111111111111",                      // 23 digits: not a card number
 		"4111  1111 1111 1111", "4111--1111-1111-1111", // not single separators
 		"pay_01JD0000000000000000000000", "12:34", "2026-11-28T12:00:00Z",
 	} {
@@ -33,7 +33,9 @@ func TestContainsCardNumber(t *testing.T) {
 
 func TestScanJSON(t *testing.T) {
 	lineKey := "391000000000000000" // LINE Pay My Code fixture
-	exempt := func(pointer, v string) bool { return pointer == "/barcode" && strings.HasPrefix(v, "39") && len(v) == 18 }
+	exempt := func(pointer, v string) bool {
+		return pointer == "/barcode" && strings.HasPrefix(v, "39") && len(v) == 18
+	}
 	cases := []struct {
 		body    string
 		pointer string
