@@ -31,12 +31,12 @@ func (a *Adapter) CancelPayment(ctx context.Context, ref contracts.PaymentRef) c
 	case ref.Status == contracts.StatusSucceeded:
 		return contracts.CancelResult{Outcome: contracts.OutcomeWindowPassed,
 			Message: "LINE Pay reverses a captured payment only by refund"}
-	case ref.Flow == contracts.FlowQR && ref.Status == contracts.StatusRequiresAction:
+	case online(ref.Flow) && ref.Status == contracts.StatusRequiresAction:
 		return contracts.CancelResult{Outcome: contracts.OutcomeSucceeded,
 			Message: "withdrawn: payhub never confirms this request, so LINE Pay moves no money and expires it"}
 	}
 	var p contracts.PaymentResult
-	if ref.Flow == contracts.FlowQR {
+	if online(ref.Flow) {
 		p = a.getOnline(ctx, ref, false)
 	} else {
 		p = a.getOffline(ctx, ref)
@@ -53,7 +53,7 @@ func (a *Adapter) CancelPayment(ctx context.Context, ref contracts.PaymentRef) c
 	case contracts.OutcomePending, contracts.OutcomeCanceled, contracts.OutcomeFailed:
 		res.Outcome, res.Message = contracts.OutcomeSucceeded, "nothing moved at LINE Pay ("+string(p.Outcome)+")"
 	case contracts.OutcomeNotFound:
-		if ref.Flow == contracts.FlowQR {
+		if online(ref.Flow) {
 			// No confirmed payment and no transactionId payhub could ever confirm.
 			res.Outcome, res.Message = contracts.OutcomeSucceeded, "LINE Pay has no payment for this orderId and none can be confirmed"
 			break
@@ -79,7 +79,7 @@ func (a *Adapter) CancelPayment(ctx context.Context, ref contracts.PaymentRef) c
 // repeat answers 1165, which is a success.
 func (a *Adapter) void(ctx context.Context, ref contracts.PaymentRef) contracts.CancelResult {
 	var path string
-	if ref.Flow == contracts.FlowQR {
+	if online(ref.Flow) {
 		tx, ok := txOf(ref)
 		if !ok {
 			return contracts.CancelResult{Outcome: contracts.OutcomeFailed, Message: "no transactionId (PartnerPaymentID) to void"}

@@ -23,7 +23,7 @@ func (a *Adapter) CapturePayment(ctx context.Context, req contracts.CaptureReque
 	if !ok {
 		return res
 	}
-	online := req.Payment.Flow == contracts.FlowQR
+	online := online(req.Payment.Flow)
 	tx, hasTx := txOf(req.Payment)
 	var path string
 	switch {

@@ -111,10 +111,23 @@ func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentReques
 	}
 	// One package with one line for the basket total (§5: payhub does not itemise).
 	packages := []paymentPackage{{ID: "1", Amount: major, Products: []product{{Name: name, Quantity: 1, Price: major}}}}
-	if req.Flow == contracts.FlowQR {
+	switch req.Flow {
+	case contracts.FlowQR:
 		return a.createRequest(ctx, req, requestBody{
 			Amount: major, Currency: string(req.Amount.Currency), OrderID: req.PartnerRef, Packages: packages,
 			RedirectURLs: redirectURLs{ConfirmURL: a.cfg.ConfirmURL, CancelURL: a.cfg.CancelURL, ConfirmURLType: "NONE"},
+			Options:      opts,
+		})
+	case contracts.FlowRedirect:
+		// The customer's browser goes to LINE's payment page and comes back to payhub's
+		// return URL (confirmUrlType CLIENT), where CompleteReturn confirms.
+		cancelURL := req.CancelURL
+		if cancelURL == "" {
+			cancelURL = req.ReturnURL
+		}
+		return a.createRequest(ctx, req, requestBody{
+			Amount: major, Currency: string(req.Amount.Currency), OrderID: req.PartnerRef, Packages: packages,
+			RedirectURLs: redirectURLs{ConfirmURL: req.ReturnURL, CancelURL: cancelURL, ConfirmURLType: "CLIENT"},
 			Options:      opts,
 		})
 	}
@@ -146,6 +159,10 @@ func (a *Adapter) checkPaymentRequest(req contracts.PaymentRequest) (int64, cont
 	}
 	switch req.Flow {
 	case contracts.FlowQR:
+	case contracts.FlowRedirect:
+		if u, err := url.Parse(req.ReturnURL); err != nil || !u.IsAbs() || len(req.ReturnURL) > 1000 {
+			return refuse(contracts.FailurePartnerRejected, "a redirect payment needs an absolute return URL of at most 1000 characters")
+		}
 	case contracts.FlowBarcode:
 		// TW codes have 18 digits, TH and global ones 12 (§7.4).
 		if !isDigits(req.Barcode) || (len(req.Barcode) != 12 && len(req.Barcode) != 18) {
@@ -216,11 +233,36 @@ func (a *Adapter) createRequest(ctx context.Context, req contracts.PaymentReques
 	}
 	expires := a.cfg.Now().Add(QRLifetime)
 	tx := info.TransactionID.String()
-	return contracts.PaymentResult{
-		Outcome: contracts.OutcomePending, PartnerPaymentID: tx, PartnerActionRef: tx, PartnerCode: r.code(),
-		NextAction: &contracts.NextAction{Type: contracts.NextActionDisplayQR, QRCodeURL: info.PaymentURL.Web,
-			Deeplink: info.PaymentURL.App, ExpiresAt: &expires},
+	next := &contracts.NextAction{Type: contracts.NextActionDisplayQR, QRCodeURL: info.PaymentURL.Web,
+		Deeplink: info.PaymentURL.App, ExpiresAt: &expires}
+	if req.Flow == contracts.FlowRedirect {
+		next = &contracts.NextAction{Type: contracts.NextActionRedirect, RedirectURL: info.PaymentURL.Web,
+			Deeplink: info.PaymentURL.App, ExpiresAt: &expires}
 	}
+	return contracts.PaymentResult{
+		Outcome: contracts.OutcomePending, PartnerPaymentID: tx, PartnerActionRef: tx, PartnerCode: r.code(), NextAction: next,
+	}
+}
+
+// online reports whether a flow runs on the Online v3 API (a payment request the customer
+// approves in the LINE app, shown as a QR code or opened by a redirect).
+func online(f contracts.Flow) bool { return f == contracts.FlowQR || f == contracts.FlowRedirect }
+
+// CompleteReturn confirms a redirect payment when the customer's browser comes back to
+// payhub's return URL (§4.1: LINE appends transactionId and orderId to confirmUrl). The
+// return proves nothing: its transactionId and orderId must be this payment's, and then
+// the payment is read and confirmed exactly as GetPayment would (check, confirm on 0110
+// with payhub's amount). A return that names another payment changes nothing: the answer
+// is the payment's state, unconfirmed.
+func (a *Adapter) CompleteReturn(ctx context.Context, ref contracts.PaymentRef, query url.Values) contracts.PaymentResult {
+	tx, ok := txOf(ref)
+	if ref.Flow != contracts.FlowRedirect || !ok {
+		return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown, FailureMessage: "not a LINE Pay redirect payment with a transactionId"}
+	}
+	if got := query.Get("transactionId"); got != "" && (got != tx.String() || query.Get("orderId") != ref.PartnerRef) {
+		return a.getOnline(ctx, ref, false)
+	}
+	return a.getOnline(ctx, ref, true)
 }
 
 // GetPayment asks LINE where a payment stands. Barcode payments: Offline v4 check by
@@ -229,7 +271,7 @@ func (a *Adapter) createRequest(ctx context.Context, req contracts.PaymentReques
 // the confirm's result is returned. A QR payment payhub has canceled or failed is never
 // confirmed. OutcomeUnknown means the query itself failed.
 func (a *Adapter) GetPayment(ctx context.Context, ref contracts.PaymentRef) contracts.PaymentResult {
-	if ref.Flow == contracts.FlowQR {
+	if online(ref.Flow) {
 		return a.getOnline(ctx, ref, true)
 	}
 	return a.getOffline(ctx, ref)

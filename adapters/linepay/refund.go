@@ -44,7 +44,7 @@ func (a *Adapter) Refund(ctx context.Context, req contracts.RefundRequest) contr
 	if req.PriorRefunded < 0 {
 		return refusedRefund("PriorRefunded must not be negative")
 	}
-	online := req.Payment.Flow == contracts.FlowQR
+	online := online(req.Payment.Flow)
 	tx, hasTx := txOf(req.Payment)
 	var path string
 	switch {

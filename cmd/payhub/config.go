@@ -11,6 +11,7 @@ import (
 	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
+	"payhub/internal/secrets"
 	paypaysim "payhub/mocks/paypay"
 )
 
@@ -151,4 +152,19 @@ func callbackAllowlist() (hub.CallbackConfig, error) {
 		nets = append(nets, p.Masked())
 	}
 	return hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: nets}}, nil
+}
+
+// secretKeyFromEnv reads PAYHUB_SECRET_KEY (or its _FILE): base64 of 32 bytes, the key that
+// seals partner credentials kept per payment. Unset: nil (buildApp makes a key that lives
+// as long as the process, and serve refuses partners that need a lasting one).
+func secretKeyFromEnv() ([]byte, error) {
+	v, err := env("PAYHUB_SECRET_KEY")
+	if err != nil || v == "" {
+		return nil, err
+	}
+	k, err := secrets.ParseKey(v)
+	if err != nil {
+		return nil, fmt.Errorf("PAYHUB_SECRET_KEY: %w", err)
+	}
+	return k, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
+	"payhub/internal/secrets"
 	"payhub/mocks/sim"
 )
 
@@ -74,7 +76,12 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
+			secretKey, err := loadOrCreateSecretKey(filepath.Join(dataDir, demoSecretKeyFile))
+			if err != nil {
+				return err
+			}
 			a, err := buildApp(ctx, appConfig{
+				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(),
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
 				BarcodeRules: rules, WebhookLoopback: true,
 				Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},
@@ -184,4 +191,19 @@ curl -sS -X POST http://%[1]s/v1/payments \
 
 Stop with Ctrl-C.
 `, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr)
+}
+
+// demoSecretKeyFile holds the demo's key for sealing partner credentials (owner-only).
+const demoSecretKeyFile = "secret.key"
+
+// loadOrCreateSecretKey reads the demo's sealing key, or creates it on first run, so the
+// credentials sealed in the demo database still open after a restart.
+func loadOrCreateSecretKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return secrets.ParseKey(string(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k := secrets.NewKey()
+	return k, os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -118,7 +119,11 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := buildApp(context.Background(), appConfig{Store: st, PublicURL: "http://" + apiLn.Addr().String(), Logger: newLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
 		Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},
 		PayPay:    paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
 		LinePay: &linepayadapter.Config{BaseURL: lpSrv.URL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret,
@@ -126,7 +131,10 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler)
+	srv := httptest.NewUnstartedServer(a.Handler)
+	srv.Listener.Close()
+	srv.Listener = apiLn
+	srv.Start()
 	t.Cleanup(func() { srv.Close(); a.Close() })
 	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, linepay: lp, logs: logs, operator: opKey}
 	e.a = e.register("pos-a", "pos-a-key-1", "store-a", contracts.AlgEdDSA)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/big"
 	"net/http"
+	"strings"
 	"testing"
 
 	"payhub/contracts"
@@ -95,4 +96,98 @@ func TestLinePayTransactionIDRoundTrip(t *testing.T) {
 			t.Fatalf("simulator has %+v, want the request confirmed", lq)
 		}
 	})
+}
+
+// TestLinePayRedirectConfirmsWhenTheCustomerReturns: LINE Pay's online flow. The store's
+// web shop gets a redirect to LINE's payment page; the customer approves; LINE sends the
+// browser to payhub's return URL, where payhub confirms with LINE and sends the browser on
+// to the shop's return_url. A return that names another transaction confirms nothing.
+func TestLinePayRedirectConfirmsWhenTheCustomerReturns(t *testing.T) {
+	e := newEnv(t, nil)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	create := func(order string) (id, tx string) {
+		r := e.pay(e.a, map[string]any{"amount": 45000, "currency": "TWD", "method": "linepay", "flow": "redirect",
+			"return_url": "http://127.0.0.1:9/shop/return?cart=7", "order_id": order})
+		expectStatus(t, r, http.StatusCreated, "")
+		p := r.json(t)
+		na, _ := p["next_action"].(map[string]any)
+		if p["status"] != "requires_action" || na["type"] != "redirect" || na["redirect_url"] == "" {
+			t.Fatalf("redirect payment %s", r.body)
+		}
+		return p["id"].(string), p["partner_reference"].(string)
+	}
+
+	id, tx := create("web-1")
+	if err := e.linepay.Approve(tx); err != nil {
+		t.Fatal(err)
+	}
+	back, err := e.linepay.BrowserReturn(tx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(back, e.url+"/v1/payment-returns/"+id+"?") {
+		t.Fatalf("LINE sends the browser to %s, not payhub's return URL", back)
+	}
+	// A forged return for this payment, naming another transaction, confirms nothing.
+	forged := strings.Replace(back, "transactionId="+tx, "transactionId=2026010100000000001", 1)
+	resp, err := noFollow.Get(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if lp, _ := e.linepay.Payment(tx); lp.Status != linepaysim.StatusApproved {
+		t.Fatalf("a forged return moved the LINE payment to %s", lp.Status)
+	}
+	// The real return confirms and sends the browser to the shop.
+	resp, err = noFollow.Get(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "http://127.0.0.1:9/shop/return?cart=7&payment_id="+id {
+		t.Fatalf("return answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	got := e.do(http.MethodGet, "/v1/payments/"+id, e.token(e.a), "", nil).json(t)
+	if got["status"] != "succeeded" || got["partner_reference"] != tx || got["amount_captured"] != float64(45000) {
+		t.Fatalf("after the return: %v", got)
+	}
+	if lp, _ := e.linepay.Payment(tx); lp.Status != linepaysim.StatusCaptured {
+		t.Fatalf("LINE payment %s, want captured", lp.Status)
+	}
+	// The browser coming back again changes nothing and still goes on to the shop.
+	resp, err = noFollow.Get(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second return answered %d", resp.StatusCode)
+	}
+
+	// The customer gives up on LINE's page: cancelUrl is payhub's return too; nothing is
+	// confirmed, and the payment stays waiting until LINE expires the request.
+	id2, tx2 := create("web-2")
+	if err := e.linepay.Cancel(tx2); err != nil {
+		t.Fatal(err)
+	}
+	back2, _ := e.linepay.BrowserReturn(tx2, true)
+	resp, err = noFollow.Get(back2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s := e.do(http.MethodGet, "/v1/payments/"+id2, e.token(e.a), "", nil).json(t)["status"]; s == "succeeded" {
+		t.Fatalf("a cancelled LINE request ended %v", s)
+	}
+	// Unknown payments and malformed ids are not found; nothing is said about them.
+	for _, path := range []string{"/v1/payment-returns/pay_01JD00000000000000000000ZZ", "/v1/payment-returns/nope"} {
+		resp, err := noFollow.Get(e.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s answered %d", path, resp.StatusCode)
+		}
+	}
 }

@@ -43,6 +43,10 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
+			secretKey, err := secretKeyFromEnv()
+			if err != nil {
+				return err
+			}
 			rules, err := barcodeRules()
 			if err != nil {
 				return err
@@ -67,7 +71,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
-			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Logger: log, PollInterval: poll,
+			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, SecretKey: secretKey, PublicURL: envOr("PAYHUB_PUBLIC_URL", ""), Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
 				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks})
 			if err != nil {

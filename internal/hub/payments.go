@@ -71,7 +71,7 @@ var methodRules = map[contracts.Method]methodRule{
 	contracts.MethodLinePay: {
 		currencies:    []contracts.Currency{contracts.TWD, contracts.THB},
 		maxAmount:     10_000_000,
-		flows:         []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR},
+		flows:         []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR, contracts.FlowRedirect},
 		serialRefunds: true,
 		steps:         map[contracts.Currency]int64{contracts.TWD: 100},
 	},

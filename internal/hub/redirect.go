@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -99,6 +100,9 @@ func (h *Hub) CompleteReturn(ctx context.Context, paymentID string, query url.Va
 		return "", notFound()
 	}
 	p, err := h.store.GetPayment(ctx, "", paymentID)
+	if errors.Is(err, contracts.ErrNotFound) {
+		return "", notFound()
+	}
 	if err != nil {
 		return "", err
 	}

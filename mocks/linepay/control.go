@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"payhub/mocks/sim"
@@ -55,6 +56,31 @@ func (s *Simulator) Approve(id string) error {
 	return s.transition(id, func(p *payment, _ time.Time) {
 		p.status, p.method = StatusApproved, methodCard
 	}, StatusReserved)
+}
+
+// BrowserReturn is where LINE sends the customer's browser after the Online request id
+// was approved (cancelled: false) or cancelled on the payment page (true): the request's
+// confirmUrl or cancelUrl with transactionId and orderId added (§4.1).
+func (s *Simulator) BrowserReturn(id string, cancelled bool) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.find(id)
+	if p == nil || p.kind != KindOnline {
+		return "", fmt.Errorf("%w: %q", ErrNoSuchPayment, id)
+	}
+	target := p.confirmURL
+	if cancelled {
+		target = p.cancelURL
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("transactionId", p.txID.String())
+	q.Set("orderId", p.orderID)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // Cancel plays the customer cancelling the Online request id: RESERVED or APPROVED →

@@ -72,6 +72,7 @@ func (s *Simulator) onlineRequest(w http.ResponseWriter, _ *http.Request, in req
 		currency: body.Currency, amount: amt, capture: body.Options.captureOption(), packages: raw.Packages,
 		paymentAccessToken: digits(12), createdAt: now,
 		branchID: body.Options.Extra.BranchID, branchName: body.Options.Extra.BranchName,
+		confirmURL: body.RedirectURLs.ConfirmURL, cancelURL: body.RedirectURLs.CancelURL,
 	}
 	s.add(p)
 	info := requestInfo{TransactionID: s.jid(p.txID), PaymentAccessToken: p.paymentAccessToken}

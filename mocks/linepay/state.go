@@ -64,6 +64,8 @@ type payment struct {
 	branchID           string
 	branchName         string
 	refunds            []*refund
+	// confirmURL and cancelURL are the request's redirectUrls (Online only).
+	confirmURL, cancelURL string
 }
 
 // refund is one (partial) refund.
