@@ -13,6 +13,7 @@ package adaptertest
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,12 @@ const (
 	Expired = "expired"
 	// BarcodeInvalid: the code is malformed, unknown or already used (barcodes only).
 	BarcodeInvalid = "barcode_invalid"
+	// CardDeclined: the issuer declines the card (card tokens only).
+	CardDeclined = "card_declined"
+	// TokenInvalid: the card token is unknown, used or expired (card tokens only).
+	TokenInvalid = "card_token_invalid"
+	// Challenge: the issuer asks the customer to authenticate (3-D Secure challenge).
+	Challenge = "challenge"
 )
 
 // declines maps each declining situation to the failure code the adapter must report.
@@ -42,6 +49,8 @@ var declines = map[string]string{
 	UserNotActive:     contracts.FailureUserNotActive,
 	Expired:           contracts.FailureExpired,
 	BarcodeInvalid:    contracts.FailureBarcodeInvalid,
+	CardDeclined:      contracts.FailureCardDeclined,
+	TokenInvalid:      contracts.FailureCardTokenInvalid,
 }
 
 // Harness plugs one adapter and its simulator into the suite. Optional capabilities are
@@ -77,6 +86,19 @@ type Harness struct {
 	// CustomerPaysQR makes the simulated customer pay the QR payment that CreatePayment
 	// answered with res. Nil: no QR flow.
 	CustomerPaysQR func(t *testing.T, res contracts.PaymentResult, ref contracts.PaymentRef)
+	// CardToken returns a card token in the given situation (OK, Challenge,
+	// InsufficientFunds, CardDeclined, TokenInvalid), or "" when it has none; the suite
+	// pays with it in FlowRedirect. Nil: the partner takes no card tokens.
+	CardToken func(t *testing.T, situation string) string
+	// CustomerReturns plays the customer on the partner's page of a redirect payment that
+	// CreatePayment answered with res (pending, NextActionRedirect): approving or refusing
+	// (a 3-D Secure challenge, LINE Pay's payment page). It returns what the browser brings
+	// back to the return URL; the suite then calls contracts.ReturnHandler.CompleteReturn.
+	// Nil: no redirect flow.
+	CustomerReturns func(t *testing.T, res contracts.PaymentResult, ref contracts.PaymentRef, approve bool) url.Values
+	// ReturnURL is sent as PaymentRequest.ReturnURL of redirect payments (default
+	// "https://payhub.example/v1/payment-returns/conformance").
+	ReturnURL string
 	// ManualCapture says the partner can authorize only and capture or release later
 	// (contracts.CaptureManual). False: the manual-capture subtests are skipped.
 	ManualCapture bool
@@ -135,6 +157,9 @@ func Run(t *testing.T, h Harness) {
 	if h.Timeout <= 0 {
 		h.Timeout = 10 * time.Second
 	}
+	if h.ReturnURL == "" {
+		h.ReturnURL = "https://payhub.example/v1/payment-returns/conformance"
+	}
 	s := &suite{h: h, refunded: map[string]int64{}, prior: map[string]int64{}, succeeded: map[string]bool{}}
 	t.Run("Method", func(t *testing.T) {
 		if h.Partner.Method() == "" {
@@ -144,6 +169,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Barcode", s.testBarcode)
 	t.Run("Linked", s.testLinked)
 	t.Run("QR", s.testQR)
+	t.Run("Redirect", s.testRedirect)
 	t.Run("CancelSucceeded", s.testCancelSucceeded)
 	t.Run("CancelPendingQR", s.testCancelPendingQR)
 	t.Run("PartialThenFullRefund", s.testRefunds)
@@ -172,17 +198,21 @@ func (s *suite) part(amount int64, num, den int64) int64 {
 
 // request builds a payment request in flow with a fresh partner ref.
 func (s *suite) request(flow contracts.Flow) contracts.PaymentRequest {
-	return contracts.PaymentRequest{
+	req := contracts.PaymentRequest{
 		PartnerRef: s.h.NewRef(), Amount: s.nextAmount(), Flow: flow,
 		StoreID: s.h.StoreID, TerminalID: s.h.TerminalID, Description: "conformance", RequestedAt: s.h.Now(),
 	}
+	if flow == contracts.FlowRedirect {
+		req.ReturnURL, req.CancelURL = s.h.ReturnURL, s.h.ReturnURL
+	}
+	return req
 }
 
 // ref names the payment req created, as the engine would record it.
 func ref(req contracts.PaymentRequest, res contracts.PaymentResult, status contracts.Status) contracts.PaymentRef {
 	return contracts.PaymentRef{
 		PartnerRef: req.PartnerRef, PartnerPaymentID: res.PartnerPaymentID, PartnerActionRef: res.PartnerActionRef,
-		Flow: req.Flow, Amount: req.Amount, Status: status,
+		PartnerSecret: res.PartnerSecret, Flow: req.Flow, Amount: req.Amount, Status: status, CreatedAt: req.RequestedAt,
 	}
 }
 
@@ -215,6 +245,8 @@ func (s *suite) paid(t *testing.T) (contracts.PaymentRequest, contracts.PaymentR
 	case user != "":
 		req = s.request(contracts.FlowLinked)
 		req.UserAuthorizationID = user
+	case s.h.CardToken != nil && s.h.CardToken(t, OK) != "":
+		return s.paidByRedirect(t, contracts.CaptureAutomatic)
 	case s.h.CustomerPaysQR != nil:
 		req = s.request(contracts.FlowQR)
 		res := s.create(t, req, contracts.OutcomePending)
@@ -460,8 +492,9 @@ func (s *suite) testRefundReplay(t *testing.T) {
 func (s *suite) testNotFound(t *testing.T) {
 	flows := map[contracts.Flow]bool{
 		contracts.FlowBarcode: s.h.Barcode != nil, contracts.FlowLinked: s.h.LinkedUser != nil, contracts.FlowQR: s.h.CustomerPaysQR != nil,
+		contracts.FlowRedirect: s.h.CustomerReturns != nil,
 	}
-	for _, flow := range []contracts.Flow{contracts.FlowBarcode, contracts.FlowLinked, contracts.FlowQR} {
+	for _, flow := range []contracts.Flow{contracts.FlowBarcode, contracts.FlowLinked, contracts.FlowQR, contracts.FlowRedirect} {
 		t.Run(string(flow), func(t *testing.T) {
 			if !flows[flow] {
 				t.Skipf("partner has no %s flow", flow)

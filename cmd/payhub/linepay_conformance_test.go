@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,6 +50,25 @@ func TestLinePayAdapterConformance(t *testing.T) {
 			if err := s.Approve(res.PartnerActionRef); err != nil {
 				t.Fatalf("customer could not approve the LINE Pay request: %v", err)
 			}
+		},
+		CustomerReturns: func(t *testing.T, res contracts.PaymentResult, _ contracts.PaymentRef, approve bool) url.Values {
+			tx := res.PartnerActionRef
+			act := s.Approve
+			if !approve {
+				act = s.Cancel
+			}
+			if err := act(tx); err != nil {
+				t.Fatalf("customer on LINE's payment page: %v", err)
+			}
+			back, err := s.BrowserReturn(tx, !approve)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Query()
 		},
 		ManualCapture:          true,
 		RefundOnlyAfterCapture: true,
