@@ -265,7 +265,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + h.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
 	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), env: env,
-		args: []string{"sim", "--paypay-addr", simAddr, "--linepay-addr", lpAddr, "--faults", crashFaultSpec(h.cfg.FaultRate), "--fault-seed", strconv.FormatInt(h.cfg.Seed, 10)}}
+		args: []string{"sim", "--paypay-addr", simAddr, "--linepay-addr", lpAddr, "--gmopg-addr", "127.0.0.1:0", "--faults", crashFaultSpec(h.cfg.FaultRate), "--fault-seed", strconv.FormatInt(h.cfg.Seed, 10)}}
 	if err := h.simProc.start(); err != nil {
 		return err
 	}

@@ -19,15 +19,15 @@ import (
 const defaultPayPaySimAddr = "127.0.0.1:7101"
 
 func simCommand(logOut io.Writer) *cobra.Command {
-	var paypayAddr, linepayAddr, faultSpec, webhookURL string
+	var paypayAddr, linepayAddr, gmopgAddr, faultSpec, webhookURL string
 	var faultSeed int64
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run the partner simulators, each on its own loopback port",
-		Long: `Run the partner simulators: PayPay on 127.0.0.1:7101, LINE Pay on :7102 (later
-GMO-PG :7103, nanaco :7104). They read the same PAYHUB_PAYPAY_* and PAYHUB_LINEPAY_*
-credentials as the adapters, with documented demo defaults, so 'payhub sim' and 'payhub serve' started with
-one environment agree.`,
+		Long: `Run the partner simulators: PayPay on 127.0.0.1:7101, LINE Pay on :7102, GMO-PG
+(cards) on :7103 (later nanaco :7104). They read the same PAYHUB_PAYPAY_*, PAYHUB_LINEPAY_*
+and PAYHUB_GMOPG_* credentials as the adapters, with documented demo defaults, so 'payhub
+sim' and 'payhub serve' started with one environment agree. One fault engine serves all.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -50,12 +50,18 @@ one environment agree.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "LINE Pay simulator on http://%s\n", lpLn.Addr())
+			gmoLn, _, err := startGMOPGSim(ctx, gmopgAddr, faults, log)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "GMO-PG simulator on http://%s\n", gmoLn.Addr())
 			<-ctx.Done()
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
 	cmd.Flags().StringVar(&linepayAddr, "linepay-addr", defaultLinePaySimAddr, "LINE Pay simulator listen address")
+	cmd.Flags().StringVar(&gmopgAddr, "gmopg-addr", defaultGMOPGSimAddr, "GMO-PG (cards) simulator listen address")
 	cmd.Flags().StringVar(&faultSpec, "faults", "", `fault rules, e.g. "POST /v2/payments 0.1 commit_then_drop; * /v2/refunds 0.05 error:500" (see go doc ./mocks/sim ParseFaultFlag); change them at run time with PUT /_sim/faults`)
 	cmd.Flags().StringVar(&webhookURL, "paypay-webhook-url", "", "where the PayPay simulator sends its callbacks, e.g. http://127.0.0.1:7100/v1/partners/paypay/webhooks (none when empty)")
 	cmd.Flags().Int64Var(&faultSeed, "fault-seed", 1, "seed of the fault decisions (same seed and request order, same faults)")

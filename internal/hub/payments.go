@@ -105,6 +105,11 @@ func (h *Hub) validateCreate(cmd CreatePayment) (CreatePayment, contracts.Partne
 }
 
 func (h *Hub) checkMethodRules(cmd CreatePayment) (contracts.Partner, error) {
+	if cmd.Method == contracts.MethodCard && cmd.Flow != contracts.FlowRedirect {
+		// partners/card-gmopg.md §8: GMO-PG serves non-face-to-face sales only.
+		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/flow",
+			"Card-present (terminal) payments are not offered: method card is online only, with flow redirect and a card_token.")
+	}
 	rule, ok := methodRules[cmd.Method]
 	partner := h.partners[cmd.Method]
 	if !ok || partner == nil {
