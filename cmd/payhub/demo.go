@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	cardadapter "payhub/adapters/card"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
@@ -35,7 +36,7 @@ const (
 )
 
 func demoCommand(logOut io.Writer) *cobra.Command {
-	var addr, dataDir, paypayAddr, linepayAddr string
+	var addr, dataDir, paypayAddr, linepayAddr, gmopgAddr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run payhub with embedded SQLite and all partner simulators in one process",
@@ -72,6 +73,14 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
+			gmoLn, _, err := startGMOPGSim(ctx, gmopgAddr, faults, log)
+			if err != nil {
+				return err
+			}
+			gmoCreds, err := gmopgFromEnv(true)
+			if err != nil {
+				return err
+			}
 			rules, err := barcodeRules()
 			if err != nil {
 				return err
@@ -89,6 +98,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
 				LinePay: &linepayadapter.Config{BaseURL: "http://" + lpLn.Addr().String(), ChannelID: lpCreds.ChannelID,
 					ChannelSecret: lpCreds.ChannelSecret, Currency: contracts.TWD},
+				Card: &cardadapter.Config{BaseURL: "http://" + gmoLn.Addr().String(), ShopID: gmoCreds.ShopID, ShopPass: gmoCreds.ShopPass},
 			})
 			if err != nil {
 				return err
@@ -97,7 +107,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err := ensureDemoClient(ctx, a.Store, dataDir); err != nil {
 				return err
 			}
-			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), dataDir)
+			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), gmoLn.Addr().String(), dataDir)
 			return serveUntilDone(ctx, ln, a.Handler, 10*time.Second)
 		},
 	}
@@ -105,6 +115,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 	cmd.Flags().StringVar(&dataDir, "data-dir", "payhub-demo", "directory for the SQLite database and the demo store key")
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
 	cmd.Flags().StringVar(&linepayAddr, "linepay-addr", defaultLinePaySimAddr, "LINE Pay simulator listen address")
+	cmd.Flags().StringVar(&gmopgAddr, "gmopg-addr", defaultGMOPGSimAddr, "GMO-PG (cards) simulator listen address")
 	return cmd
 }
 
@@ -161,12 +172,13 @@ func loadOrCreateDemoKey(path string) (crypto.Signer, error) {
 	return key, os.WriteFile(path, pemBytes, 0o600)
 }
 
-func printDemoBanner(w io.Writer, addr, simAddr, linepaySimAddr, dataDir string) {
+func printDemoBanner(w io.Writer, addr, simAddr, linepaySimAddr, gmopgSimAddr, dataDir string) {
 	fmt.Fprintf(w, `payhub demo is running.
 
   payhub API        http://%[1]s   (contract: http://%[1]s/openapi.yaml)
   PayPay simulator  http://%[2]s
   LINE Pay sim      http://%[8]s
+  GMO-PG sim        http://%[9]s  (cards: POST /_sim/tokens mints a card token)
   store client id   %[3]s
   key id            %[4]s
   store id          %[5]s
@@ -190,7 +202,7 @@ curl -sS -X POST http://%[1]s/v1/payments \
   -d '{"amount":25000,"currency":"TWD","method":"linepay","flow":"barcode","barcode":"391000000000000000","terminal_id":"till-01","order_id":"demo-order-2"}'
 
 Stop with Ctrl-C.
-`, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr)
+`, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr, gmopgSimAddr)
 }
 
 // demoSecretKeyFile holds the demo's key for sealing partner credentials (owner-only).

@@ -16,12 +16,14 @@ import (
 	"testing"
 	"time"
 
+	cardadapter "payhub/adapters/card"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
 	"payhub/internal/store/storetest"
+	gmopgsim "payhub/mocks/gmopg"
 	linepaysim "payhub/mocks/linepay"
 	paypaysim "payhub/mocks/paypay"
 	simcore "payhub/mocks/sim"
@@ -34,6 +36,8 @@ const (
 	testPayPayMerchant = "test-merchant-01"
 	testLinePayChannel = "1650000077"
 	testLinePaySecret  = "test-linepay-secret-5eed-do-not-log"
+	testGMOShopID      = "tshop00000077"
+	testGMOShopPass    = "gmo-s3cret"
 )
 
 // syncBuffer collects logs written from many goroutines.
@@ -73,7 +77,9 @@ type testEnv struct {
 	faults *simcore.Faults
 	// linepay is the LINE Pay simulator (TWD channel), on the same faults and clock.
 	linepay *linepaysim.Simulator
-	logs    *syncBuffer
+	// gmopg is the GMO-PG (cards) simulator, on the same faults and clock.
+	gmopg *gmopgsim.Simulator
+	logs  *syncBuffer
 	// operator is the private key of operator op-alice (kid op-alice-1, role ops).
 	operator crypto.Signer
 	a, b     storeClient
@@ -109,6 +115,9 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	lp := linepaysim.New(linepaysim.Config{ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret, Faults: faults, Clock: simClock})
 	lpSrv := httptest.NewServer(lp)
 	t.Cleanup(lpSrv.Close)
+	gmo := gmopgsim.New(gmopgsim.Config{ShopID: testGMOShopID, ShopPass: testGMOShopPass, Faults: faults, Clock: simClock})
+	gmoSrv := httptest.NewServer(gmo)
+	t.Cleanup(gmoSrv.Close)
 	opKey, err := auth.GenerateKey(contracts.AlgEdDSA)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +136,8 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 		Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},
 		PayPay:    paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
 		LinePay: &linepayadapter.Config{BaseURL: lpSrv.URL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret,
-			Currency: contracts.TWD}})
+			Currency: contracts.TWD},
+		Card: &cardadapter.Config{BaseURL: gmoSrv.URL, ShopID: testGMOShopID, ShopPass: testGMOShopPass}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +146,7 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	srv.Listener = apiLn
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, linepay: lp, logs: logs, operator: opKey}
+	e := &testEnv{t: t, app: a, url: srv.URL, sim: sim, faults: faults, linepay: lp, gmopg: gmo, logs: logs, operator: opKey}
 	e.a = e.register("pos-a", "pos-a-key-1", "store-a", contracts.AlgEdDSA)
 	e.b = e.register("pos-b", "pos-b-key-1", "store-b", contracts.AlgES256)
 	return e

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	cardadapter "payhub/adapters/card"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/internal/httpapi"
@@ -47,6 +48,11 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
+			publicURL := envOr("PAYHUB_PUBLIC_URL", "")
+			cards, err := cardAdapterConfig(secretKey, publicURL)
+			if err != nil {
+				return err
+			}
 			rules, err := barcodeRules()
 			if err != nil {
 				return err
@@ -63,6 +69,9 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				if linepay != nil {
 					linepay.Timeouts = linepayadapter.UniformTimeouts(partnerTimeout)
 				}
+				if cards != nil {
+					cards.Timeouts = cardadapter.UniformTimeouts(partnerTimeout)
+				}
 			}
 			if linepay != nil {
 				linepay.LateLandingWindow = linepayLateWindow
@@ -71,7 +80,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
-			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, SecretKey: secretKey, PublicURL: envOr("PAYHUB_PUBLIC_URL", ""), Logger: log, PollInterval: poll,
+			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
 				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks})
 			if err != nil {

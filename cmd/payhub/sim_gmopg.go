@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
+	cardadapter "payhub/adapters/card"
 	gmopgsim "payhub/mocks/gmopg"
 	"payhub/mocks/sim"
 )
@@ -61,4 +65,36 @@ func startGMOPGSim(ctx context.Context, addr string, faults *sim.Faults, log *sl
 		}
 	}()
 	return ln, s, nil
+}
+
+// cardAdapterConfig reads the card adapter's configuration for serve: PAYHUB_GMOPG_BASE_URL,
+// PAYHUB_GMOPG_SHOP_ID, PAYHUB_GMOPG_SHOP_PASS (or their _FILE). None set: cards are not
+// offered (nil). Some but not all: an error. Cards need PAYHUB_SECRET_KEY (GMO's AccessID
+// and AccessPass are kept sealed, and must still open after a restart) and
+// PAYHUB_PUBLIC_URL (3-D Secure returns the customer's browser to payhub).
+func cardAdapterConfig(secretKey []byte, publicURL string) (*cardadapter.Config, error) {
+	creds, err := gmopgFromEnv(false)
+	if err != nil {
+		return nil, err
+	}
+	base := envOr("PAYHUB_GMOPG_BASE_URL", "")
+	var missing []string
+	for name, v := range map[string]string{"PAYHUB_GMOPG_BASE_URL": base, "PAYHUB_GMOPG_SHOP_ID": creds.ShopID,
+		"PAYHUB_GMOPG_SHOP_PASS": creds.ShopPass} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	switch {
+	case len(missing) == 3:
+		return nil, nil
+	case len(missing) > 0:
+		slices.Sort(missing)
+		return nil, fmt.Errorf("partner card (GMO-PG) is half configured: set %s (or none of PAYHUB_GMOPG_*)", strings.Join(missing, ", "))
+	case secretKey == nil:
+		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_SECRET_KEY (base64 of 32 bytes) to seal GMO's AccessID and AccessPass")
+	case publicURL == "":
+		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_PUBLIC_URL: 3-D Secure sends the customer's browser back to payhub")
+	}
+	return &cardadapter.Config{BaseURL: base, ShopID: creds.ShopID, ShopPass: creds.ShopPass}, nil
 }

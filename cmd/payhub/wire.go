@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	cardadapter "payhub/adapters/card"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
@@ -34,8 +35,10 @@ type appConfig struct {
 	PayPay       paypayadapter.Config
 	// LinePay configures LINE Pay; nil leaves the method unoffered (method_not_supported).
 	LinePay *linepayadapter.Config
-	Clock   contracts.Clock
-	Logger  *slog.Logger
+	// Card configures cards through GMO-PG; nil leaves the method unoffered.
+	Card   *cardadapter.Config
+	Clock  contracts.Clock
+	Logger *slog.Logger
 	// OperatorKeys verify operator tokens for /v1/ops; nil leaves /v1/ops closed.
 	OperatorKeys auth.KeySource
 	// Resolver tunes the resolver; zero means hub.DefaultResolverConfig.
@@ -103,6 +106,18 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 			return nil, fmt.Errorf("linepay adapter: %w", err)
 		}
 		partners[contracts.MethodLinePay] = linepay
+	}
+	if cfg.Card != nil {
+		cc := *cfg.Card
+		if cc.Now == nil {
+			cc.Now = cfg.Clock.Now
+		}
+		cards, err := cardadapter.New(cc)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("card adapter: %w", err)
+		}
+		partners[contracts.MethodCard] = cards
 	}
 	if cfg.SecretKey == nil {
 		cfg.SecretKey = secrets.NewKey()
