@@ -25,7 +25,7 @@ const (
 // transitions is the allowed-transition table of conventions/api.md §4.1. A status absent
 // from the map's keys allows no transition at all (it is final).
 var transitions = map[Status][]Status{
-	StatusRequiresAction: {StatusProcessing, StatusAuthorized, StatusSucceeded, StatusFailed, StatusCanceled},
+	StatusRequiresAction: {StatusProcessing, StatusAuthorized, StatusSucceeded, StatusFailed, StatusCanceled, StatusUnknown},
 	StatusProcessing:     {StatusRequiresAction, StatusAuthorized, StatusSucceeded, StatusFailed, StatusUnknown},
 	StatusAuthorized:     {StatusSucceeded, StatusCanceled, StatusUnknown},
 	StatusUnknown:        {StatusAuthorized, StatusSucceeded, StatusFailed, StatusCanceled},

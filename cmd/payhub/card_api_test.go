@@ -11,6 +11,7 @@ import (
 
 	"payhub/adapters/card"
 	"payhub/internal/store"
+	simcore "payhub/mocks/sim"
 )
 
 // TestCardPaymentThrough3DSecure: a web shop pays by card through payhub. payhub takes the
@@ -139,4 +140,49 @@ func orderOf(t *testing.T, e *testEnv, id string) string {
 		t.Fatal(err)
 	}
 	return oid
+}
+
+// TestCardSecureTranLostIsSettledBySearchTrade: GMO completes the authorisation after 3-D
+// Secure but its answer to SecureTran2 is lost. The payment is unknown (the shop must not
+// charge again), and the resolver settles it from SearchTrade: the card was charged, so
+// the payment succeeds, with no second SecureTran2.
+func TestCardSecureTranLostIsSettledBySearchTrade(t *testing.T) {
+	e := newEnv(t, nil)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r := e.pay(e.a, map[string]any{"amount": 4200, "currency": "JPY", "method": "card", "flow": "redirect",
+		"card_token": e.gmopg.IssueToken("3ds_frictionless"), "return_url": "https://shop.example/thanks"})
+	expectStatus(t, r, http.StatusCreated, "")
+	p := r.json(t)
+	id := p["id"].(string)
+	u, _ := url.Parse(p["next_action"].(map[string]any)["redirect_url"].(string))
+	ch, ok := e.gmopg.Challenge(u.Query().Get("transId"))
+	if !ok {
+		t.Fatal("no 3-D Secure flow")
+	}
+	if err := e.faults.Set([]simcore.FaultRule{{Method: "POST", PathPrefix: "/payment/SecureTran2", Probability: 1, Count: 1,
+		Fault: simcore.Fault{Kind: simcore.FaultCommitThenDrop}}}); err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{}
+	for k, v := range ch.Form {
+		form.Set(k, v)
+	}
+	resp, err := noFollow.Get(ch.RetURL + "?" + form.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s := e.status(id); s != "unknown" {
+		t.Fatalf("after a lost SecureTran2 the payment is %s, want unknown", s)
+	}
+	if _, err := e.app.Hub.ResolveOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.status(id); s != "succeeded" {
+		t.Fatalf("after the resolver: %s, want succeeded", s)
+	}
+	o, _ := e.gmopg.Order(orderOf(t, e, id))
+	if o.Status != "CAPTURE" || o.Amount != 4200 {
+		t.Fatalf("GMO order %s %d", o.Status, o.Amount)
+	}
 }
