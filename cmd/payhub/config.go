@@ -47,23 +47,52 @@ type paypayCredentials struct {
 // simulator's documented demo values for what is unset (demo and sim only).
 func paypayFromEnv(withDemoDefaults bool) (paypayCredentials, error) {
 	c := paypayCredentials{}
-	var err error
-	for _, f := range []struct {
-		name, demo string
-		dst        *string
-	}{
-		{"PAYHUB_PAYPAY_API_KEY", paypaysim.DemoAPIKey, &c.APIKey},
-		{"PAYHUB_PAYPAY_API_SECRET", paypaysim.DemoAPISecret, &c.APISecret},
-		{"PAYHUB_PAYPAY_MERCHANT_ID", paypaysim.DemoMerchantID, &c.MerchantID},
-	} {
-		if *f.dst, err = env(f.name); err != nil {
-			return c, err
+	return c, readEnv(withDemoDefaults,
+		envVar{"PAYHUB_PAYPAY_API_KEY", paypaysim.DemoAPIKey, &c.APIKey},
+		envVar{"PAYHUB_PAYPAY_API_SECRET", paypaysim.DemoAPISecret, &c.APISecret},
+		envVar{"PAYHUB_PAYPAY_MERCHANT_ID", paypaysim.DemoMerchantID, &c.MerchantID})
+}
+
+// envVar is one configuration variable: its name, the simulator's documented demo value,
+// and where it goes.
+type envVar struct {
+	name, demo string
+	dst        *string
+}
+
+// readEnv reads each variable (or its _FILE); withDemoDefaults fills the demo value of
+// what is unset (demo and sim only).
+func readEnv(withDemoDefaults bool, vars ...envVar) error {
+	for _, v := range vars {
+		var err error
+		if *v.dst, err = env(v.name); err != nil {
+			return err
 		}
-		if *f.dst == "" && withDemoDefaults {
-			*f.dst = f.demo
+		if *v.dst == "" && withDemoDefaults {
+			*v.dst = v.demo
 		}
 	}
-	return c, nil
+	return nil
+}
+
+// allOrNone says whether an optional partner is configured: every named value set (true),
+// none (false), or some (an error naming the missing ones, so a typo never silently
+// switches a partner off).
+func allOrNone(partner string, values map[string]string) (bool, error) {
+	var missing []string
+	for name, v := range values {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return true, nil
+	case len(values):
+		return false, nil
+	}
+	slices.Sort(missing)
+	return false, fmt.Errorf("partner %s is half configured: set %s (or none of them)", partner, strings.Join(missing, ", "))
 }
 
 // paypayAdapterConfig is the adapter's configuration from the environment. serve refuses

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
-	"strings"
 	"time"
 
 	cardadapter "payhub/adapters/card"
@@ -28,22 +26,9 @@ type gmopgCredentials struct {
 // sim only).
 func gmopgFromEnv(withDemoDefaults bool) (gmopgCredentials, error) {
 	c := gmopgCredentials{}
-	var err error
-	for _, f := range []struct {
-		name, demo string
-		dst        *string
-	}{
-		{"PAYHUB_GMOPG_SHOP_ID", gmopgsim.DemoShopID, &c.ShopID},
-		{"PAYHUB_GMOPG_SHOP_PASS", gmopgsim.DemoShopPass, &c.ShopPass},
-	} {
-		if *f.dst, err = env(f.name); err != nil {
-			return c, err
-		}
-		if *f.dst == "" && withDemoDefaults {
-			*f.dst = f.demo
-		}
-	}
-	return c, nil
+	return c, readEnv(withDemoDefaults,
+		envVar{"PAYHUB_GMOPG_SHOP_ID", gmopgsim.DemoShopID, &c.ShopID},
+		envVar{"PAYHUB_GMOPG_SHOP_PASS", gmopgsim.DemoShopPass, &c.ShopPass})
 }
 
 // startGMOPGSim serves the GMO-PG simulator on addr until ctx ends. Its 3-D Secure page is
@@ -78,19 +63,11 @@ func cardAdapterConfig(secretKey []byte, publicURL string) (*cardadapter.Config,
 		return nil, err
 	}
 	base := envOr("PAYHUB_GMOPG_BASE_URL", "")
-	var missing []string
-	for name, v := range map[string]string{"PAYHUB_GMOPG_BASE_URL": base, "PAYHUB_GMOPG_SHOP_ID": creds.ShopID,
-		"PAYHUB_GMOPG_SHOP_PASS": creds.ShopPass} {
-		if v == "" {
-			missing = append(missing, name)
-		}
-	}
+	configured, err := allOrNone("card (GMO-PG)", map[string]string{"PAYHUB_GMOPG_BASE_URL": base,
+		"PAYHUB_GMOPG_SHOP_ID": creds.ShopID, "PAYHUB_GMOPG_SHOP_PASS": creds.ShopPass})
 	switch {
-	case len(missing) == 3:
-		return nil, nil
-	case len(missing) > 0:
-		slices.Sort(missing)
-		return nil, fmt.Errorf("partner card (GMO-PG) is half configured: set %s (or none of PAYHUB_GMOPG_*)", strings.Join(missing, ", "))
+	case !configured:
+		return nil, err
 	case secretKey == nil:
 		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_SECRET_KEY (base64 of 32 bytes) to seal GMO's AccessID and AccessPass")
 	case publicURL == "":

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
-	"strings"
 	"time"
 
 	linepayadapter "payhub/adapters/linepay"
@@ -29,22 +27,9 @@ type linepayCredentials struct {
 // (demo and sim only).
 func linepayFromEnv(withDemoDefaults bool) (linepayCredentials, error) {
 	c := linepayCredentials{}
-	var err error
-	for _, f := range []struct {
-		name, demo string
-		dst        *string
-	}{
-		{"PAYHUB_LINEPAY_CHANNEL_ID", linepaysim.DemoChannelID, &c.ChannelID},
-		{"PAYHUB_LINEPAY_CHANNEL_SECRET", linepaysim.DemoChannelSecret, &c.ChannelSecret},
-	} {
-		if *f.dst, err = env(f.name); err != nil {
-			return c, err
-		}
-		if *f.dst == "" && withDemoDefaults {
-			*f.dst = f.demo
-		}
-	}
-	return c, nil
+	return c, readEnv(withDemoDefaults,
+		envVar{"PAYHUB_LINEPAY_CHANNEL_ID", linepaysim.DemoChannelID, &c.ChannelID},
+		envVar{"PAYHUB_LINEPAY_CHANNEL_SECRET", linepaysim.DemoChannelSecret, &c.ChannelSecret})
 }
 
 // startLinePaySim serves the LINE Pay simulator on addr until ctx ends.
@@ -78,19 +63,10 @@ func linepayAdapterConfig() (*linepayadapter.Config, error) {
 		return nil, err
 	}
 	base := envOr("PAYHUB_LINEPAY_BASE_URL", "")
-	var missing []string
-	for name, v := range map[string]string{"PAYHUB_LINEPAY_BASE_URL": base,
-		"PAYHUB_LINEPAY_CHANNEL_ID": creds.ChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET": creds.ChannelSecret} {
-		if v == "" {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) == 3 {
-		return nil, nil
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return nil, fmt.Errorf("partner linepay is half configured: set %s (or none of PAYHUB_LINEPAY_*)", strings.Join(missing, ", "))
+	configured, err := allOrNone("linepay", map[string]string{"PAYHUB_LINEPAY_BASE_URL": base,
+		"PAYHUB_LINEPAY_CHANNEL_ID": creds.ChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET": creds.ChannelSecret})
+	if !configured {
+		return nil, err
 	}
 	currency := contracts.Currency(envOr("PAYHUB_LINEPAY_CURRENCY", string(contracts.TWD)))
 	if currency != contracts.TWD && currency != contracts.THB {
