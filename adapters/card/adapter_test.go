@@ -169,7 +169,7 @@ func TestCreateFrictionless(t *testing.T) {
 		t.Errorf("secret %q", res.PartnerSecret)
 	}
 	entry := f.last(callEntryTran)
-	if entry.params["JobCd"] != "CAPTURE" || entry.params["TdFlag"] != "2" || entry.params["Tds2Type"] != "3" || entry.params["Amount"] != "1200" {
+	if entry.params["JobCd"] != "CAPTURE" || entry.params["TdFlag"] != "2" || entry.params["Tds2Type"] != "2" || entry.params["Amount"] != "1200" {
 		t.Errorf("EntryTran %v", entry.params)
 	}
 	if euc, err := base64.StdEncoding.DecodeString(entry.params["TdTenantName"]); err != nil {

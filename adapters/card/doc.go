@@ -11,9 +11,9 @@
 //
 // Flow: only contracts.FlowRedirect (online, EMV 3-D Secure); card-present and other
 // flows are refused without a call. CreatePayment runs EntryTran (JobCd AUTH for
-// contracts.CaptureManual, CAPTURE otherwise; TdFlag 2; Tds2Type 3 = plain authorisation
-// for issuers without 3DS2 where the contract allows it — GMO itself refuses where it
-// does not) and ExecTran (Method 1, Token, RetUrl = PaymentRequest.ReturnURL, CallbackType
+// contracts.CaptureManual, CAPTURE otherwise; TdFlag 2; Tds2Type 2 = a card whose issuer
+// has no 3DS2 is refused, or 3 = plain authorisation with Config.AllowWithout3DS, the
+// explicit exemption) and ExecTran (Method 1, Token, RetUrl = PaymentRequest.ReturnURL, CallbackType
 // 3 = the browser returns by GET with AccessID in the query). ACS=0 is authorised at once
 // (its CheckString is verified: a mismatch is OutcomeUnknown); ACS=2 is OutcomePending
 // with NextActionRedirect to GMO's 3DS page; CompleteReturn checks the returned AccessID

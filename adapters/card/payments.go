@@ -13,13 +13,14 @@ import (
 	"payhub/contracts"
 )
 
-// EntryTran 3-D Secure settings payhub always sends (§4): EMV 3DS (TdFlag 2), and for
-// issuers without 3DS2 a plain authorisation (Tds2Type 3) where the contract permits it,
-// so a card whose issuer has no 3DS2 yet is not refused outright; GMO refuses it itself
-// (E01080101 and the like) when the contract demands 3DS.
+// EntryTran 3-D Secure settings (§4): EMV 3DS always (TdFlag 2). A card whose issuer has
+// no 3DS2 is refused (Tds2Type 2: payhub refuses e-commerce card payments without a 3DS
+// result) unless Config.AllowWithout3DS configures the exemption (Tds2Type 3: a plain
+// authorisation where GMO's contract permits it).
 const (
-	tdFlagEMV3DS = "2"
-	tds2TypePlan = "3"
+	tdFlagEMV3DS   = "2"
+	tds2TypeRefuse = "2"
+	tds2TypePlan   = "3"
 )
 
 // ExecTran settings: lump-sum payment (Method 1) and the browser's return to RetUrl as a
@@ -50,7 +51,7 @@ func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentReques
 	tenant, _ := tenantName(a.cfg.TdTenantName)
 	params := append(a.shop(), param{"OrderID", orderID}, param{"JobCd", job},
 		param{"Amount", strconv.FormatInt(req.Amount.Amount, 10)},
-		param{"TdFlag", tdFlagEMV3DS}, param{"Tds2Type", tds2TypePlan}, param{"TdTenantName", tenant})
+		param{"TdFlag", tdFlagEMV3DS}, param{"Tds2Type", a.tds2Type()}, param{"TdTenantName", tenant})
 	r := a.callRetry(ctx, a.cfg.Timeouts.Entry, callEntryTran, params)
 	sec := secret{JobCd: job}
 	switch c := r.class(); {
@@ -391,4 +392,12 @@ func failedPayment(partnerCode, failure, msg string) contracts.PaymentResult {
 
 func unknownPayment(partnerCode, msg string) contracts.PaymentResult {
 	return contracts.PaymentResult{Outcome: contracts.OutcomeUnknown, PartnerCode: partnerCode, FailureMessage: msg}
+}
+
+// tds2Type is EntryTran's Tds2Type: refuse cards without 3DS2 unless exempted.
+func (a *Adapter) tds2Type() string {
+	if a.cfg.AllowWithout3DS {
+		return tds2TypePlan
+	}
+	return tds2TypeRefuse
 }
