@@ -38,7 +38,7 @@ const maxTokenLength = 256
 const maxAmount = 9_999_999
 
 // CreatePayment takes a card payment (FlowRedirect only): EntryTran (JobCd AUTH for
-// contracts.CaptureManual, CAPTURE otherwise; TdFlag 2, Tds2Type 3), then ExecTran with
+// contracts.CaptureManual, CAPTURE otherwise; TdFlag 2, Tds2Type 2 or 3), then ExecTran with
 // the token and RetUrl = req.ReturnURL. ACS=0 is authorised (Authorized or Succeeded, its
 // CheckString verified); ACS=2 is OutcomePending with a redirect to GMO's 3DS page, which
 // CompleteReturn finishes. A duplicate OrderID (E01040010) is recovered with SearchTrade.
