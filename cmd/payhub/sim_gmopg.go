@@ -57,6 +57,8 @@ func startGMOPGSim(ctx context.Context, addr string, faults *sim.Faults, log *sl
 // offered (nil). Some but not all: an error. Cards need PAYHUB_SECRET_KEY (GMO's AccessID
 // and AccessPass are kept sealed, and must still open after a restart) and
 // PAYHUB_PUBLIC_URL (3-D Secure returns the customer's browser to payhub).
+// PAYHUB_GMOPG_ALLOW_WITHOUT_3DS=true is the explicit exemption that authorises cards whose
+// issuer has no 3-D Secure 2 (refused otherwise).
 func cardAdapterConfig(secretKey []byte, publicURL string) (*cardadapter.Config, error) {
 	creds, err := gmopgFromEnv(false)
 	if err != nil {
@@ -73,5 +75,13 @@ func cardAdapterConfig(secretKey []byte, publicURL string) (*cardadapter.Config,
 	case publicURL == "":
 		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_PUBLIC_URL: 3-D Secure sends the customer's browser back to payhub")
 	}
-	return &cardadapter.Config{BaseURL: base, ShopID: creds.ShopID, ShopPass: creds.ShopPass}, nil
+	cfg := &cardadapter.Config{BaseURL: base, ShopID: creds.ShopID, ShopPass: creds.ShopPass}
+	switch v := envOr("PAYHUB_GMOPG_ALLOW_WITHOUT_3DS", "false"); v {
+	case "true":
+		cfg.AllowWithout3DS = true // the explicit exemption of card-gmopg.md §4
+	case "false":
+	default:
+		return nil, fmt.Errorf("PAYHUB_GMOPG_ALLOW_WITHOUT_3DS must be true or false, not %q", v)
+	}
+	return cfg, nil
 }
