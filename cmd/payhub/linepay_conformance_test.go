@@ -16,16 +16,35 @@ import (
 )
 
 // TestLinePayAdapterConformance runs the adapter conformance suite against the LINE Pay
-// simulator over HTTP: in-store oneTimeKey payments (Offline v4) and QR payments (Online
-// v3), in Taiwan dollars, which LINE takes whole.
+// simulator over HTTP: in-store oneTimeKey payments (Offline v4), QR and redirect payments
+// (Online v3), on a Taiwan channel (whole dollars, 18-digit My Codes) and a Thai one
+// (whole baht until LINE confirms satang, linepay.md §7.2; 12-digit My Codes).
 func TestLinePayAdapterConformance(t *testing.T) {
+	for _, ch := range []struct {
+		currency contracts.Currency
+		country  string
+		step     int64
+		noFunds  string
+		invalid  string
+	}{
+		{contracts.TWD, "TW", 100, linepaysim.OneTimeKeyNoBalance, linepaysim.OneTimeKeyExpired},
+		{contracts.THB, "TH", 100, "391000000001", "391000000004"},
+	} {
+		t.Run(string(ch.currency), func(t *testing.T) {
+			linepayChannelConformance(t, ch.currency, ch.country, ch.step, ch.noFunds, ch.invalid)
+		})
+	}
+}
+
+func linepayChannelConformance(t *testing.T, currency contracts.Currency, country string, step int64, noFunds, invalid string) {
 	clock := sim.NewManualClock(time.Date(2026, 3, 2, 11, 0, 0, 0, contracts.JST))
 	const channelID, secret = "1650000042", "conformance-linepay-secret"
-	s := linepaysim.New(linepaysim.Config{ChannelID: channelID, ChannelSecret: secret, Clock: clock, StrictNonce: true})
+	s := linepaysim.New(linepaysim.Config{ChannelID: channelID, ChannelSecret: secret, Clock: clock, StrictNonce: true,
+		Currency: string(currency)})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	adapter, err := linepay.New(linepay.Config{
-		BaseURL: srv.URL, ChannelID: channelID, ChannelSecret: secret, Currency: "TWD", Now: clock.Now,
+		BaseURL: srv.URL, ChannelID: channelID, ChannelSecret: secret, Currency: currency, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -33,16 +52,16 @@ func TestLinePayAdapterConformance(t *testing.T) {
 	var refs atomic.Int64
 	adaptertest.Run(t, adaptertest.Harness{
 		Partner:    adapter,
-		Currency:   contracts.TWD,
-		AmountStep: 100,
+		Currency:   currency,
+		AmountStep: step,
 		Barcode: func(t *testing.T, outcome string) string {
 			switch outcome {
 			case adaptertest.OK:
-				return s.IssueOneTimeKey("TW")
+				return s.IssueOneTimeKey(country)
 			case adaptertest.InsufficientFunds:
-				return linepaysim.OneTimeKeyNoBalance
+				return noFunds
 			case adaptertest.BarcodeInvalid:
-				return linepaysim.OneTimeKeyExpired // 1133: invalid, used or expired alike
+				return invalid // 1133: invalid, used or expired alike
 			}
 			return "" // LINE has no code for an inactive user's key, and tells no expiry apart
 		},

@@ -44,7 +44,7 @@ type methodRule struct {
 	// time keeps that total unambiguous.
 	serialRefunds bool
 	// steps is, per currency, the smallest amount the partner moves in minor units when it
-	// is more than one (LINE Pay takes whole TWD: 100). Payments, captures and refunds
+	// is more than one (LINE Pay takes whole TWD, and whole THB until it confirms satang: 100). Payments, captures and refunds
 	// must be multiples of it; the partner would refuse them after payhub wrote them.
 	steps map[contracts.Currency]int64
 }
@@ -73,7 +73,7 @@ var methodRules = map[contracts.Method]methodRule{
 		maxAmount:     10_000_000,
 		flows:         []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR, contracts.FlowRedirect},
 		serialRefunds: true,
-		steps:         map[contracts.Currency]int64{contracts.TWD: 100},
+		steps:         map[contracts.Currency]int64{contracts.TWD: 100, contracts.THB: 100},
 	},
 	// Cards through GMO-PG: online only, with 3-D Secure (a redirect to the issuer when it
 	// asks); the cap is payhub's.
