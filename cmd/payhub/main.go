@@ -30,6 +30,7 @@ func rootCommand(logOut io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(logOut), demoCommand(logOut), simCommand(logOut), tokenCommand(), clientCommand(), crashtestCommand(), webhookBenchCommand())
+	root.AddCommand(benchCommands(logOut)...)
 	return root
 }
 
