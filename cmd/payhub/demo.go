@@ -90,7 +90,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				return err
 			}
 			a, err := buildApp(ctx, appConfig{
-				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(),
+				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(), KeyTTL: auth.DefaultKeyTTL,
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
 				BarcodeRules: rules, WebhookLoopback: true,
 				Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},

@@ -87,6 +87,9 @@ func newPassthrough() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The same pooled client serve gives its adapters, so the comparison stays fair.
+	partnerHTTP := partnerHTTPClient()
+	ppCfg.HTTPClient = partnerHTTP
 	pp, err := paypayadapter.New(ppCfg)
 	if err != nil {
 		return nil, err
@@ -97,6 +100,7 @@ func newPassthrough() (http.Handler, error) {
 		return nil, err
 	}
 	if lpCfg != nil {
+		lpCfg.HTTPClient = partnerHTTP
 		if p.linepay, err = linepayadapter.New(*lpCfg); err != nil {
 			return nil, err
 		}

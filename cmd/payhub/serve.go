@@ -16,6 +16,7 @@ import (
 	cardadapter "payhub/adapters/card"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
+	"payhub/internal/auth"
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 )
@@ -80,7 +81,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
-			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, Logger: log, PollInterval: poll,
+			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
 				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks})
 			if err != nil {

@@ -54,6 +54,9 @@ type appConfig struct {
 	SecretKey []byte
 	// PublicURL is payhub's address for customers' browsers (redirect payments).
 	PublicURL string
+	// KeyTTL is how long a store key read from the registry is trusted (0: every request
+	// asks; serve and demo use auth.DefaultKeyTTL).
+	KeyTTL time.Duration
 	// DeliverInterval is how often the deliverer looks for due deliveries when idle.
 	DeliverInterval time.Duration
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
@@ -89,6 +92,10 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	if cfg.PayPay.Now == nil {
 		cfg.PayPay.Now = cfg.Clock.Now
 	}
+	partnerHTTP := partnerHTTPClient()
+	if cfg.PayPay.HTTPClient == nil {
+		cfg.PayPay.HTTPClient = partnerHTTP
+	}
 	paypay, err := paypayadapter.New(cfg.PayPay)
 	if err != nil {
 		st.Close()
@@ -99,6 +106,9 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		lp := *cfg.LinePay
 		if lp.Now == nil {
 			lp.Now = cfg.Clock.Now
+		}
+		if lp.HTTPClient == nil {
+			lp.HTTPClient = partnerHTTP
 		}
 		linepay, err := linepayadapter.New(lp)
 		if err != nil {
@@ -111,6 +121,9 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		cc := *cfg.Card
 		if cc.Now == nil {
 			cc.Now = cfg.Clock.Now
+		}
+		if cc.HTTPClient == nil {
+			cc.HTTPClient = partnerHTTP
 		}
 		cards, err := cardadapter.New(cc)
 		if err != nil {
@@ -152,7 +165,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return httpapi.Renderer{}.WebhookEndpoint(e, "") }})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
-		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock}),
+		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL}),
 		Operators: operatorVerifier(cfg.OperatorKeys, cfg.Clock),
 	})
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -86,7 +87,15 @@ type VerifierOptions struct {
 	// Operators makes this a verifier of operator tokens: audience OperatorAudience by
 	// default, a roles claim instead of a store, keys from the operators' own KeySource.
 	Operators bool
+	// KeyTTL keeps a key found in the KeySource for this long, so a busy till does not
+	// cost a registry query per request; 0 asks the KeySource every time. A key revoked
+	// in the registry is refused at the latest KeyTTL later (serve uses DefaultKeyTTL).
+	KeyTTL time.Duration
 }
+
+// DefaultKeyTTL is how long serve trusts a looked-up key before asking the registry again:
+// short enough that a revocation takes effect within seconds.
+const DefaultKeyTTL = 5 * time.Second
 
 // Verifier authenticates store tokens. It is safe for concurrent use.
 type Verifier struct {
@@ -96,6 +105,43 @@ type Verifier struct {
 	maxLifetime time.Duration
 	cache       keyCache
 	operators   bool
+	// found keeps recent registry answers for keyTTL.
+	keyTTL time.Duration
+	mu     sync.Mutex
+	found  map[string]foundKey
+}
+
+// foundKey is one registry answer and when it was read.
+type foundKey struct {
+	key    contracts.ClientKey
+	client contracts.StoreClient
+	at     time.Time
+}
+
+// lookupKey asks the registry for kid, or answers from what it said within keyTTL. Only
+// found keys are kept: an unknown kid is asked every time.
+func (v *Verifier) lookupKey(ctx context.Context, kid string) (contracts.ClientKey, contracts.StoreClient, error) {
+	if v.keyTTL <= 0 {
+		return v.keys.LookupClientKey(ctx, kid)
+	}
+	now := v.clock.Now()
+	v.mu.Lock()
+	f, ok := v.found[kid]
+	v.mu.Unlock()
+	if ok && now.Sub(f.at) < v.keyTTL && !now.Before(f.at) {
+		return f.key, f.client, nil
+	}
+	key, client, err := v.keys.LookupClientKey(ctx, kid)
+	if err != nil {
+		return key, client, err
+	}
+	v.mu.Lock()
+	if len(v.found) >= keyCacheLimit {
+		clear(v.found) // a registry rarely holds this many live keys; start over
+	}
+	v.found[kid] = foundKey{key: key, client: client, at: now}
+	v.mu.Unlock()
+	return key, client, nil
 }
 
 // claims are the store-token claims; typed, never jwt.MapClaims.
@@ -138,6 +184,8 @@ func NewVerifier(keys KeySource, opts VerifierOptions) *Verifier {
 		clock:       opts.Clock,
 		maxLifetime: opts.MaxLifetime,
 		operators:   opts.Operators,
+		keyTTL:      opts.KeyTTL,
+		found:       map[string]foundKey{},
 	}
 }
 
@@ -225,7 +273,7 @@ func (l *keyLookup) resolve(t *jwt.Token) (crypto.PublicKey, *AuthError) {
 	if !kidPattern.MatchString(kid) {
 		return nil, unauthenticated("token kid is missing or malformed")
 	}
-	key, client, err := l.v.keys.LookupClientKey(l.ctx, kid)
+	key, client, err := l.v.lookupKey(l.ctx, kid)
 	switch {
 	case errors.Is(err, contracts.ErrNotFound):
 		return nil, unauthenticated("kid " + kid + " is not a registered, unrevoked key")

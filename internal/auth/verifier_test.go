@@ -296,3 +296,44 @@ func TestMaxLifetimeIsNeverRaised(t *testing.T) {
 		t.Fatal("10-minute token accepted")
 	}
 }
+
+// movingClock is a clock a test moves.
+type movingClock struct{ t *time.Time }
+
+func (c movingClock) Now() time.Time { return *c.t }
+
+// TestKeyTTLTrustsAFoundKeyBriefly: with KeyTTL, a busy till costs one registry query per
+// TTL, not one per request; a revocation in the registry takes effect once the TTL is
+// over; an unknown kid is asked every time.
+func TestKeyTTLTrustsAFoundKeyBriefly(t *testing.T) {
+	f := newFixture(t)
+	now := testNow
+	f.verifier = NewVerifier(f.keys, VerifierOptions{Clock: movingClock{&now}, KeyTTL: 5 * time.Second})
+	tok := f.mint(t, f.ed, "k-ed", "st_a")
+	for range 3 {
+		if _, err := f.verifier.Authenticate(context.Background(), "Bearer "+tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.keys.lookups != 1 {
+		t.Fatalf("%d registry lookups for 3 requests within the TTL, want 1", f.keys.lookups)
+	}
+	k := f.keys.keys["k-ed"]
+	revokedAt := testNow
+	k.RevokedAt = &revokedAt
+	f.keys.keys["k-ed"] = k
+	now = testNow.Add(5 * time.Second)
+	_, err := f.verifier.Authenticate(context.Background(), "Bearer "+tok)
+	assertRefusal(t, err, http.StatusUnauthorized)
+	if f.keys.lookups != 2 {
+		t.Fatalf("%d registry lookups, want a second one after the TTL", f.keys.lookups)
+	}
+	unknown := f.mint(t, f.revoked, "k-revoked", "st_a")
+	for range 2 {
+		_, err := f.verifier.Authenticate(context.Background(), "Bearer "+unknown)
+		assertRefusal(t, err, http.StatusUnauthorized)
+	}
+	if f.keys.lookups != 4 {
+		t.Fatalf("%d registry lookups, want unknown kids asked every time", f.keys.lookups)
+	}
+}

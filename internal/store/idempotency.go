@@ -16,6 +16,14 @@ func (s *DB) BeginIdempotency(ctx context.Context, k contracts.IdempotencyKey) (
 		created bool
 	)
 	err := s.inTx(ctx, func(t *tx) error {
+		if t.d.postgres {
+			// The claim need not wait for its WAL flush: a claim lost in a crash had no
+			// intent written under it (the intent's own commit is synchronous and flushes
+			// the WAL up to it, claim included), so the till's retry simply runs afresh.
+			if _, err := t.tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return t.d.wrap("begin idempotency", err)
+			}
+		}
 		res, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO idempotency_keys
 			(client_id, key, fingerprint, completed, response_status, created_at)
 			VALUES (?, ?, ?, ?, 0, ?)
