@@ -447,27 +447,14 @@ func (s *Simulator) alterTran(w http.ResponseWriter, _ *http.Request, f form) {
 		return
 	}
 	s.mu.Lock()
-	o := s.lookup(f)
 	now := s.now()
+	o, refused := s.changeable(f, now)
 	fail := func(info string) {
 		s.mu.Unlock()
 		writeErrors(w, info)
 	}
-	switch {
-	case o == nil:
-		fail(infoUnknownAccess)
-		return
-	case o.inFlight:
-		fail(infoLocked)
-		return
-	case o.status == StatusUnprocessed || o.status == StatusAuthenticated:
-		fail(infoNotExecuted)
-		return
-	case !charged(o.status):
-		fail(infoStateNotAllowed)
-		return
-	case now.Sub(o.execAt) > ChangeWindow:
-		fail(infoTooOld)
+	if refused != "" {
+		fail(refused)
 		return
 	}
 	switch jobCd {
@@ -516,27 +503,14 @@ func (s *Simulator) changeTran(w http.ResponseWriter, _ *http.Request, f form) {
 		return
 	}
 	s.mu.Lock()
-	o := s.lookup(f)
 	now := s.now()
+	o, refused := s.changeable(f, now)
 	fail := func(info string) {
 		s.mu.Unlock()
 		writeErrors(w, info)
 	}
-	switch {
-	case o == nil:
-		fail(infoUnknownAccess)
-		return
-	case o.inFlight:
-		fail(infoLocked)
-		return
-	case o.status == StatusUnprocessed || o.status == StatusAuthenticated:
-		fail(infoNotExecuted)
-		return
-	case !charged(o.status):
-		fail(infoStateNotAllowed)
-		return
-	case now.Sub(o.execAt) > ChangeWindow:
-		fail(infoTooOld)
+	if refused != "" {
+		fail(refused)
 		return
 	}
 	authFamily := o.status == StatusAuth || o.status == StatusSauth
@@ -594,4 +568,25 @@ func (s *Simulator) searchTrade(w http.ResponseWriter, _ *http.Request, f form) 
 	}
 	s.mu.Unlock()
 	writeKV(w, fields)
+}
+
+// changeable finds the order an AlterTran or ChangeTran names and checks that it may be
+// changed now: it exists, no call on it is in flight, it was executed and charged, and it
+// is younger than ChangeWindow. Otherwise it returns the ErrInfo that refuses the call.
+// Needs s.mu.
+func (s *Simulator) changeable(f form, now time.Time) (*order, string) {
+	o := s.lookup(f)
+	switch {
+	case o == nil:
+		return nil, infoUnknownAccess
+	case o.inFlight:
+		return o, infoLocked
+	case o.status == StatusUnprocessed || o.status == StatusAuthenticated:
+		return o, infoNotExecuted
+	case !charged(o.status):
+		return o, infoStateNotAllowed
+	case now.Sub(o.execAt) > ChangeWindow:
+		return o, infoTooOld
+	}
+	return o, ""
 }
