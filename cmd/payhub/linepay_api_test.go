@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"math/big"
 	"net/http"
 	"strings"
@@ -189,5 +190,31 @@ func TestLinePayRedirectConfirmsWhenTheCustomerReturns(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s answered %d", path, resp.StatusCode)
 		}
+	}
+}
+
+// TestPaymentReturnRefusesBadInput: a return that cannot be read is refused with
+// problem+json, and changes nothing.
+func TestPaymentReturnRefusesBadInput(t *testing.T) {
+	e := newEnv(t, nil)
+	for name, c := range map[string]struct {
+		body   string
+		status int
+		code   string
+	}{
+		"too large":  {"AccessID=" + strings.Repeat("a", 20<<10), http.StatusRequestEntityTooLarge, "body_too_large"},
+		"unreadable": {"AccessID=%zz", http.StatusBadRequest, "invalid_request"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := http.Post(e.url+"/v1/payment-returns/pay_01JD0000000000000000000000", "application/x-www-form-urlencoded", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(raw), `"code":"`+c.code+`"`) {
+				t.Fatalf("%d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+			}
+		})
 	}
 }

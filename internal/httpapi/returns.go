@@ -6,6 +6,8 @@ import (
 	"net/url"
 
 	"github.com/gin-gonic/gin"
+
+	"payhub/contracts"
 )
 
 // MaxReturnBytes limits what a customer's browser may post back from a partner's page
@@ -25,10 +27,10 @@ func (s *Server) paymentReturn(c *gin.Context) {
 		if err := c.Request.ParseForm(); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				c.String(http.StatusRequestEntityTooLarge, "Too large.")
+				writeProblem(c, contracts.Errorf(http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "A return is at most 16 KiB."))
 				return
 			}
-			c.String(http.StatusBadRequest, "Unreadable form.")
+			writeProblem(c, contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "The returned form could not be read."))
 			return
 		}
 		query = mergeValues(query, c.Request.PostForm)
