@@ -60,6 +60,9 @@ const (
 	CodeInternalError ErrorCode = "internal_error"
 	// CodePartnerUnavailable: the partner cannot be reached right now; nothing was done.
 	CodePartnerUnavailable ErrorCode = "partner_unavailable"
+	// CodeServiceUnavailable: payhub cannot take requests right now (it is starting and its
+	// database is not reachable yet); nothing was done.
+	CodeServiceUnavailable ErrorCode = "service_unavailable"
 )
 
 // Payment and refund failure codes (on failed objects, not HTTP errors).

@@ -20,6 +20,8 @@ const (
 	PrefixRedelivery = "rdl"
 	// PrefixPartnerCallback prefixes the ids of partner callbacks in the inbox.
 	PrefixPartnerCallback = "pcb"
+	// PrefixInstance prefixes the ids of running payhub processes (Instance).
+	PrefixInstance = "ins"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

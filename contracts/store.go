@@ -52,8 +52,13 @@ type IdempotencyKey struct {
 	Key string
 	// Fingerprint is the SHA-256 of the request (method, route, path params, canonical body).
 	Fingerprint string
-	// CreatedAt is when the first request with the key began.
+	// CreatedAt is when the first request with the key began (or when its claim was last
+	// taken over from an instance that had died).
 	CreatedAt time.Time
+	// Owner is the Instance running the key's request. When that instance is gone, another
+	// takes the claim over (the till's retry then gets its answer within seconds); a claim
+	// without an owner (written before instances existed) waits for the resolver.
+	Owner string
 }
 
 // IdempotencyRecord is the stored state of an idempotency key.
@@ -67,6 +72,34 @@ type IdempotencyRecord struct {
 	ResponseBody []byte
 	// CompletedAt is when the first response was stored.
 	CompletedAt *time.Time
+	// IntentWritten is set once the request wrote its intent to call a partner: from then
+	// on the key is answered, never released.
+	IntentWritten bool
+	// AttemptID is the partner attempt the request wrote with its intent (empty for keys
+	// written before attempts were recorded on keys): what a takeover settles.
+	AttemptID string
+}
+
+// Instance is one payhub process working on the database. It registers at start, heartbeats
+// while it runs and records its stop, so that others can tell when it is gone and take
+// over the requests it held.
+type Instance struct {
+	// ID is "ins_" + ULID, fresh for every process start.
+	ID string
+	// Version is the payhub version (the API version) the process runs.
+	Version string
+	// StartedAt is when the process registered.
+	StartedAt time.Time
+	// HeartbeatAt is the process's latest sign of life.
+	HeartbeatAt time.Time
+	// StoppedAt is set when the process stopped cleanly.
+	StoppedAt *time.Time
+}
+
+// Gone reports whether the instance no longer runs at now: it stopped, or its latest
+// heartbeat is older than lease.
+func (i Instance) Gone(now time.Time, lease time.Duration) bool {
+	return i.StoppedAt != nil || now.Sub(i.HeartbeatAt) > lease
 }
 
 // PaymentFilter selects a page of one store's payments, newest first.
@@ -118,8 +151,9 @@ type Store interface {
 	// ListPaymentsToResolve reads payments of any store whose outcome is open and whose
 	// Resolution.NextAt is due at now (nil counts as due), oldest first, skipping those that
 	// need attention: status unknown; status processing last updated before stuckBefore (a
-	// partner call that a crash or a lost write left behind); status succeeded, authorized
-	// or requires_action with CancelRequested (a reversal still to do).
+	// partner call that a crash or a lost write left behind); status authorized or
+	// requires_action with CancelRequested, or succeeded with CancelRequested and not yet
+	// refunded in full (a reversal still to do).
 	ListPaymentsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]Payment, error)
 	// ListRefundsToResolve reads refunds of any store that are due at now and not flagged for
 	// attention: status unknown, or pending and last updated before stuckBefore.
@@ -128,17 +162,40 @@ type Store interface {
 	// whose outcome was never recorded (a crash cut them off), oldest first; limit ≤ 0
 	// reads all.
 	ListStuckAttempts(ctx context.Context, startedBefore time.Time, limit int) ([]Attempt, error)
+	// ListPaymentsNeedingAttention reads the payments of every store that the resolver
+	// handed to an operator, oldest first; limit ≤ 0 reads all.
+	ListPaymentsNeedingAttention(ctx context.Context, limit int) ([]Payment, error)
 	// ListEvents reads a payment's events in sequence order.
 	ListEvents(ctx context.Context, paymentID string) ([]Event, error)
 	// ListAttempts reads a payment's partner attempts, oldest first.
 	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
+	// GetAttempt reads one partner attempt; ErrNotFound when there is none.
+	GetAttempt(ctx context.Context, id string) (Attempt, error)
 
-	// BeginIdempotency claims (ClientID, Key) for a new request. When the key exists it
-	// returns the stored record and created=false; the caller decides between replay (409
-	// while in flight, 422 on another fingerprint).
+	// RegisterInstance records a starting payhub process.
+	RegisterInstance(ctx context.Context, i Instance) error
+	// HeartbeatInstance records that the instance is alive at at; ErrNotFound when it was
+	// never registered.
+	HeartbeatInstance(ctx context.Context, id string, at time.Time) error
+	// StopInstance records that the instance stopped at at.
+	StopInstance(ctx context.Context, id string, at time.Time) error
+	// GetInstance reads one instance; ErrNotFound when it was never registered.
+	GetInstance(ctx context.Context, id string) (Instance, error)
+
+	// BeginIdempotency claims (ClientID, Key) for a new request, for k.Owner. When the key
+	// exists it returns the stored record and created=false; the caller decides between
+	// replay, waiting for the request in flight, taking over a dead owner's claim, and 422
+	// on another fingerprint.
 	BeginIdempotency(ctx context.Context, k IdempotencyKey) (rec IdempotencyRecord, created bool, err error)
-	// AbandonIdempotency deletes an uncompleted key, for refusals that are not stored.
-	AbandonIdempotency(ctx context.Context, clientID, key string) error
+	// GetIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
+	GetIdempotency(ctx context.Context, clientID, key string) (IdempotencyRecord, error)
+	// TakeOverIdempotency moves the claim on the in-flight key (clientID, key) from owner
+	// from to owner to, restamping its CreatedAt with at; it reports false (and changes
+	// nothing) when the key is completed, gone or held by another owner meanwhile.
+	TakeOverIdempotency(ctx context.Context, clientID, key, from, to string, at time.Time) (bool, error)
+	// AbandonIdempotency deletes an uncompleted key claimed by owner, for refusals that are
+	// not stored.
+	AbandonIdempotency(ctx context.Context, clientID, key, owner string) error
 	// ReleaseOrphanedIdempotency deletes keys claimed before createdBefore whose request
 	// wrote neither an intent nor an answer (it died before reaching a partner).
 	ReleaseOrphanedIdempotency(ctx context.Context, createdBefore time.Time) (int64, error)
@@ -178,9 +235,10 @@ type Tx interface {
 	// LookupIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
 	LookupIdempotency(ctx context.Context, clientID, key string) (IdempotencyRecord, error)
 	// MarkIdempotencyIntent notes, in the transaction writing a request's intent, that the
-	// request will reach a partner, so its key is never released; ErrNotFound when the key
-	// is no longer in flight (the intent must then not be written).
-	MarkIdempotencyIntent(ctx context.Context, clientID, key string) error
+	// request will reach a partner with attempt attemptID, so its key is never released;
+	// ErrNotFound when the key is no longer in flight under owner (released, answered, or
+	// taken over by another instance): the intent must then not be written.
+	MarkIdempotencyIntent(ctx context.Context, clientID, key, owner, attemptID string) error
 	// CompleteIdempotency stores the first response for (clientID, key).
 	CompleteIdempotency(ctx context.Context, clientID, key string, status int, body []byte, at time.Time) error
 }

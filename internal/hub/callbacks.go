@@ -107,11 +107,15 @@ func (h *Hub) ProcessCallbacks(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, cb := range cbs {
-		status, note := h.confirmCallback(ctx, cb)
+		if stopping(ctx) {
+			break // the lease of the rest expires and another pass takes them
+		}
+		work := context.WithoutCancel(ctx)
+		status, note := h.confirmCallback(work, cb)
 		if status == contracts.CallbackReceived {
 			continue // the partner did not answer: the lease expires and the next pass retries
 		}
-		if err := h.store.FinishCallback(ctx, cb.ID, status, clip(note), h.now()); err != nil {
+		if err := h.store.FinishCallback(work, cb.ID, status, clip(note), h.now()); err != nil {
 			h.log.Error("finish partner callback", "callback_id", cb.ID, "err", err)
 			continue
 		}

@@ -38,6 +38,11 @@ func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason
 			return Response{}, err
 		}
 	}
+	if p.CancelRequested && reversible(p.Status) {
+		// The store asked before, while the outcome was open; the money moved since and
+		// its reversal is payhub's to finish. Finish it now and answer with where it stands.
+		return h.answerStandingCancel(ctx, c, idem, p)
+	}
 	switch p.Status {
 	case contracts.StatusProcessing, contracts.StatusUnknown:
 		resp, err := h.requestCancel(ctx, c, idem, p.ID)
@@ -47,7 +52,7 @@ func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason
 		if p, err = h.store.GetPayment(ctx, c.StoreID, id); err != nil {
 			return Response{}, err
 		}
-		if p.Status == contracts.StatusRequiresAction || p.Status == contracts.StatusAuthorized || p.Status == contracts.StatusSucceeded {
+		if reversible(p.Status) {
 			return h.cancelAtPartner(ctx, c, &idem, p, reason)
 		}
 	case contracts.StatusSucceeded:
@@ -161,7 +166,7 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, 
 		if err := h.checkCancelable(ctx, tx, cur); err != nil {
 			return err
 		}
-		if err := markIntent(ctx, tx, c.ClientID, idem); err != nil {
+		if err := h.markIntent(ctx, tx, c.ClientID, idem, att.ID); err != nil {
 			return err
 		}
 		return tx.InsertAttempt(ctx, att)
@@ -221,19 +226,15 @@ func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Paym
 		}
 		return Response{Status: http.StatusOK, Body: body}, tx.AppendEvent(ctx, ev)
 	case contracts.OutcomeWindowPassed:
-		refused := problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
-			"The partner's cancel window for this payment has passed; refund it instead."))
-		if reason == reversalReason {
-			// payhub's own reversal goes on as a refund; the standing request is ended by
-			// the refund's reservation, in its transaction, so a crash in between cannot
-			// forget the reversal.
-			return refused, nil
-		}
-		return refused, h.dropCancelRequest(ctx, tx, p, now)
+		// A standing cancel request is not ended by this refusal: payhub reverses the
+		// payment by refund instead (reverse), so the customer never pays for a payment
+		// the store abandoned.
+		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
+			"The partner's cancel window for this payment has passed; refund it instead.")), nil
 	case contracts.OutcomeFailed:
 		h.log.WarnContext(ctx, "partner refused a cancel", "payment_id", p.ID, "partner_code", res.PartnerCode)
 		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,
-			"The partner refused to cancel this payment.")), h.dropCancelRequest(ctx, tx, p, now)
+			"The partner refused to cancel this payment.")), nil
 	}
 	// The partner may or may not have accepted: remember the wish; the resolver finishes it.
 	p.CancelRequested, p.UpdatedAt = true, now
@@ -252,26 +253,44 @@ func cancellationReason(reason string) string {
 	return reason
 }
 
-// honorCancelRequest reverses a payment the store asked to abandon while its outcome was
-// open, now that the outcome shows money moved. A reversal the partner does not confirm
-// leaves the request standing (cancel_requested) for the resolver.
-func (h *Hub) honorCancelRequest(ctx context.Context, p contracts.Payment) {
-	resp, err := h.cancelAtPartner(ctx, Caller{ClientID: p.ClientID, StoreID: p.StoreID}, nil, p, "abandoned_by_store")
-	if err != nil || resp.Problem {
-		h.log.ErrorContext(ctx, "reversing an abandoned payment failed", "payment_id", p.ID, "status", resp.Status, "err", err)
-	}
+// abandonedReason is the cancellation or refund reason of a payment payhub reversed because
+// the store abandoned it while its outcome was open.
+const abandonedReason = "abandoned_by_store"
+
+// reversible reports whether a payment in status s holds or took the customer's money (or
+// may still take it), so that a standing cancel request must reverse it.
+func reversible(s contracts.Status) bool {
+	return s == contracts.StatusSucceeded || s == contracts.StatusAuthorized || s == contracts.StatusRequiresAction
 }
 
-// dropCancelRequest ends a standing cancel request once the partner definitively refused
-// the cancel: the payment stays as it is and may be refunded instead.
-func (h *Hub) dropCancelRequest(ctx context.Context, tx contracts.Tx, p contracts.Payment, now time.Time) error {
-	if !p.CancelRequested {
-		return nil
+// honorCancelRequest reverses a payment the store asked to abandon while its outcome was
+// open, once the outcome shows money moved (or a customer action waits). Whatever the
+// partner answers, the request stands until a reversal is confirmed: the resolver goes on
+// where this attempt stops.
+func (h *Hub) honorCancelRequest(ctx context.Context, p contracts.Payment) {
+	if !p.CancelRequested || !reversible(p.Status) {
+		return
 	}
-	p.CancelRequested, p.UpdatedAt = false, now
-	ev := h.event(&p, "", contracts.EventPaymentCancelRefused, h.render.Payment(p), now)
-	if err := tx.UpdatePayment(ctx, p); err != nil {
-		return err
-	}
-	return tx.AppendEvent(ctx, ev)
+	h.reverse(ctx, p, abandonedReason)
+}
+
+// answerStandingCancel answers a store's cancel of a payment whose earlier cancel request
+// still stands: payhub reverses it now, and the answer is the payment as it then stands:
+// 200 once canceled, else 202 (reversed by refund, or the reversal still under way).
+func (h *Hub) answerStandingCancel(ctx context.Context, c Caller, idem Idempotency, p contracts.Payment) (Response, error) {
+	h.reverse(context.WithoutCancel(ctx), p, abandonedReason)
+	ctx = context.WithoutCancel(ctx)
+	var resp Response
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
+		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		resp = Response{Status: http.StatusAccepted, Body: h.render.Payment(cur)}
+		if cur.Status == contracts.StatusCanceled {
+			resp.Status = http.StatusOK
+		}
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, h.now())
+	})
+	return resp, err
 }

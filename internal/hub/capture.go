@@ -107,7 +107,7 @@ func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id
 		in.payment = p
 		in.attempt = contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpCapture,
 			PartnerRef: captureRef(p.ID, attempts), StartedAt: now, ClientID: c.ClientID, IdempotencyKey: idem.Key}
-		if err := markIntent(ctx, tx, c.ClientID, &idem); err != nil {
+		if err := h.markIntent(ctx, tx, c.ClientID, &idem, in.attempt.ID); err != nil {
 			return err
 		}
 		return tx.InsertAttempt(ctx, in.attempt)

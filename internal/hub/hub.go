@@ -73,6 +73,9 @@ type Config struct {
 	// https://pay.example.com), for the return URLs of redirect payments; empty refuses
 	// flow redirect.
 	PublicURL string
+	// Instance tunes this process's identity among the instances sharing the database;
+	// zero means DefaultInstanceConfig.
+	Instance InstanceConfig
 }
 
 // Hub executes payment commands.
@@ -99,6 +102,10 @@ type Hub struct {
 	secrets *secrets.Box
 	// publicURL is payhub's address for customers' browsers.
 	publicURL string
+	// instance is this process among those sharing the database: the owner of the
+	// Idempotency-Key claims it makes.
+	instance   InstanceConfig
+	instanceID string
 }
 
 // New returns a Hub.
@@ -121,11 +128,13 @@ func New(cfg Config) *Hub {
 	if cfg.Breaker == (BreakerConfig{}) {
 		cfg.Breaker = DefaultBreakerConfig
 	}
+	cfg.Instance = cfg.Instance.withDefaults()
 	return &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		render: cfg.Render, version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
 		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
 		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks,
-		secrets: cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
+		secrets: cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		instance: cfg.Instance, instanceID: cfg.IDs.New(contracts.PrefixInstance)}
 }
 
 // Caller is the authenticated store client and the one store its token acts for.
@@ -172,19 +181,32 @@ var storedRefusals = map[contracts.ErrorCode]bool{
 	contracts.CodeCancelWindowPassed:    true,
 }
 
-// idempotent runs exec once per (client, key): a finished first response is replayed, a
-// running one answers 409, another request under the same key 422. exec stores its own
-// response in the transaction that makes its state change; refusals it returns are stored
-// here when they are the replayable kind and otherwise free the key.
+// idempotent runs exec once per (client, key): a finished first response is replayed,
+// another request under the same key answers 422. A retry of a request still running
+// waits a little for its answer (awaitRequest); one whose instance died is taken over, so
+// a till never waits minutes after a crash. exec stores its own response in the
+// transaction that makes its state change; refusals it returns are stored here when they
+// are the replayable kind and otherwise free the key.
 func (h *Hub) idempotent(ctx context.Context, c Caller, idem Idempotency, exec func(ctx context.Context) (Response, error)) (Response, error) {
 	rec, created, err := h.store.BeginIdempotency(ctx, contracts.IdempotencyKey{
-		ClientID: c.ClientID, Key: idem.Key, Fingerprint: idem.Fingerprint, CreatedAt: h.now()})
+		ClientID: c.ClientID, Key: idem.Key, Fingerprint: idem.Fingerprint, CreatedAt: h.now(), Owner: h.instanceID})
 	if err != nil {
 		return Response{}, fmt.Errorf("begin idempotency: %w", err)
 	}
 	if !created {
-		return replay(rec, idem)
+		resp, rerun, err := h.awaitRequest(ctx, c, idem, rec)
+		if !rerun {
+			return resp, err
+		}
+		// The request died before it reached a partner and its claim is now this
+		// instance's: run it afresh.
 	}
+	return h.execute(ctx, c, idem, exec)
+}
+
+// execute runs a request under a claimed key and decides what the key remembers of a
+// refusal or a fault.
+func (h *Hub) execute(ctx context.Context, c Caller, idem Idempotency, exec func(ctx context.Context) (Response, error)) (Response, error) {
 	resp, err := exec(ctx)
 	if err == nil {
 		return resp, nil
@@ -206,7 +228,7 @@ func (h *Hub) idempotent(ctx context.Context, c Caller, idem Idempotency, exec f
 		// use until the payment is settled, so a retry cannot charge twice.
 		return Response{}, err
 	}
-	if aerr := h.store.AbandonIdempotency(ctx, c.ClientID, idem.Key); aerr != nil {
+	if aerr := h.store.AbandonIdempotency(ctx, c.ClientID, idem.Key, h.instanceID); aerr != nil {
 		h.log.Error("abandon idempotency key", "err", aerr)
 	}
 	return Response{}, err
@@ -226,13 +248,16 @@ func replay(rec contracts.IdempotencyRecord, idem Idempotency) (Response, error)
 }
 
 // markIntent notes, in the transaction that writes a request's intent, that the request
-// under idem is about to reach a partner: its key is then answered, never released as
-// orphaned. Calls without a store request (the resolver's own) have no key.
-func markIntent(ctx context.Context, tx contracts.Tx, clientID string, idem *Idempotency) error {
+// under idem is about to reach a partner with attempt attemptID: its key is then answered,
+// never released as orphaned, and a takeover knows what to settle. It fails when this
+// instance no longer holds the claim (another took it over, believing this one dead), so
+// no partner ever hears twice of one request. Calls without a store request (the
+// resolver's own) have no key.
+func (h *Hub) markIntent(ctx context.Context, tx contracts.Tx, clientID string, idem *Idempotency, attemptID string) error {
 	if idem == nil || idem.Key == "" {
 		return nil
 	}
-	return tx.MarkIdempotencyIntent(ctx, clientID, idem.Key)
+	return tx.MarkIdempotencyIntent(ctx, clientID, idem.Key, h.instanceID, attemptID)
 }
 
 // idemKey is the key of idem, or "" without a store request.

@@ -459,8 +459,10 @@ func TestCaptureOutcomes(t *testing.T) {
 	}
 }
 
-// A cancel whose answer was lost, then refused for good, leaves the payment refundable.
-func TestRefusedCancelEndsTheCancelRequest(t *testing.T) {
+// A cancel whose answer was lost stands as a cancel request; when the partner then refuses
+// the cancel for good (its window passed), the request is not dropped: payhub refunds the
+// payment in full, and the store's own refund finds nothing left.
+func TestRefusedCancelOfAStandingRequestIsReversedByRefund(t *testing.T) {
 	f := newFixture(t)
 	id := f.pay(t, 500)
 	outcome := contracts.OutcomeUnknown
@@ -469,17 +471,29 @@ func TestRefusedCancelEndsTheCancelRequest(t *testing.T) {
 		t.Fatalf("first cancel: %s", r.Body)
 	}
 	outcome = contracts.OutcomeWindowPassed
-	if r, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("c2"), id, ""); r.Status != http.StatusConflict {
-		t.Fatalf("second cancel: %s", r.Body)
+	r, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c2"), id, "")
+	if m := decode(t, r); err != nil || r.Status != http.StatusAccepted || m["status"] != "succeeded" ||
+		m["amount_refunded"] != 500.0 || m["cancel_requested"] != true {
+		t.Fatalf("second cancel: %v %d %s", err, r.Status, r.Body)
+	}
+	refunds, _ := f.store.ListRefunds(context.Background(), id)
+	if len(refunds) != 1 || refunds[0].Status != contracts.RefundSucceeded || refunds[0].Reason != "abandoned_by_store" || f.partner.count("refund") != 1 {
+		t.Fatalf("refunds %+v, partner refunds %d", refunds, f.partner.count("refund"))
 	}
 	amount := int64(500)
-	r, err := f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
-	if err != nil || r.Status != http.StatusCreated {
-		t.Fatalf("refund after the refused cancel: %v %s", err, r.Body)
+	r, err = f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
+	if err != nil || r.Status != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
+		t.Fatalf("the store's refund after the reversal: %v %d %s", err, r.Status, r.Body)
 	}
 	events, _ := f.store.ListEvents(context.Background(), id)
-	if events[len(events)-3].Type != contracts.EventPaymentCancelRefused {
-		t.Fatalf("no cancel_refused event: %+v", events)
+	for _, e := range events {
+		if e.Type == contracts.EventPaymentCancelRefused {
+			t.Fatalf("the cancel request was dropped: %+v", events)
+		}
+	}
+	// Nothing is left for the resolver: the reversal is done.
+	if n := f.resolve(t); n != 0 || f.partner.count("refund") != 1 {
+		t.Fatalf("resolver settled %d more, partner refunds %d", n, f.partner.count("refund"))
 	}
 }
 

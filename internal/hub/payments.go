@@ -197,7 +197,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	// unfinished attempt says what may have happened.
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		ev := h.event(&p, "", contracts.EventPaymentProcessing, h.render.Payment(p), now)
-		if err := markIntent(ctx, tx, c.ClientID, &idem); err != nil {
+		if err := h.markIntent(ctx, tx, c.ClientID, &idem, att.ID); err != nil {
 			return err
 		}
 		if err := tx.InsertPayment(ctx, p); err != nil {
@@ -271,12 +271,10 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paym
 		return Response{}, &partnerCalledError{fmt.Errorf("record payment outcome: %w", err)}
 	}
 	h.metrics.paymentCreated(res.Outcome)
-	if p.CancelRequested && (p.Status == contracts.StatusSucceeded || p.Status == contracts.StatusAuthorized || p.Status == contracts.StatusRequiresAction) {
-		// The till abandoned this payment while it was in flight; it went through (or waits
-		// for the customer), so reverse or withdraw it. The create's response stays what it
-		// was: the payment as it landed.
-		h.honorCancelRequest(ctx, p)
-	}
+	// The till may have abandoned this payment while it was in flight; if it went through
+	// (or waits for the customer), reverse or withdraw it. The create's response stays what
+	// it was: the payment as it landed.
+	h.honorCancelRequest(ctx, p)
 	return resp, nil
 }
 

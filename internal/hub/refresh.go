@@ -28,7 +28,7 @@ func (h *Hub) refresh(ctx context.Context, p contracts.Payment) (contracts.Payme
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
 		q, err := h.applyRefresh(ctx, p, res)
 		if err == nil && q.CancelRequested && (q.Status == contracts.StatusSucceeded || q.Status == contracts.StatusAuthorized) {
-			h.honorCancelRequest(ctx, q) // abandoned while open, paid since: reverse it
+			h.honorCancelRequest(context.WithoutCancel(ctx), q) // abandoned while open, paid since: reverse it
 			return h.store.GetPayment(ctx, q.StoreID, q.ID)
 		}
 		return q, err
@@ -92,7 +92,10 @@ func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
 	}
 	changed := 0
 	for _, p := range waiting {
-		q, err := h.refresh(ctx, p)
+		if stopping(ctx) {
+			break
+		}
+		q, err := h.refresh(context.WithoutCancel(ctx), p)
 		if err != nil {
 			h.log.Error("refresh payment", "payment_id", p.ID, "err", err)
 			continue

@@ -16,6 +16,9 @@ type CreateRefund struct {
 	Amount *int64
 	// Reason is the store's reason.
 	Reason string
+	// reversal marks payhub's own refund in full of a payment whose cancel request stands
+	// (the store abandoned it, or payhub could not settle its outcome in time).
+	reversal bool
 }
 
 // CreateRefund refunds part or all of one of the caller's succeeded payments. The sum of
@@ -107,13 +110,10 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 		if p.Status != contracts.StatusSucceeded {
 			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Only succeeded payments can be refunded; this one is %s.", p.Status)
 		}
-		reversal := idem == nil && cmd.Reason == reversalReason
-		if p.CancelRequested && !reversal {
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment was requested; it cannot be refunded meanwhile.")
+		if p.CancelRequested && !cmd.reversal && p.AmountRefunded < p.AmountCaptured {
+			// payhub refunds it in full itself (reverse): a store refund would race it.
+			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment was requested; payhub reverses it, so it cannot be refunded meanwhile.")
 		}
-		// payhub's reversal by refund ends the standing cancel request with the refund's
-		// reservation: the refund carries the reversal from here.
-		p.CancelRequested = p.CancelRequested && !reversal
 		if inFlight, err := attemptInFlight(ctx, tx, p.ID, contracts.OpCancel); err != nil || inFlight {
 			if err == nil {
 				err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment is in progress; it cannot be refunded meanwhile.")
@@ -143,7 +143,7 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 		p.UpdatedAt = now
 		ev := h.event(&p, r.ID, contracts.EventRefundPending, h.render.Refund(r), now)
 		for _, step := range []func() error{
-			func() error { return markIntent(ctx, tx, c.ClientID, idem) },
+			func() error { return h.markIntent(ctx, tx, c.ClientID, idem, att.ID) },
 			func() error { return tx.InsertRefund(ctx, r) },
 			func() error { return tx.InsertAttempt(ctx, att) },
 			func() error { return tx.UpdatePayment(ctx, p) },

@@ -59,7 +59,10 @@ func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 		return settled, err
 	}
 	for _, p := range payments {
-		if h.resolvePayment(ctx, p) {
+		if stopping(ctx) {
+			return settled, nil
+		}
+		if h.resolvePayment(context.WithoutCancel(ctx), p) {
 			settled++
 		}
 	}
@@ -68,12 +71,20 @@ func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 		return settled, err
 	}
 	for _, r := range refunds {
-		if h.resolveRefund(ctx, r) {
+		if stopping(ctx) {
+			return settled, nil
+		}
+		if h.resolveRefund(context.WithoutCancel(ctx), r) {
 			settled++
 		}
 	}
 	return settled, nil
 }
+
+// stopping reports that the worker's ctx ended: it starts no new item. An item it began
+// runs to its end under a context that does not end with ctx (context.WithoutCancel), so a
+// stopping instance never leaves a partner call unrecorded or writes to a closed database.
+func stopping(ctx context.Context) bool { return ctx.Err() != nil }
 
 // RunResolver resolves every interval until ctx ends. Its partner calls bypass the circuit
 // breakers: inquiries and reversals only reduce exposure.
@@ -104,8 +115,9 @@ func (h *Hub) resolvePayment(ctx context.Context, p contracts.Payment) bool {
 		return false
 	}
 	if p.Status != contracts.StatusProcessing && p.Status != contracts.StatusUnknown {
-		// The outcome is known but the store abandoned the payment: reverse it.
-		return h.reverse(ctx, p)
+		// The outcome is known but a reversal stands (the store abandoned the payment, or
+		// payhub fenced it past the partner's cancel window): reverse it.
+		return h.reverse(ctx, p, reversalReason)
 	}
 	res := partner.GetPayment(ctx, h.paymentRef(p))
 	switch res.Outcome {
@@ -116,7 +128,7 @@ func (h *Hub) resolvePayment(ctx context.Context, p contracts.Payment) bool {
 			return false
 		}
 		if q.CancelRequested && (q.Status == contracts.StatusSucceeded || q.Status == contracts.StatusAuthorized) {
-			h.reverse(ctx, q)
+			h.reverse(ctx, q, reversalReason)
 		}
 		return true
 	case contracts.OutcomeNotFound:
@@ -243,31 +255,79 @@ func (h *Hub) setCancellationReason(ctx context.Context, id string) {
 	}
 }
 
-// reverse gives back the money of a payment whose store abandoned it: a cancel while the
-// partner allows one, else a refund of everything captured.
-func (h *Hub) reverse(ctx context.Context, p contracts.Payment) bool {
+// reverse gives back the money of a payment whose cancel request stands: the partner's
+// cancel (or void, or withdrawal) while the partner allows one, else a refund of everything
+// captured. The request is never dropped: until the partner confirmed a reversal — the
+// payment canceled, or refunded in full — the resolver comes back to it. It reports
+// whether the payment is reversed or its reversal refund was sent.
+func (h *Hub) reverse(ctx context.Context, p contracts.Payment, reason string) bool {
 	caller := Caller{ClientID: p.ClientID, StoreID: p.StoreID}
-	resp, err := h.cancelAtPartner(ctx, caller, nil, p, reversalReason)
+	refunds, err := h.store.ListRefunds(ctx, p.ID)
 	if err != nil {
+		h.log.ErrorContext(ctx, "read refunds of a payment to reverse", "payment_id", p.ID, "err", err)
+		return false
+	}
+	if refundOpen(refunds) {
+		// The reversal's refund is under way; the refund's own resolution finishes it.
 		h.reschedulePayment(ctx, p)
 		return false
 	}
-	cur, err := h.store.GetPayment(ctx, "", p.ID)
-	if err != nil {
-		return false
-	}
-	switch {
-	case cur.Status == contracts.StatusCanceled:
-		return true
-	case resp.Problem && cur.Status == contracts.StatusSucceeded && cur.CancelRequested:
-		// The cancel window passed and the reversal still stands: refund what was captured.
-		if _, err := h.refund(ctx, caller, nil, p.ID, CreateRefund{Reason: reversalReason}); err != nil {
-			h.log.Error("refund an abandoned payment", "payment_id", p.ID, "err", err)
+	if !refunded(refunds) {
+		// Nothing refunded yet: a cancel reverses the whole payment where the partner
+		// still takes one.
+		resp, err := h.cancelAtPartner(ctx, caller, nil, p, reason)
+		if err != nil {
+			h.reschedulePayment(ctx, p)
 			return false
 		}
-		return true
+		cur, err := h.store.GetPayment(ctx, "", p.ID)
+		if err != nil {
+			return false
+		}
+		if cur.Status == contracts.StatusCanceled {
+			return true
+		}
+		if !resp.Problem || cur.Status != contracts.StatusSucceeded {
+			// The cancel's outcome is open, or the partner refused to release a hold or a
+			// customer action: try again later.
+			h.reschedulePayment(ctx, cur)
+			return false
+		}
 	}
-	h.reschedulePayment(ctx, cur)
+	// The partner takes no cancel any more (its window passed, LINE Pay after capture) or
+	// the payment has refunds: refund everything still captured.
+	if _, err := h.refund(ctx, caller, nil, p.ID, CreateRefund{Reason: reason, reversal: true}); err != nil {
+		h.log.ErrorContext(ctx, "refund a payment to reverse it", "payment_id", p.ID, "err", err)
+		h.reschedulePayment(ctx, p)
+		return false
+	}
+	if after, err := h.store.ListRefunds(ctx, p.ID); err == nil && len(after) > 0 && after[len(after)-1].Status == contracts.RefundFailed {
+		// The partner refused the refund: the request still stands; try again later, and
+		// hand it to an operator once the budget runs out.
+		h.log.WarnContext(ctx, "partner refused the refund that reverses a payment", "payment_id", p.ID)
+		h.reschedulePayment(ctx, p)
+		return false
+	}
+	return true
+}
+
+// refundOpen reports whether a refund's outcome is still open.
+func refundOpen(refunds []contracts.Refund) bool {
+	for _, r := range refunds {
+		if r.Status == contracts.RefundPending || r.Status == contracts.RefundUnknown {
+			return true
+		}
+	}
+	return false
+}
+
+// refunded reports whether any refund took money back.
+func refunded(refunds []contracts.Refund) bool {
+	for _, r := range refunds {
+		if r.Status == contracts.RefundSucceeded {
+			return true
+		}
+	}
 	return false
 }
 
@@ -444,17 +504,7 @@ func (h *Hub) inquire(ctx context.Context, p contracts.Payment) (contracts.Payme
 }
 
 // NeedingAttention lists the payments of every store that the resolver handed to an
-// operator, oldest first.
+// operator, oldest first: outcomes it could not settle, and reversals it could not finish.
 func (h *Hub) NeedingAttention(ctx context.Context) ([]contracts.Payment, error) {
-	unknown, err := h.store.ListPaymentsByStatus(ctx, contracts.StatusUnknown, 0)
-	if err != nil {
-		return nil, err
-	}
-	var out []contracts.Payment
-	for _, p := range unknown {
-		if p.Resolution.NeedsAttention {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return h.store.ListPaymentsNeedingAttention(ctx, 0)
 }

@@ -188,7 +188,7 @@ func TestResolverRecoversACrashedCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.store.InTx(ctx, func(tx contracts.Tx) error {
-		if err := tx.MarkIdempotencyIntent(ctx, f.caller.ClientID, key.Key); err != nil {
+		if err := tx.MarkIdempotencyIntent(ctx, f.caller.ClientID, key.Key, "", "att_01JDQ5Y7R3M2K8T4V6W9X0Z1AB"); err != nil {
 			return err
 		}
 		if err := tx.InsertPayment(ctx, p); err != nil {

@@ -35,7 +35,10 @@ func (h *Hub) resolveStuckAttempts(ctx context.Context, now time.Time) (int, err
 	}
 	settled := 0
 	for _, a := range attempts {
-		if h.resolveStuckAttempt(ctx, a) {
+		if stopping(ctx) {
+			break
+		}
+		if h.resolveStuckAttempt(context.WithoutCancel(ctx), a) {
 			settled++
 		}
 	}
@@ -64,7 +67,14 @@ func (h *Hub) resolveStuckAttempt(ctx context.Context, a contracts.Attempt) bool
 	if !definite(res.Outcome) {
 		return false
 	}
-	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
+	return h.settleCutOffAttempt(ctx, a, p, res)
+}
+
+// settleCutOffAttempt records what the partner's answer res says became of the cut-off
+// capture or cancel a of payment p (read before asking), with the attempt's outcome, and
+// answers the request that sent it.
+func (h *Hub) settleCutOffAttempt(ctx context.Context, a contracts.Attempt, p contracts.Payment, res contracts.PaymentResult) bool {
+	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
 		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
 			return err

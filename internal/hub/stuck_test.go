@@ -201,7 +201,8 @@ func TestResolverLearnsTheAmountOfAnUnknownCapture(t *testing.T) {
 
 // payhub's reversal of a payment past PayPay's cancel cutoff is a refund. A crash after the
 // partner refused the cancel and before the refund was reserved must not forget it: the
-// cancel request stands until the refund's reservation ends it.
+// cancel request stands (and stays on the payment as its record) until the refund in full
+// succeeded.
 func TestReversalSurvivesACrashBetweenTheRefusedCancelAndTheRefund(t *testing.T) {
 	f, cs := newCrashingFixture(t)
 	id := f.unknownPayment(t, 800)
@@ -225,7 +226,7 @@ func TestReversalSurvivesACrashBetweenTheRefusedCancelAndTheRefund(t *testing.T)
 	f.resolve(t)
 	p := f.payment(t, id)
 	refunds, _ := f.store.ListRefunds(context.Background(), id)
-	if p.AmountRefunded != 800 || p.CancelRequested || len(refunds) != 1 || refunds[0].Reason != "unknown_outcome_reversed" || f.partner.count("refund") != 1 {
+	if p.AmountRefunded != 800 || !p.CancelRequested || len(refunds) != 1 || refunds[0].Reason != "unknown_outcome_reversed" || f.partner.count("refund") != 1 {
 		t.Fatalf("after recovery: refunded %d cancel_requested=%v refunds %+v partner refunds %d",
 			p.AmountRefunded, p.CancelRequested, refunds, f.partner.count("refund"))
 	}

@@ -96,6 +96,18 @@ const attemptSelect = `SELECT
 	id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at, client_id, idempotency_key
 	FROM attempts`
 
+// GetAttempt reads one partner attempt; ErrNotFound when there is none.
+func (s *DB) GetAttempt(ctx context.Context, id string) (contracts.Attempt, error) {
+	attempts, err := queryAttempts(ctx, s.db, s.d, "get attempt", attemptSelect+" WHERE id = ?", id)
+	if err != nil {
+		return contracts.Attempt{}, err
+	}
+	if len(attempts) == 0 {
+		return contracts.Attempt{}, fmt.Errorf("store: attempt %s: %w", id, contracts.ErrNotFound)
+	}
+	return attempts[0], nil
+}
+
 func listAttempts(ctx context.Context, q querier, d dialect, paymentID string) ([]contracts.Attempt, error) {
 	return queryAttempts(ctx, q, d, "list attempts", attemptSelect+" WHERE payment_id = ? ORDER BY started_at, id", paymentID)
 }

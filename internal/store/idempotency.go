@@ -25,10 +25,10 @@ func (s *DB) BeginIdempotency(ctx context.Context, k contracts.IdempotencyKey) (
 			}
 		}
 		res, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO idempotency_keys
-			(client_id, key, fingerprint, completed, response_status, created_at)
-			VALUES (?, ?, ?, ?, 0, ?)
+			(client_id, key, fingerprint, completed, response_status, created_at, owner)
+			VALUES (?, ?, ?, ?, 0, ?, ?)
 			ON CONFLICT (client_id, key) DO NOTHING`),
-			k.ClientID, k.Key, k.Fingerprint, false, t.d.ts(k.CreatedAt))
+			k.ClientID, k.Key, k.Fingerprint, false, t.d.ts(k.CreatedAt), k.Owner)
 		if err != nil {
 			return t.d.wrap("begin idempotency", err)
 		}
@@ -48,16 +48,42 @@ func (s *DB) BeginIdempotency(ctx context.Context, k contracts.IdempotencyKey) (
 
 // getIdempotency reads one key's record.
 func getIdempotency(ctx context.Context, t *tx, clientID, key string) (contracts.IdempotencyRecord, error) {
+	return readIdempotency(ctx, t.tx, t.d, clientID, key)
+}
+
+func readIdempotency(ctx context.Context, q querier, d dialect, clientID, key string) (contracts.IdempotencyRecord, error) {
 	var r contracts.IdempotencyRecord
-	err := t.tx.QueryRowContext(ctx, t.d.q(`SELECT
-		client_id, key, fingerprint, completed, response_status, response_body, created_at, completed_at
+	err := q.QueryRowContext(ctx, d.q(`SELECT
+		client_id, key, fingerprint, completed, response_status, response_body, created_at, completed_at,
+		owner, intent_written, attempt_id
 		FROM idempotency_keys WHERE client_id = ? AND key = ?`), clientID, key).
 		Scan(&r.ClientID, &r.Key, &r.Fingerprint, &r.Completed, &r.ResponseStatus, &r.ResponseBody,
-			timeCol{&r.CreatedAt}, nullTimeCol{&r.CompletedAt})
+			timeCol{&r.CreatedAt}, nullTimeCol{&r.CompletedAt}, &r.Owner, &r.IntentWritten, &r.AttemptID)
 	if err != nil {
-		return contracts.IdempotencyRecord{}, t.d.wrap("read idempotency key", err)
+		return contracts.IdempotencyRecord{}, d.wrap("read idempotency key", err)
 	}
 	return r, nil
+}
+
+// GetIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
+func (s *DB) GetIdempotency(ctx context.Context, clientID, key string) (contracts.IdempotencyRecord, error) {
+	return readIdempotency(ctx, s.db, s.d, clientID, key)
+}
+
+// TakeOverIdempotency moves the claim on an in-flight key from a gone owner to the caller,
+// in one statement: of several instances taking over at once exactly one succeeds.
+func (s *DB) TakeOverIdempotency(ctx context.Context, clientID, key, from, to string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE idempotency_keys SET owner = ?, created_at = ?
+		WHERE client_id = ? AND key = ? AND owner = ? AND completed = ?`),
+		to, s.d.ts(at), clientID, key, from, false)
+	if err != nil {
+		return false, s.d.wrap("take over idempotency", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.d.wrap("take over idempotency", err)
+	}
+	return n == 1, nil
 }
 
 // LookupIdempotency reads the record of (clientID, key) as the transaction sees it, its own
@@ -87,12 +113,13 @@ func (t *tx) CompleteIdempotency(ctx context.Context, clientID, key string, stat
 }
 
 // MarkIdempotencyIntent notes, in the transaction that writes a request's intent, that the
-// request is about to reach a partner: from then on its key is answered, never released. A
-// key that is gone (released as orphaned meanwhile) or already completed is ErrNotFound,
-// and the intent must not be written.
-func (t *tx) MarkIdempotencyIntent(ctx context.Context, clientID, key string) error {
-	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE idempotency_keys SET intent_written = ?
-		WHERE client_id = ? AND key = ? AND completed = ?`), true, clientID, key, false)
+// request is about to reach a partner with attempt attemptID: from then on its key is
+// answered, never released. A key that is gone (released as orphaned meanwhile), already
+// completed, or whose claim another instance took over (this one was taken for dead) is
+// ErrNotFound, and the intent must not be written.
+func (t *tx) MarkIdempotencyIntent(ctx context.Context, clientID, key, owner, attemptID string) error {
+	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE idempotency_keys SET intent_written = ?, attempt_id = ?
+		WHERE client_id = ? AND key = ? AND completed = ? AND owner = ?`), true, attemptID, clientID, key, false, owner)
 	if err != nil {
 		return t.d.wrap("mark idempotency intent", err)
 	}
@@ -118,14 +145,15 @@ func (s *DB) ReleaseOrphanedIdempotency(ctx context.Context, createdBefore time.
 	return n, nil
 }
 
-// AbandonIdempotency deletes an uncompleted key so the client may retry it. An unknown key
-// is ErrNotFound; a completed key is kept (its response must be replayed), and so is a key
-// whose request wrote its intent (a partner may have acted on it): both are ErrConflict.
-func (s *DB) AbandonIdempotency(ctx context.Context, clientID, key string) error {
+// AbandonIdempotency deletes an uncompleted key claimed by owner so the client may retry
+// it. An unknown key is ErrNotFound; a completed key is kept (its response must be
+// replayed), so is a key whose request wrote its intent (a partner may have acted on it),
+// and so is a key another instance took over: all are ErrConflict.
+func (s *DB) AbandonIdempotency(ctx context.Context, clientID, key, owner string) error {
 	return s.inTx(ctx, func(t *tx) error {
 		res, err := t.tx.ExecContext(ctx, t.d.q(
-			"DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND completed = ? AND intent_written = ?"),
-			clientID, key, false, false)
+			"DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND completed = ? AND intent_written = ? AND owner = ?"),
+			clientID, key, false, false, owner)
 		if err != nil {
 			return t.d.wrap("abandon idempotency", err)
 		}
@@ -135,7 +163,7 @@ func (s *DB) AbandonIdempotency(ctx context.Context, clientID, key string) error
 		if _, err := getIdempotency(ctx, t, clientID, key); err != nil {
 			return err
 		}
-		return fmt.Errorf("store: abandon idempotency: key completed or its intent written: %w", contracts.ErrConflict)
+		return fmt.Errorf("store: abandon idempotency: key completed, its intent written or taken over: %w", contracts.ErrConflict)
 	})
 }
 

@@ -234,17 +234,27 @@ func (s *DB) ListPaymentsByStatus(ctx context.Context, status contracts.Status, 
 		paymentSelect+" WHERE status = ? ORDER BY created_at, id"+lim, args...)
 }
 
+// ListPaymentsNeedingAttention reads the payments of any store that the resolver handed to
+// an operator, oldest first; a limit of zero or less returns all of them.
+func (s *DB) ListPaymentsNeedingAttention(ctx context.Context, limit int) ([]contracts.Payment, error) {
+	lim, args := limitClause(limit, nil)
+	return queryPayments(ctx, s.db, s.d, "list payments needing attention",
+		paymentSelect+s.d.indexedBy("payments_needing_attention")+" WHERE needs_attention = TRUE ORDER BY created_at, id"+lim, args...)
+}
+
 // openPayment selects the payments whose outcome the resolver may still have to settle. It
 // is the predicate of the partial index payments_to_resolve, written verbatim so that both
 // planners can use that index.
 const openPayment = "needs_attention = FALSE AND (status IN ('unknown', 'processing') OR " +
-	"(cancel_requested AND status IN ('succeeded', 'authorized', 'requires_action')))"
+	"(cancel_requested AND (status IN ('authorized', 'requires_action') OR " +
+	"(status = 'succeeded' AND amount_refunded < amount_captured))))"
 
 // ListPaymentsToResolve reads the payments of any store the resolver should look at now,
 // in id (so creation) order: not flagged for attention, due (no NextAt, or NextAt at or
 // before now), and either unknown, processing and last updated before stuckBefore, or
-// succeeded, authorized or requires_action with a cancel requested. A limit of zero or
-// less returns all of them.
+// authorized or requires_action with a cancel requested, or succeeded with a cancel
+// requested and money still captured (a reversal not yet refunded in full). A limit of
+// zero or less returns all of them.
 func (s *DB) ListPaymentsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]contracts.Payment, error) {
 	// openPayment admits unknown, every processing payment and the cancel cases; the last
 	// condition keeps only the processing payments that are stuck.

@@ -30,6 +30,11 @@ const (
 	postgresMaxOpenConns = 16
 )
 
+// ErrUnreachable marks an Open that could not reach a PostgreSQL server: it may be starting
+// or restarting, so the caller may try again (serve does, reporting not ready meanwhile).
+// A SQLite file that cannot be opened is not this error: no waiting brings it.
+var ErrUnreachable = errors.New("database unreachable")
+
 // DB is contracts.Store on a SQL database. It is safe for concurrent use.
 type DB struct {
 	db *sql.DB
@@ -90,6 +95,9 @@ func open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
+		if d.postgres {
+			return nil, fmt.Errorf("store: connect %s: %w: %w", d.name, ErrUnreachable, err)
+		}
 		return nil, fmt.Errorf("store: connect %s: %w", d.name, err)
 	}
 	if err := migrate(ctx, sqlDB, d); err != nil {

@@ -70,6 +70,22 @@ func SkipUnlessPostgres(t testing.TB) string {
 // PostgresURLEnv (the test skips when it is unset). The schema is dropped when the test ends.
 func OpenPostgres(t testing.TB) contracts.Store {
 	t.Helper()
+	dsn := PostgresSchemaURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// PostgresSchemaURL creates a new schema with a random name on the server at
+// PostgresURLEnv (the test skips when it is unset) and returns the URL that uses it, for
+// payhub processes a test starts. The schema is dropped when the test ends.
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	base := SkipUnlessPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -83,7 +99,7 @@ func OpenPostgres(t testing.TB) contracts.Store {
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
-	// Registered before the store's Close so that it runs after it (cleanups run LIFO).
+	// Registered before the users' cleanups so that it runs after them (cleanups run LIFO).
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -99,12 +115,7 @@ func OpenPostgres(t testing.TB) contracts.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	s, err := store.Open(ctx, u.String())
-	if err != nil {
-		t.Fatalf("open postgres store: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return u.String()
 }
 
 // randomHex is n random bytes in hex.

@@ -183,12 +183,22 @@ func testListPaymentsToResolve(t *testing.T, s contracts.Store) {
 			payCase{n + " without cancel", st, false, old, nil, false, false},
 		)
 	}
+	// A cancel request stands on a succeeded payment until it is refunded in full (700 is
+	// what newPayment captured).
+	refunded := map[string]int64{"succeeded cancel requested refunded in full": 700,
+		"succeeded cancel requested refunded in part": 300, "succeeded refunded in part without cancel": 300}
+	cases = append(cases,
+		payCase{"succeeded cancel requested refunded in full", contracts.StatusSucceeded, true, fresh, nil, false, false},
+		payCase{"succeeded cancel requested refunded in part", contracts.StatusSucceeded, true, fresh, nil, false, true},
+		payCase{"succeeded refunded in part without cancel", contracts.StatusSucceeded, false, fresh, nil, false, false},
+	)
 	// Ids are made in case order; the payments are written in reverse, created newest
 	// first, so that neither insertion nor creation order can pass for id order.
 	ps := make([]contracts.Payment, len(cases))
 	for i, c := range cases {
 		p := newPayment([]string{"store-a", "store-b"}[i%2])
 		p.Status, p.CancelRequested, p.UpdatedAt = c.status, c.cancel, c.updated
+		p.AmountRefunded = refunded[c.name]
 		p.CreatedAt = at(-time.Duration(i) * time.Minute)
 		p.Resolution = contracts.Resolution{Attempts: i, NextAt: c.next, NeedsAttention: c.attention}
 		ps[i] = p

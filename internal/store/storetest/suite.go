@@ -58,6 +58,10 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"WebhookRedelivery", testWebhookRedelivery},
 		{"PartnerCallbacks", testPartnerCallbacks},
 		{"FindPaymentByPartnerRef", testFindPaymentByPartnerRef},
+		{"Instances", testInstances},
+		{"IdempotencyOwners", testIdempotencyOwners},
+		{"GetAttempt", testGetAttempt},
+		{"PaymentsNeedingAttention", testPaymentsNeedingAttention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -806,19 +810,19 @@ func testIdempotency(t *testing.T, s contracts.Store) {
 	}
 
 	// Abandon deletes only keys in flight.
-	if err := s.AbandonIdempotency(ctx, k.ClientID, k.Key); !errors.Is(err, contracts.ErrConflict) {
+	if err := s.AbandonIdempotency(ctx, k.ClientID, k.Key, k.Owner); !errors.Is(err, contracts.ErrConflict) {
 		t.Errorf("AbandonIdempotency(completed) = %v, want ErrConflict", err)
 	}
 	if rec, _, _ := s.BeginIdempotency(ctx, k); !rec.Completed {
 		t.Error("abandoning a completed key deleted it")
 	}
-	if err := s.AbandonIdempotency(ctx, other.ClientID, other.Key); err != nil {
+	if err := s.AbandonIdempotency(ctx, other.ClientID, other.Key, other.Owner); err != nil {
 		t.Errorf("AbandonIdempotency(in flight) = %v", err)
 	}
 	if _, created, err := s.BeginIdempotency(ctx, other); err != nil || !created {
 		t.Errorf("BeginIdempotency after abandon = created %v, %v; want created", created, err)
 	}
-	if err := s.AbandonIdempotency(ctx, "cli_a", "never-used"); !errors.Is(err, contracts.ErrNotFound) {
+	if err := s.AbandonIdempotency(ctx, "cli_a", "never-used", ""); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("AbandonIdempotency(unknown) = %v, want ErrNotFound", err)
 	}
 }
@@ -973,7 +977,7 @@ func testIdempotencyIntentAndOrphans(t *testing.T, s contracts.Store) {
 		}
 	}
 	mark := func(key string) error {
-		return s.InTx(ctx, func(tx contracts.Tx) error { return tx.MarkIdempotencyIntent(ctx, "cli_a", key) })
+		return s.InTx(ctx, func(tx contracts.Tx) error { return tx.MarkIdempotencyIntent(ctx, "cli_a", key, "", "att_"+key) })
 	}
 	begin("orphan", base)
 	begin("sent", base)
@@ -988,7 +992,7 @@ func testIdempotencyIntentAndOrphans(t *testing.T, s contracts.Store) {
 	if err := mark("answered"); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("MarkIdempotencyIntent(completed) = %v, want ErrNotFound", err)
 	}
-	if err := s.AbandonIdempotency(ctx, "cli_a", "sent"); !errors.Is(err, contracts.ErrConflict) {
+	if err := s.AbandonIdempotency(ctx, "cli_a", "sent", ""); !errors.Is(err, contracts.ErrConflict) {
 		t.Errorf("AbandonIdempotency(intent written) = %v, want ErrConflict", err)
 	}
 	n, err := s.ReleaseOrphanedIdempotency(ctx, at(30*time.Second))
