@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"payhub/internal/auth"
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
+	"payhub/internal/store"
 )
 
 const defaultAddr = "127.0.0.1:7100"
@@ -28,7 +30,7 @@ func serveCommand(logOut io.Writer) *cobra.Command {
 	var poll, drain, deliverEvery time.Duration
 	var webhookLoopback bool
 	resolver := hub.DefaultResolverConfig
-	var resolveEvery, partnerTimeout, linepayLateWindow time.Duration
+	var resolveEvery, partnerTimeout, linepayLateWindow, instanceLease time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the payhub API against the configured partners",
@@ -81,19 +83,16 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
-			a, err := buildApp(ctx, appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
+			cfg := appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
-				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks,
+				Instance: hub.InstanceConfig{Lease: instanceLease}}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
-			log.Info("payhub serving", "addr", ln.Addr().String())
-			return serveUntilDone(ctx, ln, a.Handler, drain)
+			log.Info("payhub listening", "addr", ln.Addr().String())
+			return serveWhenReady(ctx, ln, drain, log, func(ctx context.Context) (*app, error) { return buildApp(ctx, cfg) })
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "listen address (PAYHUB_ADDR)")
@@ -113,10 +112,63 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 	cmd.Flags().DurationVar(&resolver.MaxBackoff, "resolver-max-backoff", resolver.MaxBackoff, "longest wait between resolver passes over one object")
 	cmd.Flags().DurationVar(&linepayLateWindow, "linepay-late-window", linepayadapter.DefaultLateLandingWindow, "how long an in-store LINE Pay order LINE does not know of may still land")
 	cmd.Flags().DurationVar(&partnerTimeout, "partner-timeout", 0, "bound every partner call by this (default: the partner's own timeouts, 30 s / 15 s for PayPay)")
-	for _, f := range []string{"resolver-stuck-after", "resolver-read-timeout", "resolver-fence-after", "resolver-budget", "resolver-first-backoff", "resolver-max-backoff", "partner-timeout", "linepay-late-window"} {
+	cmd.Flags().DurationVar(&instanceLease, "instance-lease", hub.DefaultInstanceConfig.Lease, "an instance silent this long is gone: another takes over the requests it held")
+	for _, f := range []string{"resolver-stuck-after", "resolver-read-timeout", "resolver-fence-after", "resolver-budget", "resolver-first-backoff", "resolver-max-backoff", "partner-timeout", "linepay-late-window", "instance-lease"} {
 		_ = cmd.Flags().MarkHidden(f)
 	}
 	return cmd
+}
+
+// serveWhenReady serves on ln from the start — /healthz answers, /readyz and the API say
+// "not ready" — while open assembles payhub, retrying with backoff while the database is
+// unreachable; then serves the API until ctx ends (SIGINT/SIGTERM). It stops in order:
+// in-flight requests drain, the background jobs finish what they began, this instance is
+// recorded as stopped, and only then does the database close.
+func serveWhenReady(ctx context.Context, ln net.Listener, drain time.Duration, log *slog.Logger, open func(context.Context) (*app, error)) error {
+	gate := &httpapi.StartupGate{}
+	serving, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	served := make(chan error, 1)
+	go func() { served <- serveUntilDone(serving, ln, gate, drain) }()
+	a, err := openWithRetry(ctx, log, open)
+	if err != nil {
+		stopServing()
+		<-served
+		if ctx.Err() != nil {
+			return nil // stopped before the database came
+		}
+		return err
+	}
+	gate.Ready(a.Handler)
+	log.Info("payhub ready", "instance", a.Hub.InstanceID())
+	err = <-served
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	defer cancel()
+	if serr := a.Shutdown(stopCtx); serr != nil {
+		log.Warn("shutdown", "err", serr)
+	}
+	return err
+}
+
+// openWithRetry calls open until it succeeds, fails for a reason waiting cannot cure, or
+// ctx ends; an unreachable database is retried with exponential backoff (0.25 s to 5 s).
+func openWithRetry(ctx context.Context, log *slog.Logger, open func(context.Context) (*app, error)) (*app, error) {
+	backoff := 250 * time.Millisecond
+	for {
+		a, err := open(ctx)
+		if err == nil || !errors.Is(err, store.ErrUnreachable) {
+			return a, err
+		}
+		log.Warn("database unreachable: not ready, retrying", "retry_in", backoff.String(), "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 // serveUntilDone serves h on ln until ctx ends (SIGINT/SIGTERM), then drains in-flight

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +64,9 @@ type appConfig struct {
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
 	// the background jobs (tests call Hub.PollOnce and Hub.ExpireIdempotencyKeys themselves).
 	PollInterval time.Duration
+	// Instance tunes how instances sharing the database tell each other alive or gone; zero
+	// means hub.DefaultInstanceConfig.
+	Instance hub.InstanceConfig
 }
 
 // app is an assembled payhub: the engine, its store and its HTTP handler.
@@ -71,7 +76,9 @@ type app struct {
 	// Deliverer sends store notifications (tests call DeliverOnce).
 	Deliverer *webhooks.Deliverer
 	Handler   http.Handler
-	stop      context.CancelFunc
+	// workers are the background jobs, stopped before the database closes.
+	workers *workers
+	log     *slog.Logger
 }
 
 // buildApp wires the store, the partner registry, the engine and the HTTP API.
@@ -143,6 +150,10 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	idGen := ids.New(cfg.Clock)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	instance := cfg.Instance
+	if instance.Version == "" {
+		instance.Version = contracts.APIVersion
+	}
 	h := hub.New(hub.Config{
 		Store:         st,
 		Partners:      partners,
@@ -158,7 +169,14 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		Callbacks:     cfg.Callbacks,
 		Secrets:       box,
 		PublicURL:     cfg.PublicURL,
+		Instance:      instance,
 	})
+	// The instance is on record before it claims any request, so that another instance
+	// can tell when it is gone and take its requests over.
+	if err := h.RegisterInstance(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("register instance: %w", err)
+	}
 	deliverer := webhooks.NewDeliverer(webhooks.DelivererConfig{Store: st, Clock: cfg.Clock, IDs: idGen,
 		Owner: deliveryOwner(), Client: webhooks.NewClient(webhooks.Guard{AllowLoopback: cfg.WebhookLoopback}),
 		APIVersion: contracts.APIVersion, Logger: cfg.Logger, Metrics: webhooks.NewMetrics(reg),
@@ -168,23 +186,55 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL}),
 		Operators: operatorVerifier(cfg.OperatorKeys, cfg.Clock),
 	})
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	w := newWorkers(ctx)
 	if cfg.PollInterval > 0 {
-		go h.RunPoller(bg, cfg.PollInterval)
-		go h.RunIdempotencyJanitor(bg, time.Hour, hub.DefaultIdempotencyRetention)
 		resolveEvery := cfg.ResolveInterval
 		if resolveEvery <= 0 {
 			resolveEvery = 2 * time.Second
 		}
-		go h.RunResolver(bg, resolveEvery)
 		deliverEvery := cfg.DeliverInterval
 		if deliverEvery <= 0 {
 			deliverEvery = time.Second
 		}
-		go deliverer.Run(bg, deliverEvery)
-		go h.RunCallbackProcessor(bg, time.Second)
+		w.start(h.RunHeartbeat)
+		w.start(func(ctx context.Context) { h.RunPoller(ctx, cfg.PollInterval) })
+		w.start(func(ctx context.Context) { h.RunIdempotencyJanitor(ctx, time.Hour, hub.DefaultIdempotencyRetention) })
+		w.start(func(ctx context.Context) { h.RunResolver(ctx, resolveEvery) })
+		w.start(func(ctx context.Context) { deliverer.Run(ctx, deliverEvery) })
+		w.start(func(ctx context.Context) { h.RunCallbackProcessor(ctx, time.Second) })
 	}
-	return &app{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, stop: stop}, nil
+	return &app{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, workers: w, log: cfg.Logger}, nil
+}
+
+// workers runs the background jobs and stops them: each job returns once its context
+// ends, after finishing the item it was working on.
+type workers struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+func newWorkers(parent context.Context) *workers {
+	ctx, stop := context.WithCancel(context.WithoutCancel(parent))
+	return &workers{ctx: ctx, stop: stop}
+}
+
+func (w *workers) start(job func(ctx context.Context)) { w.wg.Go(func() { job(w.ctx) }) }
+
+// halt stops the jobs and waits for them until ctx ends; false when some still run.
+func (w *workers) halt(ctx context.Context) bool {
+	w.stop()
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // deliveryOwner names this process's delivery leases: unique among the payhub processes
@@ -194,11 +244,31 @@ func deliveryOwner() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
 }
 
-// Close stops background work and closes the database.
-func (a *app) Close() error {
-	a.stop()
+// Shutdown stops the background jobs, waiting for each to finish what it began (until ctx
+// ends), records that this instance stopped (its requests can be taken over at once) and
+// closes the database. Jobs still running when ctx ends keep the database open: the
+// process is about to exit anyway, and a write cut by a closed database helps no one.
+func (a *app) Shutdown(ctx context.Context) error {
+	if !a.workers.halt(ctx) {
+		a.log.Warn("background jobs still running at shutdown; leaving the database open for them")
+		return errors.New("background jobs did not stop in time")
+	}
+	if err := a.Hub.StopInstance(context.WithoutCancel(ctx)); err != nil {
+		a.log.Warn("record this instance's stop", "err", err)
+	}
 	return a.Store.Close()
 }
+
+// Close is Shutdown waiting at most shutdownWait.
+func (a *app) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	return a.Shutdown(ctx)
+}
+
+// shutdownWait bounds how long Close waits for background jobs: longer than the slowest
+// partner call (30 s).
+const shutdownWait = 45 * time.Second
 
 func operatorVerifier(keys auth.KeySource, clock contracts.Clock) *auth.Verifier {
 	if keys == nil {

@@ -35,6 +35,7 @@ var problemTitles = map[contracts.ErrorCode]string{
 	contracts.CodeRateLimited:           "Rate limited",
 	contracts.CodeInternalError:         "Internal error",
 	contracts.CodePartnerUnavailable:    "Partner unavailable",
+	contracts.CodeServiceUnavailable:    "Service unavailable",
 }
 
 // problem is an RFC 9457 problem document (conventions/api.md §5).
