@@ -108,7 +108,10 @@ type Payment struct {
 	PartnerSecret string
 	// Card is what payhub keeps about the card that paid (MethodCard), when known.
 	Card *CardDetails
-	// CancelRequested records that the store asked to cancel while the outcome was open.
+	// CancelRequested records that the store asked to cancel while the outcome was open (or
+	// that payhub decided to reverse an outcome it could not settle). The request is never
+	// dropped: it stands until the payment is canceled or failed, or refunded in full; the
+	// flag stays as its record.
 	CancelRequested bool
 	// CancellationReason says why a canceled payment was canceled.
 	CancellationReason string
@@ -292,8 +295,8 @@ const (
 	// EventPaymentNeedsAttention: the resolver could not settle the payment within its
 	// budget; an operator must. The status is unchanged.
 	EventPaymentNeedsAttention EventType = "payment.needs_attention"
-	// EventPaymentCancelRefused: the partner definitively refused a requested cancel; the
-	// payment stands and may be refunded.
+	// EventPaymentCancelRefused is no longer sent: a requested cancel the partner refuses is
+	// carried out as a refund in full. The type stays so that receivers keep parsing it.
 	EventPaymentCancelRefused EventType = "payment.cancel_refused"
 	// EventRefundPending: a refund was created and its partner call is in flight.
 	EventRefundPending EventType = "refund.pending"
