@@ -181,6 +181,9 @@ type Store interface {
 	StopInstance(ctx context.Context, id string, at time.Time) error
 	// GetInstance reads one instance; ErrNotFound when it was never registered.
 	GetInstance(ctx context.Context, id string) (Instance, error)
+	// DeleteInstancesSilentSince deletes the instances whose latest heartbeat is before
+	// the given time and says how many (a claim naming a deleted instance counts as gone).
+	DeleteInstancesSilentSince(ctx context.Context, heartbeatBefore time.Time) (int64, error)
 
 	// BeginIdempotency claims (ClientID, Key) for a new request, for k.Owner. When the key
 	// exists it returns the stored record and created=false; the caller decides between

@@ -10,8 +10,12 @@ import (
 const DefaultIdempotencyRetention = 72 * time.Hour
 
 // ExpireIdempotencyKeys deletes keys whose request finished more than retention ago; after
-// that the key is a new request. It returns how many were deleted.
+// that the key is a new request. It returns how many were deleted. Instances silent for as
+// long go too: no claim of theirs can be left that a retry would still take over.
 func (h *Hub) ExpireIdempotencyKeys(ctx context.Context, retention time.Duration) (int64, error) {
+	if _, err := h.store.DeleteInstancesSilentSince(ctx, h.now().Add(-retention)); err != nil {
+		return 0, err
+	}
 	return h.store.DeleteExpiredIdempotency(ctx, h.now().Add(-retention))
 }
 

@@ -44,6 +44,17 @@ func (s *DB) touchInstance(ctx context.Context, what, query, id string, args ...
 	return err
 }
 
+// DeleteInstancesSilentSince deletes the instances whose latest heartbeat is before
+// heartbeatBefore and says how many.
+func (s *DB) DeleteInstancesSilentSince(ctx context.Context, heartbeatBefore time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.d.q("DELETE FROM instances WHERE heartbeat_at < ?"), s.d.ts(heartbeatBefore))
+	if err != nil {
+		return 0, s.d.wrap("delete silent instances", err)
+	}
+	n, err := res.RowsAffected()
+	return n, s.d.wrap("delete silent instances", err)
+}
+
 // GetInstance reads one instance; ErrNotFound when it was never registered.
 func (s *DB) GetInstance(ctx context.Context, id string) (contracts.Instance, error) {
 	var i contracts.Instance

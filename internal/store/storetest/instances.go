@@ -58,6 +58,16 @@ func testInstances(t *testing.T, s contracts.Store) {
 	if got := get(); diff(got, want) != "" || !got.Gone(at(4*time.Second), time.Hour) {
 		t.Errorf("stopped instance = %+v, want %+v and gone at once", got, want)
 	}
+	// Deleting silent instances keeps those that beat since.
+	if n, err := s.DeleteInstancesSilentSince(ctx, at(3*time.Second)); err != nil || n != 0 {
+		t.Errorf("DeleteInstancesSilentSince(before its heartbeat) = %d, %v; want 0", n, err)
+	}
+	if n, err := s.DeleteInstancesSilentSince(ctx, at(3*time.Second+time.Millisecond)); err != nil || n < 1 {
+		t.Errorf("DeleteInstancesSilentSince(after its heartbeat) = %d, %v; want it deleted", n, err)
+	}
+	if _, err := s.GetInstance(ctx, id); !errors.Is(err, contracts.ErrNotFound) {
+		t.Errorf("GetInstance(deleted) = %v, want ErrNotFound", err)
+	}
 	unknown := newID("ins_")
 	if _, err := s.GetInstance(ctx, unknown); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("GetInstance(unknown) = %v, want ErrNotFound", err)
