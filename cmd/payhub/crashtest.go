@@ -41,6 +41,13 @@ type crashConfig struct {
 	ManualShare                       float64
 	// LinePayShare is the share of payments made with LINE Pay (in whole TWD).
 	LinePayShare float64
+	// LinePaySlowShare is the share of LINE Pay payments made with the simulator's slow My
+	// Code (linepaysim.OneTimeKeySlow): LINE records them crashLinePaySlowPayDelay late.
+	LinePaySlowShare float64
+	// AbandonShare is the share of payments whose till gives up on its create after
+	// AbandonAfter (or on an unknown or 5xx answer), looks the order up and cancels it.
+	AbandonShare float64
+	AbandonAfter time.Duration
 	Seed         int64
 	DB           string
 	Window       time.Duration
@@ -57,13 +64,99 @@ const (
 	crashFixtureBarcode = "900081818800000000"
 )
 
+// Harness timing of late landings at LINE Pay, in one place.
+//
+// In-store LINE Pay has no cancel for an order LINE does not know yet, so payhub trusts
+// "no such order" only once serve's --linepay-late-window has passed since it created the
+// payment; then it closes the payment (canceled). A pay LINE records later than that takes
+// money payhub has let go of. So the window must outlast the latest moment a pay the
+// harness provokes can land. Under the harness (mocks/sim/faults.go, mocks/linepay/offline.go):
+//
+//   - the slow My Code fixture (OneTimeKeySlow) makes LINE record the pay
+//     crashLinePaySlowPayDelay after the request arrived, whatever its caller does meanwhile
+//     (the simulator sleeps without watching the caller);
+//   - a latency fault holds the request before it runs, but gives up (and runs nothing)
+//     when the caller leaves: payhub's partner call leaves after crashPartnerTimeout, a
+//     SIGKILL at once. It delays a landing by at most min(crashFaultLatency, crashPartnerTimeout);
+//   - commit_then_drop and commit_then_error run the request at once, to completion;
+//     hang, reset and error:500 never run it (a hung request returns when its caller
+//     leaves, having done nothing), so none of them lands anything later.
+//
+// payhub sends the pay right after it records the payment, so the latest landing is
+// min(crashFaultLatency, crashPartnerTimeout) + crashLinePaySlowPayDelay after creation;
+// crashLateLandingMargin covers the time from creation to send and a loaded machine.
+// crashLinePayLateWindow is derived to exceed it (partner timeout ≥ fault latency), and
+// crashTimings.check, run by every harness and by a unit test, refuses anything else.
+//
+// What the harness means to meet: crashAbandonAfter, the abandoning tills' patience, is
+// shorter than the fault latency and the slow pay, so faulted and slow payments make them
+// give up and cancel while payhub's pay is still in flight. The slow pay then answers
+// within the partner timeout (with crashSlowPayHeadroom to spare), so payhub learns in the
+// create itself that a payment it already promised to cancel went through, and must
+// reverse it there. A slow pay that also draws the latency fault outlasts the partner
+// timeout: payhub answers unknown while LINE is still working, and must not close it
+// before it lands.
+const (
+	crashPartnerTimeout      = 3 * time.Second
+	crashFaultLatency        = 1500 * time.Millisecond
+	crashLinePaySlowPayDelay = 2 * time.Second
+	crashSlowPayHeadroom     = time.Second
+	crashLateLandingMargin   = 3 * time.Second
+	crashLinePayLateWindow   = crashPartnerTimeout + crashLinePaySlowPayDelay + crashLateLandingMargin
+	crashAbandonAfter        = 300 * time.Millisecond
+)
+
+// crashSlowAbandonShare is the least share of slow LINE Pay payments whose till gives up
+// (when --abandon-share is not 0): enough of them to meet cancels while the pay is in
+// flight.
+const crashSlowAbandonShare = 0.5
+
+// crashTimings are the timings a harness run depends on.
+type crashTimings struct {
+	PartnerTimeout, FaultLatency, SlowPayDelay, LinePayLateWindow, AbandonAfter time.Duration
+}
+
+// crashHarnessTimings are the harness's own.
+var crashHarnessTimings = crashTimings{PartnerTimeout: crashPartnerTimeout, FaultLatency: crashFaultLatency,
+	SlowPayDelay: crashLinePaySlowPayDelay, LinePayLateWindow: crashLinePayLateWindow, AbandonAfter: crashAbandonAfter}
+
+// latestLinePayLanding is how long after payhub sent a LINE Pay pay the simulator may still
+// record it (see above).
+func (t crashTimings) latestLinePayLanding() time.Duration {
+	return min(t.FaultLatency, t.PartnerTimeout) + t.SlowPayDelay
+}
+
+// check refuses timings under which payhub could close a LINE Pay payment that still
+// lands, or under which the harness would not meet what it means to (see above).
+func (t crashTimings) check() error {
+	switch {
+	case t.PartnerTimeout <= 0 || t.FaultLatency <= 0 || t.SlowPayDelay <= 0 || t.LinePayLateWindow <= 0 || t.AbandonAfter <= 0:
+		return fmt.Errorf("crashtest: timings must be positive: %+v", t)
+	case t.LinePayLateWindow < t.latestLinePayLanding()+crashLateLandingMargin:
+		return fmt.Errorf("crashtest: LINE Pay late window %s is shorter than the latest landing %s (min(fault latency %s, partner timeout %s) + slow pay %s) plus %s: payhub could cancel a pay LINE records later",
+			t.LinePayLateWindow, t.latestLinePayLanding(), t.FaultLatency, t.PartnerTimeout, t.SlowPayDelay, crashLateLandingMargin)
+	case t.SlowPayDelay+crashSlowPayHeadroom > t.PartnerTimeout:
+		return fmt.Errorf("crashtest: slow pay %s does not answer within the partner timeout %s with %s to spare: payhub would not learn in the create that a payment it was asked to cancel went through",
+			t.SlowPayDelay, t.PartnerTimeout, crashSlowPayHeadroom)
+	case t.AbandonAfter >= t.FaultLatency || t.AbandonAfter >= t.SlowPayDelay:
+		return fmt.Errorf("crashtest: abandoning tills wait %s, not shorter than the fault latency %s and the slow pay %s", t.AbandonAfter, t.FaultLatency, t.SlowPayDelay)
+	}
+	return nil
+}
+
 // crashServeFlags are serve's resolver and partner timings under the harness.
 var crashServeFlags = []string{
 	"--resolver-stuck-after", "5s", "--resolver-read-timeout", "3s", "--resolver-fence-after", "20s",
 	"--resolver-first-backoff", "500ms", "--resolver-max-backoff", "3s", "--resolve-interval", "500ms",
-	"--partner-timeout", "3s", "--drain-timeout", "2s",
-	// The LINE Pay simulator lands a pay within the partner timeout or never.
-	"--linepay-late-window", "10s",
+	"--partner-timeout", crashPartnerTimeout.String(), "--drain-timeout", "2s",
+	"--linepay-late-window", crashLinePayLateWindow.String(),
+}
+
+// crashSimArgs are the simulator's arguments under the harness.
+func crashSimArgs(paypayAddr, linepayAddr string, faultRate float64, seed int64) []string {
+	return []string{"sim", "--paypay-addr", paypayAddr, "--linepay-addr", linepayAddr, "--gmopg-addr", "127.0.0.1:0",
+		"--faults", crashFaultSpec(faultRate), "--fault-seed", strconv.FormatInt(seed, 10),
+		"--linepay-slow-pay-delay", crashLinePaySlowPayDelay.String()}
 }
 
 func crashtestCommand() *cobra.Command {
@@ -75,8 +168,19 @@ func crashtestCommand() *cobra.Command {
 separate processes, drive concurrent payments and partial refunds through the API the way
 tills do (a failed request is retried with the same Idempotency-Key), SIGKILL and restart
 serve at seeded moments, then clear the faults, wait for payhub to settle every open
-outcome and compare its records with the simulator's ledger. Exits non-zero when money
-was lost, charged twice, refunded twice, left unresolved or recorded with another amount.`,
+outcome and compare its records with the simulator's ledger.
+
+A share of payments (--abandon-share) is made by a till that gives up: its create times
+out after --abandon-after, or answers unknown or a 5xx; it then finds the payment by
+order_id and cancels it (a 409 cancel_window_passed: it refunds everything instead). A
+cancel payhub accepted (200 canceled, 202 cancel_requested) obliges payhub to end the
+payment canceled or refunded in full. A share of LINE Pay payments (--linepay-slow-share)
+uses the simulator's slow My Code, which LINE records after a delay (at least half of them
+are abandoned, when any payment is); serve's LINE Pay late window is derived from that
+delay, the fault latency and the partner timeout.
+
+Exits non-zero when money was lost, charged twice, refunded twice, left unresolved,
+recorded with another amount, or kept after payhub accepted a cancel.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -91,6 +195,9 @@ was lost, charged twice, refunded twice, left unresolved or recorded with anothe
 	f.Float64Var(&cfg.FaultRate, "fault-rate", 0.1, "share of partner calls the simulator faults (0..1)")
 	f.Float64Var(&cfg.ManualShare, "manual-share", 0.1, "share of payments authorized only (capture manual) and captured after")
 	f.Float64Var(&cfg.LinePayShare, "linepay-share", 0.3, "share of payments made with LINE Pay (whole TWD, a fresh My Code each), the rest PayPay")
+	f.Float64Var(&cfg.LinePaySlowShare, "linepay-slow-share", 0.15, "share of LINE Pay payments made with the slow My Code fixture "+linepaysim.OneTimeKeySlow+" (LINE records them "+crashLinePaySlowPayDelay.String()+" late)")
+	f.Float64Var(&cfg.AbandonShare, "abandon-share", 0.15, "share of payments whose till gives up on the create when it is slow, unknown or fails, finds the payment by order_id and cancels it (or refunds it in full); at least half of the slow LINE Pay payments when not 0")
+	f.DurationVar(&cfg.AbandonAfter, "abandon-after", crashAbandonAfter, "how long an abandoning till waits for its create's answer")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of faults, amounts and kill moments")
 	f.StringVar(&cfg.DB, "db", "", "database: postgres://… (default: SQLite in the temporary directory)")
 	f.DurationVar(&cfg.Window, "window", 2*time.Minute, "how long payhub may take to settle open outcomes after the load")
@@ -111,7 +218,7 @@ func runCrashTest(ctx context.Context, cfg crashConfig, out io.Writer) error {
 	counts, err := h.run(ctx)
 	failed := err != nil || counts.failed()
 	if cfg.Keep || failed {
-		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log)\n", dir)
+		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log, ledger.json, tills.json)\n", dir)
 	} else {
 		_ = os.RemoveAll(dir)
 	}
@@ -128,16 +235,20 @@ func (c crashConfig) validate() error {
 	switch {
 	case c.Payments < 1 || c.Refunds < 0 || c.Kills < 0 || c.Workers < 1:
 		return errors.New("crashtest: need --payments ≥ 1, --workers ≥ 1, --refunds ≥ 0, --kills ≥ 0")
-	case c.FaultRate < 0 || c.FaultRate > 1 || c.ManualShare < 0 || c.ManualShare > 1 || c.LinePayShare < 0 || c.LinePayShare > 1:
-		return errors.New("crashtest: --fault-rate, --manual-share and --linepay-share must be within 0..1")
+	case !inUnitRange(c.FaultRate) || !inUnitRange(c.ManualShare) || !inUnitRange(c.LinePayShare) || !inUnitRange(c.LinePaySlowShare) || !inUnitRange(c.AbandonShare):
+		return errors.New("crashtest: --fault-rate, --manual-share, --linepay-share, --linepay-slow-share and --abandon-share must be within 0..1")
+	case c.AbandonAfter <= 0:
+		return errors.New("crashtest: --abandon-after must be positive")
 	case c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://"):
 		return errors.New("crashtest: --db takes a postgres:// URL (SQLite is the default)")
 	}
-	return nil
+	return crashHarnessTimings.check()
 }
 
+func inUnitRange(f float64) bool { return f >= 0 && f <= 1 }
+
 // crashFaultKinds are the faults the simulator mixes, in equal shares.
-var crashFaultKinds = []string{"error:500", "hang", "reset", "commit_then_drop", "commit_then_error", "latency:1500ms"}
+var crashFaultKinds = []string{"error:500", "hang", "reset", "commit_then_drop", "commit_then_error", "latency:" + crashFaultLatency.String()}
 
 // crashFaultPrefixes are the API paths of the partners: PayPay /v2/, LINE Pay Online /v3/
 // and Offline /v4/.
@@ -177,8 +288,11 @@ type crashHarness struct {
 	simProc    *childProcess
 	till       *till
 	kills      int
-	// abandoned are the till requests that got no definite answer during the load.
-	abandoned []tillRequest
+	// gaveUp are the till requests that got no definite answer during the load.
+	gaveUp []tillRequest
+	// abandons is what the abandoning tills did; settle completes it from the answers
+	// of their requests sent again.
+	abandons abandonReport
 }
 
 func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
@@ -213,8 +327,15 @@ func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
 	if err != nil {
 		return crashCounts{}, err
 	}
-	counts := reconcile(records, ledger)
-	counts.Kills, counts.FaultsInjected, counts.FaultsByKind, counts.TillsGaveUp = h.kills, sumFaults(faults), faults, len(h.abandoned)
+	// For whoever reads a kept directory: what the partners and the abandoning tills saw.
+	for name, v := range map[string]any{"ledger.json": ledger, "tills.json": h.abandons.cancels} {
+		if b, err := json.MarshalIndent(v, "", "  "); err == nil {
+			_ = os.WriteFile(filepath.Join(h.dir, name), b, 0o600)
+		}
+	}
+	counts := reconcile(records, ledger, h.abandons.cancels)
+	counts.Kills, counts.FaultsInjected, counts.FaultsByKind, counts.TillsGaveUp = h.kills, sumFaults(faults), faults, len(h.gaveUp)
+	counts.Abandons = h.abandons.summary()
 	for _, r := range unanswered {
 		counts.problem(&counts.Unresolved, "till request %s %s (Idempotency-Key %s) still gets no answer", r.method, r.path, r.key)
 	}
@@ -245,6 +366,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	t.abandonAfter = h.cfg.AbandonAfter
 	h.till = t
 	simAddr, err := freeLoopbackAddr()
 	if err != nil {
@@ -265,7 +387,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + h.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
 	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), env: env,
-		args: []string{"sim", "--paypay-addr", simAddr, "--linepay-addr", lpAddr, "--gmopg-addr", "127.0.0.1:0", "--faults", crashFaultSpec(h.cfg.FaultRate), "--fault-seed", strconv.FormatInt(h.cfg.Seed, 10)}}
+		args: crashSimArgs(simAddr, lpAddr, h.cfg.FaultRate, h.cfg.Seed)}
 	if err := h.simProc.start(); err != nil {
 		return err
 	}
@@ -441,7 +563,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // drive runs the tills and the killer until the load is done.
 func (h *crashHarness) drive(ctx context.Context) loadReport {
 	plan := newLoadPlan(h.cfg)
-	stats := &loadStats{statuses: map[string]int{}}
+	stats := newLoadStats()
 	loadDone := make(chan struct{})
 	killerDone := make(chan struct{})
 	go func() {
@@ -455,7 +577,8 @@ func (h *crashHarness) drive(ctx context.Context) loadReport {
 	wg.Wait()
 	close(loadDone)
 	<-killerDone
-	h.abandoned = stats.abandonedRequests()
+	h.gaveUp = stats.gaveUpRequests()
+	h.abandons = stats.abandonReport()
 	return stats.report(plan)
 }
 
@@ -570,20 +693,22 @@ func sumFaults(stats map[string]int) int {
 	return n
 }
 
-// settle polls until no payment, refund or partner call of the run is open and every
-// request the tills gave up on answers when sent again (as a till does later), or the
+// settle polls until no payment, refund or partner call of the run is open, every
+// request the tills gave up on answers when sent again (as a till does later), and every
+// payment whose cancel payhub accepted is canceled, failed or refunded in full — or the
 // window passes. It returns the run's records as they then stand and the requests that
 // still get no answer.
 func (h *crashHarness) settle(ctx context.Context) ([]payhubRecord, []tillRequest, error) {
 	deadline := time.Now().Add(h.cfg.Window)
-	unanswered := h.abandoned
+	unanswered := h.gaveUp
 	for {
-		unanswered = h.till.resend(ctx, unanswered)
+		unanswered = h.till.resend(ctx, unanswered, h.abandons.answered)
 		records, err := readPayhub(ctx, h.store, h.till.storeID)
 		if err != nil {
 			return nil, nil, err
 		}
-		if (countOpen(records) == 0 && len(unanswered) == 0) || !time.Now().Before(deadline) {
+		settled := countOpen(records) == 0 && len(unanswered) == 0 && len(cancelsPending(records, h.abandons.cancels)) == 0
+		if settled || !time.Now().Before(deadline) {
 			return records, unanswered, nil
 		}
 		if err := sleepCtx(ctx, time.Second); err != nil {
@@ -670,6 +795,8 @@ type till struct {
 	key                    crypto.Signer
 	kid, clientID, storeID string
 	http                   *http.Client
+	// abandonAfter is how long an abandoning till waits for its create's answer.
+	abandonAfter time.Duration
 }
 
 // apiAnswer is a definite answer of the payhub API.
@@ -703,11 +830,16 @@ func (t *till) send(ctx context.Context, method, path string, body any, stats *l
 	if err != nil {
 		return apiAnswer{}, err
 	}
-	key := cryptorand.Text()
+	return t.sendRequest(ctx, tillRequest{method: method, path: path, key: cryptorand.Text(), body: raw}, stats)
+}
+
+// sendRequest is send of a request already made up.
+func (t *till) sendRequest(ctx context.Context, r tillRequest, stats *loadStats) (apiAnswer, error) {
+	method, path := r.method, r.path
 	deadline := time.Now().Add(crashTillPatience)
 	backoff := 100 * time.Millisecond
 	for {
-		ans, err := t.once(ctx, method, path, key, raw)
+		ans, err := t.once(ctx, method, path, r.key, r.body)
 		if err == nil && !ans.retryable() {
 			return ans, nil
 		}
@@ -715,7 +847,7 @@ func (t *till) send(ctx context.Context, method, path string, body any, stats *l
 			return apiAnswer{}, ctx.Err()
 		}
 		if !time.Now().Before(deadline) {
-			stats.abandon(tillRequest{method: method, path: path, key: key, body: raw})
+			stats.giveUp(r)
 			if err == nil {
 				err = fmt.Errorf("status %d %s", ans.status, ans.str("code"))
 			}
@@ -733,14 +865,22 @@ func (t *till) send(ctx context.Context, method, path string, body any, stats *l
 type tillRequest struct {
 	method, path, key string
 	body              []byte
+	// cancelOf is the payment an abandoning till's cancel is for ("" for other requests).
+	cancelOf string
 }
 
-// resend sends each request once more and returns those still without a definite answer.
-func (t *till) resend(ctx context.Context, requests []tillRequest) []tillRequest {
+// resend sends each request once more, hands each definite answer to answered (when not
+// nil) and returns the requests still without one.
+func (t *till) resend(ctx context.Context, requests []tillRequest, answered func(tillRequest, apiAnswer)) []tillRequest {
 	var still []tillRequest
 	for _, r := range requests {
-		if ans, err := t.once(ctx, r.method, r.path, r.key, r.body); err != nil || ans.retryable() {
+		ans, err := t.once(ctx, r.method, r.path, r.key, r.body)
+		if err != nil || ans.retryable() {
 			still = append(still, r)
+			continue
+		}
+		if answered != nil {
+			answered(r, ans)
 		}
 	}
 	return still
@@ -756,9 +896,13 @@ func (t *till) once(ctx context.Context, method, path, key string, body []byte) 
 	if err != nil {
 		return apiAnswer{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Idempotency-Key", key)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := t.http.Do(req)
 	if err != nil {
 		return apiAnswer{}, err
@@ -798,29 +942,47 @@ func (t *till) pay(ctx context.Context, worker int, j loadJob, stats *loadStats)
 	body := map[string]any{"amount": j.amount, "currency": "JPY", "method": "paypay", "flow": "barcode",
 		"barcode": crashFixtureBarcode, "terminal_id": fmt.Sprintf("till-%02d", worker), "order_id": fmt.Sprintf("crash-%d", j.n)}
 	if j.linepay {
-		// The customer opens My Code: a fresh single-use key from the LINE Pay app.
-		var key struct {
-			OneTimeKey string `json:"oneTimeKey"`
+		// The customer opens My Code: a fresh single-use key from the LINE Pay app, or the
+		// simulator's reusable slow one (LINE records its pay crashLinePaySlowPayDelay late).
+		myCode := linepaysim.OneTimeKeySlow
+		if !j.slow {
+			var key struct {
+				OneTimeKey string `json:"oneTimeKey"`
+			}
+			if err := simJSONStatus(ctx, http.MethodPost, t.linepayURL+"/_sim/oneTimeKeys", http.StatusCreated, &key); err != nil {
+				stats.note(err.Error())
+				return nil
+			}
+			myCode = key.OneTimeKey
 		}
-		if err := simJSONStatus(ctx, http.MethodPost, t.linepayURL+"/_sim/oneTimeKeys", http.StatusCreated, &key); err != nil {
-			stats.note(err.Error())
-			return nil
-		}
-		body["currency"], body["method"], body["barcode"] = "TWD", "linepay", key.OneTimeKey
+		body["currency"], body["method"], body["barcode"] = "TWD", "linepay", myCode
 	}
 	if j.capture > 0 {
 		body["capture"] = "manual"
 	}
 	stats.payments.Add(1)
-	ans, err := t.send(ctx, http.MethodPost, "/v1/payments", body, stats)
-	if err != nil {
-		stats.note(err.Error())
-		return nil
+	if j.slow {
+		stats.slow.Add(1)
+	}
+	var ans apiAnswer
+	if j.abandon {
+		var answered bool
+		if ans, answered = t.createOrGiveUp(ctx, body, stats); !answered {
+			t.abandon(ctx, body["order_id"].(string), stats)
+			return nil
+		}
+	} else {
+		var err error
+		if ans, err = t.send(ctx, http.MethodPost, "/v1/payments", body, stats); err != nil {
+			stats.note(err.Error())
+			return nil
+		}
 	}
 	stats.answered("payment", ans)
 	id, status := ans.str("id"), ans.str("status")
 	if ans.status == http.StatusCreated && status == string(contracts.StatusAuthorized) && j.capture > 0 {
 		stats.captures.Add(1)
+		var err error
 		ans, err = t.send(ctx, http.MethodPost, "/v1/payments/"+id+"/capture", map[string]any{"amount": j.capture}, stats)
 		if err != nil {
 			stats.note(err.Error())
@@ -864,6 +1026,8 @@ type loadJob struct {
 	amount  int64
 	capture int64 // manual capture: the amount captured after authorization
 	linepay bool  // a LINE Pay payment in whole TWD, else PayPay in JPY
+	slow    bool  // LINE Pay with the slow My Code fixture (OneTimeKeySlow)
+	abandon bool  // the till gives up on the create and cancels (see crashtest_abandon.go)
 	target  *refundable
 }
 
@@ -881,10 +1045,18 @@ type loadPlan struct {
 	// taken and completed count jobs handed out and finished.
 	taken, completed atomic.Int64
 
-	mu           sync.Mutex
-	rng          *rand.Rand
+	mu sync.Mutex
+	// rng picks refunds (which payment, how much) and whether a refund comes next: those
+	// depend on which payments have succeeded by then.
+	rng *rand.Rand
+	// payRNG draws each payment's partner, amount, capture and whether its till abandons,
+	// in the order payments are issued, so payment n is the same for a seed whatever the
+	// tills' timing.
+	payRNG       *rand.Rand
 	manualShare  float64
 	linepayShare float64
+	slowShare    float64
+	abandonShare float64
 	paymentsLeft int
 	refundsLeft  int
 	inFlight     int
@@ -893,7 +1065,8 @@ type loadPlan struct {
 }
 
 func newLoadPlan(cfg crashConfig) *loadPlan {
-	return &loadPlan{rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c6f6164)), manualShare: cfg.ManualShare, linepayShare: cfg.LinePayShare,
+	return &loadPlan{rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c6f6164)), payRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x70617973)),
+		manualShare: cfg.ManualShare, linepayShare: cfg.LinePayShare, slowShare: cfg.LinePaySlowShare, abandonShare: cfg.AbandonShare,
 		paymentsLeft: cfg.Payments, refundsLeft: cfg.Refunds}
 }
 
@@ -937,20 +1110,33 @@ func (p *loadPlan) take() (j loadJob, ok, wait bool) {
 		p.paymentsLeft--
 		p.inFlight++
 		p.issued++
-		j := loadJob{n: p.issued, amount: 100 + p.rng.Int64N(29901)}
-		if p.rng.Float64() < p.linepayShare {
-			j.linepay = true
-			j.amount = 100 * (1 + p.rng.Int64N(3000)) // NT$1 to NT$3,000, whole dollars
-		}
-		if p.rng.Float64() < p.manualShare {
-			j.capture = j.amount - j.step()*p.rng.Int64N(max(1, j.amount/j.step()/2))
-		}
-		return j, true, false
+		return p.payment(p.issued), true, false
 	}
 	if p.refundsLeft == 0 || p.inFlight == 0 {
 		return loadJob{}, false, false
 	}
 	return loadJob{}, false, true
+}
+
+// payment draws payment n from payRNG. Every payment draws the same values, whatever it
+// turns out to be, so changing one share does not reshuffle the others. Needs p.mu.
+func (p *loadPlan) payment(n int) loadJob {
+	r := p.payRNG
+	yen, twd := 100+r.Int64N(29901), 100*(1+r.Int64N(3000)) // ¥100 to ¥30,000; NT$1 to NT$3,000, whole dollars
+	linepay, slow, manual, abandon, kept := r.Float64(), r.Float64(), r.Float64(), r.Float64(), r.Float64()
+	j := loadJob{n: n, amount: yen, linepay: linepay < p.linepayShare, abandon: abandon < p.abandonShare}
+	if j.linepay {
+		j.amount, j.slow = twd, slow < p.slowShare
+		// The slow My Code is there to meet cancels while LINE is still working: with
+		// abandoning tills at all, at least half of its payments are abandoned.
+		j.abandon = j.abandon || (j.slow && p.abandonShare > 0 && abandon < crashSlowAbandonShare)
+	}
+	if manual < p.manualShare {
+		// Capture all but up to half of it, in the partner's units.
+		units := max(1, j.amount/j.step()/2)
+		j.capture = j.amount - j.step()*int64(kept*float64(units))
+	}
+	return j
 }
 
 // done returns a finished job: paid is a payment that succeeded, refundable from now on.
@@ -969,24 +1155,31 @@ func (p *loadPlan) done(j loadJob, paid *refundable) {
 // loadStats counts what the tills did and heard.
 type loadStats struct {
 	payments, refunds, captures, retries atomic.Int64
+	// slow counts LINE Pay payments made with the slow My Code.
+	slow atomic.Int64
 
-	mu        sync.Mutex
-	statuses  map[string]int
-	notes     []string
-	abandoned []tillRequest
+	mu       sync.Mutex
+	statuses map[string]int
+	notes    []string
+	gaveUp   []tillRequest
+	abandons abandonReport
 }
 
-// abandon keeps a request the till gave up on, to send again once payhub has settled.
-func (s *loadStats) abandon(r tillRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.abandoned = append(s.abandoned, r)
+func newLoadStats() *loadStats {
+	return &loadStats{statuses: map[string]int{}, abandons: abandonReport{cancels: map[string]tillCancel{}}}
 }
 
-func (s *loadStats) abandonedRequests() []tillRequest {
+// giveUp keeps a request the till gave up on, to send again once payhub has settled.
+func (s *loadStats) giveUp(r tillRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.abandoned)
+	s.gaveUp = append(s.gaveUp, r)
+}
+
+func (s *loadStats) gaveUpRequests() []tillRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.gaveUp)
 }
 
 // answered counts a definite answer by operation, HTTP status and object status or code.
@@ -1020,8 +1213,8 @@ func (s *loadStats) report(plan *loadPlan) loadReport {
 	}
 	slices.Sort(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d payments, %d refunds, %d captures sent; %d retries; %d gave up",
-		s.payments.Load(), s.refunds.Load(), s.captures.Load(), s.retries.Load(), len(s.abandoned))
+	fmt.Fprintf(&b, "%d payments (%d with LINE Pay's slow My Code), %d refunds, %d captures sent; %d retries; %d gave up",
+		s.payments.Load(), s.slow.Load(), s.refunds.Load(), s.captures.Load(), s.retries.Load(), len(s.gaveUp))
 	plan.mu.Lock()
 	if plan.refundsLeft > 0 {
 		fmt.Fprintf(&b, "; %d refunds not sent (no succeeded payment left to refund)", plan.refundsLeft)
@@ -1057,12 +1250,18 @@ type crashCounts struct {
 	Unresolved int
 	// Mismatches: amounts that differ, or money kept for a failed or canceled payment.
 	Mismatches int
+	// CancelKept: payments whose cancel payhub accepted (200 canceled, 202
+	// cancel_requested) that the partner still charges or holds, or that payhub did not
+	// end canceled, failed or refunded in full.
+	CancelKept int
+	// Abandons is what the abandoning tills did (informational).
+	Abandons abandonSummary
 	// Problems describe each finding.
 	Problems []string
 }
 
 func (c *crashCounts) failed() bool {
-	return c.Lost+c.ChargedTwice+c.RefundsDuplicated+c.Unresolved+c.Mismatches > 0
+	return c.Lost+c.ChargedTwice+c.RefundsDuplicated+c.Unresolved+c.Mismatches+c.CancelKept > 0
 }
 
 func (c *crashCounts) problem(counter *int, format string, args ...any) {
@@ -1092,11 +1291,23 @@ func (c *crashCounts) print(w io.Writer) {
 	fmt.Fprintf(w, "kills:              %d\n", c.Kills)
 	fmt.Fprintf(w, "faults injected:    %d (%s)\n", c.FaultsInjected, strings.Join(kinds, ", "))
 	fmt.Fprintf(w, "tills gave up:      %d\n", c.TillsGaveUp)
+	a := c.Abandons
+	var accepted []string
+	for _, m := range slices.Sorted(maps.Keys(a.AcceptedByMethod)) {
+		accepted = append(accepted, fmt.Sprintf("%s %d", m, a.AcceptedByMethod[m]))
+	}
+	byMethod := ""
+	if len(accepted) > 0 {
+		byMethod = " (" + strings.Join(accepted, ", ") + ")"
+	}
+	fmt.Fprintf(w, "tills abandoned:    %d payments (%d never written; %d cancels sent: %d accepted%s, %d refused, then %d refunds by the till)\n",
+		a.Abandoned, a.NotWritten, a.CancelsSent, a.CancelsAccepted, byMethod, a.CancelsRefused, a.TillRefunds)
 	fmt.Fprintf(w, "payments lost:      %d\n", c.Lost)
 	fmt.Fprintf(w, "charged twice:      %d\n", c.ChargedTwice)
 	fmt.Fprintf(w, "refunds duplicated: %d\n", c.RefundsDuplicated)
 	fmt.Fprintf(w, "unresolved:         %d\n", c.Unresolved)
 	fmt.Fprintf(w, "amount mismatches:  %d\n", c.Mismatches)
+	fmt.Fprintf(w, "cancel accepted but money kept: %d\n", c.CancelKept)
 }
 
 // payhubPaymentID is the payhub payment behind a merchantPaymentId (payment id + "_" +
@@ -1198,8 +1409,9 @@ func majorToMinor(n json.Number) (int64, error) {
 // moved reports whether a partner payment took or holds the customer's money.
 func (p partnerPayment) moved() bool { return p.Charged > 0 || p.Held }
 
-// reconcile compares payhub's records with the partner's ledger.
-func reconcile(records []payhubRecord, ledger []partnerPayment) crashCounts {
+// reconcile compares payhub's records with the partner's ledger, and checks that payhub
+// honoured every cancel it accepted from an abandoning till (cancels, by payment id).
+func reconcile(records []payhubRecord, ledger []partnerPayment, cancels map[string]tillCancel) crashCounts {
 	var c crashCounts
 	atPartner := map[string][]partnerPayment{}
 	for _, lp := range ledger {
@@ -1217,6 +1429,14 @@ func reconcile(records []payhubRecord, ledger []partnerPayment) crashCounts {
 		n := c.ByMethod[rec.Payment.Method]
 		c.ByMethod[rec.Payment.Method] = [2]int{n[0] + 1, n[1] + len(rec.Refunds)}
 		c.reconcilePayment(rec, atPartner[rec.Payment.ID])
+		if tc, ok := cancels[rec.Payment.ID]; ok && tc.Accepted {
+			c.checkCancelHonoured(rec, atPartner[rec.Payment.ID], tc)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(cancels)) {
+		if tc := cancels[id]; tc.Accepted && !known[id] {
+			c.problem(&c.CancelKept, "%s: payhub accepted its cancel (%s) but has no such payment", id, tc.Answer)
+		}
 	}
 	for id, entries := range atPartner {
 		for _, lp := range entries {

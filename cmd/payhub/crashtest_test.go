@@ -3,16 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/auth"
 	paypaysim "payhub/mocks/paypay"
 	"payhub/mocks/sim"
 )
@@ -254,7 +261,7 @@ func TestReconcile(t *testing.T) {
 			for i, lp := range tc.ledger {
 				ledger[i] = fromPayPay(lp)
 			}
-			got := reconcile(tc.records, ledger)
+			got := reconcile(tc.records, ledger, nil)
 			if got.Lost != tc.want.Lost || got.ChargedTwice != tc.want.ChargedTwice || got.RefundsDuplicated != tc.want.RefundsDuplicated ||
 				got.Unresolved != tc.want.Unresolved || got.Mismatches != tc.want.Mismatches {
 				t.Fatalf("lost %d, twice %d, duplicated %d, unresolved %d, mismatches %d; want %d %d %d %d %d\n%s",
@@ -284,7 +291,8 @@ func TestCrashHarnessSmall(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "crashtest", "--payments", "60", "--refunds", "15", "--kills", "2",
-		"--workers", "6", "--seed", "7", "--window", "90s")
+		"--workers", "6", "--seed", "7", "--window", "90s",
+		"--linepay-share", "0.5", "--linepay-slow-share", "0.3")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	t.Logf("crashtest output:\n%s", out.String())
@@ -293,8 +301,9 @@ func TestCrashHarnessSmall(t *testing.T) {
 	}
 	report := out.String()
 	for line, want := range map[string]string{
-		"payments created": "60", "kills": "2",
+		"kills":         "2",
 		"payments lost": "0", "charged twice": "0", "refunds duplicated": "0", "unresolved": "0", "amount mismatches": "0",
+		"cancel accepted but money kept": "0",
 	} {
 		m := regexp.MustCompile(`(?m)^` + line + `:\s+(\d+)`).FindStringSubmatch(report)
 		if m == nil || m[1] != want {
@@ -308,6 +317,22 @@ func TestCrashHarnessSmall(t *testing.T) {
 	m = regexp.MustCompile(`(?m)^faults injected:\s+(\d+)`).FindStringSubmatch(report)
 	if m == nil || m[1] == "0" {
 		t.Errorf("faults injected: got %v, want some", m)
+	}
+	// Abandoning tills gave up on some payments, among them LINE Pay's slow ones, and
+	// payhub accepted their cancels; a create the till gave up on may never have written
+	// its payment.
+	m = regexp.MustCompile(`(?m)^load: \d+ payments \((\d+) with LINE Pay's slow My Code\)`).FindStringSubmatch(report)
+	if m == nil || m[1] == "0" {
+		t.Errorf("slow LINE Pay payments: got %v, want some", m)
+	}
+	m = regexp.MustCompile(`(?m)^tills abandoned:\s+(\d+) payments \((\d+) never written; (\d+) cancels sent: (\d+) accepted`).FindStringSubmatch(report)
+	if m == nil || m[1] == "0" || m[4] == "0" {
+		t.Fatalf("tills abandoned: got %v, want some, with cancels accepted", m)
+	}
+	notWritten, _ := strconv.Atoi(m[2])
+	m = regexp.MustCompile(`(?m)^payments created:\s+(\d+)`).FindStringSubmatch(report)
+	if created, _ := strconv.Atoi(m[1]); m == nil || created > 60 || created < 60-notWritten {
+		t.Errorf("payments created: got %v, want 60 less up to %d never written", m, notWritten)
 	}
 }
 
@@ -332,11 +357,305 @@ func TestReconcileRefundsWithoutPartnerIDs(t *testing.T) {
 		"another amount":       {entry(200), 0, 2},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := reconcile([]payhubRecord{rec}, []partnerPayment{c.entry})
+			got := reconcile([]payhubRecord{rec}, []partnerPayment{c.entry}, nil)
 			if got.RefundsDuplicated != c.duplicated || got.Mismatches != c.mismatches {
 				t.Fatalf("duplicated %d, mismatches %d; want %d, %d\n%s", got.RefundsDuplicated, got.Mismatches,
 					c.duplicated, c.mismatches, strings.Join(got.Problems, "\n"))
 			}
 		})
+	}
+}
+
+// The harness's timings, read back from the flags it actually passes to serve and sim and
+// from its fault rules, leave no LINE Pay pay able to land after serve's late window; and
+// the check refuses timings that would.
+func TestCrashTimingsLetNoLinePayPayLandAfterTheLateWindow(t *testing.T) {
+	serve := serveCommand(io.Discard)
+	if err := serve.Flags().Parse(crashServeFlags); err != nil {
+		t.Fatal(err)
+	}
+	simArgs := crashSimArgs("127.0.0.1:1", "127.0.0.1:2", 0.1, 1)
+	simCmd := simCommand(io.Discard)
+	if err := simCmd.Flags().Parse(simArgs[1:]); err != nil {
+		t.Fatal(err)
+	}
+	duration := func(flags interface {
+		GetDuration(string) (time.Duration, error)
+	}, name string) time.Duration {
+		d, err := flags.GetDuration(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return d
+	}
+	rules, err := sim.ParseFaultFlag(crashFaultSpec(0.1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latency time.Duration
+	for _, r := range rules {
+		if r.Fault.Kind != sim.FaultHang { // a hung request never runs, whatever its latency
+			latency = max(latency, r.Fault.Latency)
+		}
+	}
+	got := crashTimings{
+		PartnerTimeout:    duration(serve.Flags(), "partner-timeout"),
+		LinePayLateWindow: duration(serve.Flags(), "linepay-late-window"),
+		SlowPayDelay:      duration(simCmd.Flags(), "linepay-slow-pay-delay"),
+		FaultLatency:      latency,
+		AbandonAfter:      crashAbandonAfter,
+	}
+	if got != crashHarnessTimings {
+		t.Fatalf("the flags say %+v, the constants %+v", got, crashHarnessTimings)
+	}
+	if err := got.check(); err != nil {
+		t.Fatal(err)
+	}
+	if landing := got.latestLinePayLanding(); landing+crashLateLandingMargin > got.LinePayLateWindow {
+		t.Fatalf("a pay may land %s after it was sent, the late window is %s", landing, got.LinePayLateWindow)
+	}
+	if err := (crashConfig{Payments: 1, Workers: 1, AbandonAfter: crashAbandonAfter}).validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	for name, change := range map[string]func(*crashTimings){
+		"the simulator's default slow pay":     func(c *crashTimings) { c.SlowPayDelay = 50 * time.Second },
+		"a late window without margin":         func(c *crashTimings) { c.LinePayLateWindow = c.latestLinePayLanding() },
+		"a longer partner timeout and latency": func(c *crashTimings) { c.PartnerTimeout, c.FaultLatency = 8*time.Second, 8*time.Second },
+		"slow pays outlasting the timeout":     func(c *crashTimings) { c.SlowPayDelay = 4 * time.Second },
+		"tills that outwait the faults":        func(c *crashTimings) { c.AbandonAfter = 2 * time.Second },
+		"no timeout":                           func(c *crashTimings) { c.PartnerTimeout = 0 },
+	} {
+		c := crashHarnessTimings
+		change(&c)
+		if c.check() == nil {
+			t.Errorf("%s: %+v passes the check", name, c)
+		}
+	}
+}
+
+// Which payments abandon (and their partner, amount and fixture) follows the seed alone,
+// not the order in which tills finish payments and refunds.
+func TestLoadPlanDrawsPaymentsFromTheSeedAlone(t *testing.T) {
+	cfg := crashConfig{Payments: 400, Refunds: 100, Seed: 11, ManualShare: 0.1, LinePayShare: 0.5, LinePaySlowShare: 0.2, AbandonShare: 0.15}
+	drain := func(succeed bool) map[int]loadJob {
+		plan := newLoadPlan(cfg)
+		jobs := map[int]loadJob{}
+		for {
+			j, ok := plan.next(context.Background())
+			if !ok {
+				return jobs
+			}
+			if j.target != nil {
+				plan.done(j, nil)
+				continue
+			}
+			jobs[j.n] = j
+			var paid *refundable
+			if succeed {
+				paid = &refundable{id: strconv.Itoa(j.n), left: j.amount, step: j.step()}
+			}
+			plan.done(j, paid)
+		}
+	}
+	failing, succeeding := drain(false), drain(true)
+	if len(failing) != 400 || len(succeeding) != 400 {
+		t.Fatalf("%d and %d payments, want 400", len(failing), len(succeeding))
+	}
+	abandon, slow, slowAbandoned, linepay := 0, 0, 0, 0
+	for n, j := range failing {
+		if succeeding[n] != j {
+			t.Fatalf("payment %d: %+v without refunds, %+v with", n, j, succeeding[n])
+		}
+		if j.abandon {
+			abandon++
+		}
+		if j.slow {
+			slow++
+			if j.abandon {
+				slowAbandoned++
+			}
+			if !j.linepay {
+				t.Fatalf("payment %d: slow My Code on PayPay", n)
+			}
+		}
+		if j.linepay {
+			linepay++
+		}
+	}
+	if abandon < 50 || abandon > 100 {
+		t.Errorf("%d of 400 payments abandoned, want about 15%% and half the slow ones", abandon)
+	}
+	if slowAbandoned*10 < slow*3 {
+		t.Errorf("%d of %d slow payments abandoned, want at least about half", slowAbandoned, slow)
+	}
+	if slow < 20 || slow > 60 {
+		t.Errorf("%d of %d LINE Pay payments slow, want about a fifth", slow, linepay)
+	}
+	cfg.AbandonShare = 0
+	for _, j := range drain(false) {
+		if j.abandon {
+			t.Fatal("a payment abandoned with --abandon-share 0")
+		}
+	}
+}
+
+func TestReconcileCancelsPayhubAccepted(t *testing.T) {
+	linepay := func(r payhubRecord) payhubRecord {
+		r.Payment.Method, r.Payment.Amount.Currency = contracts.MethodLinePay, "TWD"
+		return r
+	}
+	canceled := func(r payhubRecord) payhubRecord {
+		r.Payment.Status, r.Payment.AmountCaptured = contracts.StatusCanceled, 0
+		return r
+	}
+	refunded := func(r payhubRecord, amount int64) payhubRecord {
+		r.Refunds = append(r.Refunds, payhubRefund("re_"+r.Payment.ID, amount, contracts.RefundSucceeded))
+		r.Payment.AmountRefunded += amount
+		return r
+	}
+	line := func(ref, status string, charged, refunded int64) partnerPayment {
+		lp := partnerPayment{PartnerRef: ref, Status: status, Amount: 1000, Charged: charged, Refunded: refunded}
+		if refunded > 0 {
+			lp.Refunds = []partnerRefund{{ID: "1", Amount: refunded}}
+		}
+		return lp
+	}
+	accepted := tillCancel{PaymentID: "pay_A", Answer: "202 unknown", Accepted: true}
+	cases := []struct {
+		name                                string
+		record                              payhubRecord
+		entry                               partnerPayment
+		cancel                              tillCancel
+		kept, mismatches, unresolved, dupes int
+		pending                             bool // settlement waits for it
+	}{
+		{name: "canceled, nothing moved", record: linepay(canceled(succeededRecord("pay_A", 1000))),
+			entry: line("pay_A_1", "FAILED", 0, 0), cancel: accepted},
+		{name: "captured late, refunded in full", record: linepay(refunded(succeededRecord("pay_A", 1000), 1000)),
+			entry: line("pay_A_1", "CAPTURE", 1000, 1000), cancel: accepted},
+		{name: "captured late, kept, the request dropped", record: linepay(succeededRecord("pay_A", 1000)),
+			entry: line("pay_A_1", "CAPTURE", 1000, 0), cancel: accepted, kept: 1},
+		{name: "captured late, the reversal under way", record: linepay(cancelStanding(succeededRecord("pay_A", 1000))),
+			entry: line("pay_A_1", "CAPTURE", 1000, 0), cancel: accepted, kept: 1, pending: true},
+		{name: "refunded in part only", record: linepay(refunded(succeededRecord("pay_A", 1000), 400)),
+			entry: line("pay_A_1", "CAPTURE", 1000, 400), cancel: accepted, kept: 1},
+		{name: "payhub canceled, LINE captured after", record: linepay(canceled(succeededRecord("pay_A", 1000))),
+			entry: line("pay_A_1", "CAPTURE", 1000, 0), cancel: accepted, kept: 1, mismatches: 1},
+		{name: "still unknown", record: linepay(withStatusUnknown(succeededRecord("pay_A", 1000))),
+			entry: line("pay_A_1", "CAPTURE", 1000, 0), cancel: accepted, kept: 1, unresolved: 1, pending: true},
+		{name: "authorization still held", record: canceled(succeededRecord("pay_A", 1000)),
+			entry:  partnerPayment{PartnerRef: "pay_A_1", Status: "AUTHORIZED", Amount: 1000, Held: true, RefundIDs: true},
+			cancel: tillCancel{PaymentID: "pay_A", Answer: "200 canceled", Accepted: true}, kept: 1, mismatches: 1},
+		{name: "window passed, the till refunded", record: linepay(refunded(succeededRecord("pay_A", 1000), 1000)),
+			entry:  line("pay_A_1", "CAPTURE", 1000, 1000),
+			cancel: tillCancel{PaymentID: "pay_A", Answer: "409 cancel_window_passed", Refunded: true}},
+		{name: "window passed, kept: not payhub's to cancel", record: linepay(succeededRecord("pay_A", 1000)),
+			entry:  line("pay_A_1", "CAPTURE", 1000, 0),
+			cancel: tillCancel{PaymentID: "pay_A", Answer: "409 cancel_window_passed"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := reconcile([]payhubRecord{tc.record}, []partnerPayment{tc.entry}, map[string]tillCancel{"pay_A": tc.cancel})
+			if got.CancelKept != tc.kept || got.Mismatches != tc.mismatches || got.Unresolved != tc.unresolved ||
+				got.RefundsDuplicated != tc.dupes || got.Lost != 0 || got.ChargedTwice != 0 {
+				t.Fatalf("kept %d, mismatches %d, unresolved %d, duplicated %d, lost %d, twice %d; want %d %d %d %d 0 0\n%s",
+					got.CancelKept, got.Mismatches, got.Unresolved, got.RefundsDuplicated, got.Lost, got.ChargedTwice,
+					tc.kept, tc.mismatches, tc.unresolved, tc.dupes, strings.Join(got.Problems, "\n"))
+			}
+			if got.failed() != (len(got.Problems) > 0) {
+				t.Fatalf("failed() %v with problems %q", got.failed(), got.Problems)
+			}
+			pending := cancelsPending([]payhubRecord{tc.record}, map[string]tillCancel{"pay_A": tc.cancel})
+			if len(pending) > 0 != tc.pending {
+				t.Fatalf("pending %v, want pending %v", pending, tc.pending)
+			}
+		})
+	}
+}
+
+func cancelStanding(r payhubRecord) payhubRecord {
+	r.Payment.CancelRequested = true
+	return r
+}
+
+func withStatusUnknown(r payhubRecord) payhubRecord {
+	r.Payment.Status = contracts.StatusUnknown
+	return r
+}
+
+// An abandoning till takes 200 canceled and 202 as accepted, nothing else.
+func TestCancelAccepted(t *testing.T) {
+	for _, c := range []struct {
+		ans  apiAnswer
+		want bool
+	}{
+		{apiAnswer{status: 200, body: map[string]any{"status": "canceled"}}, true},
+		{apiAnswer{status: 202, body: map[string]any{"status": "unknown", "cancel_requested": true}}, true},
+		{apiAnswer{status: 200, body: map[string]any{"status": "succeeded"}}, false},
+		{apiAnswer{status: 409, body: map[string]any{"code": "cancel_window_passed"}}, false},
+		{apiAnswer{status: 409, body: map[string]any{"code": "invalid_state"}}, false},
+	} {
+		if got := cancelAccepted(c.ans); got != c.want {
+			t.Errorf("%s: accepted %v, want %v", describeAnswer(c.ans), got, c.want)
+		}
+	}
+}
+
+// An abandoning till looks its order up (again after a 503: serve restarting), cancels
+// what it finds under an Idempotency-Key, and refunds everything when the cancel window
+// has passed.
+func TestAbandoningTillRefundsPastTheCancelWindow(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	lookups := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s %s key=%v %s", r.Method, r.URL.RequestURI(), r.Header.Get("Idempotency-Key") != "", body))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/payments":
+			if lookups++; lookups == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, `{"code":"unavailable"}`)
+				return
+			}
+			_, _ = io.WriteString(w, `{"object":"list","data":[{"id":"pay_L","status":"succeeded","method":"linepay"}],"has_more":false,"next_cursor":null}`)
+		case r.URL.Path == "/v1/payments/pay_L/cancel":
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"code":"cancel_window_passed"}`)
+		case r.URL.Path == "/v1/payments/pay_L/refunds":
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"id":"re_1","status":"succeeded","amount":1200}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"code":"not_found"}`)
+		}
+	}))
+	defer srv.Close()
+	key, err := auth.GenerateKey(contracts.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &till{baseURL: srv.URL, key: key, kid: "k", clientID: "c", storeID: "s", http: srv.Client(), abandonAfter: crashAbandonAfter}
+	stats := newLoadStats()
+	tl.abandon(context.Background(), "crash-7", stats)
+	got := stats.abandonReport()
+	want := tillCancel{PaymentID: "pay_L", Method: "linepay", Answer: "409 cancel_window_passed", Refunded: true, RefundAnswer: "201 succeeded"}
+	if got.abandoned != 1 || got.notWritten != 0 || got.cancels["pay_L"] != want {
+		t.Fatalf("report %+v, want one abandon with %+v\n%s", got, want, strings.Join(seen, "\n"))
+	}
+	wantSeen := []string{
+		"GET /v1/payments?order_id=crash-7 key=false ",
+		"GET /v1/payments?order_id=crash-7 key=false ",
+		`POST /v1/payments/pay_L/cancel key=true {"reason":"crashtest: the till gave up"}`,
+		`POST /v1/payments/pay_L/refunds key=true {"reason":"crashtest: the till gave up after the cancel window"}`,
+	}
+	if !slices.Equal(seen, wantSeen) {
+		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(wantSeen, "\n"))
+	}
+	if s := got.summary(); s.CancelsSent != 1 || s.CancelsRefused != 1 || s.TillRefunds != 1 || s.CancelsAccepted != 0 {
+		t.Fatalf("summary %+v", s)
 	}
 }

@@ -65,7 +65,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
-			lpLn, _, err := startLinePaySim(ctx, linepayAddr, faults, log)
+			lpLn, _, err := startLinePaySim(ctx, linepayAddr, faults, log, 0)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	linepaysim "payhub/mocks/linepay"
 	paypaysim "payhub/mocks/paypay"
 	"payhub/mocks/sim"
 )
@@ -21,6 +22,7 @@ const defaultPayPaySimAddr = "127.0.0.1:7101"
 func simCommand(logOut io.Writer) *cobra.Command {
 	var paypayAddr, linepayAddr, gmopgAddr, faultSpec, webhookURL string
 	var faultSeed int64
+	var linepaySlowPayDelay time.Duration
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run the partner simulators, each on its own loopback port",
@@ -45,7 +47,7 @@ sim' and 'payhub serve' started with one environment agree. One fault engine ser
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "PayPay simulator on http://%s\n", ln.Addr())
-			lpLn, _, err := startLinePaySim(ctx, linepayAddr, faults, log)
+			lpLn, _, err := startLinePaySim(ctx, linepayAddr, faults, log, linepaySlowPayDelay)
 			if err != nil {
 				return err
 			}
@@ -65,6 +67,8 @@ sim' and 'payhub serve' started with one environment agree. One fault engine ser
 	cmd.Flags().StringVar(&faultSpec, "faults", "", `fault rules, e.g. "POST /v2/payments 0.1 commit_then_drop; * /v2/refunds 0.05 error:500" (see go doc ./mocks/sim ParseFaultFlag); change them at run time with PUT /_sim/faults`)
 	cmd.Flags().StringVar(&webhookURL, "paypay-webhook-url", "", "where the PayPay simulator sends its callbacks, e.g. http://127.0.0.1:7100/v1/partners/paypay/webhooks (none when empty)")
 	cmd.Flags().Int64Var(&faultSeed, "fault-seed", 1, "seed of the fault decisions (same seed and request order, same faults)")
+	cmd.Flags().DurationVar(&linepaySlowPayDelay, "linepay-slow-pay-delay", linepaysim.DefaultSlowPayDelay,
+		"how long a LINE Pay pay with the slow My Code fixture ("+linepaysim.OneTimeKeySlow+") runs before LINE records it (a payhub whose --linepay-late-window is not longer than this plus its partner timeout may close an order that still lands)")
 	return cmd
 }
 

@@ -32,14 +32,19 @@ func linepayFromEnv(withDemoDefaults bool) (linepayCredentials, error) {
 		envVar{"PAYHUB_LINEPAY_CHANNEL_SECRET", linepaysim.DemoChannelSecret, &c.ChannelSecret})
 }
 
-// startLinePaySim serves the LINE Pay simulator on addr until ctx ends.
-func startLinePaySim(ctx context.Context, addr string, faults *sim.Faults, log *slog.Logger) (net.Listener, *linepaysim.Simulator, error) {
+// startLinePaySim serves the LINE Pay simulator on addr until ctx ends. slowPayDelay is
+// how long a pay with OneTimeKeySlow runs before LINE records it (0: the simulator's
+// DefaultSlowPayDelay).
+func startLinePaySim(ctx context.Context, addr string, faults *sim.Faults, log *slog.Logger, slowPayDelay time.Duration) (net.Listener, *linepaysim.Simulator, error) {
+	if slowPayDelay < 0 {
+		return nil, nil, fmt.Errorf("linepay simulator: slow pay delay %s is negative", slowPayDelay)
+	}
 	creds, err := linepayFromEnv(true)
 	if err != nil {
 		return nil, nil, err
 	}
 	s := linepaysim.New(linepaysim.Config{ChannelID: creds.ChannelID, ChannelSecret: creds.ChannelSecret,
-		Clock: sim.SystemClock{}, Faults: faults})
+		Clock: sim.SystemClock{}, Faults: faults, SlowPayDelay: slowPayDelay})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("linepay simulator: %w", err)
