@@ -126,18 +126,10 @@ func (h *Hub) ProcessCallbacks(ctx context.Context) (int, error) {
 
 // RunCallbackProcessor processes the inbox every interval until ctx ends.
 func (h *Hub) RunCallbackProcessor(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := h.ProcessCallbacks(ctx); err != nil && ctx.Err() == nil {
-			h.log.Error("process partner callbacks", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	h.repeat(ctx, interval, true, "process partner callbacks", func(ctx context.Context) error {
+		_, err := h.ProcessCallbacks(ctx)
+		return err
+	})
 }
 
 // confirmCallback finds the payment a callback names and, when its state is one the

@@ -83,18 +83,7 @@ func (h *Hub) Heartbeat(ctx context.Context) error {
 
 // RunHeartbeat writes the heartbeat every InstanceConfig.HeartbeatEvery until ctx ends.
 func (h *Hub) RunHeartbeat(ctx context.Context) {
-	t := time.NewTicker(h.instance.HeartbeatEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := h.Heartbeat(ctx); err != nil && ctx.Err() == nil {
-				h.log.Error("write instance heartbeat", "instance", h.instanceID, "err", err)
-			}
-		}
-	}
+	h.repeat(ctx, h.instance.HeartbeatEvery, false, "write instance heartbeat", h.Heartbeat)
 }
 
 // StopInstance records that this process stopped: its claims are taken over at once.

@@ -21,19 +21,11 @@ func (h *Hub) ExpireIdempotencyKeys(ctx context.Context, retention time.Duration
 
 // RunIdempotencyJanitor expires keys every interval until ctx ends.
 func (h *Hub) RunIdempotencyJanitor(ctx context.Context, interval, retention time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := h.ExpireIdempotencyKeys(ctx, retention)
-			if err != nil && ctx.Err() == nil {
-				h.log.Error("expire idempotency keys", "err", err)
-			} else if n > 0 {
-				h.log.Info("expired idempotency keys", "count", n)
-			}
+	h.repeat(ctx, interval, false, "expire idempotency keys", func(ctx context.Context) error {
+		n, err := h.ExpireIdempotencyKeys(ctx, retention)
+		if n > 0 {
+			h.log.Info("expired idempotency keys", "count", n)
 		}
-	}
+		return err
+	})
 }

@@ -110,16 +110,8 @@ func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
 // RunPoller polls payments waiting for the customer every interval until ctx ends. PayPay
 // asks merchants to poll QR payments every few seconds.
 func (h *Hub) RunPoller(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := h.PollOnce(ctx, 200); err != nil && ctx.Err() == nil {
-				h.log.Error("poll payments", "err", err)
-			}
-		}
-	}
+	h.repeat(ctx, interval, false, "poll payments", func(ctx context.Context) error {
+		_, err := h.PollOnce(ctx, 200)
+		return err
+	})
 }

@@ -81,26 +81,13 @@ func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 	return settled, nil
 }
 
-// stopping reports that the worker's ctx ended: it starts no new item. An item it began
-// runs to its end under a context that does not end with ctx (context.WithoutCancel), so a
-// stopping instance never leaves a partner call unrecorded or writes to a closed database.
-func stopping(ctx context.Context) bool { return ctx.Err() != nil }
-
 // RunResolver resolves every interval until ctx ends. Its partner calls bypass the circuit
 // breakers: inquiries and reversals only reduce exposure.
 func (h *Hub) RunResolver(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := h.ResolveOnce(ctx); err != nil && ctx.Err() == nil {
-			h.log.Error("resolve open outcomes", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	h.repeat(ctx, interval, true, "resolve open outcomes", func(ctx context.Context) error {
+		_, err := h.ResolveOnce(ctx)
+		return err
+	})
 }
 
 // resolvePayment applies the partner's unknown-outcome rule to one payment and reports

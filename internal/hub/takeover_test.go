@@ -254,8 +254,9 @@ func TestAFrozenInstanceCannotActOnATakenOverClaim(t *testing.T) {
 // resolver's stuck rule allows it.
 func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 	ctx := context.Background()
-	t.Run("capture the partner shows", func(t *testing.T) {
-		r := newRestart(t)
+	// captureCutOff authorizes a payment and captures it on the dying instance, which dies
+	// once the partner took the capture.
+	captureCutOff := func(t *testing.T, r *restart) (string, hub.Idempotency) {
 		id := authorizeOn(t, r)
 		key := idem("capture")
 		r.partner.capture = func(contracts.CaptureRequest) contracts.PaymentResult {
@@ -265,6 +266,11 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 		if _, err := r.dead.CapturePayment(ctx, r.caller, key, id, nil); err == nil {
 			t.Fatal("the dying instance answered")
 		}
+		return id, key
+	}
+	t.Run("capture the partner shows", func(t *testing.T) {
+		r := newRestart(t)
+		id, key := captureCutOff(t, r)
 		r.partner.get = func(contracts.PaymentRef) contracts.PaymentResult {
 			return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded, AmountCaptured: 1000}
 		}
@@ -276,13 +282,7 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 	})
 	t.Run("capture not visible yet", func(t *testing.T) {
 		r := newRestart(t)
-		id := authorizeOn(t, r)
-		key := idem("capture")
-		r.partner.capture = func(contracts.CaptureRequest) contracts.PaymentResult {
-			r.crash.crashIn.Store(1)
-			return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}
-		}
-		_, _ = r.dead.CapturePayment(ctx, r.caller, key, id, nil)
+		id, key := captureCutOff(t, r)
 		r.partner.get = answer(contracts.OutcomeAuthorized) // the capture may still land
 		r.die(t)
 		got, err := r.live.CapturePayment(ctx, r.caller, key, id, nil)
