@@ -172,3 +172,14 @@ func TestAbandonedPaymentThePartnerCancelsEndsCanceled(t *testing.T) {
 		t.Fatalf("second cancel: %v %d %s", err, again.Status, again.Body)
 	}
 }
+
+// Abandoned, then authorized (a hold): the hold is voided, nothing captured or refunded.
+func TestAbandonedAuthorizationIsVoided(t *testing.T) {
+	f := newFixture(t)
+	id := abandonInFlight(t, f, contracts.PaymentResult{Outcome: contracts.OutcomeAuthorized})
+	p := f.payment(t, id)
+	if p.Status != contracts.StatusCanceled || f.partner.count("cancel") != 1 || f.partner.count("refund") != 0 || f.partner.count("capture") != 0 {
+		t.Fatalf("payment %s; partner cancels %d refunds %d captures %d", p.Status,
+			f.partner.count("cancel"), f.partner.count("refund"), f.partner.count("capture"))
+	}
+}
