@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	cardadapter "payhub/adapters/card"
+	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
@@ -141,7 +141,7 @@ func abPayPayKept(t *testing.T, e *testEnv, p contracts.Payment) (int64, string)
 // RETURNX keep nothing.
 func abGMOKept(t *testing.T, e *testEnv, p contracts.Payment) (int64, string) {
 	t.Helper()
-	oid, err := cardadapter.OrderID(p.PartnerRef)
+	oid, err := gmopgadapter.OrderID(p.PartnerRef)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func abGMOKept(t *testing.T, e *testEnv, p contracts.Payment) (int64, string) {
 // not be completed with GMO by it.
 func abCardCustomerReturnsLate(t *testing.T, e *testEnv, p contracts.Payment) {
 	t.Helper()
-	oid, err := cardadapter.OrderID(p.PartnerRef)
+	oid, err := gmopgadapter.OrderID(p.PartnerRef)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +673,7 @@ func abStartInstance(t *testing.T, st contracts.Store, clk *simcore.ManualClock,
 		Clock: clk, SecretKey: secret,
 		PayPay:  paypayadapter.Config{BaseURL: sims.paypayURL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
 		LinePay: &linepayadapter.Config{BaseURL: sims.linepayURL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret, Currency: contracts.TWD},
-		Card:    &cardadapter.Config{BaseURL: sims.gmopgURL, ShopID: testGMOShopID, ShopPass: testGMOShopPass}})
+		Card:    &gmopgadapter.Config{BaseURL: sims.gmopgURL, ShopID: testGMOShopID, ShopPass: testGMOShopPass}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"payhub/adapters/card"
+	"payhub/adapters/gmopg"
 	"payhub/internal/store"
 	simcore "payhub/mocks/sim"
 )
@@ -140,7 +140,7 @@ func orderOf(t *testing.T, e *testEnv, id string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oid, err := card.OrderID(p.PartnerRef)
+	oid, err := gmopg.OrderID(p.PartnerRef)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"payhub/adapters/adaptertest"
-	"payhub/adapters/card"
+	"payhub/adapters/gmopg"
 	"payhub/contracts"
 	"payhub/internal/ids"
 	gmopgsim "payhub/mocks/gmopg"
@@ -24,7 +24,7 @@ func TestCardAdapterConformance(t *testing.T) {
 	s := gmopgsim.New(gmopgsim.Config{ShopID: shopID, ShopPass: shopPass, Clock: clock})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	adapter, err := card.New(card.Config{BaseURL: srv.URL, ShopID: shopID, ShopPass: shopPass, Now: clock.Now})
+	adapter, err := gmopg.New(gmopg.Config{BaseURL: srv.URL, ShopID: shopID, ShopPass: shopPass, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

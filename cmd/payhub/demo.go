@@ -18,7 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	cardadapter "payhub/adapters/card"
+	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
@@ -98,7 +98,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
 				LinePay: &linepayadapter.Config{BaseURL: "http://" + lpLn.Addr().String(), ChannelID: lpCreds.ChannelID,
 					ChannelSecret: lpCreds.ChannelSecret, Currency: contracts.TWD},
-				Card: &cardadapter.Config{BaseURL: "http://" + gmoLn.Addr().String(), ShopID: gmoCreds.ShopID, ShopPass: gmoCreds.ShopPass},
+				Card: &gmopgadapter.Config{BaseURL: "http://" + gmoLn.Addr().String(), ShopID: gmoCreds.ShopID, ShopPass: gmoCreds.ShopPass},
 			})
 			if err != nil {
 				return err

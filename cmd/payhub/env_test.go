@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	cardadapter "payhub/adapters/card"
+	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
@@ -137,7 +137,7 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 		PayPay:    paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
 		LinePay: &linepayadapter.Config{BaseURL: lpSrv.URL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret,
 			Currency: contracts.TWD},
-		Card: &cardadapter.Config{BaseURL: gmoSrv.URL, ShopID: testGMOShopID, ShopPass: testGMOShopPass}})
+		Card: &gmopgadapter.Config{BaseURL: gmoSrv.URL, ShopID: testGMOShopID, ShopPass: testGMOShopPass}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	cardadapter "payhub/adapters/card"
+	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/internal/auth"
@@ -73,7 +73,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 					linepay.Timeouts = linepayadapter.UniformTimeouts(partnerTimeout)
 				}
 				if cards != nil {
-					cards.Timeouts = cardadapter.UniformTimeouts(partnerTimeout)
+					cards.Timeouts = gmopgadapter.UniformTimeouts(partnerTimeout)
 				}
 			}
 			if linepay != nil {

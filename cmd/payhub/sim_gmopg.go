@@ -8,7 +8,7 @@ import (
 	"net"
 	"time"
 
-	cardadapter "payhub/adapters/card"
+	gmopgadapter "payhub/adapters/gmopg"
 	gmopgsim "payhub/mocks/gmopg"
 	"payhub/mocks/sim"
 )
@@ -59,7 +59,7 @@ func startGMOPGSim(ctx context.Context, addr string, faults *sim.Faults, log *sl
 // PAYHUB_PUBLIC_URL (3-D Secure returns the customer's browser to payhub).
 // PAYHUB_GMOPG_ALLOW_WITHOUT_3DS=true is the explicit exemption that authorises cards whose
 // issuer has no 3-D Secure 2 (refused otherwise).
-func cardAdapterConfig(secretKey []byte, publicURL string) (*cardadapter.Config, error) {
+func cardAdapterConfig(secretKey []byte, publicURL string) (*gmopgadapter.Config, error) {
 	creds, err := gmopgFromEnv(false)
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func cardAdapterConfig(secretKey []byte, publicURL string) (*cardadapter.Config,
 	case publicURL == "":
 		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_PUBLIC_URL: 3-D Secure sends the customer's browser back to payhub")
 	}
-	cfg := &cardadapter.Config{BaseURL: base, ShopID: creds.ShopID, ShopPass: creds.ShopPass}
+	cfg := &gmopgadapter.Config{BaseURL: base, ShopID: creds.ShopID, ShopPass: creds.ShopPass}
 	switch v := envOr("PAYHUB_GMOPG_ALLOW_WITHOUT_3DS", "false"); v {
 	case "true":
 		cfg.AllowWithout3DS = true // the explicit exemption of card-gmopg.md §4

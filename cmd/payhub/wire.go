@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	cardadapter "payhub/adapters/card"
+	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
@@ -38,7 +38,7 @@ type appConfig struct {
 	// LinePay configures LINE Pay; nil leaves the method unoffered (method_not_supported).
 	LinePay *linepayadapter.Config
 	// Card configures cards through GMO-PG; nil leaves the method unoffered.
-	Card   *cardadapter.Config
+	Card   *gmopgadapter.Config
 	Clock  contracts.Clock
 	Logger *slog.Logger
 	// OperatorKeys verify operator tokens for /v1/ops; nil leaves /v1/ops closed.
@@ -132,7 +132,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		if cc.HTTPClient == nil {
 			cc.HTTPClient = partnerHTTP
 		}
-		cards, err := cardadapter.New(cc)
+		cards, err := gmopgadapter.New(cc)
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("card adapter: %w", err)

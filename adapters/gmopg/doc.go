@@ -1,4 +1,4 @@
-// Package card is payhub's adapter for credit cards through GMO Payment Gateway's
+// Package gmopg is payhub's adapter for credit cards through GMO Payment Gateway's
 // protocol-type API (/work/shared/partners/card-gmopg.md). It owns the wire protocol of §1:
 // POST /payment/<Name>.idPass with form bodies whose values are Shift_JIS bytes,
 // percent-encoded (see encodeForm), and Windows-31J answers parsed without unescaping, a
@@ -58,4 +58,4 @@
 //
 // The adapter never puts the card token, AccessPass or ShopPass into a message, and logs
 // nothing.
-package card
+package gmopg
