@@ -182,6 +182,10 @@ type RefundResult struct {
 type Partner interface {
 	// Method is the payment method the partner serves.
 	Method() Method
+	// Capabilities declares what the partner takes (currencies, flows, cap, minor-unit
+	// step, serial refunds, manual capture): the engine enforces it, once, before it calls
+	// any other method, so the adapter need not check those rules again.
+	Capabilities() Capabilities
 	// CreatePayment starts a payment: charges a scanned barcode or a linked account, or
 	// creates a QR code for the customer (OutcomePending with NextAction).
 	CreatePayment(ctx context.Context, req PaymentRequest) PaymentResult
@@ -214,7 +218,7 @@ type ReturnHandler interface {
 
 // PartnerNotification is a partner's callback as payhub reads it: a hint that a payment
 // may have moved. payhub never changes state on a callback's say-so; it confirms with
-// GetPayment first (partners/paypay.md §10).
+// GetPayment first (docs/partners/paypay.md §10).
 type PartnerNotification struct {
 	// EventID identifies the callback for dedupe; a partner's retry carries the same one
 	// (PayPay: order_id + ":" + state).

@@ -6,9 +6,14 @@
 // not_found, and (for partners with manual capture) an authorization is captured in part or
 // in full exactly once, or released.
 //
-// A partner that lacks a capability (a LINE Pay or card adapter has no barcode, say) leaves
-// the Harness field nil and the matching subtests are skipped. The package imports only
-// contracts and the standard library: it knows neither simulators nor engine internals.
+// The suite reads the partner's declared contracts.Capabilities: it checks that the
+// harness can exercise exactly the flows declared, that the simulator takes the smallest
+// and the largest payment the engine would let through (one step, the cap) and refuses a
+// currency the partner does not declare, and it takes the currency, the amount step and
+// manual capture from the declaration where the Harness leaves them unset. A partner that
+// lacks a flow (a LINE Pay or card adapter has no linked accounts, say) leaves the Harness
+// field nil and the matching subtests are skipped. The package imports only contracts and
+// the standard library: it knows neither simulators nor engine internals.
 package adaptertest
 
 import (
@@ -58,15 +63,19 @@ var declines = map[string]string{
 type Harness struct {
 	// Partner is the adapter under test, pointed at its simulator.
 	Partner contracts.Partner
-	// Currency is the currency the partner takes.
+	// Currency is the currency the suite pays in; empty: the first of the partner's
+	// Capabilities().Currencies. Set, it must be one of them.
 	Currency contracts.Currency
-	// BaseAmount is the smallest amount the suite charges, in minor units (default 1000).
+	// BaseAmount is the smallest amount the suite charges, in minor units (default 1000
+	// times AmountStep).
 	// Each payment adds a distinct offset so partner duplicate guards (same user, same
 	// amount within minutes) never trip by accident.
 	BaseAmount int64
-	// AmountStep is the smallest amount the partner moves, in minor units (default 1):
-	// LINE Pay takes whole TWD, so 100. Every amount the suite sends (payments, parts of
-	// captures and refunds, the "one too many") is a multiple of it; BaseAmount must be too.
+	// AmountStep is the smallest amount the partner moves, in minor units; zero: the
+	// partner's declared step for Currency (Capabilities().StepOf; LINE Pay takes whole
+	// TWD, so 100). Set, it must equal the declared step. Every amount the suite sends
+	// (payments, parts of captures and refunds, the "one too many") is a multiple of it;
+	// BaseAmount must be too.
 	AmountStep int64
 	// RefundOnlyAfterCapture says the partner has no cancel of captured money (LINE Pay):
 	// CancelPayment of a succeeded payment answers OutcomeWindowPassed, the payment stays
@@ -100,7 +109,8 @@ type Harness struct {
 	// "https://payhub.example/v1/payment-returns/conformance").
 	ReturnURL string
 	// ManualCapture says the partner can authorize only and capture or release later
-	// (contracts.CaptureManual). False: the manual-capture subtests are skipped.
+	// (contracts.CaptureManual). The manual-capture subtests run when the partner declares
+	// it (Capabilities().ManualCapture); set, this must agree with the declaration.
 	ManualCapture bool
 	// NewRef returns a fresh partner-facing id (payment, capture or refund) the partner accepts.
 	NewRef func() string
@@ -115,6 +125,7 @@ type Harness struct {
 // suite is one Run's state.
 type suite struct {
 	h      Harness
+	caps   contracts.Capabilities
 	amount atomic.Int64
 
 	// mu guards the refund bookkeeping below, which sets RefundRequest.PriorRefunded the
@@ -133,12 +144,28 @@ type suite struct {
 // Run runs the conformance suite against h.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
-	if h.Partner == nil || h.NewRef == nil || h.Currency == "" {
-		t.Fatal("adaptertest: Harness needs Partner, Currency and NewRef")
+	if h.Partner == nil || h.NewRef == nil {
+		t.Fatal("adaptertest: Harness needs Partner and NewRef")
 	}
-	if h.AmountStep <= 0 {
-		h.AmountStep = 1
+	caps := h.Partner.Capabilities()
+	if err := caps.Validate(); err != nil {
+		t.Fatalf("adaptertest: the partner declares what the engine cannot enforce: %v", err)
 	}
+	if h.Currency == "" {
+		h.Currency = caps.Currencies[0]
+	}
+	if !caps.Takes(h.Currency) {
+		t.Fatalf("adaptertest: Harness.Currency %s is not among the declared currencies %v", h.Currency, caps.Currencies)
+	}
+	if step := caps.StepOf(h.Currency); h.AmountStep <= 0 {
+		h.AmountStep = step
+	} else if h.AmountStep != step {
+		t.Fatalf("adaptertest: Harness.AmountStep %d, but the partner declares a step of %d %s", h.AmountStep, step, h.Currency)
+	}
+	if h.ManualCapture && !caps.ManualCapture {
+		t.Fatal("adaptertest: Harness.ManualCapture is set, but the partner does not declare manual capture")
+	}
+	h.ManualCapture = caps.ManualCapture
 	if h.BaseAmount <= 0 {
 		h.BaseAmount = 1000 * h.AmountStep
 	}
@@ -160,12 +187,13 @@ func Run(t *testing.T, h Harness) {
 	if h.ReturnURL == "" {
 		h.ReturnURL = "https://payhub.example/v1/payment-returns/conformance"
 	}
-	s := &suite{h: h, refunded: map[string]int64{}, prior: map[string]int64{}, succeeded: map[string]bool{}}
+	s := &suite{h: h, caps: caps, refunded: map[string]int64{}, prior: map[string]int64{}, succeeded: map[string]bool{}}
 	t.Run("Method", func(t *testing.T) {
 		if h.Partner.Method() == "" {
 			t.Error("Method() is empty")
 		}
 	})
+	t.Run("Capabilities", s.testCapabilities)
 	t.Run("Barcode", s.testBarcode)
 	t.Run("Linked", s.testLinked)
 	t.Run("QR", s.testQR)
@@ -490,10 +518,7 @@ func (s *suite) testRefundReplay(t *testing.T) {
 }
 
 func (s *suite) testNotFound(t *testing.T) {
-	flows := map[contracts.Flow]bool{
-		contracts.FlowBarcode: s.h.Barcode != nil, contracts.FlowLinked: s.h.LinkedUser != nil, contracts.FlowQR: s.h.CustomerPaysQR != nil,
-		contracts.FlowRedirect: s.h.CustomerReturns != nil,
-	}
+	flows := s.harnessFlows()
 	for _, flow := range []contracts.Flow{contracts.FlowBarcode, contracts.FlowLinked, contracts.FlowQR, contracts.FlowRedirect} {
 		t.Run(string(flow), func(t *testing.T) {
 			if !flows[flow] {

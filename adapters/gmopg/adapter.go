@@ -75,7 +75,7 @@ type Config struct {
 	// TdTenantName is the store name shown on the 3-D Secure page (optional, at most 25
 	// bytes once encoded by GMO's rule; sent as given).
 	TdTenantName string
-	// AllowWithout3DS is the explicit exemption of card-gmopg.md §4: a card whose issuer
+	// AllowWithout3DS is the explicit exemption of docs/partners/gmopg.md §4: a card whose issuer
 	// has no 3-D Secure 2 is authorised plainly (Tds2Type 3) instead of refused (Tds2Type 2,
 	// the default).
 	AllowWithout3DS bool

@@ -208,6 +208,9 @@ func TestCheckStringMismatchIsUnknown(t *testing.T) {
 	}
 }
 
+// TestRefusedWithoutCall: what the adapter cannot put on the wire is refused without a
+// call. The flow is not checked here: the engine refuses card-present flows from
+// Capabilities.
 func TestRefusedWithoutCall(t *testing.T) {
 	f := newFake(t)
 	a := f.adapter(t, testNow)
@@ -215,11 +218,10 @@ func TestRefusedWithoutCall(t *testing.T) {
 		mut     func(*contracts.PaymentRequest)
 		failure string
 	}{
-		"no token":     {func(r *contracts.PaymentRequest) { r.CardToken = "" }, contracts.FailureCardTokenInvalid},
-		"barcode flow": {func(r *contracts.PaymentRequest) { r.Flow = contracts.FlowBarcode }, contracts.FailurePartnerRejected},
-		"USD":          {func(r *contracts.PaymentRequest) { r.Amount.Currency = "USD" }, contracts.FailurePartnerRejected},
-		"bad ref":      {func(r *contracts.PaymentRequest) { r.PartnerRef = "pay_" + testULID + "_99" }, contracts.FailurePartnerRejected},
-		"no return":    {func(r *contracts.PaymentRequest) { r.ReturnURL = "" }, contracts.FailurePartnerRejected},
+		"no token":  {func(r *contracts.PaymentRequest) { r.CardToken = "" }, contracts.FailureCardTokenInvalid},
+		"USD":       {func(r *contracts.PaymentRequest) { r.Amount.Currency = "USD" }, contracts.FailurePartnerRejected},
+		"bad ref":   {func(r *contracts.PaymentRequest) { r.PartnerRef = "pay_" + testULID + "_99" }, contracts.FailurePartnerRejected},
+		"no return": {func(r *contracts.PaymentRequest) { r.ReturnURL = "" }, contracts.FailurePartnerRejected},
 	} {
 		req := payReq("pay_"+testULID+"_1", "tok_success", 1000, "")
 		c.mut(&req)

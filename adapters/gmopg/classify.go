@@ -6,7 +6,7 @@ import (
 	"payhub/contracts"
 )
 
-// class is payhub's reading of a GMO error (card-gmopg.md §5).
+// class is payhub's reading of a GMO error (docs/partners/gmopg.md §5).
 type class int
 
 const (

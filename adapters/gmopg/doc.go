@@ -1,5 +1,5 @@
 // Package gmopg is payhub's adapter for credit cards through GMO Payment Gateway's
-// protocol-type API (/work/shared/partners/card-gmopg.md). It owns the wire protocol of §1:
+// protocol-type API (docs/partners/gmopg.md). It owns the wire protocol of §1:
 // POST /payment/<Name>.idPass with form bodies whose values are Shift_JIS bytes,
 // percent-encoded (see encodeForm), and Windows-31J answers parsed without unescaping, a
 // part whose key the call does not know being glued back onto the previous value, so a 3DS
@@ -9,11 +9,15 @@
 // a partner-side problem and classifies anything it cannot be sure of as
 // contracts.OutcomeUnknown.
 //
-// Flow: only contracts.FlowRedirect (online, EMV 3-D Secure); card-present and other
-// flows are refused without a call. CreatePayment runs EntryTran (JobCd AUTH for
-// contracts.CaptureManual, CAPTURE otherwise; TdFlag 2; Tds2Type 2 = a card whose issuer
-// has no 3DS2 is refused, or 3 = plain authorisation with Config.AllowWithout3DS, the
-// explicit exemption) and ExecTran (Method 1, Token, RetUrl = PaymentRequest.ReturnURL, CallbackType
+// What card payments take — JPY, at most MaxAmount, flow redirect only (card-present
+// payments are refused with CardPresentRefusal), a card token, manual capture — is declared
+// in Capabilities (capabilities.go) and enforced by the engine, which never calls the
+// adapter with anything else.
+//
+// Flow: only contracts.FlowRedirect (online, EMV 3-D Secure). CreatePayment runs
+// EntryTran (JobCd AUTH for contracts.CaptureManual, CAPTURE otherwise; TdFlag 2; Tds2Type
+// 2 = a card whose issuer has no 3DS2 is refused, or 3 = plain authorisation with
+// Config.AllowWithout3DS, the explicit exemption) and ExecTran (Method 1, Token, RetUrl = PaymentRequest.ReturnURL, CallbackType
 // 3 = the browser returns by GET with AccessID in the query). ACS=0 is authorised at once
 // (its CheckString is verified: a mismatch is OutcomeUnknown); ACS=2 is OutcomePending
 // with NextActionRedirect to GMO's 3DS page; CompleteReturn checks the returned AccessID

@@ -34,9 +34,6 @@ const (
 // maxTokenLength is GMO's limit for Token (§1).
 const maxTokenLength = 256
 
-// maxAmount bounds Amount (E01060005 too many digits; payhub sends at most 7 digits of yen).
-const maxAmount = 9_999_999
-
 // CreatePayment takes a card payment (FlowRedirect only): EntryTran (JobCd AUTH for
 // contracts.CaptureManual, CAPTURE otherwise; TdFlag 2, Tds2Type 2 or 3), then ExecTran with
 // the token and RetUrl = req.ReturnURL. ACS=0 is authorised (Authorized or Succeeded, its
@@ -95,22 +92,22 @@ func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentReques
 	return res
 }
 
-// checkPaymentRequest refuses, without calling GMO, requests GMO could never accept.
+// checkPaymentRequest refuses, without calling GMO, requests the adapter cannot put on the
+// wire: ExecTran's Token and RetUrl, EntryTran's OrderID and JobCd, and an Amount that is
+// not yen. What card payments take (flow redirect only, the cap, a card token) is declared
+// in Capabilities and enforced by the engine before the adapter is called; it is not
+// checked again here.
 func (a *Adapter) checkPaymentRequest(req contracts.PaymentRequest) (orderID, job string, res contracts.PaymentResult, ok bool) {
 	refuse := func(code, msg string) (string, string, contracts.PaymentResult, bool) {
 		return "", "", failedPayment("", code, msg), false
-	}
-	if req.Flow != contracts.FlowRedirect {
-		return refuse(contracts.FailurePartnerRejected, "card payments are online only (flow redirect, with 3-D Secure); card-present and flow "+string(req.Flow)+" are not supported")
 	}
 	if req.CardToken == "" || len(req.CardToken) > maxTokenLength {
 		return refuse(contracts.FailureCardTokenInvalid, "a card payment needs the card token from GMO's token script (missing or too long)")
 	}
 	if req.Amount.Currency != contracts.JPY {
+		// GMO's Amount is yen and the protocol carries no currency (§1): another
+		// currency's minor units would be charged as yen.
 		return refuse(contracts.FailurePartnerRejected, fmt.Sprintf("GMO card payments take JPY only, not %q", req.Amount.Currency))
-	}
-	if req.Amount.Amount <= 0 || req.Amount.Amount > maxAmount {
-		return refuse(contracts.FailurePartnerRejected, "amount must be 1 to 9999999 JPY")
 	}
 	if u, err := url.Parse(req.ReturnURL); err != nil || !u.IsAbs() || u.Host == "" || len(req.ReturnURL) > 2048 {
 		return refuse(contracts.FailurePartnerRejected, "a card payment needs an absolute return URL")
@@ -125,7 +122,7 @@ func (a *Adapter) checkPaymentRequest(req contracts.PaymentRequest) (orderID, jo
 	case contracts.CaptureAutomatic, "":
 		job = jobCapture
 	default:
-		return refuse(contracts.FailurePartnerRejected, "unsupported capture method "+string(req.CaptureMethod))
+		return refuse(contracts.FailurePartnerRejected, "no JobCd for capture method "+string(req.CaptureMethod))
 	}
 	return id, job, contracts.PaymentResult{}, true
 }

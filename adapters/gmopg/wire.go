@@ -8,7 +8,7 @@ import (
 	"golang.org/x/text/encoding/japanese"
 )
 
-// Call names of the protocol API (card-gmopg.md §3); the path is /payment/<name>.idPass.
+// Call names of the protocol API (docs/partners/gmopg.md §3); the path is /payment/<name>.idPass.
 const (
 	callEntryTran   = "EntryTran"
 	callExecTran    = "ExecTran"

@@ -17,7 +17,7 @@ import (
 	"payhub/contracts"
 )
 
-// Default per-operation read timeouts (linepay.md §4, §5, §5.1); each is at least LINE's
+// Default per-operation read timeouts (docs/partners/linepay.md §4, §5, §5.1); each is at least LINE's
 // documented minimum.
 const (
 	// DefaultPayTimeout bounds the Offline v4 pay (§5.1: a 45 s read timeout).

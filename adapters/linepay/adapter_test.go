@@ -315,8 +315,9 @@ func TestPayOutcomes(t *testing.T) {
 	}
 }
 
-// TestCreatePaymentRefusedLocally: what LINE could never accept is refused without a call,
-// among it TWD cents (LINE takes whole dollars).
+// TestCreatePaymentRefusedLocally: what the adapter cannot put on the wire is refused
+// without a call, among it TWD cents (LINE's amount is whole dollars). The channel's
+// currency is not checked here: the engine refuses another currency from Capabilities.
 func TestCreatePaymentRefusedLocally(t *testing.T) {
 	f, a := newFake(t, map[string]func(http.ResponseWriter, *http.Request){})
 	tests := map[string]struct {
@@ -327,7 +328,6 @@ func TestCreatePaymentRefusedLocally(t *testing.T) {
 		"TWD cents":       {func(r *contracts.PaymentRequest) { r.Amount.Amount = 12350 }, contracts.FailurePartnerRejected, "whole TWD"},
 		"one cent":        {func(r *contracts.PaymentRequest) { r.Amount.Amount = 1 }, contracts.FailurePartnerRejected, "0.01 TWD"},
 		"QR TWD cents":    {func(r *contracts.PaymentRequest) { r.Flow, r.Amount.Amount = contracts.FlowQR, 10001 }, contracts.FailurePartnerRejected, "whole TWD"},
-		"other currency":  {func(r *contracts.PaymentRequest) { r.Amount.Currency = contracts.THB }, contracts.FailurePartnerRejected, "TWD only"},
 		"JPY":             {func(r *contracts.PaymentRequest) { r.Amount = contracts.Money{Amount: 100, Currency: contracts.JPY} }, contracts.FailurePartnerRejected, ""},
 		"zero":            {func(r *contracts.PaymentRequest) { r.Amount.Amount = 0 }, contracts.FailurePartnerRejected, "positive"},
 		"negative":        {func(r *contracts.PaymentRequest) { r.Amount.Amount = -100 }, contracts.FailurePartnerRejected, "positive"},

@@ -113,11 +113,10 @@ func (a *Adapter) alreadyCaptured(row *paymentInfo, req contracts.CaptureRequest
 	return res
 }
 
-// checkCaptureRequest refuses, without calling LINE, captures LINE could never accept.
+// checkCaptureRequest refuses, without calling LINE, captures it cannot put on the wire (a
+// fraction of a unit) and captures above the authorization (1184). The currency is the
+// payment's, which the engine checked against Capabilities.
 func (a *Adapter) checkCaptureRequest(req contracts.CaptureRequest) (int64, contracts.PaymentResult, bool) {
-	if req.Amount.Currency != a.cfg.Currency {
-		return 0, refusedCapture(fmt.Sprintf("this LINE Pay channel takes %s only, not %q", a.cfg.Currency, req.Amount.Currency)), false
-	}
 	major, err := majorUnits(req.Amount)
 	if err != nil {
 		return 0, refusedCapture(err.Error()), false

@@ -1,10 +1,15 @@
 // Package linepay is payhub's adapter for LINE Pay (Taiwan, Thailand). It owns the wire
-// protocol of /work/shared/partners/linepay.md: the HMAC request signature (§3.1, see
+// protocol of docs/partners/linepay.md: the HMAC request signature (§3.1, see
 // Sign), the returnCode envelope (§2), the Online v3 and Offline v4 endpoints payhub uses
 // (§4, §5), the exact 19-digit transaction ids (§7.1, see TxID), whole-unit amounts (§7.2)
 // and the mapping of every return code and status to a contracts.Outcome (§6).
 // *Adapter implements contracts.Partner; it never returns a Go error for a partner-side
 // problem and classifies anything it cannot be sure of as contracts.OutcomeUnknown.
+//
+// What a channel takes — its one currency (Config.Currency), at most MaxAmount per payment
+// (payhub's choice), whole units only, flows barcode, QR and redirect, manual capture, one
+// refund of a payment at a time — is declared in Capabilities (capabilities.go) and
+// enforced by the engine, which never calls the adapter with anything else.
 //
 // Flows:
 //   - FlowBarcode: the till scanned the customer's LINE Pay code (oneTimeKey, 12 or 18
@@ -27,8 +32,9 @@
 // that moves money (the resolver inquires first, §6.2).
 //
 // Amounts: payhub Money is ISO minor units (TWD 123.00 is 12300); LINE takes whole major
-// units, so an amount with cents is refused before any call, and amount/100 is sent as an
-// integer. LINE's amounts are read as decimal text, never as floats.
+// units, so an amount with cents is refused before any call (by the engine, from
+// Capabilities, and again by majorUnits, since the wire cannot carry it), and amount/100 is
+// sent as an integer. LINE's amounts are read as decimal text, never as floats.
 //
 // Refunds have no idempotency key at LINE (§6.2 rule 4): see Refund for how
 // RefundRequest.PriorRefunded keeps a resent refund from refunding twice.

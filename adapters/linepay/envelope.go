@@ -11,7 +11,7 @@ import (
 	"payhub/contracts"
 )
 
-// Return codes payhub branches on (linepay.md §4.3, §6.1).
+// Return codes payhub branches on (docs/partners/linepay.md §4.3, §6.1).
 const (
 	codeSuccess            = "0000"
 	codeCheckApproved      = "0110"
@@ -153,21 +153,25 @@ func (e envelope) decodeInfo(v any) error {
 
 // majorUnits converts payhub's minor units to the whole major units LINE takes (§7.2):
 // TWD/THB amounts have two ISO decimals, and LINE takes whole dollars (and, until satang is
-// confirmed, whole baht). An amount with cents is refused, never rounded.
+// confirmed, whole baht). An amount with cents is refused, never rounded. The engine
+// refuses such amounts first (Capabilities' Step); this check stays because the amount LINE
+// is sent is an integer of major units, which cannot carry a fraction.
 func majorUnits(m contracts.Money) (int64, error) {
 	switch m.Currency {
 	case contracts.TWD, contracts.THB:
 	default:
+		// The conversion knows these two ISO exponents only: another currency's minor
+		// units would be sent mis-scaled.
 		return 0, fmt.Errorf("LINE Pay adapter handles TWD and THB only, not %q", m.Currency)
 	}
 	if m.Amount <= 0 {
 		return 0, errors.New("amount must be positive")
 	}
-	if m.Amount%100 != 0 {
+	if m.Amount%wholeUnit != 0 {
 		return 0, fmt.Errorf("LINE Pay takes whole %s only; %d.%02d %s has a fractional part",
 			m.Currency, m.Amount/100, m.Amount%100, m.Currency)
 	}
-	return m.Amount / 100, nil
+	return m.Amount / wholeUnit, nil
 }
 
 // maxMajorDigits bounds the integer part of an amount LINE sends (far below overflow).

@@ -94,8 +94,8 @@ type amountBody struct {
 // CreatePayment charges a scanned LINE Pay code (FlowBarcode: Offline v4 pay) or creates an
 // Online v3 payment request whose paymentUrl the till shows as a QR code (FlowQR:
 // OutcomePending). With contracts.CaptureManual it only authorizes (options.payment.capture
-// false). Requests LINE could never accept (a TWD/THB amount with cents, a malformed code or
-// orderId, another currency or flow) are refused without a call.
+// false). Requests the adapter cannot put on the wire (an amount with cents, a malformed
+// code, orderId or return URL) are refused without a call.
 func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentRequest) contracts.PaymentResult {
 	major, res, ok := a.checkPaymentRequest(req)
 	if !ok {
@@ -138,8 +138,11 @@ func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentReques
 	return a.payResult(r, req)
 }
 
-// checkPaymentRequest refuses, without calling LINE, requests LINE could never accept. It
-// returns the amount in whole major units.
+// checkPaymentRequest refuses, without calling LINE, requests the adapter cannot put on the
+// wire. It returns the amount in whole major units. What the channel takes (its currency,
+// the cap, whole units, the flows) is declared in Capabilities and enforced by the engine
+// before the adapter is called; majorUnits still refuses a fraction because LINE's amount
+// field cannot carry one.
 func (a *Adapter) checkPaymentRequest(req contracts.PaymentRequest) (int64, contracts.PaymentResult, bool) {
 	refuse := func(code, msg string) (int64, contracts.PaymentResult, bool) {
 		return 0, contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: code, FailureMessage: msg}, false
@@ -147,15 +150,12 @@ func (a *Adapter) checkPaymentRequest(req contracts.PaymentRequest) (int64, cont
 	if !orderIDPattern.MatchString(req.PartnerRef) {
 		return refuse(contracts.FailurePartnerRejected, "orderId (PartnerRef) must be 1-100 characters of [A-Za-z0-9_-]")
 	}
-	if req.Amount.Currency != a.cfg.Currency {
-		return refuse(contracts.FailurePartnerRejected, fmt.Sprintf("this LINE Pay channel takes %s only, not %q", a.cfg.Currency, req.Amount.Currency))
-	}
 	major, err := majorUnits(req.Amount)
 	if err != nil {
 		return refuse(contracts.FailurePartnerRejected, err.Error())
 	}
 	if req.CaptureMethod != "" && req.CaptureMethod != contracts.CaptureAutomatic && req.CaptureMethod != contracts.CaptureManual {
-		return refuse(contracts.FailurePartnerRejected, "LINE Pay adapter does not support capture method "+string(req.CaptureMethod))
+		return refuse(contracts.FailurePartnerRejected, "LINE Pay adapter has no call for capture method "+string(req.CaptureMethod))
 	}
 	switch req.Flow {
 	case contracts.FlowQR:
@@ -169,7 +169,9 @@ func (a *Adapter) checkPaymentRequest(req contracts.PaymentRequest) (int64, cont
 			return refuse(contracts.FailureBarcodeInvalid, "the scanned code is not a LINE Pay code (12 or 18 digits)")
 		}
 	default:
-		return refuse(contracts.FailurePartnerRejected, "LINE Pay adapter does not support flow "+string(req.Flow))
+		// Unreachable through the engine (the flow is not in Capabilities().Flows): the
+		// adapter has no request for it.
+		return refuse(contracts.FailurePartnerRejected, "LINE Pay adapter has no call for flow "+string(req.Flow))
 	}
 	return major, contracts.PaymentResult{}, true
 }

@@ -31,12 +31,10 @@ type refundBody struct {
 //     refund payhub does not know of exists; OutcomeUnknown, nothing sent, for an operator.
 //   - details unreadable: OutcomeUnknown, nothing sent.
 //
-// This holds only if the engine sends one refund of a payment at a time and PriorRefunded
-// counts all its other refunds that LINE accepted.
+// This holds only if the engine sends one refund of a payment at a time, which Capabilities
+// asks for (SerialRefunds), and PriorRefunded counts all its other refunds that LINE
+// accepted. The currency is the payment's, which the engine checked against Capabilities.
 func (a *Adapter) Refund(ctx context.Context, req contracts.RefundRequest) contracts.RefundResult {
-	if req.Amount.Currency != a.cfg.Currency {
-		return refusedRefund(fmt.Sprintf("this LINE Pay channel takes %s only, not %q", a.cfg.Currency, req.Amount.Currency))
-	}
 	major, err := majorUnits(req.Amount)
 	if err != nil {
 		return refusedRefund("refund: " + err.Error())

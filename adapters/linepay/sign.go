@@ -6,7 +6,7 @@ import (
 	"encoding/base64"
 )
 
-// The HMAC and device headers (linepay.md §3.1).
+// The HMAC and device headers (docs/partners/linepay.md §3.1).
 const (
 	headerChannelID       = "X-LINE-ChannelId"
 	headerNonce           = "X-LINE-Authorization-Nonce"
@@ -15,7 +15,7 @@ const (
 	headerDeviceType      = "X-LINE-MerchantDeviceType"
 )
 
-// Sign computes X-LINE-Authorization exactly as linepay.md §3.1 describes:
+// Sign computes X-LINE-Authorization exactly as docs/partners/linepay.md §3.1 describes:
 // Base64(HMAC-SHA256(key=channelSecret, channelSecret + path + content + nonce)). path
 // starts at the version prefix (no scheme, host or port) and is the path as sent; content
 // is the exact body bytes of a POST ("" when it has none) or the raw query of a GET as sent,

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestSignVectors recomputes the four test vectors of linepay.md §3.1.
+// TestSignVectors recomputes the four test vectors of docs/partners/linepay.md §3.1.
 func TestSignVectors(t *testing.T) {
 	const secret, nonce = "testsecret", "3b3d7c7e-1c4e-4f61-9a1e-2f8a8b6c1d00"
 	tests := []struct {

@@ -6,7 +6,7 @@ import (
 )
 
 // maxTxIDDigits is the longest id accepted: LINE's ids are 19 digits, date-prefixed
-// (linepay.md §7.1).
+// (docs/partners/linepay.md §7.1).
 const maxTxIDDigits = 19
 
 // errBadTxID is returned for anything that is not 1–19 decimal digits.

@@ -17,7 +17,7 @@ import (
 	"payhub/contracts"
 )
 
-// Default read timeouts of paypay.md §4 and §7.
+// Default read timeouts of docs/partners/paypay.md §4 and §7.
 const (
 	// DefaultValueMovingTimeout bounds calls that may move money (create payment, create QR,
 	// refund).
@@ -29,7 +29,7 @@ const (
 // maxResponseBytes caps a response body; PayPay's answers are a few kilobytes.
 const maxResponseBytes = 1 << 20
 
-// contentTypeJSON is the content type the adapter sends and signs (paypay.md §2.3).
+// contentTypeJSON is the content type the adapter sends and signs (docs/partners/paypay.md §2.3).
 const contentTypeJSON = "application/json"
 
 // Timeouts overrides the per-operation timeouts; a zero field keeps its default.
@@ -136,7 +136,7 @@ type reply struct {
 	err       error
 }
 
-// verdict classifies the reply per paypay.md §6.
+// verdict classifies the reply per docs/partners/paypay.md §6.
 func (r reply) verdict() verdict {
 	if r.err != nil {
 		return verdictUnknown

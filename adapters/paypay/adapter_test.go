@@ -242,8 +242,6 @@ func TestCreatePaymentRefusedLocally(t *testing.T) {
 	f, a := newFake(t, answer(http.StatusOK, "SUCCESS", paymentData("COMPLETED")))
 	for name, mutate := range map[string]func(*contracts.PaymentRequest){
 		"no barcode":     func(r *contracts.PaymentRequest) { r.Barcode = "" },
-		"wrong currency": func(r *contracts.PaymentRequest) { r.Amount.Currency = contracts.THB },
-		"zero amount":    func(r *contracts.PaymentRequest) { r.Amount.Amount = 0 },
 		"no ref":         func(r *contracts.PaymentRequest) { r.PartnerRef = "" },
 		"linked no user": func(r *contracts.PaymentRequest) { r.Flow = contracts.FlowLinked },
 		"unknown flow":   func(r *contracts.PaymentRequest) { r.Flow = "teleport" },

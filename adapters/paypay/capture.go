@@ -57,8 +57,9 @@ func (a *Adapter) CapturePayment(ctx context.Context, req contracts.CaptureReque
 	return a.captureResult(r, req, checked)
 }
 
-// checkCaptureRequest refuses, without calling PayPay, captures PayPay could never accept
-// and captures above the authorization (which PayPay would put to the customer).
+// checkCaptureRequest refuses, without calling PayPay, captures it could not build and
+// captures above the authorization (which PayPay would put to the customer, §4.6). The
+// currency is the payment's, which the engine checked against Capabilities.
 func checkCaptureRequest(req contracts.CaptureRequest) (contracts.PaymentResult, bool) {
 	refuse := func(msg string) (contracts.PaymentResult, bool) {
 		return contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailurePartnerRejected, FailureMessage: msg}, false
@@ -68,8 +69,6 @@ func checkCaptureRequest(req contracts.CaptureRequest) (contracts.PaymentResult,
 		return refuse("merchantCaptureId (PartnerRef) must be 1-64 characters of [A-Za-z0-9_-]")
 	case req.Payment.PartnerRef == "":
 		return refuse("no merchantPaymentId (Payment.PartnerRef) to capture")
-	case req.Amount.Currency != contracts.JPY:
-		return refuse("PayPay takes JPY only, not " + string(req.Amount.Currency))
 	case req.Amount.Amount <= 0:
 		return refuse("capture amount must be positive")
 	case req.Payment.Amount.Amount > 0 && req.Amount.Amount > req.Payment.Amount.Amount:

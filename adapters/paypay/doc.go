@@ -1,10 +1,14 @@
 // Package paypay is payhub's adapter for PayPay (Japan)'s Open Payment API (OPA v2). It owns
-// the wire protocol of /work/shared/partners/paypay.md: the "hmac OPA-Auth" request
+// the wire protocol of docs/partners/paypay.md: the "hmac OPA-Auth" request
 // signature (§2, see Sign), the resultInfo envelope (§3), the endpoints payhub uses (§4) and
 // the mapping of every PayPay result code and payment status to a contracts.Outcome (§5, §6).
 // *Adapter implements contracts.Partner; it never returns a Go error for a partner-side
 // problem and classifies anything it cannot be sure of as contracts.OutcomeUnknown, so the
 // engine's resolver can apply the unknown-outcome rule of §8.
+//
+// What PayPay takes — JPY only, at most MaxAmount (¥500,000) per payment, flows barcode, QR
+// and linked, manual capture — is declared in Capabilities (capabilities.go) and enforced
+// by the engine, which never calls the adapter with anything else.
 //
 // Flows:
 //   - FlowQR creates a dynamic QR code (POST /v2/codes) and answers OutcomePending with the

@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-// Result codes payhub branches on (paypay.md §3, §4, §6, §11).
+// Result codes payhub branches on (docs/partners/paypay.md §3, §4, §6, §11).
 const (
 	codeSuccess                    = "SUCCESS"
 	codeRequestAccepted            = "REQUEST_ACCEPTED"
@@ -32,7 +32,7 @@ const (
 	codeOrderNotCancelable         = "ORDER_NOT_CANCELABLE"
 )
 
-// definiteCodes are the 4xx result codes of paypay.md §4, §6 and §11 that mean "refused,
+// definiteCodes are the 4xx result codes of docs/partners/paypay.md §4, §6 and §11 that mean "refused,
 // nothing moved". A 4xx code outside this set is not recognised, and on a call that moves
 // money an unrecognised code is unknown, never a failure or a success.
 var definiteCodes = map[string]bool{
@@ -59,7 +59,7 @@ var definiteCodes = map[string]bool{
 	"NO_SUCH_REFUND_ORDER": true,
 }
 
-// resultInfo is the envelope's verdict (paypay.md §3).
+// resultInfo is the envelope's verdict (docs/partners/paypay.md §3).
 type resultInfo struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -103,7 +103,7 @@ func (e envelope) decodeData(v any) error {
 	return nil
 }
 
-// verdict is how payhub reads one PayPay answer (paypay.md §6).
+// verdict is how payhub reads one PayPay answer (docs/partners/paypay.md §6).
 type verdict int
 
 const (

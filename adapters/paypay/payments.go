@@ -8,7 +8,7 @@ import (
 	"payhub/contracts"
 )
 
-// PayPay payment statuses (paypay.md §5).
+// PayPay payment statuses (docs/partners/paypay.md §5).
 const (
 	statusCreated       = "CREATED"
 	statusAuthorized    = "AUTHORIZED"
@@ -88,7 +88,11 @@ func (a *Adapter) CreatePayment(ctx context.Context, req contracts.PaymentReques
 	return a.paymentResult(r, req.Flow, req.Barcode)
 }
 
-// checkPaymentRequest refuses, without calling PayPay, requests PayPay could never accept.
+// checkPaymentRequest refuses, without calling PayPay, a request it could not build: no
+// merchantPaymentId, a capture method or flow with no PayPay call, or a flow without the
+// field its body needs. What PayPay takes (JPY only, the ¥500,000 cap, the flows) is
+// declared in Capabilities and enforced by the engine before the adapter is called; it is
+// not checked again here.
 func checkPaymentRequest(req contracts.PaymentRequest) (contracts.PaymentResult, bool) {
 	refuse := func(code, msg string) (contracts.PaymentResult, bool) {
 		return contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: code, FailureMessage: msg}, false
@@ -96,12 +100,8 @@ func checkPaymentRequest(req contracts.PaymentRequest) (contracts.PaymentResult,
 	switch {
 	case req.PartnerRef == "":
 		return refuse(contracts.FailurePartnerRejected, "no merchantPaymentId (PartnerRef) given")
-	case req.Amount.Currency != contracts.JPY:
-		return refuse(contracts.FailurePartnerRejected, "PayPay takes JPY only, not "+string(req.Amount.Currency))
-	case req.Amount.Amount <= 0:
-		return refuse(contracts.FailurePartnerRejected, "amount must be positive")
 	case req.CaptureMethod != "" && req.CaptureMethod != contracts.CaptureAutomatic && req.CaptureMethod != contracts.CaptureManual:
-		return refuse(contracts.FailurePartnerRejected, "PayPay adapter does not support capture method "+string(req.CaptureMethod))
+		return refuse(contracts.FailurePartnerRejected, "PayPay adapter has no call for capture method "+string(req.CaptureMethod))
 	}
 	switch req.Flow {
 	case contracts.FlowQR:
@@ -114,7 +114,9 @@ func checkPaymentRequest(req contracts.PaymentRequest) (contracts.PaymentResult,
 			return refuse(contracts.FailurePartnerRejected, "no userAuthorizationId for a linked payment")
 		}
 	default:
-		return refuse(contracts.FailurePartnerRejected, "PayPay adapter does not support flow "+string(req.Flow))
+		// Unreachable through the engine (the flow is not in Capabilities().Flows): the
+		// adapter has no request body for it.
+		return refuse(contracts.FailurePartnerRejected, "PayPay adapter has no call for flow "+string(req.Flow))
 	}
 	return contracts.PaymentResult{}, true
 }

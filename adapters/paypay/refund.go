@@ -25,13 +25,12 @@ type refundBody struct {
 
 // Refund refunds part or all of a payment with POST /v2/refunds (§4.7). PayPay replays the
 // first answer for a repeated merchantRefundId, so resending after an unknown outcome is
-// safe; a replay whose amount differs from this request is reported as unknown.
+// safe; a replay whose amount differs from this request is reported as unknown. The
+// currency is the payment's, which the engine checked against Capabilities.
 func (a *Adapter) Refund(ctx context.Context, req contracts.RefundRequest) contracts.RefundResult {
 	switch {
 	case req.PartnerRef == "":
 		return refusedRefund("no merchantRefundId (PartnerRef) given")
-	case req.Amount.Currency != contracts.JPY:
-		return refusedRefund("PayPay takes JPY only, not " + string(req.Amount.Currency))
 	case req.Amount.Amount <= 0:
 		return refusedRefund("refund amount must be positive")
 	}

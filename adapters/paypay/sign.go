@@ -10,11 +10,11 @@ import (
 )
 
 // emptyMarker stands in for both the content type and the body hash of a request without a
-// body (GET, DELETE), as paypay.md §2.1 step 1 requires.
+// body (GET, DELETE), as docs/partners/paypay.md §2.1 step 1 requires.
 const emptyMarker = "empty"
 
 // Sign computes the value of the Authorization header for one PayPay request, exactly as
-// paypay.md §2.1 describes: "hmac OPA-Auth:apiKey:mac:nonce:epoch:hash". path is the request
+// docs/partners/paypay.md §2.1 describes: "hmac OPA-Auth:apiKey:mac:nonce:epoch:hash". path is the request
 // path without the query string; contentType and body are the exact string and bytes sent.
 // An empty body (nil or zero length) signs "empty" as both content type and hash.
 func Sign(apiKey, apiSecret, method, path, nonce string, epoch int64, contentType string, body []byte) string {

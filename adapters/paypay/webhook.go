@@ -17,12 +17,12 @@ import (
 // Transaction events are well under a kilobyte.
 const MaxNotificationBytes = 64 << 10
 
-// notificationTypeTransaction is the notification_type of a payment event (paypay.md §10).
+// notificationTypeTransaction is the notification_type of a payment event (docs/partners/paypay.md §10).
 const notificationTypeTransaction = "Transaction"
 
 // ErrNotAPaymentNotification is returned by ParseNotification for a well-formed PayPay
 // callback that is not about a payment: any notification_type other than "Transaction",
-// such as "file.created" (the daily reconciliation file, paypay.md §10). Such a callback
+// such as "file.created" (the daily reconciliation file, docs/partners/paypay.md §10). Such a callback
 // is not an error on PayPay's side; the caller acknowledges it and moves no payment. It
 // wraps contracts.ErrNotAPaymentNotification.
 var ErrNotAPaymentNotification = fmt.Errorf("paypay: %w", contracts.ErrNotAPaymentNotification)
@@ -39,7 +39,7 @@ var ErrOtherMerchant = errors.New("paypay: notification for another merchant")
 
 var _ contracts.NotificationParser = (*Adapter)(nil)
 
-// notificationStates are the states a Transaction notification may carry (paypay.md §10).
+// notificationStates are the states a Transaction notification may carry (docs/partners/paypay.md §10).
 var notificationStates = map[string]bool{
 	statusAuthorized: true, statusCompleted: true, statusCanceled: true, statusExpired: true, statusFailed: true,
 }
@@ -54,10 +54,10 @@ var notificationFields = []string{
 }
 
 // maxNotificationIDLen bounds order_id, merchant_order_id and merchant_id. PayPay's ids are
-// a few dozen characters; merchantPaymentId is at most 64 (paypay.md §4).
+// a few dozen characters; merchantPaymentId is at most 64 (docs/partners/paypay.md §4).
 const maxNotificationIDLen = 128
 
-// maxOrderAmountDigits is OPA's amount limit: an integer of at most 11 digits (paypay.md §1).
+// maxOrderAmountDigits is OPA's amount limit: an integer of at most 11 digits (docs/partners/paypay.md §1).
 const maxOrderAmountDigits = 11
 
 // transaction is one Transaction notification as read, before it becomes a
@@ -74,7 +74,7 @@ type transaction struct {
 	paidAt          *time.Time
 }
 
-// ParseNotification reads one PayPay callback body (paypay.md §10) as a hint that a payment
+// ParseNotification reads one PayPay callback body (docs/partners/paypay.md §10) as a hint that a payment
 // may have moved; payhub confirms with GetPayment before acting on it.
 //
 // Only notification_type "Transaction" is a payment notification; any other type answers

@@ -19,7 +19,7 @@ func webhookAdapter(t *testing.T) *Adapter {
 	return a
 }
 
-// PayPay's documented Transaction examples (paypay.md §10), with testMerchant.
+// PayPay's documented Transaction examples (docs/partners/paypay.md §10), with testMerchant.
 const (
 	completedCallback = `{"notification_type":"Transaction","merchant_id":"merchant-1","store_id":"st-1","pos_id":"",
 		"order_id":"04116520829392322560","merchant_order_id":"pay_01JDQ5Y7R3M2K8T4V6W9X0Z1AB_1","order_amount":"1200",

@@ -60,8 +60,6 @@ func (p *outcomePartner) Refund(context.Context, contracts.RefundRequest) contra
 // payments keep working.
 func TestBreakerOpensPerPartner(t *testing.T) {
 	const other contracts.Method = "testpay"
-	methodRules[other] = methodRule{currencies: []contracts.Currency{contracts.JPY}, maxAmount: 1000, flows: []contracts.Flow{contracts.FlowQR}}
-	t.Cleanup(func() { delete(methodRules, other) })
 
 	failing := &outcomePartner{method: contracts.MethodPayPay, outcome: contracts.OutcomeUnknown}
 	healthy := &outcomePartner{method: other, outcome: contracts.OutcomeSucceeded}

@@ -85,7 +85,8 @@ func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id
 		if err := h.checkCancelable(ctx, tx, p); err != nil { // no cancel or capture in flight
 			return err
 		}
-		if h.partners[p.Method] == nil {
+		caps, ok := h.capabilitiesOf(p.Method)
+		if !ok {
 			return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 		}
 		in.amount = p.Amount.Amount
@@ -96,7 +97,7 @@ func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id
 			return fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount",
 				"Requested %d %s; %d %s is authorized.", in.amount, p.Amount.Currency, p.Amount.Amount, p.Amount.Currency)
 		}
-		if err := checkStep(p.Method, contracts.Money{Amount: in.amount, Currency: p.Amount.Currency}); err != nil {
+		if err := checkStep(caps, p.Method, contracts.Money{Amount: in.amount, Currency: p.Amount.Currency}); err != nil {
 			return err
 		}
 		attempts, err := tx.ListAttempts(ctx, p.ID)

@@ -27,65 +27,17 @@ type CreatePayment struct {
 	Metadata map[string]string
 	// CaptureMethod is CaptureManual to authorize only; empty means automatic.
 	CaptureMethod contracts.CaptureMethod
-	// CardToken is the single-use card token (MethodCard only). Never stored or logged.
+	// CardToken is the single-use card token, for a method whose partner declares
+	// Capabilities.CardToken only. Never stored or logged.
 	CardToken string
 	// ReturnURL is the store's page the customer's browser goes to after a redirect
 	// payment (FlowRedirect only).
 	ReturnURL string
 }
 
-// methodRule is what a method accepts.
-type methodRule struct {
-	currencies []contracts.Currency
-	maxAmount  int64
-	flows      []contracts.Flow
-	// serialRefunds: the partner has no refund id (LINE Pay), so a resent refund is told
-	// from a new one only by the partner's refunded total; one refund of a payment at a
-	// time keeps that total unambiguous.
-	serialRefunds bool
-	// steps is, per currency, the smallest amount the partner moves in minor units when it
-	// is more than one (LINE Pay takes whole TWD, and whole THB until it confirms satang: 100). Payments, captures and refunds
-	// must be multiples of it; the partner would refuse them after payhub wrote them.
-	steps map[contracts.Currency]int64
-}
-
-// checkStep refuses an amount the method's partner cannot move (a fraction of its unit).
-func checkStep(method contracts.Method, amount contracts.Money) error {
-	step := methodRules[method].steps[amount.Currency]
-	if step <= 1 || amount.Amount%step == 0 {
-		return nil
-	}
-	return fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount",
-		"%s takes whole %s: the amount must be a multiple of %d minor units.", method, amount.Currency, step)
-}
-
-// methodRules: PayPay takes JPY only; ¥500,000 is PayPay's published per-payment cap. LINE
-// Pay takes TWD or THB (one per channel; the partner refuses the other) in whole units; the
-// cap (100,000.00) is payhub's.
-var methodRules = map[contracts.Method]methodRule{
-	contracts.MethodPayPay: {
-		currencies: []contracts.Currency{contracts.JPY},
-		maxAmount:  500_000,
-		flows:      []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR, contracts.FlowLinked},
-	},
-	contracts.MethodLinePay: {
-		currencies:    []contracts.Currency{contracts.TWD, contracts.THB},
-		maxAmount:     10_000_000,
-		flows:         []contracts.Flow{contracts.FlowBarcode, contracts.FlowQR, contracts.FlowRedirect},
-		serialRefunds: true,
-		steps:         map[contracts.Currency]int64{contracts.TWD: 100, contracts.THB: 100},
-	},
-	// Cards through GMO-PG: online only, with 3-D Secure (a redirect to the issuer when it
-	// asks); the cap is payhub's.
-	contracts.MethodCard: {
-		currencies: []contracts.Currency{contracts.JPY},
-		maxAmount:  9_999_999,
-		flows:      []contracts.Flow{contracts.FlowRedirect},
-	},
-}
-
-// validateCreate checks a create against the method's rules, first routing method auto by
-// the barcode's provider prefix; it returns the command as it will run and its partner.
+// validateCreate checks a create against what the method's partner declares it takes,
+// first routing method auto by the barcode's provider prefix; it returns the command as it
+// will run and its partner.
 func (h *Hub) validateCreate(cmd CreatePayment) (CreatePayment, contracts.Partner, error) {
 	if cmd.Method == contracts.MethodAuto {
 		if cmd.Flow != contracts.FlowBarcode || cmd.Barcode == "" {
@@ -100,31 +52,19 @@ func (h *Hub) validateCreate(cmd CreatePayment) (CreatePayment, contracts.Partne
 	if cmd.CaptureMethod == "" {
 		cmd.CaptureMethod = contracts.CaptureAutomatic
 	}
-	partner, err := h.checkMethodRules(cmd)
+	partner, err := h.checkCreate(cmd)
 	return cmd, partner, err
 }
 
-func (h *Hub) checkMethodRules(cmd CreatePayment) (contracts.Partner, error) {
-	if cmd.Method == contracts.MethodCard && cmd.Flow != contracts.FlowRedirect {
-		// partners/card-gmopg.md §8: GMO-PG serves non-face-to-face sales only.
-		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/flow",
-			"Card-present (terminal) payments are not offered: method card is online only, with flow redirect and a card_token.")
-	}
-	rule, ok := methodRules[cmd.Method]
+// checkCreate checks a create against what the method's partner declares it takes
+// (checkCapabilities) and against the shape of the request its flow needs.
+func (h *Hub) checkCreate(cmd CreatePayment) (contracts.Partner, error) {
 	partner := h.partners[cmd.Method]
-	if !ok || partner == nil {
+	if partner == nil {
 		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/method", "Method %q is not offered.", cmd.Method)
 	}
-	if !contains(rule.flows, cmd.Flow) {
-		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/flow", "Method %q does not support flow %q.", cmd.Method, cmd.Flow)
-	}
-	if !contains(rule.currencies, cmd.Amount.Currency) {
-		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeCurrencyNotSupported, "/currency", "Method %q does not take %s.", cmd.Method, cmd.Amount.Currency)
-	}
-	if cmd.Amount.Amount < 1 || cmd.Amount.Amount > rule.maxAmount {
-		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "Amount must be between 1 and %d %s for %s.", rule.maxAmount, cmd.Amount.Currency, cmd.Method)
-	}
-	if err := checkStep(cmd.Method, cmd.Amount); err != nil {
+	caps := partner.Capabilities()
+	if err := checkCapabilities(caps, cmd); err != nil {
 		return nil, err
 	}
 	if (cmd.Flow == contracts.FlowBarcode) != (cmd.Barcode != "") {
@@ -133,8 +73,8 @@ func (h *Hub) checkMethodRules(cmd CreatePayment) (contracts.Partner, error) {
 	if (cmd.Flow == contracts.FlowLinked) != (cmd.UserAuthorizationID != "") {
 		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/user_authorization_id", "user_authorization_id is required for flow linked and not allowed otherwise.")
 	}
-	if (cmd.Method == contracts.MethodCard) != (cmd.CardToken != "") {
-		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/card_token", "card_token is required for method card and not allowed otherwise.")
+	if err := h.checkCardToken(caps, cmd); err != nil {
+		return nil, err
 	}
 	if err := h.checkReturnURL(cmd); err != nil {
 		return nil, err
@@ -146,15 +86,6 @@ func fieldError(status int, code contracts.ErrorCode, pointer, format string, ar
 	e := contracts.Errorf(status, code, format, args...)
 	e.Pointer = pointer
 	return e
-}
-
-func contains[T comparable](xs []T, x T) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // partnerRef derives the partner-facing payment id from the payment id and attempt number,

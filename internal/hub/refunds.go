@@ -120,13 +120,14 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 			}
 			return err
 		}
-		if h.partners[p.Method] == nil {
+		caps, ok := h.capabilitiesOf(p.Method)
+		if !ok {
 			return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 		}
-		if err := checkSerialRefund(ctx, tx, p); err != nil {
+		if err := checkSerialRefund(ctx, tx, caps, p); err != nil {
 			return err
 		}
-		amount, err := h.refundAmount(ctx, tx, p, cmd.Amount)
+		amount, err := h.refundAmount(ctx, tx, caps, p, cmd.Amount)
 		if err != nil {
 			return err
 		}
@@ -158,27 +159,10 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 	return p, r, att, err
 }
 
-// checkSerialRefund refuses a refund while another of the payment is open, for partners
-// that refund one at a time (methodRule.serialRefunds).
-func checkSerialRefund(ctx context.Context, tx contracts.Tx, p contracts.Payment) error {
-	if !methodRules[p.Method].serialRefunds {
-		return nil
-	}
-	refunds, err := tx.ListRefunds(ctx, p.ID)
-	if err != nil {
-		return err
-	}
-	for _, r := range refunds {
-		if r.Status == contracts.RefundPending || r.Status == contracts.RefundUnknown {
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Another refund of this payment is still in progress; retry once it has settled.")
-		}
-	}
-	return nil
-}
-
 // refundAmount is the requested amount, or all that remains when none was requested,
-// refused when it exceeds what remains after succeeded, pending and unknown refunds.
-func (h *Hub) refundAmount(ctx context.Context, tx contracts.Tx, p contracts.Payment, requested *int64) (int64, error) {
+// refused when it exceeds what remains after succeeded, pending and unknown refunds or is a
+// fraction of the smallest unit the partner moves.
+func (h *Hub) refundAmount(ctx context.Context, tx contracts.Tx, caps contracts.Capabilities, p contracts.Payment, requested *int64) (int64, error) {
 	refunds, err := tx.ListRefunds(ctx, p.ID)
 	if err != nil {
 		return 0, err
@@ -198,7 +182,7 @@ func (h *Hub) refundAmount(ctx context.Context, tx contracts.Tx, p contracts.Pay
 		return 0, contracts.Errorf(http.StatusUnprocessableEntity, contracts.CodeRefundExceedsCaptured,
 			"Requested %d %s; %d %s remains refundable.", amount, p.Amount.Currency, remaining, p.Amount.Currency)
 	}
-	if err := checkStep(p.Method, contracts.Money{Amount: amount, Currency: p.Amount.Currency}); err != nil {
+	if err := checkStep(caps, p.Method, contracts.Money{Amount: amount, Currency: p.Amount.Currency}); err != nil {
 		return 0, err
 	}
 	return amount, nil

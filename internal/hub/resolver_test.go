@@ -246,7 +246,11 @@ func TestResolverSettlesAnUnknownRefund(t *testing.T) {
 func TestLinePayRefundsGoOneAtATime(t *testing.T) {
 	f := newFixture(t)
 	linepay := &scriptedPartner{}
-	f.hub = hub.New(hub.Config{Store: f.store, Partners: map[contracts.Method]contracts.Partner{contracts.MethodLinePay: linepay},
+	// What LINE Pay declares (adapters/linepay): TWD in whole dollars, refunds one at a time.
+	lineCaps := contracts.Capabilities{Currencies: []contracts.Currency{contracts.TWD},
+		Flows: []contracts.Flow{contracts.FlowBarcode}, MaxAmount: map[contracts.Currency]int64{contracts.TWD: 10_000_000},
+		Step: map[contracts.Currency]int64{contracts.TWD: 100}, SerialRefunds: true}
+	f.hub = hub.New(hub.Config{Store: f.store, Partners: map[contracts.Method]contracts.Partner{contracts.MethodLinePay: declaredPartner{linepay, lineCaps}},
 		Clock: f.clock, IDs: ids.New(f.clock), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion})
 	ctx := context.Background()
 	r, err := f.hub.CreatePayment(ctx, f.caller, idem("lp"), hub.CreatePayment{Amount: contracts.Money{Amount: 10000, Currency: contracts.TWD},

@@ -24,7 +24,7 @@ type BarcodeRule struct {
 
 // DefaultBarcodeRules is payhub's default prefix table. Each row is a payhub convention that
 // the simulators follow, not a partner's published fact: check it against the contracted
-// partner specifications before production (paypay.md §11; linepay.md §7.4; nanaco-ncs.md).
+// partner specifications before production (docs/partners/paypay.md §11; docs/partners/linepay.md §7.4; docs/partners/nanaco.md).
 var DefaultBarcodeRules = []BarcodeRule{
 	{Prefix: "9000818188", Lengths: []int{18}, Method: contracts.MethodPayPay},
 	{Prefix: "39", Lengths: []int{12, 18}, Method: contracts.MethodLinePay},
@@ -74,9 +74,15 @@ func ParseBarcodeRules(s string) ([]BarcodeRule, error) {
 }
 
 // IsPartnerBarcode reports whether code is a customer code the routing table gives to a
-// partner other than cards: such a code is the partner's, not a card number, even when its
-// digits happen to pass the card checks (LINE Pay's 39… My Codes).
+// method whose partner takes scanned codes (flow barcode), or to a method not configured
+// here (nanaco until its adapter exists): such a code is the partner's, not a card number,
+// even when its digits happen to pass the card checks (LINE Pay's 39… My Codes). A code
+// routed to a configured partner without flow barcode (cards) is not exempted.
 func (h *Hub) IsPartnerBarcode(code string) bool {
 	m, err := RouteBarcode(h.barcodeRules, code)
-	return err == nil && m != contracts.MethodCard
+	if err != nil {
+		return false
+	}
+	caps, ok := h.capabilitiesOf(m)
+	return !ok || caps.Supports(contracts.FlowBarcode)
 }
