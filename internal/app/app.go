@@ -1,4 +1,8 @@
-package main
+// Package app assembles payhub: it wires the store, the partner adapters (the registry the
+// engine reads), the engine, the HTTP API and the background jobs, and provides the
+// commands of the payhub binary (serve, demo, sim, token, client) over that wiring. It is
+// the only place, with internal/config, that knows how the parts fit together.
+package app
 
 import (
 	"context"
@@ -27,8 +31,8 @@ import (
 	"payhub/internal/webhooks"
 )
 
-// appConfig is everything an assembled payhub needs.
-type appConfig struct {
+// Config is everything an assembled payhub needs.
+type Config struct {
 	DatabaseURL string
 	// Store, when set, is used instead of opening DatabaseURL (tests hand in a fresh one).
 	Store contracts.Store
@@ -69,8 +73,8 @@ type appConfig struct {
 	Instance hub.InstanceConfig
 }
 
-// app is an assembled payhub: the engine, its store and its HTTP handler.
-type app struct {
+// App is an assembled payhub: the engine, its store and its HTTP handler.
+type App struct {
 	Store contracts.Store
 	Hub   *hub.Hub
 	// Deliverer sends store notifications (tests call DeliverOnce).
@@ -81,8 +85,8 @@ type app struct {
 	log     *slog.Logger
 }
 
-// buildApp wires the store, the partner registry, the engine and the HTTP API.
-func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
+// Build wires the store, the partner registry, the engine and the HTTP API.
+func Build(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = contracts.SystemClock{}
 	}
@@ -99,7 +103,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 	if cfg.PayPay.Now == nil {
 		cfg.PayPay.Now = cfg.Clock.Now
 	}
-	partnerHTTP := partnerHTTPClient()
+	partnerHTTP := PartnerHTTPClient()
 	if cfg.PayPay.HTTPClient == nil {
 		cfg.PayPay.HTTPClient = partnerHTTP
 	}
@@ -203,7 +207,7 @@ func buildApp(ctx context.Context, cfg appConfig) (*app, error) {
 		w.start(func(ctx context.Context) { deliverer.Run(ctx, deliverEvery) })
 		w.start(func(ctx context.Context) { h.RunCallbackProcessor(ctx, time.Second) })
 	}
-	return &app{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, workers: w, log: cfg.Logger}, nil
+	return &App{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, workers: w, log: cfg.Logger}, nil
 }
 
 // workers runs the background jobs and stops them: each job returns once its context
@@ -248,7 +252,7 @@ func deliveryOwner() string {
 // ends), records that this instance stopped (its requests can be taken over at once) and
 // closes the database. Jobs still running when ctx ends keep the database open: the
 // process is about to exit anyway, and a write cut by a closed database helps no one.
-func (a *app) Shutdown(ctx context.Context) error {
+func (a *App) Shutdown(ctx context.Context) error {
 	if !a.workers.halt(ctx) {
 		a.log.Warn("background jobs still running at shutdown; leaving the database open for them")
 		return errors.New("background jobs did not stop in time")
@@ -260,7 +264,7 @@ func (a *app) Shutdown(ctx context.Context) error {
 }
 
 // Close is Shutdown waiting at most shutdownWait.
-func (a *app) Close() error {
+func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
 	return a.Shutdown(ctx)

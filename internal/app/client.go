@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 
 	"payhub/contracts"
 	"payhub/internal/auth"
+	"payhub/internal/config"
 	"payhub/internal/store"
 )
 
-func clientCommand() *cobra.Command {
+func ClientCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage store clients (POS systems) and their keys"}
 	cmd.AddCommand(clientRegisterCommand())
 	return cmd
@@ -37,7 +38,7 @@ pinned to its algorithm; the client keeps the private key and signs its own toke
 				return fmt.Errorf("public key: %w", err)
 			}
 			ctx := context.Background()
-			st, err := store.Open(ctx, databaseURL(dbURL))
+			st, err := store.Open(ctx, config.DatabaseURL(dbURL))
 			if err != nil {
 				return err
 			}

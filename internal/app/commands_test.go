@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -61,7 +61,7 @@ func TestDemoClientAndToken(t *testing.T) {
 
 func TestRedactorHidesSensitiveKeys(t *testing.T) {
 	var buf bytes.Buffer
-	newLogger(&buf).Info("x", "authorization", "Bearer abc", "api_secret", "s3cr3t", "barcode", "900081818800000000", "payment_id", "pay_1")
+	NewLogger(&buf).Info("x", "authorization", "Bearer abc", "api_secret", "s3cr3t", "barcode", "900081818800000000", "payment_id", "pay_1")
 	out := buf.String()
 	for _, s := range []string{"Bearer abc", "s3cr3t", "900081818800000000"} {
 		if strings.Contains(out, s) {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
+	"payhub/internal/config"
 	"payhub/internal/hub"
 	"payhub/internal/secrets"
 	"payhub/mocks/sim"
@@ -35,7 +36,7 @@ const (
 	demoStoreID  = "store-001"
 )
 
-func demoCommand(logOut io.Writer) *cobra.Command {
+func DemoCommand(logOut io.Writer) *cobra.Command {
 	var addr, dataDir, paypayAddr, linepayAddr, gmopgAddr string
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -44,7 +45,7 @@ func demoCommand(logOut io.Writer) *cobra.Command {
 directory, and a demo store client whose private key is written as PKCS#8 PEM to
 <data-dir>/demo-store.pem. Prints the ids and a ready curl that makes a payment.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(logOut)
+			log := NewLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -57,31 +58,31 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			}
 			defer ln.Close()
 			faults := sim.NewFaults(1)
-			simLn, _, err := startPayPaySim(ctx, paypayAddr, "http://"+ln.Addr().String()+"/v1/partners/paypay/webhooks", faults, log)
+			simLn, _, err := StartPayPaySim(ctx, paypayAddr, "http://"+ln.Addr().String()+"/v1/partners/paypay/webhooks", faults, log)
 			if err != nil {
 				return err
 			}
-			creds, err := paypayFromEnv(true)
+			creds, err := config.PayPayCredentialsFromEnv(true)
 			if err != nil {
 				return err
 			}
-			lpLn, _, err := startLinePaySim(ctx, linepayAddr, faults, log, 0)
+			lpLn, _, err := StartLinePaySim(ctx, linepayAddr, faults, log, 0)
 			if err != nil {
 				return err
 			}
-			lpCreds, err := linepayFromEnv(true)
+			lpCreds, err := config.LinePayCredentialsFromEnv(true)
 			if err != nil {
 				return err
 			}
-			gmoLn, _, err := startGMOPGSim(ctx, gmopgAddr, faults, log)
+			gmoLn, _, err := StartGMOPGSim(ctx, gmopgAddr, faults, log)
 			if err != nil {
 				return err
 			}
-			gmoCreds, err := gmopgFromEnv(true)
+			gmoCreds, err := config.GMOPGCredentialsFromEnv(true)
 			if err != nil {
 				return err
 			}
-			rules, err := barcodeRules()
+			rules, err := config.BarcodeRules()
 			if err != nil {
 				return err
 			}
@@ -89,11 +90,11 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
-			a, err := buildApp(ctx, appConfig{
+			a, err := Build(ctx, Config{
 				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(), KeyTTL: auth.DefaultKeyTTL,
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
 				BarcodeRules: rules, WebhookLoopback: true,
-				Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},
+				Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: config.LoopbackOnly}},
 				PayPay: paypayadapter.Config{BaseURL: "http://" + simLn.Addr().String(), APIKey: creds.APIKey,
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
 				LinePay: &linepayadapter.Config{BaseURL: "http://" + lpLn.Addr().String(), ChannelID: lpCreds.ChannelID,
@@ -108,10 +109,10 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				return err
 			}
 			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), gmoLn.Addr().String(), dataDir)
-			return serveUntilDone(ctx, ln, a.Handler, 10*time.Second)
+			return ServeUntilDone(ctx, ln, a.Handler, 10*time.Second)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "payhub listen address (PAYHUB_ADDR)")
+	cmd.Flags().StringVar(&addr, "addr", config.EnvOr("PAYHUB_ADDR", defaultAddr), "payhub listen address (PAYHUB_ADDR)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "payhub-demo", "directory for the SQLite database and the demo store key")
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
 	cmd.Flags().StringVar(&linepayAddr, "linepay-addr", defaultLinePaySimAddr, "LINE Pay simulator listen address")

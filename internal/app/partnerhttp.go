@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"net"
@@ -10,7 +10,7 @@ import (
 // that keeps enough idle connections per partner host for a lunch peak (Go's default keeps
 // two, so under load most partner calls would open a new TCP connection). Adapters bound
 // each call by their own timeouts, so the client has none.
-func partnerHTTPClient() *http.Client {
+func PartnerHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 512
 	t.MaxIdleConnsPerHost = 128

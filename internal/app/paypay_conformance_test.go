@@ -1,7 +1,7 @@
 // The adapter conformance suite lives here, in the one package allowed to import both
 // adapters/ and mocks/: the adapter and its simulator stay independent implementations.
 
-package main
+package app
 
 import (
 	"fmt"

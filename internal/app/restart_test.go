@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ func newProcessEnv(t *testing.T, dbURL string, lp linepaysim.Config) *processEnv
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "payhub")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/payhub").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	faults := simcore.NewFaults(1)

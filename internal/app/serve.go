@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/internal/auth"
+	"payhub/internal/config"
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/store"
@@ -25,7 +26,7 @@ import (
 
 const defaultAddr = "127.0.0.1:7100"
 
-func serveCommand(logOut io.Writer) *cobra.Command {
+func ServeCommand(logOut io.Writer) *cobra.Command {
 	var addr, dbURL string
 	var poll, drain, deliverEvery time.Duration
 	var webhookLoopback bool
@@ -39,32 +40,32 @@ func serveCommand(logOut io.Writer) *cobra.Command {
 PAYHUB_PAYPAY_MERCHANT_ID; secrets may come from files named by the same variable with
 _FILE appended). serve refuses to start while a partner is unconfigured.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			paypay, err := paypayAdapterConfig()
+			paypay, err := config.PayPay()
 			if err != nil {
 				return err
 			}
-			linepay, err := linepayAdapterConfig()
+			linepay, err := config.LinePay()
 			if err != nil {
 				return err
 			}
-			secretKey, err := secretKeyFromEnv()
+			secretKey, err := config.SecretKey()
 			if err != nil {
 				return err
 			}
-			publicURL := envOr("PAYHUB_PUBLIC_URL", "")
-			cards, err := cardAdapterConfig(secretKey, publicURL)
+			publicURL := config.EnvOr("PAYHUB_PUBLIC_URL", "")
+			cards, err := config.GMOPG(secretKey, publicURL)
 			if err != nil {
 				return err
 			}
-			rules, err := barcodeRules()
+			rules, err := config.BarcodeRules()
 			if err != nil {
 				return err
 			}
-			operators, err := operatorKeys()
+			operators, err := config.OperatorKeys()
 			if err != nil {
 				return err
 			}
-			log := newLogger(logOut)
+			log := NewLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			if partnerTimeout > 0 {
@@ -79,11 +80,11 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if linepay != nil {
 				linepay.LateLandingWindow = linepayLateWindow
 			}
-			callbacks, err := callbackAllowlist()
+			callbacks, err := config.CallbackAllowlist()
 			if err != nil {
 				return err
 			}
-			cfg := appConfig{DatabaseURL: databaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
+			cfg := Config{DatabaseURL: config.DatabaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
 				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks,
 				Instance: hub.InstanceConfig{Lease: instanceLease}}
@@ -92,10 +93,10 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				return err
 			}
 			log.Info("payhub listening", "addr", ln.Addr().String())
-			return serveWhenReady(ctx, ln, drain, log, func(ctx context.Context) (*app, error) { return buildApp(ctx, cfg) })
+			return serveWhenReady(ctx, ln, drain, log, func(ctx context.Context) (*App, error) { return Build(ctx, cfg) })
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", envOr("PAYHUB_ADDR", defaultAddr), "listen address (PAYHUB_ADDR)")
+	cmd.Flags().StringVar(&addr, "addr", config.EnvOr("PAYHUB_ADDR", defaultAddr), "listen address (PAYHUB_ADDR)")
 	cmd.Flags().StringVar(&dbURL, "db", "", "database: sqlite:<file> or postgres://… (default $PAYHUB_DATABASE_URL, else sqlite:payhub.db)")
 	cmd.Flags().BoolVar(&webhookLoopback, "webhook-allow-loopback", false, "let webhook endpoints be http://127.0.0.1 (local testing only)")
 	cmd.Flags().DurationVar(&deliverEvery, "deliver-interval", time.Second, "how often idle deliverers look for due store notifications")
@@ -124,12 +125,12 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 // unreachable; then serves the API until ctx ends (SIGINT/SIGTERM). It stops in order:
 // in-flight requests drain, the background jobs finish what they began, this instance is
 // recorded as stopped, and only then does the database close.
-func serveWhenReady(ctx context.Context, ln net.Listener, drain time.Duration, log *slog.Logger, open func(context.Context) (*app, error)) error {
+func serveWhenReady(ctx context.Context, ln net.Listener, drain time.Duration, log *slog.Logger, open func(context.Context) (*App, error)) error {
 	gate := &httpapi.StartupGate{}
 	serving, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	served := make(chan error, 1)
-	go func() { served <- serveUntilDone(serving, ln, gate, drain) }()
+	go func() { served <- ServeUntilDone(serving, ln, gate, drain) }()
 	a, err := openWithRetry(ctx, log, open)
 	if err != nil {
 		stopServing()
@@ -152,7 +153,7 @@ func serveWhenReady(ctx context.Context, ln net.Listener, drain time.Duration, l
 
 // openWithRetry calls open until it succeeds, fails for a reason waiting cannot cure, or
 // ctx ends; an unreachable database is retried with exponential backoff (0.25 s to 5 s).
-func openWithRetry(ctx context.Context, log *slog.Logger, open func(context.Context) (*app, error)) (*app, error) {
+func openWithRetry(ctx context.Context, log *slog.Logger, open func(context.Context) (*App, error)) (*App, error) {
 	backoff := 250 * time.Millisecond
 	for {
 		a, err := open(ctx)
@@ -173,7 +174,7 @@ func openWithRetry(ctx context.Context, log *slog.Logger, open func(context.Cont
 
 // serveUntilDone serves h on ln until ctx ends (SIGINT/SIGTERM), then drains in-flight
 // requests for up to drain before returning.
-func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
+func ServeUntilDone(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
 	srv := httpapi.HTTPServer(ln.Addr().String(), h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func TestServeDrainsInFlightRequests(t *testing.T) {
 			})
 			ctx, sigterm := context.WithCancel(context.Background())
 			served := make(chan error, 1)
-			go func() { served <- serveUntilDone(ctx, ln, h, c.drain) }()
+			go func() { served <- ServeUntilDone(ctx, ln, h, c.drain) }()
 			answered := make(chan string, 1)
 			go func() {
 				resp, err := http.Get("http://" + ln.Addr().String())

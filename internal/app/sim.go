@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"payhub/internal/config"
 	linepaysim "payhub/mocks/linepay"
 	paypaysim "payhub/mocks/paypay"
 	"payhub/mocks/sim"
@@ -19,7 +20,7 @@ import (
 
 const defaultPayPaySimAddr = "127.0.0.1:7101"
 
-func simCommand(logOut io.Writer) *cobra.Command {
+func SimCommand(logOut io.Writer) *cobra.Command {
 	var paypayAddr, linepayAddr, gmopgAddr, faultSpec, webhookURL string
 	var faultSeed int64
 	var linepaySlowPayDelay time.Duration
@@ -31,7 +32,7 @@ func simCommand(logOut io.Writer) *cobra.Command {
 and PAYHUB_GMOPG_* credentials as the adapters, with documented demo defaults, so 'payhub
 sim' and 'payhub serve' started with one environment agree. One fault engine serves all.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(logOut)
+			log := NewLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			rules, err := sim.ParseFaultFlag(faultSpec)
@@ -42,17 +43,17 @@ sim' and 'payhub serve' started with one environment agree. One fault engine ser
 			if err := faults.Set(rules); err != nil {
 				return fmt.Errorf("--faults: %w", err)
 			}
-			ln, _, err := startPayPaySim(ctx, paypayAddr, webhookURL, faults, log)
+			ln, _, err := StartPayPaySim(ctx, paypayAddr, webhookURL, faults, log)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "PayPay simulator on http://%s\n", ln.Addr())
-			lpLn, _, err := startLinePaySim(ctx, linepayAddr, faults, log, linepaySlowPayDelay)
+			lpLn, _, err := StartLinePaySim(ctx, linepayAddr, faults, log, linepaySlowPayDelay)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "LINE Pay simulator on http://%s\n", lpLn.Addr())
-			gmoLn, _, err := startGMOPGSim(ctx, gmopgAddr, faults, log)
+			gmoLn, _, err := StartGMOPGSim(ctx, gmopgAddr, faults, log)
 			if err != nil {
 				return err
 			}
@@ -74,8 +75,8 @@ sim' and 'payhub serve' started with one environment agree. One fault engine ser
 
 // startPayPaySim serves the PayPay simulator on addr until ctx ends; with webhookURL set it
 // sends PayPay's Transaction callbacks there.
-func startPayPaySim(ctx context.Context, addr, webhookURL string, faults *sim.Faults, log *slog.Logger) (net.Listener, *paypaysim.Simulator, error) {
-	creds, err := paypayFromEnv(true)
+func StartPayPaySim(ctx context.Context, addr, webhookURL string, faults *sim.Faults, log *slog.Logger) (net.Listener, *paypaysim.Simulator, error) {
+	creds, err := config.PayPayCredentialsFromEnv(true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,7 +87,7 @@ func startPayPaySim(ctx context.Context, addr, webhookURL string, faults *sim.Fa
 		return nil, nil, fmt.Errorf("paypay simulator: %w", err)
 	}
 	go func() {
-		if err := serveUntilDone(ctx, ln, s, 5*time.Second); err != nil {
+		if err := ServeUntilDone(ctx, ln, s, 5*time.Second); err != nil {
 			log.Error("paypay simulator stopped", "err", err)
 		}
 	}()

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -25,7 +25,7 @@ const (
 	demoIdentityFile = "demo-store.json"
 )
 
-func tokenCommand() *cobra.Command {
+func TokenCommand() *cobra.Command {
 	var keyFile, kid, client, store, aud, demoDir string
 	var ttl time.Duration
 	cmd := &cobra.Command{

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -15,40 +15,40 @@ func TestOptionalPartnersAreAllOrNothing(t *testing.T) {
 		"PAYHUB_GMOPG_BASE_URL", "PAYHUB_GMOPG_SHOP_ID", "PAYHUB_GMOPG_SHOP_PASS"} {
 		t.Setenv(v, "")
 	}
-	if c, err := linepayAdapterConfig(); c != nil || err != nil {
+	if c, err := LinePay(); c != nil || err != nil {
 		t.Fatalf("nothing set: %+v, %v", c, err)
 	}
-	if c, err := cardAdapterConfig(nil, ""); c != nil || err != nil {
+	if c, err := GMOPG(nil, ""); c != nil || err != nil {
 		t.Fatalf("nothing set: %+v, %v", c, err)
 	}
 	t.Setenv("PAYHUB_LINEPAY_CHANNEL_ID", "1650000000")
-	if _, err := linepayAdapterConfig(); err == nil || !strings.Contains(err.Error(), "PAYHUB_LINEPAY_BASE_URL, PAYHUB_LINEPAY_CHANNEL_SECRET") {
+	if _, err := LinePay(); err == nil || !strings.Contains(err.Error(), "PAYHUB_LINEPAY_BASE_URL, PAYHUB_LINEPAY_CHANNEL_SECRET") {
 		t.Fatalf("half set: %v", err)
 	}
 	t.Setenv("PAYHUB_LINEPAY_BASE_URL", "http://127.0.0.1:7102")
 	t.Setenv("PAYHUB_LINEPAY_CHANNEL_SECRET", "s")
-	if c, err := linepayAdapterConfig(); err != nil || c == nil || c.Currency != "TWD" {
+	if c, err := LinePay(); err != nil || c == nil || c.Currency != "TWD" {
 		t.Fatalf("all set: %+v, %v", c, err)
 	}
 	t.Setenv("PAYHUB_LINEPAY_CURRENCY", "JPY")
-	if _, err := linepayAdapterConfig(); err == nil {
+	if _, err := LinePay(); err == nil {
 		t.Fatal("LINE Pay took JPY")
 	}
 
 	t.Setenv("PAYHUB_GMOPG_BASE_URL", "http://127.0.0.1:7103")
 	t.Setenv("PAYHUB_GMOPG_SHOP_ID", "tshop00000001")
 	t.Setenv("PAYHUB_GMOPG_SHOP_PASS", "p")
-	if _, err := cardAdapterConfig(nil, "https://pay.example"); err == nil || !strings.Contains(err.Error(), "PAYHUB_SECRET_KEY") {
+	if _, err := GMOPG(nil, "https://pay.example"); err == nil || !strings.Contains(err.Error(), "PAYHUB_SECRET_KEY") {
 		t.Fatalf("cards without a sealing key: %v", err)
 	}
-	if _, err := cardAdapterConfig(secrets.NewKey(), ""); err == nil || !strings.Contains(err.Error(), "PAYHUB_PUBLIC_URL") {
+	if _, err := GMOPG(secrets.NewKey(), ""); err == nil || !strings.Contains(err.Error(), "PAYHUB_PUBLIC_URL") {
 		t.Fatalf("cards without a public URL: %v", err)
 	}
-	if c, err := cardAdapterConfig(secrets.NewKey(), "https://pay.example"); err != nil || c == nil {
+	if c, err := GMOPG(secrets.NewKey(), "https://pay.example"); err != nil || c == nil {
 		t.Fatalf("cards configured: %+v, %v", c, err)
 	}
 	t.Setenv("PAYHUB_SECRET_KEY", "too-short")
-	if _, err := secretKeyFromEnv(); err == nil {
+	if _, err := SecretKey(); err == nil {
 		t.Fatal("a short PAYHUB_SECRET_KEY was taken")
 	}
 }

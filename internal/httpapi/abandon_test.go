@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
+	"payhub/internal/app"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
 	"payhub/internal/secrets"
@@ -669,7 +670,7 @@ func abStartInstance(t *testing.T, st contracts.Store, clk *simcore.ManualClock,
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := buildApp(context.Background(), appConfig{Store: st, PublicURL: "http://" + ln.Addr().String(), Logger: newLogger(logs),
+	a, err := app.Build(context.Background(), app.Config{Store: st, PublicURL: "http://" + ln.Addr().String(), Logger: app.NewLogger(logs),
 		Clock: clk, SecretKey: secret,
 		PayPay:  paypayadapter.Config{BaseURL: sims.paypayURL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
 		LinePay: &linepayadapter.Config{BaseURL: sims.linepayURL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret, Currency: contracts.TWD},

@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
+	"payhub/internal/app"
 	"payhub/internal/store/storetest"
 	paypaysim "payhub/mocks/paypay"
 )
@@ -78,7 +79,7 @@ func newEnvWithPartner(t *testing.T, st contracts.Store, wrap func(http.Handler)
 	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant})
 	simSrv := httptest.NewServer(wrap(sim))
 	t.Cleanup(simSrv.Close)
-	a, err := buildApp(context.Background(), appConfig{Store: st, Logger: newLogger(logs),
+	a, err := app.Build(context.Background(), app.Config{Store: st, Logger: app.NewLogger(logs),
 		PayPay: paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"bytes"
@@ -20,7 +20,9 @@ import (
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
+	"payhub/internal/app"
 	"payhub/internal/auth"
+	"payhub/internal/config"
 	"payhub/internal/hub"
 	"payhub/internal/store/storetest"
 	gmopgsim "payhub/mocks/gmopg"
@@ -71,7 +73,7 @@ type storeClient struct {
 // real HTTP, with two store clients registered.
 type testEnv struct {
 	t      *testing.T
-	app    *app
+	app    *app.App
 	url    string
 	sim    *paypaysim.Simulator
 	faults *simcore.Faults
@@ -132,8 +134,8 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := buildApp(context.Background(), appConfig{Store: st, PublicURL: "http://" + apiLn.Addr().String(), Logger: newLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
-		Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: loopbackOnly}},
+	a, err := app.Build(context.Background(), app.Config{Store: st, PublicURL: "http://" + apiLn.Addr().String(), Logger: app.NewLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
+		Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: config.LoopbackOnly}},
 		PayPay:    paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
 		LinePay: &linepayadapter.Config{BaseURL: lpSrv.URL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret,
 			Currency: contracts.TWD},

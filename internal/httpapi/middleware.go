@@ -18,18 +18,12 @@ import (
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	callerKey
-)
+const callerKey ctxKey = iota
 
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // requestIDFrom returns the request id stored in ctx, if any.
-func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func requestIDFrom(ctx context.Context) string { return contracts.RequestID(ctx) }
 
 // withRequestID gives every request an id — the caller's X-Request-Id when it is sane, else a
 // fresh one — and echoes it on the response, so logs, problems and support tickets line up.
@@ -42,7 +36,7 @@ func withRequestID() gin.HandlerFunc {
 			id = "req_" + hex.EncodeToString(b[:])
 		}
 		c.Header("X-Request-Id", id)
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+		c.Request = c.Request.WithContext(contracts.WithRequestID(c.Request.Context(), id))
 		c.Next()
 	}
 }
@@ -67,7 +61,7 @@ func (s *Server) withAccessLog() gin.HandlerFunc {
 		start := time.Now()
 		c.Next()
 		attrs := []any{"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestIDFrom(c.Request.Context())}
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
 		if caller, ok := c.Request.Context().Value(callerKey).(callerInfo); ok {
 			attrs = append(attrs, "client_id", caller.ClientID, "store_id", caller.StoreID)
 		}

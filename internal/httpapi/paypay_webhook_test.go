@@ -1,7 +1,7 @@
 // The PayPay webhook round trip lives here, in the one package allowed to import both
 // adapters/ and mocks/: what the simulator sends, the adapter must read.
 
-package main
+package httpapi_test
 
 import (
 	"context"

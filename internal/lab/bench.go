@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bufio"
@@ -30,16 +30,12 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"payhub/contracts"
+	"payhub/internal/app"
 	"payhub/internal/auth"
 	"payhub/internal/store"
 	linepaysim "payhub/mocks/linepay"
 	paypaysim "payhub/mocks/paypay"
 )
-
-// benchCommands are the bench and the hidden processes it starts; main registers them.
-func benchCommands(logOut io.Writer) []*cobra.Command {
-	return []*cobra.Command{benchCommand(), passthroughCommand(), profiledServeCommand(logOut)}
-}
 
 // benchConfig is one `payhub bench` run.
 type benchConfig struct {
@@ -68,6 +64,10 @@ type benchConfig struct {
 	Timeout      time.Duration
 	// Servers limits the run to some of payhub and passthrough (profiling one of them).
 	Servers []string
+	// Payhub is the payhub binary (serve, sim); "" is the one next to payhub-lab.
+	Payhub string
+	// bins are the programs the run starts, found from Payhub.
+	bins binaries
 }
 
 func benchCommand() *cobra.Command {
@@ -124,6 +124,7 @@ for each --db postgres://… server given (a throwaway database per run).`,
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (databases, process logs)")
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "request timeout (a timed-out request counts as an error)")
 	f.StringSliceVar(&cfg.Servers, "servers", []string{"passthrough", "payhub"}, "servers to load (both for the table; one to profile it)")
+	f.StringVar(&cfg.Payhub, "payhub", "", "the payhub binary to run (default: payhub next to payhub-lab)")
 	return cmd
 }
 
@@ -231,6 +232,9 @@ type BenchVerdict struct {
 func runBench(ctx context.Context, cfg benchConfig, out io.Writer) (*BenchReport, error) {
 	mix, err := parseBenchMix(cfg.Mix)
 	if err != nil {
+		return nil, err
+	}
+	if cfg.bins, err = findBinaries(cfg.Payhub); err != nil {
 		return nil, err
 	}
 	if len(cfg.DBs) == 0 {
@@ -386,11 +390,16 @@ func (r *benchRig) start(ctx context.Context) error {
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + r.simURL,
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + r.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
-	simArgs := []string{"sim", "--paypay-addr", addrs[0], "--linepay-addr", addrs[1]}
+	// Every simulator on a free port: a demo running on this machine holds the defaults.
+	gmopgAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	simArgs := []string{"sim", "--paypay-addr", addrs[0], "--linepay-addr", addrs[1], "--gmopg-addr", gmopgAddr}
 	if r.cfg.Latency > 0 {
 		simArgs = append(simArgs, "--faults", benchLatencySpec(r.cfg.Latency))
 	}
-	r.sim = &childProcess{name: "sim", logPath: filepath.Join(r.dir, "sim.log"), env: env, args: simArgs}
+	r.sim = &childProcess{name: "sim", logPath: filepath.Join(r.dir, "sim.log"), bin: r.cfg.bins.payhub, env: env, args: simArgs}
 	if err := r.sim.start(); err != nil {
 		return err
 	}
@@ -414,7 +423,12 @@ func (r *benchRig) start(ctx context.Context) error {
 		if s.name == "passthrough" {
 			args = ptArgs
 		}
-		p := &childProcess{name: s.name, logPath: filepath.Join(r.dir, s.name+".log"), env: env, args: args}
+		// payhub serve as shipped; the pass-through and the profiled serve are the lab's own.
+		bin := r.cfg.bins.payhub
+		if args[0] != "serve" {
+			bin = r.cfg.bins.lab
+		}
+		p := &childProcess{name: s.name, logPath: filepath.Join(r.dir, s.name+".log"), bin: bin, env: env, args: args}
 		if err := p.start(); err != nil {
 			return err
 		}
@@ -1113,7 +1127,7 @@ func profiledServeCommand(logOut io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			serve := serveCommand(logOut)
+			serve := app.ServeCommand(logOut)
 			serve.SetArgs(args[2:])
 			err = serve.ExecuteContext(cmd.Context())
 			stop()

@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bytes"
@@ -21,11 +21,7 @@ func TestBenchReport(t *testing.T) {
 		t.Skip("starts processes; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "payhub")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLab(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	jsonPath := filepath.Join(dir, "bench.json")

@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bytes"
@@ -11,10 +11,8 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -50,8 +48,11 @@ type crashConfig struct {
 	AbandonAfter time.Duration
 	Seed         int64
 	DB           string
-	Window       time.Duration
-	Keep         bool
+	// Payhub is the payhub binary the harness runs (serve, sim); "" is the one next to
+	// payhub-lab.
+	Payhub string
+	Window time.Duration
+	Keep   bool
 }
 
 // Harness timing. serve runs with short resolver timings so a run settles in seconds; a
@@ -200,6 +201,7 @@ recorded with another amount, or kept after payhub accepted a cancel.`,
 	f.DurationVar(&cfg.AbandonAfter, "abandon-after", crashAbandonAfter, "how long an abandoning till waits for its create's answer")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of faults, amounts and kill moments")
 	f.StringVar(&cfg.DB, "db", "", "database: postgres://… (default: SQLite in the temporary directory)")
+	f.StringVar(&cfg.Payhub, "payhub", "", "the payhub binary to run (default: payhub next to payhub-lab)")
 	f.DurationVar(&cfg.Window, "window", 2*time.Minute, "how long payhub may take to settle open outcomes after the load")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (database, process logs)")
 	return cmd
@@ -210,11 +212,15 @@ func runCrashTest(ctx context.Context, cfg crashConfig, out io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	bins, err := findBinaries(cfg.Payhub)
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "payhub-crashtest-")
 	if err != nil {
 		return err
 	}
-	h := &crashHarness{cfg: cfg, dir: dir, out: out}
+	h := &crashHarness{cfg: cfg, dir: dir, out: out, bins: bins}
 	counts, err := h.run(ctx)
 	failed := err != nil || counts.failed()
 	if cfg.Keep || failed {
@@ -276,6 +282,7 @@ func crashFaultSpec(rate float64) string {
 // crashHarness is one run: its processes, its till identity and its results.
 type crashHarness struct {
 	cfg    crashConfig
+	bins   binaries
 	dir    string
 	out    io.Writer
 	dbURL  string
@@ -386,7 +393,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + h.simURL,
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + h.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
-	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), env: env,
+	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), bin: h.bins.payhub, env: env,
 		args: crashSimArgs(simAddr, lpAddr, h.cfg.FaultRate, h.cfg.Seed)}
 	if err := h.simProc.start(); err != nil {
 		return err
@@ -397,7 +404,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	if err := waitReady(ctx, h.simProc, h.linepayURL+"/_sim/payments"); err != nil {
 		return err
 	}
-	h.serve = &childProcess{name: "serve", logPath: filepath.Join(h.dir, "serve.log"), env: env,
+	h.serve = &childProcess{name: "serve", logPath: filepath.Join(h.dir, "serve.log"), bin: h.bins.payhub, env: env,
 		args: append([]string{"serve", "--addr", apiAddr, "--db", h.dbURL}, crashServeFlags...)}
 	return h.startServe(ctx)
 }
@@ -440,124 +447,6 @@ func registerCrashTill(ctx context.Context, st contracts.Store, seed int64) (*ti
 		return nil, fmt.Errorf("register client: %w", err)
 	}
 	return &till{key: key, kid: run, clientID: run, storeID: run, http: &http.Client{Timeout: crashRequestTimeout}}, nil
-}
-
-// freeLoopbackAddr picks a free loopback port.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// childProcess is payhub itself run as another process, logging to a file.
-type childProcess struct {
-	name, logPath string
-	args, env     []string
-	cmd           *exec.Cmd
-	exited        chan struct{}
-}
-
-func (c *childProcess) start() error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(self, c.args...)
-	cmd.Env = append(os.Environ(), c.env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start %s: %w", c.name, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	c.cmd, c.exited = cmd, exited
-	return nil
-}
-
-func (c *childProcess) running() bool {
-	if c.exited == nil {
-		return false
-	}
-	select {
-	case <-c.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL and waits for the process to die: the crash.
-func (c *childProcess) kill() {
-	if !c.running() {
-		return
-	}
-	_ = c.cmd.Process.Kill()
-	<-c.exited
-}
-
-// stop asks the process to drain and exit, and kills it if it does not.
-func (c *childProcess) stop() {
-	if !c.running() {
-		return
-	}
-	_ = c.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-c.exited:
-	case <-time.After(10 * time.Second):
-		c.kill()
-	}
-}
-
-// logTail is the end of the process's log, for an error message.
-func (c *childProcess) logTail() string {
-	b, _ := os.ReadFile(c.logPath)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
-// waitReady polls url until it answers 200, the process dies or the wait runs out.
-func waitReady(ctx context.Context, c *childProcess, url string) error {
-	deadline := time.Now().Add(crashReadyTimeout)
-	for time.Now().Before(deadline) {
-		if !c.running() {
-			return fmt.Errorf("%s exited: %s", c.name, c.logTail())
-		}
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("%s not ready after %s: %s", c.name, crashReadyTimeout, c.logTail())
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // drive runs the tills and the killer until the load is done.

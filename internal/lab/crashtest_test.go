@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/app"
 	"payhub/internal/auth"
 	paypaysim "payhub/mocks/paypay"
 	"payhub/mocks/sim"
@@ -282,11 +282,7 @@ func TestCrashHarnessSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes and kills them; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "payhub")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLab(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
@@ -370,12 +366,12 @@ func TestReconcileRefundsWithoutPartnerIDs(t *testing.T) {
 // from its fault rules, leave no LINE Pay pay able to land after serve's late window; and
 // the check refuses timings that would.
 func TestCrashTimingsLetNoLinePayPayLandAfterTheLateWindow(t *testing.T) {
-	serve := serveCommand(io.Discard)
+	serve := app.ServeCommand(io.Discard)
 	if err := serve.Flags().Parse(crashServeFlags); err != nil {
 		t.Fatal(err)
 	}
 	simArgs := crashSimArgs("127.0.0.1:1", "127.0.0.1:2", 0.1, 1)
-	simCmd := simCommand(io.Discard)
+	simCmd := app.SimCommand(io.Discard)
 	if err := simCmd.Flags().Parse(simArgs[1:]); err != nil {
 		t.Fatal(err)
 	}

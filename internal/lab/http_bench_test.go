@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
+	"payhub/internal/app"
 	"payhub/internal/auth"
 	"payhub/internal/store/storetest"
 	paypaysim "payhub/mocks/paypay"
@@ -32,7 +33,7 @@ func BenchmarkHTTPCreatePayment(b *testing.B) {
 		b.Run(db.name, func(b *testing.B) {
 			st := db.open(b)
 			simURL := benchPayPaySim(b)
-			a, err := buildApp(context.Background(), appConfig{Store: st,
+			a, err := app.Build(context.Background(), app.Config{Store: st,
 				PayPay: paypayadapter.Config{BaseURL: simURL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
 			if err != nil {
 				b.Fatal(err)

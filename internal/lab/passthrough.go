@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"context"
@@ -21,6 +21,8 @@ import (
 	linepayadapter "payhub/adapters/linepay"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
+	"payhub/internal/app"
+	"payhub/internal/config"
 	"payhub/internal/httpapi"
 	"payhub/internal/ids"
 )
@@ -54,7 +56,7 @@ func passthroughCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "passthrough serving on %s\n", ln.Addr())
-			return serveUntilDone(ctx, ln, h, 2*time.Second)
+			return app.ServeUntilDone(ctx, ln, h, 2*time.Second)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:7190", "listen address")
@@ -83,19 +85,19 @@ type passthrough struct {
 }
 
 func newPassthrough() (http.Handler, error) {
-	ppCfg, err := paypayAdapterConfig()
+	ppCfg, err := config.PayPay()
 	if err != nil {
 		return nil, err
 	}
 	// The same pooled client serve gives its adapters, so the comparison stays fair.
-	partnerHTTP := partnerHTTPClient()
+	partnerHTTP := app.PartnerHTTPClient()
 	ppCfg.HTTPClient = partnerHTTP
 	pp, err := paypayadapter.New(ppCfg)
 	if err != nil {
 		return nil, err
 	}
 	p := &passthrough{paypay: pp, ids: ids.New(contracts.SystemClock{})}
-	lpCfg, err := linepayAdapterConfig()
+	lpCfg, err := config.LinePay()
 	if err != nil {
 		return nil, err
 	}

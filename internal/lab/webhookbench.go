@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"context"
@@ -31,6 +31,8 @@ type webhookBenchConfig struct {
 	Events, Processes int
 	DB                string
 	Timeout           time.Duration
+	// Payhub is the payhub binary the serve processes run; "" is the one next to payhub-lab.
+	Payhub string
 }
 
 func webhookBenchCommand() *cobra.Command {
@@ -52,6 +54,7 @@ event arrived twice, went missing or was sent more than once.`,
 	f.IntVar(&cfg.Events, "events", 10000, "events to deliver")
 	f.IntVar(&cfg.Processes, "processes", 2, "serve processes sharing the database")
 	f.StringVar(&cfg.DB, "db", os.Getenv("PAYHUB_DATABASE_URL"), "database: postgres://… (default $PAYHUB_DATABASE_URL)")
+	f.StringVar(&cfg.Payhub, "payhub", "", "the payhub binary to run (default: payhub next to payhub-lab)")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "how long the deliveries may take")
 	return cmd
 }
@@ -191,6 +194,10 @@ func seedBenchEvents(ctx context.Context, st contracts.Store, url string, secret
 
 // startBenchServes starts the serve processes that deliver.
 func startBenchServes(ctx context.Context, cfg webhookBenchConfig, dir string) ([]*childProcess, error) {
+	bins, err := findBinaries(cfg.Payhub)
+	if err != nil {
+		return nil, err
+	}
 	env := []string{"PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=http://127.0.0.1:9"}
 	var procs []*childProcess
@@ -199,7 +206,7 @@ func startBenchServes(ctx context.Context, cfg webhookBenchConfig, dir string) (
 		if err != nil {
 			return procs, err
 		}
-		p := &childProcess{name: fmt.Sprintf("serve-%d", i+1), logPath: filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)), env: env,
+		p := &childProcess{name: fmt.Sprintf("serve-%d", i+1), logPath: filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)), bin: bins.payhub, env: env,
 			args: []string{"serve", "--addr", addr, "--db", cfg.DB, "--webhook-allow-loopback", "--deliver-interval", "50ms"}}
 		if err := p.start(); err != nil {
 			return procs, err
