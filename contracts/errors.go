@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// ErrorCode is a stable, machine-readable problem code (conventions/api.md §5). Codes are
+// ErrorCode is a stable, machine-readable problem code (docs/api.md §5). Codes are
 // never renamed; they are listed in contracts/openapi.yaml.
 type ErrorCode string
 

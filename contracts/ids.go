@@ -2,7 +2,7 @@ package contracts
 
 import "strings"
 
-// Id prefixes (conventions/api.md §2). An id is prefix + "_" + a 26-character ULID.
+// Id prefixes (docs/api.md §2). An id is prefix + "_" + a 26-character ULID.
 const (
 	// PrefixPayment prefixes payment ids.
 	PrefixPayment = "pay"

@@ -82,7 +82,7 @@ func TestOpenAPIEnumsMatchContracts(t *testing.T) {
 	}
 }
 
-// TestOpenAPIResponseHeaders checks the cross-cutting rules of conventions/api.md on every
+// TestOpenAPIResponseHeaders checks the cross-cutting rules of docs/api.md on every
 // operation: request ids and versions on every response, idempotency on every POST,
 // Retry-After on 429 and 503, and problem+json for every error.
 func TestOpenAPIResponseHeaders(t *testing.T) {

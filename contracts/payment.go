@@ -13,8 +13,8 @@ const (
 	MethodLinePay Method = "linepay"
 	// MethodNanaco is nanaco e-money.
 	MethodNanaco Method = "nanaco"
-	// MethodCard is a credit card through GMO Payment Gateway, online only (partners/
-	// card-gmopg.md): payhub takes a single-use card token, never card data.
+	// MethodCard is a credit card through GMO Payment Gateway, online only
+	// (docs/partners/gmopg.md): payhub takes a single-use card token, never card data.
 	MethodCard Method = "card"
 	// MethodAuto asks payhub to pick the method from the scanned barcode's provider prefix
 	// (FlowBarcode only); the payment records the method it was routed to.
@@ -133,14 +133,14 @@ type Payment struct {
 }
 
 // Resolution is the resolver's bookkeeping for a payment or refund whose outcome is open
-// (conventions/api.md §4.1): how often it asked, when it asks next, and whether it gave up.
+// (docs/api.md §4.1): how often it asked, when it asks next, and whether it gave up.
 type Resolution struct {
 	// Attempts counts the resolver's passes over the object.
 	Attempts int
 	// NextAt is when the resolver looks again; nil means at once.
 	NextAt *time.Time
 	// NotFoundSeen counts partner answers of "no such payment"; decisive only when seen
-	// twice after the original call's read timeout (paypay.md §8).
+	// twice after the original call's read timeout (docs/partners/paypay.md §8).
 	NotFoundSeen int
 	// NeedsAttention is set when the resolver's budget ran out: an operator must settle it.
 	// The status stays as it is (unknown), so the till still does not charge again.
@@ -182,7 +182,7 @@ type NextAction struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
-// CardDetails is what payhub may keep about a card (partners/card-gmopg.md §7): never the
+// CardDetails is what payhub may keep about a card (docs/partners/gmopg.md §7): never the
 // number, the security code or the token.
 type CardDetails struct {
 	// Brand is the card brand as the partner names it (e.g. "VISA"), when it says.
@@ -271,7 +271,7 @@ type Attempt struct {
 	ClientID, IdempotencyKey string
 }
 
-// EventType names an event, dot-separated (conventions/api.md §8.2).
+// EventType names an event, dot-separated (docs/api.md §8.2).
 type EventType string
 
 // Event types.
@@ -331,7 +331,7 @@ type Event struct {
 	// Sequence orders the payment's events: 1, 2, 3, … per payment, refunds included (0
 	// for an event about no payment).
 	Sequence int64
-	// Payload is the event's JSON body as delivered (conventions/api.md §8.2).
+	// Payload is the event's JSON body as delivered (docs/api.md §8.2).
 	Payload []byte
 	// CreatedAt is when the fact happened.
 	CreatedAt time.Time

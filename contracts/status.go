@@ -1,6 +1,6 @@
 package contracts
 
-// Status is where a payment stands. See conventions/api.md §4.1.
+// Status is where a payment stands. See docs/api.md §4.1.
 type Status string
 
 // Payment statuses.
@@ -22,7 +22,7 @@ const (
 	StatusUnknown Status = "unknown"
 )
 
-// transitions is the allowed-transition table of conventions/api.md §4.1. A status absent
+// transitions is the allowed-transition table of docs/api.md §4.1. A status absent
 // from the map's keys allows no transition at all (it is final).
 var transitions = map[Status][]Status{
 	StatusRequiresAction: {StatusProcessing, StatusAuthorized, StatusSucceeded, StatusFailed, StatusCanceled, StatusUnknown},
@@ -68,7 +68,7 @@ func (s Status) Valid() bool {
 	return false
 }
 
-// RefundStatus is where a refund stands. See conventions/api.md §4.2.
+// RefundStatus is where a refund stands. See docs/api.md §4.2.
 type RefundStatus string
 
 // Refund statuses.

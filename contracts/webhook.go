@@ -16,7 +16,7 @@ const (
 )
 
 // WebhookEndpoint is a store's URL that receives signed notifications of its events
-// (conventions/api.md §8).
+// (docs/api.md §8).
 type WebhookEndpoint struct {
 	// ID is "we_" + ULID.
 	ID string

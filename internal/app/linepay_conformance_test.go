@@ -18,7 +18,7 @@ import (
 // TestLinePayAdapterConformance runs the adapter conformance suite against the LINE Pay
 // simulator over HTTP: in-store oneTimeKey payments (Offline v4), QR and redirect payments
 // (Online v3), on a Taiwan channel (whole dollars, 18-digit My Codes) and a Thai one
-// (whole baht until LINE confirms satang, linepay.md §7.2; 12-digit My Codes).
+// (whole baht until LINE confirms satang, docs/partners/linepay.md §7.2; 12-digit My Codes).
 func TestLinePayAdapterConformance(t *testing.T) {
 	for _, ch := range []struct {
 		currency contracts.Currency

@@ -12,7 +12,7 @@ import (
 // sensitiveKeys are log attribute names whose values never reach a log.
 var sensitiveKeys = []string{"authorization", "token", "secret", "password", "api_key", "apikey", "barcode", "authorization_code", "signature"}
 
-// redact is the one slog ReplaceAttr redactor (conventions/security.md §13).
+// redact is the one slog ReplaceAttr redactor (docs/security.md §13).
 func redact(_ []string, a slog.Attr) slog.Attr {
 	k := strings.ToLower(a.Key)
 	for _, s := range sensitiveKeys {

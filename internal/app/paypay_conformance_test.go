@@ -18,7 +18,8 @@ import (
 )
 
 // TestPayPayAdapterConformance runs the adapter conformance suite against the PayPay simulator, once for
-// each way the simulator may answer a query about a withdrawn QR code (paypay.md §4.3).
+// each way the simulator may answer a query about a withdrawn QR code
+// (docs/partners/paypay.md §4.3).
 func TestPayPayAdapterConformance(t *testing.T) {
 	for name, expiredQRNotFound := range map[string]bool{"QRStaysCreated": false, "QRNotFound": true} {
 		t.Run(name, func(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package auth owns store-client authentication: verifying the short, self-signed tokens
-// store checkout systems present (conventions/security.md §2) and minting such tokens the
+// store checkout systems present (docs/security.md §2) and minting such tokens the
 // way a store system does (for `payhub token`, `payhub demo` and tests).
 //
 // A store client registers public keys (Ed25519 as EdDSA, P-256 as ES256), each pinned to

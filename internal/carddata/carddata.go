@@ -1,6 +1,6 @@
 // Package carddata finds card data in what store systems send payhub. payhub takes card
 // tokens only and must never store, log or pass on a card number or security code
-// (partners/card-gmopg.md §7, conventions/security.md): a request carrying anything that
+// (docs/partners/gmopg.md §7, docs/security.md): a request carrying anything that
 // looks like one is refused before any of it is used.
 //
 // A card number here is 13 to 19 digits, optionally grouped by single spaces or hyphens,

@@ -290,7 +290,7 @@ func GMOPG(secretKey []byte, publicURL string) (*gmopgadapter.Config, error) {
 	cfg := &gmopgadapter.Config{BaseURL: base, ShopID: creds.ShopID, ShopPass: creds.ShopPass}
 	switch v := EnvOr("PAYHUB_GMOPG_ALLOW_WITHOUT_3DS", "false"); v {
 	case "true":
-		cfg.AllowWithout3DS = true // the explicit exemption of card-gmopg.md §4
+		cfg.AllowWithout3DS = true // the explicit exemption of docs/partners/gmopg.md §4
 	case "false":
 	default:
 		return nil, fmt.Errorf("PAYHUB_GMOPG_ALLOW_WITHOUT_3DS must be true or false, not %q", v)

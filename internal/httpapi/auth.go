@@ -43,7 +43,7 @@ func (s *Server) authenticate() gin.HandlerFunc {
 }
 
 // requireIdempotencyKey refuses a POST without a usable Idempotency-Key before anything
-// runs (conventions/api.md §3). A quoted Structured-Field string and a bare token are both
+// runs (docs/api.md §3). A quoted Structured-Field string and a bare token are both
 // accepted.
 func requireIdempotencyKey() gin.HandlerFunc {
 	return func(c *gin.Context) {

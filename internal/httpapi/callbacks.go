@@ -11,7 +11,7 @@ import (
 	"payhub/contracts"
 )
 
-// MaxCallbackBytes limits a partner callback's body (conventions/security.md §10; PayPay's
+// MaxCallbackBytes limits a partner callback's body (docs/security.md §10; PayPay's
 // are well under 2 KiB).
 const MaxCallbackBytes = 256 << 10
 

@@ -13,7 +13,7 @@ import (
 	simcore "payhub/mocks/sim"
 )
 
-// paypayCallback is a PayPay Transaction callback body (partners/paypay.md §10) about
+// paypayCallback is a PayPay Transaction callback body (docs/partners/paypay.md §10) about
 // PayPay payment orderID (merchantPaymentId merchantPaymentID).
 func paypayCallback(orderID, merchantPaymentID, state string, paidAt time.Time) string {
 	return fmt.Sprintf(`{"notification_type":"Transaction","merchant_id":%q,"store_id":"","pos_id":"","order_id":%q,`+

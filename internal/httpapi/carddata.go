@@ -15,7 +15,7 @@ import (
 
 // refuseCardData refuses, with 422 card_data_not_accepted, a store request that carries
 // anything resembling a card number or security code: in its path, query, Idempotency-Key
-// or body (partners/card-gmopg.md §7). It runs before authentication and before any handler,
+// or body (docs/partners/gmopg.md §7). It runs before authentication and before any handler,
 // so nothing of the request is stored, and it logs only the fact and the field, never the
 // value. A partner's barcode the routing table recognises is not a card number. Partner
 // callbacks and browsers returning from a partner's page are not store requests and are

@@ -42,7 +42,7 @@ func withRequestID() gin.HandlerFunc {
 }
 
 // withAPIVersion stamps API-Version on every response and refuses versions payhub does not
-// know (conventions/api.md §7).
+// know (docs/api.md §7).
 func withAPIVersion(version string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("API-Version", version)

@@ -87,7 +87,7 @@ type call struct {
 	raw    string // JSON body sent verbatim; "" sends none
 	status int
 	code   string // problem code; "" for a success
-	// stored: the answer is kept with the key and replayed (conventions/api.md §3).
+	// stored: the answer is kept with the key and replayed (docs/api.md §3).
 	stored bool
 	check  func(body map[string]any) error // validates a success body
 	apply  func(body map[string]any)       // moves the model after a success

@@ -38,7 +38,7 @@ var problemTitles = map[contracts.ErrorCode]string{
 	contracts.CodeServiceUnavailable:    "Service unavailable",
 }
 
-// problem is an RFC 9457 problem document (conventions/api.md §5).
+// problem is an RFC 9457 problem document (docs/api.md §5).
 type problem struct {
 	Type      string         `json:"type"`
 	Title     string         `json:"title"`

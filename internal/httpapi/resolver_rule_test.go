@@ -11,10 +11,10 @@ import (
 	simcore "payhub/mocks/sim"
 )
 
-// PayPay's rule for a payment whose answer was lost (paypay.md §8), end to end: the real
-// adapter against the simulator, payhub and the simulator on one injected clock, the
-// simulator's own cutoff deciding. The create's answer is dropped after PayPay took the
-// money, and queries keep failing, so only the cancel or the refund can settle it.
+// PayPay's rule for a payment whose answer was lost (docs/partners/paypay.md §8), end to end:
+// the real adapter against the simulator, payhub and the simulator on one injected clock, the
+// simulator's own cutoff deciding. The create's answer is dropped after PayPay took the money,
+// and queries keep failing, so only the cancel or the refund can settle it.
 func TestPayPayUnknownOutcomeRuleAgainstTheSimulator(t *testing.T) {
 	cfg := hub.DefaultResolverConfig
 	for name, c := range map[string]struct {

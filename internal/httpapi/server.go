@@ -20,7 +20,7 @@ import (
 	"payhub/internal/hub"
 )
 
-// MaxBodyBytes limits API request bodies (conventions/security.md §12).
+// MaxBodyBytes limits API request bodies (docs/security.md §12).
 const MaxBodyBytes = 64 << 10
 
 // Config wires a Server.
@@ -108,7 +108,7 @@ func (s *Server) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
 
-// HTTPServer wraps h in an http.Server with the timeouts of conventions/security.md §12:
+// HTTPServer wraps h in an http.Server with the timeouts of docs/security.md §12:
 // the write timeout outlasts the slowest partner call (30 s).
 func HTTPServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{

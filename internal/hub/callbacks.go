@@ -12,7 +12,7 @@ import (
 	"payhub/contracts"
 )
 
-// CallbackConfig says which partner callbacks payhub listens to (partners/paypay.md §10).
+// CallbackConfig says which partner callbacks payhub listens to (docs/partners/paypay.md §10).
 type CallbackConfig struct {
 	// Allow lists, per method, the source networks its partner's callbacks may come from.
 	// A method without an entry has its callbacks refused.

@@ -11,7 +11,7 @@ import (
 )
 
 // CancelPayment cancels one of the caller's payments as far as the partner allows in its
-// state (conventions/api.md §4.1): a payment waiting for the customer is withdrawn; a
+// state (docs/api.md §4.1): a payment waiting for the customer is withdrawn; a
 // succeeded one is reversed while the partner's cancel window is open (409
 // cancel_window_passed after it: refund instead); one whose outcome is still open is marked
 // cancel_requested (202) for the resolver to reverse if it went through.

@@ -10,7 +10,7 @@ import (
 	"payhub/internal/webhooks"
 )
 
-// DefaultSecretGrace is how long a rotated-out signing secret still signs (api.md §8.1).
+// DefaultSecretGrace is how long a rotated-out signing secret still signs (docs/api.md §8.1).
 const DefaultSecretGrace = 24 * time.Hour
 
 // maxRedeliverRange bounds a range redelivery.

@@ -174,7 +174,7 @@ func notFound() *contracts.Error {
 }
 
 // storedRefusals are refusals decided after execution began: they are stored with the key
-// and replayed (conventions/api.md §3). Every other refusal frees the key.
+// and replayed (docs/api.md §3). Every other refusal frees the key.
 var storedRefusals = map[contracts.ErrorCode]bool{
 	contracts.CodeInvalidState:          true,
 	contracts.CodeRefundExceedsCaptured: true,

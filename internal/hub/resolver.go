@@ -10,14 +10,14 @@ import (
 )
 
 // ResolverConfig tunes the resolver, the background worker that owns every payment and
-// refund whose outcome is open (conventions/api.md §4.1, paypay.md §8).
+// refund whose outcome is open (docs/api.md §4.1, docs/partners/paypay.md §8).
 type ResolverConfig struct {
 	// StuckAfter: a payment still processing (or a refund still pending) this long after
 	// its last write lost its partner call to a crash or a failed write; the resolver takes
 	// it over. Longer than the slowest partner call (30 s).
 	StuckAfter time.Duration
 	// ReadTimeout is the partner's read timeout for the original call: "no such payment" is
-	// decisive only after it has passed (paypay.md §8).
+	// decisive only after it has passed (docs/partners/paypay.md §8).
 	ReadTimeout time.Duration
 	// FenceAfter: an outcome still open this long after creation is reversed at the partner
 	// (a cancel, which also fences a payment landing late).

@@ -1,5 +1,5 @@
 // Package ids mints payhub's typed, sortable ids: a lower-case prefix, "_", and a ULID
-// (conventions/api.md §2). ULIDs sort by creation time, which cursor pagination relies on.
+// (docs/api.md §2). ULIDs sort by creation time, which cursor pagination relies on.
 package ids
 
 import (

@@ -1,4 +1,4 @@
-// Package jsonin owns strict decoding of JSON from outside payhub (conventions/security.md
+// Package jsonin owns strict decoding of JSON from outside payhub (docs/security.md
 // §12): the size and media-type gate on request bodies, a decoder that refuses what
 // encoding/json v1 silently accepts (invalid UTF-8, duplicate member names, names that
 // match a field only case-insensitively, unknown fields, trailing data, numbers that do not

@@ -1,6 +1,6 @@
 // Package secrets seals the few partner credentials payhub must keep per payment (GMO-PG's
 // AccessID and AccessPass, which with the shop's credentials can void or refund a card
-// payment) so that they are encrypted at rest (partners/card-gmopg.md §7).
+// payment) so that they are encrypted at rest (docs/partners/gmopg.md §7).
 //
 // A Box is AES-256-GCM under a key from configuration. Each sealed value is bound to what
 // it belongs to (the payment id, as additional data), so a sealed value copied onto

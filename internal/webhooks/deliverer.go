@@ -18,7 +18,7 @@ import (
 	"payhub/internal/ids"
 )
 
-// DefaultSchedule is the wait after each failed send (conventions/api.md §8.4, the Standard
+// DefaultSchedule is the wait after each failed send (docs/api.md §8.4, the Standard
 // Webhooks example): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h —
 // eleven sends over about 75 h 35 min. After the last the delivery has failed.
 var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,

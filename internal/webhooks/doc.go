@@ -1,4 +1,4 @@
-// Package webhooks delivers payhub's store notifications (conventions/api.md §8) and signs
+// Package webhooks delivers payhub's store notifications (docs/api.md §8) and signs
 // them, and verifies their signatures, exactly as the Standard Webhooks spec v1.0.0 says:
 // webhook-id, webhook-timestamp and webhook-signature headers, HMAC-SHA256 ("v1") over
 // "{id}.{timestamp}.{body}" keyed with a "whsec_" secret, two signatures while a secret

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Guard decides which addresses deliveries may reach (conventions/api.md §8.6): a store's
+// Guard decides which addresses deliveries may reach (docs/api.md §8.6): a store's
 // URL must never make payhub call into its own network (SSRF). URLs are checked when an
 // endpoint is registered and every connection is checked again when it is dialed, after
 // DNS, so a name that later resolves inward is refused too.

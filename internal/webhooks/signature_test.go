@@ -12,7 +12,7 @@ import (
 	"payhub/internal/webhooks"
 )
 
-// The Standard Webhooks test vector (conventions/api.md §8.1).
+// The Standard Webhooks test vector (docs/api.md §8.1).
 const (
 	vectorSecret    webhooks.Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	vectorID                        = "msg_p5jXN8AQM9LWM0D4loKWxJek"

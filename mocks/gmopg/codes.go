@@ -1,6 +1,6 @@
 package gmopg
 
-// ErrInfo codes the simulator answers (card-gmopg.md §3, §5; GMO error table as carried by
+// ErrInfo codes the simulator answers (docs/partners/gmopg.md §3, §5; GMO error table as carried by
 // the gmopg package). The ErrCode paired with each is derived by errCodeOf.
 const (
 	infoBadMethod       = "E31500014" // request method is not POST

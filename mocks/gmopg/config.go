@@ -16,7 +16,7 @@ const (
 	DemoShopPass = "demo-pass"
 )
 
-// Lifetimes and limits on the simulator clock (card-gmopg.md §2, §7).
+// Lifetimes and limits on the simulator clock (docs/partners/gmopg.md §2, §7).
 const (
 	// TokenLifetime is how long a minted MP token can be used (GMO: 30 minutes).
 	TokenLifetime = 30 * time.Minute
@@ -38,7 +38,7 @@ var JST = time.FixedZone("JST", 9*3600)
 
 // Config configures a Simulator. Empty fields get the documented defaults.
 type Config struct {
-	// ShopID and ShopPass are the shop credentials (card-gmopg.md §1); empty means
+	// ShopID and ShopPass are the shop credentials (docs/partners/gmopg.md §1); empty means
 	// DemoShopID and DemoShopPass. Wrong ones get E01030002.
 	ShopID, ShopPass string
 	// Clock drives TranDate, token expiry, the authorisation validity, the 180-day limit

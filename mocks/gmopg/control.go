@@ -229,7 +229,7 @@ func fixtureList() []map[string]any {
 
 // FaultErrorBody is the simulator's sim.ErrorBody: GMO's KV error body for an injected
 // error status, so the gmopg client reads it as a BadRequest instead of crashing
-// (card-gmopg.md §9). code is an ErrInfo (9 characters, e.g. E91099999, E92000001,
+// (docs/partners/gmopg.md §9). code is an ErrInfo (9 characters, e.g. E91099999, E92000001,
 // E90010001, 42C010000); anything else means E91099999.
 func FaultErrorBody(_ int, code string) (string, []byte) {
 	if len(code) != 9 {

@@ -1,6 +1,6 @@
 // Package gmopg is payhub's GMO Payment Gateway simulator: an independent implementation of
 // GMO-PG's form-based protocol-type API (/payment/<Name>.idPass) as written in
-// shared/partners/card-gmopg.md. It owns one shop's state — orders, minted card tokens, 3DS2
+// docs/partners/gmopg.md. It owns one shop's state — orders, minted card tokens, 3DS2
 // flows — in memory and serves it as an http.Handler (`payhub sim` puts it on
 // 127.0.0.1:7103). Store developers use it like GMO's test host; the gmopg npm client 6.0.0
 // runs against it unchanged (tests/npm/gmopg).

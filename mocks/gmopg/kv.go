@@ -9,7 +9,7 @@ import (
 	"golang.org/x/text/encoding/japanese"
 )
 
-// contentType is the Content-Type of every API answer (card-gmopg.md §1).
+// contentType is the Content-Type of every API answer (docs/partners/gmopg.md §1).
 const contentType = "text/plain;charset=Windows-31J"
 
 // field is one Key=Value of an answer, in order.
@@ -149,7 +149,7 @@ func percentDecode(s string) ([]byte, bool) {
 	return out, true
 }
 
-// ParseResponse parses a GMO answer body (Shift_JIS) the way card-gmopg.md §1 tells the
+// ParseResponse parses a GMO answer body (Shift_JIS) the way docs/partners/gmopg.md §1 tells the
 // adapter to: decode Shift_JIS, split on '&', split each part on its first '=', never
 // unescape, and glue a part whose key is not in known back onto the previous value with
 // '&' (so RedirectUrl keeps its "&t=…"). With known nil every part is its own key. Tests

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Statuses as SearchTrade reports them (card-gmopg.md §2).
+// Statuses as SearchTrade reports them (docs/partners/gmopg.md §2).
 const (
 	StatusUnprocessed   = "UNPROCESSED"
 	StatusAuthenticated = "AUTHENTICATED"
@@ -185,7 +185,7 @@ func (s *Simulator) tranDate(t time.Time) string {
 
 // CheckString is GMO's ExecTran check value: lower-case hex MD5 of OrderID, Forward,
 // Method, PayTimes, Approve, TranID, TranDate and ShopPass concatenated
-// (card-gmopg.md §3).
+// (docs/partners/gmopg.md §3).
 func CheckString(orderID, fwd, method, payTimes, approve, tranID, tranDate, shopPass string) string {
 	sum := md5.Sum([]byte(orderID + fwd + method + payTimes + approve + tranID + tranDate + shopPass))
 	return hex.EncodeToString(sum[:])

@@ -8,8 +8,8 @@ import (
 )
 
 // amount is a money amount in hundredths of the major unit, so TWD 100 is 10000 and
-// THB 12.5 is 1250. Amounts arrive and leave as JSON numbers in major units (linepay.md
-// §7.2); they are parsed as exact decimals, never through float64.
+// THB 12.5 is 1250. Amounts arrive and leave as JSON numbers in major units
+// (docs/partners/linepay.md §7.2); they are parsed as exact decimals, never through float64.
 type amount int64
 
 // maxAmount bounds parsed amounts far below int64 overflow.

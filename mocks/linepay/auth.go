@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// The authentication headers (linepay.md §3.1).
+// The authentication headers (docs/partners/linepay.md §3.1).
 const (
 	headerChannelID = "X-LINE-ChannelId"
 	headerNonce     = "X-LINE-Authorization-Nonce"

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestSignatureVectors recomputes the four test vectors of linepay.md §3.1.
+// TestSignatureVectors recomputes the four test vectors of docs/partners/linepay.md §3.1.
 func TestSignatureVectors(t *testing.T) {
 	const secret, nonce = "testsecret", "3b3d7c7e-1c4e-4f61-9a1e-2f8a8b6c1d00"
 	for _, v := range []struct{ name, path, payload, want string }{

@@ -17,10 +17,11 @@ const (
 	DemoChannelSecret = "payhub-demo-linepay-channel-secret"
 )
 
-// DefaultCurrency is the channel currency when Config.Currency is empty (linepay.md §1).
+// DefaultCurrency is the channel currency when Config.Currency is empty
+// (docs/partners/linepay.md §1).
 const DefaultCurrency = "TWD"
 
-// Lifetimes on the simulator clock (linepay.md §4.3, §5, §7.4).
+// Lifetimes on the simulator clock (docs/partners/linepay.md §4.3, §5, §7.4).
 const (
 	// RequestLifetime is how long an Online v3 request may wait for the customer's
 	// approval and the merchant's Confirm; later it is CANCELLED (check 0121).
@@ -37,14 +38,15 @@ const (
 const DefaultAuthorizationLifetime = 7 * 24 * time.Hour
 
 // DefaultSlowPayDelay is how long a pay with OneTimeKeySlow takes when Config.SlowPayDelay
-// is 0: past payhub's 45-second read timeout (linepay.md §5.1), so the till sees a timeout
-// while LINE Pay still completes the payment.
+// is 0: past payhub's 45-second read timeout (docs/partners/linepay.md §5.1), so the till sees
+// a timeout while LINE Pay still completes the payment.
 const DefaultSlowPayDelay = 50 * time.Second
 
 // Config configures a Simulator. Empty fields get the documented defaults.
 type Config struct {
-	// ChannelID and ChannelSecret are the HMAC credentials (linepay.md §3.1); empty means
-	// DemoChannelID and DemoChannelSecret. A request naming another channel gets 1104.
+	// ChannelID and ChannelSecret are the HMAC credentials (docs/partners/linepay.md §3.1);
+	// empty means DemoChannelID and DemoChannelSecret. A request naming another channel
+	// gets 1104.
 	ChannelID, ChannelSecret string
 	// Currency is the channel's only currency (TWD, THB or USD); empty means TWD. Other
 	// currencies get 1178. TWD amounts are whole dollars, THB and USD take ≤ 2 decimals.
@@ -61,7 +63,7 @@ type Config struct {
 	StrictNonce bool
 	// LenientGETSigning also accepts GET signatures made without the query
 	// (WPBrewer/wpbr-linepay-tw) or over "?"+query (CarlLee1983/line-pay-core-v4)
-	// (linepay.md §3.2). Strict by default.
+	// (docs/partners/linepay.md §3.2). Strict by default.
 	LenientGETSigning bool
 	// QuoteTransactionIDs writes transactionId, refundTransactionId and
 	// originalTransactionId as JSON strings instead of bare numbers (line-pay-merchant's

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// maxDetails is how many results details answers before 1177 (linepay.md §4.3).
+// maxDetails is how many results details answers before 1177 (docs/partners/linepay.md §4.3).
 const maxDetails = 100
 
 // detailsQuery is a parsed details or authorizations query.

@@ -1,5 +1,5 @@
 // Package linepay is payhub's LINE Pay simulator: an independent implementation of LINE
-// Pay's Online API v3 and Offline (in-store) API v4 as written in shared/partners/linepay.md.
+// Pay's Online API v3 and Offline (in-store) API v4 as written in docs/partners/linepay.md.
 // It owns one channel's state — requests, payments, authorizations, refunds, issued
 // oneTimeKeys — in memory and serves it as an http.Handler (`payhub sim` puts it on
 // 127.0.0.1:7102). Store developers use it like LINE's sandbox; line-pay-merchant 0.9.0

@@ -6,7 +6,7 @@ import (
 	"payhub/mocks/sim"
 )
 
-// Return codes the simulator answers with (linepay.md §4.3, §6.1).
+// Return codes the simulator answers with (docs/partners/linepay.md §4.3, §6.1).
 const (
 	codeSuccess           = "0000"
 	codeCheckApproved     = "0110"

@@ -11,8 +11,8 @@ import (
 var taipei = time.FixedZone("Asia/Taipei", 8*3600)
 
 // txID is a LINE Pay transaction id: yyyyMMdd + 11 digits, 19 digits in all, far above
-// 2^53 (linepay.md §7.1). It is kept as an int64 and written as a bare JSON number (or a
-// string, Config.QuoteTransactionIDs).
+// 2^53 (docs/partners/linepay.md §7.1). It is kept as an int64 and written as a bare JSON
+// number (or a string, Config.QuoteTransactionIDs).
 type txID int64
 
 func (id txID) String() string { return strconv.FormatInt(int64(id), 10) }

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// payIn is the body of POST /v4/payments/oneTimeKeys/pay (linepay.md §5).
+// payIn is the body of POST /v4/payments/oneTimeKeys/pay (docs/partners/linepay.md §5).
 type payIn struct {
 	Amount     json.RawMessage `json:"amount"`
 	Currency   string          `json:"currency"`
@@ -116,7 +116,7 @@ func (s *Simulator) offlineInfo(p *payment) payResultInfo {
 	return info
 }
 
-// offlineStatus is v4 check's info.status (linepay.md §5, working model): AUTH_READY
+// offlineStatus is v4 check's info.status (docs/partners/linepay.md §5, working model): AUTH_READY
 // authorized, COMPLETE paid, REFUND fully refunded, CANCEL voided or expired, FAIL.
 func offlineStatus(p *payment) string {
 	switch p.status {

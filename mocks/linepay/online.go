@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-// requestIn is the body of POST /v3/payments/request (linepay.md §4.1).
+// requestIn is the body of POST /v3/payments/request (docs/partners/linepay.md §4.1).
 type requestIn struct {
 	Amount       json.RawMessage `json:"amount"`
 	Currency     string          `json:"currency"`
@@ -221,7 +221,7 @@ func (s *Simulator) onlineRefund(w http.ResponseWriter, _ *http.Request, in requ
 }
 
 // onlineCheck serves GET /v3/payments/requests/{transactionId}/check: the answer is in
-// returnCode (linepay.md §4.3), with no info.
+// returnCode (docs/partners/linepay.md §4.3), with no info.
 func (s *Simulator) onlineCheck(w http.ResponseWriter, _ *http.Request, in request) {
 	s.mu.Lock()
 	p, e := s.onlinePayment(in)

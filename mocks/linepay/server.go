@@ -67,7 +67,7 @@ type request struct {
 	rawQuery string
 }
 
-// apiRoutes are the signed LINE Pay endpoints (linepay.md §4, §5).
+// apiRoutes are the signed LINE Pay endpoints (docs/partners/linepay.md §4, §5).
 var apiRoutes = []route{
 	{http.MethodPost, "/v3/payments/request", (*Simulator).onlineRequest},
 	{http.MethodPost, "/v3/payments/{transactionId}/confirm", (*Simulator).onlineConfirm},
@@ -145,7 +145,8 @@ func (s *Simulator) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // receivedPath is the request path exactly as the client sent it, percent-encoding kept,
-// without scheme, host, port or query: what LINE's signature covers (linepay.md §3.1).
+// without scheme, host, port or query: what LINE's signature covers
+// (docs/partners/linepay.md §3.1).
 func receivedPath(r *http.Request) string {
 	uri := r.RequestURI
 	if uri == "" { // a request built in-process

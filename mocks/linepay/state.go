@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Payment statuses (linepay.md §4.4, §5). The ledger reports them; LINE's own answers
+// Payment statuses (docs/partners/linepay.md §4.4, §5). The ledger reports them; LINE's own answers
 // use the check codes, check statuses and payStatus values derived from them.
 const (
 	// StatusReserved: an Online request waits for the customer (check 0000).
@@ -38,7 +38,7 @@ const (
 	KindOffline = "OFFLINE"
 )
 
-// Pay methods in payInfo (linepay.md §4.2, §5).
+// Pay methods in payInfo (docs/partners/linepay.md §4.2, §5).
 const (
 	methodCard    = "CREDIT_CARD"
 	methodBalance = "BALANCE"

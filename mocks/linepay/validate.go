@@ -9,10 +9,10 @@ import (
 	"payhub/mocks/sim"
 )
 
-// maxOrderIDLength is LINE's orderId limit (linepay.md §4.1, §7.3).
+// maxOrderIDLength is LINE's orderId limit (docs/partners/linepay.md §4.1, §7.3).
 const maxOrderIDLength = 100
 
-// productIn is one line of a package (linepay.md §4.1).
+// productIn is one line of a package (docs/partners/linepay.md §4.1).
 type productIn struct {
 	ID       string          `json:"id"`
 	Name     string          `json:"name"`
@@ -62,7 +62,7 @@ func decodeBody(body []byte, v any) *apiError {
 }
 
 // decodeOptionalBody decodes a body that may be absent (void, full refund): both an empty
-// body and {} are accepted (linepay.md §3.1).
+// body and {} are accepted (docs/partners/linepay.md §3.1).
 func decodeOptionalBody(body []byte, v any) *apiError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
@@ -106,7 +106,7 @@ func (s *Simulator) checkAmountCurrency(rawAmount json.RawMessage, currency stri
 	return parseAmount(rawAmount, currency)
 }
 
-// checkPackages validates packages against the total (linepay.md §4.1): at least one
+// checkPackages validates packages against the total (docs/partners/linepay.md §4.1): at least one
 // package, each with an id, an amount equal to Σ quantity × price of its products, and
 // Σ package amounts + Σ userFee + shipping fee equal to total. Mismatches answer 2101
 // (the code LINE uses is unconfirmed, §7.2).

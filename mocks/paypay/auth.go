@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// authScheme prefixes every OPA Authorization header (paypay.md §2.1).
+// authScheme prefixes every OPA Authorization header (docs/partners/paypay.md §2.1).
 const authScheme = "hmac OPA-Auth:"
 
 // epochWindow is how far a request's epoch may sit from the simulator's clock, either way.
@@ -22,7 +22,7 @@ const epochWindow = 2 * time.Minute
 const emptyMarker = "empty"
 
 // lenientContentTypes are the strings official SDKs sign instead of the header they send
-// (paypay.md §2.3); tried only in lenient mode.
+// (docs/partners/paypay.md §2.3); tried only in lenient mode.
 var lenientContentTypes = []string{"application/json", "application/json;charset=UTF-8", "application/json;charset=UTF-8;"}
 
 // bodyHash is base64(MD5(contentType ‖ body)), or "empty" without a body.

@@ -11,7 +11,7 @@ import (
 	"payhub/mocks/sim"
 )
 
-// Published vector (paypay.md §2.2).
+// Published vector (docs/partners/paypay.md §2.2).
 const (
 	vecKey    = "APIKeyGenerated"
 	vecSecret = "APIKeySecretGenerated"

@@ -20,7 +20,7 @@ type orderItem struct {
 	UnitPrice *money `json:"unitPrice,omitempty"`
 }
 
-// createCodeRequest is the body of POST /v2/codes (paypay.md §4.1).
+// createCodeRequest is the body of POST /v2/codes (docs/partners/paypay.md §4.1).
 type createCodeRequest struct {
 	MerchantPaymentID   string      `json:"merchantPaymentId"`
 	Amount              *amountIn   `json:"amount"`

@@ -20,16 +20,16 @@ const (
 )
 
 // DefaultQRLifetime is how long a dynamic QR code stays payable when the request names no
-// expiry. PayPay does not publish its default (paypay.md §4.1, unconfirmed).
+// expiry. PayPay does not publish its default (docs/partners/paypay.md §4.1, unconfirmed).
 const DefaultQRLifetime = 5 * time.Minute
 
 // DefaultAuthorizationLifetime is how long a pre-authorization stays capturable when the
 // request names no expiry (authorizationExpiry on a QR, expiresAt on preauthorize). PayPay
-// does not publish its default or maximum (paypay.md §14); 7 days is payhub's choice.
+// does not publish its default or maximum (docs/partners/paypay.md §14); 7 days is payhub's choice.
 const DefaultAuthorizationLifetime = 7 * 24 * time.Hour
 
-// Webhook delivery defaults (paypay.md §10: PayPay waits 1.5–2.0 s and retries 3–10 times
-// by type; the simulator tries 3 times, 100 ms apart).
+// Webhook delivery defaults (docs/partners/paypay.md §10: PayPay waits 1.5–2.0 s and retries
+// 3–10 times by type; the simulator tries 3 times, 100 ms apart).
 const (
 	// DefaultWebhookAttempts is how many times one notification is tried.
 	DefaultWebhookAttempts = 3
@@ -42,20 +42,20 @@ const (
 // Config configures a Simulator. Empty credentials fall back to the demo constants.
 type Config struct {
 	// APIKey, APISecret and MerchantID are the credentials requests must be signed with
-	// (paypay.md §2). A request naming a different merchant is refused.
+	// (docs/partners/paypay.md §2). A request naming a different merchant is refused.
 	APIKey, APISecret, MerchantID string
 	// Clock drives epochs, expiries and cutoffs; nil means the system clock.
 	Clock sim.Clock
 	// LenientContentType also accepts signatures computed over the content-type strings
 	// other official SDKs sign ("application/json", "application/json;charset=UTF-8",
 	// "application/json;charset=UTF-8;") instead of only the Content-Type header sent
-	// (paypay.md §2.3).
+	// (docs/partners/paypay.md §2.3).
 	LenientContentType bool
 	// QRLifetime is the lifetime of a dynamic QR code; 0 means DefaultQRLifetime.
 	QRLifetime time.Duration
 	// ExpiredQRNotFound makes an unpaid QR past its expiry (or deleted) answer 400
 	// DYNAMIC_QR_PAYMENT_NOT_FOUND (newer spec) instead of status CREATED, acceptedAt 0
-	// (FAQ); paypay.md §4.3.
+	// (FAQ); docs/partners/paypay.md §4.3.
 	ExpiredQRNotFound bool
 	// AuthorizationLifetime is how long a pre-authorization lasts from the moment it is
 	// authorized when the request names no expiry; 0 means DefaultAuthorizationLifetime.
@@ -68,9 +68,9 @@ type Config struct {
 	// /_sim/faults; nil means no faults and no /_sim/faults.
 	Faults *sim.Faults
 
-	// WebhookURL receives PayPay's Transaction notifications (paypay.md §10): an unsigned
-	// JSON POST when a payment becomes COMPLETED, AUTHORIZED, EXPIRED or (revert) CANCELED.
-	// Empty sends none.
+	// WebhookURL receives PayPay's Transaction notifications (docs/partners/paypay.md §10): an
+	// unsigned JSON POST when a payment becomes COMPLETED, AUTHORIZED, EXPIRED or (revert)
+	// CANCELED. Empty sends none.
 	WebhookURL string
 	// WebhookDrop is the probability (0 to 1) that a notification is dropped, never sent,
 	// as PayPay may do; decided per notification by a fixed-seed random source, so the same

@@ -1,5 +1,5 @@
 // Package paypay is payhub's PayPay simulator: an independent implementation of PayPay's
-// Open Payment API v2 (OPA) as written in shared/partners/paypay.md, plus payhub's in-store
+// Open Payment API v2 (OPA) as written in docs/partners/paypay.md, plus payhub's in-store
 // barcode stand-in (§11). It owns the simulated merchant's state — QR codes, payments,
 // captures, reverts, refunds, issued barcodes — in memory, and serves it as an
 // http.Handler (`payhub sim` puts it on 127.0.0.1:7101).
@@ -23,7 +23,8 @@
 // captures, cashback and the file.created (reconciliation file) webhook are not simulated;
 // Transaction webhooks are (see Webhooks).
 //
-// Rules enforced (payhub conventions where PayPay is silent are marked so in paypay.md):
+// Rules enforced (payhub conventions where PayPay is silent are marked so in
+// docs/partners/paypay.md):
 //   - A merchantPaymentId is used once: again on POST /v2/codes → 400
 //     DUPLICATE_DYNAMIC_QR_REQUEST (or a replay of the first answer with
 //     Config.ReplayDuplicateQR and an identical body); again on POST /v2/payments → 400
@@ -48,7 +49,7 @@
 //     same payment answers the refund already made; for another payment → 400
 //     INVALID_PARAMS. Unknown refund → 404 NO_SUCH_REFUND_ORDER.
 //
-// # Pre-authorization (paypay.md §4.6, §5)
+// # Pre-authorization (docs/partners/paypay.md §4.6, §5)
 //
 //   - A pre-authorization is a QR created with isAuthorization true, or POST
 //     /v2/payments/preauthorize. Paying such a QR (/_sim/ or PayQR) makes it AUTHORIZED
@@ -85,7 +86,7 @@
 //     capture (AUTHORIZED → 400 UNACCEPTABLE_OP), total ≤ the captured amount, and the
 //     window counts from the capture.
 //
-// # Webhooks (paypay.md §10)
+// # Webhooks (docs/partners/paypay.md §10)
 //
 // With Config.WebhookURL set, the simulator POSTs PayPay's Transaction notification there,
 // unsigned (Content-Type application/json, no Authorization), when a payment becomes:
@@ -93,7 +94,7 @@
 //	COMPLETED   a direct (linked-user or barcode) payment, a paid QR, a capture
 //	AUTHORIZED  a pre-authorization (preauthorize, or a paid isAuthorization QR)
 //	EXPIRED     a lapsed authorization
-//	CANCELED    a reverted authorization (paypay.md §5: revert has a webhook)
+//	CANCELED    a reverted authorization (docs/partners/paypay.md §5: revert has a webhook)
 //
 // None for creating or deleting a QR, a customer failing to pay (PayPay does not always send
 // FAILED), cancel (DELETE, → FAILED) or refunds. The body:
@@ -168,7 +169,7 @@
 // (what a capture took; 0 otherwise), Captures, Refunded and Refunds, so tests can match
 // payhub's records to the yen.
 //
-// # Faults (paypay.md §13)
+// # Faults (docs/partners/paypay.md §13)
 //
 // With Config.Faults set, /v2/ requests go through that sim.Faults engine: latency, errors
 // before commit, hangs, connection resets, commit then drop, commit then error, chosen per

@@ -7,14 +7,14 @@ import (
 )
 
 // resultCode is one OPA result: the HTTP status, resultInfo.code and resultInfo.codeId.
-// codeId is empty where PayPay publishes none for the code (paypay.md §4, §6).
+// codeId is empty where PayPay publishes none for the code (docs/partners/paypay.md §4, §6).
 type resultCode struct {
 	status int
 	code   string
 	codeID string
 }
 
-// The result codes the simulator answers with (paypay.md §4, §6, §11).
+// The result codes the simulator answers with (docs/partners/paypay.md §4, §6, §11).
 var (
 	resSuccess         = resultCode{http.StatusOK, "SUCCESS", "08100001"}
 	resCreated         = resultCode{http.StatusCreated, "SUCCESS", "08100001"}
@@ -53,7 +53,7 @@ var (
 	resOrderNotCancelable = resultCode{http.StatusBadRequest, "ORDER_NOT_CANCELABLE", "00200042"}
 )
 
-// resultInfo is the envelope header every OPA response carries (paypay.md §3).
+// resultInfo is the envelope header every OPA response carries (docs/partners/paypay.md §3).
 type resultInfo struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

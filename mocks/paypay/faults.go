@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// faultCode is a server-side OPA result an injected fault answers with (paypay.md §6).
-// codeID is empty where PayPay publishes none.
+// faultCode is a server-side OPA result an injected fault answers with
+// (docs/partners/paypay.md §6). codeID is empty where PayPay publishes none.
 type faultCode struct {
 	codeID  string
 	message string

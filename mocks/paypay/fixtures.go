@@ -20,7 +20,7 @@ const (
 	UserExpired = "user-expired"
 )
 
-// Barcode fixtures (paypay.md §11 stand-in): reusable, never expire.
+// Barcode fixtures (docs/partners/paypay.md §11 stand-in): reusable, never expire.
 const (
 	// BarcodePrefix starts every simulator barcode (18 digits in all).
 	BarcodePrefix = "9000818188"

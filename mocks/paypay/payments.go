@@ -6,9 +6,9 @@ import (
 )
 
 // createPaymentRequest is the body of POST /v2/payments and POST /v2/payments/preauthorize:
-// a linked-user debit (userAuthorizationId, paypay.md §4.4) or payhub's barcode stand-in
-// (authorizationCode, §11). Exactly one of the two is present. ExpiresAt is read only by
-// preauthorize: when the authorization lapses.
+// a linked-user debit (userAuthorizationId, docs/partners/paypay.md §4.4) or payhub's barcode
+// stand-in (authorizationCode, §11). Exactly one of the two is present. ExpiresAt is read only
+// by preauthorize: when the authorization lapses.
 type createPaymentRequest struct {
 	MerchantPaymentID   string    `json:"merchantPaymentId"`
 	UserAuthorizationID string    `json:"userAuthorizationId"`
@@ -69,7 +69,7 @@ func (s *Simulator) debit(w http.ResponseWriter, r *http.Request, in request, pr
 	defer s.mu.Unlock()
 	if p, dup := s.payments[req.MerchantPaymentID]; dup {
 		// A repeat while the first is still in progress sees it in progress; afterwards the
-		// id is spent (paypay.md §9, payhub convention).
+		// id is spent (docs/partners/paypay.md §9, payhub convention).
 		if p.kind != KindQR && p.status == StatusCreated {
 			writeResult(w, resCreated, "Success", p.view())
 			return
@@ -180,10 +180,10 @@ func (s *Simulator) getPayment(w http.ResponseWriter, _ *http.Request, in reques
 	writeResult(w, resSuccess, "Success", p.view())
 }
 
-// cancelPayment serves DELETE /v2/payments/{merchantPaymentId} (paypay.md §4.5): COMPLETED
-// becomes FAILED until 00:14:59 JST the day after acceptance, AUTHORIZED becomes FAILED for
-// as long as it is authorized; a cancel before payment (or before the payment exists at
-// all) is recorded and applied once paid; repeats answer 202. A captured pre-authorization
+// cancelPayment serves DELETE /v2/payments/{merchantPaymentId} (docs/partners/paypay.md §4.5):
+// COMPLETED becomes FAILED until 00:14:59 JST the day after acceptance, AUTHORIZED becomes
+// FAILED for as long as it is authorized; a cancel before payment (or before the payment exists
+// at all) is recorded and applied once paid; repeats answer 202. A captured pre-authorization
 // is refunded, not canceled.
 func (s *Simulator) cancelPayment(w http.ResponseWriter, _ *http.Request, in request) {
 	id := in.params["merchantPaymentId"]

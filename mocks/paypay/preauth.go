@@ -48,8 +48,8 @@ func (s *Simulator) authorizationExpiry(at *int64, field string, now time.Time) 
 	return t, nil
 }
 
-// captureRequest is the body of POST /v2/payments/capture (paypay.md §4.6); every field is
-// required.
+// captureRequest is the body of POST /v2/payments/capture (docs/partners/paypay.md §4.6); every
+// field is required.
 type captureRequest struct {
 	MerchantPaymentID string    `json:"merchantPaymentId"`
 	Amount            *amountIn `json:"amount"`
@@ -155,7 +155,8 @@ func capturable(p *payment, amount int64) *apiError {
 	return nil
 }
 
-// revertRequest is the body of POST /v2/payments/preauthorize/revert (paypay.md §4.6).
+// revertRequest is the body of POST /v2/payments/preauthorize/revert
+// (docs/partners/paypay.md §4.6).
 type revertRequest struct {
 	MerchantRevertID string `json:"merchantRevertId"`
 	PaymentID        string `json:"paymentId"`

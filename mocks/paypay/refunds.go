@@ -4,7 +4,7 @@ import (
 	"net/http"
 )
 
-// createRefundRequest is the body of POST /v2/refunds (paypay.md §4.7).
+// createRefundRequest is the body of POST /v2/refunds (docs/partners/paypay.md §4.7).
 type createRefundRequest struct {
 	MerchantRefundID string    `json:"merchantRefundId"`
 	PaymentID        string    `json:"paymentId"`

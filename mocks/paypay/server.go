@@ -68,7 +68,7 @@ type request struct {
 	params map[string]string
 }
 
-// apiRoutes are the signed OPA endpoints (paypay.md §4).
+// apiRoutes are the signed OPA endpoints (docs/partners/paypay.md §4).
 var apiRoutes = []route{
 	{http.MethodPost, "/v2/codes", (*Simulator).createCode},
 	{http.MethodDelete, "/v2/codes/{codeId}", (*Simulator).deleteCode},
@@ -134,7 +134,7 @@ func (s *Simulator) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // merchantMatches accepts a request naming no merchant or the configured one; the query
-// parameter wins over the header (paypay.md §1).
+// parameter wins over the header (docs/partners/paypay.md §1).
 func (s *Simulator) merchantMatches(r *http.Request) bool {
 	m := r.URL.Query().Get("assumeMerchant")
 	if m == "" {
@@ -189,7 +189,7 @@ func matchPath(pattern, path string) (map[string]string, bool) {
 	return params, true
 }
 
-// newRequestID returns a fresh X-REQUEST-ID (≤ 64 chars, paypay.md §1).
+// newRequestID returns a fresh X-REQUEST-ID (≤ 64 chars, docs/partners/paypay.md §1).
 func newRequestID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

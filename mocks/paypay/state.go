@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Payment statuses the simulator produces (paypay.md §5).
+// Payment statuses the simulator produces (docs/partners/paypay.md §5).
 const (
 	StatusCreated    = "CREATED"
 	StatusAuthorized = "AUTHORIZED"
@@ -16,11 +16,11 @@ const (
 	StatusExpired    = "EXPIRED"
 )
 
-// CaptureCompleted is the status of a capture the simulator made (paypay.md §5); captures
-// needing the user's approval (USER_REQUESTED) are not simulated.
+// CaptureCompleted is the status of a capture the simulator made (docs/partners/paypay.md §5);
+// captures needing the user's approval (USER_REQUESTED) are not simulated.
 const CaptureCompleted = "COMPLETED"
 
-// Refund statuses (paypay.md §4.7).
+// Refund statuses (docs/partners/paypay.md §4.7).
 const (
 	RefundCreated  = "CREATED"
 	RefundRefunded = "REFUNDED"
@@ -32,7 +32,8 @@ const (
 	KindQR = "QR"
 	// KindLinkedUser is a direct debit of an account-linked user (userAuthorizationId).
 	KindLinkedUser = "LINKED_USER"
-	// KindBarcode is payhub's in-store barcode stand-in (authorizationCode, paypay.md §11).
+	// KindBarcode is payhub's in-store barcode stand-in (authorizationCode,
+	// docs/partners/paypay.md §11).
 	KindBarcode = "BARCODE"
 )
 
@@ -80,7 +81,7 @@ func (p *payment) paid() int64 {
 }
 
 // paidAt is when the money moved, which starts the refund window: acceptance, or for a
-// pre-authorization the capture (paypay.md §4.7).
+// pre-authorization the capture (docs/partners/paypay.md §4.7).
 func (p *payment) paidAt() time.Time {
 	if p.preAuth && len(p.captures) > 0 {
 		return p.captures[len(p.captures)-1].acceptedAt
@@ -294,7 +295,7 @@ func epochOrZero(t time.Time) int64 {
 	return t.Unix()
 }
 
-// paymentView is the OPA payment object (paypay.md §4.3).
+// paymentView is the OPA payment object (docs/partners/paypay.md §4.3).
 type paymentView struct {
 	PaymentID           string        `json:"paymentId,omitempty"`
 	Status              string        `json:"status"`
@@ -321,7 +322,7 @@ type captureList struct {
 	Data []captureView `json:"data"`
 }
 
-// captureView is one entry of the payment object's captures.data (paypay.md §4.6).
+// captureView is one entry of the payment object's captures.data (docs/partners/paypay.md §4.6).
 type captureView struct {
 	MerchantCaptureID string `json:"merchantCaptureId"`
 	Amount            money  `json:"amount"`
@@ -332,7 +333,7 @@ type captureView struct {
 	AcceptedAt        int64  `json:"acceptedAt"`
 }
 
-// revertState is the payment object's revert (paypay.md §4.3).
+// revertState is the payment object's revert (docs/partners/paypay.md §4.3).
 type revertState struct {
 	AcceptedAt       int64  `json:"acceptedAt"`
 	MerchantRevertID string `json:"merchantRevertId"`
@@ -349,7 +350,7 @@ type methodEntry struct {
 	Type   string `json:"type"`
 }
 
-// refundView is the OPA refund object (paypay.md §4.7).
+// refundView is the OPA refund object (docs/partners/paypay.md §4.7).
 type refundView struct {
 	Status           string `json:"status"`
 	AcceptedAt       int64  `json:"acceptedAt"`

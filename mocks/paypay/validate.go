@@ -8,10 +8,11 @@ import (
 	"payhub/mocks/sim"
 )
 
-// maxAmount is the largest OPA amount: an integer of at most 11 digits (paypay.md §1).
+// maxAmount is the largest OPA amount: an integer of at most 11 digits
+// (docs/partners/paypay.md §1).
 const maxAmount = 99_999_999_999
 
-// maxMerchantIDLen bounds merchantPaymentId and merchantRefundId (paypay.md §4).
+// maxMerchantIDLen bounds merchantPaymentId and merchantRefundId (docs/partners/paypay.md §4).
 const maxMerchantIDLen = 64
 
 // amountIn is an OPA amount as received; pointers tell "missing" from zero.

@@ -28,7 +28,8 @@ const (
 	NotificationDropped = "dropped"
 )
 
-// notificationTypeTransaction is the notification_type of a payment event (paypay.md §10).
+// notificationTypeTransaction is the notification_type of a payment event
+// (docs/partners/paypay.md §10).
 const notificationTypeTransaction = "Transaction"
 
 // webhookDropSeed seeds the random source of Config.WebhookDrop: fixed, so a run is
@@ -66,8 +67,8 @@ type Notification struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
-// transactionPayload is PayPay's Transaction notification (paypay.md §10). order_amount is a
-// string, as in PayPay's docs; times are ISO-8601 UTC strings or null.
+// transactionPayload is PayPay's Transaction notification (docs/partners/paypay.md §10).
+// order_amount is a string, as in PayPay's docs; times are ISO-8601 UTC strings or null.
 type transactionPayload struct {
 	NotificationType      string  `json:"notification_type"`
 	MerchantID            string  `json:"merchant_id"`
@@ -115,7 +116,8 @@ func (s *Simulator) notify(p *payment, state string) {
 	}
 	switch state {
 	case StatusAuthorized:
-		// PayPay's AUTHORIZED examples carry an empty merchant_order_id (paypay.md §10).
+		// PayPay's AUTHORIZED examples carry an empty merchant_order_id
+		// (docs/partners/paypay.md §10).
 		body.MerchantOrderID = ""
 	case StatusCompleted:
 		body.PaidAt = isoOrNull(p.paidAt())

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Drives gmopg 6.0.0 (unchanged) against payhub's GMO-PG simulator over plain HTTP, the way
-// shared/partners/card-gmopg.md §9 describes: new GMOPG({baseUrl, ShopID, ShopPass}) with the
+// docs/partners/gmopg.md §9 describes: new GMOPG({baseUrl, ShopID, ShopPass}) with the
 // client's default headers and its unencoded (qs encode:false) request bodies.
 //
 // Flow, one "ok <step>" line each:

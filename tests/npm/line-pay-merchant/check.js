@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Drives line-pay-merchant 0.9.0 (unchanged) against payhub's LINE Pay simulator over plain
-// HTTP, the way shared/partners/linepay.md §8 describes: the library's own signing axios
+// HTTP, the way docs/partners/linepay.md §8 describes: the library's own signing axios
 // instance (dist/line-pay-api/auth-http-client) with defaults.baseURL pointed at the
 // simulator, and each API assembled with createPaymentApi. Every call goes through the
 // simulator's HMAC check (only the path is signed, so the loopback host does not matter).

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Drives the official PayPay Node SDK (@paypayopa/paypayopa-sdk-node 2.2.0, unchanged)
-// against payhub's PayPay simulator over plain HTTP, the way shared/partners/paypay.md §12
+// against payhub's PayPay simulator over plain HTTP, the way docs/partners/paypay.md §12
 // describes: a PayPayRestSDK instance whose HTTPS transport is swapped for http.request.
 // Every OPA call goes through the simulator's strict signature check.
 //

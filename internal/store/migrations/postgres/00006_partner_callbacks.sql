@@ -1,5 +1,5 @@
 -- +goose Up
--- Partner callbacks (partners/paypay.md §10) land in a durable inbox, raw body kept for
+-- Partner callbacks (docs/partners/paypay.md §10) land in a durable inbox, raw body kept for
 -- audit, and are answered at once; a worker confirms each with the partner before anything
 -- changes. (partner, event_id) drops a partner's retries and replays.
 CREATE TABLE partner_callbacks (

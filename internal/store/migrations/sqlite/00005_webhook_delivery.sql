@@ -1,5 +1,5 @@
 -- +goose Up
--- Store notifications (conventions/api.md §8). An endpoint subscribes a store's URL to event
+-- Store notifications (docs/api.md §8). An endpoint subscribes a store's URL to event
 -- types; each event appended for the store fans out, in the event's own transaction, to one
 -- delivery per subscribed endpoint, which the deliverers lease, send and retry.
 -- Events about an endpoint (webhook_endpoint.disabled) concern no payment: payment_id
