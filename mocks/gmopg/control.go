@@ -1,11 +1,13 @@
 package gmopg
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -120,11 +122,49 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// tokenRequest is the optional body of POST /_sim/tokens (JSON, or a form with kind,
-// brand, last4, expire).
+// tokenRequest is the body of POST /_sim/tokens: one JSON object, every field optional.
+// Kind is a pointer so that an omitted kind (the default, success) and an empty one
+// (refused) differ.
 type tokenRequest struct {
-	Kind string `json:"kind"`
-	Card Card   `json:"card"`
+	Kind *string `json:"kind"`
+	Card Card    `json:"card"`
+}
+
+// tokenRequestShape is what POST /_sim/tokens takes, for its error messages.
+const tokenRequestShape = `send Content-Type: application/json with {"kind": "<kind>", "card": {"brand": "VISA", "last4": "1234", "expire": "YYMM"}} (every field optional), or no body at all for a success token`
+
+// decodeTokenRequest reads the body of POST /_sim/tokens strictly. No body at all is the
+// default request (whatever the Content-Type). Any other body must come as
+// application/json (parameters such as charset allowed) and be exactly one JSON object
+// with only the fields of tokenRequest: a form, another or no Content-Type, malformed JSON,
+// a JSON value that is not an object, unknown fields and trailing data are refused with an
+// error saying what was expected.
+func decodeTokenRequest(ct string, body []byte) (tokenRequest, error) {
+	var in tokenRequest
+	if len(body) == 0 {
+		return in, nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case ct == "":
+		return in, fmt.Errorf("a body without Content-Type: %s", tokenRequestShape)
+	case err == nil && mt == "application/x-www-form-urlencoded":
+		return in, fmt.Errorf("a form body is not understood (curl -d sends a form unless given -H 'Content-Type: application/json'): %s", tokenRequestShape)
+	case err != nil || mt != "application/json":
+		return in, fmt.Errorf("Content-Type %q is not understood: %s", ct, tokenRequestShape)
+	}
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return in, fmt.Errorf("the body is not a JSON object: %s", tokenRequestShape)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return in, fmt.Errorf("the body is not understood (%v): %s", err, tokenRequestShape)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return in, fmt.Errorf("trailing data after the JSON object: %s", tokenRequestShape)
+	}
+	return in, nil
 }
 
 // simIssueToken serves POST /_sim/tokens → 201 {"token", "kind", "card", "expiresAt"}.
@@ -134,33 +174,31 @@ func (s *Simulator) simIssueToken(w http.ResponseWriter, r *http.Request) {
 		writeControlError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var in tokenRequest
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch {
-	case len(strings.TrimSpace(string(body))) == 0:
-	case mt == "application/x-www-form-urlencoded":
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
-			writeControlError(w, http.StatusBadRequest, "unreadable form")
-			return
-		}
-		in = tokenRequest{Kind: v.Get("kind"), Card: Card{Brand: v.Get("brand"), Last4: v.Get("last4"), Expire: v.Get("expire")}}
-	default:
-		if err := sim.DecodeJSON(body, &in); err != nil {
-			writeControlError(w, http.StatusBadRequest, `body must be {"kind": "...", "card": {"brand","last4","expire"}}`)
-			return
-		}
+	in, err := decodeTokenRequest(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		writeControlError(w, http.StatusBadRequest, "POST /_sim/tokens: "+err.Error())
+		return
+	}
+	kindName := "success"
+	if in.Kind != nil {
+		kindName = *in.Kind
+	}
+	// lookupKind reads "" and "tok_" as success (IssueToken's default); a request that
+	// names a kind must name one.
+	k, ok := lookupKind(kindName)
+	if !ok || strings.TrimPrefix(kindName, "tok_") == "" {
+		writeControlError(w, http.StatusBadRequest, fmt.Sprintf("POST /_sim/tokens: unknown kind %q; kinds: %s (a \"tok_\" prefix is allowed)", kindName, strings.Join(Kinds(), ", ")))
+		return
 	}
 	if !validCard(in.Card) {
-		writeControlError(w, http.StatusBadRequest, "card: brand VISA|MASTER|JCB|AMEX|DINERS, last4 4 digits, expire YYMM")
+		writeControlError(w, http.StatusBadRequest, "POST /_sim/tokens: card: brand VISA|MASTER|JCB|AMEX|DINERS, last4 4 digits, expire YYMM")
 		return
 	}
-	tok, exp, err := s.IssueTokenCard(in.Kind, in.Card)
-	if err != nil {
-		writeControlError(w, http.StatusBadRequest, fmt.Sprintf("unknown kind %q; kinds: %s", in.Kind, strings.Join(Kinds(), ", ")))
+	tok, exp, err := s.IssueTokenCard(k.name, in.Card)
+	if err != nil { // cannot happen: k.name was just looked up
+		writeControlError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	k, _ := lookupKind(in.Kind)
 	card := k.card
 	if in.Card.Brand != "" {
 		card.Brand = strings.ToUpper(in.Card.Brand)

@@ -142,8 +142,9 @@
 //
 // Unauthenticated JSON under /_sim/ (errors {"error": "..."}), never faulted:
 //
-//	POST /_sim/tokens                   {"kind":"3ds_challenge","card":{"brand","last4","expire"}} (all optional;
-//	                                    or a form kind=&brand=&last4=&expire=) → 201 {"token","kind","card","expiresAt"}
+//	POST /_sim/tokens                   {"kind":"3ds_challenge","card":{"brand","last4","expire"}} as
+//	                                    application/json (every field optional), or no body at all (success)
+//	                                    → 201 {"token","kind","card","expiresAt"}
 //	GET  /_sim/fixtures                 the fixture tokens and kinds
 //	GET  /_sim/orders                   {"orders":[LedgerOrder…]}
 //	GET  /_sim/orders/{orderID}         one LedgerOrder (404 unknown)
@@ -153,6 +154,15 @@
 //	                                    "orderId","state","retUrl","method","form":{"AccessID":…}}: what the
 //	                                    browser would submit; 404 unknown, 409 already decided otherwise
 //	GET|PUT|DELETE /_sim/faults         fault rules and counters (package sim); 404 without Config.Faults
+//
+// POST /_sim/tokens is strict: a body needs Content-Type application/json (charset
+// allowed) and must be one JSON object with only those fields; a form (what curl -d sends
+// without -H 'Content-Type: application/json'), another or no Content-Type, malformed JSON,
+// null or another non-object, unknown fields (card's included), trailing data, a kind that
+// is empty or not one of Kinds (a "tok_" prefix is allowed; used and expired are fixtures
+// only) and a card outside brand VISA|MASTER|JCB|AMEX|DINERS, last4 4 digits, expire YYMM
+// answer 400 {"error"} saying what was expected, and mint nothing. Omitted kind is
+// success; omitted card fields take the kind's card.
 //
 // Go: New, IssueToken, IssueTokenCard, Kinds, ApproveChallenge and RejectChallenge (return
 // RetUrl), AbandonChallenge, Challenge, Order, Orders, ExpireAuthorization, CheckString,
