@@ -90,16 +90,19 @@ const (
 	FailureCardTokenInvalid = "card_token_invalid"
 )
 
-// Error is a refusal with a stable code, rendered as application/problem+json.
+// Error is a refusal with a stable code. The HTTP layer renders it as
+// application/problem+json, with the status its code maps to (internal/render).
 type Error struct {
 	// Code is the stable problem code.
 	Code ErrorCode
-	// Status is the HTTP status.
-	Status int
 	// Detail is a human-readable explanation; it never contains secrets.
 	Detail string
 	// Pointer is the JSON pointer of the offending field, if any.
 	Pointer string
+	// Unacceptable marks an invalid_request whose request is well formed but asks for
+	// something payhub will not do (a webhook URL it refuses to call, a range too long):
+	// unprocessable rather than malformed.
+	Unacceptable bool
 }
 
 // Error implements error.
@@ -111,8 +114,8 @@ func (e *Error) Error() string {
 }
 
 // Errorf builds an *Error with a formatted detail.
-func Errorf(status int, code ErrorCode, format string, args ...any) *Error {
-	return &Error{Code: code, Status: status, Detail: fmt.Sprintf(format, args...)}
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
 }
 
 // AsError returns the *Error in err's chain, if any.

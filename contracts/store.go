@@ -66,10 +66,8 @@ type IdempotencyRecord struct {
 	IdempotencyKey
 	// Completed is false while the first request runs.
 	Completed bool
-	// ResponseStatus and ResponseBody are the first response, replayed on a retry.
-	ResponseStatus int
-	// ResponseBody is the first response's body.
-	ResponseBody []byte
+	// Answer is the first request's answer, replayed on a retry.
+	Answer Answer
 	// CompletedAt is when the first response was stored.
 	CompletedAt *time.Time
 	// IntentWritten is set once the request wrote its intent to call a partner: from then
@@ -242,6 +240,6 @@ type Tx interface {
 	// ErrNotFound when the key is no longer in flight under owner (released, answered, or
 	// taken over by another instance): the intent must then not be written.
 	MarkIdempotencyIntent(ctx context.Context, clientID, key, owner, attemptID string) error
-	// CompleteIdempotency stores the first response for (clientID, key).
-	CompleteIdempotency(ctx context.Context, clientID, key string, status int, body []byte, at time.Time) error
+	// CompleteIdempotency stores the first answer for (clientID, key).
+	CompleteIdempotency(ctx context.Context, clientID, key string, a Answer, at time.Time) error
 }

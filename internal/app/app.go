@@ -25,7 +25,9 @@ import (
 	"payhub/internal/auth"
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
+	"payhub/internal/idempotency"
 	"payhub/internal/ids"
+	"payhub/internal/render"
 	"payhub/internal/secrets"
 	"payhub/internal/store"
 	"payhub/internal/webhooks"
@@ -163,7 +165,6 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		Partners:      partners,
 		Clock:         cfg.Clock,
 		IDs:           idGen,
-		Render:        httpapi.Renderer{},
 		APIVersion:    contracts.APIVersion,
 		Logger:        cfg.Logger,
 		Metrics:       hub.NewMetrics(reg),
@@ -184,7 +185,7 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 	deliverer := webhooks.NewDeliverer(webhooks.DelivererConfig{Store: st, Clock: cfg.Clock, IDs: idGen,
 		Owner: deliveryOwner(), Client: webhooks.NewClient(webhooks.Guard{AllowLoopback: cfg.WebhookLoopback}),
 		APIVersion: contracts.APIVersion, Logger: cfg.Logger, Metrics: webhooks.NewMetrics(reg),
-		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return httpapi.Renderer{}.WebhookEndpoint(e, "") }})
+		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return render.WebhookEndpoint(e, "") }})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
 		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL}),
@@ -202,7 +203,7 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		}
 		w.start(h.RunHeartbeat)
 		w.start(func(ctx context.Context) { h.RunPoller(ctx, cfg.PollInterval) })
-		w.start(func(ctx context.Context) { h.RunIdempotencyJanitor(ctx, time.Hour, hub.DefaultIdempotencyRetention) })
+		w.start(func(ctx context.Context) { h.RunIdempotencyJanitor(ctx, time.Hour, idempotency.DefaultRetention) })
 		w.start(func(ctx context.Context) { h.RunResolver(ctx, resolveEvery) })
 		w.start(func(ctx context.Context) { deliverer.Run(ctx, deliverEvery) })
 		w.start(func(ctx context.Context) { h.RunCallbackProcessor(ctx, time.Second) })

@@ -1,8 +1,6 @@
 package auth
 
 import (
-	"net/http"
-
 	"payhub/contracts"
 )
 
@@ -49,23 +47,21 @@ const unauthenticatedDetail = "missing, malformed, invalid or expired bearer tok
 
 func unauthenticated(reason string) *AuthError {
 	return &AuthError{
-		Public: &contracts.Error{Code: contracts.CodeUnauthenticated, Status: http.StatusUnauthorized, Detail: unauthenticatedDetail},
+		Public: &contracts.Error{Code: contracts.CodeUnauthenticated, Detail: unauthenticatedDetail},
 		Reason: reason,
 	}
 }
 
 func storeNotGranted(reason string) *AuthError {
 	return &AuthError{
-		Public: &contracts.Error{Code: contracts.CodeStoreNotGranted, Status: http.StatusForbidden,
-			Detail: "the token's store is not granted to this client"},
+		Public: &contracts.Error{Code: contracts.CodeStoreNotGranted, Detail: "the token's store is not granted to this client"},
 		Reason: reason,
 	}
 }
 
 func internalFailure(reason string, cause error) *AuthError {
 	return &AuthError{
-		Public: &contracts.Error{Code: contracts.CodeInternalError, Status: http.StatusInternalServerError,
-			Detail: "authentication is temporarily unavailable"},
+		Public: &contracts.Error{Code: contracts.CodeInternalError, Detail: "authentication is temporarily unavailable"},
 		Reason: reason,
 		Cause:  cause,
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 )
 
 func TestOperatorTokens(t *testing.T) {
@@ -41,7 +42,7 @@ func TestOperatorTokens(t *testing.T) {
 		"other operator iss":  {func(r *TokenRequest) { r.ClientID = "bob" }, 401},
 	} {
 		_, err := v.Authenticate(context.Background(), "Bearer "+mint(c.mod))
-		if e, ok := contracts.AsError(err); !ok || e.Status != c.status {
+		if e, ok := contracts.AsError(err); !ok || render.ErrorStatus(e) != c.status {
 			t.Errorf("%s: %v, want %d", name, err, c.status)
 		}
 	}

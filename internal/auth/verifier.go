@@ -371,7 +371,7 @@ func (v *Verifier) checkOperator(c *claims, key contracts.ClientKey, client cont
 	}
 	for _, r := range c.Roles {
 		if !slices.Contains(client.Stores, r) {
-			return Principal{}, &AuthError{Public: &contracts.Error{Code: contracts.CodeForbidden, Status: 403,
+			return Principal{}, &AuthError{Public: &contracts.Error{Code: contracts.CodeForbidden,
 				Detail: "the token claims a role the operator does not hold"}, Reason: fmt.Sprintf("role %q not granted to %q", r, client.ID)}
 		}
 	}

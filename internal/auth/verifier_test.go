@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 )
 
 func TestAuthenticateRefusesBadTokens(t *testing.T) {
@@ -128,9 +129,9 @@ func assertRefusal(t *testing.T, err error, status int) {
 	if !errors.As(err, &ae) || ae.Reason == "" {
 		t.Fatalf("error %v is not an *AuthError with a reason", err)
 	}
-	t.Logf("refused %d: %s", pub.Status, ae.Reason)
-	if pub.Status != status {
-		t.Fatalf("status %d, want %d (reason: %s)", pub.Status, status, ae.Reason)
+	t.Logf("refused %d: %s", render.ErrorStatus(pub), ae.Reason)
+	if render.ErrorStatus(pub) != status {
+		t.Fatalf("status %d, want %d (reason: %s)", render.ErrorStatus(pub), status, ae.Reason)
 	}
 	switch status {
 	case http.StatusUnauthorized:
@@ -220,7 +221,7 @@ func TestAuthenticateRegistryFailures(t *testing.T) {
 		tok := f.mint(t, f.ed, "k-ed", "st_a")
 		_, err := f.verifier.Authenticate(context.Background(), "Bearer "+tok)
 		pub, ok := contracts.AsError(err)
-		if !ok || pub.Status != http.StatusInternalServerError || pub.Code != contracts.CodeInternalError {
+		if !ok || render.ErrorStatus(pub) != http.StatusInternalServerError || pub.Code != contracts.CodeInternalError {
 			t.Fatalf("got %v", err)
 		}
 		assertNoTokenInError(t, err, tok)

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -12,7 +10,7 @@ import (
 	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
-	"payhub/internal/jsonin"
+	"payhub/internal/idempotency"
 )
 
 // callerInfo is the authenticated caller, kept in the request context.
@@ -53,13 +51,13 @@ func requireIdempotencyKey() gin.HandlerFunc {
 		}
 		values := c.Request.Header.Values("Idempotency-Key")
 		if len(values) == 0 {
-			writeProblem(c, contracts.Errorf(http.StatusBadRequest, contracts.CodeIdempotencyKeyMissing,
+			writeProblem(c, contracts.Errorf(contracts.CodeIdempotencyKeyMissing,
 				"Every POST needs an Idempotency-Key header; generate a UUID per operation and keep it for retries."))
 			return
 		}
-		key, ok := parseIdempotencyKey(values)
+		key, ok := idempotency.ParseKey(values)
 		if !ok {
-			writeProblem(c, contracts.Errorf(http.StatusBadRequest, contracts.CodeIdempotencyKeyInvalid,
+			writeProblem(c, contracts.Errorf(contracts.CodeIdempotencyKeyInvalid,
 				"The Idempotency-Key must be 1–255 printable ASCII characters."))
 			return
 		}
@@ -68,50 +66,14 @@ func requireIdempotencyKey() gin.HandlerFunc {
 	}
 }
 
-func parseIdempotencyKey(values []string) (string, bool) {
-	if len(values) != 1 {
-		return "", false
+func idempotencyFor(c *gin.Context, body []byte) (idempotency.Key, error) {
+	params := make([]idempotency.Param, len(c.Params))
+	for i, p := range c.Params {
+		params[i] = idempotency.Param{Name: p.Key, Value: p.Value}
 	}
-	key := values[0]
-	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
-		key = key[1 : len(key)-1]
-	}
-	if key == "" || len(key) > 255 {
-		return "", false
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x21 || key[i] > 0x7e || key[i] == '"' || key[i] == '\\' {
-			return "", false
-		}
-	}
-	return key, true
-}
-
-// fingerprint is the SHA-256 of what makes two requests "the same": store, method, route template,
-// path parameters and the canonical body (key order and spacing do not matter).
-func fingerprint(c *gin.Context, body []byte) (string, error) {
-	canonical := []byte{}
-	if len(body) > 0 {
-		var err error
-		if canonical, err = jsonin.Canonical(body); err != nil {
-			return "", err
-		}
-	}
-	h := sha256.New()
-	// The store is part of the request: a client acting for two stores that reuses a key
-	// for the other store gets 422, never the first store's payment.
-	h.Write([]byte(callerFrom(c).StoreID + "\n" + c.Request.Method + "\n" + c.FullPath() + "\n"))
-	for _, p := range c.Params {
-		h.Write([]byte(p.Key + "=" + p.Value + "\n"))
-	}
-	h.Write(canonical)
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func idempotencyFor(c *gin.Context, body []byte) (hub.Idempotency, error) {
-	fp, err := fingerprint(c, body)
+	fp, err := idempotency.Fingerprint(callerFrom(c).StoreID, c.Request.Method, c.FullPath(), params, body)
 	if err != nil {
-		return hub.Idempotency{}, err
+		return idempotency.Key{}, err
 	}
-	return hub.Idempotency{Key: strings.TrimSpace(c.GetHeader("Idempotency-Key")), Fingerprint: fp}, nil
+	return idempotency.Key{Key: strings.TrimSpace(c.GetHeader("Idempotency-Key")), Fingerprint: fp}, nil
 }

@@ -22,17 +22,17 @@ const MaxCallbackBytes = 256 << 10
 func (s *Server) partnerCallback(c *gin.Context) {
 	source, err := netip.ParseAddrPort(c.Request.RemoteAddr)
 	if err != nil {
-		writeProblem(c, contracts.Errorf(http.StatusForbidden, contracts.CodeForbidden, "Unknown source address."))
+		writeProblem(c, contracts.Errorf(contracts.CodeForbidden, "Unknown source address."))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxCallbackBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		writeProblem(c, contracts.Errorf(http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "A callback is at most 256 KiB."))
+		writeProblem(c, contracts.Errorf(contracts.CodeBodyTooLarge, "A callback is at most 256 KiB."))
 		return
 	}
 	if err != nil {
-		writeProblem(c, contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "The body could not be read."))
+		writeProblem(c, contracts.Errorf(contracts.CodeInvalidRequest, "The body could not be read."))
 		return
 	}
 	if err := s.hub.ReceiveCallback(c.Request.Context(), contracts.Method(c.Param("partner")), source.Addr(), body); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 	simcore "payhub/mocks/sim"
 )
 
@@ -119,7 +120,7 @@ func TestPayPayCallbacksThatChangeNothing(t *testing.T) {
 		expectStatus(t, e.callback(body), http.StatusBadRequest, "invalid_request")
 	}
 	err := e.app.Hub.ReceiveCallback(ctx, contracts.MethodPayPay, netip.MustParseAddr("198.51.100.7"), []byte(paypayCallback("04822222222222222222", id+"_1", "AUTHORIZED", time.Now())))
-	if pe, ok := contracts.AsError(err); !ok || pe.Status != http.StatusForbidden {
+	if pe, ok := contracts.AsError(err); !ok || render.ErrorStatus(pe) != http.StatusForbidden {
 		t.Fatalf("a callback from outside the allowlist: %v", err)
 	}
 	if n := e.processCallbacks(); n != 0 || e.status(id) != contracts.StatusUnknown {

@@ -44,7 +44,7 @@ func (s *Server) refuseCardData() gin.HandlerFunc {
 			return
 		}
 		s.log.WarnContext(r.Context(), "card data refused", "route", c.FullPath(), "field", f.Pointer, "kind", f.What)
-		e := contracts.Errorf(http.StatusUnprocessableEntity, contracts.CodeCardDataNotAccepted,
+		e := contracts.Errorf(contracts.CodeCardDataNotAccepted,
 			"payhub takes card tokens only: the request carries what looks like a %s. Tokenize the card in the browser and send card_token.",
 			strings.ReplaceAll(f.What, "_", " "))
 		e.Pointer = f.Pointer

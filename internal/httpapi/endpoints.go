@@ -10,37 +10,9 @@ import (
 	"payhub/contracts"
 	"payhub/contracts/api"
 	"payhub/internal/hub"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
-
-// WebhookEndpoint renders an endpoint as api.WebhookEndpoint, or as
-// api.WebhookEndpointWithSecret when secret is set (create and rotate only).
-func (Renderer) WebhookEndpoint(e contracts.WebhookEndpoint, secret string) []byte {
-	out := toAPIEndpoint(e)
-	if secret == "" {
-		b, _ := json.Marshal(out)
-		return b
-	}
-	b, _ := json.Marshal(api.WebhookEndpointWithSecret{Object: api.WebhookEndpointWithSecretObject(out.Object), Id: out.Id,
-		Url: out.Url, Description: out.Description, EventTypes: out.EventTypes, Status: api.WebhookEndpointWithSecretStatus(out.Status),
-		DisabledReason: out.DisabledReason, CreatedAt: out.CreatedAt, UpdatedAt: out.UpdatedAt, Secret: secret})
-	return b
-}
-
-// Redelivery renders a queued redelivery.
-func (Renderer) Redelivery(id string, n int) []byte {
-	b, _ := json.Marshal(api.Redelivery{Object: api.RedeliveryObjectRedelivery, Id: id, Deliveries: n})
-	return b
-}
-
-func toAPIEndpoint(e contracts.WebhookEndpoint) api.WebhookEndpoint {
-	types := make([]api.EventType, len(e.EventTypes))
-	for i, t := range e.EventTypes {
-		types[i] = api.EventType(t)
-	}
-	return api.WebhookEndpoint{Object: api.WebhookEndpointObjectWebhookEndpoint, Id: e.ID, Url: e.URL,
-		Description: optional(e.Description), EventTypes: types, Status: api.WebhookEndpointStatus(e.Status),
-		DisabledReason: optional(e.DisabledReason), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
-}
 
 func eventTypes(in *[]api.EventType, pointer string) ([]contracts.EventType, error) {
 	if in == nil {
@@ -69,7 +41,7 @@ func (s *Server) CreateWebhookEndpoint(c *gin.Context, _ api.CreateWebhookEndpoi
 		return
 	}
 	cmd := hub.CreateEndpoint{URL: req.Url, Description: deref(req.Description), EventTypes: types}
-	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.CreateWebhookEndpoint(ctx, caller, idem, cmd)
 	})
 }
@@ -83,7 +55,7 @@ func (s *Server) ListWebhookEndpoints(c *gin.Context) {
 	}
 	list := api.WebhookEndpointList{Object: api.WebhookEndpointListObjectList, Data: make([]api.WebhookEndpoint, 0, len(eps))}
 	for _, e := range eps {
-		list.Data = append(list.Data, toAPIEndpoint(e))
+		list.Data = append(list.Data, render.APIEndpoint(e))
 	}
 	body, _ := json.Marshal(list)
 	c.Data(http.StatusOK, "application/json", body)
@@ -96,7 +68,7 @@ func (s *Server) GetWebhookEndpoint(c *gin.Context, id api.WebhookEndpointIdPath
 		s.writeError(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "application/json", Renderer{}.WebhookEndpoint(e, ""))
+	c.Data(http.StatusOK, "application/json", render.WebhookEndpoint(e, ""))
 }
 
 // DeleteWebhookEndpoint handles DELETE /v1/webhook-endpoints/{id}.
@@ -111,14 +83,14 @@ func (s *Server) DeleteWebhookEndpoint(c *gin.Context, id api.WebhookEndpointIdP
 
 // RotateWebhookSecret handles POST /v1/webhook-endpoints/{id}/rotate-secret.
 func (s *Server) RotateWebhookSecret(c *gin.Context, id api.WebhookEndpointIdPath, _ api.RotateWebhookSecretParams) {
-	s.execute(c, nil, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, nil, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.RotateWebhookSecret(ctx, caller, idem, id)
 	})
 }
 
 // EnableWebhookEndpoint handles POST /v1/webhook-endpoints/{id}/enable.
 func (s *Server) EnableWebhookEndpoint(c *gin.Context, id api.WebhookEndpointIdPath, _ api.EnableWebhookEndpointParams) {
-	s.execute(c, nil, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, nil, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.EnableWebhookEndpoint(ctx, caller, idem, id)
 	})
 }
@@ -135,7 +107,7 @@ func (s *Server) RedeliverToWebhookEndpoint(c *gin.Context, id api.WebhookEndpoi
 		s.writeError(c, err)
 		return
 	}
-	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.RedeliverRange(ctx, caller, idem, id, req.From, req.To, types)
 	})
 }
@@ -148,7 +120,7 @@ func (s *Server) RedeliverEvent(c *gin.Context, id api.EventIdPath, _ api.Redeli
 		s.writeError(c, err)
 		return
 	}
-	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.RedeliverEvent(ctx, caller, idem, id, deref(req.EndpointId))
 	})
 }
@@ -163,7 +135,7 @@ func (s *Server) ListEventDeliveryAttempts(c *gin.Context, id api.EventIdPath) {
 	list := api.DeliveryAttemptList{Object: api.DeliveryAttemptListObjectList, Data: make([]api.DeliveryAttempt, 0, len(attempts))}
 	for _, a := range attempts {
 		out := api.DeliveryAttempt{Object: api.DeliveryAttemptObjectDeliveryAttempt, Id: a.ID, EventId: a.EventID,
-			EndpointId: a.EndpointID, AttemptedAt: a.AttemptedAt.UTC(), LatencyMs: int(a.Latency.Milliseconds()), Error: optional(a.Error)}
+			EndpointId: a.EndpointID, AttemptedAt: a.AttemptedAt.UTC(), LatencyMs: int(a.Latency.Milliseconds()), Error: render.Optional(a.Error)}
 		if a.HTTPStatus != 0 {
 			status := a.HTTPStatus
 			out.HttpStatus = &status

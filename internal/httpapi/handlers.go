@@ -11,7 +11,9 @@ import (
 	"payhub/contracts"
 	"payhub/contracts/api"
 	"payhub/internal/hub"
+	"payhub/internal/idempotency"
 	"payhub/internal/jsonin"
+	"payhub/internal/render"
 )
 
 var _ api.ServerInterface = (*Server)(nil)
@@ -25,7 +27,7 @@ var (
 )
 
 func invalidField(pointer, detail string) *contracts.Error {
-	return &contracts.Error{Code: contracts.CodeInvalidRequest, Status: http.StatusBadRequest, Detail: detail, Pointer: pointer}
+	return &contracts.Error{Code: contracts.CodeInvalidRequest, Detail: detail, Pointer: pointer}
 }
 
 // readJSON strictly decodes the body the contract validator read into v; an empty body is
@@ -48,15 +50,15 @@ func writeResponse(c *gin.Context, r hub.Response) {
 		c.Header("Idempotent-Replayed", "true")
 	}
 	ct := "application/json"
-	if r.Problem {
+	if r.Kind == contracts.AnswerRefused {
 		ct = "application/problem+json"
 	}
-	c.Data(r.Status, ct, r.Body)
+	c.Data(render.AnswerStatus(r.Answer), ct, r.Body)
 }
 
 // execute runs a mutating command under the request's Idempotency-Key and writes its
 // (first or replayed) response.
-func (s *Server) execute(c *gin.Context, body []byte, run func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error)) {
+func (s *Server) execute(c *gin.Context, body []byte, run func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error)) {
 	idem, err := idempotencyFor(c, body)
 	if err != nil {
 		s.writeError(c, err)
@@ -83,7 +85,7 @@ func (s *Server) CreatePayment(c *gin.Context, _ api.CreatePaymentParams) {
 		s.writeError(c, err)
 		return
 	}
-	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.CreatePayment(ctx, caller, idem, cmd)
 	})
 }
@@ -147,7 +149,7 @@ func (s *Server) GetPayment(c *gin.Context, id api.PaymentIdPath) {
 		s.writeError(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "application/json", Renderer{}.Payment(p))
+	c.Data(http.StatusOK, "application/json", render.Payment(p))
 }
 
 // ListPayments handles GET /v1/payments.
@@ -178,7 +180,7 @@ func (s *Server) ListPayments(c *gin.Context, params api.ListPaymentsParams) {
 	}
 	list := api.PaymentList{Object: api.PaymentListObjectList, Data: make([]api.Payment, 0, len(page.Payments)), HasMore: page.HasMore}
 	for _, p := range page.Payments {
-		list.Data = append(list.Data, toAPIPayment(p))
+		list.Data = append(list.Data, render.APIPayment(p))
 	}
 	if page.HasMore {
 		list.NextCursor = &page.NextCursor
@@ -206,7 +208,7 @@ func (s *Server) CancelPayment(c *gin.Context, id api.PaymentIdPath, _ api.Cance
 		s.writeError(c, err)
 		return
 	}
-	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.CancelPayment(ctx, caller, idem, id, deref(req.Reason))
 	})
 }
@@ -222,7 +224,7 @@ func (s *Server) CreateRefund(c *gin.Context, id api.PaymentIdPath, _ api.Create
 		s.writeError(c, err)
 		return
 	}
-	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.CreateRefund(ctx, caller, idem, id, hub.CreateRefund{Amount: req.Amount, Reason: deref(req.Reason)})
 	})
 }
@@ -235,7 +237,7 @@ func (s *Server) CapturePayment(c *gin.Context, id api.PaymentIdPath, _ api.Capt
 		s.writeError(c, err)
 		return
 	}
-	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem hub.Idempotency) (hub.Response, error) {
+	s.execute(c, body, func(ctx context.Context, caller hub.Caller, idem idempotency.Key) (hub.Response, error) {
 		return s.hub.CapturePayment(ctx, caller, idem, id, req.Amount)
 	})
 }
@@ -249,7 +251,7 @@ func (s *Server) ListRefunds(c *gin.Context, id api.PaymentIdPath) {
 	}
 	list := api.RefundList{Object: api.RefundListObjectList, Data: make([]api.Refund, 0, len(refunds))}
 	for _, r := range refunds {
-		list.Data = append(list.Data, toAPIRefund(r))
+		list.Data = append(list.Data, render.APIRefund(r))
 	}
 	body, _ := json.Marshal(list)
 	c.Data(http.StatusOK, "application/json", body)
@@ -262,5 +264,5 @@ func (s *Server) GetRefund(c *gin.Context, id string) {
 		s.writeError(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "application/json", Renderer{}.Refund(r))
+	c.Data(http.StatusOK, "application/json", render.Refund(r))
 }

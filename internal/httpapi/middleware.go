@@ -47,7 +47,7 @@ func withAPIVersion(version string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("API-Version", version)
 		if v := c.GetHeader("API-Version"); v != "" && v != version {
-			writeProblem(c, contracts.Errorf(http.StatusBadRequest, contracts.CodeAPIVersionUnsupported,
+			writeProblem(c, contracts.Errorf(contracts.CodeAPIVersionUnsupported,
 				"API version %q is not supported; this server speaks %s.", v, version))
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"payhub/contracts/api"
+	"payhub/internal/render"
 )
 
 // authenticateOperator admits operator tokens only (audience payhub-ops, roles); store
@@ -38,7 +39,7 @@ func (s *Server) listNeedsAttention(c *gin.Context) {
 	}
 	list := api.PaymentList{Object: api.PaymentListObjectList, Data: make([]api.Payment, 0, len(payments))}
 	for _, p := range payments {
-		list.Data = append(list.Data, toAPIPayment(p))
+		list.Data = append(list.Data, render.APIPayment(p))
 	}
 	body, _ := json.Marshal(list)
 	c.Data(http.StatusOK, "application/json", body)

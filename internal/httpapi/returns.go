@@ -27,10 +27,10 @@ func (s *Server) paymentReturn(c *gin.Context) {
 		if err := c.Request.ParseForm(); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				writeProblem(c, contracts.Errorf(http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "A return is at most 16 KiB."))
+				writeProblem(c, contracts.Errorf(contracts.CodeBodyTooLarge, "A return is at most 16 KiB."))
 				return
 			}
-			writeProblem(c, contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "The returned form could not be read."))
+			writeProblem(c, contracts.Errorf(contracts.CodeInvalidRequest, "The returned form could not be read."))
 			return
 		}
 		query = mergeValues(query, c.Request.PostForm)

@@ -66,7 +66,7 @@ func New(cfg Config) *Server {
 	e.Use(withRequestID(), s.withRecovery(), metrics.middleware(), s.withAccessLog(), withAPIVersion(cfg.APIVersion), s.refuseCardData())
 	e.NoRoute(func(c *gin.Context) { writeProblem(c, notFound()) })
 	e.NoMethod(func(c *gin.Context) {
-		writeProblem(c, contracts.Errorf(http.StatusMethodNotAllowed, contracts.CodeInvalidRequest, "Method not allowed on this path."))
+		writeProblemAt(c, http.StatusMethodNotAllowed, contracts.Errorf(contracts.CodeInvalidRequest, "Method not allowed on this path."))
 	})
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
@@ -87,7 +87,7 @@ func New(cfg Config) *Server {
 	api.RegisterHandlersWithOptions(v1, s, api.GinServerOptions{
 		BaseURL: "",
 		ErrorHandler: func(c *gin.Context, err error, status int) {
-			writeProblem(c, &contracts.Error{Code: contracts.CodeInvalidRequest, Status: http.StatusBadRequest, Detail: err.Error()})
+			writeProblem(c, &contracts.Error{Code: contracts.CodeInvalidRequest, Detail: err.Error()})
 		},
 	})
 	s.engine = e

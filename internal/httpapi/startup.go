@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 )
 
 // StartupGate answers for payhub while it cannot serve yet — its database is not reachable
@@ -36,8 +37,8 @@ func (g *StartupGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(1))
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write(renderProblem(r.Context(), &contracts.Error{Code: contracts.CodeServiceUnavailable,
-			Status: http.StatusServiceUnavailable, Detail: "payhub is starting and cannot reach its database yet; nothing was done. Retry with the same Idempotency-Key."}))
+		_, _ = w.Write(render.Problem(r.Context(), &contracts.Error{Code: contracts.CodeServiceUnavailable,
+			Detail: "payhub is starting and cannot reach its database yet; nothing was done. Retry with the same Idempotency-Key."}))
 	}
 }
 

@@ -77,7 +77,7 @@ func readBody(r *http.Request, takesBody bool) ([]byte, error) {
 	if r.Header.Get("Content-Type") == "" {
 		raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 		if err != nil || len(raw) > 0 {
-			return nil, contracts.Errorf(http.StatusUnsupportedMediaType, contracts.CodeUnsupportedMediaType, "A request body must be sent as application/json.")
+			return nil, contracts.Errorf(contracts.CodeUnsupportedMediaType, "A request body must be sent as application/json.")
 		}
 		return nil, nil
 	}
@@ -88,14 +88,14 @@ func problemFrom(err error) *contracts.Error {
 	if e, ok := contracts.AsError(err); ok {
 		return e
 	}
-	return contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "The request body could not be read.")
+	return contracts.Errorf(contracts.CodeInvalidRequest, "The request body could not be read.")
 }
 
 // validationProblem turns a contract violation into 400 invalid_request naming the field;
 // an amount outside the contract's range (422 amount_out_of_range) and a method payhub does
 // not offer (422 method_not_supported) get the codes the business rules give them.
 func validationProblem(err error) *contracts.Error {
-	e := &contracts.Error{Code: contracts.CodeInvalidRequest, Status: http.StatusBadRequest}
+	e := &contracts.Error{Code: contracts.CodeInvalidRequest}
 	var re *openapi3filter.RequestError
 	if errors.As(err, &re) {
 		if re.Parameter != nil {
@@ -111,9 +111,9 @@ func validationProblem(err error) *contracts.Error {
 		e.Detail = fmt.Sprintf("%s: %s", e.Pointer, se.Reason)
 		switch {
 		case e.Pointer == "/amount" && (se.SchemaField == "minimum" || se.SchemaField == "maximum"):
-			e.Code, e.Status = contracts.CodeAmountOutOfRange, http.StatusUnprocessableEntity
+			e.Code = contracts.CodeAmountOutOfRange
 		case e.Pointer == "/method" && se.SchemaField == "enum":
-			e.Code, e.Status = contracts.CodeMethodNotSupported, http.StatusUnprocessableEntity
+			e.Code = contracts.CodeMethodNotSupported
 		}
 	}
 	if e.Detail == "" {

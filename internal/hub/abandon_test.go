@@ -35,8 +35,8 @@ func abandonInFlight(t *testing.T, f *fixture, res contracts.PaymentResult) stri
 	<-entered
 	waiting, _ := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
 	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), waiting[0].ID, "")
-	if err != nil || c.Status != http.StatusAccepted || decode(t, c)["cancel_requested"] != true {
-		t.Fatalf("abandon: %v %d %s", err, c.Status, c.Body)
+	if err != nil || status(c) != http.StatusAccepted || decode(t, c)["cancel_requested"] != true {
+		t.Fatalf("abandon: %v %d %s", err, status(c), c.Body)
 	}
 	close(release)
 	wg.Wait()
@@ -130,8 +130,8 @@ func TestAbandonedPaymentSurvivesACrashBeforeItsReversal(t *testing.T) {
 	wg.Go(func() { _, _ = f.hub.CreatePayment(context.Background(), f.caller, idem("pay"), payment(900)) })
 	<-entered
 	waiting, _ := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
-	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), waiting[0].ID, ""); c.Status != http.StatusAccepted {
-		t.Fatalf("abandon: %d %s", c.Status, c.Body)
+	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), waiting[0].ID, ""); status(c) != http.StatusAccepted {
+		t.Fatalf("abandon: %d %s", status(c), c.Body)
 	}
 	close(release)
 	wg.Wait()
@@ -150,8 +150,8 @@ func TestAbandonedUnknownPaymentIsRefunded(t *testing.T) {
 	f := newFixture(t)
 	f.partner.cancel = windowPassed
 	id := f.unknownPayment(t, 900)
-	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), id, ""); c.Status != http.StatusAccepted {
-		t.Fatalf("abandon: %d %s", c.Status, c.Body)
+	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), id, ""); status(c) != http.StatusAccepted {
+		t.Fatalf("abandon: %d %s", status(c), c.Body)
 	}
 	f.partner.get = answer(contracts.OutcomeSucceeded)
 	f.resolve(t)
@@ -168,8 +168,8 @@ func TestAbandonedPaymentThePartnerCancelsEndsCanceled(t *testing.T) {
 	}
 	// The store's second cancel finds it canceled.
 	again, err := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel-2"), id, "")
-	if err != nil || again.Status != http.StatusConflict {
-		t.Fatalf("second cancel: %v %d %s", err, again.Status, again.Body)
+	if err != nil || status(again) != http.StatusConflict {
+		t.Fatalf("second cancel: %v %d %s", err, status(again), again.Body)
 	}
 }
 

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -59,7 +58,7 @@ func (h *Hub) admit(method contracts.Method) (done func(contracts.Outcome), err 
 	}
 	report, err := b.Allow()
 	if err != nil {
-		return nil, contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable,
+		return nil, contracts.Errorf(contracts.CodePartnerUnavailable,
 			"%s is not answering reliably right now; nothing was charged. Retry shortly or use another method.", method)
 	}
 	// Declines are answers; only an unknown outcome counts against the partner.

@@ -2,34 +2,17 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"payhub/contracts"
 	"payhub/internal/clock"
+	"payhub/internal/idempotency"
 	"payhub/internal/ids"
+	"payhub/internal/render"
 	"payhub/internal/store/storetest"
 )
-
-// jsonRenderer renders domain objects as plain JSON (the API's rendering lives in httpapi).
-type jsonRenderer struct{}
-
-func (jsonRenderer) Payment(p contracts.Payment) []byte { b, _ := json.Marshal(p); return b }
-func (jsonRenderer) Refund(r contracts.Refund) []byte   { b, _ := json.Marshal(r); return b }
-func (jsonRenderer) Problem(_ context.Context, e *contracts.Error) []byte {
-	b, _ := json.Marshal(e)
-	return b
-}
-func (jsonRenderer) WebhookEndpoint(e contracts.WebhookEndpoint, _ string) []byte {
-	b, _ := json.Marshal(e)
-	return b
-}
-func (jsonRenderer) Redelivery(id string, n int) []byte {
-	return fmt.Appendf(nil, `{"id":%q,"deliveries":%d}`, id, n)
-}
 
 // outcomePartner answers every create with one outcome.
 type outcomePartner struct {
@@ -64,35 +47,35 @@ func TestBreakerOpensPerPartner(t *testing.T) {
 	failing := &outcomePartner{method: contracts.MethodPayPay, outcome: contracts.OutcomeUnknown}
 	healthy := &outcomePartner{method: other, outcome: contracts.OutcomeSucceeded}
 	clk := clock.NewManual(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC))
-	h := New(Config{Store: storetest.OpenSQLite(t), Clock: clk, IDs: ids.New(clk), Render: jsonRenderer{},
+	h := New(Config{Store: storetest.OpenSQLite(t), Clock: clk, IDs: ids.New(clk),
 		Partners: map[contracts.Method]contracts.Partner{contracts.MethodPayPay: failing, other: healthy},
 		Breaker:  BreakerConfig{ConsecutiveFailures: 3, OpenFor: time.Hour, TrialCalls: 1}})
 	caller := Caller{ClientID: "pos", StoreID: "s"}
 	n := 0
 	create := func(m contracts.Method) (Response, error) {
 		n++
-		return h.CreatePayment(context.Background(), caller, Idempotency{Key: "k" + string(rune('a'+n)), Fingerprint: "f"},
+		return h.CreatePayment(context.Background(), caller, idempotency.Key{Key: "k" + string(rune('a'+n)), Fingerprint: "f"},
 			CreatePayment{Amount: contracts.Money{Amount: 100, Currency: contracts.JPY}, Method: m, Flow: contracts.FlowQR})
 	}
 	for i := 0; i < 3; i++ {
-		if r, err := create(contracts.MethodPayPay); err != nil || r.Status != http.StatusCreated {
+		if r, err := create(contracts.MethodPayPay); err != nil || render.AnswerStatus(r.Answer) != http.StatusCreated {
 			t.Fatalf("call %d: %v %+v", i, err, r)
 		}
 	}
 	_, err := create(contracts.MethodPayPay)
-	if e, ok := contracts.AsError(err); !ok || e.Code != contracts.CodePartnerUnavailable || e.Status != http.StatusServiceUnavailable {
+	if e, ok := contracts.AsError(err); !ok || e.Code != contracts.CodePartnerUnavailable || render.ErrorStatus(e) != http.StatusServiceUnavailable {
 		t.Fatalf("open breaker: want 503 partner_unavailable, got %v", err)
 	}
 	if failing.creates != 3 {
 		t.Fatalf("the open breaker let %d calls through, want 3", failing.creates)
 	}
 	// A till retrying a known request learns its outcome, never "nothing was charged".
-	r, err := h.CreatePayment(context.Background(), caller, Idempotency{Key: "kb", Fingerprint: "f"},
+	r, err := h.CreatePayment(context.Background(), caller, idempotency.Key{Key: "kb", Fingerprint: "f"},
 		CreatePayment{Amount: contracts.Money{Amount: 100, Currency: contracts.JPY}, Method: contracts.MethodPayPay, Flow: contracts.FlowQR})
 	if err != nil || !r.Replayed {
 		t.Fatalf("retry of the first request under an open breaker: %v %+v", err, r)
 	}
-	if r, err := create(other); err != nil || r.Status != http.StatusCreated {
+	if r, err := create(other); err != nil || render.AnswerStatus(r.Answer) != http.StatusCreated {
 		t.Fatalf("the other partner stopped working: %v %+v", err, r)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, sour
 	if !h.callbackAllowed(method, source) {
 		h.log.WarnContext(ctx, "partner callback from an address outside the allowlist", "partner", method, "source", source.String())
 		h.metrics.callback(method, "refused")
-		return contracts.Errorf(http.StatusForbidden, contracts.CodeForbidden, "Callbacks are not accepted from this address.")
+		return contracts.Errorf(contracts.CodeForbidden, "Callbacks are not accepted from this address.")
 	}
 	now := h.now()
 	cb := contracts.PartnerCallback{ID: h.ids.New(contracts.PrefixPartnerCallback), Partner: method, SourceIP: source.String(), Body: body,
@@ -66,7 +65,7 @@ func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, sour
 		h.metrics.callback(method, string(cb.Status))
 	}
 	if err != nil {
-		return contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "The callback could not be read.")
+		return contracts.Errorf(contracts.CodeInvalidRequest, "The callback could not be read.")
 	}
 	return nil
 }

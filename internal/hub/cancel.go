@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
 
 // CancelPayment cancels one of the caller's payments as far as the partner allows in its
@@ -15,27 +16,27 @@ import (
 // succeeded one is reversed while the partner's cancel window is open (409
 // cancel_window_passed after it: refund instead); one whose outcome is still open is marked
 // cancel_requested (202) for the resolver to reverse if it went through.
-func (h *Hub) CancelPayment(ctx context.Context, c Caller, idem Idempotency, id, reason string) (Response, error) {
+func (h *Hub) CancelPayment(ctx context.Context, c Caller, idem idempotency.Key, id, reason string) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixPayment, id) {
 		return Response{}, notFound()
 	}
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.cancel(ctx, c, idem, id, reason)
 	})
 }
 
-func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason string) (Response, error) {
+func (h *Hub) cancel(ctx context.Context, c Caller, idem idempotency.Key, id, reason string) (contracts.Answer, error) {
 	p, err := h.store.GetPayment(ctx, c.StoreID, id)
 	if errors.Is(err, contracts.ErrNotFound) {
-		return Response{}, notFound()
+		return contracts.Answer{}, notFound()
 	}
 	if err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
 	if p.Status == contracts.StatusRequiresAction {
 		// Learn whether the customer paid meanwhile; the cancel below covers both cases.
 		if p, err = h.refresh(ctx, p); err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
 	}
 	if p.CancelRequested && reversible(p.Status) {
@@ -50,7 +51,7 @@ func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason
 			return resp, err
 		}
 		if p, err = h.store.GetPayment(ctx, c.StoreID, id); err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
 		if reversible(p.Status) {
 			return h.cancelAtPartner(ctx, c, &idem, p, reason)
@@ -59,13 +60,13 @@ func (h *Hub) cancel(ctx context.Context, c Caller, idem Idempotency, id, reason
 		if p.CaptureMethod == contracts.CaptureManual {
 			// A captured authorization cannot be canceled at the partner (PayPay: only
 			// while AUTHORIZED); its money goes back by refund.
-			return Response{}, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A captured payment cannot be canceled; refund it instead.")
+			return contracts.Answer{}, contracts.Errorf(contracts.CodeInvalidState, "A captured payment cannot be canceled; refund it instead.")
 		}
 		return h.cancelAtPartner(ctx, c, &idem, p, reason)
 	case contracts.StatusRequiresAction, contracts.StatusAuthorized:
 		return h.cancelAtPartner(ctx, c, &idem, p, reason)
 	}
-	return Response{}, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)
+	return contracts.Answer{}, contracts.Errorf(contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)
 }
 
 // errOutcomeArrived: a payment whose outcome was open when read has one now.
@@ -82,13 +83,13 @@ func (h *Hub) checkCancelable(ctx context.Context, tx contracts.Tx, p contracts.
 	}
 	for _, r := range refunds {
 		if r.Status.Reserves() {
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The payment has refunds; refund the rest instead of canceling.")
+			return contracts.Errorf(contracts.CodeInvalidState, "The payment has refunds; refund the rest instead of canceling.")
 		}
 	}
 	for _, op := range []contracts.AttemptOperation{contracts.OpCancel, contracts.OpCapture} {
 		if inFlight, err := attemptInFlight(ctx, tx, p.ID, op); err != nil || inFlight {
 			if err == nil {
-				err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s of this payment is already in progress.", op)
+				err = contracts.Errorf(contracts.CodeInvalidState, "A %s of this payment is already in progress.", op)
 			}
 			return err
 		}
@@ -113,8 +114,8 @@ func attemptInFlight(ctx context.Context, tx contracts.Tx, paymentID string, op 
 }
 
 // requestCancel records the store's wish to abandon a payment whose outcome is open.
-func (h *Hub) requestCancel(ctx context.Context, c Caller, idem Idempotency, id string) (Response, error) {
-	var resp Response
+func (h *Hub) requestCancel(ctx context.Context, c Caller, idem idempotency.Key, id string) (contracts.Answer, error) {
+	var resp contracts.Answer
 	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
 		p, err := tx.GetPaymentForUpdate(ctx, id)
 		if err != nil {
@@ -128,7 +129,7 @@ func (h *Hub) requestCancel(ctx context.Context, c Caller, idem Idempotency, id 
 		var ev *contracts.Event
 		if !p.CancelRequested {
 			p.CancelRequested, p.UpdatedAt = true, now
-			e := h.event(&p, "", contracts.EventPaymentCancelRequested, h.render.Payment(p), now)
+			e := h.event(&p, "", contracts.EventPaymentCancelRequested, render.Payment(p), now)
 			ev = &e
 			if err := tx.UpdatePayment(ctx, p); err != nil {
 				return err
@@ -139,18 +140,18 @@ func (h *Hub) requestCancel(ctx context.Context, c Caller, idem Idempotency, id 
 				return err
 			}
 		}
-		resp = Response{Status: http.StatusAccepted, Body: h.render.Payment(p)}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+		resp = contracts.Answer{Kind: contracts.AnswerAccepted, Body: render.Payment(p)}
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 	})
 	return resp, err
 }
 
 // cancelAtPartner sends the partner's cancel and records its answer. With idem set, the
 // answer is also the idempotent response of the store's cancel request.
-func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, p contracts.Payment, reason string) (Response, error) {
+func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *idempotency.Key, p contracts.Payment, reason string) (contracts.Answer, error) {
 	partner := h.partners[p.Method]
 	if partner == nil {
-		return Response{}, contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
+		return contracts.Answer{}, contracts.Errorf(contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 	}
 	now := h.now()
 	att := contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpCancel,
@@ -161,25 +162,25 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, 
 			return err
 		}
 		if cur.Status != p.Status {
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The payment changed to %s meanwhile; retry the cancel.", cur.Status)
+			return contracts.Errorf(contracts.CodeInvalidState, "The payment changed to %s meanwhile; retry the cancel.", cur.Status)
 		}
 		if err := h.checkCancelable(ctx, tx, cur); err != nil {
 			return err
 		}
-		if err := h.markIntent(ctx, tx, c.ClientID, idem, att.ID); err != nil {
+		if err := h.guard.MarkIntent(ctx, tx, c.ClientID, idem, att.ID); err != nil {
 			return err
 		}
 		return tx.InsertAttempt(ctx, att)
 	})
 	if err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	res := partner.CancelPayment(ctx, h.paymentRef(p))
 	h.metrics.partnerCall(p.Method, "cancel_payment", res.Outcome, time.Since(start))
 
-	var resp Response
+	var resp contracts.Answer
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
@@ -193,57 +194,55 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *Idempotency, 
 		if err != nil || idem == nil {
 			return err
 		}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 	})
 	if err != nil {
-		return Response{}, &partnerCalledError{fmt.Errorf("record cancel outcome: %w", err)}
+		return contracts.Answer{}, idempotency.PartnerCalled(fmt.Errorf("record cancel outcome: %w", err))
 	}
 	return resp, nil
 }
 
 // applyCancel turns the partner's answer to a cancel into the payment's new state and the
 // response; it runs inside the transaction that also stores the idempotent response.
-func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Payment, res contracts.CancelResult, reason string, now time.Time) (Response, error) {
-	problem := func(e *contracts.Error) Response {
-		return Response{Status: e.Status, Body: h.render.Problem(ctx, e), Problem: true}
-	}
+func (h *Hub) applyCancel(ctx context.Context, tx contracts.Tx, p contracts.Payment, res contracts.CancelResult, reason string, now time.Time) (contracts.Answer, error) {
+	problem := func(e *contracts.Error) contracts.Answer { return idempotency.Refusal(ctx, e) }
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded:
 		if p.Status == contracts.StatusCanceled || p.Status == contracts.StatusFailed {
 			// A refresh recorded the partner's view of this very cancel (PayPay: FAILED).
-			return Response{Status: http.StatusOK, Body: h.render.Payment(p)}, nil
+			return contracts.Answer{Kind: contracts.AnswerDone, Body: render.Payment(p)}, nil
 		}
 		if !contracts.CanTransition(p.Status, contracts.StatusCanceled) {
-			return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)), nil
+			return problem(contracts.Errorf(contracts.CodeInvalidState, "A %s payment cannot be canceled.", p.Status)), nil
 		}
 		p.Status, p.UpdatedAt, p.NextAction = contracts.StatusCanceled, now, nil
 		p.CancellationReason = cancellationReason(reason)
 		p.PartnerCode = res.PartnerCode
-		body := h.render.Payment(p)
+		body := render.Payment(p)
 		ev := h.event(&p, "", contracts.EventPaymentCanceled, body, now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
-		return Response{Status: http.StatusOK, Body: body}, tx.AppendEvent(ctx, ev)
+		return contracts.Answer{Kind: contracts.AnswerDone, Body: body}, tx.AppendEvent(ctx, ev)
 	case contracts.OutcomeWindowPassed:
 		// A standing cancel request is not ended by this refusal: payhub reverses the
 		// payment by refund instead (reverse), so the customer never pays for a payment
 		// the store abandoned.
-		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeCancelWindowPassed,
+		return problem(contracts.Errorf(contracts.CodeCancelWindowPassed,
 			"The partner's cancel window for this payment has passed; refund it instead.")), nil
 	case contracts.OutcomeFailed:
 		h.log.WarnContext(ctx, "partner refused a cancel", "payment_id", p.ID, "partner_code", res.PartnerCode)
-		return problem(contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,
+		return problem(contracts.Errorf(contracts.CodeInvalidState,
 			"The partner refused to cancel this payment.")), nil
 	}
 	// The partner may or may not have accepted: remember the wish; the resolver finishes it.
 	p.CancelRequested, p.UpdatedAt = true, now
-	body := h.render.Payment(p)
+	body := render.Payment(p)
 	ev := h.event(&p, "", contracts.EventPaymentCancelRequested, body, now)
 	if err := tx.UpdatePayment(ctx, p); err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
-	return Response{Status: http.StatusAccepted, Body: body}, tx.AppendEvent(ctx, ev)
+	return contracts.Answer{Kind: contracts.AnswerAccepted, Body: body}, tx.AppendEvent(ctx, ev)
 }
 
 func cancellationReason(reason string) string {
@@ -277,20 +276,20 @@ func (h *Hub) honorCancelRequest(ctx context.Context, p contracts.Payment) {
 // answerStandingCancel answers a store's cancel of a payment whose earlier cancel request
 // still stands: payhub reverses it now, and the answer is the payment as it then stands:
 // 200 once canceled, else 202 (reversed by refund, or the reversal still under way).
-func (h *Hub) answerStandingCancel(ctx context.Context, c Caller, idem Idempotency, p contracts.Payment) (Response, error) {
+func (h *Hub) answerStandingCancel(ctx context.Context, c Caller, idem idempotency.Key, p contracts.Payment) (contracts.Answer, error) {
 	h.reverse(context.WithoutCancel(ctx), p, abandonedReason)
 	ctx = context.WithoutCancel(ctx)
-	var resp Response
+	var resp contracts.Answer
 	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
 		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
 			return err
 		}
-		resp = Response{Status: http.StatusAccepted, Body: h.render.Payment(cur)}
+		resp = contracts.Answer{Kind: contracts.AnswerAccepted, Body: render.Payment(cur)}
 		if cur.Status == contracts.StatusCanceled {
-			resp.Status = http.StatusOK
+			resp.Kind = contracts.AnswerDone
 		}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, h.now())
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, h.now())
 	})
 	return resp, err
 }

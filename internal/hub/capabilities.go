@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -19,19 +18,19 @@ import (
 func checkCapabilities(caps contracts.Capabilities, cmd CreatePayment) error {
 	if !caps.Supports(cmd.Flow) {
 		if caps.FlowRefusal != "" {
-			return fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/flow", "%s", caps.FlowRefusal)
+			return fieldError(contracts.CodeMethodNotSupported, "/flow", "%s", caps.FlowRefusal)
 		}
-		return fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/flow", "Method %q does not support flow %q.", cmd.Method, cmd.Flow)
+		return fieldError(contracts.CodeMethodNotSupported, "/flow", "Method %q does not support flow %q.", cmd.Method, cmd.Flow)
 	}
 	if cmd.CaptureMethod == contracts.CaptureManual && !caps.ManualCapture {
-		return fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/capture", "Method %q does not support manual capture.", cmd.Method)
+		return fieldError(contracts.CodeMethodNotSupported, "/capture", "Method %q does not support manual capture.", cmd.Method)
 	}
 	if !caps.Takes(cmd.Amount.Currency) {
-		return fieldError(http.StatusUnprocessableEntity, contracts.CodeCurrencyNotSupported, "/currency", "Method %q does not take %s.", cmd.Method, cmd.Amount.Currency)
+		return fieldError(contracts.CodeCurrencyNotSupported, "/currency", "Method %q does not take %s.", cmd.Method, cmd.Amount.Currency)
 	}
 	limit := caps.MaxAmount[cmd.Amount.Currency]
 	if cmd.Amount.Amount < 1 || cmd.Amount.Amount > limit {
-		return fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "Amount must be between 1 and %d %s for %s.", limit, cmd.Amount.Currency, cmd.Method)
+		return fieldError(contracts.CodeAmountOutOfRange, "/amount", "Amount must be between 1 and %d %s for %s.", limit, cmd.Amount.Currency, cmd.Method)
 	}
 	return checkStep(caps, cmd.Method, cmd.Amount)
 }
@@ -43,7 +42,7 @@ func checkStep(caps contracts.Capabilities, method contracts.Method, amount cont
 	if amount.Amount%step == 0 {
 		return nil
 	}
-	return fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount",
+	return fieldError(contracts.CodeAmountOutOfRange, "/amount",
 		"%s takes whole %s: the amount must be a multiple of %d minor units.", method, amount.Currency, step)
 }
 
@@ -59,9 +58,9 @@ func (h *Hub) checkCardToken(caps contracts.Capabilities, cmd CreatePayment) err
 		methods = h.cardTokenMethods()
 	}
 	if len(methods) == 0 {
-		return fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/card_token", "card_token is not allowed for method %s.", cmd.Method)
+		return fieldError(contracts.CodeInvalidRequest, "/card_token", "card_token is not allowed for method %s.", cmd.Method)
 	}
-	return fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/card_token",
+	return fieldError(contracts.CodeInvalidRequest, "/card_token",
 		"card_token is required for method %s and not allowed otherwise.", strings.Join(methods, " or method "))
 }
 
@@ -99,7 +98,7 @@ func checkSerialRefund(ctx context.Context, tx contracts.Tx, caps contracts.Capa
 	}
 	for _, r := range refunds {
 		if r.Status == contracts.RefundPending || r.Status == contracts.RefundUnknown {
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Another refund of this payment is still in progress; retry once it has settled.")
+			return contracts.Errorf(contracts.CodeInvalidState, "Another refund of this payment is still in progress; retry once it has settled.")
 		}
 	}
 	return nil

@@ -11,9 +11,9 @@ import (
 
 	"payhub/contracts"
 	"payhub/internal/clock"
-	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/ids"
+	"payhub/internal/render"
 	"payhub/internal/store/storetest"
 )
 
@@ -63,7 +63,7 @@ func capsFixture(t *testing.T, caps contracts.Capabilities) *fixture {
 	clk := clock.NewManual(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC))
 	p := &scriptedPartner{}
 	h := hub.New(hub.Config{Store: st, Partners: map[contracts.Method]contracts.Partner{testMethod: declaredPartner{p, caps}},
-		Clock: clk, IDs: ids.New(clk), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion,
+		Clock: clk, IDs: ids.New(clk), APIVersion: contracts.APIVersion,
 		Metrics: hub.NewMetrics(prometheus.NewRegistry()), PublicURL: "https://pay.example"})
 	return &fixture{clock: clk, hub: h, store: st, partner: p, caller: hub.Caller{ClientID: "pos-1", StoreID: "store-1"}}
 }
@@ -87,10 +87,10 @@ func refusalOf(t *testing.T, r hub.Response, err error) refusal {
 		if !ok {
 			t.Fatalf("not a refusal: %v", err)
 		}
-		return refusal{e.Status, string(e.Code), e.Pointer, e.Detail}
+		return refusal{render.ErrorStatus(e), string(e.Code), e.Pointer, e.Detail}
 	}
-	if !r.Problem {
-		t.Fatalf("accepted, want a refusal: %d %s", r.Status, r.Body)
+	if !(r.Kind == contracts.AnswerRefused) {
+		t.Fatalf("accepted, want a refusal: %d %s", status(r), r.Body)
 	}
 	var p struct {
 		Code   string
@@ -100,7 +100,7 @@ func refusalOf(t *testing.T, r hub.Response, err error) refusal {
 	if err := json.Unmarshal(r.Body, &p); err != nil {
 		t.Fatal(err)
 	}
-	out := refusal{status: r.Status, code: p.Code, message: p.Detail}
+	out := refusal{status: status(r), code: p.Code, message: p.Detail}
 	if len(p.Errors) > 0 {
 		out.pointer = p.Errors[0].Pointer
 	}
@@ -173,8 +173,8 @@ func TestEngineEnforcesDeclaredCapabilities(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := capsFixture(t, testCaps())
 			r, err := f.hub.CreatePayment(context.Background(), f.caller, idem("p"), cmd)
-			if err != nil || r.Status != http.StatusCreated || f.partner.count("create") != 1 {
-				t.Fatalf("create: %v %d %s, partner calls %d", err, r.Status, r.Body, f.partner.count("create"))
+			if err != nil || status(r) != http.StatusCreated || f.partner.count("create") != 1 {
+				t.Fatalf("create: %v %d %s, partner calls %d", err, status(r), r.Body, f.partner.count("create"))
 			}
 		})
 	}
@@ -200,8 +200,8 @@ func TestManualCaptureAsDeclared(t *testing.T) {
 		t.Fatalf("capture of a fraction: %+v, partner captures %d", got, f.partner.count("capture"))
 	}
 	part = 4_000
-	if r, err := f.hub.CapturePayment(context.Background(), f.caller, idem("cap2"), id, &part); err != nil || r.Status != http.StatusOK {
-		t.Fatalf("capture of whole dollars: %v %d %s", err, r.Status, r.Body)
+	if r, err := f.hub.CapturePayment(context.Background(), f.caller, idem("cap2"), id, &part); err != nil || status(r) != http.StatusOK {
+		t.Fatalf("capture of whole dollars: %v %d %s", err, status(r), r.Body)
 	}
 }
 
@@ -261,8 +261,8 @@ func TestSerialRefundsAsDeclared(t *testing.T) {
 			if got := refusalOf(t, r, err); got != want || f.partner.count("refund") != 1 {
 				t.Errorf("second refund while the first is open: %+v, partner refunds %d", got, f.partner.count("refund"))
 			}
-		} else if err != nil || r.Status != http.StatusCreated || f.partner.count("refund") != 2 {
-			t.Errorf("parallel refunds: second %v %d %s, partner refunds %d", err, r.Status, r.Body, f.partner.count("refund"))
+		} else if err != nil || status(r) != http.StatusCreated || f.partner.count("refund") != 2 {
+			t.Errorf("parallel refunds: second %v %d %s, partner refunds %d", err, status(r), r.Body, f.partner.count("refund"))
 		}
 	}
 }
@@ -276,9 +276,8 @@ func TestPartnerBarcodeFromDeclaredFlows(t *testing.T) {
 	clk := clock.NewManual(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC))
 	online, instore := testCaps(), testCaps()
 	instore.Flows = append(instore.Flows, contracts.FlowBarcode)
-	h := hub.New(hub.Config{Store: st, Clock: clk, IDs: ids.New(clk), Render: httpapi.Renderer{},
-		Partners: map[contracts.Method]contracts.Partner{
-			"online": declaredPartner{&scriptedPartner{}, online}, "instore": declaredPartner{&scriptedPartner{}, instore}},
+	h := hub.New(hub.Config{Store: st, Clock: clk, IDs: ids.New(clk), Partners: map[contracts.Method]contracts.Partner{
+		"online": declaredPartner{&scriptedPartner{}, online}, "instore": declaredPartner{&scriptedPartner{}, instore}},
 		BarcodeRules: []hub.BarcodeRule{{Prefix: "41", Lengths: []int{16}, Method: "online"},
 			{Prefix: "42", Lengths: []int{16}, Method: "instore"}, {Prefix: "43", Lengths: []int{16}, Method: "later"}}})
 	for code, want := range map[string]bool{

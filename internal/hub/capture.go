@@ -4,24 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
 
 // CapturePayment takes all (amount nil) or part of one of the caller's authorized payments;
 // the rest of the hold is released by the partner. The answer is 200 with the payment:
 // succeeded once captured, unknown when the partner's answer did not arrive, canceled when
 // the authorization had expired.
-func (h *Hub) CapturePayment(ctx context.Context, c Caller, idem Idempotency, id string, amount *int64) (Response, error) {
+func (h *Hub) CapturePayment(ctx context.Context, c Caller, idem idempotency.Key, id string, amount *int64) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixPayment, id) {
 		return Response{}, notFound()
 	}
 	if amount != nil && *amount < 1 {
-		return Response{}, fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "A capture amount must be at least 1.")
+		return Response{}, fieldError(contracts.CodeAmountOutOfRange, "/amount", "A capture amount must be at least 1.")
 	}
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.capture(ctx, c, idem, id, amount)
 	})
 }
@@ -33,10 +34,10 @@ type captureIntent struct {
 	attempt contracts.Attempt
 }
 
-func (h *Hub) capture(ctx context.Context, c Caller, idem Idempotency, id string, amount *int64) (Response, error) {
+func (h *Hub) capture(ctx context.Context, c Caller, idem idempotency.Key, id string, amount *int64) (contracts.Answer, error) {
 	in, err := h.reserveCapture(ctx, c, idem, id, amount)
 	if err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
 	p := in.payment
 	partner := h.partners[p.Method]
@@ -47,7 +48,7 @@ func (h *Hub) capture(ctx context.Context, c Caller, idem Idempotency, id string
 		RequestedAt: in.attempt.StartedAt})
 	h.metrics.partnerCall(p.Method, "capture_payment", res.Outcome, time.Since(start))
 
-	var resp Response
+	var resp contracts.Answer
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		cur, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
@@ -60,16 +61,16 @@ func (h *Hub) capture(ctx context.Context, c Caller, idem Idempotency, id string
 		if resp, err = h.applyCapture(ctx, tx, cur, in.amount, res, now); err != nil {
 			return err
 		}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 	})
 	if err != nil {
-		return Response{}, &partnerCalledError{fmt.Errorf("record capture outcome: %w", err)}
+		return contracts.Answer{}, idempotency.PartnerCalled(fmt.Errorf("record capture outcome: %w", err))
 	}
 	return resp, nil
 }
 
 // reserveCapture checks the capture under the payment's row lock and writes its intent.
-func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id string, amount *int64) (captureIntent, error) {
+func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem idempotency.Key, id string, amount *int64) (captureIntent, error) {
 	var in captureIntent
 	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
 		p, err := tx.GetPaymentForUpdate(ctx, id)
@@ -80,21 +81,21 @@ func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id
 			return err
 		}
 		if p.Status != contracts.StatusAuthorized || p.CancelRequested {
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Only authorized payments can be captured; this one is %s.", p.Status)
+			return contracts.Errorf(contracts.CodeInvalidState, "Only authorized payments can be captured; this one is %s.", p.Status)
 		}
 		if err := h.checkCancelable(ctx, tx, p); err != nil { // no cancel or capture in flight
 			return err
 		}
 		caps, ok := h.capabilitiesOf(p.Method)
 		if !ok {
-			return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
+			return contracts.Errorf(contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 		}
 		in.amount = p.Amount.Amount
 		if amount != nil {
 			in.amount = *amount
 		}
 		if in.amount > p.Amount.Amount {
-			return fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount",
+			return fieldError(contracts.CodeAmountOutOfRange, "/amount",
 				"Requested %d %s; %d %s is authorized.", in.amount, p.Amount.Currency, p.Amount.Amount, p.Amount.Currency)
 		}
 		if err := checkStep(caps, p.Method, contracts.Money{Amount: in.amount, Currency: p.Amount.Currency}); err != nil {
@@ -108,7 +109,7 @@ func (h *Hub) reserveCapture(ctx context.Context, c Caller, idem Idempotency, id
 		in.payment = p
 		in.attempt = contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, Operation: contracts.OpCapture,
 			PartnerRef: captureRef(p.ID, attempts), StartedAt: now, ClientID: c.ClientID, IdempotencyKey: idem.Key}
-		if err := h.markIntent(ctx, tx, c.ClientID, &idem, in.attempt.ID); err != nil {
+		if err := h.guard.MarkIntent(ctx, tx, c.ClientID, &idem, in.attempt.ID); err != nil {
 			return err
 		}
 		return tx.InsertAttempt(ctx, in.attempt)
@@ -130,7 +131,7 @@ func captureRef(paymentID string, attempts []contracts.Attempt) string {
 }
 
 // applyCapture records the partner's answer to a capture and renders the response.
-func (h *Hub) applyCapture(ctx context.Context, tx contracts.Tx, p contracts.Payment, amount int64, res contracts.PaymentResult, now time.Time) (Response, error) {
+func (h *Hub) applyCapture(ctx context.Context, tx contracts.Tx, p contracts.Payment, amount int64, res contracts.PaymentResult, now time.Time) (contracts.Answer, error) {
 	switch {
 	case res.Outcome == contracts.OutcomeSucceeded:
 		p.AmountCaptured = amount
@@ -140,14 +141,14 @@ func (h *Hub) applyCapture(ctx context.Context, tx contracts.Tx, p contracts.Pay
 		p.CancellationReason = "authorization_expired"
 	case res.Outcome == contracts.OutcomeFailed:
 		h.log.WarnContext(ctx, "partner refused a capture", "payment_id", p.ID, "partner_code", res.PartnerCode)
-		e := contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The partner refused the capture; the payment stays authorized.")
-		return Response{Status: e.Status, Body: h.render.Problem(ctx, e), Problem: true}, nil
+		e := contracts.Errorf(contracts.CodeInvalidState, "The partner refused the capture; the payment stays authorized.")
+		return idempotency.Refusal(ctx, e), nil
 	}
 	h.applyPaymentResult(&p, res, now)
-	body := h.render.Payment(p)
+	body := render.Payment(p)
 	ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
 	if err := tx.UpdatePayment(ctx, p); err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
-	return Response{Status: http.StatusOK, Body: body}, tx.AppendEvent(ctx, ev)
+	return contracts.Answer{Kind: contracts.AnswerDone, Body: body}, tx.AppendEvent(ctx, ev)
 }

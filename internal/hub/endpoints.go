@@ -3,10 +3,11 @@ package hub
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 	"payhub/internal/webhooks"
 )
 
@@ -28,77 +29,77 @@ type CreateEndpoint struct {
 
 // CreateWebhookEndpoint registers an endpoint for the caller's store and answers 201 with
 // it and its new signing secret, in the transaction that writes it.
-func (h *Hub) CreateWebhookEndpoint(ctx context.Context, c Caller, idem Idempotency, cmd CreateEndpoint) (Response, error) {
+func (h *Hub) CreateWebhookEndpoint(ctx context.Context, c Caller, idem idempotency.Key, cmd CreateEndpoint) (Response, error) {
 	if err := h.endpointGuard.CheckURL(cmd.URL); err != nil {
-		return Response{}, fieldError(http.StatusUnprocessableEntity, contracts.CodeInvalidRequest, "/url", "%s.", err.Error())
+		return Response{}, unacceptableField("/url", "%s.", err.Error())
 	}
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		secret, err := webhooks.NewSecret()
 		if err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
 		now := h.now()
 		e := contracts.WebhookEndpoint{ID: h.ids.New(contracts.PrefixWebhookEndpoint), StoreID: c.StoreID, ClientID: c.ClientID,
 			URL: cmd.URL, Description: cmd.Description, EventTypes: cmd.EventTypes, Status: contracts.EndpointEnabled,
 			CreatedAt: now, UpdatedAt: now}
-		resp := Response{Status: http.StatusCreated, Body: h.render.WebhookEndpoint(e, string(secret))}
+		resp := contracts.Answer{Kind: contracts.AnswerCreated, Body: render.WebhookEndpoint(e, string(secret))}
 		return resp, h.store.InTx(ctx, func(tx contracts.Tx) error {
 			if err := tx.CreateWebhookEndpoint(ctx, e, contracts.WebhookSecret{EndpointID: e.ID, Secret: string(secret), CreatedAt: now}); err != nil {
 				return err
 			}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 		})
 	})
 }
 
 // RotateWebhookSecret issues a new signing secret for one of the caller's endpoints; the
 // previous one keeps signing for DefaultSecretGrace.
-func (h *Hub) RotateWebhookSecret(ctx context.Context, c Caller, idem Idempotency, id string) (Response, error) {
+func (h *Hub) RotateWebhookSecret(ctx context.Context, c Caller, idem idempotency.Key, id string) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixWebhookEndpoint, id) {
 		return Response{}, notFound()
 	}
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		secret, err := webhooks.NewSecret()
 		if err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
 		e, err := h.store.GetWebhookEndpoint(ctx, c.StoreID, id)
 		if err != nil {
-			return Response{}, endpointError(err)
+			return contracts.Answer{}, endpointError(err)
 		}
-		var resp Response
+		var resp contracts.Answer
 		err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 			now := h.now()
 			err := tx.RotateWebhookSecret(ctx, c.StoreID, contracts.WebhookSecret{EndpointID: id, Secret: string(secret), CreatedAt: now}, now.Add(DefaultSecretGrace))
 			if err != nil {
 				return endpointError(err)
 			}
-			resp = Response{Status: http.StatusOK, Body: h.render.WebhookEndpoint(e, string(secret))}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+			resp = contracts.Answer{Kind: contracts.AnswerDone, Body: render.WebhookEndpoint(e, string(secret))}
+			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 		})
 		return resp, err
 	})
 }
 
 // EnableWebhookEndpoint re-enables one of the caller's endpoints.
-func (h *Hub) EnableWebhookEndpoint(ctx context.Context, c Caller, idem Idempotency, id string) (Response, error) {
+func (h *Hub) EnableWebhookEndpoint(ctx context.Context, c Caller, idem idempotency.Key, id string) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixWebhookEndpoint, id) {
 		return Response{}, notFound()
 	}
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		e, err := h.store.GetWebhookEndpoint(ctx, c.StoreID, id)
 		if err != nil {
-			return Response{}, endpointError(err)
+			return contracts.Answer{}, endpointError(err)
 		}
-		var resp Response
+		var resp contracts.Answer
 		err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 			now := h.now()
 			if err := tx.EnableWebhookEndpoint(ctx, c.StoreID, id, now); err != nil {
 				return endpointError(err)
 			}
 			e.Status, e.DisabledReason, e.UpdatedAt = contracts.EndpointEnabled, "", now
-			resp = Response{Status: http.StatusOK, Body: h.render.WebhookEndpoint(e, "")}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+			resp = contracts.Answer{Kind: contracts.AnswerDone, Body: render.WebhookEndpoint(e, "")}
+			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 		})
 		return resp, err
 	})
@@ -106,12 +107,12 @@ func (h *Hub) EnableWebhookEndpoint(ctx context.Context, c Caller, idem Idempote
 
 // RedeliverRange queues again, for one of the caller's endpoints, the store's events
 // created in [from, to) of types (none: the endpoint's own subscription).
-func (h *Hub) RedeliverRange(ctx context.Context, c Caller, idem Idempotency, id string, from, to time.Time, types []contracts.EventType) (Response, error) {
+func (h *Hub) RedeliverRange(ctx context.Context, c Caller, idem idempotency.Key, id string, from, to time.Time, types []contracts.EventType) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixWebhookEndpoint, id) {
 		return Response{}, notFound()
 	}
 	if !to.After(from) || to.Sub(from) > maxRedeliverRange {
-		return Response{}, fieldError(http.StatusUnprocessableEntity, contracts.CodeInvalidRequest, "/to", "The range must end after it starts and span at most 31 days.")
+		return Response{}, unacceptableField("/to", "The range must end after it starts and span at most 31 days.")
 	}
 	return h.redeliver(ctx, c, idem, func(tx contracts.Tx, now time.Time) (int, error) {
 		return tx.RedeliverRange(ctx, c.StoreID, id, from, to, types, now)
@@ -120,12 +121,12 @@ func (h *Hub) RedeliverRange(ctx context.Context, c Caller, idem Idempotency, id
 
 // RedeliverEvent queues one of the store's events again, for endpointID or for every
 // enabled endpoint that subscribes to it.
-func (h *Hub) RedeliverEvent(ctx context.Context, c Caller, idem Idempotency, eventID, endpointID string) (Response, error) {
+func (h *Hub) RedeliverEvent(ctx context.Context, c Caller, idem idempotency.Key, eventID, endpointID string) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixEvent, eventID) {
 		return Response{}, notFound()
 	}
 	if endpointID != "" && !contracts.ValidID(contracts.PrefixWebhookEndpoint, endpointID) {
-		return Response{}, fieldError(http.StatusUnprocessableEntity, contracts.CodeInvalidRequest, "/endpoint_id", "No such endpoint.")
+		return Response{}, unacceptableField("/endpoint_id", "No such endpoint.")
 	}
 	return h.redeliver(ctx, c, idem, func(tx contracts.Tx, now time.Time) (int, error) {
 		return tx.RedeliverEvent(ctx, c.StoreID, eventID, endpointID, now)
@@ -134,17 +135,17 @@ func (h *Hub) RedeliverEvent(ctx context.Context, c Caller, idem Idempotency, ev
 
 // redeliver runs a redelivery under the request's key and answers 202 with how many
 // deliveries it queued.
-func (h *Hub) redeliver(ctx context.Context, c Caller, idem Idempotency, queue func(tx contracts.Tx, now time.Time) (int, error)) (Response, error) {
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
-		var resp Response
+func (h *Hub) redeliver(ctx context.Context, c Caller, idem idempotency.Key, queue func(tx contracts.Tx, now time.Time) (int, error)) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
+		var resp contracts.Answer
 		err := h.store.InTx(ctx, func(tx contracts.Tx) error {
 			now := h.now()
 			n, err := queue(tx, now)
 			if err != nil {
 				return endpointError(err)
 			}
-			resp = Response{Status: http.StatusAccepted, Body: h.render.Redelivery(h.ids.New(contracts.PrefixRedelivery), n)}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, resp.Body, now)
+			resp = contracts.Answer{Kind: contracts.AnswerAccepted, Body: render.Redelivery(h.ids.New(contracts.PrefixRedelivery), n)}
+			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 		})
 		return resp, err
 	})
@@ -156,7 +157,7 @@ func endpointError(err error) error {
 	case errors.Is(err, contracts.ErrNotFound):
 		return notFound()
 	case errors.Is(err, contracts.ErrConflict):
-		return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "The endpoint is disabled; enable it first.")
+		return contracts.Errorf(contracts.CodeInvalidState, "The endpoint is disabled; enable it first.")
 	}
 	return err
 }

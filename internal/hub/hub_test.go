@@ -14,9 +14,10 @@ import (
 
 	"payhub/contracts"
 	"payhub/internal/clock"
-	"payhub/internal/httpapi"
 	"payhub/internal/hub"
+	"payhub/internal/idempotency"
 	"payhub/internal/ids"
+	"payhub/internal/render"
 	"payhub/internal/store/storetest"
 )
 
@@ -100,15 +101,15 @@ func newFixtureOn(t *testing.T, st contracts.Store) *fixture {
 	clk := clock.NewManual(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC))
 	p := &scriptedPartner{}
 	h := hub.New(hub.Config{Store: st, Partners: map[contracts.Method]contracts.Partner{contracts.MethodPayPay: p},
-		Clock: clk, IDs: ids.New(clk), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion,
+		Clock: clk, IDs: ids.New(clk), APIVersion: contracts.APIVersion,
 		Metrics: hub.NewMetrics(prometheus.NewRegistry())})
 	return &fixture{clock: clk, hub: h, store: st, partner: p, caller: hub.Caller{ClientID: "pos-1", StoreID: "store-1"}}
 }
 
 var keyN atomic.Int64
 
-func idem(fp string) hub.Idempotency {
-	return hub.Idempotency{Key: fmt.Sprintf("k-%d", keyN.Add(1)), Fingerprint: fp}
+func idem(fp string) idempotency.Key {
+	return idempotency.Key{Key: fmt.Sprintf("k-%d", keyN.Add(1)), Fingerprint: fp}
 }
 
 func payment(amount int64) hub.CreatePayment {
@@ -128,7 +129,7 @@ func decode(t *testing.T, r hub.Response) map[string]any {
 func (f *fixture) pay(t *testing.T, amount int64) string {
 	t.Helper()
 	r, err := f.hub.CreatePayment(context.Background(), f.caller, idem("pay"), payment(amount))
-	if err != nil || r.Status != http.StatusCreated {
+	if err != nil || status(r) != http.StatusCreated {
 		t.Fatalf("create: %v %+v", err, r)
 	}
 	return decode(t, r)["id"].(string)
@@ -141,7 +142,7 @@ func TestUnknownOutcomeIsReportedNeverGuessed(t *testing.T) {
 	}
 	key := idem("x")
 	r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
-	if err != nil || r.Status != http.StatusCreated || decode(t, r)["status"] != "unknown" {
+	if err != nil || status(r) != http.StatusCreated || decode(t, r)["status"] != "unknown" {
 		t.Fatalf("want 201 unknown: %v %s", err, r.Body)
 	}
 	id := decode(t, r)["id"].(string)
@@ -155,7 +156,7 @@ func TestUnknownOutcomeIsReportedNeverGuessed(t *testing.T) {
 	}
 	// A payment whose outcome is open can only be abandoned, not canceled.
 	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), id, "")
-	if err != nil || c.Status != http.StatusAccepted || decode(t, c)["cancel_requested"] != true || f.partner.count("cancel") != 0 {
+	if err != nil || status(c) != http.StatusAccepted || decode(t, c)["cancel_requested"] != true || f.partner.count("cancel") != 0 {
 		t.Fatalf("abandon: %v %s", err, c.Body)
 	}
 }
@@ -204,11 +205,11 @@ func TestCancelWindowPassedIsStoredAndReplayed(t *testing.T) {
 	}
 	key := idem("cancel")
 	r, err := f.hub.CancelPayment(context.Background(), f.caller, key, id, "")
-	if err != nil || r.Status != http.StatusConflict || decode(t, r)["code"] != "cancel_window_passed" {
+	if err != nil || status(r) != http.StatusConflict || decode(t, r)["code"] != "cancel_window_passed" {
 		t.Fatalf("want 409 cancel_window_passed: %v %s", err, r.Body)
 	}
 	again, err := f.hub.CancelPayment(context.Background(), f.caller, key, id, "")
-	if err != nil || !again.Replayed || again.Status != http.StatusConflict || f.partner.count("cancel") != 1 {
+	if err != nil || !again.Replayed || status(again) != http.StatusConflict || f.partner.count("cancel") != 1 {
 		t.Fatalf("replay: %v %+v calls=%d", err, again, f.partner.count("cancel"))
 	}
 	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
@@ -224,7 +225,7 @@ func TestCancelWithUnknownOutcomeKeepsTheWish(t *testing.T) {
 		return contracts.CancelResult{Outcome: contracts.OutcomeUnknown}
 	}
 	r, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), id, "")
-	if err != nil || r.Status != http.StatusAccepted {
+	if err != nil || status(r) != http.StatusAccepted {
 		t.Fatalf("want 202: %v %s", err, r.Body)
 	}
 	if m := decode(t, r); m["status"] != "succeeded" || m["cancel_requested"] != true {
@@ -245,7 +246,7 @@ func TestUnknownRefundStillReservesItsAmount(t *testing.T) {
 	}
 	amount = 500
 	r, err = f.hub.CreateRefund(context.Background(), f.caller, idem("r2"), id, hub.CreateRefund{Amount: &amount})
-	if err != nil || r.Status != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
+	if err != nil || status(r) != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
 		t.Fatalf("want 422: %v %s", err, r.Body)
 	}
 	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
@@ -273,9 +274,9 @@ func concurrentRefunds(t *testing.T, f *fixture) {
 			switch {
 			case err != nil:
 				t.Error(err)
-			case r.Status == http.StatusCreated:
+			case status(r) == http.StatusCreated:
 				ok.Add(1)
-			case r.Status == http.StatusUnprocessableEntity:
+			case status(r) == http.StatusUnprocessableEntity:
 				refused.Add(1)
 			}
 		}()
@@ -298,7 +299,7 @@ func TestRefusalsBeforeExecutionFreeTheKey(t *testing.T) {
 	if _, err := f.hub.CancelPayment(context.Background(), f.caller, key, "pay_01JDQ5Y7R3M2K8T4V6W9X0Z1AB", ""); err == nil {
 		t.Fatal("cancel of a missing payment accepted")
 	}
-	if r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); err != nil || r.Status != http.StatusCreated {
+	if r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); err != nil || status(r) != http.StatusCreated {
 		t.Fatalf("key not usable after refusals: %v %+v", err, r)
 	}
 }
@@ -327,7 +328,7 @@ func TestAbandonedPaymentThatWentThroughIsReversed(t *testing.T) {
 		t.Fatalf("payment in flight: %v %v", waiting, err)
 	}
 	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, "")
-	if err != nil || c.Status != http.StatusAccepted {
+	if err != nil || status(c) != http.StatusAccepted {
 		t.Fatalf("abandon: %v %s", err, c.Body)
 	}
 	close(release)
@@ -359,7 +360,7 @@ func TestNoRefundWhileACancelIsInFlight(t *testing.T) {
 	<-entered
 	amount := int64(400)
 	r, err := f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
-	if err != nil || r.Status != http.StatusConflict || decode(t, r)["code"] != "invalid_state" {
+	if err != nil || status(r) != http.StatusConflict || decode(t, r)["code"] != "invalid_state" {
 		t.Fatalf("refund during cancel: %v %s", err, r.Body)
 	}
 	close(release)
@@ -393,15 +394,15 @@ func TestKeysExpireAfterTheirRetention(t *testing.T) {
 	f := newFixture(t)
 	key := idem("x")
 	first, _ := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
-	f.clock.Advance(hub.DefaultIdempotencyRetention - time.Minute)
-	if n, err := f.hub.ExpireIdempotencyKeys(context.Background(), hub.DefaultIdempotencyRetention); err != nil || n != 0 {
+	f.clock.Advance(idempotency.DefaultRetention - time.Minute)
+	if n, err := f.hub.ExpireIdempotencyKeys(context.Background(), idempotency.DefaultRetention); err != nil || n != 0 {
 		t.Fatalf("expired too early: %d %v", n, err)
 	}
 	if r, _ := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); !r.Replayed {
 		t.Fatal("key not replayed within its retention")
 	}
 	f.clock.Advance(2 * time.Minute)
-	if n, err := f.hub.ExpireIdempotencyKeys(context.Background(), hub.DefaultIdempotencyRetention); err != nil || n != 1 {
+	if n, err := f.hub.ExpireIdempotencyKeys(context.Background(), idempotency.DefaultRetention); err != nil || n != 1 {
 		t.Fatalf("expired %d keys, err %v; want 1", n, err)
 	}
 	r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
@@ -445,8 +446,8 @@ func TestCaptureOutcomes(t *testing.T) {
 			amount := int64(700)
 			key := idem("cap")
 			r, err := f.hub.CapturePayment(context.Background(), f.caller, key, id, &amount)
-			if err != nil || r.Status != c.status {
-				t.Fatalf("capture: %v %d %s", err, r.Status, r.Body)
+			if err != nil || status(r) != c.status {
+				t.Fatalf("capture: %v %d %s", err, status(r), r.Body)
 			}
 			p, _ := f.store.GetPayment(context.Background(), "store-1", id)
 			if string(p.Status) != c.paymentState || p.AmountCaptured != c.captured {
@@ -467,14 +468,14 @@ func TestRefusedCancelOfAStandingRequestIsReversedByRefund(t *testing.T) {
 	id := f.pay(t, 500)
 	outcome := contracts.OutcomeUnknown
 	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult { return contracts.CancelResult{Outcome: outcome} }
-	if r, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("c1"), id, ""); r.Status != http.StatusAccepted {
+	if r, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("c1"), id, ""); status(r) != http.StatusAccepted {
 		t.Fatalf("first cancel: %s", r.Body)
 	}
 	outcome = contracts.OutcomeWindowPassed
 	r, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c2"), id, "")
-	if m := decode(t, r); err != nil || r.Status != http.StatusAccepted || m["status"] != "succeeded" ||
+	if m := decode(t, r); err != nil || status(r) != http.StatusAccepted || m["status"] != "succeeded" ||
 		m["amount_refunded"] != 500.0 || m["cancel_requested"] != true {
-		t.Fatalf("second cancel: %v %d %s", err, r.Status, r.Body)
+		t.Fatalf("second cancel: %v %d %s", err, status(r), r.Body)
 	}
 	refunds, _ := f.store.ListRefunds(context.Background(), id)
 	if len(refunds) != 1 || refunds[0].Status != contracts.RefundSucceeded || refunds[0].Reason != "abandoned_by_store" || f.partner.count("refund") != 1 {
@@ -482,8 +483,8 @@ func TestRefusedCancelOfAStandingRequestIsReversedByRefund(t *testing.T) {
 	}
 	amount := int64(500)
 	r, err = f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
-	if err != nil || r.Status != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
-		t.Fatalf("the store's refund after the reversal: %v %d %s", err, r.Status, r.Body)
+	if err != nil || status(r) != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
+		t.Fatalf("the store's refund after the reversal: %v %d %s", err, status(r), r.Body)
 	}
 	events, _ := f.store.ListEvents(context.Background(), id)
 	for _, e := range events {
@@ -520,7 +521,7 @@ func TestAbandonedQRIsWithdrawn(t *testing.T) {
 	}()
 	<-entered
 	waiting, _ := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
-	if c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, ""); err != nil || c.Status != http.StatusAccepted {
+	if c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, ""); err != nil || status(c) != http.StatusAccepted {
 		t.Fatalf("abandon: %v %s", err, c.Body)
 	}
 	close(release)
@@ -529,3 +530,6 @@ func TestAbandonedQRIsWithdrawn(t *testing.T) {
 		t.Fatalf("status %s with %d partner cancels; want the QR withdrawn", p.Status, f.partner.count("cancel"))
 	}
 }
+
+// status is the HTTP status the API answers r with (the engine itself speaks no HTTP).
+func status(r hub.Response) int { return render.AnswerStatus(r.Answer) }

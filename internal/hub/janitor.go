@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// DefaultIdempotencyRetention is how long a finished request's key is replayed: the
-// conventions require at least 24 hours; payhub keeps 72 for tills that were offline.
-const DefaultIdempotencyRetention = 72 * time.Hour
-
 // ExpireIdempotencyKeys deletes keys whose request finished more than retention ago; after
 // that the key is a new request. It returns how many were deleted. Instances silent for as
 // long go too: no claim of theirs can be left that a retry would still take over.
@@ -16,7 +12,7 @@ func (h *Hub) ExpireIdempotencyKeys(ctx context.Context, retention time.Duration
 	if _, err := h.store.DeleteInstancesSilentSince(ctx, h.now().Add(-retention)); err != nil {
 		return 0, err
 	}
-	return h.store.DeleteExpiredIdempotency(ctx, h.now().Add(-retention))
+	return h.guard.Expire(ctx, retention)
 }
 
 // RunIdempotencyJanitor expires keys every interval until ctx ends.

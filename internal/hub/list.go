@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"time"
 
@@ -55,7 +54,7 @@ func (q ListPayments) filterHash() string {
 }
 
 func invalidCursor() *contracts.Error {
-	return contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidCursor, "The cursor is malformed or was made for other filters.")
+	return contracts.Errorf(contracts.CodeInvalidCursor, "The cursor is malformed or was made for other filters.")
 }
 
 // ListPayments returns a page of the caller's payments, newest first.
@@ -64,7 +63,7 @@ func (h *Hub) ListPayments(ctx context.Context, c Caller, q ListPayments) (Payme
 		q.Limit = 20
 	}
 	if q.Limit < 1 || q.Limit > 100 {
-		return PaymentPage{}, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/limit", "limit must be between 1 and 100.")
+		return PaymentPage{}, fieldError(contracts.CodeInvalidRequest, "/limit", "limit must be between 1 and 100.")
 	}
 	f := contracts.PaymentFilter{StoreID: c.StoreID, Status: q.Status, TerminalID: q.TerminalID,
 		Method: q.Method, OrderID: q.OrderID, CreatedGTE: q.CreatedGTE, CreatedLT: q.CreatedLT, Limit: q.Limit + 1}

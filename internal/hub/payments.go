@@ -3,10 +3,11 @@ package hub
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
 
 // CreatePayment is a store's request to take a payment.
@@ -41,7 +42,7 @@ type CreatePayment struct {
 func (h *Hub) validateCreate(cmd CreatePayment) (CreatePayment, contracts.Partner, error) {
 	if cmd.Method == contracts.MethodAuto {
 		if cmd.Flow != contracts.FlowBarcode || cmd.Barcode == "" {
-			return cmd, nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/method", "Method auto needs flow barcode and the scanned barcode.")
+			return cmd, nil, fieldError(contracts.CodeInvalidRequest, "/method", "Method auto needs flow barcode and the scanned barcode.")
 		}
 		m, err := RouteBarcode(h.barcodeRules, cmd.Barcode)
 		if err != nil {
@@ -61,17 +62,17 @@ func (h *Hub) validateCreate(cmd CreatePayment) (CreatePayment, contracts.Partne
 func (h *Hub) checkCreate(cmd CreatePayment) (contracts.Partner, error) {
 	partner := h.partners[cmd.Method]
 	if partner == nil {
-		return nil, fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/method", "Method %q is not offered.", cmd.Method)
+		return nil, fieldError(contracts.CodeMethodNotSupported, "/method", "Method %q is not offered.", cmd.Method)
 	}
 	caps := partner.Capabilities()
 	if err := checkCapabilities(caps, cmd); err != nil {
 		return nil, err
 	}
 	if (cmd.Flow == contracts.FlowBarcode) != (cmd.Barcode != "") {
-		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/barcode", "barcode is required for flow barcode and not allowed otherwise.")
+		return nil, fieldError(contracts.CodeInvalidRequest, "/barcode", "barcode is required for flow barcode and not allowed otherwise.")
 	}
 	if (cmd.Flow == contracts.FlowLinked) != (cmd.UserAuthorizationID != "") {
-		return nil, fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/user_authorization_id", "user_authorization_id is required for flow linked and not allowed otherwise.")
+		return nil, fieldError(contracts.CodeInvalidRequest, "/user_authorization_id", "user_authorization_id is required for flow linked and not allowed otherwise.")
 	}
 	if err := h.checkCardToken(caps, cmd); err != nil {
 		return nil, err
@@ -82,9 +83,17 @@ func (h *Hub) checkCreate(cmd CreatePayment) (contracts.Partner, error) {
 	return partner, nil
 }
 
-func fieldError(status int, code contracts.ErrorCode, pointer, format string, args ...any) *contracts.Error {
-	e := contracts.Errorf(status, code, format, args...)
+func fieldError(code contracts.ErrorCode, pointer, format string, args ...any) *contracts.Error {
+	e := contracts.Errorf(code, format, args...)
 	e.Pointer = pointer
+	return e
+}
+
+// unacceptableField refuses a well-formed field payhub will not act on as asked
+// (contracts.Error.Unacceptable).
+func unacceptableField(pointer, format string, args ...any) *contracts.Error {
+	e := fieldError(contracts.CodeInvalidRequest, pointer, format, args...)
+	e.Unacceptable = true
 	return e
 }
 
@@ -97,20 +106,20 @@ func partnerRef(paymentID string, attempt int) string {
 // CreatePayment takes a payment: it writes the intent, calls the partner, and records the
 // outcome. The response is 201 with the payment whatever its status; a decline is a failed
 // payment and an unanswered call an unknown one.
-func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem Idempotency, cmd CreatePayment) (Response, error) {
+func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem idempotency.Key, cmd CreatePayment) (Response, error) {
 	cmd, partner, err := h.validateCreate(cmd)
 	if err != nil {
 		return Response{}, err
 	}
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.createPayment(ctx, c, idem, cmd, partner)
 	})
 }
 
-func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd CreatePayment, partner contracts.Partner) (Response, error) {
+func (h *Hub) createPayment(ctx context.Context, c Caller, idem idempotency.Key, cmd CreatePayment, partner contracts.Partner) (contracts.Answer, error) {
 	done, err := h.admit(cmd.Method)
 	if err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
 	now := h.now()
 	p := contracts.Payment{
@@ -127,8 +136,8 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	// The intent is durable before the partner hears of the payment: after a crash the
 	// unfinished attempt says what may have happened.
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
-		ev := h.event(&p, "", contracts.EventPaymentProcessing, h.render.Payment(p), now)
-		if err := h.markIntent(ctx, tx, c.ClientID, &idem, att.ID); err != nil {
+		ev := h.event(&p, "", contracts.EventPaymentProcessing, render.Payment(p), now)
+		if err := h.guard.MarkIntent(ctx, tx, c.ClientID, &idem, att.ID); err != nil {
 			return err
 		}
 		if err := tx.InsertPayment(ctx, p); err != nil {
@@ -141,7 +150,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem Idempotency, cmd
 	})
 	if err != nil {
 		done(contracts.OutcomeSucceeded) // the partner was not called: no verdict on it
-		return Response{}, fmt.Errorf("record payment intent: %w", err)
+		return contracts.Answer{}, fmt.Errorf("record payment intent: %w", err)
 	}
 
 	// A till that hangs up must not turn a payment in flight into an unknown one.
@@ -166,9 +175,9 @@ func description(p contracts.Payment) string {
 	return "Payment " + p.ID
 }
 
-func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paymentID, attemptID string, res contracts.PaymentResult) (Response, error) {
+func (h *Hub) finishCreate(ctx context.Context, c Caller, idem idempotency.Key, paymentID, attemptID string, res contracts.PaymentResult) (contracts.Answer, error) {
 	var (
-		resp Response
+		resp contracts.Answer
 		p    contracts.Payment
 	)
 	err := h.store.InTx(ctx, func(tx contracts.Tx) error {
@@ -183,7 +192,7 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paym
 			res.Outcome = contracts.OutcomeFailed
 		}
 		h.applyPaymentResult(&p, res, now)
-		body := h.render.Payment(p)
+		body := render.Payment(p)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return err
@@ -194,12 +203,12 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem Idempotency, paym
 		if err := tx.AppendEvent(ctx, ev); err != nil {
 			return err
 		}
-		resp = Response{Status: http.StatusCreated, Body: body}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, body, now)
+		resp = contracts.Answer{Kind: contracts.AnswerCreated, Body: body}
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 	})
 	if err != nil {
 		h.log.Error("record payment outcome", "payment_id", paymentID, "outcome", res.Outcome, "err", err)
-		return Response{}, &partnerCalledError{fmt.Errorf("record payment outcome: %w", err)}
+		return contracts.Answer{}, idempotency.PartnerCalled(fmt.Errorf("record payment outcome: %w", err))
 	}
 	h.metrics.paymentCreated(res.Outcome)
 	// The till may have abandoned this payment while it was in flight; if it went through
@@ -292,6 +301,3 @@ func (h *Hub) GetPayment(ctx context.Context, c Caller, id string) (contracts.Pa
 	}
 	return p, nil
 }
-
-// RenderPayment renders p as the API does.
-func (h *Hub) RenderPayment(p contracts.Payment) []byte { return h.render.Payment(p) }

@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"payhub/contracts"
-	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/ids"
 	"payhub/internal/store/storetest"
@@ -23,7 +22,7 @@ func benchHub(st contracts.Store) (*hub.Hub, *scriptedPartner) {
 	clk := contracts.SystemClock{}
 	p := &scriptedPartner{}
 	h := hub.New(hub.Config{Store: st, Partners: map[contracts.Method]contracts.Partner{contracts.MethodPayPay: p},
-		Clock: clk, IDs: ids.New(clk), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion,
+		Clock: clk, IDs: ids.New(clk), APIVersion: contracts.APIVersion,
 		Metrics: hub.NewMetrics(prometheus.NewRegistry())})
 	return h, p
 }
@@ -65,8 +64,8 @@ func BenchmarkCreatePayment(b *testing.B) {
 
 func createBenchPayment(b *testing.B, ctx context.Context, h *hub.Hub, caller hub.Caller) string {
 	r, err := h.CreatePayment(ctx, caller, idem("bench-pay"), payment(1200))
-	if err != nil || r.Status != http.StatusCreated {
-		b.Fatalf("create: %v %d %s", err, r.Status, r.Body)
+	if err != nil || status(r) != http.StatusCreated {
+		b.Fatalf("create: %v %d %s", err, status(r), r.Body)
 	}
 	var p struct {
 		ID string `json:"id"`
@@ -86,7 +85,7 @@ func BenchmarkReplayPayment(b *testing.B) {
 			caller := hub.Caller{ClientID: "pos-1", StoreID: "store-1"}
 			ctx := context.Background()
 			key := idem("bench-replay")
-			if r, err := h.CreatePayment(ctx, caller, key, payment(800)); err != nil || r.Status != http.StatusCreated {
+			if r, err := h.CreatePayment(ctx, caller, key, payment(800)); err != nil || status(r) != http.StatusCreated {
 				b.Fatalf("create: %v %+v", err, r)
 			}
 			b.ReportAllocs()
@@ -121,8 +120,8 @@ func BenchmarkRefund(b *testing.B) {
 				}
 				n++
 				r, err := h.CreateRefund(ctx, caller, idem(fmt.Sprintf("bench-refund-%d", n)), id, hub.CreateRefund{Amount: &amount})
-				if err != nil || r.Status != http.StatusCreated {
-					b.Fatalf("refund: %v %d %s", err, r.Status, r.Body)
+				if err != nil || status(r) != http.StatusCreated {
+					b.Fatalf("refund: %v %d %s", err, status(r), r.Body)
 				}
 			}
 		})

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 
 	"payhub/contracts"
@@ -51,12 +50,12 @@ func (h *Hub) returnURLFor(p contracts.Payment) string {
 func (h *Hub) checkReturnURL(cmd CreatePayment) error {
 	if cmd.Flow != contracts.FlowRedirect {
 		if cmd.ReturnURL != "" {
-			return fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/return_url", "return_url is for flow redirect only.")
+			return fieldError(contracts.CodeInvalidRequest, "/return_url", "return_url is for flow redirect only.")
 		}
 		return nil
 	}
 	if h.publicURL == "" {
-		return fieldError(http.StatusUnprocessableEntity, contracts.CodeMethodNotSupported, "/flow", "Flow redirect is not available: payhub has no public URL configured.")
+		return fieldError(contracts.CodeMethodNotSupported, "/flow", "Flow redirect is not available: payhub has no public URL configured.")
 	}
 	u, err := url.Parse(cmd.ReturnURL)
 	bad := err != nil || cmd.ReturnURL == "" || len(cmd.ReturnURL) > 2048 || u.User != nil || u.Fragment != "" || u.Host == ""
@@ -70,7 +69,7 @@ func (h *Hub) checkReturnURL(cmd CreatePayment) error {
 		}
 	}
 	if bad {
-		return fieldError(http.StatusBadRequest, contracts.CodeInvalidRequest, "/return_url", "return_url must be an absolute https URL without credentials or fragment (required for flow redirect).")
+		return fieldError(contracts.CodeInvalidRequest, "/return_url", "return_url must be an absolute https URL without credentials or fragment (required for flow redirect).")
 	}
 	return nil
 }
@@ -114,7 +113,7 @@ func (h *Hub) CompleteReturn(ctx context.Context, paymentID string, query url.Va
 	}
 	handler, ok := h.partners[p.Method].(contracts.ReturnHandler)
 	if !ok {
-		return "", contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
+		return "", contracts.Errorf(contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 	}
 	res := handler.CompleteReturn(context.WithoutCancel(ctx), h.paymentRef(p), query)
 	if res.Outcome == contracts.OutcomePending {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 )
 
 func (h *Hub) paymentRef(p contracts.Payment) contracts.PaymentRef {
@@ -72,7 +73,7 @@ func (h *Hub) applyRefresh(ctx context.Context, seen contracts.Payment, res cont
 		}
 		now := h.now()
 		h.applyPaymentResult(&p, res, now)
-		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), h.render.Payment(p), now)
+		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), render.Payment(p), now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return err
 		}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
 
 // CreateRefund is a store's request to refund (part of) a payment.
@@ -24,24 +25,24 @@ type CreateRefund struct {
 // CreateRefund refunds part or all of one of the caller's succeeded payments. The sum of
 // succeeded, pending and unknown refunds never exceeds the captured amount: the check and
 // the new refund are written under the payment's row lock, before the partner is called.
-func (h *Hub) CreateRefund(ctx context.Context, c Caller, idem Idempotency, paymentID string, cmd CreateRefund) (Response, error) {
+func (h *Hub) CreateRefund(ctx context.Context, c Caller, idem idempotency.Key, paymentID string, cmd CreateRefund) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixPayment, paymentID) {
 		return Response{}, notFound()
 	}
 	if cmd.Amount != nil && *cmd.Amount < 1 {
-		return Response{}, fieldError(http.StatusUnprocessableEntity, contracts.CodeAmountOutOfRange, "/amount", "A refund amount must be at least 1.")
+		return Response{}, fieldError(contracts.CodeAmountOutOfRange, "/amount", "A refund amount must be at least 1.")
 	}
-	return h.idempotent(ctx, c, idem, func(ctx context.Context) (Response, error) {
+	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.refund(ctx, c, &idem, paymentID, cmd)
 	})
 }
 
 // refund reserves, sends and records a refund. With idem set, the answer is also the
 // idempotent response of the store's request.
-func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID string, cmd CreateRefund) (Response, error) {
+func (h *Hub) refund(ctx context.Context, c Caller, idem *idempotency.Key, paymentID string, cmd CreateRefund) (contracts.Answer, error) {
 	p, r, att, err := h.reserveRefund(ctx, c, idem, paymentID, cmd)
 	if err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
 	partner := h.partners[p.Method]
 	ctx = context.WithoutCancel(ctx)
@@ -53,7 +54,7 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID
 	if res.Outcome == contracts.OutcomeUnknown {
 		h.log.WarnContext(ctx, "refund outcome unknown", "refund_id", r.ID, "detail", res.FailureMessage)
 	}
-	var resp Response
+	var resp contracts.Answer
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
 		p, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
@@ -65,7 +66,7 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID
 			p.AmountRefunded += r.Amount.Amount
 		}
 		p.UpdatedAt = now
-		body := h.render.Refund(r)
+		body := render.Refund(r)
 		ev := h.event(&p, r.ID, contracts.RefundEventType(r.Status), body, now)
 		for _, step := range []func() error{
 			func() error { return tx.UpdateRefund(ctx, r) },
@@ -77,14 +78,14 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID
 				return err
 			}
 		}
-		resp = Response{Status: http.StatusCreated, Body: body}
+		resp = contracts.Answer{Kind: contracts.AnswerCreated, Body: body}
 		if idem == nil {
 			return nil
 		}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp.Status, body, now)
+		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 	})
 	if err != nil {
-		return Response{}, &partnerCalledError{fmt.Errorf("record refund outcome: %w", err)}
+		return contracts.Answer{}, idempotency.PartnerCalled(fmt.Errorf("record refund outcome: %w", err))
 	}
 	h.metrics.refundCreated(res.Outcome)
 	return resp, nil
@@ -92,7 +93,7 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem *Idempotency, paymentID
 
 // reserveRefund checks the refundable amount and writes the pending refund, its attempt and
 // its event under the payment's row lock, so concurrent refunds cannot oversubscribe it.
-func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, paymentID string, cmd CreateRefund) (contracts.Payment, contracts.Refund, contracts.Attempt, error) {
+func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *idempotency.Key, paymentID string, cmd CreateRefund) (contracts.Payment, contracts.Refund, contracts.Attempt, error) {
 	var (
 		p   contracts.Payment
 		r   contracts.Refund
@@ -108,21 +109,21 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 			return err
 		}
 		if p.Status != contracts.StatusSucceeded {
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "Only succeeded payments can be refunded; this one is %s.", p.Status)
+			return contracts.Errorf(contracts.CodeInvalidState, "Only succeeded payments can be refunded; this one is %s.", p.Status)
 		}
 		if p.CancelRequested && !cmd.reversal && p.AmountRefunded < p.AmountCaptured {
 			// payhub refunds it in full itself (reverse): a store refund would race it.
-			return contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment was requested; payhub reverses it, so it cannot be refunded meanwhile.")
+			return contracts.Errorf(contracts.CodeInvalidState, "A cancel of this payment was requested; payhub reverses it, so it cannot be refunded meanwhile.")
 		}
 		if inFlight, err := attemptInFlight(ctx, tx, p.ID, contracts.OpCancel); err != nil || inFlight {
 			if err == nil {
-				err = contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState, "A cancel of this payment is in progress; it cannot be refunded meanwhile.")
+				err = contracts.Errorf(contracts.CodeInvalidState, "A cancel of this payment is in progress; it cannot be refunded meanwhile.")
 			}
 			return err
 		}
 		caps, ok := h.capabilitiesOf(p.Method)
 		if !ok {
-			return contracts.Errorf(http.StatusServiceUnavailable, contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
+			return contracts.Errorf(contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 		}
 		if err := checkSerialRefund(ctx, tx, caps, p); err != nil {
 			return err
@@ -142,9 +143,9 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *Idempotency, pa
 		att = contracts.Attempt{ID: h.ids.New(contracts.PrefixAttempt), PaymentID: p.ID, RefundID: r.ID,
 			Operation: contracts.OpRefund, PartnerRef: r.PartnerRef, StartedAt: now, ClientID: c.ClientID, IdempotencyKey: idemKey(idem)}
 		p.UpdatedAt = now
-		ev := h.event(&p, r.ID, contracts.EventRefundPending, h.render.Refund(r), now)
+		ev := h.event(&p, r.ID, contracts.EventRefundPending, render.Refund(r), now)
 		for _, step := range []func() error{
-			func() error { return h.markIntent(ctx, tx, c.ClientID, idem, att.ID) },
+			func() error { return h.guard.MarkIntent(ctx, tx, c.ClientID, idem, att.ID) },
 			func() error { return tx.InsertRefund(ctx, r) },
 			func() error { return tx.InsertAttempt(ctx, att) },
 			func() error { return tx.UpdatePayment(ctx, p) },
@@ -179,7 +180,7 @@ func (h *Hub) refundAmount(ctx context.Context, tx contracts.Tx, caps contracts.
 		amount = *requested
 	}
 	if amount > remaining || amount < 1 {
-		return 0, contracts.Errorf(http.StatusUnprocessableEntity, contracts.CodeRefundExceedsCaptured,
+		return 0, contracts.Errorf(contracts.CodeRefundExceedsCaptured,
 			"Requested %d %s; %d %s remains refundable.", amount, p.Amount.Currency, remaining, p.Amount.Currency)
 	}
 	if err := checkStep(caps, p.Method, contracts.Money{Amount: amount, Currency: p.Amount.Currency}); err != nil {

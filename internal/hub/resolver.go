@@ -2,11 +2,12 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
 
 // ResolverConfig tunes the resolver, the background worker that owns every payment and
@@ -155,7 +156,7 @@ func (h *Hub) settlePayment(ctx context.Context, seen contracts.Payment, res con
 		}
 		h.applyPaymentResult(&p, res, now)
 		p.Resolution = contracts.Resolution{}
-		body := h.render.Payment(p)
+		body := render.Payment(p)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return err
@@ -167,7 +168,7 @@ func (h *Hub) settlePayment(ctx context.Context, seen contracts.Payment, res con
 			return err
 		}
 		out = p
-		return h.answerOpenRequest(ctx, tx, p.ClientID, p.IdempotencyKey, 201, body, now)
+		return idempotency.AnswerOpen(ctx, tx, p.ClientID, p.IdempotencyKey, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, now)
 	})
 	return out, err
 }
@@ -187,23 +188,6 @@ func (h *Hub) finishOpenAttempts(ctx context.Context, tx contracts.Tx, paymentID
 		}
 	}
 	return nil
-}
-
-// answerOpenRequest stores body as the response of the request (clientID, key) if that
-// request never got one: the till's retry then replays the settled object instead of
-// answering 409 forever.
-func (h *Hub) answerOpenRequest(ctx context.Context, tx contracts.Tx, clientID, key string, status int, body []byte, now time.Time) error {
-	if key == "" {
-		return nil
-	}
-	rec, err := tx.LookupIdempotency(ctx, clientID, key)
-	if errors.Is(err, contracts.ErrNotFound) || (err == nil && rec.Completed) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return tx.CompleteIdempotency(ctx, clientID, key, status, body, now)
 }
 
 // fence cancels a payment whose outcome stays open. Accepted: the payment ends canceled
@@ -274,7 +258,7 @@ func (h *Hub) reverse(ctx context.Context, p contracts.Payment, reason string) b
 		if cur.Status == contracts.StatusCanceled {
 			return true
 		}
-		if !resp.Problem || cur.Status != contracts.StatusSucceeded {
+		if resp.Kind != contracts.AnswerRefused || cur.Status != contracts.StatusSucceeded {
 			// The cancel's outcome is open, or the partner refused to release a hold or a
 			// customer action: try again later.
 			h.reschedulePayment(ctx, cur)
@@ -355,7 +339,7 @@ func (h *Hub) flagPayment(ctx context.Context, seen contracts.Payment) {
 		}
 		now := h.now()
 		p.Resolution.NeedsAttention, p.UpdatedAt = true, now
-		ev := h.event(&p, "", contracts.EventPaymentNeedsAttention, h.render.Payment(p), now)
+		ev := h.event(&p, "", contracts.EventPaymentNeedsAttention, render.Payment(p), now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return err
 		}
@@ -408,7 +392,7 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 			p.AmountRefunded += cur.Amount.Amount
 		}
 		p.UpdatedAt = now
-		body := h.render.Refund(cur)
+		body := render.Refund(cur)
 		ev := h.event(&p, cur.ID, contracts.RefundEventType(cur.Status), body, now)
 		if err := tx.UpdateRefund(ctx, cur); err != nil {
 			return err
@@ -422,7 +406,7 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 		if err := h.finishOpenAttempts(ctx, tx, p.ID, cur.ID, contracts.OpRefund, res.Outcome, res.PartnerCode, now); err != nil {
 			return err
 		}
-		return h.answerOpenRequest(ctx, tx, cur.ClientID, cur.IdempotencyKey, 201, body, now)
+		return idempotency.AnswerOpen(ctx, tx, cur.ClientID, cur.IdempotencyKey, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, now)
 	})
 	if err != nil {
 		h.log.Error("settle refund", "refund_id", r.ID, "err", err)
@@ -467,7 +451,7 @@ func (h *Hub) flagRefund(ctx context.Context, seen contracts.Refund) {
 // markUnknown moves a processing payment to unknown, with its event.
 func (h *Hub) markUnknown(ctx context.Context, tx contracts.Tx, p *contracts.Payment, now time.Time) error {
 	p.Status, p.UpdatedAt = contracts.StatusUnknown, now
-	ev := h.event(p, "", contracts.EventPaymentUnknown, h.render.Payment(*p), now)
+	ev := h.event(p, "", contracts.EventPaymentUnknown, render.Payment(*p), now)
 	if err := tx.UpdatePayment(ctx, *p); err != nil {
 		return err
 	}

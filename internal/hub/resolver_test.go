@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"payhub/contracts"
-	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/ids"
 )
@@ -211,7 +210,7 @@ func TestResolverRecoversACrashedCreate(t *testing.T) {
 		t.Fatalf("settled %d", n)
 	}
 	r, err := f.hub.CreatePayment(ctx, f.caller, key, payment(700))
-	if err != nil || !r.Replayed || r.Status != http.StatusCreated || decode(t, r)["status"] != "succeeded" {
+	if err != nil || !r.Replayed || status(r) != http.StatusCreated || decode(t, r)["status"] != "succeeded" {
 		t.Fatalf("retry after recovery: %v %+v", err, r)
 	}
 	attempts, _ := f.store.ListAttempts(ctx, p.ID)
@@ -251,7 +250,7 @@ func TestLinePayRefundsGoOneAtATime(t *testing.T) {
 		Flows: []contracts.Flow{contracts.FlowBarcode}, MaxAmount: map[contracts.Currency]int64{contracts.TWD: 10_000_000},
 		Step: map[contracts.Currency]int64{contracts.TWD: 100}, SerialRefunds: true}
 	f.hub = hub.New(hub.Config{Store: f.store, Partners: map[contracts.Method]contracts.Partner{contracts.MethodLinePay: declaredPartner{linepay, lineCaps}},
-		Clock: f.clock, IDs: ids.New(f.clock), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion})
+		Clock: f.clock, IDs: ids.New(f.clock), APIVersion: contracts.APIVersion})
 	ctx := context.Background()
 	r, err := f.hub.CreatePayment(ctx, f.caller, idem("lp"), hub.CreatePayment{Amount: contracts.Money{Amount: 10000, Currency: contracts.TWD},
 		Method: contracts.MethodLinePay, Flow: contracts.FlowBarcode, Barcode: "123456789012345678"})
@@ -270,7 +269,7 @@ func TestLinePayRefundsGoOneAtATime(t *testing.T) {
 		t.Fatalf("first refund: %s", r.Body)
 	}
 	if r, err := f.hub.CreateRefund(ctx, f.caller, idem("r2"), id, hub.CreateRefund{Amount: &amount}); err != nil ||
-		r.Status != http.StatusConflict || decode(t, r)["code"] != "invalid_state" {
+		status(r) != http.StatusConflict || decode(t, r)["code"] != "invalid_state" {
 		t.Fatalf("a second refund while the first is open: %v %s", err, r.Body)
 	}
 	outcome = contracts.OutcomeSucceeded

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +42,7 @@ func RouteBarcode(rules []BarcodeRule, code string) (contracts.Method, error) {
 		}
 	}
 	if best < 0 {
-		return "", fieldError(http.StatusUnprocessableEntity, contracts.CodeUnsupportedBarcode, "/barcode",
+		return "", fieldError(contracts.CodeUnsupportedBarcode, "/barcode",
 			"The scanned code belongs to no payment method payhub knows.")
 	}
 	return rules[best].Method, nil

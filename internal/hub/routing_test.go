@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 )
 
 func TestRouteBarcodeDefaults(t *testing.T) {
@@ -27,7 +28,7 @@ func TestRouteBarcodeDefaults(t *testing.T) {
 		"9000818189000000000", // near miss on PayPay's prefix
 	} {
 		_, err := RouteBarcode(DefaultBarcodeRules, code)
-		if e, ok := contracts.AsError(err); !ok || e.Code != contracts.CodeUnsupportedBarcode || e.Status != 422 {
+		if e, ok := contracts.AsError(err); !ok || e.Code != contracts.CodeUnsupportedBarcode || render.ErrorStatus(e) != 422 {
 			t.Errorf("RouteBarcode(%s) = %v; want 422 unsupported_barcode", code, err)
 		}
 	}

@@ -2,10 +2,11 @@ package hub
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
 
 // A crash can cut a store's request at two more places than a payment's own call, and the
@@ -20,7 +21,7 @@ import (
 
 // releaseOrphanedKeys frees the keys of requests that died before writing their intent.
 func (h *Hub) releaseOrphanedKeys(ctx context.Context, now time.Time) error {
-	n, err := h.store.ReleaseOrphanedIdempotency(ctx, now.Add(-h.resolver.StuckAfter))
+	n, err := h.guard.ReleaseOrphans(ctx, now.Add(-h.resolver.StuckAfter))
 	if err == nil && n > 0 {
 		h.log.Info("released idempotency keys of requests that died before reaching a partner", "count", n)
 	}
@@ -83,7 +84,7 @@ func (h *Hub) settleCutOffAttempt(ctx context.Context, a contracts.Attempt, p co
 			return err
 		}
 		now := h.now()
-		var answer Response
+		var answer contracts.Answer
 		if a.Operation == contracts.OpCapture {
 			answer, err = h.settleStuckCapture(ctx, tx, cur, a, res, now)
 		} else {
@@ -92,7 +93,7 @@ func (h *Hub) settleCutOffAttempt(ctx context.Context, a contracts.Attempt, p co
 		if err != nil {
 			return err
 		}
-		return h.answerOpenRequest(ctx, tx, a.ClientID, a.IdempotencyKey, answer.Status, answer.Body, now)
+		return idempotency.AnswerOpen(ctx, tx, a.ClientID, a.IdempotencyKey, answer, now)
 	})
 	if err != nil {
 		h.log.Error("settle a cut-off partner call", "payment_id", a.PaymentID, "attempt_id", a.ID, "err", err)
@@ -118,19 +119,19 @@ func attemptStillOpen(ctx context.Context, tx contracts.Tx, a contracts.Attempt)
 // settleStuckCapture: the partner shows the payment captured (succeeded, with what it
 // took), still authorized (the capture never landed: the request is refused and the till
 // captures again under a new key), or released (expired or reverted: canceled).
-func (h *Hub) settleStuckCapture(ctx context.Context, tx contracts.Tx, p contracts.Payment, a contracts.Attempt, res contracts.PaymentResult, now time.Time) (Response, error) {
+func (h *Hub) settleStuckCapture(ctx context.Context, tx contracts.Tx, p contracts.Payment, a contracts.Attempt, res contracts.PaymentResult, now time.Time) (contracts.Answer, error) {
 	switch res.Outcome {
 	case contracts.OutcomeAuthorized, contracts.OutcomePending:
 		if err := tx.FinishAttempt(ctx, a.ID, contracts.OutcomeFailed, res.PartnerCode, now); err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
-		return h.problemResponse(ctx, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,
+		return h.problemResponse(ctx, contracts.Errorf(contracts.CodeInvalidState,
 			"The partner never received this capture; the payment stays authorized. Capture again with a new Idempotency-Key.")), nil
 	case contracts.OutcomeFailed:
 		res.Outcome = contracts.OutcomeCanceled // a released hold: nothing can be captured any more
 	}
 	if err := tx.FinishAttempt(ctx, a.ID, res.Outcome, res.PartnerCode, now); err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
 	if res.Outcome == contracts.OutcomeCanceled {
 		p.CancellationReason = "authorization_expired"
@@ -141,16 +142,16 @@ func (h *Hub) settleStuckCapture(ctx context.Context, tx contracts.Tx, p contrac
 // settleStuckCancel: the partner shows the payment reversed (canceled), or unchanged (the
 // cancel never landed: the request is refused and the store sends it again; a reversal
 // the resolver owes stays requested).
-func (h *Hub) settleStuckCancel(ctx context.Context, tx contracts.Tx, p contracts.Payment, a contracts.Attempt, res contracts.PaymentResult, now time.Time) (Response, error) {
+func (h *Hub) settleStuckCancel(ctx context.Context, tx contracts.Tx, p contracts.Payment, a contracts.Attempt, res contracts.PaymentResult, now time.Time) (contracts.Answer, error) {
 	if res.Outcome != contracts.OutcomeCanceled && res.Outcome != contracts.OutcomeFailed {
 		if err := tx.FinishAttempt(ctx, a.ID, contracts.OutcomeFailed, res.PartnerCode, now); err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
-		return h.problemResponse(ctx, contracts.Errorf(http.StatusConflict, contracts.CodeInvalidState,
+		return h.problemResponse(ctx, contracts.Errorf(contracts.CodeInvalidState,
 			"The partner never received this cancel; the payment is unchanged. Send the cancel again with a new Idempotency-Key.")), nil
 	}
 	if err := tx.FinishAttempt(ctx, a.ID, contracts.OutcomeSucceeded, res.PartnerCode, now); err != nil {
-		return Response{}, err
+		return contracts.Answer{}, err
 	}
 	p.CancellationReason = cancellationReason("")
 	if a.IdempotencyKey == "" {
@@ -161,21 +162,21 @@ func (h *Hub) settleStuckCancel(ctx context.Context, tx contracts.Tx, p contract
 
 // moveTo records the partner's definite view of p unless p already shows it, and renders
 // the payment as the answer.
-func (h *Hub) moveTo(ctx context.Context, tx contracts.Tx, p contracts.Payment, res contracts.PaymentResult, now time.Time) (Response, error) {
+func (h *Hub) moveTo(ctx context.Context, tx contracts.Tx, p contracts.Payment, res contracts.PaymentResult, now time.Time) (contracts.Answer, error) {
 	if target := statusFor(res.Outcome); target != p.Status && contracts.CanTransition(p.Status, target) {
 		h.applyPaymentResult(&p, res, now)
-		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), h.render.Payment(p), now)
+		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), render.Payment(p), now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
 		if err := tx.AppendEvent(ctx, ev); err != nil {
-			return Response{}, err
+			return contracts.Answer{}, err
 		}
 	}
-	return Response{Status: http.StatusOK, Body: h.render.Payment(p)}, nil
+	return contracts.Answer{Kind: contracts.AnswerDone, Body: render.Payment(p)}, nil
 }
 
 // problemResponse renders a refusal as a stored response.
-func (h *Hub) problemResponse(ctx context.Context, e *contracts.Error) Response {
-	return Response{Status: e.Status, Body: h.render.Problem(ctx, e), Problem: true}
+func (h *Hub) problemResponse(ctx context.Context, e *contracts.Error) contracts.Answer {
+	return idempotency.Refusal(ctx, e)
 }

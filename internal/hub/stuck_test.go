@@ -101,8 +101,8 @@ func TestResolverAnswersACaptureCutOffByACrash(t *testing.T) {
 				t.Fatalf("capture attempts %+v", a)
 			}
 			r, err := f.hub.CapturePayment(ctx, f.caller, key, id, &amount)
-			if err != nil || !r.Replayed || r.Status != c.status {
-				t.Fatalf("retry after recovery: %v %d %s", err, r.Status, r.Body)
+			if err != nil || !r.Replayed || status(r) != c.status {
+				t.Fatalf("retry after recovery: %v %d %s", err, status(r), r.Body)
 			}
 			if c.status != http.StatusConflict {
 				return
@@ -143,8 +143,8 @@ func TestResolverAnswersACancelCutOffByACrash(t *testing.T) {
 		t.Fatalf("payment %s (%s)", p.Status, p.CancellationReason)
 	}
 	r, err := f.hub.CancelPayment(ctx, f.caller, key, id, "")
-	if err != nil || !r.Replayed || r.Status != http.StatusOK || decode(t, r)["status"] != "canceled" {
-		t.Fatalf("retry after recovery: %v %d %s", err, r.Status, r.Body)
+	if err != nil || !r.Replayed || status(r) != http.StatusOK || decode(t, r)["status"] != "canceled" {
+		t.Fatalf("retry after recovery: %v %d %s", err, status(r), r.Body)
 	}
 	events, _ := f.store.ListEvents(ctx, id)
 	if last := events[len(events)-1]; last.Type != contracts.EventPaymentCanceled {

@@ -2,128 +2,28 @@ package hub
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
 
 	"payhub/contracts"
+	"payhub/internal/idempotency"
+	"payhub/internal/render"
 )
 
-// A till that loses its answer sends the request again under the same Idempotency-Key. If
-// the instance that ran the first request is alive, the retry waits briefly for its answer;
-// if that instance died (a SIGKILL, a lost machine), the retry takes the claim over as soon
-// as the instance's heartbeat lease has run out, and answers the till itself:
-//
-//   - the request died before it wrote its intent: no partner heard of it, so it runs
-//     afresh under the retry;
-//   - it wrote its intent, so its partner call may have moved money: the retry settles
-//     what the partner already decided and otherwise answers with the object's open
-//     state (payment unknown: "do not charge again, the result follows"; refund unknown;
-//     cancel requested), exactly as if the partner's answer had been lost. It never sends
-//     the partner call again: the resolver does what remains by the partner's rules, and
-//     the dead request's attempt stays open until then so nothing else can race it.
-//
-// So the till gets its payment within the lease plus a partner query, never 409 for
-// minutes.
-
-// awaitRequest answers a request whose key exists already: a replay of the stored answer,
-// 422 for another request under the key, or, while the first request runs, its answer once
-// it arrives, a takeover once its instance is gone, or 409 after a short wait. rerun
-// reports that the key's claim is now this instance's and the request must run afresh.
-func (h *Hub) awaitRequest(ctx context.Context, c Caller, idem Idempotency, rec contracts.IdempotencyRecord) (resp Response, rerun bool, err error) {
-	deadline := h.now().Add(h.instance.Lease + h.instance.HeartbeatEvery)
-	for {
-		if rec.Fingerprint != idem.Fingerprint || rec.Completed {
-			resp, err := replay(rec, idem)
-			return resp, false, err
-		}
-		if rec.Owner != "" && rec.Owner != h.instanceID {
-			gone, err := h.instanceGone(ctx, rec.Owner)
-			if err != nil {
-				return Response{}, false, err
-			}
-			if gone {
-				took, rerun, err := h.takeOver(ctx, c, idem, rec)
-				if err != nil || took {
-					resp, err := h.answerAfterTakeover(ctx, c, idem, rerun, err)
-					return resp, rerun, err
-				}
-			}
-		}
-		// Running here (this instance answers it), under a claim from before instances
-		// had ids, or too long on a live instance: the till retries later.
-		if rec.Owner == h.instanceID || rec.Owner == "" || !h.now().Before(deadline) {
-			resp, err := replay(rec, idem)
-			return resp, false, err
-		}
-		if err := h.instance.Sleep(ctx, h.instance.AwaitEvery); err != nil {
-			return Response{}, false, err
-		}
-		if rec, rerun, err = h.reclaim(ctx, c, idem); err != nil || rerun {
-			return Response{}, rerun, err
-		}
-	}
-}
-
-// reclaim reads the key again; a key released meanwhile (its request was refused before it
-// reached a partner, or died before that) is claimed afresh (rerun).
-func (h *Hub) reclaim(ctx context.Context, c Caller, idem Idempotency) (contracts.IdempotencyRecord, bool, error) {
-	rec, err := h.store.GetIdempotency(ctx, c.ClientID, idem.Key)
-	if !errors.Is(err, contracts.ErrNotFound) {
-		return rec, false, err
-	}
-	rec, created, err := h.store.BeginIdempotency(ctx, contracts.IdempotencyKey{ClientID: c.ClientID, Key: idem.Key,
-		Fingerprint: idem.Fingerprint, CreatedAt: h.now(), Owner: h.instanceID})
-	return rec, created, err
-}
-
-// answerAfterTakeover is the retry's answer once it took the claim over: the stored answer
-// the takeover wrote, or nothing yet when the request must run afresh.
-func (h *Hub) answerAfterTakeover(ctx context.Context, c Caller, idem Idempotency, rerun bool, err error) (Response, error) {
-	if err != nil || rerun {
-		return Response{}, err
-	}
-	rec, err := h.store.GetIdempotency(ctx, c.ClientID, idem.Key)
-	if err != nil {
-		return Response{}, err
-	}
-	return replay(rec, idem)
-}
-
-// takeOver moves the claim of a gone instance to this one and finishes its request: took
-// is false when another instance took it over first (or it was answered meanwhile); rerun
-// when the request never reached a partner and must run afresh.
-func (h *Hub) takeOver(ctx context.Context, c Caller, idem Idempotency, rec contracts.IdempotencyRecord) (took, rerun bool, err error) {
-	took, err = h.store.TakeOverIdempotency(ctx, c.ClientID, idem.Key, rec.Owner, h.instanceID, h.now())
-	if err != nil || !took {
-		return false, false, err
-	}
-	// The claim is ours now, so the dead instance can no longer write an intent under it:
-	// what the record says about the intent is final.
-	if rec, err = h.store.GetIdempotency(ctx, c.ClientID, idem.Key); err != nil {
-		return true, false, err
-	}
-	h.log.InfoContext(ctx, "took over the request of a gone instance", "gone_instance", rec.Owner,
-		"intent_written", rec.IntentWritten, "attempt_id", rec.AttemptID)
-	if rec.Completed {
-		return true, false, nil
-	}
-	if !rec.IntentWritten {
-		return true, true, nil
-	}
-	if rec.AttemptID == "" {
-		return true, false, fmt.Errorf("take over: the request's intent names no attempt")
-	}
-	a, err := h.store.GetAttempt(ctx, rec.AttemptID)
-	if err != nil {
-		return true, false, err
-	}
-	return true, false, h.finishTakenOver(context.WithoutCancel(ctx), c.ClientID, idem.Key, a)
-}
+// A retry that takes over the request of a dead instance (internal/idempotency) asks the
+// engine to finish it when the request had written its intent: the engine settles what the
+// partner already decided about the dead request's call and otherwise records the open
+// state the lost call leaves, exactly as if the partner's answer had been lost, then
+// answers the request. It never sends the partner call again: the resolver does what
+// remains by the partner's rules, and the dead call's attempt stays open until then so
+// nothing else can race it.
 
 // finishTakenOver settles what the partner already decided about the dead request's call
-// a and answers the request (clientID, key) with its object as it then stands.
-func (h *Hub) finishTakenOver(ctx context.Context, clientID, key string, a contracts.Attempt) error {
+// (attempt attemptID) and answers the request (clientID, key) with its object as it then
+// stands.
+func (h *Hub) finishTakenOver(ctx context.Context, clientID, key, attemptID string) error {
+	a, err := h.store.GetAttempt(ctx, attemptID)
+	if err != nil {
+		return err
+	}
 	p, err := h.store.GetPayment(ctx, "", a.PaymentID)
 	if err != nil {
 		return err
@@ -199,7 +99,7 @@ func (h *Hub) markTakenOverOpen(ctx context.Context, a contracts.Attempt) error 
 				return nil
 			}
 			p.CancelRequested, p.UpdatedAt = true, now
-			ev := h.event(&p, "", contracts.EventPaymentCancelRequested, h.render.Payment(p), now)
+			ev := h.event(&p, "", contracts.EventPaymentCancelRequested, render.Payment(p), now)
 			if err := tx.UpdatePayment(ctx, p); err != nil {
 				return err
 			}
@@ -230,7 +130,7 @@ func (h *Hub) markRefundTakenOver(ctx context.Context, a contracts.Attempt) erro
 		r.Status, r.UpdatedAt, r.Resolution.NextAt = contracts.RefundUnknown, now, &next
 		r.FailureMessage = "The partner's answer did not arrive; the refund's outcome will follow."
 		p.UpdatedAt = now
-		ev := h.event(&p, r.ID, contracts.EventRefundUnknown, h.render.Refund(r), now)
+		ev := h.event(&p, r.ID, contracts.EventRefundUnknown, render.Refund(r), now)
 		if err := tx.UpdateRefund(ctx, r); err != nil {
 			return err
 		}
@@ -242,29 +142,29 @@ func (h *Hub) markRefundTakenOver(ctx context.Context, a contracts.Attempt) erro
 }
 
 // answerTakenOver stores the answer of the dead request (clientID, key) that made call a,
-// unless one was stored meanwhile: the object as it now stands, with the status the
-// request would have answered.
+// unless one was stored meanwhile: the object as it now stands, as the request would have
+// answered it.
 func (h *Hub) answerTakenOver(ctx context.Context, clientID, key string, a contracts.Attempt) error {
 	return h.store.InTx(ctx, func(tx contracts.Tx) error {
 		p, err := tx.GetPaymentForUpdate(ctx, a.PaymentID)
 		if err != nil {
 			return err
 		}
-		status, body := http.StatusOK, h.render.Payment(p)
+		answer := contracts.Answer{Kind: contracts.AnswerDone, Body: render.Payment(p)}
 		switch a.Operation {
 		case contracts.OpPay:
-			status = http.StatusCreated
+			answer.Kind = contracts.AnswerCreated
 		case contracts.OpCancel:
 			if p.Status != contracts.StatusCanceled {
-				status = http.StatusAccepted
+				answer.Kind = contracts.AnswerAccepted
 			}
 		case contracts.OpRefund:
 			r, err := tx.GetRefundForUpdate(ctx, a.RefundID)
 			if err != nil {
 				return err
 			}
-			status, body = http.StatusCreated, h.render.Refund(r)
+			answer = contracts.Answer{Kind: contracts.AnswerCreated, Body: render.Refund(r)}
 		}
-		return h.answerOpenRequest(ctx, tx, clientID, key, status, body, h.now())
+		return idempotency.AnswerOpen(ctx, tx, clientID, key, answer, h.now())
 	})
 }

@@ -11,8 +11,8 @@ import (
 
 	"payhub/contracts"
 	"payhub/internal/clock"
-	"payhub/internal/httpapi"
 	"payhub/internal/hub"
+	"payhub/internal/idempotency"
 	"payhub/internal/ids"
 	"payhub/internal/store/storetest"
 )
@@ -55,7 +55,7 @@ func newRestart(t *testing.T) *restart {
 func (r *restart) newHub(t *testing.T, st contracts.Store, sleep func(context.Context, time.Duration) error) *hub.Hub {
 	t.Helper()
 	h := hub.New(hub.Config{Store: st, Partners: map[contracts.Method]contracts.Partner{contracts.MethodPayPay: r.partner},
-		Clock: r.clock, IDs: ids.New(r.clock), Render: httpapi.Renderer{}, APIVersion: contracts.APIVersion,
+		Clock: r.clock, IDs: ids.New(r.clock), APIVersion: contracts.APIVersion,
 		Metrics: hub.NewMetrics(prometheus.NewRegistry()), Instance: hub.InstanceConfig{Sleep: sleep}})
 	if err := h.RegisterInstance(context.Background()); err != nil {
 		t.Fatal(err)
@@ -99,8 +99,8 @@ func TestRetryTakesOverACreateOfADeadInstance(t *testing.T) {
 			r.partner.get = answer(c.partnerSays)
 			r.die(t)
 			got, err := r.live.CreatePayment(ctx, r.caller, key, payment(700))
-			if err != nil || got.Status != http.StatusCreated || decode(t, got)["status"] != c.want {
-				t.Fatalf("retry: %v %d %s", err, got.Status, got.Body)
+			if err != nil || status(got) != http.StatusCreated || decode(t, got)["status"] != c.want {
+				t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
 			}
 			if r.partner.count("create") != 1 || r.sleeps != 0 {
 				t.Fatalf("partner creates %d, waits %d", r.partner.count("create"), r.sleeps)
@@ -159,7 +159,7 @@ func TestRetryWaitsForALiveInstance(t *testing.T) {
 		r.duringSleep = func() {
 			if r.sleeps == 3 {
 				if err := r.store.InTx(ctx, func(tx contracts.Tx) error {
-					return tx.CompleteIdempotency(ctx, r.caller.ClientID, key.Key, 201, []byte(`{"status":"succeeded"}`), r.clock.Now())
+					return tx.CompleteIdempotency(ctx, r.caller.ClientID, key.Key, contracts.Answer{Kind: contracts.AnswerCreated, Body: []byte(`{"status":"succeeded"}`)}, r.clock.Now())
 				}); err != nil {
 					t.Error(err)
 				}
@@ -195,7 +195,7 @@ func TestRetryWaitsForALiveInstance(t *testing.T) {
 	})
 }
 
-func claim(t *testing.T, r *restart, key hub.Idempotency, owner string) {
+func claim(t *testing.T, r *restart, key idempotency.Key, owner string) {
 	t.Helper()
 	if _, ok, err := r.store.BeginIdempotency(context.Background(), contracts.IdempotencyKey{ClientID: r.caller.ClientID,
 		Key: key.Key, Fingerprint: key.Fingerprint, CreatedAt: r.clock.Now(), Owner: owner}); err != nil || !ok {
@@ -256,7 +256,7 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 	ctx := context.Background()
 	// captureCutOff authorizes a payment and captures it on the dying instance, which dies
 	// once the partner took the capture.
-	captureCutOff := func(t *testing.T, r *restart) (string, hub.Idempotency) {
+	captureCutOff := func(t *testing.T, r *restart) (string, idempotency.Key) {
 		id := authorizeOn(t, r)
 		key := idem("capture")
 		r.partner.capture = func(contracts.CaptureRequest) contracts.PaymentResult {
@@ -276,8 +276,8 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 		}
 		r.die(t)
 		got, err := r.live.CapturePayment(ctx, r.caller, key, id, nil)
-		if m := decode(t, got); err != nil || got.Status != http.StatusOK || m["status"] != "succeeded" || m["amount_captured"] != 1000.0 {
-			t.Fatalf("retry: %v %d %s", err, got.Status, got.Body)
+		if m := decode(t, got); err != nil || status(got) != http.StatusOK || m["status"] != "succeeded" || m["amount_captured"] != 1000.0 {
+			t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
 		}
 	})
 	t.Run("capture not visible yet", func(t *testing.T) {
@@ -286,13 +286,13 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 		r.partner.get = answer(contracts.OutcomeAuthorized) // the capture may still land
 		r.die(t)
 		got, err := r.live.CapturePayment(ctx, r.caller, key, id, nil)
-		if err != nil || got.Status != http.StatusOK || decode(t, got)["status"] != "unknown" {
-			t.Fatalf("retry: %v %d %s", err, got.Status, got.Body)
+		if err != nil || status(got) != http.StatusOK || decode(t, got)["status"] != "unknown" {
+			t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
 		}
 		// A second capture cannot race the one in question.
 		second, err := r.live.CapturePayment(ctx, r.caller, idem("capture-2"), id, nil)
-		if err != nil || second.Status != http.StatusConflict || decode(t, second)["code"] != "invalid_state" {
-			t.Fatalf("second capture: %v %d %s", err, second.Status, second.Body)
+		if err != nil || status(second) != http.StatusConflict || decode(t, second)["code"] != "invalid_state" {
+			t.Fatalf("second capture: %v %d %s", err, status(second), second.Body)
 		}
 		if r.partner.count("capture") != 1 {
 			t.Fatalf("partner captures %d", r.partner.count("capture"))
@@ -320,8 +320,8 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 				r.die(t)
 				got, err := r.live.CancelPayment(ctx, r.caller, key, id, "")
 				m := decode(t, got)
-				if err != nil || got.Status != c.status || m["status"] != c.payment || (c.status == http.StatusAccepted && m["cancel_requested"] != true) {
-					t.Fatalf("retry: %v %d %s", err, got.Status, got.Body)
+				if err != nil || status(got) != c.status || m["status"] != c.payment || (c.status == http.StatusAccepted && m["cancel_requested"] != true) {
+					t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
 				}
 				if r.partner.count("cancel") != 1 {
 					t.Fatalf("partner cancels %d", r.partner.count("cancel"))
@@ -342,8 +342,8 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 		r.partner.refund = nil
 		r.die(t)
 		got, err := r.live.CreateRefund(ctx, r.caller, key, id, hub.CreateRefund{Amount: &amount})
-		if err != nil || got.Status != http.StatusCreated || decode(t, got)["status"] != "unknown" {
-			t.Fatalf("retry: %v %d %s", err, got.Status, got.Body)
+		if err != nil || status(got) != http.StatusCreated || decode(t, got)["status"] != "unknown" {
+			t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
 		}
 		// Not sent again before the stuck rule: a partner without refund ids could not
 		// tell the resend from the dead call still on its way.
@@ -365,7 +365,7 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 func payOn(t *testing.T, r *restart) string {
 	t.Helper()
 	got, err := r.live.CreatePayment(context.Background(), r.caller, idem("pay"), payment(1000))
-	if err != nil || got.Status != http.StatusCreated {
+	if err != nil || status(got) != http.StatusCreated {
 		t.Fatalf("pay: %v %+v", err, got)
 	}
 	return decode(t, got)["id"].(string)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 )
 
 // FuzzDecode: Decode never panics, refuses only with 400 invalid_request, and what it
@@ -23,7 +24,7 @@ func FuzzDecode(f *testing.F) {
 		err := Decode(body, &got)
 		if err != nil {
 			pub, ok := contracts.AsError(err)
-			if !ok || pub.Status != http.StatusBadRequest || pub.Code != contracts.CodeInvalidRequest {
+			if !ok || render.ErrorStatus(pub) != http.StatusBadRequest || pub.Code != contracts.CodeInvalidRequest {
 				t.Fatalf("refusal %v is not a 400 invalid_request", err)
 			}
 			return

@@ -45,7 +45,7 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = APILimit
 	}
-	tooLarge := contracts.Errorf(http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge,
+	tooLarge := contracts.Errorf(contracts.CodeBodyTooLarge,
 		"the request body is larger than %d bytes", limit)
 	if r.ContentLength > limit {
 		return nil, tooLarge
@@ -59,13 +59,13 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	case errors.As(err, &maxErr):
 		return nil, tooLarge
 	case err != nil:
-		return nil, contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, "the request body could not be read")
+		return nil, contracts.Errorf(contracts.CodeInvalidRequest, "the request body could not be read")
 	}
 	return body, nil
 }
 
 func checkContentType(header string) error {
-	unsupported := contracts.Errorf(http.StatusUnsupportedMediaType, contracts.CodeUnsupportedMediaType,
+	unsupported := contracts.Errorf(contracts.CodeUnsupportedMediaType,
 		"the request body must be application/json")
 	if header == "" {
 		return unsupported
@@ -75,7 +75,7 @@ func checkContentType(header string) error {
 		return unsupported
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return contracts.Errorf(http.StatusUnsupportedMediaType, contracts.CodeUnsupportedMediaType,
+		return contracts.Errorf(contracts.CodeUnsupportedMediaType,
 			"the request body must be UTF-8 encoded")
 	}
 	return nil
@@ -130,7 +130,7 @@ func Canonical(body []byte) ([]byte, error) {
 }
 
 func invalid(pointer, format string, args ...any) *contracts.Error {
-	e := contracts.Errorf(http.StatusBadRequest, contracts.CodeInvalidRequest, format, args...)
+	e := contracts.Errorf(contracts.CodeInvalidRequest, format, args...)
 	e.Pointer = pointer
 	return e
 }

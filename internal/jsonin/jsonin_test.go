@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/render"
 )
 
 type line struct {
@@ -122,8 +123,8 @@ func assertInvalid(t *testing.T, err error) *contracts.Error {
 	if !ok {
 		t.Fatalf("error %v is not a *contracts.Error", err)
 	}
-	if pub.Status != http.StatusBadRequest || pub.Code != contracts.CodeInvalidRequest || pub.Detail == "" {
-		t.Fatalf("got %d %s %q", pub.Status, pub.Code, pub.Detail)
+	if render.ErrorStatus(pub) != http.StatusBadRequest || pub.Code != contracts.CodeInvalidRequest || pub.Detail == "" {
+		t.Fatalf("got %d %s %q", render.ErrorStatus(pub), pub.Code, pub.Detail)
 	}
 	return pub
 }
@@ -254,7 +255,7 @@ func TestReadBody(t *testing.T) {
 				return
 			}
 			pub, ok := contracts.AsError(err)
-			if !ok || pub.Status != tc.status {
+			if !ok || render.ErrorStatus(pub) != tc.status {
 				t.Fatalf("got %v, want status %d", err, tc.status)
 			}
 			wantCode := map[int]contracts.ErrorCode{413: contracts.CodeBodyTooLarge, 415: contracts.CodeUnsupportedMediaType}[tc.status]
@@ -276,7 +277,7 @@ func TestReadBodyDefaultLimitAndReadErrors(t *testing.T) {
 	r.Header.Set("Content-Type", "application/json")
 	r.ContentLength = -1
 	pub, ok := contracts.AsError(func() error { _, err := ReadBody(r, 10); return err }())
-	if !ok || pub.Status != http.StatusBadRequest {
+	if !ok || render.ErrorStatus(pub) != http.StatusBadRequest {
 		t.Fatalf("read error mapped to %v", pub)
 	}
 }

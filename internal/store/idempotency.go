@@ -25,8 +25,8 @@ func (s *DB) BeginIdempotency(ctx context.Context, k contracts.IdempotencyKey) (
 			}
 		}
 		res, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO idempotency_keys
-			(client_id, key, fingerprint, completed, response_status, created_at, owner)
-			VALUES (?, ?, ?, ?, 0, ?, ?)
+			(client_id, key, fingerprint, completed, created_at, owner)
+			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (client_id, key) DO NOTHING`),
 			k.ClientID, k.Key, k.Fingerprint, false, t.d.ts(k.CreatedAt), k.Owner)
 		if err != nil {
@@ -54,10 +54,10 @@ func getIdempotency(ctx context.Context, t *tx, clientID, key string) (contracts
 func readIdempotency(ctx context.Context, q querier, d dialect, clientID, key string) (contracts.IdempotencyRecord, error) {
 	var r contracts.IdempotencyRecord
 	err := q.QueryRowContext(ctx, d.q(`SELECT
-		client_id, key, fingerprint, completed, response_status, response_body, created_at, completed_at,
+		client_id, key, fingerprint, completed, answer_kind, answer_code, response_body, created_at, completed_at,
 		owner, intent_written, attempt_id
 		FROM idempotency_keys WHERE client_id = ? AND key = ?`), clientID, key).
-		Scan(&r.ClientID, &r.Key, &r.Fingerprint, &r.Completed, &r.ResponseStatus, &r.ResponseBody,
+		Scan(&r.ClientID, &r.Key, &r.Fingerprint, &r.Completed, &r.Answer.Kind, &r.Answer.Code, &r.Answer.Body,
 			timeCol{&r.CreatedAt}, nullTimeCol{&r.CompletedAt}, &r.Owner, &r.IntentWritten, &r.AttemptID)
 	if err != nil {
 		return contracts.IdempotencyRecord{}, d.wrap("read idempotency key", err)
@@ -92,14 +92,14 @@ func (t *tx) LookupIdempotency(ctx context.Context, clientID, key string) (contr
 	return getIdempotency(ctx, t, clientID, key)
 }
 
-// CompleteIdempotency stores the first response for (clientID, key), in the transaction of
+// CompleteIdempotency stores the first answer for (clientID, key), in the transaction of
 // the state change it answers. The key must exist (ErrNotFound) and still be in flight
 // (ErrConflict).
-func (t *tx) CompleteIdempotency(ctx context.Context, clientID, key string, status int, body []byte, at time.Time) error {
+func (t *tx) CompleteIdempotency(ctx context.Context, clientID, key string, a contracts.Answer, at time.Time) error {
 	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE idempotency_keys
-		SET completed = ?, response_status = ?, response_body = ?, completed_at = ?
+		SET completed = ?, answer_kind = ?, answer_code = ?, response_body = ?, completed_at = ?
 		WHERE client_id = ? AND key = ? AND completed = ?`),
-		true, status, body, t.d.ts(at), clientID, key, false)
+		true, string(a.Kind), string(a.Code), a.Body, t.d.ts(at), clientID, key, false)
 	if err != nil {
 		return t.d.wrap("complete idempotency", err)
 	}

@@ -90,7 +90,7 @@ func seedIdempotencyKeys(b *testing.B, st contracts.Store, n int, fp string) []s
 		}
 		if err := st.InTx(ctx, func(tx contracts.Tx) error {
 			for _, k := range keys[start:min(start+500, n)] {
-				if err := tx.CompleteIdempotency(ctx, "pos-1", k, 201, body, now); err != nil {
+				if err := tx.CompleteIdempotency(ctx, "pos-1", k, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, now); err != nil {
 					return err
 				}
 			}

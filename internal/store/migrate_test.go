@@ -153,3 +153,66 @@ func postgresSchemaDSN(t *testing.T, base string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// TestAnswerMigrationKeepsStoredAnswers writes completed keys under schema version 8 (HTTP
+// statuses) and migrates: each keeps its answer as a kind, a refusal its code from the
+// problem document, and every body byte for byte.
+func TestAnswerMigrationKeepsStoredAnswers(t *testing.T) {
+	dsns := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "old.db")}
+	if u := os.Getenv("PAYHUB_TEST_POSTGRES_URL"); u != "" {
+		dsns["postgres"] = postgresSchemaDSN(t, u)
+	}
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sqlDB, d := openRaw(t, dsn)
+			dir, err := fs.Sub(migrations, "migrations/"+d.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			provider, err := goose.NewProvider(d.goose, sqlDB, dir, goose.WithDisableGlobalRegistry(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := provider.UpTo(ctx, 8); err != nil {
+				t.Fatalf("migrate to version 8: %v", err)
+			}
+			at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+			rows := map[string]struct {
+				status int
+				body   string
+				want   contracts.Answer
+			}{
+				"created":  {201, `{"id":"pay_1"}`, contracts.Answer{Kind: contracts.AnswerCreated}},
+				"done":     {200, `{"id":"pay_2"}`, contracts.Answer{Kind: contracts.AnswerDone}},
+				"accepted": {202, `{"id":"pay_3"}`, contracts.Answer{Kind: contracts.AnswerAccepted}},
+				"refused":  {409, `{"type":"urn:payhub:problem:cancel_window_passed","status":409,"code":"cancel_window_passed"}`, contracts.Answer{Kind: contracts.AnswerRefused, Code: contracts.CodeCancelWindowPassed}},
+			}
+			for key, r := range rows {
+				if _, err := sqlDB.ExecContext(ctx, d.q(`INSERT INTO idempotency_keys
+					(client_id, key, fingerprint, completed, response_status, response_body, created_at, completed_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), "cli", key, "f", true, r.status, []byte(r.body), d.ts(at), d.ts(at)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := sqlDB.ExecContext(ctx, d.q(`INSERT INTO idempotency_keys (client_id, key, fingerprint, completed, created_at)
+				VALUES (?, ?, ?, ?, ?)`), "cli", "running", "f", false, d.ts(at)); err != nil {
+				t.Fatal(err)
+			}
+			if err := migrate(ctx, sqlDB, d); err != nil {
+				t.Fatalf("migrate to latest: %v", err)
+			}
+			s := &DB{db: sqlDB, d: d}
+			for key, r := range rows {
+				rec, err := s.GetIdempotency(ctx, "cli", key)
+				r.want.Body = []byte(r.body)
+				if err != nil || rec.Answer.Kind != r.want.Kind || rec.Answer.Code != r.want.Code || string(rec.Answer.Body) != r.body {
+					t.Errorf("%s: %+v, %v; want %+v", key, rec.Answer, err, r.want)
+				}
+			}
+			if rec, err := s.GetIdempotency(ctx, "cli", "running"); err != nil || rec.Completed || rec.Answer.Kind != "" {
+				t.Errorf("running: %+v, %v", rec, err)
+			}
+		})
+	}
+}

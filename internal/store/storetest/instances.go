@@ -150,7 +150,7 @@ func testIdempotencyOwners(t *testing.T, s contracts.Store) {
 	// A completed key is never taken over; an unknown key reads ErrNotFound.
 	begin("k2", "ins_A")
 	inTx(t, s, func(tx contracts.Tx) error {
-		return tx.CompleteIdempotency(ctx, "cli_a", "k2", 201, []byte("{}"), base)
+		return tx.CompleteIdempotency(ctx, "cli_a", "k2", contracts.Answer{Kind: contracts.AnswerCreated, Body: []byte("{}")}, base)
 	})
 	if ok, err := s.TakeOverIdempotency(ctx, "cli_a", "k2", "ins_A", "ins_B", base); err != nil || ok {
 		t.Errorf("TakeOverIdempotency(completed) = %v, %v; want false", ok, err)

@@ -463,11 +463,11 @@ func testLookupIdempotency(t *testing.T, s contracts.Store) {
 	// The transaction sees its own uncommitted completion; a rollback takes it back.
 	body := []byte(`{"id":"pay_1"}`)
 	done := at(time.Second)
-	completed := contracts.IdempotencyRecord{IdempotencyKey: wantKey, Completed: true, ResponseStatus: 201,
-		ResponseBody: body, CompletedAt: ptr(stored(done))}
+	completed := contracts.IdempotencyRecord{IdempotencyKey: wantKey, Completed: true, Answer: contracts.Answer{Kind: contracts.AnswerCreated, Body: body},
+		CompletedAt: ptr(stored(done))}
 	errBoom := errors.New("boom")
 	err := s.InTx(ctx, func(tx contracts.Tx) error {
-		if err := tx.CompleteIdempotency(ctx, k.ClientID, k.Key, 201, body, done); err != nil {
+		if err := tx.CompleteIdempotency(ctx, k.ClientID, k.Key, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, done); err != nil {
 			return err
 		}
 		rec, err := lookup(tx, k.ClientID, k.Key)
@@ -490,7 +490,7 @@ func testLookupIdempotency(t *testing.T, s contracts.Store) {
 		if d := diff(rec, inFlight); d != "" {
 			t.Errorf("record after a rolled-back completion:%s", d)
 		}
-		return tx.CompleteIdempotency(ctx, k.ClientID, k.Key, 201, body, done)
+		return tx.CompleteIdempotency(ctx, k.ClientID, k.Key, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, done)
 	})
 	inTx(t, s, func(tx contracts.Tx) error {
 		rec, err := lookup(tx, k.ClientID, k.Key)

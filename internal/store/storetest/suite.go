@@ -789,22 +789,28 @@ func testIdempotency(t *testing.T, s contracts.Store) {
 
 	body := []byte(`{"id":"pay_1","status":"succeeded"}`)
 	done := at(2 * time.Second)
-	inTx(t, s, func(tx contracts.Tx) error { return tx.CompleteIdempotency(ctx, k.ClientID, k.Key, 201, body, done) })
+	inTx(t, s, func(tx contracts.Tx) error {
+		return tx.CompleteIdempotency(ctx, k.ClientID, k.Key, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, done)
+	})
 	rec, created, err = s.BeginIdempotency(ctx, retry)
 	if err != nil || created {
 		t.Fatalf("BeginIdempotency after completion = created %v, %v", created, err)
 	}
-	want := contracts.IdempotencyRecord{IdempotencyKey: wantKey, Completed: true, ResponseStatus: 201,
-		ResponseBody: body, CompletedAt: ptr(stored(done))}
+	want := contracts.IdempotencyRecord{IdempotencyKey: wantKey, Completed: true, Answer: contracts.Answer{Kind: contracts.AnswerCreated, Body: body},
+		CompletedAt: ptr(stored(done))}
 	if d := diff(rec, want); d != "" {
 		t.Errorf("completed record:%s", d)
 	}
 
-	err = s.InTx(ctx, func(tx contracts.Tx) error { return tx.CompleteIdempotency(ctx, k.ClientID, k.Key, 500, nil, done) })
+	err = s.InTx(ctx, func(tx contracts.Tx) error {
+		return tx.CompleteIdempotency(ctx, k.ClientID, k.Key, contracts.Answer{Kind: contracts.AnswerRefused, Code: contracts.CodeInternalError}, done)
+	})
 	if !errors.Is(err, contracts.ErrConflict) {
 		t.Errorf("CompleteIdempotency twice = %v, want ErrConflict", err)
 	}
-	err = s.InTx(ctx, func(tx contracts.Tx) error { return tx.CompleteIdempotency(ctx, k.ClientID, "nope", 500, nil, done) })
+	err = s.InTx(ctx, func(tx contracts.Tx) error {
+		return tx.CompleteIdempotency(ctx, k.ClientID, "nope", contracts.Answer{Kind: contracts.AnswerRefused, Code: contracts.CodeInternalError}, done)
+	})
 	if !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("CompleteIdempotency(unknown) = %v, want ErrNotFound", err)
 	}
@@ -838,10 +844,10 @@ func testIdempotencyExpiry(t *testing.T, s contracts.Store) {
 	}
 	old, recent, inflight := begin("old"), begin("recent"), begin("inflight")
 	inTx(t, s, func(tx contracts.Tx) error {
-		if err := tx.CompleteIdempotency(ctx, "cli_a", old.Key, 200, []byte("{}"), base); err != nil {
+		if err := tx.CompleteIdempotency(ctx, "cli_a", old.Key, contracts.Answer{Kind: contracts.AnswerDone, Body: []byte("{}")}, base); err != nil {
 			return err
 		}
-		return tx.CompleteIdempotency(ctx, "cli_a", recent.Key, 200, []byte("{}"), at(2*time.Hour))
+		return tx.CompleteIdempotency(ctx, "cli_a", recent.Key, contracts.Answer{Kind: contracts.AnswerDone, Body: []byte("{}")}, at(2*time.Hour))
 	})
 	n, err := s.DeleteExpiredIdempotency(ctx, at(time.Hour))
 	if err != nil || n != 1 {
@@ -869,7 +875,7 @@ func testIdempotencyRolledBackCompletion(t *testing.T, s contracts.Store) {
 	}
 	errBoom := errors.New("boom")
 	_ = s.InTx(ctx, func(tx contracts.Tx) error {
-		if err := tx.CompleteIdempotency(ctx, k.ClientID, k.Key, 201, []byte("{}"), base); err != nil {
+		if err := tx.CompleteIdempotency(ctx, k.ClientID, k.Key, contracts.Answer{Kind: contracts.AnswerCreated, Body: []byte("{}")}, base); err != nil {
 			return err
 		}
 		return errBoom
@@ -987,7 +993,7 @@ func testIdempotencyIntentAndOrphans(t *testing.T, s contracts.Store) {
 		t.Fatalf("MarkIdempotencyIntent = %v", err)
 	}
 	inTx(t, s, func(tx contracts.Tx) error {
-		return tx.CompleteIdempotency(ctx, "cli_a", "answered", 200, []byte("{}"), base)
+		return tx.CompleteIdempotency(ctx, "cli_a", "answered", contracts.Answer{Kind: contracts.AnswerDone, Body: []byte("{}")}, base)
 	})
 	if err := mark("answered"); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("MarkIdempotencyIntent(completed) = %v, want ErrNotFound", err)

@@ -1,12 +1,8 @@
-package httpapi
+package idempotency
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/gin-gonic/gin"
 )
 
 func TestParseIdempotencyKey(t *testing.T) {
@@ -26,35 +22,32 @@ func TestParseIdempotencyKey(t *testing.T) {
 		{[]string{"ключ"}, "", false},
 		{[]string{"a", "b"}, "", false},
 	} {
-		got, ok := parseIdempotencyKey(c.in)
+		got, ok := ParseKey(c.in)
 		if got != c.want || ok != c.ok {
-			t.Errorf("parseIdempotencyKey(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+			t.Errorf("ParseKey(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
 }
 
 func TestFingerprintIgnoresKeyOrderNotValues(t *testing.T) {
-	gin.SetMode(gin.ReleaseMode)
-	fp := func(path string, body string) string {
-		var out string
-		e := gin.New()
-		e.POST("/v1/payments/:id/refunds", func(c *gin.Context) {
-			var err error
-			if out, err = fingerprint(c, []byte(body)); err != nil {
-				t.Fatal(err)
-			}
-		})
-		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
+	fp := func(payment string, body string) string {
+		out, err := Fingerprint("store-1", "POST", "/v1/payments/:id/refunds", []Param{{"id", payment}}, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		return out
 	}
-	a := fp("/v1/payments/pay_1/refunds", `{"amount":100,"reason":"x"}`)
-	if b := fp("/v1/payments/pay_1/refunds", `{ "reason":"x", "amount":100 }`); a != b {
+	a := fp("pay_1", `{"amount":100,"reason":"x"}`)
+	if b := fp("pay_1", `{ "reason":"x", "amount":100 }`); a != b {
 		t.Error("key order or spacing changed the fingerprint")
 	}
-	if b := fp("/v1/payments/pay_1/refunds", `{"amount":101,"reason":"x"}`); a == b {
+	if b := fp("pay_1", `{"amount":101,"reason":"x"}`); a == b {
 		t.Error("a different amount kept the fingerprint")
 	}
-	if b := fp("/v1/payments/pay_2/refunds", `{"amount":100,"reason":"x"}`); a == b {
+	if b := fp("pay_2", `{"amount":100,"reason":"x"}`); a == b {
 		t.Error("a different payment kept the fingerprint")
+	}
+	if b, _ := Fingerprint("store-2", "POST", "/v1/payments/:id/refunds", []Param{{"id", "pay_1"}}, []byte(`{"amount":100,"reason":"x"}`)); a == b {
+		t.Error("another store kept the fingerprint")
 	}
 }

@@ -1,4 +1,4 @@
-package httpapi
+package render
 
 import (
 	"testing"
@@ -19,7 +19,7 @@ func BenchmarkRenderPayment(b *testing.B) {
 		PartnerPaymentID: "04123456789012345678", Metadata: map[string]string{"basket": "17 items"}, CreatedAt: now, UpdatedAt: now, PaidAt: &now}
 	b.ReportAllocs()
 	for b.Loop() {
-		if len(Renderer{}.Payment(p)) == 0 {
+		if len(Payment(p)) == 0 {
 			b.Fatal("empty")
 		}
 	}
