@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -64,6 +65,10 @@ func UniformTimeouts(d time.Duration) Timeouts {
 // Config is everything the adapter needs; cmd/payhub fills it (the adapter reads no
 // environment).
 type Config struct {
+	// Logger receives one line per partner call — operation, HTTP status, the partner's
+	// code, duration — with the context's request id; never a credential, barcode or card
+	// token. Nil logs nothing.
+	Logger *slog.Logger
 	// BaseURL is GMO's host, e.g. https://pt01.mul-pay.jp or the simulator's URL; calls go
 	// to BaseURL + /payment/<Name>.idPass.
 	BaseURL string
@@ -184,7 +189,8 @@ func (r reply) class() class {
 func (r reply) code() string { return codeOf(r.resp.Errors) }
 
 // call posts one request to /payment/<name>.idPass and parses the answer.
-func (a *Adapter) call(ctx context.Context, timeout time.Duration, name string, params []param) reply {
+func (a *Adapter) call(ctx context.Context, timeout time.Duration, name string, params []param) (r reply) {
+	defer a.logCall(ctx, name, time.Now(), &r)
 	body, err := encodeForm(params)
 	if err != nil {
 		return reply{err: err}
@@ -227,6 +233,19 @@ func (a *Adapter) callRetry(ctx context.Context, timeout time.Duration, name str
 	case <-time.After(retryBackoff):
 	}
 	return a.call(ctx, timeout, name, params)
+}
+
+// logCall logs one partner call (Config.Logger).
+func (a *Adapter) logCall(ctx context.Context, call string, start time.Time, r *reply) {
+	if a.cfg.Logger == nil {
+		return
+	}
+	attrs := []any{"partner", "gmopg", "call", call, "code", r.code(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+	if r.err != nil {
+		attrs = append(attrs, "error", r.err.Error())
+	}
+	a.cfg.Logger.InfoContext(ctx, "partner call", attrs...)
 }
 
 // transportError words a failed exchange.

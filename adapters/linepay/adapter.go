@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -87,6 +88,10 @@ func UniformTimeouts(d time.Duration) Timeouts {
 // Config is everything the adapter needs; cmd/payhub fills it (the adapter reads no
 // environment).
 type Config struct {
+	// Logger receives one line per partner call — operation, HTTP status, the partner's
+	// code, duration — with the context's request id; never a credential, barcode or card
+	// token. Nil logs nothing.
+	Logger *slog.Logger
 	// BaseURL is LINE Pay's API host, e.g. https://api-pay.line.me,
 	// https://sandbox-api-pay.line.me or the simulator's URL. Only the path from the version
 	// prefix on is signed, so any host works.
@@ -281,7 +286,8 @@ func (r reply) code() string {
 // call signs and sends one request (§3.1). path starts at the version prefix and is sent
 // verbatim; rawQuery (GET) is sent and signed as is; body, when not nil, is marshalled once
 // and those exact bytes are signed and sent. The operation's timeout bounds the exchange.
-func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path, rawQuery string, body any, dev *device) reply {
+func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path, rawQuery string, body any, dev *device) (r reply) {
+	defer a.logCall(ctx, method+" "+path, time.Now(), &r)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -316,7 +322,7 @@ func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path,
 	if err != nil {
 		return reply{err: transportError(err)}
 	}
-	r := reply{status: resp.StatusCode()}
+	r = reply{status: resp.StatusCode()}
 	if r.status != http.StatusOK {
 		r.err = fmt.Errorf("LINE Pay answered HTTP %d", r.status)
 		return r
@@ -325,6 +331,19 @@ func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path,
 		r.err = errors.New("LINE Pay answered HTTP 200 with a body that is not a LINE Pay envelope")
 	}
 	return r
+}
+
+// logCall logs one partner call (Config.Logger).
+func (a *Adapter) logCall(ctx context.Context, call string, start time.Time, r *reply) {
+	if a.cfg.Logger == nil {
+		return
+	}
+	attrs := []any{"partner", "linepay", "call", call, "http_status", r.status, "code", r.code(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+	if r.err != nil {
+		attrs = append(attrs, "error", r.err.Error())
+	}
+	a.cfg.Logger.InfoContext(ctx, "partner call", attrs...)
 }
 
 // transportError words a failed exchange. The URL carries neither secret nor oneTimeKey.

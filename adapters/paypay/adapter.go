@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,6 +43,10 @@ type Timeouts struct {
 
 // Config is everything the adapter needs; cmd/payhub fills it from PAYHUB_PAYPAY_*.
 type Config struct {
+	// Logger receives one line per partner call — operation, HTTP status, the partner's
+	// code, duration — with the context's request id; never a credential, barcode or card
+	// token. Nil logs nothing.
+	Logger *slog.Logger
 	// BaseURL is PayPay's API host, e.g. https://apigw.paypay.ne.jp or the simulator's URL.
 	BaseURL string
 	// APIKey and APISecret are the OPA-Auth credentials. The secret is never logged.
@@ -149,7 +154,8 @@ func (r reply) code() string { return r.env.ResultInfo.Code }
 
 // call signs and sends one request. path is relative to BaseURL and has no query; body,
 // when not nil, is sent as JSON. The operation's timeout bounds the whole exchange.
-func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path string, query url.Values, body any) reply {
+func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path string, query url.Values, body any) (r reply) {
+	defer a.logCall(ctx, method+" "+path, time.Now(), &r)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -175,11 +181,24 @@ func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path 
 	if err != nil {
 		return reply{err: transportError(err)}
 	}
-	r := reply{status: resp.StatusCode(), requestID: resp.Header().Get("X-REQUEST-ID")}
+	r = reply{status: resp.StatusCode(), requestID: resp.Header().Get("X-REQUEST-ID")}
 	if r.env, err = parseEnvelope(resp.Body()); err != nil {
 		r.err = fmt.Errorf("HTTP %d with a body that is not a PayPay envelope", r.status)
 	}
 	return r
+}
+
+// logCall logs one partner call (Config.Logger).
+func (a *Adapter) logCall(ctx context.Context, call string, start time.Time, r *reply) {
+	if a.cfg.Logger == nil {
+		return
+	}
+	attrs := []any{"partner", "paypay", "call", call, "http_status", r.status, "code", r.code(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+	if r.err != nil {
+		attrs = append(attrs, "error", r.err.Error())
+	}
+	a.cfg.Logger.InfoContext(ctx, "partner call", attrs...)
 }
 
 // transportError words a failed exchange without the request URL's details beyond what

@@ -109,6 +109,9 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.PayPay.HTTPClient == nil {
 		cfg.PayPay.HTTPClient = partnerHTTP
 	}
+	if cfg.PayPay.Logger == nil {
+		cfg.PayPay.Logger = cfg.Logger
+	}
 	paypay, err := paypayadapter.New(cfg.PayPay)
 	if err != nil {
 		st.Close()
@@ -122,6 +125,9 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		}
 		if lp.HTTPClient == nil {
 			lp.HTTPClient = partnerHTTP
+		}
+		if lp.Logger == nil {
+			lp.Logger = cfg.Logger
 		}
 		linepay, err := linepayadapter.New(lp)
 		if err != nil {
@@ -137,6 +143,9 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		}
 		if cc.HTTPClient == nil {
 			cc.HTTPClient = partnerHTTP
+		}
+		if cc.Logger == nil {
+			cc.Logger = cfg.Logger
 		}
 		cards, err := gmopgadapter.New(cc)
 		if err != nil {

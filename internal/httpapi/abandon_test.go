@@ -293,12 +293,23 @@ func abTillGivesUp(t *testing.T, e *testEnv, tok string, body map[string]any, g 
 func abWaitForRequestEnd(t *testing.T, logs *syncBuffer, reqID string) {
 	t.Helper()
 	deadline := time.Now().Add(abWait)
-	for !strings.Contains(logs.String(), `"request_id":"`+reqID+`"`) {
+	// The access line is the request's last: every line of its work carries the id too.
+	for !accessLogged(logs.String(), reqID) {
 		if time.Now().After(deadline) {
 			t.Fatalf("payhub never finished request %s", reqID)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// accessLogged reports whether the access log holds the line of request reqID.
+func accessLogged(logs, reqID string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"msg":"http request"`) && strings.Contains(line, `"request_id":"`+reqID+`"`) {
+			return true
+		}
+	}
+	return false
 }
 
 // abFindByOrder is the till looking for its lost payment: GET /v1/payments?order_id=….

@@ -115,7 +115,7 @@ func (h *Hub) ProcessCallbacks(ctx context.Context) (int, error) {
 			continue // the partner did not answer: the lease expires and the next pass retries
 		}
 		if err := h.store.FinishCallback(work, cb.ID, status, clip(note), h.now()); err != nil {
-			h.log.Error("finish partner callback", "callback_id", cb.ID, "err", err)
+			h.log.ErrorContext(ctx, "finish partner callback", "callback_id", cb.ID, "err", err)
 			continue
 		}
 		h.metrics.callback(cb.Partner, string(status))

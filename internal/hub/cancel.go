@@ -177,7 +177,7 @@ func (h *Hub) cancelAtPartner(ctx context.Context, c Caller, idem *idempotency.K
 	}
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	res := partner.CancelPayment(ctx, h.paymentRef(p))
+	res := partner.CancelPayment(ctx, h.paymentRef(ctx, p))
 	h.metrics.partnerCall(p.Method, "cancel_payment", res.Outcome, time.Since(start))
 
 	var resp contracts.Answer

@@ -43,7 +43,7 @@ func (h *Hub) capture(ctx context.Context, c Caller, idem idempotency.Key, id st
 	partner := h.partners[p.Method]
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	res := partner.CapturePayment(ctx, contracts.CaptureRequest{PartnerRef: in.attempt.PartnerRef, Payment: h.paymentRef(p),
+	res := partner.CapturePayment(ctx, contracts.CaptureRequest{PartnerRef: in.attempt.PartnerRef, Payment: h.paymentRef(ctx, p),
 		Amount: contracts.Money{Amount: in.amount, Currency: p.Amount.Currency}, Description: description(p),
 		RequestedAt: in.attempt.StartedAt})
 	h.metrics.partnerCall(p.Method, "capture_payment", res.Outcome, time.Since(start))
@@ -144,7 +144,7 @@ func (h *Hub) applyCapture(ctx context.Context, tx contracts.Tx, p contracts.Pay
 		e := contracts.Errorf(contracts.CodeInvalidState, "The partner refused the capture; the payment stays authorized.")
 		return idempotency.Refusal(ctx, e), nil
 	}
-	h.applyPaymentResult(&p, res, now)
+	h.applyPaymentResult(ctx, &p, res, now)
 	body := render.Payment(p)
 	ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
 	if err := tx.UpdatePayment(ctx, p); err != nil {

@@ -20,7 +20,7 @@ func (h *Hub) RunIdempotencyJanitor(ctx context.Context, interval, retention tim
 	h.repeat(ctx, interval, false, "expire idempotency keys", func(ctx context.Context) error {
 		n, err := h.ExpireIdempotencyKeys(ctx, retention)
 		if n > 0 {
-			h.log.Info("expired idempotency keys", "count", n)
+			h.log.InfoContext(ctx, "expired idempotency keys", "count", n)
 		}
 		return err
 	})

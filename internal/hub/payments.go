@@ -191,7 +191,7 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem idempotency.Key, 
 			// A payment being created cannot be canceled yet: the partner refused it.
 			res.Outcome = contracts.OutcomeFailed
 		}
-		h.applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(ctx, &p, res, now)
 		body := render.Payment(p)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
@@ -207,7 +207,7 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem idempotency.Key, 
 		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
 	})
 	if err != nil {
-		h.log.Error("record payment outcome", "payment_id", paymentID, "outcome", res.Outcome, "err", err)
+		h.log.ErrorContext(ctx, "record payment outcome", "payment_id", paymentID, "outcome", res.Outcome, "err", err)
 		return contracts.Answer{}, idempotency.PartnerCalled(fmt.Errorf("record payment outcome: %w", err))
 	}
 	h.metrics.paymentCreated(res.Outcome)
@@ -238,9 +238,9 @@ func statusFor(o contracts.Outcome) contracts.Status {
 
 // applyPaymentResult records a partner's answer on p. The partner's credential for the
 // payment is sealed before it touches the payment; the card details it reports are kept.
-func (h *Hub) applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now time.Time) {
+func (h *Hub) applyPaymentResult(ctx context.Context, p *contracts.Payment, res contracts.PaymentResult, now time.Time) {
 	if res.PartnerSecret != "" {
-		p.PartnerSecret = h.sealSecret(p.ID, res.PartnerSecret)
+		p.PartnerSecret = h.sealSecret(ctx, p.ID, res.PartnerSecret)
 	}
 	if res.Card != nil {
 		card := *res.Card

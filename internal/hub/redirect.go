@@ -14,9 +14,9 @@ const ReturnPath = "/v1/payment-returns/"
 
 // sealSecret seals a partner credential for payment id. Without a key it is dropped, never
 // kept in clear; the adapter must then recover it from the partner (GMO: SearchTrade).
-func (h *Hub) sealSecret(paymentID, secret string) string {
+func (h *Hub) sealSecret(ctx context.Context, paymentID, secret string) string {
 	if h.secrets == nil {
-		h.log.Error("no secrets key configured: a partner credential of the payment is not kept", "payment_id", paymentID)
+		h.log.ErrorContext(ctx, "no secrets key configured: a partner credential of the payment is not kept", "payment_id", paymentID)
 		return ""
 	}
 	return h.secrets.Seal(paymentID, secret)
@@ -24,13 +24,13 @@ func (h *Hub) sealSecret(paymentID, secret string) string {
 
 // openSecret opens p's sealed partner credential; "" when there is none or it cannot be
 // opened (the adapter recovers it from the partner).
-func (h *Hub) openSecret(p contracts.Payment) string {
+func (h *Hub) openSecret(ctx context.Context, p contracts.Payment) string {
 	if p.PartnerSecret == "" || h.secrets == nil {
 		return ""
 	}
 	s, err := h.secrets.Open(p.ID, p.PartnerSecret)
 	if err != nil {
-		h.log.Error("partner credential of the payment does not open (another key?)", "payment_id", p.ID)
+		h.log.ErrorContext(ctx, "partner credential of the payment does not open (another key?)", "payment_id", p.ID)
 		return ""
 	}
 	return s
@@ -115,7 +115,7 @@ func (h *Hub) CompleteReturn(ctx context.Context, paymentID string, query url.Va
 	if !ok {
 		return "", contracts.Errorf(contracts.CodePartnerUnavailable, "The partner for %s is not configured.", p.Method)
 	}
-	res := handler.CompleteReturn(context.WithoutCancel(ctx), h.paymentRef(p), query)
+	res := handler.CompleteReturn(context.WithoutCancel(ctx), h.paymentRef(ctx, p), query)
 	if res.Outcome == contracts.OutcomePending {
 		return storeReturnURL(p), nil // still with the customer; the poller keeps looking
 	}

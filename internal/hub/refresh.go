@@ -8,9 +8,9 @@ import (
 	"payhub/internal/render"
 )
 
-func (h *Hub) paymentRef(p contracts.Payment) contracts.PaymentRef {
+func (h *Hub) paymentRef(ctx context.Context, p contracts.Payment) contracts.PaymentRef {
 	return contracts.PaymentRef{PartnerRef: p.PartnerRef, PartnerPaymentID: p.PartnerPaymentID,
-		PartnerActionRef: p.PartnerActionRef, PartnerSecret: h.openSecret(p), Flow: p.Flow, Amount: p.Amount,
+		PartnerActionRef: p.PartnerActionRef, PartnerSecret: h.openSecret(ctx, p), Flow: p.Flow, Amount: p.Amount,
 		Status: p.Status, CreatedAt: p.CreatedAt}
 }
 
@@ -23,7 +23,7 @@ func (h *Hub) refresh(ctx context.Context, p contracts.Payment) (contracts.Payme
 		return p, nil
 	}
 	start := time.Now()
-	res := partner.GetPayment(ctx, h.paymentRef(p))
+	res := partner.GetPayment(ctx, h.paymentRef(ctx, p))
 	h.metrics.partnerCall(p.Method, "get_payment", res.Outcome, time.Since(start))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
@@ -48,9 +48,9 @@ func (h *Hub) qrExpired(p contracts.Payment) bool {
 // expire withdraws an unpaid, expired customer action. Only an accepted cancel fails the
 // payment: if the partner cannot confirm it, the payment stays as it is and is retried.
 func (h *Hub) expire(ctx context.Context, p contracts.Payment, partner contracts.Partner) (contracts.Payment, error) {
-	res := partner.CancelPayment(ctx, h.paymentRef(p))
+	res := partner.CancelPayment(ctx, h.paymentRef(ctx, p))
 	if res.Outcome != contracts.OutcomeSucceeded {
-		h.log.Warn("withdrawing an expired customer action was not confirmed", "payment_id", p.ID, "outcome", res.Outcome)
+		h.log.WarnContext(ctx, "withdrawing an expired customer action was not confirmed", "payment_id", p.ID, "outcome", res.Outcome)
 		return p, nil
 	}
 	return h.applyRefresh(ctx, p, contracts.PaymentResult{Outcome: contracts.OutcomeFailed,
@@ -72,7 +72,7 @@ func (h *Hub) applyRefresh(ctx context.Context, seen contracts.Payment, res cont
 			return nil
 		}
 		now := h.now()
-		h.applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(ctx, &p, res, now)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), render.Payment(p), now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return err
@@ -98,7 +98,7 @@ func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
 		}
 		q, err := h.refresh(context.WithoutCancel(ctx), p)
 		if err != nil {
-			h.log.Error("refresh payment", "payment_id", p.ID, "err", err)
+			h.log.ErrorContext(ctx, "refresh payment", "payment_id", p.ID, "err", err)
 			continue
 		}
 		if q.Status != p.Status {

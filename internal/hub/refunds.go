@@ -47,7 +47,7 @@ func (h *Hub) refund(ctx context.Context, c Caller, idem *idempotency.Key, payme
 	partner := h.partners[p.Method]
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: h.paymentRef(p),
+	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: h.paymentRef(ctx, p),
 		Amount: r.Amount, PriorRefunded: p.AmountRefunded, Reason: r.Reason, RequestedAt: r.CreatedAt})
 	h.metrics.partnerCall(p.Method, "refund", res.Outcome, time.Since(start))
 

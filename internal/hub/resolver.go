@@ -107,12 +107,12 @@ func (h *Hub) resolvePayment(ctx context.Context, p contracts.Payment) bool {
 		// payhub fenced it past the partner's cancel window): reverse it.
 		return h.reverse(ctx, p, reversalReason)
 	}
-	res := partner.GetPayment(ctx, h.paymentRef(p))
+	res := partner.GetPayment(ctx, h.paymentRef(ctx, p))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
 		q, err := h.settlePayment(ctx, p, res)
 		if err != nil {
-			h.log.Error("settle payment", "payment_id", p.ID, "err", err)
+			h.log.ErrorContext(ctx, "settle payment", "payment_id", p.ID, "err", err)
 			return false
 		}
 		if q.CancelRequested && (q.Status == contracts.StatusSucceeded || q.Status == contracts.StatusAuthorized) {
@@ -154,7 +154,7 @@ func (h *Hub) settlePayment(ctx context.Context, seen contracts.Payment, res con
 				return err
 			}
 		}
-		h.applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(ctx, &p, res, now)
 		p.Resolution = contracts.Resolution{}
 		body := render.Payment(p)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), body, now)
@@ -196,7 +196,7 @@ func (h *Hub) finishOpenAttempts(ctx context.Context, tx contracts.Tx, paymentID
 // partner shows it completed, the resolver refunds it.
 func (h *Hub) fence(ctx context.Context, p contracts.Payment) bool {
 	partner := h.partners[p.Method]
-	res := partner.CancelPayment(ctx, h.paymentRef(p))
+	res := partner.CancelPayment(ctx, h.paymentRef(ctx, p))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded:
 		_, err := h.settlePayment(ctx, p, contracts.PaymentResult{Outcome: contracts.OutcomeCanceled, PartnerCode: res.PartnerCode})
@@ -222,7 +222,7 @@ func (h *Hub) setCancellationReason(ctx context.Context, id string) {
 		return tx.UpdatePayment(ctx, p)
 	})
 	if err != nil {
-		h.log.Error("note cancellation reason", "payment_id", id, "err", err)
+		h.log.ErrorContext(ctx, "note cancellation reason", "payment_id", id, "err", err)
 	}
 }
 
@@ -317,7 +317,7 @@ func (h *Hub) reschedulePayment(ctx context.Context, seen contracts.Payment) {
 		return tx.UpdatePayment(ctx, p)
 	})
 	if err != nil {
-		h.log.Error("reschedule payment", "payment_id", seen.ID, "err", err)
+		h.log.ErrorContext(ctx, "reschedule payment", "payment_id", seen.ID, "err", err)
 	}
 }
 
@@ -346,11 +346,11 @@ func (h *Hub) flagPayment(ctx context.Context, seen contracts.Payment) {
 		return tx.AppendEvent(ctx, ev)
 	})
 	if err != nil {
-		h.log.Error("flag payment for an operator", "payment_id", seen.ID, "err", err)
+		h.log.ErrorContext(ctx, "flag payment for an operator", "payment_id", seen.ID, "err", err)
 		return
 	}
 	h.metrics.needsAttention("payment")
-	h.log.Warn("payment needs an operator", "payment_id", seen.ID, "status", seen.Status)
+	h.log.WarnContext(ctx, "payment needs an operator", "payment_id", seen.ID, "status", seen.Status)
 }
 
 // resolveRefund settles a refund whose outcome was lost by sending the same refund again:
@@ -370,7 +370,7 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 	}
 	// p.AmountRefunded is what succeeded before this refund (it is added only when this one
 	// settles), so the resend carries the PriorRefunded of its first send.
-	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: h.paymentRef(p),
+	res := partner.Refund(ctx, contracts.RefundRequest{PartnerRef: r.PartnerRef, Payment: h.paymentRef(ctx, p),
 		Amount: r.Amount, PriorRefunded: p.AmountRefunded, Reason: r.Reason, RequestedAt: r.CreatedAt})
 	if res.Outcome != contracts.OutcomeSucceeded && res.Outcome != contracts.OutcomeFailed {
 		h.rescheduleRefund(ctx, r)
@@ -409,7 +409,7 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 		return idempotency.AnswerOpen(ctx, tx, cur.ClientID, cur.IdempotencyKey, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, now)
 	})
 	if err != nil {
-		h.log.Error("settle refund", "refund_id", r.ID, "err", err)
+		h.log.ErrorContext(ctx, "settle refund", "refund_id", r.ID, "err", err)
 		return false
 	}
 	return true
@@ -427,7 +427,7 @@ func (h *Hub) rescheduleRefund(ctx context.Context, seen contracts.Refund) {
 		return tx.UpdateRefund(ctx, r)
 	})
 	if err != nil {
-		h.log.Error("reschedule refund", "refund_id", seen.ID, "err", err)
+		h.log.ErrorContext(ctx, "reschedule refund", "refund_id", seen.ID, "err", err)
 	}
 }
 
@@ -441,11 +441,11 @@ func (h *Hub) flagRefund(ctx context.Context, seen contracts.Refund) {
 		return tx.UpdateRefund(ctx, r)
 	})
 	if err != nil {
-		h.log.Error("flag refund for an operator", "refund_id", seen.ID, "err", err)
+		h.log.ErrorContext(ctx, "flag refund for an operator", "refund_id", seen.ID, "err", err)
 		return
 	}
 	h.metrics.needsAttention("refund")
-	h.log.Warn("refund needs an operator", "refund_id", seen.ID, "status", seen.Status)
+	h.log.WarnContext(ctx, "refund needs an operator", "refund_id", seen.ID, "status", seen.Status)
 }
 
 // markUnknown moves a processing payment to unknown, with its event.
@@ -466,7 +466,7 @@ func (h *Hub) inquire(ctx context.Context, p contracts.Payment) (contracts.Payme
 	if partner == nil {
 		return p, nil
 	}
-	res := partner.GetPayment(ctx, h.paymentRef(p))
+	res := partner.GetPayment(ctx, h.paymentRef(ctx, p))
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
 		return h.settlePayment(ctx, p, res)

@@ -23,7 +23,7 @@ import (
 func (h *Hub) releaseOrphanedKeys(ctx context.Context, now time.Time) error {
 	n, err := h.guard.ReleaseOrphans(ctx, now.Add(-h.resolver.StuckAfter))
 	if err == nil && n > 0 {
-		h.log.Info("released idempotency keys of requests that died before reaching a partner", "count", n)
+		h.log.InfoContext(ctx, "released idempotency keys of requests that died before reaching a partner", "count", n)
 	}
 	return err
 }
@@ -64,7 +64,7 @@ func (h *Hub) resolveStuckAttempt(ctx context.Context, a contracts.Attempt) bool
 	if err != nil || h.partners[p.Method] == nil {
 		return false
 	}
-	res := h.partners[p.Method].GetPayment(ctx, h.paymentRef(p))
+	res := h.partners[p.Method].GetPayment(ctx, h.paymentRef(ctx, p))
 	if !definite(res.Outcome) {
 		return false
 	}
@@ -96,7 +96,7 @@ func (h *Hub) settleCutOffAttempt(ctx context.Context, a contracts.Attempt, p co
 		return idempotency.AnswerOpen(ctx, tx, a.ClientID, a.IdempotencyKey, answer, now)
 	})
 	if err != nil {
-		h.log.Error("settle a cut-off partner call", "payment_id", a.PaymentID, "attempt_id", a.ID, "err", err)
+		h.log.ErrorContext(ctx, "settle a cut-off partner call", "payment_id", a.PaymentID, "attempt_id", a.ID, "err", err)
 		return false
 	}
 	return true
@@ -164,7 +164,7 @@ func (h *Hub) settleStuckCancel(ctx context.Context, tx contracts.Tx, p contract
 // the payment as the answer.
 func (h *Hub) moveTo(ctx context.Context, tx contracts.Tx, p contracts.Payment, res contracts.PaymentResult, now time.Time) (contracts.Answer, error) {
 	if target := statusFor(res.Outcome); target != p.Status && contracts.CanTransition(p.Status, target) {
-		h.applyPaymentResult(&p, res, now)
+		h.applyPaymentResult(ctx, &p, res, now)
 		ev := h.event(&p, "", contracts.PaymentEventType(p.Status), render.Payment(p), now)
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return contracts.Answer{}, err

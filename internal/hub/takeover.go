@@ -47,7 +47,7 @@ func (h *Hub) settleTakenOver(ctx context.Context, a contracts.Attempt, p contra
 	partner := h.partners[p.Method]
 	res := contracts.PaymentResult{Outcome: contracts.OutcomeUnknown}
 	if partner != nil {
-		res = partner.GetPayment(ctx, h.paymentRef(p))
+		res = partner.GetPayment(ctx, h.paymentRef(ctx, p))
 	}
 	switch a.Operation {
 	case contracts.OpPay:

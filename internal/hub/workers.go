@@ -25,7 +25,7 @@ func (h *Hub) repeat(ctx context.Context, interval time.Duration, immediately bo
 
 func (h *Hub) runPass(ctx context.Context, what string, pass func(context.Context) error) {
 	if err := pass(ctx); err != nil && ctx.Err() == nil {
-		h.log.Error(what, "err", err)
+		h.log.ErrorContext(ctx, what, "err", err)
 	}
 }
 
