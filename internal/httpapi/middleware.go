@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -21,9 +20,6 @@ type ctxKey int
 const callerKey ctxKey = iota
 
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
-// requestIDFrom returns the request id stored in ctx, if any.
-func requestIDFrom(ctx context.Context) string { return contracts.RequestID(ctx) }
 
 // withRequestID gives every request an id — the caller's X-Request-Id when it is sane, else a
 // fresh one — and echoes it on the response, so logs, problems and support tickets line up.

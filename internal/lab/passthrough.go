@@ -22,7 +22,6 @@ import (
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/app"
-	"payhub/internal/config"
 	"payhub/internal/httpapi"
 	"payhub/internal/ids"
 )
@@ -85,7 +84,7 @@ type passthrough struct {
 }
 
 func newPassthrough() (http.Handler, error) {
-	ppCfg, err := config.PayPay()
+	ppCfg, lpCfg, err := app.PartnersFromEnv()
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +96,6 @@ func newPassthrough() (http.Handler, error) {
 		return nil, err
 	}
 	p := &passthrough{paypay: pp, ids: ids.New(contracts.SystemClock{})}
-	lpCfg, err := config.LinePay()
-	if err != nil {
-		return nil, err
-	}
 	if lpCfg != nil {
 		lpCfg.HTTPClient = partnerHTTP
 		if p.linepay, err = linepayadapter.New(*lpCfg); err != nil {
