@@ -3,6 +3,7 @@ package lab
 import (
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,4 +23,23 @@ func buildLab(t *testing.T, dir string) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return filepath.Join(dir, "payhub-lab")
+}
+
+// A child gets exactly the PAYHUB_* variables the lab gives it: half a partner's variables
+// exported in the caller's shell would otherwise stop serve.
+func TestChildEnvDropsTheCallersPayhubVariables(t *testing.T) {
+	t.Setenv("PAYHUB_LINEPAY_CHANNEL_ID", "half-configured")
+	t.Setenv("PAYHUB_DATABASE_URL", "postgres://elsewhere")
+	env := childEnv([]string{"PAYHUB_PAYPAY_BASE_URL=http://127.0.0.1:1"})
+	var payhub []string
+	path := false
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PAYHUB_") {
+			payhub = append(payhub, kv)
+		}
+		path = path || strings.HasPrefix(kv, "PATH=")
+	}
+	if len(payhub) != 1 || payhub[0] != "PAYHUB_PAYPAY_BASE_URL=http://127.0.0.1:1" || !path {
+		t.Fatalf("child PAYHUB_* %v (PATH kept %v)", payhub, path)
+	}
 }
