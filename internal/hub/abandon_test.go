@@ -2,7 +2,6 @@ package hub_test
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"testing"
 
@@ -35,8 +34,8 @@ func abandonInFlight(t *testing.T, f *fixture, res contracts.PaymentResult) stri
 	<-entered
 	waiting, _ := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
 	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), waiting[0].ID, "")
-	if err != nil || status(c) != http.StatusAccepted || decode(t, c)["cancel_requested"] != true {
-		t.Fatalf("abandon: %v %d %s", err, status(c), c.Body)
+	if err != nil || c.Kind != contracts.AnswerAccepted || decode(t, c)["cancel_requested"] != true {
+		t.Fatalf("abandon: %v %s %s", err, c.Kind, c.Body)
 	}
 	close(release)
 	wg.Wait()
@@ -130,8 +129,8 @@ func TestAbandonedPaymentSurvivesACrashBeforeItsReversal(t *testing.T) {
 	wg.Go(func() { _, _ = f.hub.CreatePayment(context.Background(), f.caller, idem("pay"), payment(900)) })
 	<-entered
 	waiting, _ := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
-	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), waiting[0].ID, ""); status(c) != http.StatusAccepted {
-		t.Fatalf("abandon: %d %s", status(c), c.Body)
+	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), waiting[0].ID, ""); c.Kind != contracts.AnswerAccepted {
+		t.Fatalf("abandon: %s %s", c.Kind, c.Body)
 	}
 	close(release)
 	wg.Wait()
@@ -150,8 +149,8 @@ func TestAbandonedUnknownPaymentIsRefunded(t *testing.T) {
 	f := newFixture(t)
 	f.partner.cancel = windowPassed
 	id := f.unknownPayment(t, 900)
-	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), id, ""); status(c) != http.StatusAccepted {
-		t.Fatalf("abandon: %d %s", status(c), c.Body)
+	if c, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel"), id, ""); c.Kind != contracts.AnswerAccepted {
+		t.Fatalf("abandon: %s %s", c.Kind, c.Body)
 	}
 	f.partner.get = answer(contracts.OutcomeSucceeded)
 	f.resolve(t)
@@ -168,8 +167,8 @@ func TestAbandonedPaymentThePartnerCancelsEndsCanceled(t *testing.T) {
 	}
 	// The store's second cancel finds it canceled.
 	again, err := f.hub.CancelPayment(context.Background(), f.caller, idem("cancel-2"), id, "")
-	if err != nil || status(again) != http.StatusConflict {
-		t.Fatalf("second cancel: %v %d %s", err, status(again), again.Body)
+	if err != nil || again.Kind != contracts.AnswerRefused {
+		t.Fatalf("second cancel: %v %s %s", err, again.Kind, again.Body)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"payhub/internal/hub"
 	"payhub/internal/idempotency"
 	"payhub/internal/ids"
-	"payhub/internal/render"
 	"payhub/internal/store/storetest"
 )
 
@@ -129,7 +127,7 @@ func decode(t *testing.T, r hub.Response) map[string]any {
 func (f *fixture) pay(t *testing.T, amount int64) string {
 	t.Helper()
 	r, err := f.hub.CreatePayment(context.Background(), f.caller, idem("pay"), payment(amount))
-	if err != nil || status(r) != http.StatusCreated {
+	if err != nil || r.Kind != contracts.AnswerCreated {
 		t.Fatalf("create: %v %+v", err, r)
 	}
 	return decode(t, r)["id"].(string)
@@ -142,7 +140,7 @@ func TestUnknownOutcomeIsReportedNeverGuessed(t *testing.T) {
 	}
 	key := idem("x")
 	r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100))
-	if err != nil || status(r) != http.StatusCreated || decode(t, r)["status"] != "unknown" {
+	if err != nil || r.Kind != contracts.AnswerCreated || decode(t, r)["status"] != "unknown" {
 		t.Fatalf("want 201 unknown: %v %s", err, r.Body)
 	}
 	id := decode(t, r)["id"].(string)
@@ -156,7 +154,7 @@ func TestUnknownOutcomeIsReportedNeverGuessed(t *testing.T) {
 	}
 	// A payment whose outcome is open can only be abandoned, not canceled.
 	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), id, "")
-	if err != nil || status(c) != http.StatusAccepted || decode(t, c)["cancel_requested"] != true || f.partner.count("cancel") != 0 {
+	if err != nil || c.Kind != contracts.AnswerAccepted || decode(t, c)["cancel_requested"] != true || f.partner.count("cancel") != 0 {
 		t.Fatalf("abandon: %v %s", err, c.Body)
 	}
 }
@@ -205,11 +203,11 @@ func TestCancelWindowPassedIsStoredAndReplayed(t *testing.T) {
 	}
 	key := idem("cancel")
 	r, err := f.hub.CancelPayment(context.Background(), f.caller, key, id, "")
-	if err != nil || status(r) != http.StatusConflict || decode(t, r)["code"] != "cancel_window_passed" {
+	if err != nil || r.Kind != contracts.AnswerRefused || decode(t, r)["code"] != "cancel_window_passed" {
 		t.Fatalf("want 409 cancel_window_passed: %v %s", err, r.Body)
 	}
 	again, err := f.hub.CancelPayment(context.Background(), f.caller, key, id, "")
-	if err != nil || !again.Replayed || status(again) != http.StatusConflict || f.partner.count("cancel") != 1 {
+	if err != nil || !again.Replayed || again.Kind != contracts.AnswerRefused || f.partner.count("cancel") != 1 {
 		t.Fatalf("replay: %v %+v calls=%d", err, again, f.partner.count("cancel"))
 	}
 	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
@@ -225,7 +223,7 @@ func TestCancelWithUnknownOutcomeKeepsTheWish(t *testing.T) {
 		return contracts.CancelResult{Outcome: contracts.OutcomeUnknown}
 	}
 	r, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), id, "")
-	if err != nil || status(r) != http.StatusAccepted {
+	if err != nil || r.Kind != contracts.AnswerAccepted {
 		t.Fatalf("want 202: %v %s", err, r.Body)
 	}
 	if m := decode(t, r); m["status"] != "succeeded" || m["cancel_requested"] != true {
@@ -246,7 +244,7 @@ func TestUnknownRefundStillReservesItsAmount(t *testing.T) {
 	}
 	amount = 500
 	r, err = f.hub.CreateRefund(context.Background(), f.caller, idem("r2"), id, hub.CreateRefund{Amount: &amount})
-	if err != nil || status(r) != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
+	if err != nil || r.Kind != contracts.AnswerRefused || decode(t, r)["code"] != "refund_exceeds_captured" {
 		t.Fatalf("want 422: %v %s", err, r.Body)
 	}
 	p, _ := f.store.GetPayment(context.Background(), "store-1", id)
@@ -274,9 +272,9 @@ func concurrentRefunds(t *testing.T, f *fixture) {
 			switch {
 			case err != nil:
 				t.Error(err)
-			case status(r) == http.StatusCreated:
+			case r.Kind == contracts.AnswerCreated:
 				ok.Add(1)
-			case status(r) == http.StatusUnprocessableEntity:
+			case r.Kind == contracts.AnswerRefused:
 				refused.Add(1)
 			}
 		}()
@@ -299,7 +297,7 @@ func TestRefusalsBeforeExecutionFreeTheKey(t *testing.T) {
 	if _, err := f.hub.CancelPayment(context.Background(), f.caller, key, "pay_01JDQ5Y7R3M2K8T4V6W9X0Z1AB", ""); err == nil {
 		t.Fatal("cancel of a missing payment accepted")
 	}
-	if r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); err != nil || status(r) != http.StatusCreated {
+	if r, err := f.hub.CreatePayment(context.Background(), f.caller, key, payment(100)); err != nil || r.Kind != contracts.AnswerCreated {
 		t.Fatalf("key not usable after refusals: %v %+v", err, r)
 	}
 }
@@ -328,7 +326,7 @@ func TestAbandonedPaymentThatWentThroughIsReversed(t *testing.T) {
 		t.Fatalf("payment in flight: %v %v", waiting, err)
 	}
 	c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, "")
-	if err != nil || status(c) != http.StatusAccepted {
+	if err != nil || c.Kind != contracts.AnswerAccepted {
 		t.Fatalf("abandon: %v %s", err, c.Body)
 	}
 	close(release)
@@ -360,7 +358,7 @@ func TestNoRefundWhileACancelIsInFlight(t *testing.T) {
 	<-entered
 	amount := int64(400)
 	r, err := f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
-	if err != nil || status(r) != http.StatusConflict || decode(t, r)["code"] != "invalid_state" {
+	if err != nil || r.Kind != contracts.AnswerRefused || decode(t, r)["code"] != "invalid_state" {
 		t.Fatalf("refund during cancel: %v %s", err, r.Body)
 	}
 	close(release)
@@ -425,14 +423,14 @@ func (f *fixture) authorize(t *testing.T, amount int64) string {
 func TestCaptureOutcomes(t *testing.T) {
 	for name, c := range map[string]struct {
 		res          contracts.PaymentResult
-		status       int
+		status       contracts.AnswerKind
 		paymentState string
 		captured     int64
 	}{
-		"captured":        {contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}, 200, "succeeded", 700},
-		"answer lost":     {contracts.PaymentResult{Outcome: contracts.OutcomeUnknown}, 200, "unknown", 0},
-		"hold expired":    {contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailureExpired}, 200, "canceled", 0},
-		"partner refuses": {contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailurePartnerRejected}, 409, "authorized", 0},
+		"captured":        {contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded}, contracts.AnswerDone, "succeeded", 700},
+		"answer lost":     {contracts.PaymentResult{Outcome: contracts.OutcomeUnknown}, contracts.AnswerDone, "unknown", 0},
+		"hold expired":    {contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailureExpired}, contracts.AnswerDone, "canceled", 0},
+		"partner refuses": {contracts.PaymentResult{Outcome: contracts.OutcomeFailed, FailureCode: contracts.FailurePartnerRejected}, contracts.AnswerRefused, "authorized", 0},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
@@ -446,8 +444,8 @@ func TestCaptureOutcomes(t *testing.T) {
 			amount := int64(700)
 			key := idem("cap")
 			r, err := f.hub.CapturePayment(context.Background(), f.caller, key, id, &amount)
-			if err != nil || status(r) != c.status {
-				t.Fatalf("capture: %v %d %s", err, status(r), r.Body)
+			if err != nil || r.Kind != c.status {
+				t.Fatalf("capture: %v %s %s", err, r.Kind, r.Body)
 			}
 			p, _ := f.store.GetPayment(context.Background(), "store-1", id)
 			if string(p.Status) != c.paymentState || p.AmountCaptured != c.captured {
@@ -468,14 +466,14 @@ func TestRefusedCancelOfAStandingRequestIsReversedByRefund(t *testing.T) {
 	id := f.pay(t, 500)
 	outcome := contracts.OutcomeUnknown
 	f.partner.cancel = func(contracts.PaymentRef) contracts.CancelResult { return contracts.CancelResult{Outcome: outcome} }
-	if r, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("c1"), id, ""); status(r) != http.StatusAccepted {
+	if r, _ := f.hub.CancelPayment(context.Background(), f.caller, idem("c1"), id, ""); r.Kind != contracts.AnswerAccepted {
 		t.Fatalf("first cancel: %s", r.Body)
 	}
 	outcome = contracts.OutcomeWindowPassed
 	r, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c2"), id, "")
-	if m := decode(t, r); err != nil || status(r) != http.StatusAccepted || m["status"] != "succeeded" ||
+	if m := decode(t, r); err != nil || r.Kind != contracts.AnswerAccepted || m["status"] != "succeeded" ||
 		m["amount_refunded"] != 500.0 || m["cancel_requested"] != true {
-		t.Fatalf("second cancel: %v %d %s", err, status(r), r.Body)
+		t.Fatalf("second cancel: %v %s %s", err, r.Kind, r.Body)
 	}
 	refunds, _ := f.store.ListRefunds(context.Background(), id)
 	if len(refunds) != 1 || refunds[0].Status != contracts.RefundSucceeded || refunds[0].Reason != "abandoned_by_store" || f.partner.count("refund") != 1 {
@@ -483,8 +481,8 @@ func TestRefusedCancelOfAStandingRequestIsReversedByRefund(t *testing.T) {
 	}
 	amount := int64(500)
 	r, err = f.hub.CreateRefund(context.Background(), f.caller, idem("r"), id, hub.CreateRefund{Amount: &amount})
-	if err != nil || status(r) != http.StatusUnprocessableEntity || decode(t, r)["code"] != "refund_exceeds_captured" {
-		t.Fatalf("the store's refund after the reversal: %v %d %s", err, status(r), r.Body)
+	if err != nil || r.Kind != contracts.AnswerRefused || decode(t, r)["code"] != "refund_exceeds_captured" {
+		t.Fatalf("the store's refund after the reversal: %v %s %s", err, r.Kind, r.Body)
 	}
 	events, _ := f.store.ListEvents(context.Background(), id)
 	for _, e := range events {
@@ -521,7 +519,7 @@ func TestAbandonedQRIsWithdrawn(t *testing.T) {
 	}()
 	<-entered
 	waiting, _ := f.store.ListPaymentsByStatus(context.Background(), contracts.StatusProcessing, 1)
-	if c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, ""); err != nil || status(c) != http.StatusAccepted {
+	if c, err := f.hub.CancelPayment(context.Background(), f.caller, idem("c"), waiting[0].ID, ""); err != nil || c.Kind != contracts.AnswerAccepted {
 		t.Fatalf("abandon: %v %s", err, c.Body)
 	}
 	close(release)
@@ -530,6 +528,3 @@ func TestAbandonedQRIsWithdrawn(t *testing.T) {
 		t.Fatalf("status %s with %d partner cancels; want the QR withdrawn", p.Status, f.partner.count("cancel"))
 	}
 }
-
-// status is the HTTP status the API answers r with (the engine itself speaks no HTTP).
-func status(r hub.Response) int { return render.AnswerStatus(r.Answer) }

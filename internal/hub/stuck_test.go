@@ -3,7 +3,6 @@ package hub_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,14 +61,14 @@ func (f *fixture) attempts(t *testing.T, id string, op contracts.AttemptOperatio
 func TestResolverAnswersACaptureCutOffByACrash(t *testing.T) {
 	for name, c := range map[string]struct {
 		partner    contracts.PaymentResult
-		status     int
+		status     contracts.AnswerKind
 		payment    contracts.Status
 		captured   int64
 		attemptOut contracts.Outcome
 	}{
-		"captured":     {contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded, AmountCaptured: 600}, 200, contracts.StatusSucceeded, 600, contracts.OutcomeSucceeded},
-		"never landed": {contracts.PaymentResult{Outcome: contracts.OutcomeAuthorized}, 409, contracts.StatusAuthorized, 0, contracts.OutcomeFailed},
-		"hold expired": {contracts.PaymentResult{Outcome: contracts.OutcomeCanceled}, 200, contracts.StatusCanceled, 0, contracts.OutcomeCanceled},
+		"captured":     {contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded, AmountCaptured: 600}, contracts.AnswerDone, contracts.StatusSucceeded, 600, contracts.OutcomeSucceeded},
+		"never landed": {contracts.PaymentResult{Outcome: contracts.OutcomeAuthorized}, contracts.AnswerRefused, contracts.StatusAuthorized, 0, contracts.OutcomeFailed},
+		"hold expired": {contracts.PaymentResult{Outcome: contracts.OutcomeCanceled}, contracts.AnswerDone, contracts.StatusCanceled, 0, contracts.OutcomeCanceled},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f, cs := newCrashingFixture(t)
@@ -101,10 +100,10 @@ func TestResolverAnswersACaptureCutOffByACrash(t *testing.T) {
 				t.Fatalf("capture attempts %+v", a)
 			}
 			r, err := f.hub.CapturePayment(ctx, f.caller, key, id, &amount)
-			if err != nil || !r.Replayed || status(r) != c.status {
-				t.Fatalf("retry after recovery: %v %d %s", err, status(r), r.Body)
+			if err != nil || !r.Replayed || r.Kind != c.status {
+				t.Fatalf("retry after recovery: %v %s %s", err, r.Kind, r.Body)
 			}
-			if c.status != http.StatusConflict {
+			if c.status != contracts.AnswerRefused {
 				return
 			}
 			f.partner.capture = func(r contracts.CaptureRequest) contracts.PaymentResult {
@@ -143,8 +142,8 @@ func TestResolverAnswersACancelCutOffByACrash(t *testing.T) {
 		t.Fatalf("payment %s (%s)", p.Status, p.CancellationReason)
 	}
 	r, err := f.hub.CancelPayment(ctx, f.caller, key, id, "")
-	if err != nil || !r.Replayed || status(r) != http.StatusOK || decode(t, r)["status"] != "canceled" {
-		t.Fatalf("retry after recovery: %v %d %s", err, status(r), r.Body)
+	if err != nil || !r.Replayed || r.Kind != contracts.AnswerDone || decode(t, r)["status"] != "canceled" {
+		t.Fatalf("retry after recovery: %v %s %s", err, r.Kind, r.Body)
 	}
 	events, _ := f.store.ListEvents(ctx, id)
 	if last := events[len(events)-1]; last.Type != contracts.EventPaymentCanceled {

@@ -2,7 +2,6 @@ package hub_test
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -99,8 +98,8 @@ func TestRetryTakesOverACreateOfADeadInstance(t *testing.T) {
 			r.partner.get = answer(c.partnerSays)
 			r.die(t)
 			got, err := r.live.CreatePayment(ctx, r.caller, key, payment(700))
-			if err != nil || status(got) != http.StatusCreated || decode(t, got)["status"] != c.want {
-				t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
+			if err != nil || got.Kind != contracts.AnswerCreated || decode(t, got)["status"] != c.want {
+				t.Fatalf("retry: %v %s %s", err, got.Kind, got.Body)
 			}
 			if r.partner.count("create") != 1 || r.sleeps != 0 {
 				t.Fatalf("partner creates %d, waits %d", r.partner.count("create"), r.sleeps)
@@ -276,8 +275,8 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 		}
 		r.die(t)
 		got, err := r.live.CapturePayment(ctx, r.caller, key, id, nil)
-		if m := decode(t, got); err != nil || status(got) != http.StatusOK || m["status"] != "succeeded" || m["amount_captured"] != 1000.0 {
-			t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
+		if m := decode(t, got); err != nil || got.Kind != contracts.AnswerDone || m["status"] != "succeeded" || m["amount_captured"] != 1000.0 {
+			t.Fatalf("retry: %v %s %s", err, got.Kind, got.Body)
 		}
 	})
 	t.Run("capture not visible yet", func(t *testing.T) {
@@ -286,13 +285,13 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 		r.partner.get = answer(contracts.OutcomeAuthorized) // the capture may still land
 		r.die(t)
 		got, err := r.live.CapturePayment(ctx, r.caller, key, id, nil)
-		if err != nil || status(got) != http.StatusOK || decode(t, got)["status"] != "unknown" {
-			t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
+		if err != nil || got.Kind != contracts.AnswerDone || decode(t, got)["status"] != "unknown" {
+			t.Fatalf("retry: %v %s %s", err, got.Kind, got.Body)
 		}
 		// A second capture cannot race the one in question.
 		second, err := r.live.CapturePayment(ctx, r.caller, idem("capture-2"), id, nil)
-		if err != nil || status(second) != http.StatusConflict || decode(t, second)["code"] != "invalid_state" {
-			t.Fatalf("second capture: %v %d %s", err, status(second), second.Body)
+		if err != nil || second.Kind != contracts.AnswerRefused || decode(t, second)["code"] != "invalid_state" {
+			t.Fatalf("second capture: %v %s %s", err, second.Kind, second.Body)
 		}
 		if r.partner.count("capture") != 1 {
 			t.Fatalf("partner captures %d", r.partner.count("capture"))
@@ -301,11 +300,11 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		for name, c := range map[string]struct {
 			partnerSays contracts.Outcome
-			status      int
+			status      contracts.AnswerKind
 			payment     string
 		}{
-			"the partner shows it canceled": {contracts.OutcomeCanceled, http.StatusOK, "canceled"},
-			"not visible yet":               {contracts.OutcomeSucceeded, http.StatusAccepted, "succeeded"},
+			"the partner shows it canceled": {contracts.OutcomeCanceled, contracts.AnswerDone, "canceled"},
+			"not visible yet":               {contracts.OutcomeSucceeded, contracts.AnswerAccepted, "succeeded"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				r := newRestart(t)
@@ -320,8 +319,8 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 				r.die(t)
 				got, err := r.live.CancelPayment(ctx, r.caller, key, id, "")
 				m := decode(t, got)
-				if err != nil || status(got) != c.status || m["status"] != c.payment || (c.status == http.StatusAccepted && m["cancel_requested"] != true) {
-					t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
+				if err != nil || got.Kind != c.status || m["status"] != c.payment || (c.status == contracts.AnswerAccepted && m["cancel_requested"] != true) {
+					t.Fatalf("retry: %v %s %s", err, got.Kind, got.Body)
 				}
 				if r.partner.count("cancel") != 1 {
 					t.Fatalf("partner cancels %d", r.partner.count("cancel"))
@@ -342,8 +341,8 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 		r.partner.refund = nil
 		r.die(t)
 		got, err := r.live.CreateRefund(ctx, r.caller, key, id, hub.CreateRefund{Amount: &amount})
-		if err != nil || status(got) != http.StatusCreated || decode(t, got)["status"] != "unknown" {
-			t.Fatalf("retry: %v %d %s", err, status(got), got.Body)
+		if err != nil || got.Kind != contracts.AnswerCreated || decode(t, got)["status"] != "unknown" {
+			t.Fatalf("retry: %v %s %s", err, got.Kind, got.Body)
 		}
 		// Not sent again before the stuck rule: a partner without refund ids could not
 		// tell the resend from the dead call still on its way.
@@ -365,7 +364,7 @@ func TestRetryTakesOverCaptureCancelAndRefund(t *testing.T) {
 func payOn(t *testing.T, r *restart) string {
 	t.Helper()
 	got, err := r.live.CreatePayment(context.Background(), r.caller, idem("pay"), payment(1000))
-	if err != nil || status(got) != http.StatusCreated {
+	if err != nil || got.Kind != contracts.AnswerCreated {
 		t.Fatalf("pay: %v %+v", err, got)
 	}
 	return decode(t, got)["id"].(string)
