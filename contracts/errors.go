@@ -60,6 +60,9 @@ const (
 	CodeInternalError ErrorCode = "internal_error"
 	// CodePartnerUnavailable: the partner cannot be reached right now; nothing was done.
 	CodePartnerUnavailable ErrorCode = "partner_unavailable"
+	// CodeLimitExceeded: the request would take the store past a limit payhub sets (e.g.
+	// webhook endpoints per store); nothing was done.
+	CodeLimitExceeded ErrorCode = "limit_exceeded"
 	// CodeServiceUnavailable: payhub cannot take requests right now (it is starting and its
 	// database is not reachable yet); nothing was done.
 	CodeServiceUnavailable ErrorCode = "service_unavailable"

@@ -137,6 +137,7 @@ var problemTitles = map[contracts.ErrorCode]string{
 	contracts.CodeInternalError:         "Internal error",
 	contracts.CodePartnerUnavailable:    "Partner unavailable",
 	contracts.CodeServiceUnavailable:    "Service unavailable",
+	contracts.CodeLimitExceeded:         "Limit exceeded",
 }
 
 // problem is an RFC 9457 problem document (docs/api.md §5).
@@ -204,6 +205,7 @@ var errorStatus = map[contracts.ErrorCode]int{
 	contracts.CodeInternalError:         http.StatusInternalServerError,
 	contracts.CodePartnerUnavailable:    http.StatusServiceUnavailable,
 	contracts.CodeServiceUnavailable:    http.StatusServiceUnavailable,
+	contracts.CodeLimitExceeded:         http.StatusUnprocessableEntity,
 }
 
 // Status is the HTTP status of a refusal with code; an unknown code is a 500.
