@@ -154,11 +154,11 @@ func (a *Adapter) reverse(ctx context.Context, ref contracts.PaymentRef, t trade
 	}
 	switch c := r.class(); {
 	case r.ok():
-		return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: job}
+		return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: job, PartnerRefundID: r.resp.get("TranID")}
 	case c == classSettled:
 		// Probably reversed already: confirm.
 		if t2, _, _, found := a.lookup(ctx, ref); found && (t2.Status == jobVoid || t2.Status == jobReturn || t2.Status == jobReturnX) {
-			return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: t2.Status}
+			return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: t2.Status, PartnerRefundID: t2.TranID}
 		}
 		return contracts.RefundResult{Outcome: contracts.OutcomeUnknown, PartnerCode: r.code(), FailureMessage: a.describe(callAlterTran+" "+job, r)}
 	case final(c) || c == classRetryable:
@@ -172,7 +172,8 @@ func (a *Adapter) reverse(ctx context.Context, ref contracts.PaymentRef, t trade
 // Refund refunds part or all of a captured payment. GMO has no refund object: a full
 // refund (the whole current amount) reverses the order with AlterTran VOID / RETURN /
 // RETURNX by date (see CancelPayment); a partial one lowers the order's amount with
-// ChangeTran (JobCd CAPTURE). PartnerRefundID stays empty.
+// ChangeTran (JobCd CAPTURE). GMO keeps no refund object, so PartnerRefundID is the TranID
+// GMO gave the reversing or changing transaction (from SearchTrade when it landed before).
 //
 // Idempotency without a refund id: the order is read first and refunded-so-far is
 // base − current amount (everything, once reversed), where base is the captured amount
@@ -245,7 +246,7 @@ func (a *Adapter) Refund(ctx context.Context, req contracts.RefundRequest) contr
 	refunded := base - current
 	switch {
 	case refunded == prior+amount:
-		return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: t.Status}
+		return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: t.Status, PartnerRefundID: t.TranID}
 	case refunded != prior:
 		return contracts.RefundResult{Outcome: contracts.OutcomeUnknown, PartnerCode: t.Status, FailureMessage: fmt.Sprintf(
 			"GMO's order shows %d JPY refunded but payhub knows of %d before this refund of %s: a change payhub does not know of exists, so nothing was sent; reconcile by hand",
@@ -263,7 +264,7 @@ func (a *Adapter) Refund(ctx context.Context, req contracts.RefundRequest) contr
 		param{"JobCd", jobCapture}, param{"Amount", strconv.FormatInt(current-amount, 10)})...))
 	switch c := cr.class(); {
 	case cr.ok():
-		return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: jobCapture}
+		return contracts.RefundResult{Outcome: contracts.OutcomeSucceeded, PartnerCode: jobCapture, PartnerRefundID: cr.resp.get("TranID")}
 	case final(c) || c == classRetryable:
 		return contracts.RefundResult{Outcome: contracts.OutcomeFailed, PartnerCode: cr.code(), FailureCode: failureOf(c, cr.resp.Errors),
 			FailureMessage: a.describe(callChangeTran, cr)}

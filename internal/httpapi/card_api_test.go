@@ -91,6 +91,10 @@ func TestCardPaymentThrough3DSecure(t *testing.T) {
 	if rr.json(t)["status"] != "succeeded" {
 		t.Fatalf("partial refund %s", rr.body)
 	}
+	// The refund names GMO's own transaction, for reconciliation with GMO's records.
+	if o, _ := e.gmopg.Order(orderOf(t, e, id)); o.TranID == "" || rr.json(t)["partner_reference"] != o.TranID {
+		t.Fatalf("refund partner_reference %v, GMO's TranID %q", rr.json(t)["partner_reference"], o.TranID)
+	}
 	// A card payment is reversed in full by cancel (VOID the same day at GMO).
 	other, _ := pay("3ds_frictionless", true)
 	cr := e.do(http.MethodPost, "/v1/payments/"+other+"/cancel", e.token(e.a), newKey(), map[string]any{})

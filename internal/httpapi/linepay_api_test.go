@@ -69,6 +69,10 @@ func TestLinePayTransactionIDRoundTrip(t *testing.T) {
 		if !ok || lp.Refunded.String() != "250" || len(lp.Refunds) != 1 {
 			t.Fatalf("simulator payment %s after the refund: %+v", ref, lp)
 		}
+		// The refund names LINE's own refundTransactionId, exact, for reconciliation.
+		if rr.json(t)["partner_reference"] != lp.Refunds[0].RefundTransactionID {
+			t.Fatalf("refund partner_reference %v, LINE's refundTransactionId %s", rr.json(t)["partner_reference"], lp.Refunds[0].RefundTransactionID)
+		}
 		// Whole TWD only: refused before anything is written or sent.
 		frac := e.do(http.MethodPost, "/v1/payments/"+id+"/refunds", e.token(e.a), newKey(), map[string]any{"amount": 150})
 		expectStatus(t, frac, http.StatusUnprocessableEntity, "amount_out_of_range")

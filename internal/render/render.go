@@ -70,13 +70,23 @@ func APIPayment(p contracts.Payment) api.Payment {
 	return out
 }
 
+// refundReference is the partner's own id for a refund, for reconciliation with its
+// records: LINE Pay's refundTransactionId, GMO-PG's TranID of the return; PayPay names a
+// refund by the merchantRefundId payhub gave it (the refund's PartnerRef).
+func refundReference(r contracts.Refund) string {
+	if r.PartnerRefundID != "" {
+		return r.PartnerRefundID
+	}
+	return r.PartnerRef
+}
+
 // APIRefund is r as the contract's Refund object.
 func APIRefund(r contracts.Refund) api.Refund {
 	return api.Refund{
 		Object: api.RefundObjectRefund, Id: r.ID, PaymentId: r.PaymentID, Amount: r.Amount.Amount,
 		Currency: string(r.Amount.Currency), Status: api.RefundStatus(r.Status), Reason: Optional(r.Reason),
 		FailureCode: Optional(r.FailureCode), FailureMessage: Optional(r.FailureMessage),
-		PartnerCode: Optional(r.PartnerCode), PartnerReference: Optional(r.PartnerRef),
+		PartnerCode: Optional(r.PartnerCode), PartnerReference: Optional(refundReference(r)),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
