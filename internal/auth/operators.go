@@ -8,6 +8,19 @@ import (
 	"payhub/contracts"
 )
 
+// Operator roles: an operator token claims some of those its key was granted, and every
+// /v1/ops route requires one (docs/security.md). Separate roles keep one person from doing
+// everything: a viewer reads, an operator acts on payments, a security admin manages keys
+// and controls.
+const (
+	// RoleViewer reads operational state.
+	RoleViewer = "viewer"
+	// RoleOperator acts on payments and stores (settles what the resolver handed over).
+	RoleOperator = "operator"
+	// RoleSecurityAdmin manages operators, keys and controls.
+	RoleSecurityAdmin = "security_admin"
+)
+
 // OperatorKey is one operator's registered public key and granted roles, as configured in
 // the operator key file (PAYHUB_OPERATOR_KEYS).
 type OperatorKey struct {

@@ -125,7 +125,7 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 		t.Fatal(err)
 	}
 	opPub, _ := auth.MarshalPublicKeyPEM(opKey.Public())
-	opList, _ := json.Marshal([]auth.OperatorKey{{Operator: "op-alice", KeyID: "op-alice-1", PublicKeyPEM: string(opPub), Roles: []string{"ops"}}})
+	opList, _ := json.Marshal([]auth.OperatorKey{{Operator: "op-alice", KeyID: "op-alice-1", PublicKeyPEM: string(opPub), Roles: []string{"operator", "viewer"}}})
 	ops, err := auth.ParseOperatorKeys(opList)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func (e *testEnv) token(c storeClient, mods ...func(*auth.TokenRequest)) string 
 // operatorToken mints a token of operator op-alice.
 func (e *testEnv) operatorToken() string {
 	e.t.Helper()
-	tok, err := auth.Mint(auth.TokenRequest{Key: e.operator, KeyID: "op-alice-1", ClientID: "op-alice", Roles: []string{"ops"},
+	tok, err := auth.Mint(auth.TokenRequest{Key: e.operator, KeyID: "op-alice-1", ClientID: "op-alice", Roles: []string{"operator"},
 		Audience: auth.OperatorAudience, IssuedAt: time.Now(), TTL: time.Minute})
 	if err != nil {
 		e.t.Fatal(err)

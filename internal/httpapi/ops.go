@@ -3,16 +3,25 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
+	"payhub/contracts"
 	"payhub/contracts/api"
 	"payhub/internal/render"
 )
 
-// authenticateOperator admits operator tokens only (audience payhub-ops, roles); store
-// tokens never reach /v1/ops, and operator tokens never reach the store routes.
-func (s *Server) authenticateOperator() gin.HandlerFunc {
+// opsRoute registers an operator route that requires role: every /v1/ops route names the
+// role it needs (TestEveryOpsRouteRequiresARole walks the router).
+func (s *Server) opsRoute(g *gin.RouterGroup, method, path, role string, h gin.HandlerFunc) {
+	s.opsRoles[method+" "+g.BasePath()+path] = role
+	g.Handle(method, path, s.authenticateOperator(role), h)
+}
+
+// authenticateOperator admits operator tokens only (audience payhub-ops) that claim role;
+// store tokens never reach /v1/ops, and operator tokens never reach the store routes.
+func (s *Server) authenticateOperator(role string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if s.operators == nil {
 			writeProblem(c, notFound())
@@ -22,6 +31,11 @@ func (s *Server) authenticateOperator() gin.HandlerFunc {
 		if err != nil {
 			s.log.WarnContext(c.Request.Context(), "operator authentication refused", "remote", c.ClientIP())
 			s.writeError(c, err)
+			return
+		}
+		if !slices.Contains(p.Roles, role) {
+			s.log.WarnContext(c.Request.Context(), "operator lacks the route's role", "operator", p.ClientID, "roles", p.Roles, "needs", role)
+			writeProblem(c, contracts.Errorf(contracts.CodeForbidden, "This route needs the %s role.", role))
 			return
 		}
 		s.log.InfoContext(c.Request.Context(), "operator request", "operator", p.ClientID, "roles", p.Roles)

@@ -50,6 +50,8 @@ type Server struct {
 	version   string
 	log       *slog.Logger
 	engine    *gin.Engine
+	// opsRoles is the role each operator route requires, by "METHOD /path".
+	opsRoles map[string]string
 }
 
 // New builds the router.
@@ -58,7 +60,8 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{hub: cfg.Hub, verifier: cfg.Verifier, operators: cfg.Operators, store: cfg.Store, version: cfg.APIVersion, log: cfg.Logger}
+	s := &Server{hub: cfg.Hub, verifier: cfg.Verifier, operators: cfg.Operators, store: cfg.Store, version: cfg.APIVersion, log: cfg.Logger,
+		opsRoles: map[string]string{}}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	_ = e.SetTrustedProxies(nil) // the TCP peer is the client; no proxy is trusted by default
@@ -78,7 +81,8 @@ func New(cfg Config) *Server {
 	if err != nil {
 		panic(err) // the embedded contract is checked by tests; it cannot fail at run time
 	}
-	e.GET("/v1/ops/needs-attention", s.authenticateOperator(), s.listNeedsAttention)
+	ops := e.Group("/v1/ops")
+	s.opsRoute(ops, http.MethodGet, "/needs-attention", auth.RoleOperator, s.listNeedsAttention)
 	e.POST("/v1/partners/:partner/webhooks", s.partnerCallback)
 	e.GET("/v1/payment-returns/:payment_id", s.paymentReturn)
 	e.POST("/v1/payment-returns/:payment_id", s.paymentReturn)
