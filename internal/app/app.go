@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
@@ -82,6 +83,9 @@ type App struct {
 	// Deliverer sends store notifications (tests call DeliverOnce).
 	Deliverer *webhooks.Deliverer
 	Handler   http.Handler
+	// MetricsHandler serves the Prometheus metrics; serve and demo put it on its own
+	// listener (--metrics-addr, loopback by default), never on the API's port.
+	MetricsHandler http.Handler
 	// workers are the background jobs, stopped before the database closes.
 	workers *workers
 	log     *slog.Logger
@@ -217,7 +221,8 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		w.start(func(ctx context.Context) { deliverer.Run(ctx, deliverEvery) })
 		w.start(func(ctx context.Context) { h.RunCallbackProcessor(ctx, time.Second) })
 	}
-	return &App{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, workers: w, log: cfg.Logger}, nil
+	return &App{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, workers: w, log: cfg.Logger,
+		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}, nil
 }
 
 // workers runs the background jobs and stops them: each job returns once its context

@@ -37,7 +37,7 @@ const (
 )
 
 func DemoCommand(logOut io.Writer) *cobra.Command {
-	var addr, dataDir, paypayAddr, linepayAddr, gmopgAddr string
+	var addr, metricsAddr, dataDir, paypayAddr, linepayAddr, gmopgAddr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run payhub with embedded SQLite and all partner simulators in one process",
@@ -105,6 +105,9 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				return err
 			}
 			defer a.Close()
+			if err := serveMetrics(ctx, metricsAddr, a, log); err != nil {
+				return err
+			}
 			if err := ensureDemoClient(ctx, a.Store, dataDir); err != nil {
 				return err
 			}
@@ -113,6 +116,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", config.EnvOr("PAYHUB_ADDR", defaultAddr), "payhub listen address (PAYHUB_ADDR)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", config.EnvOr("PAYHUB_METRICS_ADDR", defaultMetricsAddr), "Prometheus /metrics listen address, apart from the API (empty: none)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "payhub-demo", "directory for the SQLite database and the demo store key")
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
 	cmd.Flags().StringVar(&linepayAddr, "linepay-addr", defaultLinePaySimAddr, "LINE Pay simulator listen address")

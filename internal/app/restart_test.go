@@ -120,7 +120,7 @@ func (e *processEnv) startServe(name string, db string, flags ...string) *serveP
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cmd := exec.Command(e.bin, append([]string{"serve", "--addr", addr, "--db", db}, flags...)...)
+	cmd := exec.Command(e.bin, append([]string{"serve", "--addr", addr, "--db", db, "--metrics-addr", freeAddr(e.t)}, flags...)...)
 	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

@@ -26,8 +26,12 @@ import (
 
 const defaultAddr = "127.0.0.1:7100"
 
+// defaultMetricsAddr is where /metrics is served: loopback, apart from the API, so that an
+// outsider who reaches the API never reads payhub's internals.
+const defaultMetricsAddr = "127.0.0.1:7109"
+
 func ServeCommand(logOut io.Writer) *cobra.Command {
-	var addr, dbURL string
+	var addr, dbURL, metricsAddr string
 	var poll, drain, deliverEvery time.Duration
 	var webhookLoopback bool
 	resolver := hub.DefaultResolverConfig
@@ -93,10 +97,17 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				return err
 			}
 			log.Info("payhub listening", "addr", ln.Addr().String())
-			return serveWhenReady(ctx, ln, drain, log, func(ctx context.Context) (*App, error) { return Build(ctx, cfg) })
+			return serveWhenReady(ctx, ln, drain, log, func(ctx context.Context) (*App, error) {
+				a, err := Build(ctx, cfg)
+				if err == nil {
+					err = serveMetrics(ctx, metricsAddr, a, log)
+				}
+				return a, err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", config.EnvOr("PAYHUB_ADDR", defaultAddr), "listen address (PAYHUB_ADDR)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", config.EnvOr("PAYHUB_METRICS_ADDR", defaultMetricsAddr), "Prometheus /metrics listen address, apart from the API (PAYHUB_METRICS_ADDR; empty: no metrics listener)")
 	cmd.Flags().StringVar(&dbURL, "db", "", "database: sqlite:<file> or postgres://… (default $PAYHUB_DATABASE_URL, else sqlite:payhub.db)")
 	cmd.Flags().BoolVar(&webhookLoopback, "webhook-allow-loopback", false, "let webhook endpoints be http://127.0.0.1 (local testing only)")
 	cmd.Flags().DurationVar(&deliverEvery, "deliver-interval", time.Second, "how often idle deliverers look for due store notifications")
@@ -149,6 +160,27 @@ func serveWhenReady(ctx context.Context, ln net.Listener, drain time.Duration, l
 		log.Warn("shutdown", "err", serr)
 	}
 	return err
+}
+
+// serveMetrics serves a's /metrics on addr (nothing when addr is empty) until ctx ends.
+func serveMetrics(ctx context.Context, addr string, a *App, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.MetricsHandler)
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	go func() {
+		if err := ServeUntilDone(ctx, ln, mux, time.Second); err != nil {
+			log.Warn("metrics listener stopped", "err", err)
+		}
+	}()
+	return nil
 }
 
 // openWithRetry calls open until it succeeds, fails for a reason waiting cannot cure, or

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -317,14 +318,19 @@ func TestTokensAreStrict(t *testing.T) {
 	})
 }
 
+// Health, readiness and the contract are on the API's port; the metrics are not (an
+// outsider who reaches the API must not read payhub's internals): serve and demo give them
+// a listener of their own (--metrics-addr, loopback by default).
 func TestHealthAndMetrics(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
 		expectStatus(t, e.do(http.MethodGet, p, "", "", nil), http.StatusOK, "")
 	}
+	expectStatus(t, e.do(http.MethodGet, "/metrics", "", "", nil), http.StatusNotFound, "not_found")
 	e.pay(e.a, barcodePayment(100, barcodeOK))
-	m := e.do(http.MethodGet, "/metrics", "", "", nil)
-	if !strings.Contains(string(m.body), "payhub_payments_created_total") || !strings.Contains(string(m.body), "payhub_http_requests_total") {
+	m := httptest.NewRecorder()
+	e.app.MetricsHandler.ServeHTTP(m, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(m.Body.String(), "payhub_payments_created_total") || !strings.Contains(m.Body.String(), "payhub_http_requests_total") {
 		t.Fatalf("metrics missing")
 	}
 }

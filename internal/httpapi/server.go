@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"payhub/contracts"
 	"payhub/contracts/api"
@@ -33,7 +32,8 @@ type Config struct {
 	Operators *auth.Verifier
 	// Store is pinged by /readyz.
 	Store contracts.Store
-	// Registry holds the metrics served at /metrics.
+	// Registry receives the HTTP metrics; they are served on their own listener (the
+	// app's MetricsHandler), never on the API's port.
 	Registry *prometheus.Registry
 	// APIVersion is the contract's version, sent as API-Version.
 	APIVersion string
@@ -74,7 +74,6 @@ func New(cfg Config) *Server {
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", contracts.OpenAPI) })
 
 	validator, err := newContractValidator()

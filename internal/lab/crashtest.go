@@ -149,7 +149,7 @@ func (t crashTimings) check() error {
 var crashServeFlags = []string{
 	"--resolver-stuck-after", "5s", "--resolver-read-timeout", "3s", "--resolver-fence-after", "20s",
 	"--resolver-first-backoff", "500ms", "--resolver-max-backoff", "3s", "--resolve-interval", "500ms",
-	"--partner-timeout", crashPartnerTimeout.String(), "--drain-timeout", "2s",
+	"--partner-timeout", crashPartnerTimeout.String(), "--drain-timeout", "2s", "--metrics-addr", "",
 	"--linepay-late-window", crashLinePayLateWindow.String(),
 }
 

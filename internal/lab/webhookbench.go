@@ -207,7 +207,7 @@ func startBenchServes(ctx context.Context, cfg webhookBenchConfig, dir string) (
 			return procs, err
 		}
 		p := &childProcess{name: fmt.Sprintf("serve-%d", i+1), logPath: filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)), bin: bins.payhub, env: env,
-			args: []string{"serve", "--addr", addr, "--db", cfg.DB, "--webhook-allow-loopback", "--deliver-interval", "50ms"}}
+			args: []string{"serve", "--addr", addr, "--db", cfg.DB, "--webhook-allow-loopback", "--deliver-interval", "50ms", "--metrics-addr", ""}}
 		if err := p.start(); err != nil {
 			return procs, err
 		}
