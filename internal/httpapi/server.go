@@ -64,6 +64,9 @@ func New(cfg Config) *Server {
 		opsRoles: map[string]string{}}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// Every answer of the API is problem+json: no HTML redirect pages for a trailing slash
+	// or a "fixed" path (/v1/refunds/re_%2e%2e%2f), only 404 not_found.
+	e.RedirectTrailingSlash, e.RedirectFixedPath = false, false
 	_ = e.SetTrustedProxies(nil) // the TCP peer is the client; no proxy is trusted by default
 	metrics := newHTTPMetrics(cfg.Registry)
 	e.Use(withRequestID(), s.withRecovery(), metrics.middleware(), s.withAccessLog(), withAPIVersion(cfg.APIVersion), s.refuseCardData())
