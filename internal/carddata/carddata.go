@@ -1,27 +1,65 @@
 // Package carddata finds card data in what store systems send payhub. payhub takes card
 // tokens only and must never store, log or pass on a card number or security code
-// (docs/partners/gmopg.md §7, docs/security.md): a request carrying anything that
-// looks like one is refused before any of it is used.
+// (docs/partners/gmopg.md §7, docs/security.md §11): a request carrying anything that looks
+// like one is refused before any of it is used.
 //
-// A card number here is 13 to 19 digits, optionally grouped by single spaces or hyphens,
-// whose first digit is a card industry's (2 to 6: Mastercard 2-series, Amex, JCB, Diners,
-// Visa, Mastercard, Discover, UnionPay) and whose Luhn check digit is right. A security
-// code is any value under a key that names one (cvc, cvv, security_code, …), and a key
-// naming a card number is refused whatever its value.
+// What a card number is here (ContainsCardNumber):
+//
+//   - Text is first normalised the way a person or an input method may have typed it: NFKC
+//     (full-width digits and spaces, as a Japanese IME types them, become ASCII), and every
+//     Unicode decimal digit of any script (Arabic-Indic, Devanagari, Thai, …) counts as its
+//     digit.
+//   - Digits form groups; groups joined by a run of separators (any whitespace, including
+//     tab, no-break and ideographic space; hyphens and dashes, the katakana long-vowel mark;
+//     . , / \ _ : ; | ' ~ and middle dots; zero-width and other format characters; combining
+//     marks) form one number, whatever the run's length. Any other character (a letter, a
+//     quote, a bracket) ends a number.
+//   - A card number is a run of consecutive whole groups of a number, 13 to 19 digits,
+//     whose prefix and length are a card industry's
+//     (Visa 4: 16, 18, 19; Mastercard 51–55 and 2221–2720: 16; Amex 34, 37: 15; JCB
+//     3528–3589: 16–19; Diners 300–305, 36, 38: 14–19; Discover 6011, 644–649, 65: 16–19;
+//     UnionPay 62: 16–19) and whose Luhn check digit is right. Visa's 13-digit numbers are
+//     no longer issued and not looked for: a 13-digit number is a JAN/EAN-13 product code
+//     (Japan's 45…, 49…) far more often. A group that starts with 0 starts no card number
+//     (03-5123-4567 is a phone number), except a lone run of digits (below).
+//   - One group on its own — digits with no separator inside — is a card number only with 13
+//     to 18 digits once its leading zeros (padding) are dropped. An unseparated run of 19 or more digits is an identifier
+//     (nanosecond timestamps such as `date +%s%N`, LINE Pay transaction ids, long order
+//     numbers): the card numbers of every length inside it are not looked for, since one
+//     in ten random runs holds a Luhn-valid one. So a PAN inside a longer digit run is not
+//     found, except behind leading zeros (`04111111111111111`, a field padded to a fixed
+//     width: zero padding keeps the Luhn sum); a 19-digit card number is found when it is
+//     grouped (`6212 3456 7890 1234 567`).
+//   - Identifiers of an exact shape are not read for digits at all, wherever they stand in
+//     a value, as long as no other letter or digit touches them: a canonical UUID
+//     (8-4-4-4-12 hex digits with hyphens, any version, either case), a ULID (26 Crockford
+//     base32 characters, the first 0–7; so payhub's prefixed ids such as `pay_01J…`), and a
+//     run of 24 or more hex digits (a UUID without hyphens, a MongoDB ObjectId, a hash, the
+//     GMO simulator's `tok_` + 48 hex tokens); the last two need a letter, since a run of
+//     digits alone is read as digits. Their digit runs would otherwise read as card numbers
+//     about once in a thousand.
+//
+// A security code, PIN or card number can also be named by a key (KeyNamesCardData): a key
+// whose name segments say so is refused whatever its value.
+//
+// Base64 or hex of a card number, or a card number split across values, is beyond any
+// scanner: the README says what a store must not do.
 package carddata
 
-import (
-	"bytes"
-	"encoding/json"
-	"strconv"
-	"strings"
-)
-
-// Finding says where card data was found: a JSON pointer into the body, or "" for the
-// raw body, query or path. Never the data itself.
+// Finding says where card data was found. It never holds the data, nor any key text a
+// store sent that could hold some.
 type Finding struct {
-	// Pointer is the JSON pointer of the offending field, "" when not in a JSON field.
+	// Pointer is a JSON pointer into the body, "" for the whole body (or when the card data
+	// is not in a JSON body). It is made only of array indices and plain keys (ASCII
+	// letters, digits and _ . -, at most four digits): the place of a member whose key is at
+	// fault, or is not plain, is given by Member instead.
 	Pointer string
+	// Member, when not 0, is the 1-based position of a member of the object at Pointer, in
+	// the order it was sent: the card data is in that member's key (Key) or somewhere in its
+	// value.
+	Member int
+	// Key says the card data is the key of member Member itself (its name, or text in it).
+	Key bool
 	// What is "card_number" or "security_code".
 	What string
 }
@@ -30,136 +68,10 @@ type Finding struct {
 // like a card number (a partner's barcode its routing table recognises, say).
 type Exempt func(pointer, value string) bool
 
-// cardKeys are key names (lower case, without separators) that carry card data.
-var cardKeys = map[string]string{
-	"cvc": "security_code", "cvc2": "security_code", "cvv": "security_code", "cvv2": "security_code",
-	"cid": "security_code", "csc": "security_code", "cav2": "security_code",
-	"securitycode": "security_code", "cardsecuritycode": "security_code", "cardverificationvalue": "security_code",
-	"cardcode": "security_code", "cardcvc": "security_code", "cardcvv": "security_code",
-	"cardnumber": "card_number", "cardno": "card_number", "pan": "card_number", "primaryaccountnumber": "card_number",
-	"creditcardnumber": "card_number", "ccnumber": "card_number", "accountnumber": "card_number",
-	"track1": "card_number", "track2": "card_number", "trackdata": "card_number", "pin": "security_code",
-}
-
-// KeyNamesCardData reports what a key names, if card data ("" otherwise).
-func KeyNamesCardData(key string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(key) {
-		if r != '_' && r != '-' && r != ' ' && r != '.' {
-			b.WriteRune(r)
-		}
-	}
-	return cardKeys[b.String()]
-}
-
-// ContainsCardNumber reports whether s contains something that looks like a card number.
+// ContainsCardNumber reports whether s contains something that looks like a card number,
+// read as described in the package documentation.
 func ContainsCardNumber(s string) bool {
-	digits := make([]byte, 0, 19)
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) || (i > 0 && isDigit(s[i-1])) {
-			continue
-		}
-		// A run starts at i: collect digits, allowing one space or hyphen between groups.
-		digits = digits[:0]
-		for j := i; j < len(s) && len(digits) <= 19; j++ {
-			switch c := s[j]; {
-			case isDigit(c):
-				digits = append(digits, c)
-				if looksLikeCard(digits) && (j+1 == len(s) || !isDigit(s[j+1])) {
-					return true
-				}
-			case (c == ' ' || c == '-') && j+1 < len(s) && isDigit(s[j+1]) && j > i && isDigit(s[j-1]):
-			default:
-				j = len(s)
-			}
-		}
-	}
-	return false
-}
-
-// looksLikeCard: 13–19 digits, a card industry's first digit, a valid Luhn check digit.
-func looksLikeCard(d []byte) bool {
-	return len(d) >= 13 && len(d) <= 19 && d[0] >= '2' && d[0] <= '6' && luhn(d)
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// luhn reports whether the digits end in a valid Luhn check digit.
-func luhn(d []byte) bool {
-	sum := 0
-	for i := len(d) - 1; i >= 0; i-- {
-		n := int(d[i] - '0')
-		if (len(d)-1-i)%2 == 1 {
-			n *= 2
-			if n > 9 {
-				n -= 9
-			}
-		}
-		sum += n
-	}
-	return sum%10 == 0
-}
-
-// ScanJSON looks for card data in a request body: in JSON, every key and every string or
-// number value (a value under a card key is card data whatever it holds); a body that is
-// not JSON is scanned as text. exempt may be nil.
-func ScanJSON(body []byte, exempt Exempt) (Finding, bool) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		if ContainsCardNumber(string(body)) {
-			return Finding{What: "card_number"}, true
-		}
-		return Finding{}, false
-	}
-	if f, ok := walk(v, "", exempt); ok {
-		return f, true
-	}
-	// Trailing data after the value is refused later anyway; with any, scan the whole body
-	// as text, since a number can straddle the end of the value.
-	rest := body[dec.InputOffset():]
-	if len(bytes.TrimSpace(rest)) > 0 && ContainsCardNumber(string(body)) {
-		return Finding{What: "card_number"}, true
-	}
-	return Finding{}, false
-}
-
-// walk looks through one JSON value at pointer.
-func walk(v any, pointer string, exempt Exempt) (Finding, bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, child := range x {
-			p := pointer + "/" + escapePointer(k)
-			if what := KeyNamesCardData(k); what != "" {
-				return Finding{Pointer: p, What: what}, true
-			}
-			if ContainsCardNumber(k) {
-				return Finding{Pointer: p, What: "card_number"}, true
-			}
-			if f, ok := walk(child, p, exempt); ok {
-				return f, true
-			}
-		}
-	case []any:
-		for i, child := range x {
-			if f, ok := walk(child, pointer+"/"+strconv.Itoa(i), exempt); ok {
-				return f, true
-			}
-		}
-	case string:
-		if ContainsCardNumber(x) && (exempt == nil || !exempt(pointer, x)) {
-			return Finding{Pointer: pointer, What: "card_number"}, true
-		}
-	case json.Number:
-		if ContainsCardNumber(x.String()) {
-			return Finding{Pointer: pointer, What: "card_number"}, true
-		}
-	}
-	return Finding{}, false
-}
-
-// escapePointer escapes a key for a JSON pointer (RFC 6901).
-func escapePointer(k string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+	sk := skeleton(s)
+	maskIdentifiers(sk)
+	return scanNumbers(sk)
 }

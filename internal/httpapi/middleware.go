@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"payhub/contracts"
+	"payhub/internal/carddata"
 )
 
 type ctxKey int
@@ -21,19 +22,33 @@ const callerKey ctxKey = iota
 
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// withRequestID gives every request an id — the caller's X-Request-Id when it is sane, else a
-// fresh one — and echoes it on the response, so logs, problems and support tickets line up.
+// withRequestID gives every request an id — the caller's X-Request-Id when it is sane and
+// carries nothing that looks like a card number (internal/carddata; a UUID or ULID never
+// does), else a fresh one — and echoes it on the response, so logs, problems and support
+// tickets line up. An id with card data is not refused, it is replaced: the id goes on
+// every log line and into problem bodies, so it must never hold card data (docs/security.md
+// §11), and a till that sends a card number there learns it from the id that comes back.
 func withRequestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader("X-Request-Id")
-		if !saneRequestID.MatchString(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = "req_" + hex.EncodeToString(b[:])
+		if !saneRequestID.MatchString(id) || carddata.ContainsCardNumber(id) {
+			id = freshRequestID()
 		}
 		c.Header("X-Request-Id", id)
 		c.Request = c.Request.WithContext(contracts.WithRequestID(c.Request.Context(), id))
 		c.Next()
+	}
+}
+
+// freshRequestID mints "req_" and 24 hex digits, never one whose digits read as a card
+// number.
+func freshRequestID() string {
+	for {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		if id := "req_" + hex.EncodeToString(b[:]); !carddata.ContainsCardNumber(id) {
+			return id
+		}
 	}
 }
 
@@ -44,7 +59,7 @@ func withAPIVersion(version string) gin.HandlerFunc {
 		c.Header("API-Version", version)
 		if v := c.GetHeader("API-Version"); v != "" && v != version {
 			writeProblem(c, contracts.Errorf(contracts.CodeAPIVersionUnsupported,
-				"API version %q is not supported; this server speaks %s.", v, version))
+				"This API version is not supported; this server speaks %s.", version))
 			return
 		}
 		c.Next()
