@@ -52,9 +52,13 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
-			secretKey, err := config.SecretKey()
+			secretKeys, err := config.SecretKeys()
 			if err != nil {
 				return err
+			}
+			var secretKey []byte // the sealing key, if any
+			if len(secretKeys) > 0 {
+				secretKey = secretKeys[0]
 			}
 			publicURL := config.EnvOr("PAYHUB_PUBLIC_URL", "")
 			cards, err := config.GMOPG(secretKey, publicURL)
@@ -68,6 +72,12 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			operators, err := config.OperatorKeys()
 			if err != nil {
 				return err
+			}
+			if len(secretKeys) == 0 {
+				// Webhook signing secrets and partner credentials are sealed under it: a key
+				// that lived only as long as this process would leave every store's
+				// notifications unsignable after a restart.
+				return errors.New("serve needs PAYHUB_SECRET_KEYS (or PAYHUB_SECRET_KEY): base64 of 32 bytes, e.g. openssl rand -base64 32; it seals webhook secrets and partner credentials at rest")
 			}
 			log := NewLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -88,9 +98,13 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
-			cfg := Config{DatabaseURL: config.DatabaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKey: secretKey, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
+			webhookPolicy, err := config.Webhooks()
+			if err != nil {
+				return err
+			}
+			cfg := Config{DatabaseURL: config.DatabaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKeys: secretKeys, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
-				WebhookLoopback: webhookLoopback, DeliverInterval: deliverEvery, Callbacks: callbacks,
+				WebhookLoopback: webhookLoopback, Webhooks: webhookPolicy, DeliverInterval: deliverEvery, Callbacks: callbacks,
 				Instance: hub.InstanceConfig{Lease: instanceLease}}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {

@@ -386,7 +386,7 @@ func (r *benchRig) start(ctx context.Context) error {
 		}
 	}
 	r.simURL, r.linepayURL = "http://"+addrs[0], "http://"+addrs[1]
-	env := []string{"PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
+	env := []string{secretKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + r.simURL,
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + r.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
@@ -465,7 +465,7 @@ func throwawayPostgres(ctx context.Context, base string) (string, func(), error)
 	if err != nil {
 		return "", nil, err
 	}
-	name := fmt.Sprintf("payhub_bench_%d_%d", time.Now().Unix(), os.Getpid())
+	name := fmt.Sprintf("payhub_bench_%d_%d", time.Now().UnixNano(), os.Getpid())
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		admin.Close()
 		return "", nil, fmt.Errorf("bench: create database on %s: %w", dbKind(base), err)

@@ -389,7 +389,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	}
 	h.simURL, h.apiURL, t.baseURL = "http://"+simAddr, "http://"+apiAddr, "http://"+apiAddr
 	h.linepayURL, t.linepayURL = "http://"+lpAddr, "http://"+lpAddr
-	env := []string{"PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
+	env := []string{secretKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + h.simURL,
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + h.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}

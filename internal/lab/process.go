@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"payhub/internal/secrets"
 )
 
 // binaries are the programs the lab starts: payhub, as shipped, for serve and sim, and the
@@ -33,6 +36,12 @@ func findBinaries(payhubFlag string) (binaries, error) {
 		return binaries{}, fmt.Errorf("no payhub binary at %s: build both with 'go build -o DIR/ ./cmd/payhub ./cmd/payhub-lab', or name it with --payhub", payhub)
 	}
 	return binaries{payhub: payhub, lab: lab}, nil
+}
+
+// secretKeyEnv gives a run's serve processes one fresh sealing key (serve refuses to start
+// without one; every process of the run must share it to open what the others sealed).
+func secretKeyEnv() string {
+	return "PAYHUB_SECRET_KEYS=" + base64.StdEncoding.EncodeToString(secrets.NewKey())
 }
 
 // childEnv is the environment of a child: the caller's without any PAYHUB_* variable (a

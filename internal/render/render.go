@@ -105,6 +105,17 @@ func WebhookEndpoint(e contracts.WebhookEndpoint, secret string) []byte {
 	return b
 }
 
+// WebhookEndpointSecretWithheld renders an endpoint as api.WebhookEndpointSecretWithheld:
+// the stored answer of a create or rotation, replayed without the secret the first answer
+// showed (docs/security.md §13).
+func WebhookEndpointSecretWithheld(e contracts.WebhookEndpoint) []byte {
+	out := APIEndpoint(e)
+	b, _ := json.Marshal(api.WebhookEndpointSecretWithheld{Object: api.WebhookEndpointSecretWithheldObject(out.Object), Id: out.Id,
+		Url: out.Url, Description: out.Description, EventTypes: out.EventTypes, Status: api.WebhookEndpointSecretWithheldStatus(out.Status),
+		DisabledReason: out.DisabledReason, CreatedAt: out.CreatedAt, UpdatedAt: out.UpdatedAt, SecretWithheld: true})
+	return b
+}
+
 // Redelivery renders a queued redelivery.
 func Redelivery(id string, n int) []byte {
 	b, _ := json.Marshal(api.Redelivery{Object: api.RedeliveryObjectRedelivery, Id: id, Deliveries: n})

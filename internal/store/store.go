@@ -73,6 +73,9 @@ func open(ctx context.Context, dsn string) (*DB, error) {
 			sep = "&"
 		}
 		d = sqliteDialect
+		if err := ownerOnlySQLiteFiles(path); err != nil {
+			return nil, err
+		}
 		sqlDB, err = sql.Open("sqlite", "file:"+path+sep+sqliteParams)
 		if err == nil {
 			sqlDB.SetMaxOpenConns(sqliteMaxOpenConns)
