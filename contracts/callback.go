@@ -28,11 +28,13 @@ type PartnerCallback struct {
 	ID string
 	// Partner is the method whose partner sent it.
 	Partner Method
-	// EventID is the partner's dedupe key (a rejected callback gets its own ID).
+	// EventID is the partner's dedupe key; a callback that names none (unreadable, or
+	// about no payment) is identified by a digest of its body, so a replay is dropped too.
 	EventID string
 	// SourceIP is the TCP peer it came from.
 	SourceIP string
-	// Body is the raw body.
+	// Body is the raw body; empty for an unreadable one, of which only metadata (size,
+	// digest, source, time) is kept.
 	Body []byte
 	// ReceivedAt is when it arrived.
 	ReceivedAt time.Time
@@ -56,6 +58,13 @@ type CallbackStore interface {
 	FinishCallback(ctx context.Context, id string, status CallbackStatus, note string, at time.Time) error
 	// ListCallbacks reads a partner's callbacks, oldest first (audit and tests).
 	ListCallbacks(ctx context.Context, partner Method) ([]PartnerCallback, error)
+	// CountWaitingCallbacks counts a partner's callbacks still waiting in the inbox
+	// (CallbackReceived), counting no further than limit: the inbox's bound.
+	CountWaitingCallbacks(ctx context.Context, partner Method, limit int) (int, error)
+	// DeleteCallbacksBefore deletes up to limit callbacks received before the given time
+	// that have left the inbox (any status but CallbackReceived), oldest first, and says
+	// how many (retention).
+	DeleteCallbacksBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 	// FindPaymentByPartnerRef reads the payment of a method whose partner-facing id is
 	// partnerRef or, when that is empty, whose partner id is partnerPaymentID.
 	FindPaymentByPartnerRef(ctx context.Context, method Method, partnerRef, partnerPaymentID string) (Payment, error)

@@ -24,6 +24,11 @@ type StoreClient struct {
 	Stores []string
 	// Keys are the client's registered public keys.
 	Keys []ClientKey
+	// ReturnOrigins are the origins ("https://shop.example", scheme://host[:port], lower
+	// case, default port omitted) the return_url of the client's redirect payments may
+	// point to, in registration order. None refuses flow redirect: payhub sends browsers
+	// only where the client's operator said its shop is, never where a request says.
+	ReturnOrigins []string
 	// CreatedAt is when the client was registered.
 	CreatedAt time.Time
 }
@@ -135,6 +140,23 @@ type Store interface {
 	CreateStoreClient(ctx context.Context, c StoreClient) error
 	// LookupClientKey finds an unrevoked key by kid, with its client.
 	LookupClientKey(ctx context.Context, kid string) (ClientKey, StoreClient, error)
+	// GetStoreClient reads a client with its stores, keys (revoked ones included) and
+	// return origins; ErrNotFound when there is none.
+	GetStoreClient(ctx context.Context, id string) (StoreClient, error)
+	// ListStoreClients reads every client, by id.
+	ListStoreClients(ctx context.Context) ([]StoreClient, error)
+	// AddClientKey registers another key of the existing client k.ClientID (key rotation):
+	// ErrNotFound without such a client, ErrConflict when the kid is taken.
+	AddClientKey(ctx context.Context, k ClientKey) error
+	// RevokeClientKey revokes the key kid at at and returns it; a key revoked before keeps
+	// its RevokedAt. ErrNotFound when no key has that kid.
+	RevokeClientKey(ctx context.Context, kid string, at time.Time) (ClientKey, error)
+	// SetClientReturnOrigins replaces the client's return origins (none: flow redirect is
+	// refused); ErrNotFound without such a client.
+	SetClientReturnOrigins(ctx context.Context, clientID string, origins []string) error
+	// DeleteWebhookAttemptsBefore deletes up to limit store-notification attempts made
+	// before the given time, oldest first, and says how many (retention).
+	DeleteWebhookAttemptsBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// GetPayment reads a payment of a store; storeID "" reads any store's (engine use only).
 	GetPayment(ctx context.Context, storeID, id string) (Payment, error)

@@ -36,6 +36,11 @@ const (
 	demoStoreID  = "store-001"
 )
 
+// demoReturnOrigins are where the demo client's redirect payments may send the browser
+// back: a web shop on this machine (loopback is honoured because the demo's own public URL
+// is loopback).
+var demoReturnOrigins = []string{"http://127.0.0.1:8080", "http://localhost:8080"}
+
 func DemoCommand(logOut io.Writer) *cobra.Command {
 	var addr, metricsAddr, dataDir, paypayAddr, linepayAddr, gmopgAddr string
 	cmd := &cobra.Command{
@@ -86,6 +91,10 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
+			webhookPolicy, err := config.Webhooks()
+			if err != nil {
+				return err
+			}
 			secretKey, err := loadOrCreateSecretKey(filepath.Join(dataDir, demoSecretKeyFile))
 			if err != nil {
 				return err
@@ -93,7 +102,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			a, err := Build(ctx, Config{
 				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(), KeyTTL: auth.DefaultKeyTTL,
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
-				BarcodeRules: rules, WebhookLoopback: true,
+				BarcodeRules: rules, WebhookLoopback: true, Webhooks: webhookPolicy,
 				Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: config.LoopbackOnly}},
 				PayPay: paypayadapter.Config{BaseURL: "http://" + simLn.Addr().String(), APIKey: creds.APIKey,
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
@@ -153,6 +162,10 @@ func ensureDemoClient(ctx context.Context, st contracts.Store, dataDir string) e
 		}
 	} else {
 		return err
+	}
+	// Also for a demo database made before return origins existed.
+	if err := st.SetClientReturnOrigins(ctx, demoClientID, demoReturnOrigins); err != nil {
+		return fmt.Errorf("demo client return origins: %w", err)
 	}
 	id, _ := json.MarshalIndent(demoIdentity{ClientID: demoClientID, KeyID: demoKeyID, StoreID: demoStoreID}, "", "  ")
 	return os.WriteFile(filepath.Join(dataDir, demoIdentityFile), id, 0o600)

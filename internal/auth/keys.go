@@ -17,6 +17,11 @@ import (
 	"payhub/contracts"
 )
 
+// ValidKeyID reports whether kid can name a key in a token header: 1 to 64 of A–Z, a–z,
+// 0–9, '.', '_' and '-' (docs/security.md §2). The verifier refuses any other kid before
+// it looks it up, so a key registered under another name could never sign a token.
+func ValidKeyID(kid string) bool { return kidPattern.MatchString(kid) }
+
 // GenerateKey makes a new signing key for alg (contracts.AlgEdDSA or contracts.AlgES256).
 func GenerateKey(alg string) (crypto.Signer, error) {
 	switch alg {

@@ -136,7 +136,7 @@ func TestPayPayCallbacksThatChangeNothing(t *testing.T) {
 	if n := e.processCallbacks(); n != 1 || e.status(id) != contracts.StatusSucceeded {
 		t.Fatalf("a confirmed callback did not settle the payment: %s", e.status(id))
 	}
-	metrics := string(e.do(http.MethodGet, "/metrics", "", "", nil).body)
+	metrics := e.metrics()
 	for _, want := range []string{`result="refused"`, `result="rejected"`, `result="ignored"`, `result="processed"`} {
 		if !strings.Contains(metrics, `payhub_partner_callbacks_total{partner="paypay",`+want+`}`) {
 			t.Errorf("metrics lack callbacks %s", want)

@@ -167,7 +167,7 @@ func (e *testEnv) register(clientID, kid, store, alg string) storeClient {
 	now := time.Now().UTC()
 	if err := e.app.Store.CreateStoreClient(context.Background(), contracts.StoreClient{ID: clientID, Name: clientID,
 		Stores: []string{store}, Keys: []contracts.ClientKey{{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}},
-		CreatedAt: now}); err != nil {
+		ReturnOrigins: []string{"https://shop.example", "http://127.0.0.1:9"}, CreatedAt: now}); err != nil {
 		e.t.Fatal(err)
 	}
 	return storeClient{key: key, kid: kid, clientID: clientID, store: store, pubPEM: pub}
@@ -282,4 +282,11 @@ func expectStatus(t *testing.T, r response, status int, code string) {
 			t.Fatalf("code %v, want %s: %s", got, code, r.body)
 		}
 	}
+}
+
+// metrics reads payhub's Prometheus metrics, which are served apart from the API.
+func (e *testEnv) metrics() string {
+	rec := httptest.NewRecorder()
+	e.app.MetricsHandler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
 }

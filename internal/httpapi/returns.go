@@ -2,12 +2,17 @@ package httpapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"payhub/contracts"
+	"payhub/internal/hub"
+	"payhub/internal/render"
 )
 
 // MaxReturnBytes limits what a customer's browser may post back from a partner's page
@@ -20,7 +25,13 @@ const MaxReturnBytes = 16 << 10
 // tokens — a browser has none — so it reveals nothing: the partner completes the payment
 // (the adapter checks what the browser brought first), and the browser is sent on to the
 // store's return_url with 303 See Other. The store learns the result from the payment.
+// Returns are bounded per source address (the TCP peer: no proxy is trusted) and per
+// payment (hub.ReturnConfig): past a bound, 429 rate_limited with Retry-After.
 func (s *Server) paymentReturn(c *gin.Context) {
+	var source netip.Addr
+	if ap, err := netip.ParseAddrPort(c.Request.RemoteAddr); err == nil {
+		source = ap.Addr()
+	}
 	query := c.Request.URL.Query()
 	if c.Request.Method == http.MethodPost {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxReturnBytes)
@@ -35,7 +46,15 @@ func (s *Server) paymentReturn(c *gin.Context) {
 		}
 		query = mergeValues(query, c.Request.PostForm)
 	}
-	next, err := s.hub.CompleteReturn(c.Request.Context(), c.Param("payment_id"), query)
+	next, err := s.hub.CompleteReturn(c.Request.Context(), c.Param("payment_id"), source, query)
+	var later *hub.RetryLater
+	if errors.As(err, &later) {
+		// writeProblem's Retry-After of 1 s would be a lie here.
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(later.After.Seconds())))))
+		c.Data(http.StatusTooManyRequests, "application/problem+json", render.ProblemAt(c.Request.Context(), later.Problem, http.StatusTooManyRequests))
+		c.Abort()
+		return
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,18 +21,24 @@ type CallbackConfig struct {
 	// Tolerance: a callback claiming a change further from its arrival than this is stale
 	// and ignored (zero means DefaultCallbackTolerance).
 	Tolerance time.Duration
+	// MaxWaiting bounds the inbox: while a partner has this many callbacks waiting for the
+	// worker, its next ones are dropped, counted (result "dropped") and answered 503 so
+	// that the partner sends them again later (zero means DefaultCallbackInboxLimit).
+	MaxWaiting int
 }
 
 // DefaultCallbackTolerance matches Standard Webhooks' five minutes.
 const DefaultCallbackTolerance = 5 * time.Minute
 
-// ReceiveCallback takes one partner callback into the inbox, or refuses it: from an address
-// outside the partner's allowlist (403), or unreadable (400, body kept for audit). A retry
-// or replay of a callback already in the inbox is dropped; a stale one is kept and
-// ignored. Nothing changes here: the inbox worker confirms each callback with the partner.
-func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, source netip.Addr, body []byte) error {
-	parser, ok := h.partners[method].(contracts.NotificationParser)
-	if !ok {
+// DefaultCallbackInboxLimit is how many callbacks of one partner may wait in the inbox: the
+// worker confirms about 50 a second, so this is minutes of backlog, while a flood from an
+// allowlisted address stops growing the table.
+const DefaultCallbackInboxLimit = 10_000
+
+// CheckCallbackSource refuses, before anything of the request is read, a callback for a
+// partner that takes none (404) or from an address outside the partner's allowlist (403).
+func (h *Hub) CheckCallbackSource(ctx context.Context, method contracts.Method, source netip.Addr) error {
+	if _, ok := h.partners[method].(contracts.NotificationParser); !ok {
 		return notFound()
 	}
 	if !h.callbackAllowed(method, source) {
@@ -38,16 +46,47 @@ func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, sour
 		h.metrics.callback(method, "refused")
 		return contracts.Errorf(contracts.CodeForbidden, "Callbacks are not accepted from this address.")
 	}
+	return nil
+}
+
+// ReceiveCallback takes one partner callback into the inbox, or refuses it: for a partner
+// that takes none (404), from an address outside the partner's allowlist (403; the HTTP
+// layer asks CheckCallbackSource before it reads the body), past the inbox's bound (503,
+// dropped and counted), or unreadable (400; only its size and digest are kept). A retry or
+// replay of a callback already in the inbox is dropped — an unreadable one, or one about no
+// payment, by its body's digest; a stale one is kept and ignored. Nothing changes here: the
+// inbox worker confirms each callback with the partner.
+func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, source netip.Addr, body []byte) error {
+	if err := h.CheckCallbackSource(ctx, method, source); err != nil {
+		return err
+	}
+	parser := h.partners[method].(contracts.NotificationParser)
+	limit := h.callbacks.MaxWaiting
+	if limit <= 0 {
+		limit = DefaultCallbackInboxLimit
+	}
+	waiting, err := h.store.CountWaitingCallbacks(ctx, method, limit)
+	if err != nil {
+		return err
+	}
+	if waiting >= limit {
+		h.log.WarnContext(ctx, "partner callback dropped: the inbox is full", "partner", method, "waiting", waiting)
+		h.metrics.callback(method, "dropped")
+		return contracts.Errorf(contracts.CodeServiceUnavailable, "Too many callbacks are waiting; send this one again later.")
+	}
 	now := h.now()
 	cb := contracts.PartnerCallback{ID: h.ids.New(contracts.PrefixPartnerCallback), Partner: method, SourceIP: source.String(), Body: body,
 		ReceivedAt: now, Status: contracts.CallbackReceived}
 	n, err := parser.ParseNotification(body)
 	switch {
 	case errors.Is(err, contracts.ErrNotAPaymentNotification):
-		cb.EventID, cb.Status, cb.Note, cb.ProcessedAt = cb.ID, contracts.CallbackIgnored, "about no payment", &now
+		cb.EventID, cb.Status, cb.Note, cb.ProcessedAt = "no-payment:"+bodyDigest(body), contracts.CallbackIgnored, "about no payment", &now
 		err = nil
 	case err != nil:
-		cb.EventID, cb.Status, cb.Note, cb.ProcessedAt = cb.ID, contracts.CallbackRejected, clip(err.Error()), &now
+		// Only metadata: an unreadable body is nobody's record, and may hold anything.
+		cb.EventID, cb.Status, cb.ProcessedAt = "unreadable:"+bodyDigest(body), contracts.CallbackRejected, &now
+		cb.Note = fmt.Sprintf("unreadable, not kept: %d bytes, sha256 %s", len(body), bodyDigest(body))
+		cb.Body = []byte{}
 	case h.stale(n, now):
 		cb.EventID, cb.Status, cb.ProcessedAt = n.EventID, contracts.CallbackIgnored, &now
 		cb.Note = fmt.Sprintf("stale: claims a change at %s, received %s", n.OccurredAt.UTC().Format(time.RFC3339), now.Format(time.RFC3339))
@@ -68,6 +107,13 @@ func (h *Hub) ReceiveCallback(ctx context.Context, method contracts.Method, sour
 		return contracts.Errorf(contracts.CodeInvalidRequest, "The callback could not be read.")
 	}
 	return nil
+}
+
+// bodyDigest is the hex SHA-256 of a callback body: the identity of a callback that names
+// none.
+func bodyDigest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 func (h *Hub) callbackAllowed(method contracts.Method, source netip.Addr) bool {

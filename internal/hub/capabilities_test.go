@@ -64,6 +64,10 @@ func capsFixture(t *testing.T, caps contracts.Capabilities) *fixture {
 	h := hub.New(hub.Config{Store: st, Partners: map[contracts.Method]contracts.Partner{testMethod: declaredPartner{p, caps}},
 		Clock: clk, IDs: ids.New(clk), APIVersion: contracts.APIVersion,
 		Metrics: hub.NewMetrics(prometheus.NewRegistry()), PublicURL: "https://pay.example"})
+	if err := st.CreateStoreClient(context.Background(), contracts.StoreClient{ID: "pos-1", Name: "pos-1", Stores: []string{"store-1"},
+		ReturnOrigins: []string{"https://shop.example"}, CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	return &fixture{clock: clk, hub: h, store: st, partner: p, caller: hub.Caller{ClientID: "pos-1", StoreID: "store-1"}}
 }
 

@@ -45,6 +45,9 @@ type Config struct {
 	EndpointGuard webhooks.Guard
 	// Callbacks says which partner callbacks are accepted.
 	Callbacks CallbackConfig
+	// Returns bounds the customers' returns from partners' pages; zero means
+	// DefaultReturnConfig.
+	Returns ReturnConfig
 	// Secrets seals the partner credentials payhub keeps per payment (GMO-PG AccessID and
 	// AccessPass). Nil: a partner that hands out such a credential cannot be used (its
 	// payments fail to record, and the engine logs why), since it is never kept in clear.
@@ -79,6 +82,8 @@ type Hub struct {
 	endpointGuard webhooks.Guard
 	// callbacks says which partner callbacks are accepted.
 	callbacks CallbackConfig
+	// returns bounds the customers' returns from partners' pages.
+	returns *returnLimits
 	// secrets seals partner credentials; nil refuses to keep any.
 	secrets *secrets.Box
 	// publicURL is payhub's address for customers' browsers.
@@ -113,7 +118,7 @@ func New(cfg Config) *Hub {
 	h := &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
 		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
-		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks,
+		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks, returns: newReturnLimits(cfg.Returns),
 		secrets: cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		instance: cfg.Instance, instanceID: cfg.IDs.New(contracts.PrefixInstance)}
 	h.guard = idempotency.New(idempotency.Config{Store: cfg.Store, Clock: cfg.Clock, Instance: h.instanceID,

@@ -108,6 +108,9 @@ func partnerRef(paymentID string, attempt int) string {
 // payment and an unanswered call an unknown one.
 func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem idempotency.Key, cmd CreatePayment) (Response, error) {
 	cmd, partner, err := h.validateCreate(cmd)
+	if err == nil {
+		err = h.checkReturnOrigin(ctx, c, cmd)
+	}
 	if err != nil {
 		return Response{}, err
 	}

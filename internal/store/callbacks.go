@@ -94,6 +94,30 @@ func (s *DB) ListCallbacks(ctx context.Context, partner contracts.Method) ([]con
 	return out, s.d.wrap("list callbacks", rows.Err())
 }
 
+// CountWaitingCallbacks counts a partner's callbacks still waiting in the inbox, counting
+// no further than limit (the count reads at most limit index entries).
+func (s *DB) CountWaitingCallbacks(ctx context.Context, partner contracts.Method, limit int) (int, error) {
+	var n int
+	// The status is a literal, so that the planner matches the partial index.
+	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT count(*) FROM (SELECT 1 FROM partner_callbacks
+		WHERE partner = ? AND status = 'received' LIMIT ?) waiting`), string(partner), limit).Scan(&n)
+	return n, s.d.wrap("count waiting callbacks", err)
+}
+
+// DeleteCallbacksBefore deletes up to limit callbacks received before the given time that
+// left the inbox (processed, ignored or rejected), oldest first. Callbacks still waiting
+// stay whatever their age: the inbox's bound keeps them few.
+func (s *DB) DeleteCallbacksBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.d.q(`DELETE FROM partner_callbacks WHERE id IN (
+		SELECT id FROM partner_callbacks WHERE status <> 'received' AND received_at < ? ORDER BY received_at, id LIMIT ?)`),
+		s.d.ts(before), limit)
+	if err != nil {
+		return 0, s.d.wrap("delete old callbacks", err)
+	}
+	n, err := res.RowsAffected()
+	return n, s.d.wrap("delete old callbacks", err)
+}
+
 // FindPaymentByPartnerRef reads a method's payment by its partner-facing id, or by the
 // partner's own id when partnerRef is empty.
 func (s *DB) FindPaymentByPartnerRef(ctx context.Context, method contracts.Method, partnerRef, partnerPaymentID string) (contracts.Payment, error) {

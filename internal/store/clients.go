@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"payhub/contracts"
 )
 
-// CreateStoreClient registers a client with its stores and keys in one transaction. An
-// existing client id or kid is ErrConflict. Each key's ClientID is taken from c.ID.
+// CreateStoreClient registers a client with its stores, keys and return origins in one
+// transaction. An existing client id or kid is ErrConflict. Each key's ClientID is taken
+// from c.ID.
 func (s *DB) CreateStoreClient(ctx context.Context, c contracts.StoreClient) error {
 	return s.inTx(ctx, func(t *tx) error {
 		if _, err := t.tx.ExecContext(ctx, t.d.q(
@@ -28,15 +30,82 @@ func (s *DB) CreateStoreClient(ctx context.Context, c contracts.StoreClient) err
 				return fmt.Errorf("store: create store client %s: key %s names client %s",
 					c.ID, k.KID, k.ClientID)
 			}
-			if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO client_keys
-				(kid, client_id, algorithm, public_key_pem, created_at, revoked_at)
-				VALUES (?, ?, ?, ?, ?, ?)`),
-				k.KID, c.ID, k.Algorithm, k.PublicKeyPEM, t.d.ts(k.CreatedAt), t.d.nullTS(k.RevokedAt)); err != nil {
-				return t.d.wrap("register key "+k.KID, err)
+			k.ClientID = c.ID
+			if err := t.insertClientKey(ctx, k); err != nil {
+				return err
 			}
 		}
-		return nil
+		return t.insertReturnOrigins(ctx, c.ID, c.ReturnOrigins)
 	})
+}
+
+func (t *tx) insertClientKey(ctx context.Context, k contracts.ClientKey) error {
+	if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO client_keys
+		(kid, client_id, algorithm, public_key_pem, created_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?)`),
+		k.KID, k.ClientID, k.Algorithm, k.PublicKeyPEM, t.d.ts(k.CreatedAt), t.d.nullTS(k.RevokedAt)); err != nil {
+		return t.d.wrap("register key "+k.KID, err)
+	}
+	return nil
+}
+
+func (t *tx) insertReturnOrigins(ctx context.Context, clientID string, origins []string) error {
+	for i, o := range origins {
+		if _, err := t.tx.ExecContext(ctx, t.d.q(
+			"INSERT INTO client_return_origins (client_id, origin, position) VALUES (?, ?, ?)"),
+			clientID, o, i); err != nil {
+			return t.d.wrap(fmt.Sprintf("register return origin %s of client %s", o, clientID), err)
+		}
+	}
+	return nil
+}
+
+// AddClientKey registers another key of an existing client (key rotation). A missing
+// client is ErrNotFound, a taken kid ErrConflict.
+func (s *DB) AddClientKey(ctx context.Context, k contracts.ClientKey) error {
+	return s.inTx(ctx, func(t *tx) error {
+		if err := t.clientExists(ctx, k.ClientID); err != nil {
+			return err
+		}
+		return t.insertClientKey(ctx, k)
+	})
+}
+
+// RevokeClientKey revokes the key kid at at and returns it as stored; a key revoked before
+// keeps its first RevokedAt. No key with that kid is ErrNotFound.
+func (s *DB) RevokeClientKey(ctx context.Context, kid string, at time.Time) (contracts.ClientKey, error) {
+	var k contracts.ClientKey
+	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.tx.ExecContext(ctx, t.d.q(
+			"UPDATE client_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL"), t.d.ts(at), kid); err != nil {
+			return t.d.wrap("revoke key "+kid, err)
+		}
+		err := t.tx.QueryRowContext(ctx, t.d.q(`SELECT kid, client_id, algorithm, public_key_pem, created_at, revoked_at
+			FROM client_keys WHERE kid = ?`), kid).
+			Scan(&k.KID, &k.ClientID, &k.Algorithm, &k.PublicKeyPEM, timeCol{&k.CreatedAt}, nullTimeCol{&k.RevokedAt})
+		return t.d.wrap("revoke key "+kid, err)
+	})
+	return k, err
+}
+
+// SetClientReturnOrigins replaces a client's return origins; a missing client is
+// ErrNotFound.
+func (s *DB) SetClientReturnOrigins(ctx context.Context, clientID string, origins []string) error {
+	return s.inTx(ctx, func(t *tx) error {
+		if err := t.clientExists(ctx, clientID); err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(ctx, t.d.q("DELETE FROM client_return_origins WHERE client_id = ?"), clientID); err != nil {
+			return t.d.wrap("clear return origins of client "+clientID, err)
+		}
+		return t.insertReturnOrigins(ctx, clientID, origins)
+	})
+}
+
+func (t *tx) clientExists(ctx context.Context, id string) error {
+	var one int
+	err := t.tx.QueryRowContext(ctx, t.d.q("SELECT 1 FROM store_clients WHERE id = ?"+t.d.forUpdate()), id).Scan(&one)
+	return t.d.wrap("find store client "+id, err)
 }
 
 // LookupClientKey finds an unrevoked key by kid, with its client (stores in registration
@@ -49,42 +118,66 @@ func (s *DB) LookupClientKey(ctx context.Context, kid string) (contracts.ClientK
 	if err != nil {
 		return contracts.ClientKey{}, contracts.StoreClient{}, s.d.wrap("lookup key "+kid, err)
 	}
-	c, err := s.getStoreClient(ctx, clientID)
+	c, err := s.GetStoreClient(ctx, clientID)
 	if err != nil {
 		return contracts.ClientKey{}, contracts.StoreClient{}, err
 	}
 	for _, k := range c.Keys {
-		if k.KID == kid {
+		if k.KID == kid && k.RevokedAt == nil {
 			return k, c, nil
 		}
 	}
-	// The key was deleted between the two reads.
+	// The key was deleted or revoked between the two reads.
 	return contracts.ClientKey{}, contracts.StoreClient{}, fmt.Errorf("store: lookup key %s: %w", kid, contracts.ErrNotFound)
 }
 
-// getStoreClient reads a client with its stores and keys.
-func (s *DB) getStoreClient(ctx context.Context, id string) (contracts.StoreClient, error) {
+// ListStoreClients reads every client with its stores, keys and return origins, by id.
+func (s *DB) ListStoreClients(ctx context.Context) ([]contracts.StoreClient, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id FROM store_clients ORDER BY id")
+	if err != nil {
+		return nil, s.d.wrap("list store clients", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, s.d.wrap("list store clients", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.d.wrap("list store clients", err)
+	}
+	out := make([]contracts.StoreClient, 0, len(ids))
+	for _, id := range ids {
+		c, err := s.GetStoreClient(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// GetStoreClient reads a client with its stores (in registration order), keys (revoked
+// ones included) and return origins (in registration order); ErrNotFound when there is
+// none.
+func (s *DB) GetStoreClient(ctx context.Context, id string) (contracts.StoreClient, error) {
 	var c contracts.StoreClient
 	err := s.db.QueryRowContext(ctx, s.d.q("SELECT id, name, created_at FROM store_clients WHERE id = ?"), id).
 		Scan(&c.ID, &c.Name, timeCol{&c.CreatedAt})
 	if err != nil {
 		return c, s.d.wrap("get store client "+id, err)
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.q(
-		"SELECT store_id FROM client_stores WHERE client_id = ? ORDER BY position"), id)
-	if err != nil {
-		return c, s.d.wrap("get client stores", err)
+	if c.Stores, err = s.clientStrings(ctx, "get client stores",
+		"SELECT store_id FROM client_stores WHERE client_id = ? ORDER BY position", id); err != nil {
+		return c, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var storeID string
-		if err := rows.Scan(&storeID); err != nil {
-			return c, s.d.wrap("get client stores", err)
-		}
-		c.Stores = append(c.Stores, storeID)
-	}
-	if err := rows.Err(); err != nil {
-		return c, s.d.wrap("get client stores", err)
+	if c.ReturnOrigins, err = s.clientStrings(ctx, "get client return origins",
+		"SELECT origin FROM client_return_origins WHERE client_id = ? ORDER BY position", id); err != nil {
+		return c, err
 	}
 	keys, err := s.db.QueryContext(ctx, s.d.q(`SELECT kid, client_id, algorithm, public_key_pem, created_at, revoked_at
 		FROM client_keys WHERE client_id = ? ORDER BY created_at, kid`), id)
@@ -101,4 +194,22 @@ func (s *DB) getStoreClient(ctx context.Context, id string) (contracts.StoreClie
 		c.Keys = append(c.Keys, k)
 	}
 	return c, s.d.wrap("get client keys", keys.Err())
+}
+
+// clientStrings reads one column of a client's rows.
+func (s *DB) clientStrings(ctx context.Context, op, query, id string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.q(query), id)
+	if err != nil {
+		return nil, s.d.wrap(op, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, s.d.wrap(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, s.d.wrap(op, rows.Err())
 }

@@ -1,0 +1,229 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"payhub/contracts"
+	"payhub/internal/auth"
+	"payhub/internal/clock"
+	"payhub/internal/store"
+)
+
+// clientCLI runs `payhub client …` against the SQLite database db and returns its output.
+func clientCLI(t *testing.T, db string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := rootCommand(io.Discard)
+	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(append(append([]string{"client"}, args...), "--db", "sqlite:"+db))
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// newPublicKeyFile writes a fresh Ed25519 public key (PKIX PEM) and returns its file and
+// private key.
+func newPublicKeyFile(t *testing.T) (string, crypto.Signer) {
+	t.Helper()
+	key, err := auth.GenerateKey(contracts.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := auth.MarshalPublicKeyPEM(key.Public())
+	path := filepath.Join(t.TempDir(), "pub.pem")
+	if err := os.WriteFile(path, pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, key
+}
+
+func openClientDB(t *testing.T, db string) contracts.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestClientRegisterRefusesKeyIDsNoTokenCanCarry: issue 15. `payhub client register`
+// registered keys under ids no token can name (the verifier takes only
+// ^[A-Za-z0-9._-]{1,64}$), such as "bad kid/../x": a key nobody can use, and a kid with
+// path and space characters in the database and the logs. Now it is refused and nothing
+// is written; client and store ids follow the same rule.
+func TestClientRegisterRefusesKeyIDsNoTokenCanCarry(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "payhub.db")
+	pub, _ := newPublicKeyFile(t)
+	for _, bad := range [][]string{
+		{"--kid", "bad kid/../x"}, {"--kid", "with space"}, {"--kid", "a/b"}, {"--kid", strings.Repeat("k", 65)},
+		{"--kid", "ключ"}, {"--kid", "kid\n"}, {"--kid", ""},
+		{"--kid", "ok-1", "--client", "pos 1"}, {"--kid", "ok-2", "--store", "store/../1"},
+	} {
+		args := append([]string{"register", "--client", "pos-1", "--store", "store-1", "--public-key", pub}, bad...)
+		if out, err := clientCLI(t, db, args...); err == nil {
+			t.Errorf("register %q was accepted: %s", bad, out)
+		}
+	}
+	st := openClientDB(t, db)
+	if _, _, err := st.LookupClientKey(context.Background(), "bad kid/../x"); !errors.Is(err, contracts.ErrNotFound) {
+		t.Fatalf("the refused kid was registered: %v", err)
+	}
+	if _, err := clientCLI(t, db, "register", "--client", "pos-1", "--store", "store-1", "--kid", "pos-1.key_2026-01", "--public-key", pub); err != nil {
+		t.Fatalf("a good kid: %v", err)
+	}
+}
+
+// mint signs a token of client pos-1 for store-1 with key kid, issued at at.
+func mint(t *testing.T, key crypto.Signer, kid string, at time.Time) string {
+	t.Helper()
+	tok, err := auth.Mint(auth.TokenRequest{Key: key, KeyID: kid, ClientID: "pos-1", StoreID: "store-1", IssuedAt: at, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+// TestLeakedKeyIsRevokedByACommand: issue 15. A leaked store key could be revoked only in
+// SQL. Now `payhub client revoke --kid` does it: a fresh process refuses the key at once,
+// and a running one, which trusts a key it read for auth.DefaultKeyTTL (5 s), refuses it
+// at the latest 5 s later.
+func TestLeakedKeyIsRevokedByACommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "payhub.db")
+	pub, key := newPublicKeyFile(t)
+	if _, err := clientCLI(t, db, "register", "--client", "pos-1", "--store", "store-1", "--kid", "pos-1-key-1", "--public-key", pub); err != nil {
+		t.Fatal(err)
+	}
+	st := openClientDB(t, db)
+	clk := clock.NewManual(time.Now())
+	running := auth.NewVerifier(st, auth.VerifierOptions{Clock: clk, KeyTTL: auth.DefaultKeyTTL})
+	ctx := context.Background()
+	if _, err := running.Authenticate(ctx, mint(t, key, "pos-1-key-1", clk.Now())); err != nil {
+		t.Fatalf("before the revocation: %v", err)
+	}
+	out, err := clientCLI(t, db, "revoke", "--kid", "pos-1-key-1")
+	if err != nil || !strings.Contains(out, "revoked key pos-1-key-1 of client pos-1") || !strings.Contains(out, "within 5s") ||
+		!strings.Contains(out, "no key left") {
+		t.Fatalf("revoke: %v: %s", err, out)
+	}
+	fresh := auth.NewVerifier(st, auth.VerifierOptions{Clock: clk, KeyTTL: auth.DefaultKeyTTL})
+	if _, err := fresh.Authenticate(ctx, mint(t, key, "pos-1-key-1", clk.Now())); err == nil {
+		t.Fatal("a process that had not read the key yet accepts it after the revocation")
+	}
+	clk.Advance(auth.DefaultKeyTTL)
+	if _, err := running.Authenticate(ctx, mint(t, key, "pos-1-key-1", clk.Now())); err == nil {
+		t.Fatalf("a running process accepts the revoked key %s after the revocation", auth.DefaultKeyTTL)
+	}
+	if out, err := clientCLI(t, db, "revoke", "--kid", "pos-1-key-1"); err != nil || !strings.Contains(out, "already revoked") {
+		t.Fatalf("revoke again: %v: %s", err, out)
+	}
+	if _, err := clientCLI(t, db, "revoke", "--kid", "nobody-1"); err == nil {
+		t.Fatal("revoking an unknown key succeeded")
+	}
+}
+
+// TestRotateKeyAndList: rotate-key adds a key while the old one keeps working (no gap),
+// --revoke-old revokes the others at once (a leak), and list shows it all.
+func TestRotateKeyAndList(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "payhub.db")
+	pub1, key1 := newPublicKeyFile(t)
+	pub2, key2 := newPublicKeyFile(t)
+	pub3, key3 := newPublicKeyFile(t)
+	if _, err := clientCLI(t, db, "register", "--client", "pos-1", "--store", "store-1", "--kid", "k1", "--public-key", pub1,
+		"--return-origin", "https://Shop.Example:443/", "--return-origin", "https://shop.example"); err != nil {
+		t.Fatal(err)
+	}
+	st := openClientDB(t, db)
+	ctx := context.Background()
+	v := auth.NewVerifier(st, auth.VerifierOptions{})
+	out, err := clientCLI(t, db, "rotate-key", "--client", "pos-1", "--kid", "k2", "--public-key", pub2)
+	if err != nil || !strings.Contains(out, "payhub client revoke --kid k1") {
+		t.Fatalf("rotate-key: %v: %s", err, out)
+	}
+	for kid, key := range map[string]crypto.Signer{"k1": key1, "k2": key2} {
+		if _, err := v.Authenticate(ctx, mint(t, key, kid, time.Now())); err != nil {
+			t.Fatalf("after rotate-key, %s: %v", kid, err)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--client", "pos-1", "--kid", "k2", "--public-key", pub3},     // taken
+		{"--client", "pos-9", "--kid", "k9", "--public-key", pub3},     // no such client
+		{"--client", "pos-1", "--kid", "k 3/..", "--public-key", pub3}, // no token can name it
+	} {
+		if out, err := clientCLI(t, db, append([]string{"rotate-key"}, bad...)...); err == nil {
+			t.Errorf("rotate-key %q succeeded: %s", bad, out)
+		}
+	}
+	if out, err := clientCLI(t, db, "rotate-key", "--client", "pos-1", "--kid", "k3", "--public-key", pub3, "--revoke-old"); err != nil ||
+		!strings.Contains(out, "revoked key k1") || !strings.Contains(out, "revoked key k2") {
+		t.Fatalf("rotate-key --revoke-old: %v: %s", err, out)
+	}
+	for kid, key := range map[string]crypto.Signer{"k1": key1, "k2": key2} {
+		if _, err := v.Authenticate(ctx, mint(t, key, kid, time.Now())); err == nil {
+			t.Fatalf("%s still accepted after rotate-key --revoke-old", kid)
+		}
+	}
+	if _, err := v.Authenticate(ctx, mint(t, key3, "k3", time.Now())); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	out, err = clientCLI(t, db, "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"client pos-1 (pos-1)", "stores: store-1", "return origins: https://shop.example\n",
+		"key k1 EdDSA", "key k3 EdDSA", ", active", ", revoked "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Return origins are checked and normalised when registered, and replaced by
+// set-return-origins.
+func TestClientReturnOrigins(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "payhub.db")
+	pub, _ := newPublicKeyFile(t)
+	for _, bad := range []string{"http://shop.example", "https://shop.example/thanks", "https://user@shop.example", "shop.example",
+		"https://*.example", "https://shop.example?x=1"} {
+		if out, err := clientCLI(t, db, "register", "--client", "pos-1", "--store", "store-1", "--kid", "k1", "--public-key", pub,
+			"--return-origin", bad); err == nil {
+			t.Errorf("origin %q accepted: %s", bad, out)
+		}
+	}
+	out, err := clientCLI(t, db, "register", "--client", "pos-1", "--store", "store-1", "--kid", "k1", "--public-key", pub,
+		"--return-origin", "HTTPS://Shop.Example.:443", "--return-origin", "http://127.0.0.1:8080")
+	if err != nil || !strings.Contains(out, "return origins: https://shop.example http://127.0.0.1:8080") ||
+		!strings.Contains(out, "loopback origin") {
+		t.Fatalf("register: %v: %s", err, out)
+	}
+	st := openClientDB(t, db)
+	ctx := context.Background()
+	if c, err := st.GetStoreClient(ctx, "pos-1"); err != nil || !slices.Equal(c.ReturnOrigins, []string{"https://shop.example", "http://127.0.0.1:8080"}) {
+		t.Fatalf("stored origins %q (%v)", c.ReturnOrigins, err)
+	}
+	if _, err := clientCLI(t, db, "set-return-origins", "--client", "pos-1", "--return-origin", "https://pay.shop.example:8443"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := st.GetStoreClient(ctx, "pos-1"); !slices.Equal(c.ReturnOrigins, []string{"https://pay.shop.example:8443"}) {
+		t.Fatalf("after set-return-origins: %q", c.ReturnOrigins)
+	}
+	if out, err := clientCLI(t, db, "set-return-origins", "--client", "pos-1"); err != nil || !strings.Contains(out, "cannot make redirect payments") {
+		t.Fatalf("clearing: %v: %s", err, out)
+	}
+	if c, _ := st.GetStoreClient(ctx, "pos-1"); len(c.ReturnOrigins) != 0 {
+		t.Fatalf("after clearing: %q", c.ReturnOrigins)
+	}
+	if _, err := clientCLI(t, db, "set-return-origins", "--client", "pos-9", "--return-origin", "https://shop.example"); err == nil {
+		t.Fatal("origins set for an unknown client")
+	}
+}
