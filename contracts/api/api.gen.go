@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -508,6 +509,39 @@ func (e WebhookEndpointListObject) Valid() bool {
 	}
 }
 
+// Defines values for WebhookEndpointSecretWithheldObject.
+const (
+	WebhookEndpointSecretWithheldObjectWebhookEndpoint WebhookEndpointSecretWithheldObject = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointSecretWithheldObject enum.
+func (e WebhookEndpointSecretWithheldObject) Valid() bool {
+	switch e {
+	case WebhookEndpointSecretWithheldObjectWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointSecretWithheldStatus.
+const (
+	WebhookEndpointSecretWithheldStatusDisabled WebhookEndpointSecretWithheldStatus = "disabled"
+	WebhookEndpointSecretWithheldStatusEnabled  WebhookEndpointSecretWithheldStatus = "enabled"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointSecretWithheldStatus enum.
+func (e WebhookEndpointSecretWithheldStatus) Valid() bool {
+	switch e {
+	case WebhookEndpointSecretWithheldStatusDisabled:
+		return true
+	case WebhookEndpointSecretWithheldStatusEnabled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookEndpointWithSecretObject.
 const (
 	WebhookEndpointWithSecretObjectWebhookEndpoint WebhookEndpointWithSecretObject = "webhook_endpoint"
@@ -686,7 +720,11 @@ type DeliveryAttempt struct {
 	AttemptedAt time.Time `json:"attempted_at"`
 	EndpointId  string    `json:"endpoint_id"`
 
-	// Error Why the attempt failed; null when it succeeded.
+	// Error Why the attempt failed, as a coarse class; null when it succeeded. One of
+	// `timeout`, `connection_failed`, `tls_error`, `address_refused` (payhub's address
+	// guard refused where the URL led), `internal_error` (payhub could not sign), or
+	// `http_<status>` for an answer that was not 2xx (e.g. `http_503`). More classes may
+	// be added; the details stay in payhub's logs.
 	Error   *string `json:"error,omitempty"`
 	EventId string  `json:"event_id"`
 
@@ -1138,6 +1176,32 @@ type WebhookEndpointList struct {
 // WebhookEndpointListObject defines model for WebhookEndpointList.Object.
 type WebhookEndpointListObject string
 
+// WebhookEndpointSecretWithheld The endpoint as the replay of a create or rotation shows it: the secret that request
+// issued is not shown again (it was shown in the first answer only). Rotate the secret
+// to get a new one.
+type WebhookEndpointSecretWithheld struct {
+	CreatedAt      time.Time `json:"created_at"`
+	Description    *string   `json:"description,omitempty"`
+	DisabledReason *string   `json:"disabled_reason,omitempty"`
+
+	// EventTypes The subscribed types; empty means all.
+	EventTypes []EventType                         `json:"event_types"`
+	Id         string                              `json:"id"`
+	Object     WebhookEndpointSecretWithheldObject `json:"object"`
+
+	// SecretWithheld Always `true`; the response carries no `secret`.
+	SecretWithheld bool                                `json:"secret_withheld"`
+	Status         WebhookEndpointSecretWithheldStatus `json:"status"`
+	UpdatedAt      time.Time                           `json:"updated_at"`
+	Url            string                              `json:"url"`
+}
+
+// WebhookEndpointSecretWithheldObject defines model for WebhookEndpointSecretWithheld.Object.
+type WebhookEndpointSecretWithheldObject string
+
+// WebhookEndpointSecretWithheldStatus defines model for WebhookEndpointSecretWithheld.Status.
+type WebhookEndpointSecretWithheldStatus string
+
 // WebhookEndpointWithSecret defines model for WebhookEndpointWithSecret.
 type WebhookEndpointWithSecret struct {
 	CreatedAt      time.Time `json:"created_at"`
@@ -1149,7 +1213,9 @@ type WebhookEndpointWithSecret struct {
 	Id         string                          `json:"id"`
 	Object     WebhookEndpointWithSecretObject `json:"object"`
 
-	// Secret The signing secret (`whsec_` + base64 of 32 bytes). Shown only in this answer.
+	// Secret The signing secret (`whsec_` + base64 of 32 bytes). Shown only in the first
+	// answer to the create or rotation that issued it; payhub keeps it only sealed
+	// (AES-256-GCM) and a replay withholds it.
 	Secret    string                          `json:"secret"`
 	Status    WebhookEndpointWithSecretStatus `json:"status"`
 	UpdatedAt time.Time                       `json:"updated_at"`
@@ -1299,6 +1365,11 @@ type CreateWebhookEndpointParams struct {
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
 }
 
+// CreateWebhookEndpoint201JSONResponseBody defines parameters for CreateWebhookEndpoint.
+type CreateWebhookEndpoint201JSONResponseBody struct {
+	union json.RawMessage
+}
+
 // EnableWebhookEndpointParams defines parameters for EnableWebhookEndpoint.
 type EnableWebhookEndpointParams struct {
 	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
@@ -1326,6 +1397,11 @@ type RotateWebhookSecretParams struct {
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
 }
 
+// RotateWebhookSecret200JSONResponseBody defines parameters for RotateWebhookSecret.
+type RotateWebhookSecret200JSONResponseBody struct {
+	union json.RawMessage
+}
+
 // RedeliverEventJSONRequestBody defines body for RedeliverEvent for application/json ContentType.
 type RedeliverEventJSONRequestBody = RedeliverEventRequest
 
@@ -1346,6 +1422,130 @@ type CreateWebhookEndpointJSONRequestBody = CreateWebhookEndpointRequest
 
 // RedeliverToWebhookEndpointJSONRequestBody defines body for RedeliverToWebhookEndpoint for application/json ContentType.
 type RedeliverToWebhookEndpointJSONRequestBody = RedeliverRangeRequest
+
+// AsWebhookEndpointWithSecret returns the union data inside the CreateWebhookEndpoint201JSONResponseBody as a WebhookEndpointWithSecret
+func (t CreateWebhookEndpoint201JSONResponseBody) AsWebhookEndpointWithSecret() (WebhookEndpointWithSecret, error) {
+	var body WebhookEndpointWithSecret
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookEndpointWithSecret overwrites any union data inside the CreateWebhookEndpoint201JSONResponseBody as the provided WebhookEndpointWithSecret
+func (t *CreateWebhookEndpoint201JSONResponseBody) FromWebhookEndpointWithSecret(v WebhookEndpointWithSecret) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookEndpointWithSecret performs a merge with any union data inside the CreateWebhookEndpoint201JSONResponseBody, using the provided WebhookEndpointWithSecret
+func (t *CreateWebhookEndpoint201JSONResponseBody) MergeWebhookEndpointWithSecret(v WebhookEndpointWithSecret) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWebhookEndpointSecretWithheld returns the union data inside the CreateWebhookEndpoint201JSONResponseBody as a WebhookEndpointSecretWithheld
+func (t CreateWebhookEndpoint201JSONResponseBody) AsWebhookEndpointSecretWithheld() (WebhookEndpointSecretWithheld, error) {
+	var body WebhookEndpointSecretWithheld
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookEndpointSecretWithheld overwrites any union data inside the CreateWebhookEndpoint201JSONResponseBody as the provided WebhookEndpointSecretWithheld
+func (t *CreateWebhookEndpoint201JSONResponseBody) FromWebhookEndpointSecretWithheld(v WebhookEndpointSecretWithheld) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookEndpointSecretWithheld performs a merge with any union data inside the CreateWebhookEndpoint201JSONResponseBody, using the provided WebhookEndpointSecretWithheld
+func (t *CreateWebhookEndpoint201JSONResponseBody) MergeWebhookEndpointSecretWithheld(v WebhookEndpointSecretWithheld) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CreateWebhookEndpoint201JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CreateWebhookEndpoint201JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsWebhookEndpointWithSecret returns the union data inside the RotateWebhookSecret200JSONResponseBody as a WebhookEndpointWithSecret
+func (t RotateWebhookSecret200JSONResponseBody) AsWebhookEndpointWithSecret() (WebhookEndpointWithSecret, error) {
+	var body WebhookEndpointWithSecret
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookEndpointWithSecret overwrites any union data inside the RotateWebhookSecret200JSONResponseBody as the provided WebhookEndpointWithSecret
+func (t *RotateWebhookSecret200JSONResponseBody) FromWebhookEndpointWithSecret(v WebhookEndpointWithSecret) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookEndpointWithSecret performs a merge with any union data inside the RotateWebhookSecret200JSONResponseBody, using the provided WebhookEndpointWithSecret
+func (t *RotateWebhookSecret200JSONResponseBody) MergeWebhookEndpointWithSecret(v WebhookEndpointWithSecret) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWebhookEndpointSecretWithheld returns the union data inside the RotateWebhookSecret200JSONResponseBody as a WebhookEndpointSecretWithheld
+func (t RotateWebhookSecret200JSONResponseBody) AsWebhookEndpointSecretWithheld() (WebhookEndpointSecretWithheld, error) {
+	var body WebhookEndpointSecretWithheld
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookEndpointSecretWithheld overwrites any union data inside the RotateWebhookSecret200JSONResponseBody as the provided WebhookEndpointSecretWithheld
+func (t *RotateWebhookSecret200JSONResponseBody) FromWebhookEndpointSecretWithheld(v WebhookEndpointSecretWithheld) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookEndpointSecretWithheld performs a merge with any union data inside the RotateWebhookSecret200JSONResponseBody, using the provided WebhookEndpointSecretWithheld
+func (t *RotateWebhookSecret200JSONResponseBody) MergeWebhookEndpointSecretWithheld(v WebhookEndpointSecretWithheld) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t RotateWebhookSecret200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *RotateWebhookSecret200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -2158,218 +2358,230 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3tchu3kjd+KyjuVpn0DmlKlp2YrP3gxHaOkzjRyvLxPxv6zwFnQBLREGAGGNE8KVede9i9hWcv5LmU",
-	"XMlT3Q1gXjikJMd2XlbnQ441nJcG0Gj0y6+7f+kkerXWSihrOqNfOkvBU5HjPx+fPu//XeRGagV/psIk",
-	"uVxb/LNzvhTs8elzdkk3sG78ww8//NB/8aL/5EncY3YpWC7MWisjmDQsFyoVuUiZVINO1DHJUqw4vHXN",
-	"rRU5vPH//3HYf/Tml5N3ffrHcfmPf+1EHbtdi86oY2wu1aLz7l3UeZ6K1VpboWz/TKwzvhXpLp2xzQsR",
-	"s81SKGaX0gAxQJyxGsgJNOo544oJnmdS5CwXPxfCWLaRdkm385WYqDh8Mtn2vxHbOGK5+/KY8ZkRyjKt",
-	"GGdzmRvLxFuRFEDHYKJqgxaqWHVGP3aAts6btrGdCZtv+4/nVuS7Y3opEq1Sw6xmGy4tm4m5zmG+bb6V",
-	"alGf4JVUcgWfG4bvSGXFQuT4of+vf0Zj7T9P21fZzcUdw2TKujAZCc8ykcOFOZOW4bA5M1wJppXojeEi",
-	"X68Fzw2TimV6YRhXKVvnepaJFZvpVApTJ7M5Be+izprnfCWs48anl0LZ5+kpt8t2OgXc4KiMxaWdxuzf",
-	"2Ktvnz/pRbiE8UbMllpf9GUaw3JLa1gqMnkpcqCGPWYrns11vgIuTRlXZiNyw06GJyxW2k7nulBpDFRL",
-	"+OQaCIk6iq9wStNO1IGZkjlwISzsodFVmDfZfiO27SNKMklDuhBbNtc5MbDnza4RglVeA1Nt3a6svKs3",
-	"YGeOMSaqxs/4WliXmU63TIlLkTuWFcZtYPqS3chEjPESMXZlZ0+U3wG0WeKWXTliuAmREC6VSHEw3LJM",
-	"cGPZ8Qlb6iI3rLvm22UxG7HPjicKL/UYhy1QowbkVSasSGlX4WKQ1CqXo7FPD67Nir/9VqgFsNXxgwcR",
-	"bBj/91Hb1jzl29UVrLimWzwzrvm2ZMbrMlrEMnkhGFcTVagLpTcKNldlzL+RAV/Tbniq0rWWV+wsd48f",
-	"z0bcfDgfZt+8g5uJ91AofMFTJ77gr0Qr4Dv4J1+vM5lwGMQ9J3b+7SdDB1n5+n/Nxbwz6vzLvfIMvEe/",
-	"mnun9BR9dK9UhOMkDH/EYqkueSbTqfs5Zt1ycr5++f13EfOLOZciSyOWFkSomKgLsY0YfZ5dSp0h9ZHb",
-	"ViLPdW5+fBP3IhbLkr2nF2I7XUljpFrE0UTt/OYoiqOSuKTIjc7hCl/LqTvBp4UyxXqtcyvSmNhsvy7Q",
-	"NnHu7nvVW1sOmEOP1u7Fif9Sq3kmk0+6vC1TOC2MiOnwuxDbOybIwcAExsosY3mhlFSLEZ3FLONW5D1c",
-	"FTf1xnILb1LaMp5leoMqEco3PftJJLDH4J7C9JjOWZxwlYhsupEq1ZvpmhsjUiJkotY8twrPYbqL0V1A",
-	"jb4UORAxLxS831jB096AvYSv42XDM8M4Kg1OetP5IibKHw0fkAf2aGqH3tD2yG/mpmc6n8k0FepTSwvS",
-	"mNiKbxmsfKrxKB+xGNXQKYjJRc6V9YvLrL4QCnkBNDtp8DFcHq8UEH/M/Yhi1s11Jnp/mJ37XIFez7On",
-	"ILg+7fZ1X56izIxHoI/zIrOwEWSKp/OymA3Yc9ReN9ywnEsjUqdrBK2dzcSCK7inpua4jRJUqDFLliK5",
-	"wGvu4Hcy+6un57FXzpMlzxdSLRhfcKn+gnvrO22fwUn/SZe61C9GYL4FRSmv6SQRXOBK26XIaUfdMU7c",
-	"Dv4Ym+WUbzPN03Otv+X5QnzSOQTtf2q1nmbw6XhUU7bRNHAHCv6QyZX8o8zaS5FfykS8UvySy4zPsk87",
-	"ce78nRbl993suV/gXAa5PYP55MlSpCyXi6VlSm/Q8AKWBJkAMijVSoxBzIDiQJIorngBYmac1b9jww1Y",
-	"bGgmGqSQoEPpZSzPLYoflXqykCYyg7nlM24E2wrLuvG9XPB0+4+YGb41zOjeeD+lu9R8ONHWcIIcerJ6",
-	"62/mq3OtX3C1dZfNJ2WqnFsxxU0mQKhZrdmKq63fkGbMruSQwZ99/l8pXtilzuU/xKc9Tgr8sFAWLbLU",
-	"7WbUxdDQIzMrYk6bh2NFvF2D6frB5vz169f9xxUiWjyaXwieg54C2s2/TzretEAyJ524c9ju/61Ls851",
-	"IowBEfNUWWm3v6PlvRFZ1nfH/KywFXkLMmq0ayjnoiADykuraKJSOZ+LHLQ292awsMl0moq3iRCpmSZ8",
-	"bYtcoBXNV7pQdqoLO9Xzac7VQqDhnRR5jh8CpaQ0pSMWr4Rd6rRxfcAeqy3Ta5HjXHm/CbyI5+kURDI+",
-	"wZNErNEwQB82iOs1t8uI/VyIfBuxHZ80cCUe2wnPcykM2yy5nahM6wvjfErwU8pUsZqJnHWP7v/6z/86",
-	"esRSuYC367m/Qaq0MEHIc0ZM/22xVKTywtwtpI3YItfFWuB+UNqiZcJBGhW5tFuW6FSwLiePB1McVitO",
-	"LhOYmuTyEifP3zyFm/EHmASiMI7Yr//8n144zyy/EIYoRJ43TKtsG+HRhratMMwUyZJxOKScHkNaOFdb",
-	"OsfQ/0t2O8YBdM4yvVh4p+JfSjN/VTp2XohU8nOUCZ9UrAYCpiugYApiyUlXr2HCxo2rdMD34z+EpvnO",
-	"S1Sk4Ut0tjgvcMX7yNNUAuE8O81hW1spTGc055kRUWddufRLJxfctAXVXi+3ZXDKeXVMxOa5EMyKt3bM",
-	"LsTaMm6qxuYd491E5DGc0ttx6pq+7d3jwF0hawgm6ksSdS9QZhGJaD13Rh1eWL3iViadaIdwQU6slVYC",
-	"lxM2qRqxODwTl6qiI3zM4hVXBc9i3MAsHPqGdZc6S81EYcihUKkZs1O+PeVbts5F39+Iw+3hvq/OGtJv",
-	"yPmGH52o+PT7l+fs3uXRPfdtc+8Xmb67526O4Uhn8yLLQBBIhQo8Wo1uDZjVLBeZAB0ZPgXkkaTwobzq",
-	"3NCoWgJ7YXZ/E/fQAbTLPX/TG7YCuWe1n4WIcctW2qDvqJzglNE7xkyvpLUiZSvBlWEcJgAk44DRSWss",
-	"/O1HTIFcnAVUeODk5ZYCig9POlEZazxqjTW28FqePhGWy8xcOQdNhuPWnwcXQqwN4zNd0DDpZKAbZMq6",
-	"dPzSkRL3IjpH0VEwdlEveIrOmqhxbOmczhgYbn0VZjlXeyKmSAD+Xm5VMgjh8DMMjkwxWAxY/PfnLx/j",
-	"Rt1hFNQrW+KCT/E6vDf+4YcXL/Dhlhj6v7a9M+PGnuwJureH2HdXLBfc3pR9xVu+WpNx7nn36Hg4jDoz",
-	"nsMsd0ad48+Pju+fPHj42eePhvSvTtTxGlVn1Pn69AdguExvOqPwWNRZOSnVWfPtmm87UUfnqcinEq7p",
-	"PO0fD48f9o+O+sef94fDk2MYpMhXUvGM7rEyy/rDz2Bo19tkyHjIZYWxeiVy4EITeSe+J/kOWAtK56xQ",
-	"5C7Z3Sv8Le2VR+X/Du+gyny1ch3wqwEVWKRsnutVjcw7hq2XWokBO3PRtuDIjN1rYwbzG7FqbAJ9Zhtp",
-	"RCuffR7dP25nNSd/rtIa6ocNPpc7S6Z9kGB/ZaJfGFFRAJsDneV6Y0TOFtrSRHz14nvmeJZ9xa3YcFgg",
-	"MpgUfYJ14xdFZqU7HwYLYc/h9zhyau/9IaxoYYXpNeawJl9w+iZqd/68tHISp9RhQdMfNXRyndfl0ERx",
-	"td0sRS6A0XjVBiKN10XfT46P2T77gWS6N2YnioJJcFjA9GiVCPJJIX2kFkdOKUZDN1lqrx5XGeFx/z95",
-	"/x/D/qN/u/fv08GoD1xx/ODhHrYIO/oKvvD3vfOb/grtk1btGdz6DsUChwm46rEX/r53pSi51odKhi3l",
-	"zeEHv4f7nuMjubBFrqZFnu3yOIwArM9U5iKxTjHq+gA5MHoueqNS3YFtzReCEW84FjMC0UEYLdrdFbjS",
-	"1UNpyVUqUrCHZjy5YF0KXriNMJVpzHiaEqfgO9Hw7IH9yvjM6KywgsVLa9cmZq/OvkVOhLM4yUUqlJU8",
-	"M8BA85wvcGshC1U10+HJ5y28UhPUhyf33N1K81sYkU9rOqJ7RRtQw4dQc4FOgEQEsViZukyqC1CakgQO",
-	"hTYRSneQBG0o3g9PrsaUlAiIH/3JU9ksgTndZniz92A+Q7fFx1MryS0STrvSAvG0NjVKECbO5HYRcnwD",
-	"n2XixhpkdE27iT5RtZve1xTCOW0AZd5vcmv01jFHw2Gb+ncJew8um3bOxZ9oSRIhL0U58SCrV2u79b+g",
-	"Wo/wGytW5qqthDA79BC8wzl7Tg8dl0TyPOcomFsF2GsURCWuji30OEgHqxln62KWyQRkSi6MGVxDFjQ2",
-	"CHy3dQtUDpc6Uc9ffs9Ojo8+YzxbL/lMWJkEjsXzdewMIsJESHKzlQoc6359+gNbcsOUVqIHNAed1qmm",
-	"jSPxzS/320/AJwKxaw2mQqW8wTB4XwUtavNClMOeaZ0Jjq4NEm47X3ITU4GbOgDk1OO52qGn1al274gI",
-	"p+Vpapv8J7Ti28fWAvftDojTDyKdcvw1bP2UW9G3ciVazSBH6nTPIIVHF7QLBPdRNucyE+mYKTDxnR+V",
-	"mSJJhEjJloVfKIJIGLQ9O3IPGcDfU8LtXAmho9sc25UEKe1cwCzhK3GApIo83ENNxsnjTbt997FdznD7",
-	"dTt1E3ZTzgiTU1+xqL7qNcquwUTfStO2M5xidy1x1mTLd7tibMnNdKXJVtndXEq8tQ4wBzdcySa7c5vB",
-	"KK4/nzi8ClV1EtpmDRE2X7bahY+B22aZiNiKJ0upRD8XHE/fAMYGPhwweJyEH+n/uUA//ZgpscFbDIKX",
-	"ZmCJgDI4YN+ItWXi54JnTjFkcaKVzXlizSCQFLNEK2M5iNYuBg1EymZbxpkVxvbqPrQGeBKZqxXo2PKL",
-	"exZRplWUI/BgO8ixE3Ua8b5O1NnBY5GS4lBjUScATlpJmBZGVChAsB8oci0gvk7UqQMvkJw2P3nLlyiM",
-	"hcjZ1jAVDHo3SlVRKeuxqKBg7lyuUlR6XdoNTCCnErzGeagCsfCQ3EFMwJzvghdAVMBr3MhqZ06510pd",
-	"pd1NwxUlBTCulC5UIgzrxkD3gDZP7JNBcmF0kYMBbLy/Ex/sDdh3YuN0rRXfTtRMkDE09tpVbphcKFA7",
-	"EcOpCDq/ZalGP8qF0ptBMKYGjhOczR5T3GOiMq0WYHQLZckTgHDOipFPmzLN9XotUo+T94ouBvhqFt1G",
-	"ZtkEQ6H0qh6B9y95VoCSTKgOcpGWw9jkoD8qtGmkRa8qvBD2W32b+sG4SDDtR3/RyTQz5QkuRflLJaZf",
-	"XgxncOUaHdaVCzSI2iWH9Nq5ycuOluf9rFd+ULhr4IxSjlia0sFaqJTG5S5U6XSXApnu75Kkpp41SCXG",
-	"y9u5+JkUWfq0XY95HMQ0GuVaCRdFdVzqRrvrnW53E+KukLDUWi3KeIyDojePiFa/9EoYwxc3fjcw1bJY",
-	"cWVa34rT1Jbq9PXL779j7lfWPXv2JXv4aHjU8+PX8zmtlP8OudXvkfRr86w3jl3/4agTPMo0vraD9kXF",
-	"rdRu+9Usuwetll2LT9M5csBcRTQDuxDbe7RZ4XOs64M4x0MmlAWzqhc5hxz6bJwRVaWkYrCVA/hOvLWP",
-	"EyvbbeimY3tVGIIqazaXSpol4yxu7O/Y+wB2WTAVYp1JdbH7qe/XQtXiIncM4+s1I6dXtt0fEIHvtjrl",
-	"vRMYfeBWrw3b6PyCwDrzmmw0fGtqroeD9sfPOSIS2p11sHivzr4lK1ylIofzg7P/OCOlqu193rM3PWA8",
-	"W40evH1e7W7pHuy1fsO6E/GQXlxyAtn6jW2Br3hzkIPaz90+i1Np1hnfTn/O4xEzS71hcWUW49ocMV13",
-	"3jP3MOvqnOm1UBPFWOw5KW7e7oMaoEf2K27T0cEJtLq8FUmqH28l/Z1yvVolt/fptkcqPM4Ybirdi2P6",
-	"oQ96VSYFuf8jd8BzBFDuc7APpqN7/Te/HEUP98T3nHN6lx7SF2CX0RlsuZWXcHokOsezBA6WvRv5o4fC",
-	"di1Up70GfXa/U1LPPSIrRnAq4g5Yd8gKZWUGhKgxy4QBecNVeS/hJzmKBckzHzDH2A5pVT4hEs59dlPK",
-	"SScQ+3ijWAHhQakoXZZ7HavX/PyOFrSfNxk3F+TV9+lDS5k5NbawiV4JnFDYhbgdndKZikS6aEAOM2Qw",
-	"OBUekZYlusgQ28yMsDaDOQ0KKz5Qg6+4JOIN/NMuc10slqOJkpZhECP2ul+McIw4TFkc4F4UvHDwjdnW",
-	"f6vrsp/IZzxRMZ9xlWoFlsx2ijOAULnY6W1TN4KpIzKNexQxm2d84ZRm7s0F2DcTVVfCxm4CHa5MWKSQ",
-	"ADG5WHGpjOeyNKpFcPRGTZRX5rnzYJtS0afwBKZyGRCB0hq24VtnPe/6LFrQQO0uMm9qiLTMXOEmXBwc",
-	"iOxOrxcvaw3wXv1QCQuBR9ANfzO/4XsFGrnMYGTtunNYCvKoOL6K2DoXmAC/8TqI8+9Jw2IyEeIRqqWY",
-	"BWiK+VwmUig7xeUOUMdUJJlUhBctg+DV7M2KqwLW1b07mqjYYZDhJmekV5/DcBgZ6iD14VJIOp2awqxF",
-	"4nCq3jzPxU/umkej4m2w0WKyiFE59S4hsohrzFguhJ/UvXbDY7ILSseUeLvOuCJQLEj36rLE15rvVr59",
-	"jzDy/qhhmd6N01amdzcOb/jpx2H/0eP+377+5sV3p/3zv/f/880vx3vC458wbo1ORR5sAZ5l3887ox+v",
-	"qzV23r2JrmtAjCtr5k+YyqI1LYqIicwI8ozr3JXV2PWHt/pa3cq0amvVSP211bXIy3w6MnEUpAvs2rBc",
-	"poetE2+CeI9Z9RhEOwUPousbJ36/7scElfaV3iiWC1Nk1inedHZl3NhKulKWkanuvH6DQ18Nc3SdT8sy",
-	"Vu5Pmq5DdHrn2HOQQd8+/+4pw6s258oQSzxP4140UQhcwCmqEekUgUSrRGYS5caAPc42eGAzonsUXnzH",
-	"sKNHfcStM5maiXIKHvrQOOboexAO4QrFWw42KWgYaINT/q3ZI+5ygYCIA/hkv5fOyjvfRZ0ydnSNXfyS",
-	"bn7n3dUHebo25zORabXAuHG3hIj5ci545OyxKetgjJZ4tMwy8iharS/qnH3tLVSs0xue9AejUm5So1ZI",
-	"RdPE2FXdm7CLHd2nMv8tmndNcamNrc2wrh49rdZOTbISfAy22AgtX4/gcwlLsBYeCVi6RZZUQ6TVggY7",
-	"u+sv9p28FmlvXEEHutozmO6EX0ULP6j2tshV1bRv4mhK2z6uHD6x8037u4AQIN1VDOJbQ99yAJvwPcyn",
-	"dpZEdTC5uJS6MNnWg3YqQhchz+hRaIUItYyw4lGoDYX8YcL46SyFHaKxuhVp47ce/BDBx31yjTEFPnG/",
-	"/4S9FElBSeJZJtTCQ7z8s76myq73jTJzcEwlaAyml9Ed47rvywPDgi8EEV9Wu1mN4IROlqHEjoEX1wlJ",
-	"W14Ck6CrptAdJNWj3Br+lTKOhB4WWqarXC1ue/iIcMOfiN6LBR5qHt8fMSU2wliq1NHinbxJFNk7Vq6I",
-	"HtepeqHzMHGGzXWW6c2YzYVN0DPuXPpxJbpbVVz3h6BbkL/4mz/ScfVhOqrogtjTiUyOEKVroR5+h3B2",
-	"XVXdTX9EmC2MgiPCUFoP+EffQRvWN2JagXHl8sTmdYxl5HJEeNXwilmX/D8Bokt5JuVmveYOdTW3eHV/",
-	"us0SJACKBtB1F1qAfZlzzBK3uurvuBeXATR4q1cq6S2Mmwvjs7QHDCxoL8VZ1x/evZIdMdKvLQZQcpGO",
-	"HIjZ2XterriSCThhrVDj9szGiaoogO7NI9Tz1nyLS+dUv+7XfM1Vj86LoBd+ffoDnDuwYv5+L08nqnvO",
-	"5YYrUMfOXz+J2PmSy4xjlRt2/rcvxkisqWLad+GcL7aId4jwBINlnaiqT32ighZK5+xmqTPBUp1lPKdz",
-	"acaXGKk9f/0E1u38b184ABm6bEjrccoC/E4qRW+irAuSIcSerRBwnqHcOhoO26e4Ld10zHipKft5W3Iz",
-	"UT5SpJUoy/+wda4XuTCGoY4LmhTr+sUt63U9Yo0yRWNyo0s7UVi1pIQOU/kjcu+lvQF7XgGlk6tCxwQk",
-	"nijabmE9YA/2WCYwjxWP8rV01VMckD4opl6FgQfxbNeXEqyzdS7m8u1EdTlLtJrLRZGj5wAdM2PmEtbM",
-	"yLNZ/Gg4HH5+9PnR55//+s//iSN29LlLdh1XDI77j9yPx0znE1W5R3HFE83iz9wND90vvXG16AhRVc4n",
-	"LF4LfiKOQNS4oXqfKuz7sB2xCsOB7cUel2KHzBxQ7Rzg273YF7bRBdqZ2kcYaGl24vmUO+N2nEN4gEZc",
-	"WH3oOH65B/FGcSweyDSWq9QM2DkoxJRIXJD8gdNEpIzupzmYg6jy6lddmI6w3iWGe5vKZfc/zkjDBdFR",
-	"1S+piAWYd/TOErWwU6wjy2ALSsXmGQrgYLDSDTIEFcdsrck7AfTQeyvSecRKV+5SZOm4Kgucsx1IpAdL",
-	"ET9y3uIQxyiDERwtpzXPufWVwozzL1+i8h43rBdKRKn4WsZYonMl+inKjFCgBIhJuHLw7BW/ELjhWcX1",
-	"TnQGZ+bdu6kABdiKbHv3LlPakQ2kpOOGww6JjBteQFwUtlluB/ChZ+WCh0+OMIq7Fmmon1SVpuSgZ3XU",
-	"y7g9DRYNCmKB7aD6LbdvG1yw4lsqH0SVupb8UtDA3CC7ID11YaPwBIKbIpZpg9Pm6xP2Buzu3SeEAiJj",
-	"pc6wKFEjxMKprZMHY49GKjLrNEZz9y7aZshw8VdPW7JYY8+IYVcobeXcOYqr0Rejs0vMP3QqD6u7pUL2",
-	"Ty5A1pQO1ZbQkDRe8NWFSQv+pwoTqoGAqqCagKapgH08oqZVArl8811/smJnz75kj04efBbAM6lOCoxt",
-	"sjiYsmQXE2BxzGIrbea5NcXYQ4ybbg5nASFXaL/xLSynWogB+440RK0sBneMSHIBlgdVJYhK3ZFh+Mxt",
-	"OZ0K5z1qh+wcROcHqCciSYDMm3vUsYqsTpwvpB2nQOUmW/KTEH3k5tWQH26n6OW1kw0q0KcW08q9bq/L",
-	"qVqYGJ1MLngaV/P3Y0ZZ/a2jPITY/tv5+WkVqz1ojbci27Tibpc6t82FMMVqxfOtt9Q8e8JrDyI5mi9/",
-	"dfacKb6Cg7D5nojFRa5GrpKu+2U0KYbD+wlmEsK/RFxPYWh5Yj+y9LDh5xCrNC8VF5wz+Str2mb7nQmH",
-	"REdo5/ul2jRSBpqls1VKSXWWajAGZD7VtQUNrze4Xi50IPYMxMH7EQu6bjv/kYotCTwd8H7wJdaVKskK",
-	"Iy8pFeV6wQKr92YmNN4u3vq3j0P5gPtHLEWHOpWdArLjG3zb5zF92BSkBuvhXOJAD7LWtjXZxqUr7UGa",
-	"wBFdyWnagLr6cyGKWox8JzGjTWR5IthPeuYk11UBl10fTPma90jh8SNtn6R50VbV4HslwLIlqIzOEWvR",
-	"8wYmFgy6MXooIHikCTCOD4B/+bNjBQafIIje+o39LAtr42PdudgX6s7FTSLdbTyNrPfm48Q5Hat+ighn",
-	"4Gf6UD0ySY4daY0DERmKTE4UBQtc3bHzWuyTdX0YM6JoZC9iX734vn/6FTwB9z5/EpcDtUWusNh/JYJK",
-	"xbGAHOcSQT1pJXJQZS3teviSsxQWYPVIS6WIPQNgbfG4N2CvPLKuotOqucQqbOUDBHGSae2dlYf2BFDL",
-	"tPND7FgCln4b4GIfOKqKCPCbt5ZNfECVPBz0BerL+O0HDnhWJq896FmqYzcITRLR7aGXxxVRHUCMOktD",
-	"5IV1XVEhuxSrcSMO4dxXqBn1fmOMxh1df8UEvxrX7HW2ORH3vr42l/JylVNs12e1F9ni8mLqzqPq3aUb",
-	"Kfi9pS1rzaLb5aa+mkABvMklYbmZcR4XdJOyhpel4REN6T+tLopDfomzGgCkvlKnh2BQ5RBD2V5ysHsr",
-	"L4ByyzJqOA0TNds2gtB5kQnDuq5CpAVtwznNCOdCaFa9FqrdS1XWDaFJq3up7t51/s/ruqMwl67N5XE4",
-	"maiEMiwRUWxFljnAilnKAyZ9W9FUcn4Rg5cTjGDaAYsbiWAVmEEDy+x9Z65EwKxIFw7oy5Ur5qkp/25c",
-	"XWCa8LDGg5rDzBGGgqCej3alUPEZpoeylirFUa5C7mC0q1ah7zckKxxMVbiy/sH7KPKNIhtXinKfllfB",
-	"SF+zDMCBwhymmMGlGQhBuGvsqnGECnvvV4qjeah9yKIPVe3FPyYUZSyWs9T64M0VmFA35CaKDTxSn/v3",
-	"1GUafPcBKgw0OfmvqIA0xvha2uVLdHZfHzq8O03NWTfhjW1l3xYKawjhPawbb5ZGJGiKzrgRD09Aw7x/",
-	"zGZbqs/20mHdMtcVDXRNjMtenRHqyNidhjdYB9ZVZXsJw3J0g4g89yXrZlic+5nfCF+/Pt8pluqcw/1M",
-	"XoqUff36vFq9FNGlOF4DJ4zI5r768oXYwumTiwXocbkHCdBBNVFdpZlZcrjuAhG9EYsfVzFuI+ZKh5M7",
-	"mOrfOX8wqFmPs4XOpV2uWPw0ffLyccy6T9PjBw+OHlGzmacvjx88jFn3tH/84GEvYmuJ4fk1RowCVdgS",
-	"xelwoGghmhsWwGlm+Km/oVN+xOILmcauLCbpjNX3sG7cfqTEvTGL7XYdh66LCByMv359Ho9Z/NNFEUcs",
-	"fvsA/++nzQX9lbj4TpJLG1cTbZCkLzMuV2bEYmlMzP59Z1Fc9zMEtQN3uWZQPcQ7pPBETGuBrba4jRHt",
-	"F4u3QKVzoz7wNQS9IxXvY/FPVsasWyj5cyFwPgmKG7kGQTVyfNgOVXOeILYsZ12tgrMj0Iv3G8qOrBb/",
-	"C/ScsG/kFwP2jLxDfpOwk+ER2ymGH+q6Gb51S+vQgtj+xpfY4YFm0JpcFQ0PeXLsXWJO7uMc7XZBotQr",
-	"N/16JajGdwkNwZF4TSRc9enwZbtNlLXI9OXGX1q7pjrVUs31geiPDw+ymbAbIZSnB8aLE7E1cEKwLqhQ",
-	"JmKn378kQKVQqel5ACv1GqImQriIVGoC1iov7BJXjzYAoiuXHJWGONWJucfXcrBKYzaXb90GmYklv5S6",
-	"yOFfUqX4ztWAfaVdmQpfDXkhFTMih/nBFPc5TwTy/EIoUFPLIqHSsDkmrimrJ6qs4gJfj1k3XujwDBvc",
-	"q/8MvDVR//Iv7AtuZGKA0RBCj/1iYBIj9ur8Wf9z4GTFL8Q04UbElVLwhqrpCWONF3RYEdwIGBtj8ZdU",
-	"pbwPitCI7RQIH1OJTTd4UMZPjh6wfSXHcSe88DWqEUaGruOWnNVQM6xSBmydFSYAqks9eJ5pbkdA7f/9",
-	"P0fHBOSKf5k4D8ykM2JY7pZNgisGrk06X5/+MOm8I6LO5UoYy1drwnqcPfuS3b9//xF7df6lc/4REPq5",
-	"A4PAcFJcbL3mPxdi5POQ7gUnLWfHD/tg1PEEZA36bBvdGiOcA5zoYFZSAYeAZkp3OifJFAtFB1lR7/NI",
-	"ohRzJCgByJVH8TCp0DsUecDxK/kqSiwVaDbOc8ENm3SwpiojdwXMnRIb93zkTCzH+UmoY0Q1K73M4viI",
-	"qwKEND7FKEygxjdLaASP6/1uiaLWrrcuawmh2OUO00qQHIgr5ehjv2fc3yhM3b+JdlBhTaOl8pjFIK4G",
-	"bgwlhgFZChF/sLq+aMyK+z3EVf3rLiCOib9LrYFoPzHjsl4tFYxxzZ3dQR86n9Ex5IW510l8Iwu0FQ3W",
-	"B/Xr6V9UCv7hweaTX+SCX4DCR1AL2ti0hqjeVwjOwh9kZrPwonqX2aPjiVppZZfGT3+lccZEETtgnfjY",
-	"JwGghNjtr+Hmr3v06z//6/jBA7bOpaI4T9hsiLZ69er5E3Z5MlElP+CRANSiJ875bdAAdzCnKrhSuYLr",
-	"iV6tMPkSXvpzoa1IJ+qlzYsEQ/J9wmSQkCCvqtFB2+oN2Ddi6wBkiV6XZ3FVtyG5SMW1QKkZ0Qrt6zM6",
-	"rgiR/Xf7HNSgftDACiPa2wzj8Ycai9etImylrRYixzluVL1BXBS5pCJCOkbYGoWVjaMjlnCllUx4hsdK",
-	"2SygbGGsyvZVvg8Wqlhl9KRMYIIj0KF//KBCJ+V6J6wwqNC/mEZPJXwweyR1zTerDckRrVaCTsr2zOHt",
-	"jvsO9ll+7N5cb3ZeRaeV6EAvP3BwI1wdalxIu53bAXu95DbUyW90gN5wTBJBZPBO50QT2otGDDELWKqH",
-	"l7iySv59XMkXI2KIXuxVyroNaPKBFj20xpw9GA5bFim4Xq/q4Ep46PZOsMh51RavNOUWDxSsorQIp6Z3",
-	"NiKQA+HTXPlaYf5r3iddp2nDpTWsWGPZVOxu8JAZV57Lq+pjKm/DbfmBVIqUdTlLcm6WLuPoQmaZa4NO",
-	"ZJauPv811NgCwNu/7Y5hD/rUVww4L7czwXHjUS+MJTcwBoZHrCqbP0s7wut8nguzBBqVLutNC05VR7AP",
-	"QmaEH35ANZtGfWpqmVBjlm5ac1qjm7pXWd7gDEcuKjLh1hddrASB//Wf/+1UOFjrObYAwjpsYYlwkIOW",
-	"bY7H/E7jqBGhtvc0nUJmPPO9d30ZDSf3y61TaRiNvUio+jzIgAjsMvjPffjPScROjuBfRw9wkU+OH0W4",
-	"zsxspE2WwkTswfB+L6R6+JLuRtc7wLskfuAL6UzhcGLkhxu2B+Em89327ON6fw4wU5DHdc4+O/Yd32v4",
-	"/TkmMc0xVQdNKioy7sobkAPEODWgNPXwLIclKpmDJOhElVdI2yf2dB0OFCF30TZD5ywim68J2PVA+zbE",
-	"7uDu3R3I7U5z2Cbw1kNucSv4UI/PadoXaAknZg3xaxq9BtyrJ+q6cF6cUYRlGq8Y4VS5WdwLr2XdeF8j",
-	"qbjnrTuCxEyUqzbnEbldIwSLy7qhKFL9B8JpYzXbbeUTO9+60hNVK2NCfuEBbA2cqgfD+6jnb+t9Ex0S",
-	"gZCcHV9DH6f18enzTtS59B2nOmU7EfTEroXia9kZde4PhoP7FApZolMQ6EN3tWs05Org4m8L8nKG1m/P",
-	"086o8600Fh3+jYq1ptNoeX88HB5o3nWzpl1t9XZbGngRC5gKUpDKasK5pAKa1ZuHPtDQAAL8QXrGntD0",
-	"tT0UpvneFzzU0MdHjq5+pNazEh+6f/VDZT9yfOLk6idCl2V44Pj4OnTtNmzEZx9d/WyzD+q7qPPgOtNX",
-	"b/2NbnMCPjs+D4VZ7xgW8JC85HfLF6Yz+rFTE2qdN4TMcpr93oBDeQsF0J6np9wuO+/g8eauDDhKaor0",
-	"/u+OOmvdBo95GXKlXSFaOkMCCEznciEVz1jswnR9rNkDYq4CY46pDRU1U5goF5orkcvVDUjKYAhCYqkH",
-	"+BJizFHQ1eVOHXHduekUV4zjb8QWZ8KdzF/odPvBBFU7Lpxa8zWk4/GH/+h2fyvSwL7SVADBf6n2kX8l",
-	"iTm8htT7Uqt5JinweXJ0DZqazdvxuQfXmYCWvpx/VrkeNgvatcIJk32S3Mlir8FVtKL6JoPTwtSL1JRt",
-	"j9oKPbDubIt+bXgPobh6kc9md67yiaJQ94A9kxlIMfJTow20Fs5vS8LW1VHgvsRCmZvtMuPpBRNVc2zW",
-	"K9BTLCsXlPfNrLY8Y9RIqEUew4hP/bTsSOMGnowvBDPyH5g8JOEKIr46UUdxjHxhDfVaP+jQzPN4WGlB",
-	"dzQcXtW8sS1IVqtdUSY1UQUWN3U05fsIDDX6SwqrBZSPjlui9bu5Cdm2LGzgw/1kAu77bsCOXLO5bb3u",
-	"0lU0UA1SRLBJg5bsPjqqZZWuS0y12dVVlPhsPzJW91FRljO6yWz4WnJX0eDMXd9ruVlhjUIsJQgt08Y6",
-	"gHwIFIESRY2vXakDkRNeuG00oc7bdccTWrNdNRJnUMLK6jw4PyS5k/ayOD3048KKNzWSrof2vh5FIXpw",
-	"TWIy+x60vPmIlmi1vk+LstVW4efWoLxKPfqT6BHw1DXG9pLahLyqdAlpMS3X5dnplY9wCS3IVjuNOr2Z",
-	"SskK9MkVKiTL1xx2eu5rczigiouFS8OOh0fh/tIddffuxsdQQI7R8XP37ohx5gq/kmczeOgqsZD/OKMC",
-	"PE7FwFo1bVXAalUvIhcEQWnqyQ4SNVQr8v7RiWrzp7c5N9v9ct4BVy0jPFHeAdei5tT6CP9Rrc7WZsfv",
-	"6oBBV4q0IRiPPrRg3GeBtvg7xxUWo8oXS71BxAJlhtzap7f26f8K+/RDnSskBsqzof1oaZi06GDca9ee",
-	"uWqZtRJyptykDNtGncssM5RqQyi9agQ0qpUyClXM2ruzGKzgX0vK2Y0b9doE9VfCllL6Y6t/V0i5W43v",
-	"NoRALHnVZrypQnHqS1DXYwW1zXyPKhPdPFTQfPleJRTf39LODZvJm93aCHTGj/aVSpN2meacCsP5qrzj",
-	"oPsdD4elYlsW3gp7bbeo2aWWLphRq5w7xlc1q4VVM0Rb2360QDVCIxJslIj5edh8hHLWEWBLXV2Gw9HR",
-	"yejBI/b1y/Oy5mnKt6T2IlTcIz9dVnJvh0yG0V+PpqdvOthPW8PGOHQUkcpYwdNetRCfRx8Rpppj36La",
-	"LLFuXK8ePWIrrgqexT0YNqjeM1G248BsS50LJAhx0HX80y4xzeJ2UTWl1BUbQAwEtUGpoe48T9y9ezw8",
-	"vnu3YsCw0hKJmxWuHdwM34DBLIclIKANLF1r45cq0oegtHQWwmJZTVm8C61K9MOv//xvtpPiSsREyJQu",
-	"+8MzPM9cO3zpUxpLfC62Hi0LY2LPmFCt2bl03DpFhPKp8yTxQg9pKuulpble19BU9eKwzU42uJ6+f0ez",
-	"rQ3Zcs1qfmWn1bhRuDwet2c0sy7B+PZgRIhhgM2cpUBjN0WyLEt51rrysG6FzKgmGyJXgLrVLN3DNr2Q",
-	"YxuKadMEAqfwDDQg3EQV9qzY4TixI9zSiFmr9gnChT4eHvs9UrYHihyn1D5E7Fpg/zbXVadfWZ5qTcKW",
-	"Gqmtxi0+8Uc3bqtEHoyoDn8XY7bSg+gvZa5+yAj1FfPZ6COLBWHxIBApHkft+5LNCltXNEpAWoDJgnRv",
-	"xb7hdrj1L9z6F279C9f2L9A2fQ//wj2nBHw8m+Qc9SdOxY5B+8Jqb6p2+peV2304yh/8SFyp6AaBYUPv",
-	"vKXOXJYLYq3TAXvcZp+EA7+qKeHBHzrqVdG+m0bHpTshszWVVM2D57m8FCWK3FUX3nF7T5T3e1c1gfID",
-	"dR1/yVOPVoaB+LQ50q/KOuvYCa5eaB0Ucyogz2faFcoqpxgxFXurwberIDigP7wOUqXyRh72T66UlIk8",
-	"jlluHem3B93tQXezg85JWVWVbTc/9ZxL5yCW3hXO/5hO60pdvMOyY19tvFt/9q0/O0Did5mlsiP8ld/u",
-	"2d6n6IVGEw1Vr6Zxed9wxfG54lty2RlxKXKe+YbaoaFxxARPlhXI+6Ylp5pQFL4FMuLA4MUrjd0XlNhO",
-	"VDdUKIxY3RHl1b5evWV35ahOnXI1quS3nxwfY8CsPYm0OkSpKM1ljzbX4hHaDwnxvscWOAgqgaUOGzo+",
-	"w0xiFlladrfeD6lwZTD/0IgKovF3AlT4OqH7EP20PLdwilst8FYL/Cha4Jmrxnotxc8dCU00xQ5GIYi9",
-	"j6ztHZYbtwrdrUIXAAq5Z8lrKHEHy+6zbrXsfq9Zw6mii9QqMUUskxeiWlVJqxIYvgZ1MODCZdppnsFV",
-	"ePgOEtztTp+0GFJ+D5pkjRKQH9U2a6vzuWfrXpG3fLMC5re7/y8ASN+1zqr57Y7pS345nLHcnhdc5udy",
-	"9urs20YKL6XsUqYy68aVurfxmCmtRFlNuDegSmYTVU1F5b6SlZELX6LzJeirPE+Z2xuGXR4NhoMhNj4q",
-	"k48nKvxpfU06sLL8RXgjByMp7kVlSRCtEuHy7KiQCKEVqWzN/YlK+dbUoPK+3pqlFkQ4k3dMKPQaUw3T",
-	"OJR6xcZMCLu4EGKNBWaknShpQl/zbEul7bsEAUIJjEWQfBKUM2ioPhB68HNtqULEq7NvQxbgRMVLa9cG",
-	"+/Ryti5mmUwYT9NcGLPf8GoWuP1DW2ANYn8nU2x/WeE9otozSiWDnvjk1gr7hCrcrVH10XKoqfgx4zuH",
-	"zNW51Du6WLCZUpGJtp4IZ2KlLxsiOKpsKhOQfc7zVmmBNmBP4K1Y6Aw7RFSU0MGOhMR7WyTkxyxsI6xI",
-	"d4qOHxYrcHIunJJ8q8j9rzfjiIluthmjvR6KT8j9N2X7ripd0bjzb02Z2x1QOjJuxP43U3obnNrMv2g/",
-	"0+5RAaSbg572fW2flfZY1Y4G3wgF8/9VIsiGkJVy9kdDhHPjdV6WthJvl7ww1JTKTNRmqTNfhxO2bFpk",
-	"rquT0gwjWwYMIZWIATsTfRotVsB0nZx8pRUs887XbTbJU3zoo9gkfwyhFTFXButW9f8rBWD+nGq736O8",
-	"lBG/VXH/LbXpbirnqEod6fFU9oiq1dWcUh7bKRWLf5znehUxq3sx6+o5tmIRxqde0GMTRS0ZqtZFvS6d",
-	"L8yEdUjbCuG5GgZKbFhwRU0UJrR4JxT5lML7fSEnXyKv2xKfLzEAvYMF8c71n8Sl096H/Fq+nNtiebfC",
-	"+zZ6/jsWy+NUipw67+u59/ljZd0PcIagf7tfdlb7uOfIc2MK4Qt000cj15AaMeyg0D5z5QcWOU+w1ZXU",
-	"Keu6snShsnjP1zoNIiPECza6lP4mQmT8WuThc666eS4SgROccOUKooPa7gBoE7XmiRiTPo3HT+a7psFp",
-	"tw5xiAH7Trva6zrHJcFejtQSrvX0wBl3E+ec2X8irfu9XPDlat+K81td/HeWrLj/qsKzElQ0fj/ulaaV",
-	"Do+4U6u9HX98AzuRWqq1oTZcNrOmzsBeorm4IevGvrA8vIA6n7grqVjpuOe6nFJ7utG9e0fHnw2Gg+Hg",
-	"aPTZ0XCIUsCRvVsG1FdCpU4MlKaUuW5M1O8GGzQg/GRQoj4C3Gq3zODrZpCbQLlOrNbrvV/Sx12oubsT",
-	"Z+5FFSoqIYSSkPo6vHvz7v8FAAD//w==",
+	"7L3tdhs3kjd+KzjcPSekt0VTsuzE5NkPTmxnnMSJV5bH/2zovxrqBklETYBpoEVzcnzO3MPuLTx7Ic+l",
+	"zJU8p6oANLrZpCTH9iRZzYeM3OwXvBTq9VdVv/YyvVxpJZQ1vfGvvYXguSjxz0cvnh38VZRGagX/zIXJ",
+	"Srmy+M/e6UKwRy+esUu6gfXTH3/88ceD588PHj9OB8wuBCuFWWllBJOGlULlohQ5k2rYS3omW4glh7eu",
+	"uLWihDf+/z+NDh6++fX43QH9cVT/8a+9pGc3K9Eb94wtpZr33r1Les9ysVxpK5Q9OBGrgm9Evj3O1JaV",
+	"SNl6IRSzC2lgMDA4YzUMJ4xRzxhXTPCykKJkpfilEsaytbQLup0vxVSl4ZPZ5uBbsUkTVrovTxg/N0JZ",
+	"phXjbCZLY5l4K7IKxjGcqsakhaqWvfFPPRhb703X3E6ELTcHj2ZWlNtzeikyrXLDrGZrLi07FzNdwnrb",
+	"ciPVvLnAS6nkEj43Ct+Ryoq5KPFD/9/BCc314FnevctuLT4zTOasD4uR8aIQJVyYMWkZTpszw5VgWomE",
+	"icIIxtlcKFFyK3K4OpjArXy1Erw0TCpW6LlhXOVsVerzQizZuc6lMEP2iF4oc2YX3LKMl6UUhnH4K2eq",
+	"Wp6LkkhqVfBM5Ox8AyteCrOAD+E7lbgUJRPZQsPXS/jYXOTNhWkv+rukt+IlXwrr6P/JpVD2Wf6C20X3",
+	"ygi4wa1LKi7tWcr+jb367tnjQYJEk67F+ULriwOZp0Bg0hqWi0JeitLNdMmLmS6XcC5yxpVZi9Kw49Ex",
+	"S5W2ZzNdqTyFUUv45AoGkvQUX+Im5r2kB3sjS6B7IKV9s4uOS7b5Vmy6Z5QVkqZ0ITZspks6Mv409I0Q",
+	"LHoNbKN1fCB612DIThwpTlXjBOFrYX/Odb7xm4SHRBjHMuhLdi0zMcFLdJQiXjJV/szR8Uw7+MCY4bHH",
+	"gXCpRI6T4ZYVghvLjo7ZQlelYf0V3yyq8zH7/Giq8NKAcTh0jdEAhyyEFTmdY9wM4pP1drQ4w969WfK3",
+	"3wk1B7I6un8/gSPq/33YxQxe8M3yClJc0S2eGFd8UxPjdQktYYW8gPMzVZW6UHqt4DxFc/6NBPiaTsMT",
+	"la+0vOJkuXv8fNbi5tP5MOfmHdxMtIdM4UueO4YJ/8q0ArqDP/lqVciMwyTuOpb2bz8bEp316/+1FLPe",
+	"uPcvd2upe5d+NXdf0FP00Z18GFhfmP6YpVJd8kLmZ+7nlPXrxfnm5Q/fJ8xv5kyKIk9YXtFAxVRdiE3C",
+	"6PPsUuoCR5+4YyXKUpfmpzfpIGGprMn77EJszpbSGKnmaTJVW7+5EaVJPbisKo0u4QpfyTOnM5xVylSr",
+	"lS6tyFMis93aR9fCubvvxrd2iLR9jzbuxYX/SqtZIbNPur0dS3hWGZGSuL0Qm89M4IOBCIyVRcHKSimp",
+	"5mOS/qzgVpQD3BW39MZyC29S2jJeFHqNShjyN33+s8jgjME9lRmApEwzrjJRnK2lyvX6bMWNETkNZKpW",
+	"vLQKJT/dxeguGI2+FCUMYlYpeL+xgueDIXsJX8fLhheGcVRTHPcm+SKmyouGD0gDO3TDfW/oeuQ3U9NT",
+	"XZ7LPBfqU3ML0tHYkm8Y7HyuUZSPWYqK7xmwyXnJlfWby6y+EAppAXRJafAx3B6vFBB9zPyMUtYvdSEG",
+	"v5uT+0yBJcGLJ8C4Pu3xdV8+Q56ZjkEf5VVh4SDIHKXzojofsmeoL6+5YSWXRuRO1wh2AjsXc67gnoaa",
+	"4w5KUKEmLFuI7AKvOcHvePbXT05Tbw5kC17OpZozPudS/QnP1vfaPgVJ/0m3utYvxmAwBkWpbOgkCVzg",
+	"StuFKOlEfWYcux3+Pg7LC74pNM9Ptf6Ol3PxSdcQtP8zq/VZAZ9Oxw1lG00DJ1Dwh0Iu5e9l1V6K8lJm",
+	"4pXil1wW/Lz4tAvn5O9ZVX/frZ77BeQy8O1zWE+eLUTOSjlfWKb0mgxjbRfAE4AH5VqJCbAZUByIE6WR",
+	"3yFlxvkZtmy4IUsNrURrKMTokHsZy0uL7Eflflg4JjKDueXn3Ai2EZb107ul4PnmbykzfGOY0YPJ7pFu",
+	"j+bDsbaW22Xfk/Gtv5muTrV+ztXGXTaflKhKbsUZHjIBTM1qzZZcbfyBNBN2JYUM/+jr/0rxyi50Kf8m",
+	"Pq04qfDDQlm0yHJ3mlEXQ0OPzKyEOW0exIp4uwLT9YOt+evXrw8eRYPo8KF+KXgJegpoN/8+7XnTAoc5",
+	"7aW9/Xb/b92aVakzYQywmCfKSrv5J1rea1EUB07Mn1c24rfAo8bbhnIpKjKgPLdKpiqXs5koQWtzbwYL",
+	"m0ynM/E2EyI3Zxlf2aoUaEXzpa6UPdOVPdOzs5KruUDDO6vKEj8ESkltSicsXQq70Hnr+pA9UhumV6LE",
+	"tfJ+E3gRL/MzYMn4BM8ysULDAL3mwK5X3C4S9kslyk3CtrzgQJUotr2vdr3gdqoKrS+M8yk1nLf9w3v/",
+	"+Pt/HT5kuZzD2/XM3yBVXpnA5Dkjov+uWihSeWHt5tImbF7qakW+XaUtWiYcuFFVSrthmc4F63PyeDDF",
+	"YbfS7DKDpckuL3Hx/M1ncDP+AItAI0wT9o+//88gyDPLL4ShESLNG6ZVsUlQtKFtKwwzVbZgHISU02NI",
+	"C+dqQ3IM/b9kt2PkofZK//k081e1Y+e5yCU/RZ7wSdlqGMDZEkZwBmzJcVevYcLBTeNxwPfT34Wm+c5z",
+	"VBzDV+hscV7gyPvI81zCwHnxooRjbaUwvfGMF0YkvVV06ddeKbjpCuO9XmzqcJjz6piEzUohmBVv7YRd",
+	"iJVl3MTG5mfGu4nIY3hGb8ela/u2t8WBu0LWECzUV8TqniPPoiGi9dwb93hl9ZJbmfWSrYELcmIttRK4",
+	"nXBI1Zil4Zm0VhXdwCcsXXJV8SLFA8yC0Desv9BFbqYKQw6Vys2EveCbF3zDVqU48DfidAd47uNVw/Eb",
+	"cr7hR6cqffHDy1N29/Lwrvu2ufurzN/ddTenINLZrCoKYARSoQKPVqPbA2Y1K0UhQEeGT8HwiFP44GG8",
+	"NjSrjlBiWN3fRD0kgLap5y96zZbA96z2q5AwbtlSG/Qd1QucM3rHhOmltFbkbCm4MozDAgBnHDKStMbC",
+	"v/2MKc6Hq4AKD0hebimE+eC4l9TRzcPO6GYHrZX5Y2G5LMyVa9AmOG69PLgQYmUYP9cVTZMkA90gc9Yn",
+	"8UsiJR0kJEfRUTBxUS94imRN0hJbuiQZA9Nt7sJ5ydWOGC0OAH+vjyoZhCD8DAORKYbzIUv/+uzlIzyo",
+	"W4SCemVHXPAJXof3pj/++Pw5PtwRtf/XrncW3NjjHWH+7qD+9o6Vgtubkq94y5crMs497R4ejUZJ75yX",
+	"sMq9ce/oi8Oje8f3H3z+xcMR/dVLel6j6o1737z4EQiu0OveODyW9JaOS/VWfLPim17S02UuyjMJ13SZ",
+	"HxyNjh4cHB4eHH1xMBodH8EkRbmUihd0j5VFcTD6HKZ2vUOGhIdUVhmrl6IEKjSJd+L7IX8G1oLSJasU",
+	"uUu2zwp/S2flYf2//ScoWq9OqgN6NaACi5zNSr1sDPMzw1YLrcSQnbhoW3Bkpu61KYP1TVgcm0Cf2Voa",
+	"0UlnXyT3jrpJzfGfq7SGprDB50pnyXRPEuyvQhxURkQKYHui56VeG1Gyuba0EF8//4E5mmVfcyvWHDaI",
+	"DCZFn2D99HlVWOnkw3Au7Cn8niZO7b03gh2trDCD1ho2+Asu31Rtr5/nVo7j1DosaPrjlk6uyyYfmiqu",
+	"NuuFKAUQGo9tINJ4XfT9+OiI7bIfiKd7Y3aqKJgEwgKWR6ssBmuQWpw4pRgNXYRvkNCLCeHRwX/yg7+N",
+	"Dh7+291/PxuOD4Aqju4/2EEW4URfQRf+vnf+0F+hfdKuPYVb3yFb4LAAVz323N/3rmYl1/pQTbA1v9n/",
+	"4A9w3zN8pBS2KtVZVRbbNA4zAOszl6XIrFOM+j5ADoReisG4VnfgWPO5YEQbjsSMQDwSRou2TwXudCyU",
+	"FlzlIgd76JxnF6xPwQt3EM5knjKe50Qp+E40PAdgvzJ+bnRRWcHShbUrk7JXJ98hJYIszkqRC2UlLwwQ",
+	"0KzkczxaSEKxZjo6/qKDVhqMev/inrpbaX0rI8qzho7oXtEF1PAh1FKgEyATgS1GS1dIdQFKU5aBUOhi",
+	"oXQHcdCW4v3g+GpMSY2A+MlLnuiwBOJ0h+HNTsF8gm6Lj6dWklskSLvaAvFjbWuUwEycye0i5PgGfl6I",
+	"G2uQyTXtJvpEbDe9rymEa9oCyrzf4jbG28QcjUZd6t8lnD24bLopF3+iLcmEvBT1wgOvXq7sxv+Caj3C",
+	"b6xYmquOEsLs0EPwDtfsGT10VA+SlyVHxtzJwF4jI6pxdWyuJ4E7WM04W1XnhcyAp5TCmOE1eEHrgMB3",
+	"O49AJFyag3r28gd2fHT4OePFasHPhZVZoFiUrxNnEBEmQpKbrVbgWP+bFz+yBTdMaSUGMOag0zrVtCUS",
+	"3/x6r1sCPhaIXWsRFSrlLYLB+yJ8qi0rUU/7XOtCcHRtEHPb+pJbmAjg6gCQZx7P1Q12jZfavSMhnJYf",
+	"U9fiP6Yd3zyyFqhve0KcfhD5Gcdfw9HPuRUHVi5Fpxnkhnq2Y5LCowu6GYL7KJtxWYA6wxG5qnkJ+mPB",
+	"jZkwBVa/c60yU2WZELnIh+wHJZieTVUKQ9OVRaekVkpkKFHojXDRFsYhDRKWOqo+c1pZ6jGNnxlP8FM1",
+	"r0DTC3obHhgYLMjOQuQI8GpCGPxbWKarAsOGzMi5GiRMl1OFp+tsWo1G9zLCDuHfoM9j3Nu5lskkXnNy",
+	"tR29fcv6ZITi4/dH99LBkD1HFwqsjDBsyTdTdS5I/BP+MydrnRnLN+QocbMr9NyQZIcFpVgsofl28LYd",
+	"G4qDoVlcCUak29wBrvdRaT/jjC9RzOwYUiRZdoym4BQ7IL65/dj2GXOcb3PmSO+mZywsTpP2k+b5aYzs",
+	"GsfxO2m6eIxTka8lGNoH/N22QFhwc7bUZPVtsykl3loHPYQbriST7bUtYBbXX0+cXjSq5hC6Vg2xSl91",
+	"WtiPgNrOC5GwJc8WUomDUnDUYwJkHuhwyOBxEiNkSZUCIx4TpsQab8Fzxc7BpsuR03wrVpaJXypeOBUb",
+	"GY0teWbNMAwpZZlWxnIQUn0Mv3iwvRXGDpreyBYMFYmrEzLa8Yt7FvG6MV4UaLAbLtpLeq3IaS/pbSHb",
+	"SN1z+LukF6A7nUM4q4yIRoCwSVCJO+CQvaTXhLDgcLoiDh1fooAgYpA7A34w6e14X6ScN6N6QVXfuhyP",
+	"qPZfdZvqMJwIBoDrEMsDVDe2sCew5tswEGAV8Bo3s4b0rs9arfV1O7y4ovQKxpXSlcqEYf0Uxj2kw5P6",
+	"RJ5SGF2VmQBJ6zzH+OBgyL4Xa6e1tuSK01NLw+RcaScMtaIkhA3LNQqsC6XXw2CWDh0lBDmLEaSpKrSa",
+	"ixJzVsingsDYyF1ChzIv9Wol8iBXncmAodKGbbyWRTHFoDK9akBi8JIXlUAhaJjRJFnraaxL0MQVil9p",
+	"0T8NL4Tz1jymfjIupk7n0V90PM2ccdQ4ol8idER9Magu0TVSUqILNInGJYeZ27rJ846O5/2qRz8oPDUg",
+	"o5QbLC3pcCVUTvNyF+JxukthmO7f9ZDaGuswl4g86Kbip1IU+ZNujfBRYNPo3tBKuHi0o1I3220/f7fD",
+	"FU+FhK3Wal5Hthyovy0iOj38S2EMn9/43UBUi2rJlel8Ky5TV5raNy9/+J65X1n/5OlX7MHD0eHAz1/P",
+	"ZrRT/jukG94l7tcVo2iJXf/hpBd88zS/LkH7PHLQdVvRDRv5fqeN3OEddi4xMPwRF8IuxOYuHVb4HOv7",
+	"cNjRiAllwUAdJD4z7ZxnF84cjUcSmb71BL4Xb+2jzMpub0Q7RLCsDIG+NZtJJc2CcZa2znfqvSnbJJgL",
+	"sSqkutj+1A8roRoRJrAzVitG7sNiszu0BN/tDG94dzpGE6xeGbbW5QXBnmYN3mj4xjScOHstuV9KxHZ0",
+	"uz1PnfmD/gyVi5Istf84IaWq633eR3q2xw1hNfpCd8UH+rWjddD5Desk4j69uKYE8pq0jgW+4s1eCuqW",
+	"uwcszaVZFXxz9kuZjplZ6DVLo1VMG2vEdDMMwtzDrK9LpldCTRVjqaektH27Dw+BHnkQOaDHexfQ6vpW",
+	"HFJTvNXj79X71cm5vXe8O+bjEdtwU+2ondAPB6BXFVJQICVxAp4jFHVXqGJ4Nr578ObXw+TBjkipc/Nv",
+	"j6e25kkGW27lJUiPTJcoS0Cw7DzIHz2ouG2hOu016LO73bt65rFtKXoJEMHB+iNWKSsLGIiasEIY4Ddc",
+	"1fcSEpUjW5C88NADjJKRVuVTS0Hus5uOnHQCsYs2qiUMPCgVtfN3p4v6mp/f0oJ20ybj5oLiIz4RayEL",
+	"p8ZWNtNLgQsKpxCPo1M6c5FJF1cpYYUMhvnCI9LG7h5hbQFrGhRWfKABBHIJ4Gv40y5KXc0X46mSlmE4",
+	"KPW6X4rAljQsWRqAcxQGckCY843/Vt/lkZH3fapSfs5VrhVYMpszXAEEHaZObztzMzhzg8zTAcUeZwWf",
+	"O6WZe3MBzs1UNZWwiVtAh9ATFkdI0KJSLLlUxlNZnjRiYXqtpsor89zFAkyt6FOgB5PiDLBAaQ1b842z",
+	"nrd9Fh24qm5nozc1RF7nAHETLg73xMjPrhd57AyVX/1QDbCBRzCgcTMP7HuFbLksYGbdunPYCvKoOLpK",
+	"2KoUWGtg7XUQ59+ThqXO3TpGtRTzKU01m8lMCmXPcLsDaDQXWSEV+WZrOEGcBxu5KmJX7lSlDs0NNzkj",
+	"PX4OA4tkqAPXh0shfffMVGYlMof49eZ5KX521zyuF2+Dg5aSRYzKqXcJkUXcIMZ6I/yi7rQbHpFdUDum",
+	"xNtVwRXBi4G7x9uSXmu9O+n2PQLyu+OvdaI8LludKN8S3vDTT6ODh48O/vLNt8+/f3Fw+teD/3zz69EO",
+	"oMEnRACgU5EHW4AXxQ+z3vin62qNvXdvkusaEJNoz7yEiTatbVG42h/K4RqpJMq2P7zT1+p2plNbizEP",
+	"11bXEs/zSWRSVRHbbcNyme+3TrwJ4j1msRhEOwUF0fWNE39ed6OravtKrxUrhakK6xRvkl0FNzZK/CoK",
+	"MtWd12+476thja7zaVmjDryk6TtsrHeOPQMe9N2z758wvGpLrgyRxLM8HSRThRAQXKLGIJ0ikGmVyUIi",
+	"3xiyR8UaBTajcY/Diz8z7PDhAWYAMJmbqXIKHvrQOFY78HAmQmiKtxxsUtAw0AanTGazg92VAqEle5De",
+	"/iyd1He+S3p17Ogap/gl3fzOu6v30nRjzc9FodUcI/D9GmznS/GgyNlhUzZhLR2RfVkU5FG0Wl80Kfva",
+	"R6ha5TeU9HujUm5Rk05wStvE2Fbd2wCWLd0nWv8OzbuhuDTm1mVYx6Kn09ppcFYC4sERG6Pl67GQLvUL",
+	"9sJjKmu3yIKqsXRa0GBn9/3FA8evRT6YRDhLV8UHE8fwq2jhB9XeVqWKTfs2Iqm27dNI+KTON+3vgoHA",
+	"0F1dJ74x9C0HVQrfw8x0Z0nEkynFpdSVKTYe/hQxXQSPo0ehE2zVMcPIo9CYCvnDhPHLWTM7xLX1I27j",
+	"jx78kMDHfZqSMRU+ce/gMXspsorS7YtCqLkHy/lnfXWabe8b5TjhnGr4HSwvozsmTd+Xh9gFXwhi56x2",
+	"q5qAhM4WoViRgRc3B5J3vAQWQcem0Gc4VI8XbPlX6jgSelhom65ytbjj4SPCLX8iei/mKNR8pkTClFgL",
+	"Y6nmSYd38iZRZO9YuSJ63BwVghL8cNhMF4VeT9hM2Aw9486ln0bR3Vhx3R2C7sBQ429epOPuw3LE6ILU",
+	"jxOJHMFew+ugHv4J4eymqrqdSIqAZZgFR6ymtD51An0HXajphGkFxpXLuJs10aqJy7bhseGVsj75fwLY",
+	"mTJ26sN6zRPqqpfx+Hy6wxI4ALIG0HXnWoB9WXLMt7c69nfcTesAGrzVK5X0FsbNhfH57kMGFrTn4qzv",
+	"hfegJkeM9GuLAZRS5GMHB3f2nucrrvgELlgnaLs7R3SqIgXQvXmMet6Kb3DrnOrX/4avuBqQvAh64Tcv",
+	"fgS5Azvm7/f8dKr6p1yuuQJ17PT144SdLrgsONYLYqd/+XKCgzVxdsA2MPb5BvEOCUow2Napin3qUxW0",
+	"UJKz64UuBMt1UfCS5NI5X2Ck9vT1Y9i307986aB46LIhrccpC/A7qRSDqbIuSIbJCmyJ0P0C+dbhaNS9",
+	"xF2JuxPGa03Zr9uCm6nykSKtRF1Iia1KPS+FMQx1XNCkWN9vbl357CFrFXyakBtd2qnC+i81CJsKSZF7",
+	"Lx8M2bMI3k+uCp0SJHuq6LiF/YAzOGCFwIxgFOUr6erQuJSEoJh6FQYeRNmuLyVYZ6tSzOTbqepzlmk1",
+	"k/OqRM8BOmYmzKX+mbEns/ThaDT64vCLwy+++Mff/ydN2OEXLm14Ehkc9x66H48Qnxbdo7jimWbp5+6G",
+	"B+6XwSQu30KjqtcTNq8DP5EmwGrcVL1PFc59OI5Yz2LP8WKParZDZg6odg46717sSwTpCu1M7SMMtDVb",
+	"8XzKQnInziE8QCOurN4njl/uQLxRHIuHYRrLVW6G7BQUYkrJroj/gDQROaP7aQ1mwKq8+tVkpmOsVYrh",
+	"3rZy2f+PE9JwgXXE+iWVAwHzjt5Zoxa2yp4UBRxBqdisQAYcDFa6QYag4oStNHknYDz03og7j1ntyl2I",
+	"Ip/EvMA522GI9GDN4sfOWxziGHUwgqPltOIlt77mmnH+5UtU3tOW9UIpPZGvZYLlVZfiIEeeEUq9wGAy",
+	"rhzQfckvBB54FrneaZzBmXnnTi5AAbai2Ny5w5R2w4ah5JOWww4Hmba8gLgpbL3YDOFDT+sND58cYxR3",
+	"JfJQiSrmpuSgZ03Uy6Q7oRgNCiKBzTD+lju3LSpY8g0VYqKaZwt+KWhibpJ9B6xNwhMIbkpYoQ0um6/0",
+	"OBiyO3ceEwqIjJUmwSJHTRALpzaOH0w8GqkqrNMYzZ07aJshwaVfP+nIB049IYZTobSVM+cojqMvRheX",
+	"mMnpVB7WdEuFPKpSAK+pHaodoSFpPONrMpMO/E8ME2qAgGJQTUDTRGAfj6jp5EAuc3/bn6zYydOv2MPj",
+	"+58H8EyuswpjmywNpizZxQRYnLDUSlt4aiW4cIqHbgaygJArdN74BrZTzcWQfU8aolYWgztGZKUAy4Pq",
+	"OyS17sgwfOaOnM6F8x51Q3b25jkEqCciSWCYN/eoYz1enTlfSDdOgQp3dmR6IfrIrashP9xW+dBrp21E",
+	"0KcO08q9bqfLKS4qjU4mFzxN40oIKaP6CJ2z3IfY/svp6YsYqz3sjLci2XTibhe6tO2NMNVyycuNt9Q8",
+	"ecJr9yI52i9/dfKMKb4EQdh+T8LSqlRjV5PY/TImmD3mZBLIvpkM0vHEbmTpfsPPIVZpXSIXnDP5oz3t",
+	"sv1OhEOiI7Tz/ZKWWskX7bLnKqf0REvVLAMynyoEg4Y3GF4vqzwM9gTYwfsNFnTdbvojFVsSeDrg/eBL",
+	"rC9VVlRGXlJSz/WCBVbvzExovV289W+fhEIM9w5Zjg51KuAFw05v8G2fEfZhk7lapIdriRPdS1qbzrQl",
+	"l/i1A2kCIjrKDluDuvpLJapGjHwrMaOLZflBsJ/1ueNcVwVctn0w9WveIxnKz7R7kWZVV32IH5QAy5ag",
+	"MrpErMXAG5hYeunG6KGA4JEmwDg+AP7lj44VGH6CIHrnN3aTLOyNj3WXYleouxQ3iXR30TSS3puPE+d0",
+	"pPopIpyBnulDzcgkOXakNQ5EZCgyOVUULHAV3E4bsU/W92HMhKKRg4R9/fyHgxdfwxNw77PHaT1RW5UK",
+	"2yZEEVQqMwbDcS4R1JOWogRV1tKphy85S2EOVo+0VNTZEwBWaU8HQ/bKI+sinVbNJNazqx8giJPMG++M",
+	"HtoRQK0T+PeRYw1Y+m2Ai13gqBgR4A9vIy97jyq5P+gLo6/jtx844BktXnfQs1bHbhCapEF3h14eRaw6",
+	"gBh1kYfIC+u78kx2IZaTVhzCua9QMxr8xhiNE11/xgS/BtXsdLY5Fve+vjaX8nKVU2zbZ7UT2eLyYprO",
+	"o/ju2o0U/N7S1lV70e1yU19NGAG8ySVhuZVxHhd0k7KWl6XlEQ3pP50uin1+iZMGAKS5Uy/2waDqKYYC",
+	"yORg91ZeAOXWBelwGabqfNMKQpdVIQzru1qbFrQN5zQjnAuhWfVKqG4vVV2BhRat6aW6c8f5P6/rjsJc",
+	"ui6Xx/5kohrKsEBEsRVF4QArZiH3mPRd5WfJ+UUEXi8wgmmHLG0lgkUwgxaW2fvOXLGF8yqfO6AvV64s",
+	"qqb8u0m8wbTgYY+HDYeZGxgygmY+2pVMxWeY7staisrMXIXcwWhXo9bhb0hW2JuqcGUlifdR5FvlSq5k",
+	"5T4tL8JIX7MMwJ4SJ6Y6h0vnwAThromraxJqFb5fUZO2UPuQ5TNi7cU/JhRlLNar1PngzRWYUIHlJooN",
+	"PNJc+/fUZVp09wEqDLQp+c+ogLTm+BId3a+lXSxEkV8fPry9VO2VJxf62Tp6dUvfJI2ROjJOmi0ifeVo",
+	"pVlKL+oE1LRZaOuT2/N/k+wp6FHnhCC2jcpQI0FiqEpbMvsoQiutK4KG3/QJ2Og3nCoEcuQeHUBoPZK+",
+	"fRfNpWvORULatSsZgkH1ITvR2Cqp/sRUWc1QQmEhB9eKbXtHYS9pVz/8bu4qiThXWF+LlqKfrhdGZOhc",
+	"OOdGPDiGpbx3xM43VLvwpUMvFpvGAkyVLxNDmJqOpXeYC1pcO2nWX5WW3mkEL0Q+Vf1HT14eHN1/cPD1",
+	"V88J8cP91iKF6CKHhzqN107C6qInLM3sCiW+hNV0ywWy9tRXkTzHevlPPUf95vXpVv1iF2U4KOSlyNk3",
+	"r0/jgsIIU8ZlhgEbUcx8QfQLsYF5l2IOBkHp0Sa0LlPVV5qZBYfrLqI1GLP0UQyWHDNXzZ/iClSS0gUW",
+	"QF9/VMx1Ke1iydIn+eOXj1LWf5If3b9/+JD6Pz15eXT/Qcr6L2CpBwlbScR5rDD0GEaFXYqcMQAaO6YF",
+	"gNXoVHz81F8wujNm6YXMU1epls5j/B7WT7t1k3QwYandrNLQehURqOk3r0/TCUt/vqjShKVv7+P//by+",
+	"oH9lLlCYldKmccYWDumrgsulGbNUGpOyf9/aFNeQELMjgKhdf7YBAmdyeCKlvcDud9ymCBtNxVsYpfPH",
+	"3/dlPb1HHu9j6c9WpqxfKflLJXA9CdOduJ5djeH4+C/aeDxDkGLJ+loFr1kYL95vKM02rscZxnPMvpVf",
+	"DtlTcjMaz5eOR4dsqz9FKLVo+MZtrYOdYkcqMrMmjIcxAz905VjCOSfyrsFL93CNthuTUQ6fW369FFR2",
+	"v8YY4Uy8Shuu+roKdc9dFCFI9PXBX1i7otLxUs30njCijzOzc2HXQig/HpgvLsTGgKrB+qCLm4S9+OEl",
+	"IXOFys3AI6Gp/Rf19cJNpJolsFdlZRe4e3QAEKa74Kh9prnOzF2+ksNlnrKZfOsOyLlY8EupqxL+kirH",
+	"dy6H7Gvt6p34AuVzqZgRJawP1kqY8Uwgzde9ed26ScNmmAGprJ6quhwQfD1l/XSuwzNseLf5M9DWVP3L",
+	"v7AvuZGZAULDXAxs4QSLmLBXp08PvgBKVvxCnGXciDTqzmCowKUw1nhGh0X6jYC5MZZ+RY0DDkCjHrOt",
+	"mv0TqnrrJg8y8/jwPtvVBQBPwnNfNh7xiBiD6Eh+DmX8osp8q6IyAZlfG1SzQnM7htH+3/9zeESIwPTX",
+	"qXPlTXtjhhWo2TT49ODatPfNix+nvXc0qFO5FMby5YpAQydPv2L37t17yF6dfuW8yISof+ZQRTCdHDdb",
+	"r/gvlRj7hLa7wdvP2dGDg2zBYbdESc7/VgPVBNcAFzr4J6gSSIDF5VvNzGSOtdsDr2i2XiVWisk2lEnm",
+	"6ux4vF3Q+5AGHL2S06sG5YGK7Fxg3LBpD8scM/J7wdqBVkTPJ85Wd5SfhYJYVEbW8yxSpFw5KRzjEwzn",
+	"bWmhLRRCs+k1jWhv62sYZqP79QRBnfD6DbbE2tXLmvhFGnWSSP3Zcv9Gpuv+pjmCzWRa/dcnLAW2NnRz",
+	"rUEzSHoIMQUq8FWKltyfNa6aX3cIDMw0X2iNfb3dSyd1qWmqUOQ6wTuFIDQtJHHlmb7XXXwPGnROGCzt",
+	"6/fdv6gWEKO9fWO/LAW/gGUlbI+JlGa0J6MBF+EfrqBgeFGzQfTh0VQttbIL45c/6nkzVUQ22OIh9Vkn",
+	"yEm2W+O49esf/uPv/3V0/z5blVJRYDEcSoT3vXr17DG7PJ6qmm5QdMBo0fXrHIXo8XG4uhjNq1yvhEwv",
+	"l5jtCy/9pdIWNOOXtqwyxIAcEAiImAm58Y0OWtlgyL4VG4dYzPSqltmxDkT8k6q5gfIzph3a1SJ4EjGb",
+	"3Xf7pOegptDEKiO6O4SjmETNxutgCfbdV3NR4hq3yiwhEI98oAlBaxPsasTqnu8Jy7jSSma8QPFT9/mo",
+	"u4+ruvOcb2GHqlgdrqsz5kBUOriZn1Rogt5sYhcmFVqP0+ypZhSmK+XOlInS8ZBjRyinurN6eLujvr0t",
+	"0h95I0m23+2nXcNRPf/AyY1xd6jnKJ12bofs9YLb0OKi1bx9zTErCaHoW01PTegMnDAEyeTEKgOQMSr4",
+	"kEYJijQYGi+2GWb9FhZ+T3ctbyfeH42oACuFL3zZNnqrXzDOnEOuURK0YQz7NiZdDgUe7FrcOI/7rt0R",
+	"lFTUcmq4ffI9lUMBObKBwd4jK5yAv+Tzxso96H8YdJBeiGBc1VKa0gq6W1PjeYp7ThMhWRSnWIxsHnQG",
+	"77NHPBRmIXDlS+75r/nQTnNMay6tYdUK6zhju5UHzLgqd95QmVCVKG7rD+RS5KwPa8/NwiXuXciiGCQ+",
+	"zl5uIo+5/xrqqyFPwr/tM8PuH1CjQzhPpT0XHNeamvMsuIE5MFQwVN2NXtoxXuezUpgFjFHpugC+4FS8",
+	"BxuzFEb46YfkANMqmE89XBpHoJ83Yj+039H2hpgSUnFVCLe/GKmgTJJ//P2/nQILez3DnmRYzjBsEU5y",
+	"2MG8UMnZ6mQ3puSHHV3wkBhPfDNwX43GSbOaIUQd7LE5ErXDAM6WgFUK/7kH/zlO2PEh/HV4Hzf5+Ohh",
+	"gvvMzFrabCFMwu6P7g1CxpTvMWF0o4Gor4UBdCGdIyDIwVJYLlVbQTg6ZgtdlaZm2bIMdORTMPOWwwqM",
+	"NKRxXbLPj9wL+o00mBnmAs4w4w0NSup64KqEkPvHOOWmNnRRQ4EtqonDlWVW9RWydYg8XcsVRQB4tEwx",
+	"xoEJAtfEvft8lS7g+/DOnS3k+la36jZ+3SPX8Sj4iKlPDdwVrwx6QAM4b1rNT9yrp+q6qHhcUUQ3G6/u",
+	"4VK5VdyJUmf9dFdnu3TgbVtClk2VK9roge19IwRL6/K7yFL9B4IMtZpt9xZLXYhK6alqVAOi8MoQjgYu",
+	"1f3RPTJDmo1cnU+UANE939QDl/XRi2e9pHfpW+D16v5GGNBYCcVXsjfu3RuOhvcoorhAlyiMD6M+rvOZ",
+	"KyeNv83JtRx6UT7Le+Ped9JYjJu1Cj8bxB7T9PHpo9FoTzfBm3UR7Cpb3dFRkEjARIBbqk4LckkFULg3",
+	"jr1Eb+FpfidNrI9p+boeCst890semnrgI4dXP9JooosP3bv6oaehQDM+cXz1E6HtOzxwdHSdcW13kMVn",
+	"H179bLsx87ukd/86y/fMlU92CRLvkp7LH3B0Huobf2ZYgBXzmt4tn5ve+Kdeg6n13hDA0dkrO6M89S0U",
+	"h36Wv+B20XsHj7dPZYAjU5e293930lvpLpTZy1BywNVzJhkSsJS6lHOpeMFSp1wfYOkrYHNRNkBKffGo",
+	"u8tUuQh3rTrHB5CUwRDLx4op8CVM1UBG1+Q7zcSF3k2XODL5vxUbXAknmb/U+eaDMaru9ArqFdrijkcf",
+	"/qOb3b2RA/lKE+Hq/1T9bP9MHHN0Da73lVazQhJ+4PjwGmN6wTeF5vmp1t9hPXx87v51FqCjUfAfla+H",
+	"w4J2rXDMZBcnd7zYa3CRVtQ8ZCAtTLPWU92HrateCuufb9CrD+8hMOQg8UUhXKBgqggxMmRPZQFcjLz0",
+	"aAOthPNaE7N15Ui4r1RSlzhwBSboBT6Y79y1zUYOFMkrBQEkmNWWF4w6m3XwY5jxC78sW9y4Bcvkc8GM",
+	"/Bvm4Em4gsDJXtJTHON+2Iqg0aA+dBc+GkU9MQ9Ho6u6yXaFCBslYOrcQCpk5JaOlnzXAEOri3qEcR3y",
+	"w6MOrMJ2ik+xqeuDoJNS+mY1u74bIFjX7LbdLF921RiolC8CQaVBS3bXOOLqZNcdTNx976qR+KRZMlZ3",
+	"jaKuCnaT1fAlGa8agzN3ffP3dqFCCjDVWM5CG+vyTEKYTCF2pS5JhW0Zd80mlEu87nxCr8irZuIMSthZ",
+	"XQbnhyR30k4Sp4d+mlvxpjGk6yVNXG9EISZyzcEU9j3G8uYjWqJxmawOZaurUNatQXmVevQH0SPgqWvM",
+	"7SV123kVNdvpMC1Xtez0yke4hBZkp51GrSdNVPkFfXKVCjUnGg47PfMlbhxMxyEBpGFHo8Nwf+2OunNn",
+	"7SNDwMdI/Ny5M2acufrJ5NkMHroowvMfJ1THyqkYWPKpq5heo3hM4kI7yE39sANHDUW/vH90qrr86V3O",
+	"zW6/nHfAxdW4p8o74DrUnEZj89+r1dnZff1dEy7pKvq2GOPhh2aMuyzQDn/nJCIxKiCz0GvEa1CC1a19",
+	"emuf/q+wTz+UXCE2UMuGbtHSMmnRwbjTrj1xRWcblRhNfUgZdl87lUVhKGONMIpxBDRpVAQLxQC7mxwZ",
+	"bITRyG3bjhsNuhj118LWXPpjq39XcLlbje82hEAkedVhvKlC8cJXcm/GChqH+S4V+Lp5qKD98p1KKL6/",
+	"oysiR81ru8QIyfjxroqD0i7ykjucjStuPQm639FoVCu2df26cNa2awNeaumCGY0C1BN8VbvoXpxo3dk9",
+	"pwOqEfr5YL9RTHPFHj5U+gHhxdQcaTQaHx6P7z9k37w8rUsH53xDai8C5T3u1SX3D7aGyTD663MJ6JsO",
+	"9tPV9zQNjXkcGGkQ17P0mCpClHMEOTVWifXTZhH2MVtyVfEiHcC0QfU+F3VXG0xa1qXAASEKvInq2h5M",
+	"u0ZkEmdmu5odiIGgbkINLKGniTt3jkZHd+5EBgyrLZG0XSjeg7OwiK01AUtAQBvYus7+STHSh4DEJAth",
+	"s6ymZPi5VjX64R9//2+2lSlOg0mQKF3uiyd4Xrgu39JnBtfoZOzgW9eXxdZLoei5c+m4fUoI5dOkSaKF",
+	"AY6pLjuYl3rVQFM1ayy3G0LhfoaO5q3uUGTLtYti1g2L01b9f0om3C4MwPoETtyBESGCATJzlgLN3VTZ",
+	"oq6I22huxfrRMJMGb0hcHfdOs3QH2QxCqnqoSU8LCJTCC9CA8BBF5BnZ4biwYzzSiFmL223hRh+NjvwZ",
+	"qbtsJY5SGh8icq2wDaJrTnUQbU9c2rOj1HCncYtP/N6N23iQeyOqo3+KMRu18vpTmasfMkJ9xXq22jFj",
+	"XWUUBCJHcdR9Ltl5ZZuKRg1ICzBZ4O6d2Dc8Drf+hVv/wq1/4dr+BTqm7+FfuOuUgI9nk5yi/sSpZjho",
+	"X4jrVw3pXzdA8OEoL/hxcLWiGxiGDS0oF7pwuTuItc6H7FGXfRIEfqwpoeAPjSljtO+61bjss5DXm0sq",
+	"isPLUl6KGkXuinRvub2nyvu9Y02g/kBTx1/w3KOVYSI+aZD0q7pdATZUbPYrAMWc+jDwc+3qzdVLjJiK",
+	"nU0VulUQnNDvXgeJR3kjD/snV0rq9CRHLLeO9FtBdyvobiboHJdVMW+7udRzLp29WHrXf+JjOq2j8pL7",
+	"eceuEpO3/uxbf3aAxG8TS3Qi/JXf7tnepeiFfi0tVa+hcXnfcOT4XPINueyMuBQlL3xf+tAXPGGCZ4sI",
+	"8r7uyBT3maM0BsSBwYuXGpuYKLGZqn4o9JmwpiPKq32DZuf7SFTnTrkaR1n7x0dHGDDrTo2NpygVpbns",
+	"0OY6PEK7ISHe99gBB0ElsNZhQ+N0WEnMIsvrJvG7IRWumuzvGlFBY/wnASp8ud1diH7anls4xa0WeKsF",
+	"fhQt8MQVNb6W4udEQhtNsYVRCGzvI2t7+/nGrUJ3q9AFgELpSfIaStze7hWsH3evGLQrWEW6SKMOVcIK",
+	"eSHimlJa1cDwFaiDARcu815bBsfw8C0kuDudPmkxpPzuNcladTc/qm3WVS53x9G9Im/5Zn0Abk//nwCQ",
+	"vm2dxfnt7TI4V2Qsd+cF1/m5nL06+a6Vwkspu5SpzPppVD46nTCllaiLcg+GVMdtquJUVO7rcxk59wVK",
+	"X4K+ysucubNh2OXhcDQcYf+wOvl4qsI/ra/IB1aWvwhv5GAkpYOkLgmiVSZcnh0VEiG0IpWtuTdVOd+Y",
+	"BlTeV5uLawBFBYV8HeRQXxf7myHs4kKIFRaYkVh7OC4ujHUcW9WFQ5HCOZcqKvjkU6N8dLTvi6JM1XYh",
+	"M19cKtlXTWoQYaviJIC64rLK91Q4YlgFL1AC3jbeqqES6iNH1X8J9aQ0y/QqlGPw5YUxHXyh11hEGObf",
+	"SrXarkhcCO6xqdHOpDJP4zqjuIiYJYG1m5uD69dVOrZkhPPh4VMHbpsTV9XlQmwGzFV+xjJ9r06+C+mZ",
+	"U5UurF0Z7EPO2ao6L2TGeJ5jh2itGCjX7Pj4HutXqoBrdb8EX2emkb45VVgYZTBhZiUyyYuDVVWusM4f",
+	"vVSYxBUm1TNW6IwXTAm71uVFXWX02YvLB0DrS/JbTJVYniOAC345DsOLau1GPbK3GlCyR44HLHhdo/bw",
+	"QU1ErZo5gzHGhkAgdXfhxhRQ598gcN4Ox0G7Kvbv2oPQGuxHdCVoJW5eUjyqSv4uudGTrQr1797sUFo8",
+	"OUS1JOgoTeAg+NLfSXdVtVBP7dZ58Qktn1tfxEcrPUAV0ztKFF5dgqBbPLnemqKrI8+JWOrLluaSRCfQ",
+	"BECsc1hHDTiH7DG8FesDYoeEyHYbbjFmvLeDMX/MelDCinyrQcJ+HgSCZ+5sy1v753+994OI6GaHMdnp",
+	"2PuE1H9Tsu+rOoKDJ//WA3B7Amr/343I/2a6dotS22lLO0wuqht2c6zgrq/tcm48Ug3R4NtwYdkMlQkC",
+	"z8moB8bhCLMg8DqvK8KJtwteGWqJaKZqvdCFL18LRzavCtdTUGmGAWFjmJEqE0N2Ig5otlg41vUR9AWK",
+	"sDcEX3WZQk/woY9iCv0+mFbCXPW4W9X/zxS3/GOq7f6M8ppH/FbF/beUdLwpn6PijqTHU7UwKvLY8OV6",
+	"SLRULP1pVuplwqwepKyvZ9i/SRifsUSPTRX1cWnURm+Uc/T1zLB8b1f9SFf6Q4k1Cx7cqcI8MO+7JVds",
+	"eL+vf+YrS/Y7YC01dGawt47kqf6DeJLCiE+4mosbuZBua0zeMu9b0Mk/scYkpwr+mP8AjNOFyrAg9QeQ",
+	"IXFs4uPLkWfGVMLXtaePJqDnVqXC1I9MjHeHt9oRLTFVIaJ1zVhVlGcTh6qm6maxqgnuSndsyX1tqnyw",
+	"iKSmKwnvIj9D9tTVJpmX8PaVKKXOWd/VrAxtBwZO2nq+OFUhmLjWtYwzCYZGVqIMi+paH5QiE0hGGVeu",
+	"WwIYJx6duuKZmGBXOdeoo/ANJUGmr0KQcsi+1y4qqEskPOyXTN0yO2UkTt6Rh4sP/LNtiz9OfKM+Hbcx",
+	"jltD548ktqi5cSSZtjon7RNVUc9dPKdxt92f3gADoCaXXUgyFwDX1PTfM1Ifk+6nvtkFvIB6TLkruVjq",
+	"dOAamFPD0PHdu4dHnw9Hw9HwcPz54WiEzMcNe7s0sa/OTN1hKHWycH3vKHSOTWMQEjeskWgBArpd+vR1",
+	"G3jj+1AjN2/2oLikjzv4S38L+zJIolFE8Zl6IM19ePfm3f8LAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

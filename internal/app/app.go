@@ -24,6 +24,7 @@ import (
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
+	"payhub/internal/config"
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/idempotency"
@@ -56,10 +57,22 @@ type Config struct {
 	ResolveInterval time.Duration
 	// WebhookLoopback lets webhook endpoints be http://127.0.0.1 (demo and tests only).
 	WebhookLoopback bool
+	// Webhooks is what store notifications may reach and how much of the deliverers one
+	// store may hold (ports, endpoints per store, sends in flight); zero fields mean the
+	// defaults of internal/webhooks (docs/api.md §8.4, §8.6).
+	Webhooks config.WebhookPolicy
 	// Callbacks says which partner callbacks are accepted.
 	Callbacks hub.CallbackConfig
-	// SecretKey seals partner credentials kept per payment (secrets.KeySize bytes); nil
-	// means a fresh key for this process only (fine while no partner hands any out).
+	// Retention says how long callbacks that left the inbox and store-notification
+	// attempts are kept; zero fields mean hub.DefaultRetention (30 and 90 days).
+	Retention hub.RetentionConfig
+	// SecretKeys is the key ring that seals the secrets kept at rest (GMO-PG's credentials
+	// per payment, webhook signing secrets), newest first: the first seals, all open
+	// (PAYHUB_SECRET_KEYS). Empty: SecretKey alone.
+	SecretKeys [][]byte
+	// SecretKey is a ring of one key (PAYHUB_SECRET_KEY), when SecretKeys is empty; both
+	// nil means a fresh key for this process only (fine for tests and one-process demos:
+	// what it seals does not open after a restart).
 	SecretKey []byte
 	// PublicURL is payhub's address for customers' browsers (redirect payments).
 	PublicURL string
@@ -158,14 +171,21 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		}
 		partners[contracts.MethodCard] = cards
 	}
-	if cfg.SecretKey == nil {
-		cfg.SecretKey = secrets.NewKey()
+	keys := cfg.SecretKeys
+	if len(keys) == 0 && cfg.SecretKey != nil {
+		keys = [][]byte{cfg.SecretKey}
 	}
-	box, err := secrets.NewBox(cfg.SecretKey)
+	if len(keys) == 0 {
+		keys = [][]byte{secrets.NewKey()}
+	}
+	box, err := secrets.NewRing(keys...)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	// Webhook signing secrets are sealed at rest under the ring (docs/security.md §13):
+	// everything below uses the sealing store.
+	st = store.SealWebhookSecrets(st, box)
 	idGen := ids.New(cfg.Clock)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -173,6 +193,7 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 	if instance.Version == "" {
 		instance.Version = contracts.APIVersion
 	}
+	guard := webhooks.Guard{AllowLoopback: cfg.WebhookLoopback, Ports: cfg.Webhooks.Ports, MaxEndpointsPerStore: cfg.Webhooks.MaxEndpointsPerStore}
 	h := hub.New(hub.Config{
 		Store:         st,
 		Partners:      partners,
@@ -183,7 +204,7 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		Metrics:       hub.NewMetrics(reg),
 		BarcodeRules:  cfg.BarcodeRules,
 		Resolver:      cfg.Resolver,
-		EndpointGuard: webhooks.Guard{AllowLoopback: cfg.WebhookLoopback},
+		EndpointGuard: guard,
 		Callbacks:     cfg.Callbacks,
 		Secrets:       box,
 		PublicURL:     cfg.PublicURL,
@@ -196,7 +217,8 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("register instance: %w", err)
 	}
 	deliverer := webhooks.NewDeliverer(webhooks.DelivererConfig{Store: st, Clock: cfg.Clock, IDs: idGen,
-		Owner: deliveryOwner(), Client: webhooks.NewClient(webhooks.Guard{AllowLoopback: cfg.WebhookLoopback}),
+		Owner: deliveryOwner(), Client: webhooks.NewClient(guard),
+		PerEndpoint: cfg.Webhooks.PerEndpoint, PerStore: cfg.Webhooks.PerStore,
 		APIVersion: contracts.APIVersion, Logger: cfg.Logger, Metrics: webhooks.NewMetrics(reg),
 		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return render.WebhookEndpoint(e, "") }})
 	srv := httpapi.New(httpapi.Config{
@@ -220,6 +242,7 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		w.start(func(ctx context.Context) { h.RunResolver(ctx, resolveEvery) })
 		w.start(func(ctx context.Context) { deliverer.Run(ctx, deliverEvery) })
 		w.start(func(ctx context.Context) { h.RunCallbackProcessor(ctx, time.Second) })
+		w.start(func(ctx context.Context) { h.RunRetention(ctx, time.Hour, cfg.Retention) })
 	}
 	return &App{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, workers: w, log: cfg.Logger,
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}, nil

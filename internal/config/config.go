@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	gmopgadapter "payhub/adapters/gmopg"
@@ -20,6 +21,7 @@ import (
 	"payhub/internal/auth"
 	"payhub/internal/hub"
 	"payhub/internal/secrets"
+	"payhub/internal/webhooks"
 	gmopgsim "payhub/mocks/gmopg"
 	linepaysim "payhub/mocks/linepay"
 	paypaysim "payhub/mocks/paypay"
@@ -194,19 +196,49 @@ func CallbackAllowlist() (hub.CallbackConfig, error) {
 	return hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: nets}}, nil
 }
 
-// SecretKey reads PAYHUB_SECRET_KEY (or its _FILE): base64 of 32 bytes, the key that
-// seals partner credentials kept per payment. Unset: nil (the app makes a key that lives
-// as long as the process, and serve refuses partners that need a lasting one).
-func SecretKey() ([]byte, error) {
-	v, err := Env("PAYHUB_SECRET_KEY")
-	if err != nil || v == "" {
+// SecretKeys reads the key ring that seals the secrets payhub keeps (GMO-PG's AccessID and
+// AccessPass per card payment, the webhook endpoints' signing secrets): PAYHUB_SECRET_KEYS
+// (or its _FILE), keys of 32 bytes in base64 separated by commas, spaces or newlines,
+// newest first — the first seals, every one opens, so a key is rotated by putting the new
+// one first and running `payhub secrets reseal`; or PAYHUB_SECRET_KEY (or its _FILE), one
+// key. Both set is an error (say it once). Unset: nil (the app makes a key that lives as
+// long as the process, and serve refuses partners that need a lasting one). Errors name a
+// bad key by its position, never by its text.
+func SecretKeys() ([][]byte, error) {
+	ring, err := Env("PAYHUB_SECRET_KEYS")
+	if err != nil {
 		return nil, err
 	}
-	k, err := secrets.ParseKey(v)
+	one, err := Env("PAYHUB_SECRET_KEY")
 	if err != nil {
-		return nil, fmt.Errorf("PAYHUB_SECRET_KEY: %w", err)
+		return nil, err
 	}
-	return k, nil
+	switch {
+	case ring != "" && one != "":
+		return nil, errors.New("set PAYHUB_SECRET_KEYS (newest first) or PAYHUB_SECRET_KEY, not both")
+	case ring != "":
+		keys, err := secrets.ParseKeys(ring)
+		if err != nil {
+			return nil, fmt.Errorf("PAYHUB_SECRET_KEYS: %w", err)
+		}
+		return keys, nil
+	case one != "":
+		k, err := secrets.ParseKey(one)
+		if err != nil {
+			return nil, fmt.Errorf("PAYHUB_SECRET_KEY: %w", err)
+		}
+		return [][]byte{k}, nil
+	}
+	return nil, nil
+}
+
+// SecretKey is the key that seals: the first of SecretKeys (nil when none is configured).
+func SecretKey() ([]byte, error) {
+	keys, err := SecretKeys()
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	return keys[0], nil
 }
 
 // LinePayCredentials are LINE Pay's HMAC channel credentials, shared by the adapter and the
@@ -283,7 +315,7 @@ func GMOPG(secretKey []byte, publicURL string) (*gmopgadapter.Config, error) {
 	case !configured:
 		return nil, err
 	case secretKey == nil:
-		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_SECRET_KEY (base64 of 32 bytes) to seal GMO's AccessID and AccessPass")
+		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_SECRET_KEYS or PAYHUB_SECRET_KEY (base64 of 32 bytes) to seal GMO's AccessID and AccessPass")
 	case publicURL == "":
 		return nil, errors.New("partner card (GMO-PG) needs PAYHUB_PUBLIC_URL: 3-D Secure sends the customer's browser back to payhub")
 	}
@@ -296,4 +328,50 @@ func GMOPG(secretKey []byte, publicURL string) (*gmopgadapter.Config, error) {
 		return nil, fmt.Errorf("PAYHUB_GMOPG_ALLOW_WITHOUT_3DS must be true or false, not %q", v)
 	}
 	return cfg, nil
+}
+
+// WebhookPolicy is what store notifications may reach and how much of the deliverers one
+// store may hold (docs/api.md §8.4, §8.6). Zero fields mean internal/webhooks' defaults.
+type WebhookPolicy struct {
+	// Ports are the ports endpoints may name (PAYHUB_WEBHOOK_PORTS; default 443 alone).
+	Ports []uint16
+	// MaxEndpointsPerStore is how many endpoints one store may have
+	// (PAYHUB_WEBHOOK_MAX_ENDPOINTS; default 16).
+	MaxEndpointsPerStore int
+	// PerEndpoint and PerStore bound the sends in flight to one endpoint and to one store,
+	// over every instance (PAYHUB_WEBHOOK_INFLIGHT_PER_ENDPOINT, _PER_STORE; default 4 and 8).
+	PerEndpoint, PerStore int
+}
+
+// Webhooks reads the WebhookPolicy from PAYHUB_WEBHOOK_PORTS (comma-separated ports),
+// PAYHUB_WEBHOOK_MAX_ENDPOINTS, PAYHUB_WEBHOOK_INFLIGHT_PER_ENDPOINT and
+// PAYHUB_WEBHOOK_INFLIGHT_PER_STORE; unset variables keep the defaults.
+func Webhooks() (WebhookPolicy, error) {
+	var p WebhookPolicy
+	if raw := EnvOr("PAYHUB_WEBHOOK_PORTS", ""); raw != "" {
+		ports, err := webhooks.ParsePorts(raw)
+		if err != nil {
+			return p, fmt.Errorf("PAYHUB_WEBHOOK_PORTS: %w", err)
+		}
+		p.Ports = ports
+	}
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{
+		{"PAYHUB_WEBHOOK_MAX_ENDPOINTS", &p.MaxEndpointsPerStore},
+		{"PAYHUB_WEBHOOK_INFLIGHT_PER_ENDPOINT", &p.PerEndpoint},
+		{"PAYHUB_WEBHOOK_INFLIGHT_PER_STORE", &p.PerStore},
+	} {
+		raw := EnvOr(v.name, "")
+		if raw == "" {
+			continue
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 10000 {
+			return p, fmt.Errorf("%s: %q is not a whole number from 1 to 10000", v.name, raw)
+		}
+		*v.dst = n
+	}
+	return p, nil
 }

@@ -234,7 +234,7 @@ func TestWebhookEndpointManagement(t *testing.T) {
 	if n := len(rcv.take()); n != 0 {
 		t.Fatalf("a deleted endpoint got %d deliveries", n)
 	}
-	if m := string(e.do(http.MethodGet, "/metrics", "", "", nil).body); !strings.Contains(m, `payhub_webhook_sends_total{result="delivered"} 3`) {
+	if m := e.metrics(); !strings.Contains(m, `payhub_webhook_sends_total{result="delivered"} 3`) {
 		t.Fatalf("metrics lack the 3 delivered sends")
 	}
 }

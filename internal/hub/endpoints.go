@@ -9,6 +9,7 @@ import (
 	"payhub/internal/idempotency"
 	"payhub/internal/render"
 	"payhub/internal/webhooks"
+	"payhub/internal/webhooks/policy"
 )
 
 // DefaultSecretGrace is how long a rotated-out signing secret still signs (docs/api.md §8.1).
@@ -28,7 +29,9 @@ type CreateEndpoint struct {
 }
 
 // CreateWebhookEndpoint registers an endpoint for the caller's store and answers 201 with
-// it and its new signing secret, in the transaction that writes it.
+// it and its new signing secret, in the transaction that writes it. The secret is shown in
+// this first answer only: the answer stored for the key's replays withholds it, and the
+// store keeps it sealed (docs/security.md §13).
 func (h *Hub) CreateWebhookEndpoint(ctx context.Context, c Caller, idem idempotency.Key, cmd CreateEndpoint) (Response, error) {
 	if err := h.endpointGuard.CheckURL(cmd.URL); err != nil {
 		return Response{}, unacceptableField("/url", "%s.", err.Error())
@@ -43,17 +46,19 @@ func (h *Hub) CreateWebhookEndpoint(ctx context.Context, c Caller, idem idempote
 			URL: cmd.URL, Description: cmd.Description, EventTypes: cmd.EventTypes, Status: contracts.EndpointEnabled,
 			CreatedAt: now, UpdatedAt: now}
 		resp := contracts.Answer{Kind: contracts.AnswerCreated, Body: render.WebhookEndpoint(e, string(secret))}
+		kept := contracts.Answer{Kind: contracts.AnswerCreated, Body: render.WebhookEndpointSecretWithheld(e)}
 		return resp, h.store.InTx(ctx, func(tx contracts.Tx) error {
-			if err := tx.CreateWebhookEndpoint(ctx, e, contracts.WebhookSecret{EndpointID: e.ID, Secret: string(secret), CreatedAt: now}); err != nil {
-				return err
+			if err := tx.CreateWebhookEndpoint(h.endpointLimit(ctx), e, contracts.WebhookSecret{EndpointID: e.ID, Secret: string(secret), CreatedAt: now}); err != nil {
+				return h.endpointLimitError(err)
 			}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
+			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, kept, now)
 		})
 	})
 }
 
 // RotateWebhookSecret issues a new signing secret for one of the caller's endpoints; the
-// previous one keeps signing for DefaultSecretGrace.
+// previous one keeps signing for DefaultSecretGrace. Like a create's, the answer shows the
+// new secret the first time only.
 func (h *Hub) RotateWebhookSecret(ctx context.Context, c Caller, idem idempotency.Key, id string) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixWebhookEndpoint, id) {
 		return Response{}, notFound()
@@ -75,7 +80,8 @@ func (h *Hub) RotateWebhookSecret(ctx context.Context, c Caller, idem idempotenc
 				return endpointError(err)
 			}
 			resp = contracts.Answer{Kind: contracts.AnswerDone, Body: render.WebhookEndpoint(e, string(secret))}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
+			kept := contracts.Answer{Kind: contracts.AnswerDone, Body: render.WebhookEndpointSecretWithheld(e)}
+			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, kept, now)
 		})
 		return resp, err
 	})
@@ -193,4 +199,22 @@ func (h *Hub) ListDeliveryAttempts(ctx context.Context, c Caller, eventID string
 		return nil, endpointError(err)
 	}
 	return h.store.ListDeliveryAttempts(ctx, c.StoreID, eventID)
+}
+
+// endpointLimit asks the store, creating an endpoint, to refuse a store's endpoint beyond
+// the guard's EndpointLimit: it counts them in the creating transaction, so that concurrent
+// creations cannot pass the limit together. One store's endpoints must not take every
+// deliverer's workers (docs/api.md §8.4).
+func (h *Hub) endpointLimit(ctx context.Context) context.Context {
+	return policy.WithMaxEndpoints(ctx, h.endpointGuard.EndpointLimit())
+}
+
+// endpointLimitError is the store's refusal of an endpoint beyond the limit as the API's
+// 422 limit_exceeded; any other error is returned as it is.
+func (h *Hub) endpointLimitError(err error) error {
+	if errors.Is(err, policy.ErrTooManyEndpoints) {
+		return contracts.Errorf(contracts.CodeLimitExceeded,
+			"A store may have at most %d webhook endpoints; delete one it no longer uses first.", h.endpointGuard.EndpointLimit())
+	}
+	return err
 }

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/webhooks/policy"
 )
 
 // eventTypesColumn is how an endpoint's subscription is stored: ",a,b," so that one
@@ -69,8 +71,13 @@ func scanEndpoint(row interface{ Scan(...any) error }, e *contracts.WebhookEndpo
 	return err
 }
 
-// CreateWebhookEndpoint writes a new endpoint with its first secret.
+// CreateWebhookEndpoint writes a new endpoint with its first secret. With an endpoint
+// limit on ctx (policy.WithMaxEndpoints) a store already at it gets
+// policy.ErrTooManyEndpoints.
 func (t *tx) CreateWebhookEndpoint(ctx context.Context, e contracts.WebhookEndpoint, secret contracts.WebhookSecret) error {
+	if err := checkEndpointLimit(ctx, t, e.StoreID); err != nil {
+		return err
+	}
 	if _, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_endpoints
 		(id, store_id, client_id, url, description, event_types, status, disabled_reason, last_success_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -152,14 +159,15 @@ func (t *tx) RotateWebhookSecret(ctx context.Context, storeID string, secret con
 }
 
 // fanOut creates, in the event's transaction, one pending delivery of e per enabled
-// endpoint of its store that subscribes to its type.
+// endpoint of its store that subscribes to its type: due at once, or, while the endpoint's
+// circuit is open, when it half-opens (deferWhileOpen).
 func fanOut(ctx context.Context, t *tx, e contracts.Event) error {
 	at := t.d.ts(e.CreatedAt)
 	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_deliveries
 		(event_id, endpoint_id, status, attempts, next_at, lease_owner, lease_until, created_at, updated_at)
-		SELECT ?, id, ?, 0, ?, '', NULL, ?, ? FROM webhook_endpoints
+		SELECT ?, id, ?, 0, CASE WHEN circuit_open_until > ? THEN circuit_open_until ELSE ? END, '', NULL, ?, ? FROM webhook_endpoints
 		WHERE store_id = ? AND status = ? AND (event_types = '' OR `+t.d.contains("event_types", "?")+`)`),
-		e.ID, string(contracts.DeliveryPending), at, at, at, e.StoreID, string(contracts.EndpointEnabled), ","+string(e.Type)+",")
+		e.ID, string(contracts.DeliveryPending), at, at, at, at, e.StoreID, string(contracts.EndpointEnabled), ","+string(e.Type)+",")
 	return t.d.wrap("fan out event "+e.ID, err)
 }
 
@@ -174,8 +182,12 @@ func scanDelivery(row interface{ Scan(...any) error }, d *contracts.Delivery) er
 // LeaseDeliveries leases up to limit due deliveries to owner in one statement and reads
 // what sending them needs in one more (plus one per endpoint for its secrets). On
 // PostgreSQL concurrent deliverers skip each other's locked rows, so each delivery has one
-// lessee at a time.
+// lessee at a time. With a lease policy on ctx (policy.WithLease) the lease is fair instead
+// (leaseFairly).
 func (s *DB) LeaseDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]contracts.DeliveryJob, error) {
+	if p, ok := policy.LeaseFrom(ctx); ok {
+		return s.leaseFairly(ctx, owner, now, leaseUntil, limit, p)
+	}
 	var jobs []contracts.DeliveryJob
 	err := s.inTx(ctx, func(t *tx) error {
 		keys, err := leaseKeys(ctx, t, owner, now, leaseUntil, limit)
@@ -282,10 +294,25 @@ func signingSecrets(ctx context.Context, t *tx, endpointID string, now time.Time
 }
 
 // FinishDelivery records a send (as sent by owner) and the delivery's new state under
-// owner's lease.
+// owner's lease. A success closes the endpoint's circuit; with a circuit policy on ctx
+// (policy.WithCircuit) a failure counts towards opening it.
 func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.DeliveryOutcome) error {
 	a := o.Attempt
+	circuit, withCircuit := policy.CircuitFrom(ctx)
+	withCircuit = withCircuit && o.Status != contracts.DeliverySucceeded
 	return s.inTx(ctx, func(t *tx) error {
+		var failures int
+		var openUntil *time.Time
+		if withCircuit {
+			// The endpoint's row first, as every failure does: concurrent failures of one
+			// endpoint queue here instead of locking their deliveries and the endpoint in
+			// different orders.
+			err := t.tx.QueryRowContext(ctx, t.d.q("SELECT consecutive_failures, circuit_open_until FROM webhook_endpoints WHERE id = ?"+
+				t.d.forUpdate()), a.EndpointID).Scan(&failures, nullTimeCol{&openUntil})
+			if err != nil {
+				return t.d.wrap("read endpoint circuit", err)
+			}
+		}
 		res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_deliveries
 			SET status = ?, attempts = attempts + 1, next_at = ?, lease_owner = '', lease_until = NULL, updated_at = ?
 			WHERE event_id = ? AND endpoint_id = ? AND lease_owner = ? AND status = ?`),
@@ -303,11 +330,19 @@ func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.Deliv
 		}
 		if o.Status == contracts.DeliverySucceeded {
 			// Every delivery to the endpoint would write its one row; a second's precision
-			// is plenty for "no success in three days" and spares the row lock.
-			_, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET last_success_at = ?
-				WHERE id = ? AND (last_success_at IS NULL OR last_success_at < ?)`),
-				t.d.ts(a.AttemptedAt), a.EndpointID, t.d.ts(a.AttemptedAt.Add(-time.Second)))
+			// is plenty for "no success in three days" and spares the row lock. A success
+			// closes the circuit.
+			_, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET
+				last_success_at = CASE WHEN last_success_at IS NULL OR last_success_at < ? THEN ? ELSE last_success_at END,
+				consecutive_failures = 0, circuit_open_until = NULL
+				WHERE id = ? AND (last_success_at IS NULL OR last_success_at < ? OR consecutive_failures > 0)`),
+				t.d.ts(a.AttemptedAt.Add(-time.Second)), t.d.ts(a.AttemptedAt), a.EndpointID, t.d.ts(a.AttemptedAt.Add(-time.Second)))
 			return t.d.wrap("note delivery success", err)
+		}
+		if withCircuit {
+			if err := countFailure(ctx, t, a, failures, openUntil, circuit); err != nil {
+				return err
+			}
 		}
 		if o.DisableEndpoint == "" {
 			return nil
@@ -322,10 +357,17 @@ func (s *DB) FinishDelivery(ctx context.Context, owner string, o contracts.Deliv
 	})
 }
 
-// EnableWebhookEndpoint re-enables a store's endpoint.
+// EnableWebhookEndpoint re-enables a store's endpoint, its circuit closed: the deliveries
+// its open circuit deferred are due again at once.
 func (t *tx) EnableWebhookEndpoint(ctx context.Context, storeID, id string, at time.Time) error {
-	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET status = ?, disabled_reason = '', updated_at = ?
-		WHERE id = ? AND store_id = ?`), string(contracts.EndpointEnabled), t.d.ts(at), id, storeID)
+	if _, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_deliveries SET next_at = ?
+		WHERE endpoint_id = ? AND status = `+pendingSQL+` AND next_at > ?
+		AND next_at <= (SELECT circuit_open_until FROM webhook_endpoints WHERE id = ? AND store_id = ?)`),
+		t.d.ts(at), id, t.d.ts(at), id, storeID); err != nil {
+		return t.d.wrap("enable webhook endpoint", err)
+	}
+	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET status = ?, disabled_reason = '', updated_at = ?,
+		consecutive_failures = 0, circuit_open_until = NULL WHERE id = ? AND store_id = ?`), string(contracts.EndpointEnabled), t.d.ts(at), id, storeID)
 	if err != nil {
 		return t.d.wrap("enable webhook endpoint", err)
 	}
@@ -452,4 +494,471 @@ func (s *DB) GetEvent(ctx context.Context, storeID, id string) (contracts.Event,
 		FROM events WHERE id = ? AND store_id = ?`), id, storeID).
 		Scan(&e.ID, &e.Type, &e.StoreID, &e.PaymentID, &e.RefundID, &e.Sequence, &e.Payload, timeCol{&e.CreatedAt})
 	return e, s.d.wrap("get event", err)
+}
+
+// The fair lease (policy.Lease; docs/api.md §8.4): one store, however many endpoints it has
+// and however they answer, holds at most PerStore sends in flight and each endpoint at most
+// PerEndpoint, over every deliverer sharing the database; the rest of the work goes round-
+// robin across the stores that have some.
+
+// leaseFairly is LeaseDeliveries under p. On PostgreSQL the deliverers of one schema lease
+// one at a time (a transaction-scoped advisory lock), so the counts of sends in flight each
+// one reads are exact; the lock is held for a few short statements, and what sending needs
+// is read after the lease commits.
+//
+// The lease reads the queue as LeaseDeliveries does, oldest due first on the due index, one
+// table at a time (the endpoints by primary key), so it costs what the plain lease costs
+// whatever the planner knows of the tables; it skips what cannot be leased now (endpoints
+// and stores at their bound, open circuits) in the query itself.
+func (s *DB) leaseFairly(ctx context.Context, owner string, now, leaseUntil time.Time, limit int, p policy.Lease) ([]contracts.DeliveryJob, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var keys [][2]string
+	err := s.inTx(ctx, func(t *tx) error {
+		if t.d.postgres {
+			// A lease need not wait for the disk: should the server crash before the lease
+			// is written out, the deliveries are simply free again (and a send made under
+			// the lost lease is sent again: at least once). Not waiting shortens the time
+			// the lock is held.
+			if _, err := t.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('payhub.webhook_leases:' || current_schema())),
+				set_config('synchronous_commit', 'off', true)`); err != nil {
+				return t.d.wrap("lease deliveries", err)
+			}
+		}
+		byEndpoint, byStore, err := inFlight(ctx, t, now)
+		if err != nil {
+			return err
+		}
+		k := newLeasePicker(p, limit, byEndpoint, byStore)
+		if err := k.learnCircuits(ctx, t, now); err != nil {
+			return err
+		}
+		if err := k.learnFullStores(ctx, t); err != nil {
+			return err
+		}
+		// Each scan reads the oldest due deliveries the picker can still use; a store whose
+		// backlog fills one scan is out of room, or out of the way, by the next.
+		batch := max(4*limit, 100)
+		for range 4 {
+			rows, err := k.scan(ctx, t, now, batch)
+			if err != nil {
+				return err
+			}
+			if err := k.learnEndpoints(ctx, t, rows); err != nil {
+				return err
+			}
+			k.pick(rows)
+			if len(rows) < batch || k.left == 0 {
+				break
+			}
+		}
+		keys, err = leaseKeysOf(ctx, t, owner, now, leaseUntil, k.keys)
+		if err != nil {
+			return err
+		}
+		for _, id := range k.trials {
+			trial, err := leaseTrial(ctx, t, owner, now, leaseUntil, id)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, trial...)
+		}
+		return nil
+	})
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	// The leases keep the deliveries this deliverer's; should this read fail, they expire.
+	var jobs []contracts.DeliveryJob
+	err = s.inTx(ctx, func(t *tx) error {
+		jobs, err = readJobs(ctx, t, keys, now)
+		return err
+	})
+	return jobs, err
+}
+
+// pendingSQL is the pending status as a literal: a partial index is usable only where a
+// query states its condition itself (a placeholder does not tell SQLite).
+const pendingSQL = "'" + string(contracts.DeliveryPending) + "'"
+
+// inFlight counts the deliveries leased and not yet finished (their lease still running),
+// by endpoint and by store.
+func inFlight(ctx context.Context, t *tx, now time.Time) (byEndpoint, byStore map[string]int, err error) {
+	rows, err := t.tx.QueryContext(ctx, t.d.q(`SELECT d.endpoint_id, w.store_id, COUNT(*)
+		FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE d.status = `+pendingSQL+` AND d.lease_owner <> '' AND d.lease_until >= ?
+		GROUP BY d.endpoint_id, w.store_id`), t.d.ts(now))
+	if err != nil {
+		return nil, nil, t.d.wrap("count deliveries in flight", err)
+	}
+	defer rows.Close()
+	byEndpoint, byStore = map[string]int{}, map[string]int{}
+	for rows.Next() {
+		var endpoint, store string
+		var n int
+		if err := rows.Scan(&endpoint, &store, &n); err != nil {
+			return nil, nil, t.d.wrap("count deliveries in flight", err)
+		}
+		byEndpoint[endpoint] += n
+		byStore[store] += n
+	}
+	return byEndpoint, byStore, t.d.wrap("count deliveries in flight", rows.Err())
+}
+
+// placeholderList is n placeholders, comma-separated.
+func placeholderList(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// endpointState is what the picker knows of an endpoint.
+type endpointState struct {
+	storeID string
+	// usable: enabled, its circuit closed or half-open; halfOpen: one trial at a time.
+	usable, halfOpen bool
+	// room is how many more deliveries this lease may take of it.
+	room int
+}
+
+// leasePicker decides what one lease takes: round-robin across stores (the store with the
+// oldest due delivery first) and, within a store, across its endpoints (oldest first), one
+// delivery per store per round, never taking an endpoint past PerEndpoint in flight (one
+// trial while its circuit is half-open) nor a store past PerStore, limit in all.
+type leasePicker struct {
+	p    policy.Lease
+	left int
+	// inFlight* are the sends in flight; endpoints what is known of the endpoints met;
+	// storeRoom how many more deliveries this lease may take of each store met.
+	inFlightEndpoint, inFlightStore map[string]int
+	endpoints                       map[string]*endpointState
+	storeRoom                       map[string]int
+	// skip are endpoints no scan needs to read again.
+	skip map[string]bool
+	// keys are the deliveries picked; trials the half-open endpoints to try once each.
+	keys   [][2]string
+	trials []string
+}
+
+func newLeasePicker(p policy.Lease, limit int, byEndpoint, byStore map[string]int) *leasePicker {
+	k := &leasePicker{p: p, left: limit, inFlightEndpoint: byEndpoint, inFlightStore: byStore,
+		endpoints: map[string]*endpointState{}, storeRoom: map[string]int{}, skip: map[string]bool{}}
+	for id, n := range byEndpoint {
+		if n >= p.PerEndpoint {
+			k.skip[id] = true
+		}
+	}
+	return k
+}
+
+// learnCircuits notes the endpoints whose circuit opened: skipped while open, and once
+// half-open skipped too while their trial is in flight.
+func (k *leasePicker) learnCircuits(ctx context.Context, t *tx, now time.Time) error {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, store_id, circuit_open_until FROM webhook_endpoints WHERE circuit_open_until IS NOT NULL`)
+	if err != nil {
+		return t.d.wrap("read endpoint circuits", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, storeID string
+		var until time.Time
+		if err := rows.Scan(&id, &storeID, timeCol{&until}); err != nil {
+			return t.d.wrap("read endpoint circuits", err)
+		}
+		if until.After(now) || k.inFlightEndpoint[id] > 0 {
+			k.skip[id] = true
+		}
+	}
+	return t.d.wrap("read endpoint circuits", rows.Err())
+}
+
+// learnFullStores skips every endpoint of the stores at their bound.
+func (k *leasePicker) learnFullStores(ctx context.Context, t *tx) error {
+	var full []any
+	for id, n := range k.inFlightStore {
+		if n >= k.p.PerStore {
+			full = append(full, id)
+		}
+	}
+	if len(full) == 0 {
+		return nil
+	}
+	rows, err := t.tx.QueryContext(ctx, t.d.q("SELECT id FROM webhook_endpoints WHERE store_id IN ("+placeholderList(len(full))+")"), full...)
+	if err != nil {
+		return t.d.wrap("read full stores' endpoints", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return t.d.wrap("read full stores' endpoints", err)
+		}
+		k.skip[id] = true
+	}
+	return t.d.wrap("read full stores' endpoints", rows.Err())
+}
+
+// scan reads up to n of the oldest due and free deliveries, without those of skipped
+// endpoints and those picked already.
+func (k *leasePicker) scan(ctx context.Context, t *tx, now time.Time, n int) ([][2]string, error) {
+	at := t.d.ts(now)
+	q := `SELECT event_id, endpoint_id FROM webhook_deliveries
+		WHERE status = ` + pendingSQL + ` AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)`
+	args := []any{at, at}
+	if len(k.skip) > 0 {
+		q += " AND endpoint_id NOT IN (" + placeholderList(len(k.skip)) + ")"
+		for id := range k.skip {
+			args = append(args, id)
+		}
+	}
+	if len(k.keys) > 0 {
+		q += " AND (event_id, endpoint_id) NOT IN (" + strings.TrimSuffix(strings.Repeat("(?, ?), ", len(k.keys)), ", ") + ")"
+		for _, key := range k.keys {
+			args = append(args, key[0], key[1])
+		}
+	}
+	q += " ORDER BY next_at, event_id, endpoint_id LIMIT ?"
+	args = append(args, n)
+	rows, err := t.tx.QueryContext(ctx, t.d.q(q), args...)
+	if err != nil {
+		return nil, t.d.wrap("read due deliveries", err)
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var key [2]string
+		if err := rows.Scan(&key[0], &key[1]); err != nil {
+			return nil, t.d.wrap("read due deliveries", err)
+		}
+		out = append(out, key)
+	}
+	return out, t.d.wrap("read due deliveries", rows.Err())
+}
+
+// learnEndpoints reads, by primary key, the endpoints of rows not met before.
+func (k *leasePicker) learnEndpoints(ctx context.Context, t *tx, rows [][2]string) error {
+	var ids []any
+	for _, r := range rows {
+		if _, ok := k.endpoints[r[1]]; !ok {
+			k.endpoints[r[1]] = &endpointState{}
+			ids = append(ids, r[1])
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	res, err := t.tx.QueryContext(ctx, t.d.q(`SELECT id, store_id, status, circuit_open_until IS NOT NULL FROM webhook_endpoints
+		WHERE id IN (`+placeholderList(len(ids))+`)`), ids...)
+	if err != nil {
+		return t.d.wrap("read endpoints", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var id, storeID, status string
+		var tripped bool
+		if err := res.Scan(&id, &storeID, &status, &tripped); err != nil {
+			return t.d.wrap("read endpoints", err)
+		}
+		bound := k.p.PerEndpoint
+		if tripped {
+			bound = 1
+		}
+		*k.endpoints[id] = endpointState{storeID: storeID, usable: status == string(contracts.EndpointEnabled), halfOpen: tripped,
+			room: bound - k.inFlightEndpoint[id]}
+	}
+	if err := res.Err(); err != nil {
+		return t.d.wrap("read endpoints", err)
+	}
+	for _, id := range ids {
+		// Gone, disabled, or at its bound (or its store at its bound): no scan needs it.
+		if e := k.endpoints[id.(string)]; !e.usable || e.room <= 0 || k.storeRoomOf(e.storeID) <= 0 {
+			k.skip[id.(string)] = true
+		}
+	}
+	return nil
+}
+
+func (k *leasePicker) storeRoomOf(storeID string) int {
+	if n, ok := k.storeRoom[storeID]; ok {
+		return n
+	}
+	n := k.p.PerStore - k.inFlightStore[storeID]
+	k.storeRoom[storeID] = n
+	return n
+}
+
+// pick takes from rows (oldest first), round-robin as leasePicker says.
+func (k *leasePicker) pick(rows [][2]string) {
+	type storeQueue struct {
+		id        string
+		endpoints []string
+		next      int
+	}
+	var queues []*storeQueue
+	byStore := map[string]*storeQueue{}
+	byEndpoint := map[string][][2]string{}
+	for _, r := range rows {
+		e := k.endpoints[r[1]]
+		if !e.usable {
+			continue
+		}
+		q := byStore[e.storeID]
+		if q == nil {
+			q = &storeQueue{id: e.storeID}
+			byStore[e.storeID] = q
+			queues = append(queues, q)
+		}
+		if _, ok := byEndpoint[r[1]]; !ok {
+			q.endpoints = append(q.endpoints, r[1])
+		}
+		byEndpoint[r[1]] = append(byEndpoint[r[1]], r)
+	}
+	for k.left > 0 {
+		progress := false
+		for _, q := range queues {
+			if k.storeRoomOf(q.id) <= 0 {
+				continue
+			}
+			for range q.endpoints {
+				id := q.endpoints[q.next]
+				q.next = (q.next + 1) % len(q.endpoints)
+				e, rs := k.endpoints[id], byEndpoint[id]
+				if len(rs) == 0 || e.room <= 0 {
+					continue
+				}
+				if e.halfOpen {
+					// The trial is the delivery that failed most (leaseTrial), not the oldest.
+					k.trials = append(k.trials, id)
+					byEndpoint[id] = nil
+				} else {
+					k.keys = append(k.keys, rs[0])
+					byEndpoint[id] = rs[1:]
+				}
+				e.room--
+				k.storeRoom[q.id]--
+				k.left--
+				progress = true
+				break
+			}
+			if k.left == 0 {
+				break
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	for id, e := range k.endpoints {
+		if e.room <= 0 || k.storeRoomOf(e.storeID) <= 0 {
+			k.skip[id] = true
+		}
+	}
+}
+
+// leaseKeysOf leases the picked deliveries to owner, those still due and free (on
+// PostgreSQL skipping rows another transaction holds).
+func leaseKeysOf(ctx context.Context, t *tx, owner string, now, leaseUntil time.Time, keys [][2]string) ([][2]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	at := t.d.ts(now)
+	args := []any{owner, t.d.ts(leaseUntil), at}
+	for _, key := range keys {
+		args = append(args, key[0], key[1])
+	}
+	args = append(args, at, at)
+	return scanKeys(t.tx.QueryContext(ctx, t.d.q(`UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
+		WHERE (event_id, endpoint_id) IN (
+			SELECT event_id, endpoint_id FROM webhook_deliveries
+			WHERE (event_id, endpoint_id) IN (`+strings.TrimSuffix(strings.Repeat("(?, ?), ", len(keys)), ", ")+`)
+			AND status = `+pendingSQL+` AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)`+t.d.skipLocked()+`)
+		RETURNING event_id, endpoint_id`), args...))
+}
+
+// leaseTrial leases a half-open endpoint's trial: of its due and free deliveries, the one
+// that failed most, so that a dead endpoint's oldest delivery still runs out its schedule
+// and the endpoint is disabled as docs/api.md §8.5 says, however many wait behind it.
+func leaseTrial(ctx context.Context, t *tx, owner string, now, leaseUntil time.Time, endpointID string) ([][2]string, error) {
+	at := t.d.ts(now)
+	return scanKeys(t.tx.QueryContext(ctx, t.d.q(`UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
+		WHERE (event_id, endpoint_id) IN (
+			SELECT event_id, endpoint_id FROM webhook_deliveries
+			WHERE endpoint_id = ? AND status = `+pendingSQL+` AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY attempts DESC, next_at, event_id LIMIT 1`+t.d.skipLocked()+`)
+		RETURNING event_id, endpoint_id`),
+		owner, t.d.ts(leaseUntil), at, endpointID, at, at))
+}
+
+// scanKeys reads the (event_id, endpoint_id) rows a lease returned.
+func scanKeys(rows *sql.Rows, err error) ([][2]string, error) {
+	if err != nil {
+		return nil, fmt.Errorf("store: lease deliveries: %w", err)
+	}
+	defer rows.Close()
+	var keys [][2]string
+	for rows.Next() {
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			return nil, fmt.Errorf("store: lease deliveries: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: lease deliveries: %w", err)
+	}
+	return keys, nil
+}
+
+// countFailure counts a failed send a towards the endpoint's circuit (policy.Circuit), whose
+// state the caller read, locked: from c.Failures consecutive failures on the circuit opens,
+// for longer at each failure; a send that began while it was open (one already in flight
+// when it opened) does not prolong it.
+func countFailure(ctx context.Context, t *tx, a contracts.DeliveryAttempt, failures int, openUntil *time.Time, c policy.Circuit) error {
+	failures++
+	opened := false
+	if at := a.AttemptedAt; failures >= c.Failures && (openUntil == nil || !at.Before(*openUntil)) {
+		until := at.Add(a.Latency).Add(c.OpenFor(failures))
+		openUntil, opened = &until, true
+	}
+	_, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_endpoints SET consecutive_failures = ?, circuit_open_until = ? WHERE id = ?`),
+		failures, t.d.nullTS(openUntil), a.EndpointID)
+	if err != nil || !opened {
+		return t.d.wrap("count endpoint failure", err)
+	}
+	return deferWhileOpen(ctx, t, a.EndpointID, a.AttemptedAt, *openUntil)
+}
+
+// deferWhileOpen moves the free deliveries of an endpoint whose circuit just opened to the
+// moment it half-opens: they are not due while it is open, so no lease reads past them. A
+// store whose endpoints are dead can pile up a long backlog; were it left due, every lease
+// of every store would scan it (docs/api.md §8.4). Deliveries due later keep their time.
+func deferWhileOpen(ctx context.Context, t *tx, endpointID string, now, until time.Time) error {
+	_, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE webhook_deliveries SET next_at = ?
+		WHERE endpoint_id = ? AND status = `+pendingSQL+` AND next_at < ? AND (lease_until IS NULL OR lease_until < ?)`),
+		t.d.ts(until), endpointID, t.d.ts(until), t.d.ts(now))
+	return t.d.wrap("defer deliveries of an open circuit", err)
+}
+
+// checkEndpointLimit refuses, with policy.ErrTooManyEndpoints, a store's endpoint beyond the
+// limit on ctx. On PostgreSQL the creations of one store's endpoints queue on an advisory
+// lock until their transaction ends, so that two at once cannot both pass the count; SQLite
+// transactions hold the write lock from their start.
+func checkEndpointLimit(ctx context.Context, t *tx, storeID string) error {
+	limit, ok := policy.MaxEndpointsFrom(ctx)
+	if !ok {
+		return nil
+	}
+	if t.d.postgres {
+		if _, err := t.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('payhub.webhook_endpoints:' || current_schema() || ':' || CAST($1 AS TEXT)))",
+			storeID); err != nil {
+			return t.d.wrap("count webhook endpoints", err)
+		}
+	}
+	var n int
+	if err := t.tx.QueryRowContext(ctx, t.d.q("SELECT COUNT(*) FROM webhook_endpoints WHERE store_id = ?"), storeID).Scan(&n); err != nil {
+		return t.d.wrap("count webhook endpoints", err)
+	}
+	if n >= limit {
+		return fmt.Errorf("store: create webhook endpoint for %s: %w", storeID, policy.ErrTooManyEndpoints)
+	}
+	return nil
 }

@@ -2,12 +2,15 @@ package webhooks
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"payhub/contracts"
 	"payhub/internal/ids"
+	"payhub/internal/webhooks/policy"
 )
 
 // DefaultSchedule is the wait after each failed send (docs/api.md §8.4, the Standard
@@ -30,6 +34,20 @@ const (
 	RequestTimeout  = 15 * time.Second
 	MaxResponseBody = 64 << 10
 )
+
+// The fairness defaults (docs/api.md §8.4): sends in flight per endpoint and per store over
+// every deliverer sharing the database, and each endpoint's circuit. A store's endpoints
+// (at most Guard.MaxEndpointsPerStore) answering nothing at all hold PerStore workers for
+// a request timeout each, and once their circuits open only a trial each now and then; the
+// other stores keep every other worker.
+const (
+	DefaultPerEndpoint = 4
+	DefaultPerStore    = 8
+)
+
+// DefaultCircuit opens an endpoint's circuit after 5 failed sends in a row, for 30 s, then
+// for twice as long at each further failure up to 10 min.
+var DefaultCircuit = policy.Circuit{Failures: 5, Open: 30 * time.Second, MaxOpen: 10 * time.Minute}
 
 // EventEndpointDisabled announces a disabled endpoint to the store's other endpoints.
 const EventEndpointDisabled contracts.EventType = "webhook_endpoint.disabled"
@@ -46,8 +64,15 @@ type DelivererConfig struct {
 	Owner string
 	// Client sends the deliveries; nil means NewClient(Guard{}).
 	Client *http.Client
-	// Batch is how many deliveries one pass leases; Concurrency how many it sends at once.
+	// Batch is how many deliveries one lease takes at most; Concurrency how many sends this
+	// deliverer has in flight at most (its workers).
 	Batch, Concurrency int
+	// PerEndpoint and PerStore bound the sends in flight to one endpoint and to one store's
+	// endpoints, over every deliverer sharing the database; zero means DefaultPerEndpoint and
+	// DefaultPerStore. PerStore below Concurrency keeps workers for the other stores.
+	PerEndpoint, PerStore int
+	// Circuit is each endpoint's circuit breaker; zero means DefaultCircuit.
+	Circuit policy.Circuit
 	// Lease is how long a leased delivery stays this deliverer's; zero means longer than a
 	// whole batch can take.
 	Lease time.Duration
@@ -86,6 +111,15 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 		waves := (cfg.Batch + cfg.Concurrency - 1) / cfg.Concurrency
 		cfg.Lease = time.Duration(waves+1)*RequestTimeout + time.Minute
 	}
+	if cfg.PerEndpoint <= 0 {
+		cfg.PerEndpoint = DefaultPerEndpoint
+	}
+	if cfg.PerStore <= 0 {
+		cfg.PerStore = DefaultPerStore
+	}
+	if cfg.Circuit == (policy.Circuit{}) {
+		cfg.Circuit = DefaultCircuit
+	}
 	if cfg.Schedule == nil {
 		cfg.Schedule = DefaultSchedule
 	}
@@ -101,32 +135,97 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	return &Deliverer{cfg: cfg}
 }
 
-// Run delivers until ctx ends: a full batch is followed at once by the next, otherwise it
-// waits interval.
+// leaseGap is the least time between two of Run's leases that a finished send prompts.
+const leaseGap = 2 * time.Millisecond
+
+// busyInterval is how soon Run looks again while its leases found work in the last
+// busyWindow (at most its interval): events keep coming while stores are busy, and waiting
+// the whole idle interval for each would delay them by that much.
+const (
+	busyInterval = 100 * time.Millisecond
+	busyWindow   = 5 * time.Second
+)
+
+// Run delivers until ctx ends, then waits for the sends in flight (cut short by ctx). It
+// keeps up to Concurrency sends in flight: it leases as soon as a worker is free and
+// something may have come due (a send finished, or a full lease left workers free), every
+// 100 ms while leases find work (and for 5 s after), otherwise every interval. A send that
+// hangs holds its own worker only, never the others nor the next lease; the store's bounds
+// (PerStore below Concurrency) keep one store's hanging sends from taking every worker.
 func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+	t := time.NewTimer(interval)
 	defer t.Stop()
-	for {
-		n, err := d.DeliverOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			d.cfg.Logger.Error("deliver webhooks", "err", err)
+	done := make(chan struct{}, d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inFlight := 0
+	var leased, found time.Time
+	drain := func() {
+		for {
+			select {
+			case <-done:
+				inFlight--
+			default:
+				return
+			}
 		}
-		if n == d.cfg.Batch && err == nil {
+	}
+	for {
+		again := false
+		if free := d.cfg.Concurrency - inFlight; free > 0 && ctx.Err() == nil {
+			want := min(free, d.cfg.Batch)
+			leased = time.Now()
+			jobs, err := d.lease(ctx, want)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Error("deliver webhooks", "err", err)
+			}
+			for _, job := range jobs {
+				inFlight++
+				wg.Go(func() {
+					defer func() { done <- struct{}{} }()
+					d.deliver(ctx, job)
+				})
+			}
+			d.cfg.Metrics.inFlight(inFlight)
+			again = len(jobs) == want && inFlight < d.cfg.Concurrency
+			if len(jobs) > 0 {
+				found = leased
+			}
+		}
+		if again {
 			continue
 		}
+		wait := interval
+		if time.Since(found) < busyWindow {
+			wait = min(interval, busyInterval)
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
+		case <-done:
+			inFlight--
+			// Leases come at most every leaseGap, each taking every worker freed since:
+			// one lease per finished send would spend the database on leases.
+			if gap := leaseGap - time.Since(leased); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(gap):
+				}
+			}
+			drain()
+			d.cfg.Metrics.inFlight(inFlight)
 		case <-t.C:
 		}
 	}
 }
 
-// DeliverOnce leases the due deliveries (up to a batch), sends them and records each
-// outcome; it returns how many it leased.
+// DeliverOnce leases the due deliveries (up to a batch, within the per-endpoint and
+// per-store bounds), sends them Concurrency at a time and records each outcome; it returns
+// how many it leased.
 func (d *Deliverer) DeliverOnce(ctx context.Context) (int, error) {
-	now := d.cfg.Clock.Now()
-	jobs, err := d.cfg.Store.LeaseDeliveries(ctx, d.cfg.Owner, now, now.Add(d.cfg.Lease), d.cfg.Batch)
+	jobs, err := d.lease(ctx, d.cfg.Batch)
 	if err != nil {
 		return 0, err
 	}
@@ -143,11 +242,30 @@ func (d *Deliverer) DeliverOnce(ctx context.Context) (int, error) {
 	return len(jobs), nil
 }
 
-// deliver sends one job and records its outcome under the lease.
+// lease leases up to n due deliveries fairly (policy.Lease): the store counts the sends in
+// flight of every deliverer.
+func (d *Deliverer) lease(ctx context.Context, n int) ([]contracts.DeliveryJob, error) {
+	now := d.cfg.Clock.Now()
+	ctx = policy.WithLease(ctx, policy.Lease{PerEndpoint: d.cfg.PerEndpoint, PerStore: d.cfg.PerStore})
+	return d.cfg.Store.LeaseDeliveries(ctx, d.cfg.Owner, now, now.Add(d.cfg.Lease), n)
+}
+
+// deliver sends one job and records its outcome under the lease; a failure counts towards
+// the endpoint's circuit, unless the send was cut short because the deliverer is stopping.
 func (d *Deliverer) deliver(ctx context.Context, job contracts.DeliveryJob) {
 	s := d.send(ctx, job)
 	o := d.outcome(job, s)
-	if err := d.cfg.Store.FinishDelivery(context.WithoutCancel(ctx), d.cfg.Owner, o); err != nil {
+	record := context.WithoutCancel(ctx)
+	if ctx.Err() == nil {
+		record = policy.WithCircuit(record, d.cfg.Circuit)
+	}
+	if o.Status != contracts.DeliverySucceeded {
+		// The store sees the class (o.Attempt.Error); the details are for operators.
+		d.cfg.Logger.Info("webhook send failed", "event_id", job.Delivery.EventID, "endpoint_id", job.Endpoint.ID,
+			"store_id", job.Endpoint.StoreID, "class", o.Attempt.Error, "http_status", s.status, "err", describe(s.err),
+			"attempt", job.Delivery.Attempts+1)
+	}
+	if err := d.cfg.Store.FinishDelivery(record, d.cfg.Owner, o); err != nil {
 		// A lost lease means another deliverer took the delivery over: it will send again
 		// (at least once), so this is only worth a log line.
 		d.cfg.Logger.Warn("record webhook delivery", "event_id", job.Delivery.EventID, "endpoint_id", job.Endpoint.ID, "err", err)
@@ -179,7 +297,7 @@ func (d *Deliverer) send(ctx context.Context, job contracts.DeliveryJob) sent {
 	}
 	h, err := Headers(job.Delivery.EventID, s.at, job.Payload, secrets...)
 	if err != nil {
-		s.err = fmt.Errorf("sign: %w", err)
+		s.err = fmt.Errorf("%w: %w", errSign, err)
 		return s
 	}
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
@@ -230,15 +348,11 @@ func (d *Deliverer) outcome(job contracts.DeliveryJob, s sent) contracts.Deliver
 	o := contracts.DeliveryOutcome{Attempt: contracts.DeliveryAttempt{ID: d.cfg.IDs.New(contracts.PrefixDeliveryAttempt),
 		EventID: job.Delivery.EventID, EndpointID: job.Endpoint.ID, AttemptedAt: s.at, HTTPStatus: s.status, Latency: s.latency},
 		NextAt: s.at}
-	switch {
-	case s.err == nil && s.status >= 200 && s.status < 300:
+	if s.err == nil && s.status >= 200 && s.status < 300 {
 		o.Status = contracts.DeliverySucceeded
 		return o
-	case s.err != nil:
-		o.Attempt.Error = describe(s.err)
-	default:
-		o.Attempt.Error = fmt.Sprintf("status %d", s.status)
 	}
+	o.Attempt.Error = errorClass(s)
 	sends := job.Delivery.Attempts + 1
 	switch {
 	case s.err == nil && s.status == http.StatusGone:
@@ -279,8 +393,55 @@ func jitter(d time.Duration) time.Duration {
 	return d - spread + rand.N(2*spread+1)
 }
 
-// describe is a send error as recorded: without the URL's query (it may hold a token).
+// errSign marks a delivery that could not be signed (no usable secret).
+var errSign = errors.New("sign")
+
+// The classes of a failed send, as GET /v1/events/{id}/attempts shows them to the store
+// (docs/api.md §8.4): never the dial error itself, which may name payhub's resolver, the
+// addresses a name resolved to or the guard's reasons; those go to payhub's log.
+const (
+	ClassTimeout          = "timeout"
+	ClassConnectionFailed = "connection_failed"
+	ClassTLSError         = "tls_error"
+	ClassAddressRefused   = "address_refused"
+	// ClassInternalError: payhub could not sign the delivery (a secret it cannot use).
+	ClassInternalError = "internal_error"
+	// ClassHTTPPrefix precedes the status of an answer that is not 2xx: "http_503".
+	ClassHTTPPrefix = "http_"
+)
+
+// errorClass is the class of a failed send.
+func errorClass(s sent) string {
+	err := s.err
+	if err == nil {
+		return ClassHTTPPrefix + strconv.Itoa(s.status)
+	}
+	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, ErrEndpointURL):
+		return ClassAddressRefused
+	case errors.Is(err, errSign):
+		return ClassInternalError
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return ClassTimeout
+	case errors.As(err, &certErr), errors.As(err, &recordErr), errors.As(err, &alert), errors.As(err, &unknownAuthority),
+		errors.As(err, &hostname), errors.As(err, &invalid), strings.Contains(err.Error(), "tls: "):
+		return ClassTLSError
+	}
+	return ClassConnectionFailed
+}
+
+// describe is a send error as logged: without the URL's query (it may hold a token).
 func describe(err error) string {
+	if err == nil {
+		return ""
+	}
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) {
 		if inner := ue.Unwrap(); inner != nil {

@@ -7,6 +7,7 @@ type Metrics struct {
 	sends    *prometheus.CounterVec
 	latency  prometheus.Histogram
 	disabled prometheus.Counter
+	running  prometheus.Gauge
 }
 
 // NewMetrics registers the deliverer's metrics with reg.
@@ -22,8 +23,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		disabled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "payhub_webhook_endpoints_disabled_total", Help: "Webhook endpoints disabled (410 Gone or ~3 days of failures): alert on any.",
 		}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "payhub_webhook_sends_in_flight", Help: "Store-notification sends this process has in flight (at most its concurrency).",
+		}),
 	}
-	reg.MustRegister(m.sends, m.latency, m.disabled)
+	reg.MustRegister(m.sends, m.latency, m.disabled, m.running)
 	return m
 }
 
@@ -37,5 +41,11 @@ func (m *Metrics) sent(result string, seconds float64) {
 func (m *Metrics) endpointDisabled() {
 	if m != nil {
 		m.disabled.Inc()
+	}
+}
+
+func (m *Metrics) inFlight(n int) {
+	if m != nil {
+		m.running.Set(float64(n))
 	}
 }

@@ -3,12 +3,14 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/webhooks/policy"
 )
 
 // newEndpoint is an enabled endpoint of storeID subscribed to types (none: all).
@@ -359,4 +361,355 @@ func testWebhookRedelivery(t *testing.T, s contracts.Store) {
 	if err := enableEndpoint(s, "store-a", a.ID, now); err != nil {
 		t.Errorf("EnableWebhookEndpoint = %v", err)
 	}
+}
+
+// WebhookFairness is the conformance suite of what internal/webhooks/policy asks of a
+// store beyond contracts.WebhookStore: fair leases, each endpoint's circuit, and the limit
+// of endpoints per store (docs/api.md §8.4). open must return a fresh, empty, migrated store
+// for each call; every subtest opens its own and runs in parallel.
+func WebhookFairness(t *testing.T, open func(t *testing.T) contracts.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s contracts.Store)
+	}{
+		{"BoundsInFlight", testFairLeaseBounds},
+		{"RoundRobinAcrossStores", testFairLeaseRoundRobin},
+		{"ConcurrentLessorsKeepTheBounds", testFairLeaseConcurrent},
+		{"Circuit", testEndpointCircuit},
+		{"OpenCircuitDefersItsDeliveries", testOpenCircuitDefers},
+		{"EndpointLimit", testEndpointLimit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+// fairLease leases under a lease policy, as the deliverer does.
+func fairLease(t *testing.T, s contracts.Store, owner string, now time.Time, limit int, l policy.Lease) []contracts.DeliveryJob {
+	t.Helper()
+	jobs, err := s.LeaseDeliveries(policy.WithLease(context.Background(), l), owner, now, now.Add(time.Minute), limit)
+	if err != nil {
+		t.Fatalf("LeaseDeliveries(%s): %v", owner, err)
+	}
+	return jobs
+}
+
+// countBy counts jobs by endpoint and by store.
+func countBy(jobs []contracts.DeliveryJob) (byEndpoint, byStore map[string]int) {
+	byEndpoint, byStore = map[string]int{}, map[string]int{}
+	for _, j := range jobs {
+		byEndpoint[j.Endpoint.ID]++
+		byStore[j.Endpoint.StoreID]++
+	}
+	return byEndpoint, byStore
+}
+
+// queue writes a store's endpoints and n events for it, each fanned out to every endpoint.
+func queue(t *testing.T, s contracts.Store, storeID string, endpoints, n int) []contracts.WebhookEndpoint {
+	t.Helper()
+	var eps []contracts.WebhookEndpoint
+	for range endpoints {
+		e := newEndpoint(storeID)
+		createEndpoint(t, s, e, "whsec_"+storeID)
+		eps = append(eps, e)
+	}
+	p := newPayment(storeID)
+	insertPayment(t, s, p)
+	for range n {
+		appendEvent(t, s, &p, contracts.EventPaymentSucceeded)
+	}
+	return eps
+}
+
+// finish records a send of job at at, with the deliverer's circuit policy.
+func finish(t *testing.T, s contracts.Store, owner string, j contracts.DeliveryJob, at time.Time, status int, c policy.Circuit) {
+	t.Helper()
+	o := contracts.DeliveryOutcome{Attempt: contracts.DeliveryAttempt{ID: newID("wda_"), EventID: j.Delivery.EventID,
+		EndpointID: j.Endpoint.ID, AttemptedAt: at, HTTPStatus: status}, Status: contracts.DeliverySucceeded, NextAt: at}
+	if status/100 != 2 {
+		o.Status, o.Attempt.Error = contracts.DeliveryPending, fmt.Sprintf("http_%d", status)
+	}
+	if err := s.FinishDelivery(policy.WithCircuit(context.Background(), c), owner, o); err != nil {
+		t.Fatalf("FinishDelivery: %v", err)
+	}
+}
+
+// A fair lease never takes an endpoint past PerEndpoint sends in flight nor a store past
+// PerStore, counting every lessor's unexpired leases; a finished send frees its place.
+func testFairLeaseBounds(t *testing.T, s contracts.Store) {
+	queue(t, s, "store-a", 3, 10)
+	queue(t, s, "store-b", 1, 3)
+	l := policy.Lease{PerEndpoint: 2, PerStore: 4}
+	now := at(time.Second)
+	first := fairLease(t, s, "d1", now, 100, l)
+	byEndpoint, byStore := countBy(first)
+	if byStore["store-a"] != 4 || byStore["store-b"] != 2 {
+		t.Fatalf("first lease: %v by store, want 4 of store-a and 2 of store-b", byStore)
+	}
+	for id, n := range byEndpoint {
+		if n > 2 {
+			t.Errorf("endpoint %s: %d leased, want at most 2", id, n)
+		}
+	}
+	if again := fairLease(t, s, "d2", now, 100, l); len(again) != 0 {
+		t.Fatalf("a second lessor leased %d past the bounds", len(again))
+	}
+	var a contracts.DeliveryJob
+	for _, j := range first {
+		if j.Endpoint.StoreID == "store-a" {
+			a = j
+		}
+	}
+	finish(t, s, "d1", a, now, 204, policy.Circuit{})
+	next := fairLease(t, s, "d3", now, 100, l)
+	if _, byStore := countBy(next); byStore["store-a"] != 1 || byStore["store-b"] != 0 {
+		t.Fatalf("after one of store-a's sends finished: %v, want one more of store-a", byStore)
+	}
+	// The plain lease, without a policy, is what contracts.WebhookStore says: oldest first.
+	if plain, err := s.LeaseDeliveries(context.Background(), "d4", now, now.Add(time.Minute), 5); err != nil || len(plain) != 5 {
+		t.Fatalf("plain lease: %d, %v; want 5", len(plain), err)
+	}
+	// Leases expire: a lessor that died holds no place.
+	later := now.Add(2 * time.Minute)
+	if _, byStore := countBy(fairLease(t, s, "d5", later, 100, l)); byStore["store-a"] != 4 || byStore["store-b"] != 2 {
+		t.Fatalf("after the leases expired: %v, want 4 of store-a and 2 of store-b", byStore)
+	}
+}
+
+// Round-robin: a lease short of room takes one delivery of each store with some due before
+// a second of any, however old one store's queue is.
+func testFairLeaseRoundRobin(t *testing.T, s contracts.Store) {
+	queue(t, s, "store-a", 2, 30)
+	queue(t, s, "store-b", 1, 1)
+	queue(t, s, "store-c", 1, 1)
+	l := policy.Lease{PerEndpoint: 10, PerStore: 10}
+	jobs := fairLease(t, s, "d1", at(time.Second), 3, l)
+	if _, byStore := countBy(jobs); len(jobs) != 3 || byStore["store-a"] != 1 || byStore["store-b"] != 1 || byStore["store-c"] != 1 {
+		t.Fatalf("a lease of 3: %v by store, want one each", byStore)
+	}
+	jobs = fairLease(t, s, "d2", at(time.Second), 4, l)
+	if byEndpoint, byStore := countBy(jobs); byStore["store-a"] != 4 || len(byEndpoint) != 2 {
+		t.Fatalf("then: %v by store over %d endpoints, want 4 of store-a from both its endpoints", byStore, len(byEndpoint))
+	}
+}
+
+// Lessors leasing at once never take a store past its bound together.
+func testFairLeaseConcurrent(t *testing.T, s contracts.Store) {
+	queue(t, s, "store-a", 5, 5)
+	l := policy.Lease{PerEndpoint: 2, PerStore: 3}
+	now := at(time.Second)
+	var (
+		mu     sync.Mutex
+		leased []contracts.DeliveryJob
+		wg     sync.WaitGroup
+	)
+	for round := range 5 {
+		for i := range 4 {
+			wg.Go(func() {
+				jobs, err := s.LeaseDeliveries(policy.WithLease(context.Background(), l), fmt.Sprintf("d%d-%d", round, i), now, now.Add(time.Minute), 10)
+				if err != nil {
+					t.Errorf("LeaseDeliveries: %v", err)
+				}
+				mu.Lock()
+				leased = append(leased, jobs...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}
+	if byEndpoint, byStore := countBy(leased); byStore["store-a"] != 3 {
+		t.Fatalf("concurrent lessors took %v (by endpoint %v), want exactly 3", byStore, byEndpoint)
+	} else {
+		for id, n := range byEndpoint {
+			if n > 2 {
+				t.Errorf("endpoint %s: %d in flight, want at most 2", id, n)
+			}
+		}
+	}
+}
+
+// Each endpoint's circuit: Failures failed sends in a row open it; while open its
+// deliveries wait (not leased, no attempt counted) and its store's other endpoints go on;
+// then one trial at a time, the delivery that failed most; a failed trial opens it again for
+// longer (up to MaxOpen), a success closes it, and so does enabling the endpoint.
+func testEndpointCircuit(t *testing.T, s contracts.Store) {
+	eps := queue(t, s, "store-a", 2, 8)
+	failing, healthy := eps[0], eps[1]
+	l := policy.Lease{PerEndpoint: 5, PerStore: 10}
+	c := policy.Circuit{Failures: 3, Open: time.Minute, MaxOpen: 4 * time.Minute}
+	onlyFailing := func(jobs []contracts.DeliveryJob) (out []contracts.DeliveryJob) {
+		for _, j := range jobs {
+			if j.Endpoint.ID == failing.ID {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+	t0 := at(time.Second)
+	jobs := fairLease(t, s, "d1", t0, 100, l)
+	fj := onlyFailing(jobs)
+	if len(fj) != 5 {
+		t.Fatalf("leased %d of the failing endpoint's, want 5", len(fj))
+	}
+	for _, j := range jobs {
+		if j.Endpoint.ID == healthy.ID {
+			finish(t, s, "d1", j, t0, 204, c)
+		}
+	}
+	// The third failure in a row opens the circuit; the two sent with it do not prolong it.
+	finish(t, s, "d1", fj[0], t0, 500, c)
+	finish(t, s, "d1", fj[1], t0, 500, c)
+	finish(t, s, "d1", fj[2], t0, 503, c)
+	finish(t, s, "d1", fj[3], t0, 500, c)
+	finish(t, s, "d1", fj[4], t0, 500, c)
+	if got := onlyFailing(fairLease(t, s, "d2", t0.Add(30*time.Second), 100, l)); len(got) != 0 {
+		t.Fatalf("open circuit: leased %d", len(got))
+	}
+	// Half-open: one trial, the delivery that failed most.
+	trial := onlyFailing(fairLease(t, s, "d3", t0.Add(61*time.Second), 100, l))
+	if len(trial) != 1 || trial[0].Delivery.Attempts != 1 {
+		t.Fatalf("half-open: %d leased (attempts %v), want one trial of a delivery that failed", len(trial), trial)
+	}
+	if again := onlyFailing(fairLease(t, s, "d4", t0.Add(62*time.Second), 100, l)); len(again) != 0 {
+		t.Fatalf("a second trial while the first is in flight: %d", len(again))
+	}
+	t1 := t0.Add(62 * time.Second)
+	finish(t, s, "d3", trial[0], t1, 500, c)
+	// Six failures in a row: open for 1 min doubled three times, capped at 4 min.
+	if got := onlyFailing(fairLease(t, s, "d5", t1.Add(3*time.Minute), 100, l)); len(got) != 0 {
+		t.Fatalf("reopened circuit: leased %d", len(got))
+	}
+	trial = onlyFailing(fairLease(t, s, "d6", t1.Add(4*time.Minute+time.Second), 100, l))
+	if len(trial) != 1 || trial[0].Delivery.Attempts < 1 {
+		t.Fatalf("second trial: %+v, want one delivery that failed before", trial)
+	}
+	t2 := t1.Add(4*time.Minute + time.Second)
+	finish(t, s, "d6", trial[0], t2, 204, c)
+	if got := onlyFailing(fairLease(t, s, "d7", t2, 100, l)); len(got) != 5 {
+		t.Fatalf("closed again: leased %d, want 5", len(got))
+	}
+	// Enabling an endpoint closes its circuit.
+	for _, j := range onlyFailing(fairLease(t, s, "d8", t2.Add(2*time.Minute), 100, l)) {
+		finish(t, s, "d8", j, t2.Add(2*time.Minute), 500, c)
+	}
+	if err := enableEndpoint(s, "store-a", failing.ID, t2.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := onlyFailing(fairLease(t, s, "d9", t2.Add(3*time.Minute), 100, l)); len(got) == 0 {
+		t.Fatal("after enabling: nothing leased")
+	}
+}
+
+// While an endpoint's circuit is open its deliveries are not due: those waiting when it
+// opens, and those of events that come meanwhile, are due when it half-opens, so no lease
+// reads past a dead endpoint's backlog; deliveries due later keep their time, and enabling
+// the endpoint makes the deferred ones due at once.
+func testOpenCircuitDefers(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	ep := newEndpoint("store-a")
+	createEndpoint(t, s, ep, "whsec_a")
+	p := newPayment("store-a")
+	insertPayment(t, s, p)
+	eventAt := func(created time.Time) string {
+		p.EventSequence++
+		e := contracts.Event{ID: newID("evt_"), Type: contracts.EventPaymentSucceeded, StoreID: p.StoreID, PaymentID: p.ID,
+			Sequence: p.EventSequence, Payload: []byte(`{}`), CreatedAt: created}
+		inTx(t, s, func(tx contracts.Tx) error { return tx.AppendEvent(ctx, e) })
+		return e.ID
+	}
+	var waiting []string
+	for range 6 {
+		waiting = append(waiting, eventAt(base))
+	}
+	nextAt := func(eventID string) time.Time {
+		t.Helper()
+		ds, err := s.ListDeliveries(ctx, eventID)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("ListDeliveries(%s) = %d, %v", eventID, len(ds), err)
+		}
+		return ds[0].NextAt
+	}
+	l := policy.Lease{PerEndpoint: 10, PerStore: 10}
+	c := policy.Circuit{Failures: 3, Open: time.Minute, MaxOpen: 4 * time.Minute}
+	t0 := at(time.Second)
+	jobs := fairLease(t, s, "d1", t0, 3, l)
+	if len(jobs) != 3 {
+		t.Fatalf("leased %d, want 3", len(jobs))
+	}
+	for _, j := range jobs {
+		finish(t, s, "d1", j, t0, 503, c)
+	}
+	until := stored(t0.Add(time.Minute))
+	for _, id := range waiting {
+		if got := nextAt(id); !got.Equal(until) {
+			t.Errorf("delivery of %s waiting when the circuit opened: next_at %s, want %s (when it half-opens)", id, got, until)
+		}
+	}
+	during := eventAt(t0.Add(10 * time.Second))
+	if got := nextAt(during); !got.Equal(until) {
+		t.Errorf("delivery of an event while open: next_at %s, want %s", got, until)
+	}
+	after := eventAt(t0.Add(2 * time.Minute))
+	if got, want := nextAt(after), stored(t0.Add(2*time.Minute)); !got.Equal(want) {
+		t.Errorf("delivery of an event after the circuit half-opened: next_at %s, want %s", got, want)
+	}
+	if got := fairLease(t, s, "d2", t0.Add(30*time.Second), 100, l); len(got) != 0 {
+		t.Fatalf("open circuit: leased %d", len(got))
+	}
+	enabled := t0.Add(20 * time.Second)
+	if err := enableEndpoint(s, "store-a", ep.ID, enabled); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range append(waiting, during) {
+		if got := nextAt(id); !got.Equal(stored(enabled)) {
+			t.Errorf("after enabling: delivery of %s next_at %s, want %s", id, got, stored(enabled))
+		}
+	}
+	if got, want := nextAt(after), stored(t0.Add(2*time.Minute)); !got.Equal(want) {
+		t.Errorf("after enabling, a delivery due later: next_at %s, want %s", got, want)
+	}
+}
+
+// With an endpoint limit on the context, a store's endpoint beyond it is refused with
+// policy.ErrTooManyEndpoints and nothing is written, even when many are created at once;
+// other stores are not affected.
+func testEndpointLimit(t *testing.T, s contracts.Store) {
+	ctx := policy.WithMaxEndpoints(context.Background(), 3)
+	create := func(storeID string) error {
+		e := newEndpoint(storeID)
+		return s.InTx(ctx, func(tx contracts.Tx) error {
+			return tx.CreateWebhookEndpoint(ctx, e, contracts.WebhookSecret{EndpointID: e.ID, Secret: "whsec_x", CreatedAt: base})
+		})
+	}
+	var (
+		wg            sync.WaitGroup
+		mu            sync.Mutex
+		made, refused int
+	)
+	for range 8 {
+		wg.Go(func() {
+			err := create("store-a")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				made++
+			case errors.Is(err, policy.ErrTooManyEndpoints):
+				refused++
+			default:
+				t.Errorf("create: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if list, _ := s.ListWebhookEndpoints(context.Background(), "store-a"); made != 3 || refused != 5 || len(list) != 3 {
+		t.Fatalf("8 at once under a limit of 3: %d made, %d refused, %d stored", made, refused, len(list))
+	}
+	if err := create("store-b"); err != nil {
+		t.Fatalf("another store: %v", err)
+	}
+	// Without a limit on the context (the store's own callers), none applies.
+	createEndpoint(t, s, newEndpoint("store-a"), "whsec_y")
 }
