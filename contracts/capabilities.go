@@ -56,6 +56,17 @@ type Capabilities struct {
 	// without the token it needs, or with one it does not, is refused with 400
 	// invalid_request (pointer /card_token).
 	CardToken bool
+
+	// PartialDebit says the partner can debit less than asked when a stored balance is
+	// short (split tender, PaymentRequest.AllowPartial). Without it allow_partial is refused
+	// with 422 method_not_supported (pointer /allow_partial).
+	PartialDebit bool
+
+	// Sequenced, when set, says the partner keys its requests by terminal, business date
+	// and sequence (SequenceRef): the engine allocates each payment's and refund's
+	// PartnerRef as a SequenceRef, in the transaction that writes its attempt, instead of
+	// deriving it from payhub's ids.
+	Sequenced *Sequenced
 }
 
 // Takes reports whether the partner takes currency cur.

@@ -138,4 +138,7 @@ var (
 	ErrInvalidTransition = errors.New("invalid status transition")
 	// ErrStaleWrite: the object changed since it was read (optimistic concurrency).
 	ErrStaleWrite = errors.New("stale write")
+	// ErrSequenceExhausted: a terminal has used every sequence number of its business
+	// date (Tx.AllocateSequence).
+	ErrSequenceExhausted = errors.New("sequence numbers exhausted")
 )

@@ -51,6 +51,12 @@ type PaymentRequest struct {
 	// CardToken is the single-use card token the customer's browser got from the partner's
 	// token script (GMO MP token) for MethodCard. Never logged or stored.
 	CardToken string
+	// Card is what the till's reader read for FlowCardPresent. Never logged or stored.
+	Card *PresentedCard
+	// AllowPartial lets a stored-value partner debit less than Amount when the balance is
+	// short (split tender): the result's AmountReceived says how much, and the till
+	// collects the rest another way.
+	AllowPartial bool
 	// ReturnURL is payhub's return endpoint for this payment (FlowRedirect): where the
 	// partner sends the customer's browser back when the customer is done on its page.
 	ReturnURL string
@@ -87,12 +93,24 @@ type PaymentResult struct {
 	// currency: the whole amount, or for a captured authorization the sum of its captures.
 	// Zero when the partner does not say.
 	AmountCaptured int64
+	// AmountReceived is, for a payment made with PaymentRequest.AllowPartial, what the
+	// partner debited when it is less than the amount asked (split tender); zero when it
+	// took the whole amount or does not say.
+	AmountReceived int64
 	// PartnerCode is the partner's result code (e.g. "NO_SUFFICIENT_FUND"), for support.
 	PartnerCode string
 	// FailureCode is payhub's failure code when Outcome is OutcomeFailed.
 	FailureCode string
 	// FailureMessage explains the failure or the unknown outcome. Never contains secrets.
 	FailureMessage string
+}
+
+// PresentedCard is a card or phone the till's reader read (FlowCardPresent).
+type PresentedCard struct {
+	// Number is the card's number as the reader gives it (nanaco: 16 digits).
+	Number string
+	// IDm is the FeliCa chip's id, 16 hex characters, when the reader gives it.
+	IDm string
 }
 
 // PaymentRef names an existing payment at the partner.

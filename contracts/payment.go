@@ -49,6 +49,9 @@ const (
 	// payment page, a card issuer's 3-D Secure challenge) and the partner sends the browser
 	// back to payhub's return URL, where payhub completes the payment with the partner.
 	FlowRedirect Flow = "redirect"
+	// FlowCardPresent: the till's reader read the customer's card or phone (nanaco's FeliCa:
+	// its number and, optionally, its IDm) and the partner debits it at once.
+	FlowCardPresent Flow = "card_present"
 )
 
 // Payment is payhub's authoritative record of one payment.

@@ -249,6 +249,11 @@ type Tx interface {
 	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
 	// InsertAttempt writes the intent to call a partner.
 	InsertAttempt(ctx context.Context, a Attempt) error
+	// AllocateSequence hands out the next sequence number of (method, terminal,
+	// businessDate), from 1, in this transaction, so the number is durable with the attempt
+	// that carries it and never handed out twice (SequenceRef). ErrSequenceExhausted when
+	// the next would pass max: nothing is handed out.
+	AllocateSequence(ctx context.Context, method Method, terminal, businessDate string, max int) (int, error)
 	// FinishAttempt records an attempt's outcome.
 	FinishAttempt(ctx context.Context, id string, outcome Outcome, partnerCode string, at time.Time) error
 	// AppendEvent adds an event to the outbox; (PaymentID, Sequence) is unique.

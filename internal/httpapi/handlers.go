@@ -107,6 +107,12 @@ func createCommand(req api.CreatePaymentRequest) (hub.CreatePayment, error) {
 		TerminalID: deref(req.TerminalId), OrderID: deref(req.OrderId),
 		CardToken: deref(req.CardToken), ReturnURL: deref(req.ReturnUrl),
 	}
+	if req.PresentedCard != nil {
+		cmd.Card = &contracts.PresentedCard{Number: deref(req.PresentedCard.Number), IDm: deref(req.PresentedCard.Idm)}
+	}
+	if req.AllowPartial != nil {
+		cmd.AllowPartial = *req.AllowPartial
+	}
 	if req.Capture != nil {
 		cmd.CaptureMethod = contracts.CaptureMethod(*req.Capture)
 	}
@@ -114,7 +120,7 @@ func createCommand(req api.CreatePaymentRequest) (hub.CreatePayment, error) {
 	case req.Method == "":
 		return cmd, invalidField("/method", "method is required.")
 	case !req.Flow.Valid():
-		return cmd, invalidField("/flow", "flow must be one of barcode, qr, linked, redirect.")
+		return cmd, invalidField("/flow", "flow must be one of barcode, qr, linked, redirect, card_present.")
 	case !currencyPattern.MatchString(req.Currency):
 		return cmd, invalidField("/currency", "currency must be an ISO 4217 code such as JPY.")
 	case req.CardToken != nil && !cardTokenPattern.MatchString(*req.CardToken):

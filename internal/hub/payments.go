@@ -34,6 +34,10 @@ type CreatePayment struct {
 	// ReturnURL is the store's page the customer's browser goes to after a redirect
 	// payment (FlowRedirect only).
 	ReturnURL string
+	// Card is what the till's reader read (FlowCardPresent only). Never stored or logged.
+	Card *contracts.PresentedCard
+	// AllowPartial asks for a split tender where the partner declares PartialDebit.
+	AllowPartial bool
 }
 
 // validateCreate checks a create against what the method's partner declares it takes,
@@ -73,6 +77,12 @@ func (h *Hub) checkCreate(cmd CreatePayment) (contracts.Partner, error) {
 	}
 	if (cmd.Flow == contracts.FlowLinked) != (cmd.UserAuthorizationID != "") {
 		return nil, fieldError(contracts.CodeInvalidRequest, "/user_authorization_id", "user_authorization_id is required for flow linked and not allowed otherwise.")
+	}
+	if (cmd.Flow == contracts.FlowCardPresent) != (cmd.Card != nil) {
+		return nil, fieldError(contracts.CodeInvalidRequest, "/presented_card", "presented_card is required for flow card_present and not allowed otherwise.")
+	}
+	if cmd.AllowPartial && !caps.PartialDebit {
+		return nil, fieldError(contracts.CodeMethodNotSupported, "/allow_partial", "Method %q does not take a split tender (allow_partial).", cmd.Method)
 	}
 	if err := h.checkCardToken(caps, cmd); err != nil {
 		return nil, err
@@ -139,6 +149,11 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem idempotency.Key,
 	// The intent is durable before the partner hears of the payment: after a crash the
 	// unfinished attempt says what may have happened.
 	err = h.store.InTx(ctx, func(tx contracts.Tx) error {
+		if ref, ok, err := h.sequencedRef(ctx, tx, p.Method, p.StoreID, p.TerminalID, now); err != nil {
+			return err
+		} else if ok {
+			p.PartnerRef, att.PartnerRef = ref, ref
+		}
 		ev := h.event(&p, "", contracts.EventPaymentProcessing, render.Payment(p), now)
 		if err := h.guard.MarkIntent(ctx, tx, c.ClientID, &idem, att.ID); err != nil {
 			return err
@@ -162,7 +177,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem idempotency.Key,
 	res := partner.CreatePayment(callCtx, contracts.PaymentRequest{
 		PartnerRef: p.PartnerRef, Amount: p.Amount, Flow: p.Flow, CaptureMethod: p.CaptureMethod, Barcode: cmd.Barcode,
 		UserAuthorizationID: p.UserAuthorizationID, StoreID: p.StoreID, TerminalID: p.TerminalID,
-		Description: description(p), RequestedAt: now, CardToken: cmd.CardToken,
+		Description: description(p), RequestedAt: now, CardToken: cmd.CardToken, Card: cmd.Card, AllowPartial: cmd.AllowPartial,
 		ReturnURL: h.returnURLFor(p), CancelURL: h.returnURLFor(p),
 	})
 	h.metrics.partnerCall(p.Method, "create_payment", res.Outcome, time.Since(start))
@@ -268,6 +283,9 @@ func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now t
 	}
 	if p.Status == contracts.StatusSucceeded && p.AmountCaptured == 0 {
 		switch {
+		case res.AmountReceived > 0 && res.AmountReceived < p.Amount.Amount:
+			// A split tender: the partner debited what the balance held.
+			p.AmountCaptured = res.AmountReceived
 		case res.AmountCaptured > 0:
 			// The partner says what it took: a capture whose answer was lost learns it here.
 			p.AmountCaptured = res.AmountCaptured

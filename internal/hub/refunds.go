@@ -137,6 +137,11 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *idempotency.Key
 			Amount: contracts.Money{Amount: amount, Currency: p.Amount.Currency}, Status: contracts.RefundPending,
 			Reason: cmd.Reason, CreatedAt: now, UpdatedAt: now}
 		r.PartnerRef = r.ID // a refund has one partner attempt: its id is the partner's key
+		if ref, ok, err := h.sequencedRef(ctx, tx, p.Method, p.StoreID, p.TerminalID, now); err != nil {
+			return err
+		} else if ok {
+			r.PartnerRef = ref
+		}
 		if idem != nil {
 			r.ClientID, r.IdempotencyKey = c.ClientID, idem.Key
 		}

@@ -52,6 +52,11 @@ func APIPayment(p contracts.Payment) api.Payment {
 		m := api.Metadata(p.Metadata)
 		out.Metadata = &m
 	}
+	if p.CaptureMethod != contracts.CaptureManual && p.AmountCaptured > 0 && p.AmountCaptured < p.Amount.Amount {
+		// An automatic payment takes less than its amount only as a split tender.
+		received := p.AmountCaptured
+		out.AmountReceived = &received
+	}
 	if p.Status == contracts.StatusUnknown {
 		out.Resolution = &api.Resolution{State: api.Resolving,
 			Message: "The partner's answer did not arrive. Do not charge the customer again by any method; payhub settles it and the result follows."}

@@ -141,3 +141,21 @@ func queryAttempts(ctx context.Context, q querier, d dialect, what, query string
 	}
 	return out, nil
 }
+
+// AllocateSequence hands out the next sequence number of (method, terminal, businessDate)
+// in the caller's transaction (docs/partners/nanaco.md §B3): one upsert, so two
+// transactions never get the same number (the row lock orders them on PostgreSQL, the
+// write lock on SQLite), and a transaction that rolls back hands nothing out.
+func (t *tx) AllocateSequence(ctx context.Context, method contracts.Method, terminal, businessDate string, max int) (int, error) {
+	var seq int
+	err := t.tx.QueryRowContext(ctx, t.d.q(`INSERT INTO partner_sequences (method, terminal, business_date, last_seq) VALUES (?, ?, ?, 1)
+		ON CONFLICT (method, terminal, business_date) DO UPDATE SET last_seq = partner_sequences.last_seq + 1
+		RETURNING last_seq`), string(method), terminal, businessDate).Scan(&seq)
+	if err != nil {
+		return 0, t.d.wrap("allocate sequence", err)
+	}
+	if seq > max {
+		return 0, fmt.Errorf("store: terminal %s on %s: %w", terminal, businessDate, contracts.ErrSequenceExhausted)
+	}
+	return seq, nil
+}

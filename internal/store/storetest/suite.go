@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"LookupIdempotency", testLookupIdempotency},
 		{"IdempotencyIntentAndOrphans", testIdempotencyIntentAndOrphans},
 		{"ListStuckAttempts", testListStuckAttempts},
+		{"AllocateSequence", testAllocateSequence},
+		{"ConcurrentAllocateSequence", testConcurrentAllocateSequence},
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookFanOut", testWebhookFanOut},
 		{"WebhookLeases", testWebhookLeases},
