@@ -3,8 +3,10 @@
 // the promises the engine relies on: declines map to the right Outcome and failure code, a
 // QR payment waits for the customer and then succeeds, cancels and refunds are accepted or
 // refused definitively, a replayed refund never refunds twice, an unknown payment is
-// not_found, and (for partners with manual capture) an authorization is captured in part or
-// in full exactly once, or released.
+// not_found (or, for a partner that fences an unknown key, failed for good), and (for
+// partners with manual capture) an authorization is captured in part or in full exactly
+// once, or released. Stored-value partners also show a card read at the till
+// (card_present) and split tender (a partial debit).
 //
 // The suite reads the partner's declared contracts.Capabilities: it checks that the
 // harness can exercise exactly the flows declared, that the simulator takes the smallest
@@ -92,6 +94,26 @@ type Harness struct {
 	// LinkedUser returns a linked-account reference in the given situation (OK,
 	// InsufficientFunds, UserNotActive, Expired), or "" when it has none. Nil: no linked flow.
 	LinkedUser func(outcome string) string
+	// PresentedCard returns a card the till's reader read (FlowCardPresent) in the given
+	// situation: OK, InsufficientFunds (a card holding some value, less than BaseAmount),
+	// UserNotActive (a card that cannot pay: suspended, lost, closed), BarcodeInvalid (a
+	// card the partner does not know); nil when the partner cannot produce that
+	// situation. Like Barcode, it may issue a fresh card per call. Nil: the partner has no
+	// card_present flow.
+	PresentedCard func(situation string) *contracts.PresentedCard
+	// SplitTender says the partner debits what a stored-value card holds when
+	// PaymentRequest.AllowPartial is set and the balance is short: the payment succeeds
+	// with AmountReceived the amount taken, and exactly that can be refunded. The suite
+	// pays with the InsufficientFunds card (PresentedCard, else Barcode).
+	SplitTender bool
+	// NotFoundIsFinal says GetPayment of a ref the partner never received answers
+	// OutcomeFailed instead of OutcomeNotFound, because the query fences the ref (nanaco's
+	// transaction inquiry): a payment sent under it later never succeeds.
+	NotFoundIsFinal bool
+	// FailureCodes overrides, per declining situation, the failure code the suite expects
+	// where the partner reports a more specific one of its own (nanaco:
+	// insufficient_balance, card_suspended); the others keep the suite's.
+	FailureCodes map[string]string
 	// CustomerPaysQR makes the simulated customer pay the QR payment that CreatePayment
 	// answered with res. Nil: no QR flow.
 	CustomerPaysQR func(t *testing.T, res contracts.PaymentResult, ref contracts.PaymentRef)
@@ -112,7 +134,10 @@ type Harness struct {
 	// (contracts.CaptureManual). The manual-capture subtests run when the partner declares
 	// it (Capabilities().ManualCapture); set, this must agree with the declaration.
 	ManualCapture bool
-	// NewRef returns a fresh partner-facing id (payment, capture or refund) the partner accepts.
+	// NewRef returns a fresh partner-facing id (payment, capture or refund) the partner
+	// accepts. For a partner that declares Capabilities.Sequenced it returns what the engine
+	// would allocate: a contracts.SequenceRef string with a fresh sequence of at most
+	// MaxSeq, on the partner's current business date.
 	NewRef func() string
 	// StoreID and TerminalID are sent with payments (defaults "store-conformance", "till-1").
 	StoreID, TerminalID string
@@ -187,6 +212,12 @@ func Run(t *testing.T, h Harness) {
 	if h.ReturnURL == "" {
 		h.ReturnURL = "https://payhub.example/v1/payment-returns/conformance"
 	}
+	if caps.Sequenced != nil {
+		r := h.NewRef()
+		if k, err := contracts.ParseSequenceRef(r); err != nil || k.Seq > caps.Sequenced.MaxSeq {
+			t.Fatalf("adaptertest: the partner is sequenced (MaxSeq %d), but NewRef returned %q, not such a sequence ref", caps.Sequenced.MaxSeq, r)
+		}
+	}
 	s := &suite{h: h, caps: caps, refunded: map[string]int64{}, prior: map[string]int64{}, succeeded: map[string]bool{}}
 	t.Run("Method", func(t *testing.T) {
 		if h.Partner.Method() == "" {
@@ -195,6 +226,8 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("Capabilities", s.testCapabilities)
 	t.Run("Barcode", s.testBarcode)
+	t.Run("CardPresent", s.testCardPresent)
+	t.Run("SplitTender", s.testSplitTender)
 	t.Run("Linked", s.testLinked)
 	t.Run("QR", s.testQR)
 	t.Run("Redirect", s.testRedirect)
@@ -270,6 +303,9 @@ func (s *suite) paid(t *testing.T) (contracts.PaymentRequest, contracts.PaymentR
 	case barcode != "":
 		req = s.request(contracts.FlowBarcode)
 		req.Barcode = barcode
+	case s.h.PresentedCard != nil && s.h.PresentedCard(OK) != nil:
+		req = s.request(contracts.FlowCardPresent)
+		req.Card = s.h.PresentedCard(OK)
 	case user != "":
 		req = s.request(contracts.FlowLinked)
 		req.UserAuthorizationID = user
@@ -299,16 +335,25 @@ func (s *suite) get(t *testing.T, r contracts.PaymentRef, want contracts.Outcome
 }
 
 // declineCases runs one subtest per declining situation the harness can produce.
-func declineCases(t *testing.T, situations []string, code func(outcome string) string, run func(t *testing.T, code, failure string)) {
+func (s *suite) declineCases(t *testing.T, situations []string, code func(outcome string) string, run func(t *testing.T, code, failure string)) {
 	for _, outcome := range situations {
 		t.Run(outcome, func(t *testing.T) {
 			c := code(outcome)
 			if c == "" {
 				t.Skipf("harness cannot produce %s", outcome)
 			}
-			run(t, c, declines[outcome])
+			run(t, c, s.failureOf(outcome))
 		})
 	}
+}
+
+// failureOf is the failure code the suite expects for a declining situation: the
+// harness's override (FailureCodes), else the suite's.
+func (s *suite) failureOf(situation string) string {
+	if c, ok := s.h.FailureCodes[situation]; ok {
+		return c
+	}
+	return declines[situation]
 }
 
 func (s *suite) testBarcode(t *testing.T) {
@@ -326,7 +371,7 @@ func (s *suite) testBarcode(t *testing.T) {
 		}
 		s.get(t, ref(req, res, contracts.StatusSucceeded), contracts.OutcomeSucceeded)
 	})
-	declineCases(t, []string{InsufficientFunds, UserNotActive, Expired, BarcodeInvalid},
+	s.declineCases(t, []string{InsufficientFunds, UserNotActive, Expired, BarcodeInvalid},
 		func(o string) string { return s.h.Barcode(t, o) },
 		func(t *testing.T, code, failure string) {
 			req := s.request(contracts.FlowBarcode)
@@ -363,7 +408,7 @@ func (s *suite) testLinked(t *testing.T) {
 		res := s.create(t, req, contracts.OutcomeSucceeded)
 		s.get(t, ref(req, res, contracts.StatusSucceeded), contracts.OutcomeSucceeded)
 	})
-	declineCases(t, []string{InsufficientFunds, UserNotActive, Expired}, s.h.LinkedUser,
+	s.declineCases(t, []string{InsufficientFunds, UserNotActive, Expired}, s.h.LinkedUser,
 		func(t *testing.T, user, failure string) {
 			req := s.request(contracts.FlowLinked)
 			req.UserAuthorizationID = user
@@ -519,14 +564,26 @@ func (s *suite) testRefundReplay(t *testing.T) {
 
 func (s *suite) testNotFound(t *testing.T) {
 	flows := s.harnessFlows()
-	for _, flow := range []contracts.Flow{contracts.FlowBarcode, contracts.FlowLinked, contracts.FlowQR, contracts.FlowRedirect} {
+	for _, flow := range allFlows {
 		t.Run(string(flow), func(t *testing.T) {
 			if !flows[flow] {
 				t.Skipf("partner has no %s flow", flow)
 			}
 			r := contracts.PaymentRef{PartnerRef: s.h.NewRef(), Flow: flow,
 				Amount: s.nextAmount(), Status: contracts.StatusUnknown}
-			s.get(t, r, contracts.OutcomeNotFound)
+			if !s.h.NotFoundIsFinal {
+				s.get(t, r, contracts.OutcomeNotFound)
+				return
+			}
+			s.get(t, r, contracts.OutcomeFailed)
+			// The query fenced the ref: a payment arriving under it late never succeeds.
+			req, skip := s.probe(t, r.Amount)
+			if skip != "" {
+				return
+			}
+			req.PartnerRef = r.PartnerRef
+			s.create(t, req, contracts.OutcomeFailed)
+			s.get(t, r, contracts.OutcomeFailed)
 		})
 	}
 }

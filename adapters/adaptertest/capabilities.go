@@ -7,11 +7,15 @@ import (
 	"payhub/contracts"
 )
 
+// allFlows are the flows the suite knows.
+var allFlows = []contracts.Flow{contracts.FlowBarcode, contracts.FlowLinked, contracts.FlowQR, contracts.FlowRedirect, contracts.FlowCardPresent}
+
 // harnessFlows are the flows the harness can exercise.
 func (s *suite) harnessFlows() map[contracts.Flow]bool {
 	return map[contracts.Flow]bool{
 		contracts.FlowBarcode: s.h.Barcode != nil, contracts.FlowLinked: s.h.LinkedUser != nil,
 		contracts.FlowQR: s.h.CustomerPaysQR != nil, contracts.FlowRedirect: s.h.CustomerReturns != nil,
+		contracts.FlowCardPresent: s.h.PresentedCard != nil,
 	}
 }
 
@@ -22,7 +26,7 @@ func (s *suite) harnessFlows() map[contracts.Flow]bool {
 func (s *suite) testCapabilities(t *testing.T) {
 	c := s.caps
 	t.Run("Flows", func(t *testing.T) {
-		for _, f := range []contracts.Flow{contracts.FlowBarcode, contracts.FlowLinked, contracts.FlowQR, contracts.FlowRedirect} {
+		for _, f := range allFlows {
 			switch declared, exercised := c.Supports(f), s.harnessFlows()[f]; {
 			case declared && !exercised:
 				t.Errorf("the partner declares flow %s, which the harness cannot exercise", f)
@@ -85,6 +89,11 @@ func (s *suite) probe(t *testing.T, amount contracts.Money) (req contracts.Payme
 		req = s.request(contracts.FlowBarcode)
 		if req.Barcode = s.h.Barcode(t, OK); req.Barcode == "" {
 			return req, "harness has no payable barcode"
+		}
+	case flows[contracts.FlowCardPresent]:
+		req = s.request(contracts.FlowCardPresent)
+		if req.Card = s.h.PresentedCard(OK); req.Card == nil {
+			return req, "harness has no payable card"
 		}
 	case flows[contracts.FlowLinked]:
 		req = s.request(contracts.FlowLinked)

@@ -108,7 +108,7 @@ func (s *suite) testRedirect(t *testing.T) {
 	if s.h.CardToken == nil {
 		return
 	}
-	declineCases(t, []string{InsufficientFunds, CardDeclined, TokenInvalid},
+	s.declineCases(t, []string{InsufficientFunds, CardDeclined, TokenInvalid},
 		func(o string) string { return s.h.CardToken(t, o) },
 		func(t *testing.T, token, failure string) {
 			req := s.request(contracts.FlowRedirect)
