@@ -21,16 +21,18 @@ import (
 const defaultPayPaySimAddr = "127.0.0.1:7101"
 
 func SimCommand(logOut io.Writer) *cobra.Command {
-	var paypayAddr, linepayAddr, gmopgAddr, faultSpec, webhookURL string
+	var paypayAddr, linepayAddr, gmopgAddr, nanacoAddr, faultSpec, webhookURL string
 	var faultSeed int64
+	var allowFaultHeader bool
 	var linepaySlowPayDelay time.Duration
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run the partner simulators, each on its own loopback port",
 		Long: `Run the partner simulators: PayPay on 127.0.0.1:7101, LINE Pay on :7102, GMO-PG
-(cards) on :7103 (later nanaco :7104). They read the same PAYHUB_PAYPAY_*, PAYHUB_LINEPAY_*
-and PAYHUB_GMOPG_* credentials as the adapters, with documented demo defaults, so 'payhub
-sim' and 'payhub serve' started with one environment agree. One fault engine serves all.`,
+(cards) on :7103, nanaco (NCS v1) on :7104. They read the same PAYHUB_PAYPAY_*,
+PAYHUB_LINEPAY_*, PAYHUB_GMOPG_* and PAYHUB_NANACO_* credentials as the adapters, with
+documented demo defaults, so 'payhub sim' and 'payhub serve' started with one environment
+agree. One fault engine serves all.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := NewLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -58,6 +60,11 @@ sim' and 'payhub serve' started with one environment agree. One fault engine ser
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "GMO-PG simulator on http://%s\n", gmoLn.Addr())
+			ncLn, _, err := StartNanacoSim(ctx, nanacoAddr, faults, log, allowFaultHeader)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "nanaco simulator on http://%s\n", ncLn.Addr())
 			<-ctx.Done()
 			return nil
 		},
@@ -65,6 +72,8 @@ sim' and 'payhub serve' started with one environment agree. One fault engine ser
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
 	cmd.Flags().StringVar(&linepayAddr, "linepay-addr", defaultLinePaySimAddr, "LINE Pay simulator listen address")
 	cmd.Flags().StringVar(&gmopgAddr, "gmopg-addr", defaultGMOPGSimAddr, "GMO-PG (cards) simulator listen address")
+	cmd.Flags().StringVar(&nanacoAddr, "nanaco-addr", defaultNanacoSimAddr, "nanaco (NCS v1) simulator listen address")
+	cmd.Flags().BoolVar(&allowFaultHeader, "allow-faults", false, "honour the per-request fault header NCS-Mock-Fault (nanaco simulator), e.g. \"NCS-Mock-Fault: commit_then_drop\"")
 	cmd.Flags().StringVar(&faultSpec, "faults", "", `fault rules, e.g. "POST /v2/payments 0.1 commit_then_drop; * /v2/refunds 0.05 error:500" (see go doc ./mocks/sim ParseFaultFlag); change them at run time with PUT /_sim/faults`)
 	cmd.Flags().StringVar(&webhookURL, "paypay-webhook-url", "", "where the PayPay simulator sends its callbacks, e.g. http://127.0.0.1:7100/v1/partners/paypay/webhooks (none when empty)")
 	cmd.Flags().Int64Var(&faultSeed, "fault-seed", 1, "seed of the fault decisions (same seed and request order, same faults)")
