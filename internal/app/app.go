@@ -21,6 +21,7 @@ import (
 
 	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
+	nanacoadapter "payhub/adapters/nanaco"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
@@ -45,6 +46,8 @@ type Config struct {
 	PayPay       paypayadapter.Config
 	// LinePay configures LINE Pay; nil leaves the method unoffered (method_not_supported).
 	LinePay *linepayadapter.Config
+	// Nanaco configures nanaco e-money through NCS; nil leaves the method unoffered.
+	Nanaco *nanacoadapter.Config
 	// Card configures cards through GMO-PG; nil leaves the method unoffered.
 	Card   *gmopgadapter.Config
 	Clock  contracts.Clock
@@ -152,6 +155,24 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 			return nil, fmt.Errorf("linepay adapter: %w", err)
 		}
 		partners[contracts.MethodLinePay] = linepay
+	}
+	if cfg.Nanaco != nil {
+		nc := *cfg.Nanaco
+		if nc.Now == nil {
+			nc.Now = cfg.Clock.Now
+		}
+		if nc.HTTPClient == nil {
+			nc.HTTPClient = partnerHTTP
+		}
+		if nc.Logger == nil {
+			nc.Logger = cfg.Logger
+		}
+		nanaco, err := nanacoadapter.New(nc)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("nanaco adapter: %w", err)
+		}
+		partners[contracts.MethodNanaco] = nanaco
 	}
 	if cfg.Card != nil {
 		cc := *cfg.Card

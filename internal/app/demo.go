@@ -20,6 +20,7 @@ import (
 
 	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
+	nanacoadapter "payhub/adapters/nanaco"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
@@ -42,7 +43,7 @@ const (
 var demoReturnOrigins = []string{"http://127.0.0.1:8080", "http://localhost:8080"}
 
 func DemoCommand(logOut io.Writer) *cobra.Command {
-	var addr, metricsAddr, dataDir, paypayAddr, linepayAddr, gmopgAddr string
+	var addr, metricsAddr, dataDir, paypayAddr, linepayAddr, gmopgAddr, nanacoAddr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run payhub with embedded SQLite and all partner simulators in one process",
@@ -87,6 +88,14 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
+			ncsLn, _, err := StartNanacoSim(ctx, nanacoAddr, faults, log, false)
+			if err != nil {
+				return err
+			}
+			ncsCreds, err := config.NanacoCredentialsFromEnv(true)
+			if err != nil {
+				return err
+			}
 			rules, err := config.BarcodeRules()
 			if err != nil {
 				return err
@@ -109,6 +118,8 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				LinePay: &linepayadapter.Config{BaseURL: "http://" + lpLn.Addr().String(), ChannelID: lpCreds.ChannelID,
 					ChannelSecret: lpCreds.ChannelSecret, Currency: contracts.TWD},
 				Card: &gmopgadapter.Config{BaseURL: "http://" + gmoLn.Addr().String(), ShopID: gmoCreds.ShopID, ShopPass: gmoCreds.ShopPass},
+				Nanaco: &nanacoadapter.Config{BaseURL: "http://" + ncsLn.Addr().String(), MerchantID: ncsCreds.MerchantID,
+					Secret: ncsCreds.Secret},
 			})
 			if err != nil {
 				return err
@@ -120,7 +131,8 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err := ensureDemoClient(ctx, a.Store, dataDir); err != nil {
 				return err
 			}
-			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), gmoLn.Addr().String(), dataDir)
+			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), gmoLn.Addr().String(),
+				ncsLn.Addr().String(), dataDir)
 			return ServeUntilDone(ctx, ln, a.Handler, 10*time.Second)
 		},
 	}
@@ -130,6 +142,7 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 	cmd.Flags().StringVar(&paypayAddr, "paypay-addr", defaultPayPaySimAddr, "PayPay simulator listen address")
 	cmd.Flags().StringVar(&linepayAddr, "linepay-addr", defaultLinePaySimAddr, "LINE Pay simulator listen address")
 	cmd.Flags().StringVar(&gmopgAddr, "gmopg-addr", defaultGMOPGSimAddr, "GMO-PG (cards) simulator listen address")
+	cmd.Flags().StringVar(&nanacoAddr, "nanaco-addr", defaultNanacoSimAddr, "nanaco (NCS v1) simulator listen address")
 	return cmd
 }
 
@@ -190,13 +203,14 @@ func loadOrCreateDemoKey(path string) (crypto.Signer, error) {
 	return key, os.WriteFile(path, pemBytes, 0o600)
 }
 
-func printDemoBanner(w io.Writer, addr, simAddr, linepaySimAddr, gmopgSimAddr, dataDir string) {
+func printDemoBanner(w io.Writer, addr, simAddr, linepaySimAddr, gmopgSimAddr, nanacoSimAddr, dataDir string) {
 	fmt.Fprintf(w, `payhub demo is running.
 
   payhub API        http://%[1]s   (contract: http://%[1]s/openapi.yaml)
   PayPay simulator  http://%[2]s
   LINE Pay sim      http://%[8]s
   GMO-PG sim        http://%[9]s  (cards: POST /_sim/tokens mints a card token)
+  nanaco sim        http://%[10]s  (NCS v1; GET /_sim/cards/7000000000000001 shows a card)
   store client id   %[3]s
   key id            %[4]s
   store id          %[5]s
@@ -219,8 +233,20 @@ curl -sS -X POST http://%[1]s/v1/payments \
   -H "Content-Type: application/json" \
   -d '{"amount":25000,"currency":"TWD","method":"linepay","flow":"barcode","barcode":"391000000000000000","terminal_id":"till-01","order_id":"demo-order-2"}'
 
+A nanaco payment at the till's reader (fixture card 7000000000000001 holds ¥10,000):
+
+curl -sS -X POST http://%[1]s/v1/payments \
+  -H "Authorization: Bearer $(go run ./cmd/payhub token --demo-dir %[7]s)" \
+  -H "Idempotency-Key: $(date +%%s%%N)" \
+  -H "Content-Type: application/json" \
+  -d '{"amount":800,"currency":"JPY","method":"nanaco","flow":"card_present","presented_card":{"number":"7000000000000001"},"terminal_id":"till-01","order_id":"demo-order-3"}'
+
+and the card's balance at the simulator (¥800 less):
+
+curl -sS http://%[10]s/_sim/cards/7000000000000001
+
 Stop with Ctrl-C.
-`, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr, gmopgSimAddr)
+`, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr, gmopgSimAddr, nanacoSimAddr)
 }
 
 // demoSecretKeyFile holds the demo's key for sealing partner credentials (owner-only).

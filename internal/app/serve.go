@@ -16,6 +16,7 @@ import (
 
 	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
+	nanacoadapter "payhub/adapters/nanaco"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/internal/auth"
 	"payhub/internal/config"
@@ -49,6 +50,10 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				return err
 			}
 			linepay, err := config.LinePay()
+			if err != nil {
+				return err
+			}
+			nanaco, err := config.Nanaco()
 			if err != nil {
 				return err
 			}
@@ -90,6 +95,9 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				if cards != nil {
 					cards.Timeouts = gmopgadapter.UniformTimeouts(partnerTimeout)
 				}
+				if nanaco != nil {
+					nanaco.Timeouts = nanacoadapter.UniformTimeouts(partnerTimeout)
+				}
 			}
 			if linepay != nil {
 				linepay.LateLandingWindow = linepayLateWindow
@@ -102,7 +110,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			if err != nil {
 				return err
 			}
-			cfg := Config{DatabaseURL: config.DatabaseURL(dbURL), PayPay: paypay, LinePay: linepay, Card: cards, SecretKeys: secretKeys, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
+			cfg := Config{DatabaseURL: config.DatabaseURL(dbURL), PayPay: paypay, LinePay: linepay, Nanaco: nanaco, Card: cards, SecretKeys: secretKeys, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
 				WebhookLoopback: webhookLoopback, Webhooks: webhookPolicy, DeliverInterval: deliverEvery, Callbacks: callbacks,
 				Instance: hub.InstanceConfig{Lease: instanceLease}}

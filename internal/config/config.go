@@ -16,6 +16,7 @@ import (
 
 	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
+	nanacoadapter "payhub/adapters/nanaco"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
 	"payhub/internal/auth"
@@ -24,6 +25,7 @@ import (
 	"payhub/internal/webhooks"
 	gmopgsim "payhub/mocks/gmopg"
 	linepaysim "payhub/mocks/linepay"
+	nanacosim "payhub/mocks/nanaco"
 	paypaysim "payhub/mocks/paypay"
 )
 
@@ -294,6 +296,40 @@ func LinePay() (*linepayadapter.Config, error) {
 		return nil, fmt.Errorf("PAYHUB_LINEPAY_CURRENCY must be TWD or THB, not %q", currency)
 	}
 	return &linepayadapter.Config{BaseURL: base, ChannelID: creds.ChannelID, ChannelSecret: creds.ChannelSecret, Currency: currency}, nil
+}
+
+// NanacoCredentials are the NCS merchant credentials, shared by the nanaco adapter and the
+// simulator so that `payhub sim` and `payhub serve` started with one environment agree.
+type NanacoCredentials struct {
+	MerchantID, Secret string
+}
+
+// NanacoCredentialsFromEnv reads PAYHUB_NANACO_MERCHANT_ID and PAYHUB_NANACO_SECRET (or
+// their _FILE); withDemoDefaults fills the simulator's documented demo values for what is
+// unset (demo and sim only).
+func NanacoCredentialsFromEnv(withDemoDefaults bool) (NanacoCredentials, error) {
+	c := NanacoCredentials{}
+	return c, readEnv(withDemoDefaults,
+		envVar{"PAYHUB_NANACO_MERCHANT_ID", nanacosim.DemoMerchantID, &c.MerchantID},
+		envVar{"PAYHUB_NANACO_SECRET", nanacosim.DemoSecret, &c.Secret})
+}
+
+// Nanaco reads the nanaco adapter's configuration for serve: PAYHUB_NANACO_BASE_URL,
+// PAYHUB_NANACO_MERCHANT_ID, PAYHUB_NANACO_SECRET (or their _FILE), the NCS centre and the
+// merchant's HMAC credentials (docs/partners/nanaco.md §B1, §B2). None set: nanaco is not
+// offered (nil). Some but not all: an error.
+func Nanaco() (*nanacoadapter.Config, error) {
+	creds, err := NanacoCredentialsFromEnv(false)
+	if err != nil {
+		return nil, err
+	}
+	base := EnvOr("PAYHUB_NANACO_BASE_URL", "")
+	configured, err := allOrNone("nanaco", map[string]string{"PAYHUB_NANACO_BASE_URL": base,
+		"PAYHUB_NANACO_MERCHANT_ID": creds.MerchantID, "PAYHUB_NANACO_SECRET": creds.Secret})
+	if !configured {
+		return nil, err
+	}
+	return &nanacoadapter.Config{BaseURL: base, MerchantID: creds.MerchantID, Secret: creds.Secret}, nil
 }
 
 // GMOPG reads the card adapter's configuration for serve: PAYHUB_GMOPG_BASE_URL,

@@ -395,7 +395,7 @@ func (r *benchRig) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	simArgs := []string{"sim", "--paypay-addr", addrs[0], "--linepay-addr", addrs[1], "--gmopg-addr", gmopgAddr}
+	simArgs := []string{"sim", "--paypay-addr", addrs[0], "--linepay-addr", addrs[1], "--gmopg-addr", gmopgAddr, "--nanaco-addr", "127.0.0.1:0"}
 	if r.cfg.Latency > 0 {
 		simArgs = append(simArgs, "--faults", benchLatencySpec(r.cfg.Latency))
 	}

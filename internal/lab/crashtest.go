@@ -155,7 +155,7 @@ var crashServeFlags = []string{
 
 // crashSimArgs are the simulator's arguments under the harness.
 func crashSimArgs(paypayAddr, linepayAddr string, faultRate float64, seed int64) []string {
-	return []string{"sim", "--paypay-addr", paypayAddr, "--linepay-addr", linepayAddr, "--gmopg-addr", "127.0.0.1:0",
+	return []string{"sim", "--paypay-addr", paypayAddr, "--linepay-addr", linepayAddr, "--gmopg-addr", "127.0.0.1:0", "--nanaco-addr", "127.0.0.1:0",
 		"--faults", crashFaultSpec(faultRate), "--fault-seed", strconv.FormatInt(seed, 10),
 		"--linepay-slow-pay-delay", crashLinePaySlowPayDelay.String()}
 }
