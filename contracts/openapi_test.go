@@ -83,8 +83,9 @@ func TestOpenAPIEnumsMatchContracts(t *testing.T) {
 }
 
 // TestOpenAPIResponseHeaders checks the cross-cutting rules of docs/api.md on every
-// operation: request ids and versions on every response, idempotency on every POST,
-// Retry-After on 429 and 503, and problem+json for every error.
+// operation: request ids and versions on every response, idempotency on every POST but
+// those marked x-read-only (a POST that changes nothing, docs/api.md §3), Retry-After on 429
+// and 503, and problem+json for every error.
 func TestOpenAPIResponseHeaders(t *testing.T) {
 	doc := loadSpec(t)
 	ops := 0
@@ -92,11 +93,11 @@ func TestOpenAPIResponseHeaders(t *testing.T) {
 		for method, op := range item.Operations() {
 			ops++
 			name := method + " " + path
-			if method == "POST" {
-				key := findParam(op, item, "header", "Idempotency-Key")
-				if key == nil || !key.Required {
-					t.Errorf("%s: Idempotency-Key header missing or optional", name)
-				}
+			readOnly := op.Extensions["x-read-only"] == true
+			if key := findParam(op, item, "header", "Idempotency-Key"); method == "POST" && !readOnly && (key == nil || !key.Required) {
+				t.Errorf("%s: Idempotency-Key header missing or optional", name)
+			} else if readOnly && (method != "POST" || key != nil) {
+				t.Errorf("%s: x-read-only is for a POST without Idempotency-Key", name)
 			}
 			for status, ref := range op.Responses.Map() {
 				resp := ref.Value
@@ -106,7 +107,7 @@ func TestOpenAPIResponseHeaders(t *testing.T) {
 					}
 				}
 				code, _ := strconv.Atoi(status)
-				if method == "POST" && code >= 200 && code < 300 && resp.Headers["Idempotent-Replayed"] == nil {
+				if method == "POST" && !readOnly && code >= 200 && code < 300 && resp.Headers["Idempotent-Replayed"] == nil {
 					t.Errorf("%s %s: no Idempotent-Replayed header", name, status)
 				}
 				if (code == 429 || code == 503) && resp.Headers["Retry-After"] == nil {
@@ -121,8 +122,8 @@ func TestOpenAPIResponseHeaders(t *testing.T) {
 			}
 		}
 	}
-	if ops != 17 {
-		t.Errorf("found %d operations, want 17 (payments 8, notifications 9)", ops)
+	if ops != 18 {
+		t.Errorf("found %d operations, want 18 (payments 8, notifications 9, nanaco 1)", ops)
 	}
 }
 

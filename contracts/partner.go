@@ -264,3 +264,31 @@ type NotificationParser interface {
 	// ParseNotification reads one callback body.
 	ParseNotification(body []byte) (PartnerNotification, error)
 }
+
+// StoredValue is implemented by partners whose customers keep a balance with them (nanaco
+// e-money): the till may ask what a presented card holds before it takes a payment.
+type StoredValue interface {
+	// InquireBalance asks what card holds, from the partner's terminal terminal (the
+	// SequenceRef terminal of the till). It moves no money.
+	InquireBalance(ctx context.Context, terminal string, card PresentedCard) BalanceInquiry
+}
+
+// BalanceInquiry is a stored-value partner's answer about a card.
+type BalanceInquiry struct {
+	// Outcome is OutcomeSucceeded (the fields below are the partner's), OutcomeFailed (no
+	// such card, or refused: FailureCode) or OutcomeUnknown (the query failed).
+	Outcome Outcome
+	// CardStatus is the card's state in lower case: active, suspended, lost, migrating,
+	// migrated, closed.
+	CardStatus string
+	// Balance is what the card holds and may spend; CenterHeld what the partner holds for
+	// it and moves onto the card at its next balance-check tap, in minor units.
+	Balance, CenterHeld int64
+	// MaxChargeable is how much more the card may take before its cap.
+	MaxChargeable int64
+	// Points are the card's loyalty points.
+	Points int64
+	// FailureCode is payhub's code of a refusal; FailureMessage explains a refusal or an
+	// unknown outcome. Neither holds the card's number.
+	FailureCode, FailureMessage string
+}

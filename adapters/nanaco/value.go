@@ -321,3 +321,12 @@ func (a *Adapter) Inquire(ctx context.Context, ref contracts.SequenceRef) Inquir
 		CenterTxnID: q.CenterTxnID, Amount: value(q.Amount), RequestedAmount: value(q.RequestedAmount),
 		RefundedAmount: value(q.RefundedAmount), ProcessedAt: parseTime(q.processedAt())}
 }
+
+// InquireBalance is contracts.StoredValue: Balance without moving centre-held value onto
+// the card (a till's question is not the customer's balance-check tap, §B5).
+func (a *Adapter) InquireBalance(ctx context.Context, terminal string, card contracts.PresentedCard) contracts.BalanceInquiry {
+	r := a.Balance(ctx, terminal, card, false)
+	return contracts.BalanceInquiry{Outcome: r.Outcome, CardStatus: strings.ToLower(r.Status), Balance: r.Balance,
+		CenterHeld: r.CenterHeld, MaxChargeable: r.MaxChargeable, Points: r.Points, FailureCode: r.FailureCode,
+		FailureMessage: r.FailureMessage}
+}

@@ -245,6 +245,36 @@ func (e EventType) Valid() bool {
 	}
 }
 
+// Defines values for NanacoBalanceCurrency.
+const (
+	JPY NanacoBalanceCurrency = "JPY"
+)
+
+// Valid indicates whether the value is a known member of the NanacoBalanceCurrency enum.
+func (e NanacoBalanceCurrency) Valid() bool {
+	switch e {
+	case JPY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NanacoBalanceObject.
+const (
+	NanacoBalanceObjectNanacoBalance NanacoBalanceObject = "nanaco_balance"
+)
+
+// Valid indicates whether the value is a known member of the NanacoBalanceObject enum.
+func (e NanacoBalanceObject) Valid() bool {
+	switch e {
+	case NanacoBalanceObjectNanacoBalance:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NextActionType.
 const (
 	NextActionTypeDisplayQr NextActionType = "display_qr"
@@ -797,6 +827,44 @@ type FieldError struct {
 
 // Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 type Metadata map[string]string
+
+// NanacoBalance defines model for NanacoBalance.
+type NanacoBalance struct {
+	// Balance What the card holds and may spend, in yen.
+	Balance int64 `json:"balance"`
+
+	// CardStatus The card's state: `active`, `suspended`, `lost`, `migrating`, `migrated`, `closed`.
+	// Only an `active` card pays.
+	CardStatus string `json:"card_status"`
+
+	// CenterHeld What nanaco holds for the card (transfers, gifts): it moves onto the card at the
+	// customer's next balance-check tap and cannot be spent before.
+	CenterHeld int64                 `json:"center_held"`
+	Currency   NanacoBalanceCurrency `json:"currency"`
+
+	// MaxChargeable How much more the card may take before its ¥50,000 cap.
+	MaxChargeable int64               `json:"max_chargeable"`
+	Object        NanacoBalanceObject `json:"object"`
+
+	// Points The card's nanaco points.
+	Points int64 `json:"points"`
+}
+
+// NanacoBalanceCurrency defines model for NanacoBalance.Currency.
+type NanacoBalanceCurrency string
+
+// NanacoBalanceObject defines model for NanacoBalance.Object.
+type NanacoBalanceObject string
+
+// NanacoBalanceRequest defines model for NanacoBalanceRequest.
+type NanacoBalanceRequest struct {
+	// PresentedCard What the till's reader read (flow `card_present` only, required there): the e-money
+	// card's number and/or its FeliCa chip id. Never stored, logged or echoed in full.
+	PresentedCard PresentedCard `json:"presented_card"`
+
+	// TerminalId The till that takes the payment; store-supplied data, never a key.
+	TerminalId *TerminalId `json:"terminal_id,omitempty"`
+}
 
 // NextAction What the customer must do to finish a `requires_action` payment.
 type NextAction struct {
@@ -1460,6 +1528,9 @@ type RotateWebhookSecret200JSONResponseBody struct {
 // RedeliverEventJSONRequestBody defines body for RedeliverEvent for application/json ContentType.
 type RedeliverEventJSONRequestBody = RedeliverEventRequest
 
+// InquireNanacoBalanceJSONRequestBody defines body for InquireNanacoBalance for application/json ContentType.
+type InquireNanacoBalanceJSONRequestBody = NanacoBalanceRequest
+
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody = CreatePaymentRequest
 
@@ -1610,6 +1681,9 @@ type ServerInterface interface {
 	// RedeliverEvent Redeliver one event
 	// (POST /v1/events/{id}/redeliver)
 	RedeliverEvent(c *gin.Context, id EventIdPath, params RedeliverEventParams)
+	// InquireNanacoBalance Ask what a presented nanaco card holds
+	// (POST /v1/nanaco/balance)
+	InquireNanacoBalance(c *gin.Context)
 	// ListPayments List payments
 	// (GET /v1/payments)
 	ListPayments(c *gin.Context, params ListPaymentsParams)
@@ -1741,6 +1815,19 @@ func (siw *ServerInterfaceWrapper) RedeliverEvent(c *gin.Context) {
 	}
 
 	siw.Handler.RedeliverEvent(c, id, params)
+}
+
+// InquireNanacoBalance operation middleware
+func (siw *ServerInterfaceWrapper) InquireNanacoBalance(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.InquireNanacoBalance(c)
 }
 
 // ListPayments operation middleware
@@ -2397,6 +2484,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/v1/payments/:id/refunds", wrapper.CreateRefund)
 	router.POST(options.BaseURL+"/v1/payments/:id/capture", wrapper.CapturePayment)
 	router.GET(options.BaseURL+"/v1/refunds/:id", wrapper.GetRefund)
+	router.POST(options.BaseURL+"/v1/nanaco/balance", wrapper.InquireNanacoBalance)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint)
 	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint)
@@ -2413,242 +2501,251 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chu3kj/+KijuVpn0DmlKlp2YrP1D8SVHThxrZXn984b+ccAZkEQ0BCYDjGielKvyDruvsPsg+yh5",
-	"km+hG8BghkNKcmyfJKvzR448nAsujb5+uvuXTiJXuRRMaNUZ/dJZMpqyAv48Pj3p/zsrFJfC/DNlKil4",
-	"ruGfnfMlI8enJ+QSbyDd+O3bt2/7L170nzyJe0QvGSmYyqVQjHBFCiZSVrCUcDHoRB2VLNmKmrfmVGtW",
-	"mDf+/z8O+4/e/XL0oY9/HFZ//HMn6uhNzjqjjtIFF4vOhw9R5yRlq1xqJnT/jOUZ3bB0e5yxLkoWk/WS",
-	"CaKXXJnBmMEpLc1w/BjlnFBBGC0yzgpSsJ9LpjRZc73E2+mKTUTsP5ls+t+xTRyRwn55TOhMMaGJFISS",
-	"OS+UJuw9S0ozjsFE1CbNRLnqjH7smLF13rXN7YzpYtM/nmtWbM/pFUukSBXRkqwp12TG5rIw662LDReL",
-	"+gKvuOAr87mh/w4Xmi1YAR/6//pnONf+Sdq+y3Yt7ijCU9I1i5HQLGOFuTAnXBOYNiWKCkakYBFhmWKE",
-	"kgUTrKCapeZqb2xupXnOaKEIFySTC0WoSEleyFnGVmQmU87UgBzjC3lK9JJqktCi4EwRav5KiShXM1Yg",
-	"SeUZTVhKZhuz4gVTS/MheKdgl6wgLFlK8/XCfGzB0vrCNBf9Q9TJaUFXTFv6f3rJhD5JT6letq8MMzfY",
-	"dYnZpZ7G5F/I6+9PnvQiIJp4zWZLKS/6PI0NgXGtSMoyfskKO9MVzeayWJlzkRIq1JoVihwNj0gspJ7O",
-	"ZSnS2Iyam0/mZiBRR9AVbGLaiTpmb3hh6N6Q0r7ZBccl2XzHNu0zSjKOU7pgGzKXBR4Zdxq6ijESvMZs",
-	"o7Z8IHhXb0DOLClORO0EwWvN/sxkunGbBIeEKcsy8Et6zRM2hkt4lAJeMhHuzOHxjFv4wIjAsYeBUC5Y",
-	"CpOhmmSMKk0Oj8hSloUi3ZxuluVsRL46nAi41CPUHLraaAyHzJhmKZ5j2Azkk9V2NDjD3r1Z0fffM7Ew",
-	"ZHX44EFkjqj790EbMzilm9UVpJjjLY4Yc7qpiPG6hBaRjF+Y8zMRpbgQci3MeQrm/DsJ8A2ehqcizSW/",
-	"4mTZe9x81uzm0/k05+aDuRlpD5jCNzS1DNP8K5HC0J35k+Z5xhNqJnHPsrR/+Umh6Kxe/88Fm3dGnX+6",
-	"V0nde/iruneKT+FHd/Jhw/r89Eck5uKSZjyd2p9j0q0W5/mrlz9ExG3mnLMsjUha4kDZRFywTUTw8+SS",
-	"ywxGH9ljxYpCFurHd3EvIjGvyHt6wTbTFVeKi0UcTcTWb3ZEcVQNLikLJQtzheZ8anWGaSlUmeey0CyN",
-	"kcx2ax9tC2fvvhfe2iLS9j1auxcW/rEU84wnX3R7W5ZwWioWo7i9YJs7yvNBTwRK8ywjRSkEF4sRSn+S",
-	"Uc2KHuyKXXqlqTZvElITmmVyDUoY8Dc5+4kl5oyZe0rVM5IyTqhIWDZdc5HK9TSnSrEUBzIROS20AMmP",
-	"dxG8y4xGXrLCDGJeCvN+pRlNewPyynwdLiuaKUJBTbHcG+ULmwgnGj4hDezQDfe9oe2R301Nz2Qx42nK",
-	"xJfmFqijkRXdELPzqQRRPiIxKL5TwyYXBRXabS7R8oIJoAWjS3IFj8H2OKUA6WPuZhSTbiEz1vvDnNwT",
-	"YSwJmj01jOvLHl/75SnwzHhk9FFaZtocBJ6CdF6WswE5AX15TRUpKFcstbqGtxPIjC2oMPfU1Bx7ULwK",
-	"NSbJkiUXcM0Kfsuzv316HjtzIFnSYsHFgtAF5eIveLZ+kPqZkfRfdKsr/WJkDEavKBU1nSQyF6iQeskK",
-	"PFF3lGW3gz/GYTmlm0zS9FzK72mxYF90DY32P9VSTjPz6XhUU7bBNLACBX7I+Ir/UVbtFSsuecJeC3pJ",
-	"eUZn2ZddOCt/p2X1fbt69hcjlw3fnpn1pMmSpaTgi6UmQq7RMJZ6aXiC4UGpFGxs2IxRHJATxYHfISbK",
-	"+hm2bLgBiRWuRGMoyOiAeylNCw3sR6RuWDAmNIOppjOqGNkwTbrxvYLRdPP3mCi6UUTJ3nj3SLdH8+lY",
-	"W8Ptsu/J8NbfTVfnUr6gYmMvqy9KVAXVbAqHjBmmpqUkKyo27kCqMbmSQgZ/9vV/LWipl7Lgf2dfVpyU",
-	"8GEmNFhkqT3NoIuBoYdmVkSsNm/ECnufG9P1k635mzdv+sfBIFp8qN8wWhg9xWg3/zrpONMChjnpxJ39",
-	"dv/v3Zq8kAlTyrCYp0JzvfkHWt5rlmV9K+ZnpQ74reFRo21DuWAlGlCOW0UTkfL5nBVGa7NvNhY2mk5T",
-	"9j5hLFXThOa6LBhY0XQlS6GnstRTOZ8WVCwYGN5JWRTwIaOUVKZ0ROIV00uZNq4PyLHYEJmzAtbK+U3M",
-	"i2iRTg1LhidokrAcDAPwmht2nVO9jMjPJSs2EdnyghuqBLHtfLXrJdUTkUl5oaxPqea87R7c/+3X/zx4",
-	"RFK+MG+Xc3cDF2mpPJOnBIn++3IpUOU1a7fgOiKLQpY5+naF1GCZUMONyoLrDUlkykiXoseDCGp2K04u",
-	"E7M0yeUlLJ67eWpuhh/MIuAI44j89uv/9Lw80/SCKRwh0LwiUmSbCEQb2LZMEVUmS0KNkLJ6DGrhVGxQ",
-	"joH/F+12iDxUXum/nmb+unLsvGApp+fAE74oW/UDmK7MCKaGLVnu6jRMc3DjcBzm+/EfQtP84DgqjOEx",
-	"OFusFzjwPtI05WbgNDstzLHWnKnOaE4zxaJOHlz6pVMwqtrCeG+WmyocZr06KiLzgjGi2Xs9Jhcs14Sq",
-	"0Ni8o5ybCD2GU3w7LF3Tt70tDuwVtIbMQj1GVvcCeBYOEaznzqhDSy1XVPOkE20NnKETayUFg+00h1SM",
-	"SOyfiStV0Q58TOIVFSXNYjjAxAt9RbpLmaVqIiDkUIpUjckp3ZzSDckL1nc3wnR7cO7DVYPxK3S+wUcn",
-	"Ij59+eqc3Ls8uGe/re79wtMP9+zNsRHpZF5mmWEEXIACD1aj3QOiJSlYxoyObD5lhoecwgUPw7XBWbWE",
-	"Ev3q/i7qQQG0TT1/k2uyMnxPS7cKEaGarKQC31G1wCnBd4yJXHGtWUpWjApFqFkAwxkHBCWt0ubfbsYY",
-	"54NVAIXHSF6qMYT58KgTVdHNg9boZgutFekTpinP1JVr0CQ4qp08uGAsV4TOZInTRMmAN/CUdFH8okiJ",
-	"exHKUXAUjG3UyzyFsiZqiC1ZoIwx063vwqygYkeMFgYAv1dHFQ1CI/wUMSKTDRYDEv/7yatjOKhbhAJ6",
-	"ZUtc8ClcN++N37598QIebona/3PbOzOq9NGOMH97UH97xwpG9U3Jl72nqxyNc0e7B4fDYdSZ0cKscmfU",
-	"Ofz64PD+0YOHX339aIh/daKO06g6o87z07eG4DK57oz8Y1FnZblUJ6ebnG46UUcWKSum3FyTRdo/HB4+",
-	"7B8c9A+/7g+HR4dmkqxYcUEzvEfzLOsPvzJTaxyyLAOHe6E5zWpssJUeX+UZ10QDriICFyEqFv1LmpWM",
-	"4DgVUiW82qgfXUEFTWRv5AARjMxoZjgO2uxLabhQymZcgxJn7kBvsHXpm8M5pzzjYjGu+R+N/WB0INBe",
-	"HQ+0imvBEsYvQQs2FOouexW3R2bMDND+EEeewUKII5FZxhKt0BsNLMK51tZ0MyAv4U83YdTHwM9quP/R",
-	"4eEudRi4qaW3mZQZoyC3dzG7N3Y9SFIqLVesMHNXkQumONK5Y6w2IQtSCnRbbfMs+h551qPqf/s5WUC3",
-	"raff8A1lTBGWknkhV7Vh3lEkX0rBBuTMRj29Qzm2r42JofOIhDEiWOA1V6z1vH8d3T9sP/J2V6/S3upC",
-	"H54rrEXZPkljB2esb/a2UsSbE50Vcq1YQRZS40J8++IlsbyDfEs1W1OzQWi4CvwE6cYvykxzS8mDBdPn",
-	"5vc4subH/aHZ0VIz1WusYY3Pw/JNxPb6OalhOX9lSxiLa9Swjcw5DuXBRFCxWeMpFISGtihSehrQ+Q47",
-	"DmWrcypMBAb1jNA2yyPN6a9AM8hFImucgMMBYDR4XEJCOO7/B+3/fdh/9C/3/nU6GPUNVRw+eLiDLDxn",
-	"vYIu3H0fHPO9wgrAXXtmbv0A7JmaBbjqsRfuvg8VS7/WhyqCrfj+/gdfmvtOUmT4TDFhjBKzU1cbOPZu",
-	"o7R0AIigy0JMyyLbPiLPgIEWLOUFS7TVb7sO54B8vDeqtFbDFeiCESQtS6GKAawMgn7bhwoIJdQtllSk",
-	"LDWsdkaTC9LFGJQ9R1OexoSmKRIavBP8B70BORaEzpTMSs1IvNQ6VzF5ffY9ELJRqZKCpUwYMagM/c0L",
-	"uoCTCRQYGhjDo69bSK0mb/cv8bm9FbenVKyY1lR9+4o2vI2LhBcMfDkJ81w1WLqMiwuj+yaJkSltHBjv",
-	"QAbcsJ8eHl0NDaqALD86wRWcNU/b9iy926lfnYH36fNZB+jd8sKyMiTdWJuGgeFF1nNigQ7wBjrL2I0N",
-	"geia5i9+IjR/P9aihTVt4J0+bnFr461Dx4bDNi3+0pw9c1m1Uy78hFsCWlm18IbVr3K9cb+AdQYoKs1W",
-	"6qqjBGhJcPR8gDU7wYcOq0HSoqDA11sZ2BtgRBU8kizk2HMHLQkleTnLeGJ4SsGUGlyDFzQOiPlu6xEI",
-	"ZFN9UCevXpKjw4OvCM3yJZ0xzRNPsSCex9auRWgLR29ppf+R7vPTt2RJFRFSsJ4ZszdNrIXRkKjvfrnf",
-	"LkCfMIAgNogKbKsGwcB9AcxYFyV716bpInPb+pJdmACnbHGsUwfLa8csh0tt3xEh3M6NqW3xn+COb461",
-	"NtS3PSGKP7B0SuFXf/RTqllf8xVrtWbtUKc7JskcSKSdIdiPgq1jtCEKAGRJC6N+ZlSpMRFlljkPubN8",
-	"WDogLwUjcj4RsRmaLDX4lqUQLAGJgm80F3WmLGAkIrGl6qlV6mIHTb2jHMFPxKI0iqJX++DAmMEa2Zmx",
-	"FHB6dSSKewtJZJlB9JcovhC9iMhiIuB0TSflcHg/QQgY/G3MAYAv2AgB2pBrih7Tw/fvSRd9CfD4g+H9",
-	"uDcgL8ATZlaGKbKim4mYMRT/aCem6HQhStMN+rvs7DK5UCjZzYJiSB1BmTt4244NhcHgLK7ElOJt9gBX",
-	"+yikm3FCVyBmdgwpkCw7RpNRDAEh39x+bPuMWc63mVrSu+kZ84tTp/2ofn5qI7vGcfyeqzYeYzXsawmG",
-	"5gH/sC0QllRNVxKNxm02Jdh7bRGk5oYryWR7bTMzi+uvJ0wvGFV9CG2rBpCzx60G+rGhtlnGIrKiyZIL",
-	"1i8YBT3GZz4YOhwQ8ziKETTECgaBqzERbA23wLkiM2MSpsBpvmO5JuznkmZWxQZGowuaaDXwQ4pJIoXS",
-	"1AipLkTRXM6EZkr36k7lBpoYiKsV+dvyi30WYNch7NfQYDvqtxN1GgHwTtTZAiiiumdhlFHHI7BahzAt",
-	"FQtGAOhXoxK3oFo7UaeORILhtAWOWr6EcV2AkrfGbTvOkVQL2wbKed0b5VX1rcvhiCo3ZLulb4YToDlg",
-	"HUJ5AOrGFoTIrPk2msewCvMaO7Oa9K7OWqX1tfvLqMAsGUKFkKVImCLd2Ix7gIcndvlYBVOyLBJmJK0N",
-	"AMCDvQH5ga2t1tqQK1ZPLRThCyGtMJQCc0k2JJUgsC6EXA+8WTqwlODlLAQCJyKTYsEKSD1ClwzgmwNv",
-	"Cx7KtJB5zlIvV63J4J2l3jZe8yybADYAX9VDMYjOWSMEFVESJWs1jXVhNHEB4pdrCDOYF5rzVj+mbjIW",
-	"GoHn0V20PE1NKWgcwS8ByKW66FWX4BoqKcEFnETtkoU+bt3keEfL827Vgx8EnBojo4QdLC7pIGcixXnZ",
-	"C+E47SU/TPvvakhNjXWQcgCQtFPxM86y9Gm7Rnjs2TS4N6RgFlZgqdTOdjtc0+6vhVPBzVZLsagClDY3",
-	"oykiWgM1K6YUXdz43YaoluWKCtX6VlimtmzD569e/kDsr6R79uwxefhoeNBz85fzOe6U+w7qhvesL3/Q",
-	"uUrsug9HHR9iwfm1CdoXgX+v3Yqu2cgPWm3kFueydYkZwx/gPeSCbe7hYTWfI10X1TwcEia0MVB7kUsw",
-	"nNHkwpqj4UgC07eawA/svT5ONG/3RjQjDKtSIXZfkjkXXC0JJXHjfMfOm7JNgiljecbFxfanXuZM1AKF",
-	"xs7Ic4Luw2yzO0JovtsaHXHeeAhGaJkrspbFBaLX5jXeqOhG1Zw4ey25nwuA6LS7Pc+t+QP+DJGyAi21",
-	"fztDpartfc5HOt3jhtASfKG7wgvdytHaa/2GthJxn15cUQJ6TRrHAl7xbi8FtcvdPolTrvKMbqY/F/GI",
-	"qKVckzhYxbi2RkTWoyjEPky6siAyZ2IiCIkdJcXN2110yeiR/cABPdq7gFpWt8KQ6uKtGn+n2q9Wzu2c",
-	"6+0hIwe8NzdVjtox/tA3elXGGcZhIivgKSCKd0U6BtPRvf67Xw6ihzsC3jZKsD2eyppHGayp5pdGeiSy",
-	"AFliBMvOg/zZY5LbFmojSLvHvSvnPnILXgIA4pDukJRC8wwiw2OSMQXBaFHdi4BiSmzI2yFILJYvCG9D",
-	"2A31LJczbDQBctO5uDh0W0a9RhdA/cOkG9ei8nEPY+MsbZnPyCuBPlGOaCkvogqsTtV28HvcEuj2S7Ti",
-	"olSE64moRbx/ANyQDzDC2dlahqt9F35ZzNqyXYeoXJkd9tpX5SXf6cu/5q5sqYu7DzGh6gIDSS7xcMkz",
-	"q++XOpErBpRn2BXwLaudpyzhNgBVGMJREE71j3Ad+sWY1hnr+WitfaAGfLMFD9YIeChkuViOJoJrAnGz",
-	"2CnJMQC5Yr9ksQeKYrzMAr9mG/etrs2bxDDFRMR0RkUqhTH5NlNYAQDZxlbBndoZTO0g07iHMd55RhfW",
-	"uqDOrjIMZiLq2urYLqBFpDINI0QoXcFWlAvljmMa1YKGci0mwlk91AZNVGURYUQMkkCVkRVcK0OzvV1o",
-	"ixYcYbtX1tlkLK1y3qjyFwd7sAjT60V4WyEJVz9UAcrMIxD5uZmr+qNC45RnZmbtRobfCnQ9WbqKiI0/",
-	"V+Af6wjlisTWLz0C/R3yh1U5n/OEM6GnsN0eJJ2yJOMCndgVbCPM+w58OqHPeyJim71gbrLejPA5iMCi",
-	"R8OIR3PJp6tPValylliEu/NjFOwne83h2OE2c9BidB2AFu98Z+g6qBFjtRFuUXcaWMdoQFUePPY+z6hA",
-	"OL0Rg+G2xNda71a6/Qjgw+5AdVUYApatKgzR0HLMTz8O+4+O+397/t2LH0775//e/493vxzuAHR8QaQF",
-	"eF+pN5polr2cd0Y/Xle97nx4F13X0hoHe+YkTLBpTdPL1roRFseLJYC2AwetTmm7M61qbYgtubZeGzme",
-	"jyITq+jodmOf8nS/Gec0GOdaDMUgGHQgiK5vxbnzuhvFVhmici1IwVSZaWuhoOzKqNJBomOWWdgjukcH",
-	"+77q1+g6n+YVPMNJmq7Fgjsv4onhQd+f/PCUwFVdUKGQJE7SuBdNBGBlYIlqg7SKQCJFwjMOfGNAjrM1",
-	"CGyC4x75F99R5OBRHzJeCE/VRFi9F/RMCtU9HGwMEcnsPTXGu9EwwFmBmftqB7srGGBw9mQ2uLN0Vt35",
-	"IepUQbZrnOJXePMH59ffS9O1NZ+xTIoFQBW6FajRlZ4CkbPD+K7jf1ogEEbZBter0c/rlH3tI1Tm6Q0l",
-	"/d7wnV3UqBXF07TFtlX3JtJnS/cJ1r9F864pLrW5tXkgQtHTahbWOCsCHs0RG4GLwGFOR5Xh47Crlf9o",
-	"idWHWl0NE0FI113se0xdbxzgWW3VKkiUhK+CamDvDT4N6ipFNkq33BWsjyoxADSNWWE+70DUd5QZyDOW",
-	"8cfUfLsO7qsNweOZHfcCK1JBRTQNuDocJPhrvP2hy0KEjpomvqzy1MSBhIxtpMHdZQZp1tcWW6Mbhd+y",
-	"wDP/PSgXYc2dcMULdsllqbKNA7MFkgEyOsA/1Aqda9mGwD9Umwp6N5lye15xZEApdgOW6PiD+SEyH3e5",
-	"g0qV8MT9/hPyiiUl1sDIMiYWDvronnUlo7Z9qZh4CHOqwJRmeQneMa57Mh1g0nu2AAmppV3VyKgRydJX",
-	"EAOSqQ8kbXmJWQQZ2mt3YKgO/dnwllVRQfCX4TaFjjMbLrQE2qpw2CPtwv0NZzG4phYgiF02U0QEWzOl",
-	"sS5Ri+v5JhAB5zW7AhpQHxUgTtxwyFxmmVyPyZzpBMIeNl4TB6H7UNnejS9owdfDb04NAWIwyxFCR2I3",
-	"TqB5QPINrgNp+QdgFerq9XayN3I3DIzCn54Ndp+fvjUULTNGNkxUqV7/+98PhtFwOCS//fpfPiEKqkTl",
-	"vRFAW51x5jhwFZ1C9msIvMFA0YniObp/4OChVYkQHu92BYdK85x0Z2zBoSoWPvTVGJMCY1JIqDTIdW9A",
-	"Gp494IyBB8+lxUBaIOmqWrbNVmJL4KFcSOQBUtgjbEdm5jQR3YL1E3Mwdc95nGUJ+ZUJVctxFXley+JC",
-	"2SxFXXkQQVxaHok1SWel4oIpRVIjCZ6/Ou9F1rOKrMeLE/tdn8ozsHsCO00J/upS2cC31ZY9EZkxcaj0",
-	"mW0i2NuAU0Y284eGjoGYdHGmPukBMygrPn1N5myrSdKQNdtF9swfpIKhnIVkymjUFOqfaBn64+7FVSTc",
-	"vNUZPfgWQtWFcvVHBuQxLVKnZZCuUy57FesByI7UEAktWDqyaSF+eXHQ1n8LC9aavLErSSkwUOybR2CH",
-	"5HQDW2dNk+5zmlPRQ1XB2y3PT98a3cTsmLvfidKJ6J5TvqbCmAvnb55E5HxJeUahfhs5/9s3YxisCrOE",
-	"thHuLzYAXIpAeTHbOhFhcGwivJWEeiByj1RmGS1QJZnRJUAuzt88Mft2/rdvLKYWXIqolQehAVR5exOh",
-	"bbQbkpbIClJ4MpBRB8Nh+xK3FVIwZ86P0a3bkqqJcNzN6Hy+sB3JC7kozHkDG8xo+qTrNreqRPmINArw",
-	"jTEeBq78BeWiyqbAwn7ofk57A3ISpPlEjnN18VzhcfP7Yc5gj2QMKjTAMc+5rQtmU5O84eRUbPMgqHXy",
-	"khu1Ny/YnL+fiC4liRRzvigL8GyB43BMbA6iGjkyix8Nh8OvD74++Prr3379nzgiB1/bMg7jwCC+/8j+",
-	"eAhA0+Aeyw3jr+wND+0vvXFYTgtHVa2n2bwWIFQcGVZjp+p8/ubc++MI9YX2HC9yXLEdNMON6WFzYOyL",
-	"Xck2IzxSoqVj3Lg1W8AczAq1J87qXlB+1EzcmG6llvt0sFc7MKwYmaZ+vEpTkaoBOTeWG9bKKJERGRWC",
-	"pQTvx8WYG57lVPA6Vx1BEWkAcDQNjO6/naEpZnhIaGNgnSYjLfGdFQ5pqx5VlmH6KJlnwIm9ZwVv4B4m",
-	"MCa5RDeaGQ++N2DTI1LFHJYsS8chU7BC0wwRH6x4/ciGNXxkshLVFEz8nBZUu2KYygZCLsHKjBtmNub4",
-	"BU7BMdS9XrF+CszD1+Ayg0mosKkrK3rB4OSTIEaE4/Re97t3U2aMIM2yzd27REg7bDOUdNzwLMMg44a7",
-	"GjaFrJebAdil1Yb7T44Al5Gz1JcIDNkqRpJIHcc2bq/0AEYlksBmEH7LHuAGFazoBivkYTHKJb1kODE7",
-	"ya6Fykf+CYArRiSTCpbNleDtDcjdu08Q14cGa51ggbVGgG4VG8sYxg5fWGbamgnq7l1wIgDBxd8+bSnU",
-	"EDtC9KdCSM3nNqIRhgmVzC5BqbS6D6n7T31iZcEM06k8/y0xTK4cB6xzlRZEXwj8q8H6Qpicx8cF8D2H",
-	"kWvlQLWMw4+oj7DDrdJFuVW3AFCBbM1QtAbHRFg7wjo5qUjvATJSWbcLSZY8JzwdkB/25q66kKvNIOQi",
-	"nM1B03Tl6ardDgw+ekeRkycrkF9L9h5okSbayKqu4xC1sfdasqiP+89of/7ul4MdERZ8cnfBh2phrEdq",
-	"FIjT1qzt9i+1ZbC54jrbITBBzp49Jo+OHnzlgZGpTErArZDYe9/QlYdg9DGJNdeZ41uYChID+50b9QBR",
-	"ich56cYsplgwt6fmJRCPViwpmFaRLcEUVeYEuOYc85Upsw7vdjjm3hw2D+MHlKAZ5s2DgFAyXybWfduO",
-	"QcPa2i1ZvIAsteuqMHSwVeH72il5Aay1xbNiX7fTSx72fQC/uMV7xGGxophgCaPWWe7Lxvnb+flpmIcz",
-	"aIWIANm05lQsZaGbG6HK1YoWG+eoceRpXrsXpdd8+euzEyLoyqhEzfdEJC4LMbJtA+wvI0yhAn8EJlDV",
-	"E/1antidNbDf72OzEXBdgqiBdQAGe9rm+jljNssIYPsfl5DaSKxr4qhEik4LjQWnfdYVFvE3Sn9vcD0W",
-	"5Ad7ZtjBxw3WmD/t9IdWF8fEGI/lNl8iXS6SrFT8EhM2rxff1HJn1lnj7ey9e/vYO9DuH5AUYoBYY9MM",
-	"O77Bt12276dN1G2QHqwlTHQvaW1aU1JtUu8OFKFR1oLM37UxXH4uWVmD9Wwl3bWxLDcI8pOcWc51VYx4",
-	"2wVbveYjEl3dTNsXaV62lXB6KRjpOhikLEBX6TmfA1RHvDEy1KMzufLIs08A2fuzw5sGXwD30/qN3SRr",
-	"9sbBcwq2C51TsJuAc9poGkjv3eeBZlhS/RKgDE/P+KE6mAJ9fcZAQNyjQjDFRGDo0BZZPa/BNUjXIS8i",
-	"BFD0IvLti5f902/NE+bekydxNVFdFgI6GwWgDyxYZYZjvWSgJ61YYVRZjafefMnajAtj/3KNfRccAUAj",
-	"lbg3IK8dajrQacWcQ8nZ6gFEZfK09s7goR2Yj6o4yz5yrDCWvw8jtgvPGYKY3OGt1dzYo0rux6mY0VeQ",
-	"k0+M0QgWrx2nUaljN0BT4KDbI6/HAav2uGuZpT7wSrq2gqJestW4EYa0Hk3QjHq/M0RrRddfMXm7RjU7",
-	"3a6WxX2s19WmM17lHt32Xu4E49mcx7obsQ4ycQ5FHwrhuiqsDw64m3rt/AjMm2yCrV0Z63sDzzlp+Nsa",
-	"TnKf2tnqrNrnoTqrYdbqO3W6D7lZTdH3KMCYi7PyfB5BVTMWlmEiZpsGJKUoM6ZI15bDhsqH1n2KAWQE",
-	"4MuciXZ/ZVVdCxet7q+8e9d6wq/rmIQ86TaXx/5E0Qp9tYQkCM2yzDqu1JLvMenbKsSjGxQJvFpgwP8P",
-	"SNxI8g1AR430C+dFtYV0ZmW6sLkJVNjK5RJzq8fhBuOC+z0e1FyndmDACOq5xlcyFVc9YF9GalBC7Cqw",
-	"IQRAa+WIf0ci2t40tCurBH2MIt8oRXUlK3cp10FaxzVLvOwpX6XKmbk0M0zQ3DW2Nat8OeGPK1jVFGqf",
-	"sjRSqL24x5jAbPRqlVofvLkC46tr3USxMY/U1/4jdZkG3X2C6jFNSv4rKiCNOb4CR/cbrpdLlqXXz3jY",
-	"XqrmyqMLfboOXt3QN1FjxKbJ43oXZ9fcQUgS44ta8XRNFtr45Pb830V7ijVVaWyAdMVOEUCQELSUGs0+",
-	"DNpzbQtcwjddcQ3wG04EYHtSBxhBgDFK364N8OM16yJB7dqWgwKcxYCcSehmWH1iIrQkIKGgSI/tlrq9",
-	"o2YvcVc//W7uqpa7AACcXYpuvF4qloBzYUYVe3hklvL+IZltsKztKwu4zja1BZgIVwIMYVYtS29hOLi4",
-	"elwvkc41vlMxmrF0IrrHT1/1Dx887H/7+AWCwKjbWqAQANtx3Wq8thJWGz1B9wRbQ/eVWU27XEbWnrsC",
-	"wzNoafPMcdTnb863WgzYKEM/45csJc/fnIc1/yGzApbZDFixbO56llywjZl3wRbGICgcAAnXZSK6QhK1",
-	"pOa6jWj1RiQ+DqHTI2Ib7mBcAasV28CC0dePs4UsuF6uSPw0ffLqOCbdp+nhgwcHj7BF49NXhw8exqR7",
-	"apa6F5GcA/Qnh3CsHxU0ErTGgNHYIZPJWI1WxYdP/Q2iOyMSX/A0tsXk8TyG7yHduF03iXtjEutNHvvu",
-	"6IBHj5+/OY/HJP7poowjEr9/AP/30/oC/5XYQGFScB2HSaYwpMcZ5Ss1IjFXKib/urUptmcwJHQZorYt",
-	"VHuApUrNEzHuBTSopToGEHnM3ptRWn/8A1fx2Xnk4T4S/6R5TLql4D+XDNYT01Ai21azNhyHBAAbjyaA",
-	"US5IVwrvNfPjhfsVllAISzX78RyR7/g3A/IM3YzK8aWj4QHZaiHly+gqurFba0Ho0DQSzawxoX7Mhh/a",
-	"Ulv+nCN5V3i2+7BG271DMe3YLr9cMQtZ9bAzmIlTaf1VVzOnaosPIgSIvjr4S61z7O7CxVzuCSO6ODOZ",
-	"Mb1mTLjxmPnCQmyUUTVI1+jiKiKnL18hRpeJVPVcXgR26MTWm7CJWI/K7FVR6iXsHh4AAO0vKWifcSoT",
-	"dY/mfLBKYzLn7+0BmbElveSyLMxfXKTwztWAfCttLSuXErLggihWmPWBOjhzmjCg+ap9vl03rsgckraF",
-	"lhNRlXozX49JN15I/wwZ3Kv/bGhrIv7pn8g3VPFEGUKD9DHosmgWMSKvz5/1vzaULOgFmyZUsThooKSw",
-	"eDFTWjlGB310FDNzIyR+jL19+kajHpGttjpjrFdgJ29k5tHBA7KrUQ+chBeuswtAVCEG0VLYwpdoDaqu",
-	"5lmpfDJRZVDNM0n1yIz2f//74BBBovEvE+vKm3RGBJpEkIn36Zlrk87z07eTzgcc1DlfMaXpKkf42Nmz",
-	"x+T+/fuPyOvzx9aLjPk1JxZfZqaD+T8ypz+XbORycO95bz8lhw/7HkGCzv9Gj/MI1gAW2vsnsMqTR0qm",
-	"W/1GeQrtVTyvqHdHR1YK+YGY/GprqDkIptf7gAYsvaLTq8JpGhXZusCoIpMOVMAn6Pcya2e0Inw+sra6",
-	"pfzEFzvEEuGOZ6EiZUsFwhifQjhvSwttoBC6teRAHBEWawCxQ4migFlnNmMXMnyqEyYFGwPO17x+A10r",
-	"a1X5IeiQZzRhKfKLOGj2FLuzZf8NTNf+jXM0NpMi3fjt27dv+y9e9J88AcFo2NrAzrUCzQDpAerYUIGr",
-	"QLei7qxRUf+6RWBAcYyllGZybgHHVZEQrD6Hl51C4PsKo7hyTN/pLq5NHDgnFJRtd/vuXlQJiOHe1u7f",
-	"FIxemGVFbI8KlGawJ4MBZ/4ftlisfxFWpdUkY1RpcnA4ESsp9FK55Q/a0k0Ekg10YYodyAw4yXb3Ort+",
-	"3YPffv3PwwcPSF5wgYHFCtZl5OXr1ydPyOXRRFR0A6LDjBZcv9ZRCB4fi7AMAd7CtjNK5GoFBQrMS38u",
-	"pTaa8StdlAlgQPoIAkJmgm58Jb1W1huQ79jGYlcTmVcyO9SBkH9ipU6j/Ixwh3Z18R8HzGb33a5Og1dT",
-	"cGKlYraDtdcNkWRBTIJm43SwyDBhLhasgDVulNADSCb6QCNEW0fQeJDktKArZrYhIgkVUvCEZiB+qlZc",
-	"nkHwKjnGd5kFVawK11VJvkZUWriZm5Tr09joM+snBfpgta1YDxCSF1NrygQZxMCxA5QTJjwYuenfbqkv",
-	"bmnENyJghyMbACOJN9/tpl0Bkx3/gMmNYHewLTiedqoH5M2Sat+FCqfhl29NIUcRshO2+pIr37w/IgCS",
-	"SZFVekhrUKMmDnKqcTA43nmpaEa6jfSIPQ0wnZ34YDjE4toYvnAlOfGtbsEosQ65WrnnmjHsOo21ORSo",
-	"t2th41wqQOWOwJzChlPD7pPvkdSt2cDG3kMrHCHg6POGqmzgf+i1kJ6PYLjd8WVIbTOEEvLbRjbTpLUK",
-	"LoC0u9i7FzrT9ZCQNIhTKDS58DqD89kDHgoSU6hw5VTd11xopz6mNeVakTKHGv3QEe0hUbaCqTNUxlgB",
-	"kOrqAylnKematadqadN4L3iW9SIXZy82gcfcfQ30VZ864952R5EHfexFbM5ToWeMwlpj/7wlVWYOmGkH",
-	"ihJKLa5HcJ3OC6aWZoxCVs1NGMXCbNA7LVPMTd/ni6hGMxRss1Y7At20FvvB/Q6218eUgIrLjNn9hUgF",
-	"Jhf99ut/WQXW7PUc2oZCqVq/RTDJQQvzAiVnq9nsCPNhdjSqBWI8w1OqfAEtK80qhtCtBAb0L8ROSYaz",
-	"RcYqNf+5b/5zFJGjA/PXwQPY5KPDRxHsM1FrrpMlUxF5MLzf80l0DsKtZK3HtyvfY+iCW0eAl4MF05SL",
-	"poJweESWsixUxbJ54enIJWSnDYeVMdKAxmVBvjq0L+jWMqPmkAo8hyRIMCixo40tbITuH2WVm8rQBQ3F",
-	"bFFFHLbkvqiuoK2D5Gm7cQlMhQDLFGIckCpyzQwIl8LUlgIxuHt3K4chzMJsxkFt6RLMYYCj4CKmLlt0",
-	"V7zS6wG1FArV6ItlXz0R182PgBUFdLNy6h4slV3FnSh10o13NZ+Ne862RWTZRNiCvA7Y3lWMkbgqrQ4s",
-	"1X3Ay1AtyXb7z9iGqISciFoBMwyvDMzRgKV6MLyPZki917r1iSIguuMaNsGyHp+edKLOpetS26laEEJA",
-	"I2eC5rwz6twfDAf3MaK4BJeoGR9EfWxzUtsqAH5boGvZt4s+STujzvdcaYibNYr6K8Ae4/Th6cPhcE/D",
-	"35s1+m1rSdDS9BdJQAWAW6w8buSS8KBwZxw7id7A0/whuv9GnSNcvraH/DLf+4b6hk3wyMHVj9T63MND",
-	"969+6Jkvvg9PHF39xA9SP5MWLnR0eHidcW03eYdnH1397LmUL6jYOO+Uee7BdZbvxJbGtwkSH6KOzR+w",
-	"dO5r199RxMOKaUXvmi5UZ/Rjp8bUOu8Q4GjtlZ1RnuoWjEOfpKdULzsfzOPNU+nhyNhI9ePfHXVy2YYy",
-	"e+ULkNha/ShDPJZSFnzBBc1IbJXrPlTrM2wuyAaIsXUtdu6aCBvhrlTn8ACiMuhj+VDkyXwJUjWA0dX5",
-	"Tj1xoXPTJQ5M/u/YBlbCSuZvZLr5ZIyqPb0C23k3uOPhp//opo0pNlDxXAW4+r9Uy/m/EsccXoPrPZZi",
-	"nnHEDxwdXGNMp3STSZqeS/k99DqB5x5cZwFaevn/Wfm6Pyxg1zLLTHZxcsuLnQYXaEX1Q2akhaqXp6t6",
-	"bLaVSyLd2Qa8+uY9CIbsRa5OiA0UTAQiRgbkGc8gsxS89GAD5cx6rZHZ2mpE1BUqqqpe2Joj+AIXzLfu",
-	"2nqTHozkYa9nIYmWmmYEu1a28GMz41O3LFvcuAHLpAtGFP875OBxcwWAk1ASAeJ+0GbGBQJprfP14TBo",
-	"l3wwHF7V8L0tRFirAFXlBmJZM7t0uOS7BujbGFUjDHtMHBy2YBW2U3yyTVUyBpyU3DUi2/VdD8G6niRo",
-	"VFy8agxYph2AoFyBJbtrHGFBxesOJuysetVIXNIsGqu7RlEVMrzJargqsleNwZq73B7dZm1VDDBVWM5M",
-	"Km3zTHyYTAB2pSpQBwntu2bjK7xedz6+jfBVM7EGJVQWLLzzg6M7aSeJ40M/LjR7VxvS9ZImrjciHxO5",
-	"5mAy/RFjefcZLdGwSl6LstVWJ+/WoLxKPfqT6BHmqWvM7RV2UnsdNFJrMS3zSnY65cNfAguy1U7DtsIq",
-	"qAEEPrlS+OojNYednLuqRxamY5EAXJHD4YG/v3JH3b27dpEhw8dQ/Ny9OyKU2JLv6Nn0HrogwvNvZ1ja",
-	"zKoYUAWsrbRmrYxQZEM7wE3dsD1H9XXgnH90Itr86W3OzXa/nHPAhQ0EJsI54FrUHFxwV53yD2p11gYZ",
-	"GJ0hXNIWIW8wxoNPzRh3WaAt/s5xQGJYSmgp14DXwASrW/v01j79P2Gffiq5gmygkg3toqVh0oKDcadd",
-	"e2ZLUNeKc6rqkBLorHnOs0xhxhpiFMMIaFSrDefrQ7Y3sFPQu6eW27YdN+q1Mepvma649OdW/67gcrca",
-	"320IAUnyqsN4U4Xi1DWfqMcKaof5HpZ6u3mooPnynUoovL+l4y3UU1bbJUZQxo921Z7kepkW1OJsbKn7",
-	"sdf9DofDSrGtKhn6s7ZdJfJSchvMqJWjH8OrmuUXw0Tr1oZfLVANX6EZeklDmiu0HcPSDwAvxsZ3w+Ho",
-	"4Gj04BF5/uq8qhye0g2qvQCUd7hXm9zf2xomgeivyyXAb1rYT1tP69j3ErNgpF5Y4tRhqhBRTgHkVFsl",
-	"0o3rfSNGZEVFCZ3vEgrtjGesasQFScuyYDAgQIHXUV3bg2lWC43CzGxbswMwENgArYYldDRx9+7h8PDu",
-	"3cCAIZUlEjd7WzhwFtQ11spjCRBoY7auteVbiPRBIDHKQrNZWmIy/EKKCv3w26//RbYyxXEwERClzX1x",
-	"BE+hcnwBKc+Ic6rQydCdvSo5DN3ifAsE69Kx+xQhyqdOk0gLPRhTVYAyLWReQ1PVy243e9jBfrrOXc2G",
-	"dmjLNcujVs3o29scbhcGIF0EJ+7AiCDBGDKzlgLOXZXJsiqSXOvHR7rBMKMab4hsV4dWs3QH2fR8qrrv",
-	"UIELaCiFZkYDgkMUkGdgh8PCjuBIA2Yt7BAIG304PHRnpKpSGVlKqX0IybWErpS2n14/2J6wyGtL9elW",
-	"4xae+KMbt+Eg90ZUh/8QYzboPviXMlc/ZYT6ivVstNqHUtsgCFgK4qj9XJJZqeuKRgVI8zBZw91bsW9w",
-	"HG79C7f+hVv/wrX9C3hMP8K/cM8qAZ/PJjkH/Yli9XijfQGuX9Skf9UTw4WjnOCHwVWKrmcY2jeXWcrM",
-	"5u4A1jodkOM2+8QL/FBTAsHve+mGaN91o9fiHZ/Xm3IsikOLgl+yCkVuy7Vvub0nwvm9Q02g+kBdx1/S",
-	"1KGVzURc0iDqV1UHC+gBW29hYRRzbM1BZ9LWm6uWGDAVO/tstKsgMKE/vA4SjvJGHvYvrpRU6UmWWG4d",
-	"6beC7lbQ3UzQWS4rQt52c6lnXTp7sfS2E8nndFoH5SX3845dJSZv/dm3/mwPid8mluBEuCu/37O9S9Hz",
-	"nXsaql5N43K+4cDxuaIbdNkpdskKmhFbbHsiPMkzmiwDyPu6JVPcZY7iGAAHZl68ktDOBhqWdH2hz4jU",
-	"HVFO7etZb5zt5RyI6tQqV6Mga//o8BACZu2pseEUucA0lx3aXItHaDckxPkeW+AgoARWOqxzUiqzkpBF",
-	"BmnwtpzKTkiFrSb7h0ZU4Bj/QYAKV253F6Ift+cWTnGrBd5qgZ9FCzyzRY2vpfhZkdBEU2xhFDzb+8za",
-	"3n6+cavQ3Sp0HqBQOJK8hhK3t3sF6YbdK3rNClaBLlKrQxWRjF+wsKaUFBUwPDfqoMeF87TTlMEhPHwL",
-	"CW5Pp0ta9Cm/e02yRt3Nz2qbtZXL3XF0r8hbvlkfgNvT/xcApG9bZ2F+e7MMzhUZy+15wVV+LiWvz75v",
-	"pPBiyi5mKpNuHJSPjsdESMGqoty9AdZxm4gwFZW6+lyKL1yB0ldGX6VFSuzZUOTyYDAcDKF/WJV8PBH+",
-	"n9pV5DNWlrto3kiNkRT3oqokiBQJs3l2WEgE0YpYtub+RKR0o2pQeVdtLqwBFBQUcnWQfX1d6G8GsIsL",
-	"xnIoMMOh9nBYXBjqODaqC/sihQvKRVDwyaVGuehot2r8vl3IzBWXivZVk+oF2KowCaCquCzSPRWOCFTB",
-	"85QAt422aqj4+shB9V9EPQlJEpn7cgyuvDCkgy/lGooIm/k3Uq22KxJnjDpsarAzMU/jsM4oLCJkSUDt",
-	"5vrgulWVji0ZYX148FTfbnNkq7pcsE2P2MrPUKbv9dn3Pj1zIuKl1rmC1vSU5OUs4wmhaQpNw6UgRrkm",
-	"R0f3SbcUmblW9UtwdWZq6ZsTAYVRemOicpZwmvXzssihzh++lKnIFiaVc5LJhGZEML2WxUVVZfTk9PKh",
-	"ofUV+i0mgq1mAOAyvxz54QW1doO26VsNKMmx5QFLWtWoPXhYEVGjZk5vBLEhI5DaG7NDCqj1byA4b4fj",
-	"oFkV+w/tQWgM9jO6EqRgNy8pHlQl/xDd6MlGhfoP73YoLY4cgloSeJTG5iC40t9Re1U1X0/t1nnxBS2f",
-	"W1/EZys9gBXTW0oUXl2CoF082d6arK0jzxlbycuG5hIFJ1B5QKx1WAcNOAfkiXkr1AeEDgmB7TbYYsxw",
-	"bwtj/pz1oJhm6VaDhP08yAiehbUtb+2f//PeDySimx3GaKdj7wtS/03JviuqCA6c/FsPwO0JqPx/NyL/",
-	"m+naDUptpi3tMLmwbtjNsYK7vrbLuXEsaqLBteGCshkiYQie40EPjIMhZEHAdVpVhGPvl7RU2BJRTcR6",
-	"KTNXvtYc2bTMbE9BIQkEhJUiiouEDcgZ6+NsoXCs7SPoChRBbwiat5lCT+Ghz2IK/TGYVkRs9bhb1f+v",
-	"FLf8c6rt7ozSikf8XsX995R0vCmfw+KOqMdjtTAs8ljz5TpINBck/nFeyFVEtOzFpCvn0L+JKZexhI9N",
-	"BPZxqdVGr5VzdPXMoHxvW/1IW/pDsDXxHtyJgDww57tFV6x/v6t/5ipLdltgLRV0pre3juS5/JN4kvyI",
-	"z6hYsBu5kG5rTN4y71vQyT+wxiTFCv6Q/2AYpw2VQUHqTyBDwtjE55cjJ0qVzNW1x49GRs8tCwGpHwkb",
-	"7Q5vNSNabCJ8ROuasaogzyYMVU3EzWJVY9iV9tiS/dpEuGARSk1bEt5Gfgbkma1NsijM23NWcJmSrq1Z",
-	"6dsO9Ky0dXxxInwwcS0rGaciCI3krPCLalsfFCxhQEYJFbZbgjFOHDo1pwkbQ1c526gjcw0ljUzPfZBy",
-	"QH6QNiooCyA86JeM3TJbZSRM3pKHjQ/8o22LP098ozodtzGOW0PnzyS2sLlxIJm2OiftE1VBz104p2G3",
-	"3R/fGQaATS7bkGQ2AC6x6b9jpC4m3Y1dswvzAuwxZa+kbCXjnm1gjg1DR/fuHRx+NRgOhoOD0VcHwyEw",
-	"Hzvs7dLErjozdofB1MnM9r3D0Dk0jQFI3KBConkI6Hbp0zdN4I3rQw3cvN6D4hI/buEv3S3sSy8KRhHE",
-	"Z6qB1Pfhw7sP/y8AAP//",
+	"7L3rchu3ljZ8KyjOVJn0NGlKlp2YrPmh+JAt7zjWyPL484T+2GA3SCJqAp0GWjR3ylW5h5lbmLmQuZRc",
+	"yVtYC0Cjm01KcmznMNo/sq1mH3BcWIdnPevnTiJXuRRMaNUZ/dxZMpqyAv55fHrS/3dWKC6F+TNlKil4",
+	"ruHPzvmSkePTE3KJN5Bu/Pbt27f9Fy/6T57EPaKXjBRM5VIoRrgiBRMpK1hKuBh0oo5KlmxFzVtzqjUr",
+	"zBv//x+G/Ufvfj760Md/HFb/+OdO1NGbnHVGHaULLhadDx+izknKVrnUTOj+GcszumHpdjtjXZQsJusl",
+	"E0QvuTKNMY1TWprm+DbKOaGCMFpknBWkYD+VTGmy5nqJt9MVm4jYfzLZ9P/ONnFECvvlMaEzxYQmUhBK",
+	"5rxQmrD3LClNOwYTUes0E+WqM/qhY9rWedfWtzOmi03/eK5Zsd2nVyyRIlVES7KmXJMZm8vCjLcuNlws",
+	"6gO84oKvzOeG/jtcaLZgBXzo/+ufYV/7J2n7LNuxuKMIT0nXDEZCs4wV5sKccE2g25QoKhiRgkWEZYoR",
+	"ShZMsIJqlpqrvbG5leY5o4UiXJBMLhShIiV5IWcZW5GZTDlTA3KML+Qp0UuqSUKLgjNFqPlXSkS5mrEC",
+	"l1Se0YSlZLYxI14wtTQfgncKdskKwpKlNF8vzMcWLK0PTHPQP0SdnBZ0xbRd/08vmdAn6SnVy/aRYeYG",
+	"Oy4xu9TTmPwLef3dyZNeBIsmXrPZUsqLPk9js8C4ViRlGb9khe3pimZzWazMvkgJFWrNCkWOhkckFlJP",
+	"57IUaWxazc0nc9OQqCPoCiYx7UQdMze8MOveLKV9vQu2S7L5O9u09yjJOHbpgm3IXBa4Zdxu6CrGSPAa",
+	"M43ayoHgXb0BObNLcSJqOwhea+ZnJtONmyTYJExZkYFf0muesDFcwq0UyJKJcHsOt2fcIgdGBLY9NIRy",
+	"wVLoDNUkY1RpcnhElrIsFOnmdLMsZyPy1eFEwKUeoWbT1VpjJGTGNEtxH8NkoJyspqMhGfbOzYq+/46J",
+	"hVlWhw8eRGaLur8P2oTBKd2srliKOd7iFmNON9VivO5Ci0jGL8z+mYhSXAi5FmY/BX3+jQvwDe6GpyLN",
+	"Jb9iZ9l7XH/W7Obd+TT75oO5GdceCIVvaGoFpvkrkcKsO/NPmucZT6jpxD0r0v7lR4VHZ/X6fy7YvDPq",
+	"/NO96tS9h7+qe6f4FH50pxw2os93f0RiLi5pxtOp/Tkm3Wpwnr96+X1E3GTOOcvSiKQlNpRNxAXbRAQ/",
+	"Ty65zKD1kd1WrChkoX54F/ciEvNqeU8v2Ga64kpxsYijidj6zbYojqrGJWWhZGGu0JxPrc4wLYUq81wW",
+	"mqUxLrPd2kfbwNm774W3thxp+x6t3QsD/1iKecaTLzq9LUM4LRWL8bi9YJs7ystBvwiU5llGilIILhYj",
+	"PP1JRjUrejArduiVptq8SUhNaJbJNShhIN/k7EeWmD1m7ilVz5yUcUJFwrLpmotUrqc5VYql2JCJyGmh",
+	"BZz8eBfBu0xr5CUrTCPmpTDvV5rRtDcgr8zX4bKimSIU1BQrvfF8YRPhjoZPuAZ26Ib73tD2yG9eTc9k",
+	"MeNpysSXlhaoo5EV3RAz86mEo3xEYlB8p0ZMLgoqtJtcouUFE7AWjC7JFTwG0+OUAlwfc9ejmHQLmbHe",
+	"H2bnnghjSdDsqRFcX3b72i9PQWbGI6OP0jLTZiPwFE7nZTkbkBPQl9dUkYJyxVKra3g7gczYggpzT03N",
+	"sRvFq1BjkixZcgHX7MFvZfa3T89jZw4kS1osuFgQuqBc/AX31vdSPzMn/Red6kq/GBmD0StKRU0nicwF",
+	"KqResgJ31B1lxe3gj7FZTukmkzQ9l/I7WizYFx1Do/1PtZTTzHw6HtWUbTAN7IECP2R8xf8oo/aKFZc8",
+	"Ya8FvaQ8o7Psyw6cPX+nZfV9O3r2F3MuG7k9M+NJkyVLScEXS02EXKNhLPXSyAQjg1Ip2NiIGaM4oCSK",
+	"A79DTJT1M2zZcAMSKxyJRlNQ0IH0UpoWGsSPSF2zoE1oBlNNZ1QxsmGadON7BaPp5h8xUXSjiJK98e6W",
+	"brfm04m2httl35Phrb95XZ1L+YKKjb2svuiiKqhmU9hkzAg1LSVZUbFxG1KNyZUrZPBnH//XgpZ6KQv+",
+	"D/Zlj5MSPsyEBosstbsZdDEw9NDMiojV5s2xwt7nxnT9ZGP+5s2b/nHQiBYf6jeMFkZPMdrNv046zrSA",
+	"Zk46cWe/3f9bpyYvZMKUMiLmqdBcb35Hy3vNsqxvj/lZqQN5a2TUaNtQLliJBpSTVtFEpHw+Z4XR2uyb",
+	"jYWNptOUvU8YS9U0obkuCwZWNF3JUuipLPVUzqcFFQsGhndSFgV8yCgllSkdkXjF9FKmjesDciw2ROas",
+	"gLFyfhPzIlqkUyOS4QmaJCwHwwC85kZc51QvI/JTyYpNRLa84GZVwrHtfLXrJdUTkUl5oaxPqea87R7c",
+	"//WX/zx4RFK+MG+Xc3cDF2mpvJCnBBf9d+VSoMprxm7BdUQWhSxz9O0KqcEyoUYalQXXG5LIlJEuRY8H",
+	"EdTMVpxcJmZokstLGDx389TcDD+YQcAWxhH59Zf/6fnzTNMLprCFsOYVkSLbRHC0gW3LFFFlsiTUHFJW",
+	"j0EtnIoNnmPg/0W7HSIPlVf6r6eZv64cOy9Yyuk5yIQvKlZ9A6Yr04KpEUtWujoN02zcOGyH+X78h9A0",
+	"PziJCm14DM4W6wUOvI80TblpOM1OC7OtNWeqM5rTTLGokweXfu4UjKq2MN6b5aYKh1mvjorIvGCMaPZe",
+	"j8kFyzWhKjQ27yjnJkKP4RTfDkPX9G1vHwf2ClpDZqAeo6h7ATILmwjWc2fUoaWWK6p50om2Gs7QibWS",
+	"gsF0mk0qRiT2z8SVqmgbPibxioqSZjFsYOIPfUW6S5mlaiIg5FCKVI3JKd2c0g3JC9Z3N0J3e7Dvw1GD",
+	"9it0vsFHJyI+ffnqnNy7PLhnv63u/czTD/fszbE50sm8zDIjCLgABR6sRjsHREtSsIwZHdl8yjQPJYUL",
+	"HoZjg71qCSX60f1NqwcPoO3V8ze5Jisj97R0oxARqslKKvAdVQOcEnzHmMgV15qlZMWoUISaATCScUDw",
+	"pFXa/O16jHE+GAVQeMzJSzWGMB8edaIqunnQGt1sWWtF+oRpyjN15Rg0FxzV7jy4YCxXhM5kid3EkwFv",
+	"4Cnp4vGLR0rci/AcBUfB2Ea9zFN41kSNY0sWeMaY7tZnYVZQsSNGCw2A36utigahOfwUMUcmGywGJP73",
+	"k1fHsFG3FgrolS1xwadw3bw3fvv2xQt4uCVq/89t78yo0kc7wvztQf3tGSsY1Tddvuw9XeVonLu1e3A4",
+	"HEadGS3MKHdGncOvDw7vHz14+NXXj4b4r07UcRpVZ9R5fvrWLLhMrjsj/1jUWVkp1cnpJqebTtSRRcqK",
+	"KTfXZJH2D4eHD/sHB/3Dr/vD4dGh6SQrVlzQDO/RPMv6w69M1xqbLMvA4V5oTrOaGGxdj6/yjGuiAVcR",
+	"gYsQFYv+Jc1KRrCdClclvNqoH11BBU1kb+QAEYzMaGYkDtrsS2mkUMpmXIMSZ+5Ab7B16ZvNOac842Ix",
+	"rvkfjf1gdCDQXp0MtIprwRLGL0ELNivUXfYqbo/MmGmg/SGOvICFEEcis4wlWqE3GkSEc62t6WZAXsI/",
+	"XYdRHwM/q5H+R4eHu9RhkKZ2vc2kzBiFc3uXsHtjx4MkpdJyxQrTdxW5YIpbOneM1SZkQUqBbqttmUXf",
+	"o8x6VP1vvyQL1m3r7jdyQxlThKVkXshVrZl3FMmXUrABObNRT+9Qju1rY2LWeUTCGBEM8Jor1rrfv47u",
+	"H7ZveTurV2lv9UMfniusRdneSWMHZ6xv5rZSxJsdnRVyrVhBFlLjQHz74iWxsoN8SzVbUzNBaLgK/ATp",
+	"xi/KTHO7kgcLps/N73FkzY/7QzOjpWaq1xjDmpyH4ZuI7fFzp4aV/JUtYSyuUcM2Mvs4PA8mgorNGneh",
+	"IDS0RXGlp8E632HH4dnqnAoTgUE9c2ib4ZFm91egGZQikTVOwOEAMBrcLuFCOO7/B+3/Y9h/9C/3/nU6",
+	"GPXNqjh88HDHsvCS9Yp14e774ITvFVYAztozc+sHEM/UDMBVj71w932oRPq1PlQt2Eru73/wpbnvJEWB",
+	"zxQTxigxM3W1gWPvNkpLB4AIuizEtCyy7S3yDARowVJesERb/bbrcA4ox3ujSms1UoEuGMGlZVeoYgAr",
+	"g6Df9qaChRLqFksqUpYaUTujyQXpYgzK7qMpT2NC0xQXGrwT/Ae9ATkWhM6UzErNSLzUOlcxeX32HSxk",
+	"o1IlBUuZMMegMutvXtAF7ExYgaGBMTz6umWp1c7b/UN8bm/F6SkVK6Y1Vd++og1v4yLhBQNfTsK8VA2G",
+	"LuPiwui+SWLOlDYJjHegAG7YTw+ProYGVUCWH9zBFew1v7btXnq3U786A+/T57MO0LvlD8vKkHRtbRoG",
+	"RhZZz4kFOsAb6CxjNzYEomuav/iJ0Pz9WIsWxrSBd/q4wa21tw4dGw7btPhLs/fMZdW+cuEnnBLQyqqB",
+	"N6J+leuN+wWsM0BRabZSV20lQEuCo+cDjNkJPnRYNZIWBQW53irA3oAgquCRZCHHXjpoSSjJy1nGEyNT",
+	"CqbU4BqyoLFBzHdbt0BwNtUbdfLqJTk6PPiK0Cxf0hnTPPErFo7nsbVrEdrC0Vta6X+k+/z0LVlSRYQU",
+	"rGfa7E0Ta2E0TtR3P99vP0CfMIAgNhYV2FaNBQP3BTBjXZTsXZumi8Jt60t2YAKcssWxTh0srx2zHA61",
+	"fUeEcDvXprbBf4IzvjnW2qy+7Q5R/IGlUwq/+q2fUs36mq9YqzVrmzrd0UnmQCLtAsF+FGwdow1RACBL",
+	"Whj1M6NKjYkos8x5yJ3lw9IBeSkYkfOJiE3TZKnBtyyFYAmcKPhGc1FnygJGIhLbVT21Sl3soKl3lFvw",
+	"E7EojaLo1T7YMKax5uzMWAo4vToSxb2FJLLMIPpLFF+IXkRkMRGwu6aTcji8nyAEDP5tzAGAL9gIAdqQ",
+	"a4oe08P370kXfQnw+IPh/bg3IC/AE2ZGhimyopuJmDE8/tFOTNHpQpSmG/R32d5lcqHwZDcDiiF1BGXu",
+	"kG07JhQag724ElOKt9kNXM2jkK7HCV3BMbOjScHJsqM1GcUQEMrN7ce295iVfJupXXo33WN+cOprP6rv",
+	"n1rLrrEdv+OqTcZYDftaB0Nzg3/YPhCWVE1XEo3GbTEl2HttEaTmhiuXyfbYZqYX1x9P6F7QqnoT2kYN",
+	"IGePWw30Y7PaZhmLyIomSy5Yv2AU9Bif+WDW4YCYx/EYQUOsYBC4GhPB1nAL7CsyMyZhCpLm7yzXhP1U",
+	"0syq2CBodEETrQa+STFJpFCamkOqC1E0lzOhmdK9ulO5gSaGxdWK/G35xT4LsOsQ9mvWYDvqtxN1GgHw",
+	"TtTZAiiiumdhlFHHI7BamzAtFQtaAOhXoxK3oFo7UaeORILmtAWOWr6EcV2AkrfGbTvOkVQL2wbKed0b",
+	"5VX1rcthiyo3ZLulb5oToDlgHMLzANSNLQiRGfNtNI8RFeY1tme107vaa5XW1+4vowKzZAgVQpYiYYp0",
+	"Y9PuAW6e2OVjFUzJskiYOWltAAAe7A3I92xttdbGuWL11EIRvhDSHoZSYC7JhqQSDqwLIdcDb5YO7Erw",
+	"5ywEAicik2LBCkg9QpcM4JsDbwtuyrSQec5Sf65ak8E7S71tvOZZNgFsAL6qh8cgOmfNIaiIkniyVt1Y",
+	"F0YTF3D8cg1hBvNCs9/q29R1xkIjcD+6i1amqSkFjSP4JQC5VBe96hJcQyUluICdqF2y0Metm5zsaHne",
+	"jXrwg4BdY84oYRuLQzrImUixX/ZC2E57yTfT/l01qamxDlIOAJL2VfyMsyx92q4RHnsxDe4NKZiFFdhV",
+	"anu7Ha5p99fCruBmqqVYVAFKm5vRPCJaAzUrphRd3PjdZlEtyxUVqvWtMExt2YbPX738nthfSffs2WPy",
+	"8NHwoOf6L+dznCn3HdQN71lf/qBz1bHrPhx1fIgF+9d20L4I/HvtVnTNRn7QaiO3OJetS8wY/gDvIRds",
+	"cw83q/kc6bqo5uGQMKGNgdqLXILhjCYX1hwNWxKYvlUHvocAzDcYdNnWrGbVD7uiD8YGgGA1OG2NSqDM",
+	"XgHfygbjhlvekW0FFA6QfeqyucGqymxEYiNLLgEno0r4HtowmVRg4Kz4oqAaMoLcH3hDkkmFwZaXEHEX",
+	"/lXYk5xuVC0SE7iMmVkX0yXL0h3jgdEsOxre/WZe29UFFWrOChWRBZ9r1RsZibqSl0wRKay6BLdSveXx",
+	"NOqeC4z1Ldae5iGSdcZg1B3MB3twnWEPXA1OmD8/fdsqlVb0/RRA/MwBjXf411bu7IP+mBWh6QVzCCSu",
+	"Ffnf/34wjIbDIUlofs0Fsq1F42hP3RJ9t0uI7F9Qds7wzmu1ZZeaHrg5w9Uc+U1UX0JbA+qb++6qffpx",
+	"rrvf6O3/SDd2U7rWG9HaVfZeHyeatztIm0HPVakwnUiSORdcLQklcUPliJ2Dd/tUTBnLMy4utj/1Mmei",
+	"hl24owjNc4IRjWyzG7RgvtsasHUBQoiPapkrspbFBQJq5zV1TRkxFC7Gvc6lnwpADbZHYs6tRwZcrCJl",
+	"BTqP/u0M7by297mwzXSPZ1RLCM/sinh2q9hPr/Ub2irp+9ZRtRLQkdtYS/CK/Suo3RTokzjlKs/oZvpT",
+	"EY+IWso1iYNRjGtjRGQ9sEvsw6QrCyJzJiaCkNitpLh5uwt4G9O2H8TERnsHUMvqVmhSXeOu2t+p5qtV",
+	"Brp4X3sU2+UCmZuq2NEYf+gbUy/jDEPDkbU5KCQ57Aq+Dqaje/13Px9ED3dgcGzgcrs9lYMRzQJNzbls",
+	"zBFZgHprdN2dG/mzwyS2j6QGbmTPiSjnHkwCjkvABpLukJRC8wzAKmOSMQX4GFHdizkOlFgUjgO1WXhx",
+	"gLgBJACafo7GwBgn5KZ9cdCYNpIPjV7J+odJN64BheIewnVY2tKfkbdLfe4u0VJeRFX+DFXbeJxxC/bG",
+	"D9GKi1IRrieiBsL5HqCMHvPQrg9d7U71w2LGlu3aROXKzLA3CKvA3c7w4rW14oYFu3sTE6ouMLbtcqGX",
+	"PLMuiFIncsVg5RlxBXLLOgxSlnAbEy/MwlGA8PCPcB266pnWGet5AIl9oIbFtRwsa8RgFbJcLEcTwTWB",
+	"UH7s7PYYsKWxH7LYY9cxhG+xqLON+1bXpnJj5HQiYjqjIpWCpdPZZgojALj/2NrcU9uDqW1kGvcQdjLP",
+	"6MI6PKhz9RgBMxF1A3psB9CC5JlG8wbQvQVbUS6U245pVMMxyLWYCOeIoTaOqyonDQbpIS/d6P6gEK/p",
+	"prcLANYCbW4PFDk3EUurNFyq/MXBHnjU9Hqgk1aU1NUPVRhX8wgEo28WPfsotA7lmelZu9/DTwV6w+26",
+	"iojVTys8oo3NcEViGyobgUsBKA1UOZ/zhDOhpzDdPm8jZUnGhTU5PZIspKII3MxhGG4iYptQZW6yDtbw",
+	"OQCFoJPVWcCeQWMKtnBiTV3nWi3Yj/aaS62pTGb0ZoJjwbnz0Zu5wwZ2g7rT53OMPp0qqMDe5xkVmOFj",
+	"jsFwWuJrjXfruv0ILNZu7EzFVQPDVnHVNLQc89MPw/6j4/7fnv/9xfen/fN/7//Hu58Pd2DMviD4CwJC",
+	"1BtNNMtezjujH66rXnc+vIuua2mNgzlzJ0wwaU3Ty9JvCZtagKxk27HMVgvfzkyrWhvC3a6t10ZO5uOR",
+	"icReut3/SHm634xzGoyLdoTHIBh0cBBd34pz+3U3sLYyROVakIKpMtPWQsGzK6NKB7nXWWaR2BixGez7",
+	"qh+j63yaV4gxd9J0bXqKC2ycGBn03cn3TwlcBf8XLomTNO5FEwHwPRiiWiOtIpBIkfCMg9wYkONsDQc2",
+	"wXaP/IvvKHLwqA9JeISnaiKs3gt6JgXCIYdkxSQJ9p4a491oGOA/RTKRXS6/ggEscE+yldtLZ9WdH6JO",
+	"5ci8xi5+hTd/cKHGvWu6NuYzlkmxAPRUt8JZOzY8OHJ2GN91X04LKsso2xANMvp5fWVfewuVeXrDk34v",
+	"osD709qAhU1bbFt1b4IPt3SfYPxbNO+a4lLrW5sHIjx6Ws3CmmRFDLbZYiNwETgY/KgyfBycvvIfLZEQ",
+	"rdXVMBGEdN3Fvve59cYBxN4S6UHuNnwVVAN7b/BpUFcpilG65a5gfVSJwdVrzArzeZfXcUeZhjxjGX9M",
+	"zbfrzr9aE3yKhZNeYEUqIGnUAPXFRoK/xtsfuixE6KhpQl4rT00cnJCxDX66u0wjzfha/keMAPQ9FtZ/",
+	"D321amvEC3bJZamyjcPXBicDJJmBf6gVzdsyDYF/qNYV9G5CuKDhlQTgdDcQiU4+mB8i83GXzqxUCU/c",
+	"7z8hr1hSIi1PljGxcGhs96xjsdv2pWIuNPSpwndDiALvGNc9mQ7D7T1bAM7W0o5qZNSIZOlJDWHJ1BuS",
+	"trzEDIIM7bU70FQHSG94yyqgAvjLcJpCx5l12dsF2qpw2C3tEEgNZzG4phZwELsEy4gItmZKI1Vai+v5",
+	"Jqgl5zW7Aq1UbxWA4FxzyFxmmVyPyZzpBCKxNoQcB2iiUNneDXlqCabAb04NgcVghiNEs8WunbDmIUIx",
+	"uA7K7neAT9XV623+CZRuiNXA8JETg93np2/NipYZIxsmquxTH/H69Zf/8rExIK7LeyNA2zvjzEngKmCO",
+	"4tcs8IYARSeKl+j+gYOHViXCjB03K9hUmuekO2MLDkR9+NBXY8xTjkkhgfyU696ANDx7IBkDD57L1MNw",
+	"Z1fVEgC3cu0CD+VCogzwcU/bMtOniegWrJ+Yjal7zuMsS0j5TqhajiswzFoWF8omTuvKgwjHpZWRSJM8",
+	"KxUXTCmSmpPg+avzXmQ9qyh6/HFiv+uzCwd2TmCmKcFfXXYt+LbaEroi0yYO5MPZJoK5DSRlZJMRaegY",
+	"iEkXe+rzsDCpu5LT1xTOluCWhqLZDrIX/nAqmJWzkEwZjZoCJZOWoT/uXlyBc8xbndGDbyFUXShHiTQg",
+	"j2mROi2DdJ1y2atED6AIpQZwRsHSkc1U88OLjbb+Wxiw1nyyXXmTgYFi3zwCOySnG5g6a5p0n9Ocih6q",
+	"Ct5ueX761ugmZsbc/e4onYjuOeVrKoy5cP7mSUTOl5RnFCglyfnfvhlDY1WYuLiddPNiA1jKCJQXM60T",
+	"EQbHJsJbSagHovRIZZbRAlWSGV0CCuz8zRMzb+d/+8bC/MGliFp5EBpAlbc3EdoCcCCPkqwgqzCDM+pg",
+	"OGwf4jZuF7PnfBvduC2pmggn3YzO57k2SV7IRWH2G9hgRtMnXTe5FTnuI9LgBB1jPAxc+QvKRZXghVyj",
+	"6H5OewNyEmQeRk5ydXFf4Xbz82H2YI9kDEhjYJvn3FIV2mxJbzg5Fds8CGqdvORG7c0LNufvJ6JLSSLF",
+	"nC/KAjxb4DgcE5sWrUZumcWPhsPh1wdfH3z99a+//E8ckYOvLbPMODCI7z+yPx4C9j24x0rD+Ct7w0P7",
+	"S28cMvxhq6rxNJPXgs2MIyNqbFedz9/se78dgfJsz/Yix5XYQTPcmB42Lc++2LFImsMjJVo6wY1Ts4UV",
+	"xER1u+Os7gWMyKbjxnQrtdyng73agRPCyDT17VWailQNyLmx3JC+p0RBZFQIlhK8HwdjbmSWU8HrUnUE",
+	"vPaAKWsaGN1/O0NTzMiQ0MZA6jhzWuI7K2jkFkVelmFGO5lnIIm9ZwVv4B4mMCa5RDeaaQ++NxDTI1LF",
+	"HJYsS8ehULCHpmkiPljJ+pENa/jIZHVUUzDxc1pQ7fh5Lc5LXoKVGTfMbEw7DpyCY6DiX7F+CsLD0wKa",
+	"xiRU2Gy6Fb1gsPNJECPCdnqv+927KTNGkGbZ5u5dIqRttmlKOm54lqGRccNdDZNC1svNAOzSasL9J0eA",
+	"y8hZ6llLQ7GKkSRSh9aO28lnwKjEJbAZhN+yG7ixClZ0g6SdyI+7pJcMO2Y72bXZO5F/AhDUEcmkgmFz",
+	"rOC9Abl79wlCjdFgrS9YEK0RAO7FxgqGsYM8l5m2ZoK6execCLDg4m+ftnDHxG4h+l0hpOZzG9EIw4RK",
+	"ZpegVFrdh9T9pz7Xu2BG6FSe/5YYJldOAtalSgvIOMQi15DGIXLXQ3YDRLGD7bZKoBos6iMoW3a4Vbp4",
+	"btUtAFQgW5OmrcExEQ7Ghk5OKtJ7ANZW1u1CkiXPCU8H5Pu96fQu5GqTmrkIe3PQNF15umq3A4OP3lHk",
+	"5MkKzq8lew9rkSbanFVdJyFqbe+1EDsc95/R/vzdzwc7Iiz45H58n+V4w8NlFBynrUQS7V9qS6p1fF/b",
+	"ITBBzp49Jo+OHnzlsdqpTErArZDYe9/QlYf5MWMSa64zJ7cwOy0G8Ts36gECpT3CNlkaxczNqXkJxKMV",
+	"SwqmVWRZ4aLKnADXnBO+MmXW4d2OEN+bVusziwC4bJp58yAgVPGQiXXftmPQkO6/hVgAwO52XBWGDraK",
+	"Dlw7SzhA2rd4VuzrdnrJw1I04Be3eI845E+LCbKqtfZyH+L5b+fnp2Fq4KAVIgLLpjXNaykL3ZwIVa5W",
+	"tNg4R41bnua1e1F6zZe/Pjshgq6MStR8T0TishAjW8nE/jLCrE7wR2BOZz33uOWJ3YlM+/0+NkEKxyWI",
+	"GlgHYDCnba6fM2YTHyGT6OOAto1c3yaOSqTotNDIge8TQbGuiFH6e4PriSDf2DMjDj6uscb8aV9/aHVx",
+	"zNXz6SXmS6TLRZKVil9iDvn14pta7kyEbbydvXdvH3sH2v0DkkIMEGl/TbPjG3zbERB8Wu6AxtKDsYSO",
+	"7l1am9YsecszsANFaJS1gIxgbQyXn0pW1mA9W3nAbSLLNYL8KGdWcl0VI952wVav+Yjce9fT9kGal22s",
+	"ci8FI10Hg5QF6Co953MAwtYbI0M9OpMrjzz7BJC9Pzu8afAFcD+t39i9ZM3cOHhOwXahcwp2E3BO25qG",
+	"pffu80Az7FL9EqAMv57xQ3UwBfr6jIGAuEeFYIqJwNCh5X0+r8E1SNchLyIEUPQi8u2Ll/3Tb80T5t6T",
+	"J3HVUV0WAoqtBaAP5NAzzbFeMtCTVqwwqqzGXW++ZG3GhbF/ucZSMG4BQG2nuDcgrx1qOtBpxZwDC3b1",
+	"AKIyeVp7Z/DQDsxHxRe1bzlWGMvfhhHbhecMQUxu89ZogPaokvtxKqb1FeTkE2M0gsFrx2lU6tgN0BTY",
+	"6PbI63Egqj3uWmapD7ySriV11Uu2GjfCkNajCZpR7zeGaO3R9Vfkk6itmp1uVyviPtbrajOsr3KPbnsv",
+	"d4LxbBp23Y1YB5k4h6IPhXBd1foAB9xNvXa+BeZNNuffjoz1vYHnnDT8bQ0nuc82b3VW7fNQndUwa/WZ",
+	"Ot2H3Ky66MumYMzFWXk+j6CisYZhmIjZpgFJKcqMKdK1DP1AxmrdpxhARgC+zJlo91dW6a84aHV/5d27",
+	"1hN+XcckUDe0uTz2565X6KslJEFolmXWcaWWfI9J31a0At2guMCrAQb8/4DEDd6BAHTUSL9wXlTL7TUr",
+	"04XNTaDCFlOQSPcwDicYB9zP8aDmOrUNA0FQpz+4Uqg4QpN9SfJBOuhVYEMIgNYY0n9DItreNLQrics+",
+	"RpFvsONdKcodC0SQ1nFN1qk9jHqqnJlLMyMEzV1jS6PnGc4/jkOveah9Sra2UHtxjzGBBBnVKLU+eHMF",
+	"xhP+3USxMY/Ux/4jdZnGuvsEhFbNlfxXVEAafXwFju43XC8dG8P1Mh62h6o58uhCn66DVzf0TdQYsY77",
+	"uF5Y3tWbEZLE+KJWPF1ThDY+ud3/d9Ee/rgqjQ2Qrli8BhYkBC2lRrMPg/ZcW85d+Kbj+wG/4UQAtid1",
+	"gBEEGOPp27UBfrxmXSSoXVuGOsBZDMiZhAKr1ScmQksCJxTwhtkCztszauYSZ/XTz+YuAu8FAODsUHTj",
+	"9VKxBJwLM6rYwyMzlPcPyWyDTNuvLOA629QGYCIcK6Hl8NgeegvDwcHV43rVBq7xnYrRjKUT0T1++qp/",
+	"+OBh/9vHLxAERt3UwgoBsB3XrcZr68JqW09Q0MXSer8yo2mHy5y1547zfAZVtp45ifr8zflW1RMbZehn",
+	"/JKl5Pmb87AMCWRWwDCbBiuWzV0ZpQu2Mf0u2MIYBIUDIOG4TERXSKKW1Fy3Ea3eiMTHIXR6RGwNMIwr",
+	"IIG6DSwYff04W8iC6+WKxE/TJ6+OY9J9mh4+eHDwCKvGPn11+OBhTLqnZqh7Eck5QH9yCMf6VkFtU2sM",
+	"GI0dMpmM1WhVfPjU3yC6MyLxBU9jW98C92P4HtKN23WTuDcmsd7ksU2NAjQQIfHzN+fxmMQ/XpRxROL3",
+	"D+D/flxf4F+JDRQmBddxmGQKTXqcUb5SIxJzpWLyr1uTYsuYQ0KXWdS2qnMPsFSpeSLGuYCa2VTHACKP",
+	"2XvTSuuPf+BI6J1HHu4j8Y+ax6RbCv5TyWA8MQ0lspV+a81xSACw8WiikTSnK4X3mvn2wv0KKRRC9njf",
+	"niPyd/7NgDxDN6NyculoeEC2qtp5Zm9FN3ZqLQgduHXQzBoT6tts5KFl//P7HJd3hWe7D2O0Xc4Y047t",
+	"8MsVs5BVDzuDnjiV1l91NF6wzUHgwRECi77a+Eutcyw4xcVc7gkjujgzmTG9Zky49pj+wkBslFE1SNfo",
+	"4ioipy9fIUaXiVT1XF4EFg3GasAwiUiRZ+aqKPUSZg83AID2lxS0zziVibpHcz5YpTGZ8/d2g8zYkl5y",
+	"WRbmX1yk8M7VgHwrLb2eSwlZcEEUK8z4ADXXnCYM1vyCCQbMTm7cuCJzSNoWWk5ExT5pvh6TbryQ/hky",
+	"uFf/2aytifinfyLfUMUTZRYapI9B4VcziBF5ff6s/7VZyYJesGlCFYuDmm4K+dSZ0soJOijtpZjpGyHx",
+	"Yyw31jca9YhsVfoaI1+B7bw5M48OHpBdtcNgJ7xwxaYAogoxiBZiC88aHRBB51mpfDJRZVDNM0n1yLT2",
+	"f//74BBBovHPE+vKm3RGBOrWkIn36Zlrk87z07eTzgds1DlfMaXpKkf42Nmzx+T+/fuPyOvzx9aLjPk1",
+	"JxZfZrqD+T8ypz+VbORycO95bz8lhw/7HkGCzn9y3ChxbMYABtr7J5B4ziMl060SyDyFik9eVhyRoKCy",
+	"FaWQH4jJr5bW0UEwvd4Ha8CuV3R6VThNoyJbFxhVZNKBohwE/V5m7IxWhM9H1la3Kz/x/KtYtcDJLFSk",
+	"LHsptPEphPO2tNAGCqFbSw7EFiFZAxw7lCgKmHVmM3Yhw6faYVKwMeB8zes3UEi3VigEgg55RhOWoryI",
+	"g/pzsdtb9m8Quvbf2EdjMynSjd++ffu2/+JF/8kTOBiNWBvYvlagGVh6gDo2q8CRYgL1HOw1KupftwgM",
+	"IMdYSmk65wZwXJGEICEmXnYKgS91jseVE/pOd3GVK8E5oaCShJt396LqgBiSeAfvrBmebwpGL8ywIrZH",
+	"BUoz2JNBgzP/h+Wv9i9ComxNMkaVJgeHE7GSQi+VG/6gUuZE4LKBwnCxA5mBJNkuqGnHr3vw6y//efjg",
+	"AckLLjCwWMG6zHn5+vXJE3J5NBHVuoGjw7QWXL/WUQgeH4uwDAHewlZYS+RqBQQF5qU/lVIbzfiVLsoE",
+	"MCB9BAGhMEE3vpJeK+sNyN/ZxmJXE5lXZ3aoA6H8RPJgo/yMcIZ20AvH40DY7L7b8TR4NQU7Vipmi+p7",
+	"3RCXLByToNk4HSwyQpiLBStgjBusngDJRB9ohGjrCGqhkpwWdMU08AsmVEjBE5rB8VNVB/QCglfJMb7w",
+	"NahiVbiuSvI1R6WFm7lOudKxjdLXvlOgD1bTihSlkLyYWlMmyCAGiR2gnDDhwZyb/u129cUttUFHBOxw",
+	"FANgJPHmu123K2Cykx+WS9LMTvzt03OXvEH1gLxZUu0L42E3/PCtKeQoQnYCzqoZsBlbUOGl4AahBElW",
+	"pigqPaQ14KiJg5xqbAy2d14qmpFuIz1iT01eZyc+GA6R7x/DF44lGN/qBowS65CrMdDXjGFX/LDNoUC9",
+	"XQsT51IBKncE5hQ2nBp2nnzZtm7NBjb2HlrhCAFHnzewsoH/odey9HwEw82OZ0a29VlKyG8b2UyTVmJu",
+	"AGl3sZw4FMvs4ULScJwC9+3C6wzOZw94KEhMocIxPLuvudBOvU1ryrUiZQ5lQ6BI40OiLKmyM1TGyABI",
+	"dfWBlLOUdM3YU7W0abwXPMt6kYuzF5vAY+6+BvqqT51xb7ujyIM+lkc3+6nQM0ZhrLGk55Iq0wfMtANF",
+	"CU8trkdwnc4LppamjUJW9ZYYRWI2KOeYKea67/NFVKM+E1Z+rG2BblqL/eB8B9PrY0qwisuM2fmFSAUm",
+	"F/36y39ZBdbM9RwqGQN7tp8i6OSgRXiBkrNV/3qE+TA7amfDYjzDXao8gZY9zSqB0K0ODCipisXbjGSL",
+	"jFVq/nPf/OcoIkcH5l8HD2CSjw4fRTDPRK25TpZMReTB8H7PJ9E5CLeSlew1HbL0PWZdcOsI8OdgwTTl",
+	"oqkgHB6RpSwLVYlsXvh15BKy04bDyhhpsMZlQb46tC/o1jKj5pAKPIckSDAosciWJTZC94+yyk1l6IKG",
+	"YqaoWhy2CoiorqCtg8vTFggUmAoBlinEOCBV5JoZEC6FqS0FYnD37lYOQ5iF2YyDWuoSzGGAreAipi5b",
+	"dFe80usBtRQK1SjVZ189EdfNj4ARBXSzcuoeDJUdxZ0oddKNd9XDjnvOtkVk2URYjnAHbO8qxkhcVXsA",
+	"keo+4M9QLcl2ReLYhqiEnIgagRmGVwZma8BQPRjeRzOExGdGCvaPzfp1FTQREN1xNeRgWI9PTzpR59IV",
+	"zu5UVVEhoJEzQXPeGXXuD4aD+xhRXIJL1LQPoj62XrKtXgK/LdC17CvYn6SdUec7rjTEzRp1RhRgj7H7",
+	"8PThcLinBvnNao+3VUlpqUOOS0AFgFsshmDOJeFB4c44did6A0/zhyhIHnWOcPjaHvLDfO8b6mvIwSMH",
+	"Vz/yWgS5QvDQ/asfeubrgcATR1c/8b3Uz6SFCx0dHl6nXTahyey6p0JzvcFnH1397LmUL6jYOO+Uee7B",
+	"dYbvxFbrsAkSH6KOzR+w69yX07ijiIcV02q9a7pQwNQdCrXOOwQ4WntlZ5SnugXj0CfpKdXLzgfzeHNX",
+	"ejgy1nb++HdHnVy2ocxeeQISWz4EzxCPpZQFX3BBMxJb5boPbH1GzAXZADFW08ZighNhI9yV6hxuQFQG",
+	"fSwfSJ7MlyBVAwRdXe7UExc6Nx3iwOT/O9vASNiT+RuZbj6ZoGpPr/jwAUNXNel4+Ok/umkTig1UPFcB",
+	"rv6TyLkWs/WqN7Q9cisxA4k5vIbUeyzFPOOIHzg6uEabTukmkzQ9l/I7KL8Ezz24zgB4B9wLlnLqEDN/",
+	"SrnuNwvYtcwKk12S3MpiTK68F1QLaRej5+3JrzRkgPEsYt7uQLIRvAPQg1xXFUcmArhMFar/UE/DZ4Yb",
+	"XXFdcM08VwlYTdwBzYTc9nWOkfEXCFrQNerqIm1lrLoK2gW9ZJnCetivz74bkG+kRYi7UAPpPjCmJtrf",
+	"EZmVhdJQV+pw2BuR3Nhi8Amj4MZhySxLjVJXc0mV3joRlfsdW2MTex2DsmgUzK4fGicCvL71IjCfR/K3",
+	"FrD4UIcsWCLQz6Ym1/vZcha0VLW5VXc/ufC+lcW7ZbF56hrD8woL5L0O6uPVxfixunAkqJ40rCZlYXGH",
+	"kh3JV7xId0Z5YOjW94oxAFSdcbSq5N7GgEe6sw0Eas17EN/eixz1k439TgSCAAfkGc+ALAACr+DWypkN",
+	"RKL+bAnmqOOeq4iMLI0UvsDhs2wErl4KEmVpwRDzRrTUNCNYG71FWpoen7ph2VKwG0h7umBE8X9AWjU3",
+	"VwALDyw3AOUAAe+wHRSHF4iEMM90Rd/b+uHD4f5q4h+itlO2RupXpXsjU6UdOhzyXQ30xTKrFoaVzA4O",
+	"W+Bn21mb2aZiAYO4E3flbnd916NqryfTGyS6V7UBK2+AlOcKdJFd7Qg5cq/bmHrho/0tcTwI6H/c1YqK",
+	"m/Ymo+GIwa9qg/Vgcrt1m3TZiBmo4PmZVNqmDnrkgwA4YsU5Chwlu3rjSbuv2x9XvObKnlgfIZDFFt6f",
+	"zTFCsHOJ40M/LDR7V2vS9fLgrtciH+a+ZmMy/RFtefcZtaaQ+LRFZ2qjPr1Vmq5Smv6PqSPgLcyrs9Np",
+	"Hf4SOAVbbcbHsC9UQOsGYZZSeEKpWgxGzh2RnTWULLiLK3I4PPD3VxGGu3fXLthv5BgeP3fvjggltooH",
+	"Bqt80CUI2v/bGbJVWhUDiB3b2JJrzHCRjdaDNHXN9hLVU3u6kNdEtIVI2+JV7aEWF1MJa8JMhIuptKg5",
+	"OOCOcPgP6kisNfJG5uTBpxaMu5yKLSGscbDEkB1uKdcAwcOc2VuX463L8dbMvcG5gmKgOhvaj5aGSQsx",
+	"o5127ZmtKlDjW1bVJiVQv/2cZ5nCJGSEnYeglqhG9+kpf9trkioox1ZLV96GAvTaBPW3TFdS+nOrf1dI",
+	"uVuN7zYqjEvyqs14U4Xi1NUTqod/a5v5HrJ33jz623z5TiUU3l+x31eQH9C8tlmj8Iwf7aIT5nqZFtRC",
+	"J231krHX/Q6Hw0qxrchp/V7bJv69lNzGp2sVRsbwqiajbsid0VrDsQV950n3uUiRnh0rSSKbD2SMYC3T",
+	"4XB0cDR68Ig8f3VeFYNI6QbVXsh9cqkMlq+lt9VMApEOlx6G37RITluYB69Nc6qUGZmuZx8HfGkvZK12",
+	"MFlMEqKAW62NEunG9VJAI7KiooRiplV9dV9bEXgoZMGgQZDYUwfqbjemSQAdhWQbloYJYG1Y07IGD3dr",
+	"4u7dw+Hh3buBAUMqSyRulityeFugqtfKw8MQO2mmrrWKZwjexNwQPAvNZGmJ/CYLKSpA26+//BfZIv/A",
+	"xkSwKG06o1vwFIqBQBV4G4OrEk5mm4pDxoWvfFUb69Kx8xQhcLO+JnEt9KBNFadwWsi8BpCtV1JoliWF",
+	"+XTFGJs1StGWazJeE/ZTSTPAerRWrt3meiFdxJvvgP3hgjHLzFoK2HdVJsuK975WYpV0g2ZGNdkQ2UI9",
+	"rWbpjmXT8+wjvugQDqBZKTQzGhBsomB5BnY4DOwItjTAkMOirzDRh8NDt0eqSGVkV0rtQ7hcSyg0bEuk",
+	"9oPpCXm7WwoKtBq38MQf3bgNG7kXJDP8XYzZoKDsX8pc/ZSgoyvG04quKkXA8fGxFI6j9n1JZqWuKxoV",
+	"xthnPhjp3gpnhu1w61+49S/c+heu7V/AbfoR/oV7Vgn4fDbJOehPFAuCGO0LUrVE7fSvyhy5cJQ7+KFx",
+	"laLrBYb29cKWMrPpmJA+kw7IcZt94g/8UFOCg9+XRw8TONaN8rl3PFVDypHnjBYFv2RVYpCtwLHl9p4I",
+	"5/cONYHqA3Udf0lTl4BiOuLywFG/qooSQVnvelUio5hjtSU6k5ZCtBpigMntLJ3UroJAh/7wOkjYyt8J",
+	"sHVNpaTKOLWL5daRfnvQ3R50NzvorJQVoWy7+alnXTp706NscanP6bQOGIP3y45drMG3/uxbf7bPctpe",
+	"LMGOcFd+u2d7l6Lni7E1VL2axuV8w4Hjc0U36LJT7JIVNCO2fsJE+CXPaLIMspjWLeQfjgwA2wA4MPPi",
+	"lYQKZVCDquu5myNSd0Q5ta9nvXG2PH9wVKdWuRoFRCxHh4cQMGtnOwi7yAVmLu7Q5lo8QrshIc732AIH",
+	"ASWw0mGdk1KZkYTEYGA2sQxZOyEVliD8D42owDb+ToAKx6C+K0kLp+cWTnGrBd5qgZ9FCzyzPPXXUvzs",
+	"kdBEU2xhFLzY+8za3n65cavQ3Sp0HqBQuCV5DSVub0Ei0g0LEvWapISBLlKjFoxIxi9YSBMoRQUMz406",
+	"6HHhPO00z+AQHr6FBLe70+WhexaHvSZZg0r5s9pmbQzoO7buFVQUNyvtcrv7/wKA9G3rLKQsaTKbXUFC",
+	"0U71UFEuQDpvg5UBWRiQfIJ046AiQDwmQgpW1VnoDZCacyJCdoEqr5gvHOf0K6Ov0iIldm8ocnkwGA6G",
+	"UBKy4pOYCP+ndiSrxspyF80bqTGS4l5UsTxJkTCbZ4fcUIhWRCay+xOR0o2qQeUdgWhI6xZwxDlqe0+Z",
+	"DiUrAXZxwVgOnGEc6ORDvnig5m0Qxnve2QXlIuDwc6lRLjradTxXE7HNTen4AqN9BIG9AFsVJgFUJPoi",
+	"3UNaR4DY1K8EuG20RYvlKe8DQndEPQlJEpl7hh3HGA8MH0u5Bl540/9GqtU2yXzGqMOmBjMT8zQOqaNh",
+	"ECFLAuj4643rVsRLW2eE9eHBU307zZEl6rpgmx6xZP7AvPr67DufnjkR8VLrXMXAJUTycpbxhNA0LZiC",
+	"IjdGuSZHR/dJtxSZuVaVwHHUYbX0zYkArqvemKicJZxm/bwscqBuxZcyFVmuaTknmUxoRgTTa1lcVMTR",
+	"J6eXD81aX6HfYiLYagYALvPLkW9eQJ+OLUD2t2ZNYXJsZcCSVrTjBw+rRdSgQeuNIDZkDiRXYrL+BUgB",
+	"tf4NBOftcBw0Cx38oT0IjcZ+RleCFOzmVSKCQhMfohs92Sg68uHdDqXFLYeAHgi30thsBFfNIWonyvQU",
+	"mbfOiy9o+dz6Ij4bmwwWwWhhnb2aVab9eLLlkllbkbUzhgwwurYNqx2oPCDWOqyDmsoD8sS8FShfoehN",
+	"YLsNtgQz3NsimD8nxR/TLN2qebNfBpmDZ2Fty1v75/+89wMX0c02Y7TTsfcFV/9Nl31XVBEc2Pm3HoDb",
+	"HVD5/260/G+mazdWajNtaYfJhVSQN8cK7vraLufGsagdDa6yItBmiIQheI4HZY0OhpAFAddpRfLJ3i9p",
+	"qbDKrZqI9VJmjpHcbNm0zGyZWCEJBISVIoqLhA3IGetjb4EL3JaGdZxzUO6H5m2m0FN46LOYQn8MoRUR",
+	"Swh6q/r/leKWf0613e1RWsmI36q4/xaW3pvKOeTrRT0e2cKQt7fmy3WQaC5I/MO8kKuIaNmLSVfOoSQf",
+	"Uy5jCR+bCCzNVSt3UWPodXxmwMjeRglsqT8EWxPvwZ0IyANzvlt0xfr3O/4zRxbcbYG1VNCZ3l5q4HP5",
+	"J/Ek+RafUbG4GVvkLW3wrfC+BZ38jrTBFIuyQP6DEZw2VAY1Bj7BGRLGJj7/OXKiVMlcqRL8aGT03LIQ",
+	"kPqRsNHu8FYzosUmwke0rhmrCvJswlDVRNwsVjWGWWmPLdmvTYQLFuGpaat82MjPgDyz3CSLwrw9ZwWX",
+	"KelazkpfSaZnT1snFyfCBxPXsjrjVAShEeBHtoNqq9kULGGwjBIqbAEcQrVHp+Y0YWMoFGprL2WuRrA5",
+	"03MfpByQ76WNCsoCFh6UwMcCyK1nJHTeLg8bH/i9bYs/T3yj2h23MY5bQ+fPdGxhvfrgZNoqhrfvqArK",
+	"qMM+DQuo//DOCACsW9yGJLMBcClgBzlB6mLS3djVLzIvwLKB9krKVjLudaJOWWS2BvTo3r2Dw68Gw8Fw",
+	"cDD66mA4BOFjm71NTezYmbHgF6ZOZraUKYbOoQ4YQOIGFRLNQ0C3qU8tszTrW+J9HZb53EiRBmxXUPsZ",
+	"OdgxjaEiqE5okfaCL1pS6u3vvWkCffBks6dHvYzRJXbWwm26W1ibXhT0OogHBc2ozfuHdx/+XwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -241,9 +241,12 @@ curl -sS -X POST http://%[1]s/v1/payments \
   -H "Content-Type: application/json" \
   -d '{"amount":800,"currency":"JPY","method":"nanaco","flow":"card_present","presented_card":{"number":"7000000000000001"},"terminal_id":"till-01","order_id":"demo-order-3"}'
 
-and the card's balance at the simulator (¥800 less):
+and what the card holds now (¥800 less):
 
-curl -sS http://%[10]s/_sim/cards/7000000000000001
+curl -sS -X POST http://%[1]s/v1/nanaco/balance \
+  -H "Authorization: Bearer $(go run ./cmd/payhub token --demo-dir %[7]s)" \
+  -H "Content-Type: application/json" \
+  -d '{"presented_card":{"number":"7000000000000001"},"terminal_id":"till-01"}'
 
 Stop with Ctrl-C.
 `, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr, gmopgSimAddr, nanacoSimAddr)

@@ -40,12 +40,16 @@ func (s *Server) authenticate() gin.HandlerFunc {
 	}
 }
 
+// readOnlyPosts are the POSTs that change nothing: they are POSTs only so that what they
+// carry (a card's number) never travels in a URL, and take no Idempotency-Key.
+var readOnlyPosts = map[string]bool{"/v1/nanaco/balance": true}
+
 // requireIdempotencyKey refuses a POST without a usable Idempotency-Key before anything
-// runs (docs/api.md §3). A quoted Structured-Field string and a bare token are both
-// accepted.
+// runs (docs/api.md §3), but for readOnlyPosts. A quoted Structured-Field string and a bare
+// token are both accepted.
 func requireIdempotencyKey() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.Method != http.MethodPost {
+		if c.Request.Method != http.MethodPost || readOnlyPosts[c.FullPath()] {
 			c.Next()
 			return
 		}

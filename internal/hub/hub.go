@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"payhub/contracts"
 	"payhub/internal/idempotency"
 	"payhub/internal/ids"
@@ -48,6 +50,10 @@ type Config struct {
 	// Returns bounds the customers' returns from partners' pages; zero means
 	// DefaultReturnConfig.
 	Returns ReturnConfig
+	// BalanceRate and BalanceBurst bound each store's stored-value balance inquiries;
+	// zero means DefaultBalanceRate and DefaultBalanceBurst.
+	BalanceRate  rate.Limit
+	BalanceBurst int
 	// Secrets seals the partner credentials payhub keeps per payment (GMO-PG AccessID and
 	// AccessPass). Nil: a partner that hands out such a credential cannot be used (its
 	// payments fail to record, and the engine logs why), since it is never kept in clear.
@@ -84,6 +90,8 @@ type Hub struct {
 	callbacks CallbackConfig
 	// returns bounds the customers' returns from partners' pages.
 	returns *returnLimits
+	// balances bounds the stores' balance inquiries.
+	balances *balanceLimits
 	// secrets seals partner credentials; nil refuses to keep any.
 	secrets *secrets.Box
 	// publicURL is payhub's address for customers' browsers.
@@ -119,7 +127,8 @@ func New(cfg Config) *Hub {
 		version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
 		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
 		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks, returns: newReturnLimits(cfg.Returns),
-		secrets: cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		balances: newBalanceLimits(cfg.BalanceRate, cfg.BalanceBurst),
+		secrets:  cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		instance: cfg.Instance, instanceID: cfg.IDs.New(contracts.PrefixInstance)}
 	h.guard = idempotency.New(idempotency.Config{Store: cfg.Store, Clock: cfg.Clock, Instance: h.instanceID,
 		Gone: h.instanceGone, Wait: cfg.Instance.Lease + cfg.Instance.HeartbeatEvery, AwaitEvery: cfg.Instance.AwaitEvery,
