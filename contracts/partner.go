@@ -93,6 +93,11 @@ type PaymentResult struct {
 	// currency: the whole amount, or for a captured authorization the sum of its captures.
 	// Zero when the partner does not say.
 	AmountCaptured int64
+	// Provisional marks an OutcomeSucceeded the partner counts as a sale but may still
+	// reverse (nanaco's 処理未了, PENDING_CONFIRMATION: the chip write is not confirmed,
+	// docs/partners/nanaco.md §B6). The engine records the payment succeeded and keeps
+	// asking until the partner confirms it or reverses it (the payment then fails).
+	Provisional bool
 	// AmountReceived is, for a payment made with PaymentRequest.AllowPartial, what the
 	// partner debited when it is less than the amount asked (split tender); zero when it
 	// took the whole amount or does not say.

@@ -116,6 +116,10 @@ type Payment struct {
 	// dropped: it stands until the payment is canceled or failed, or refunded in full; the
 	// flag stays as its record.
 	CancelRequested bool
+	// Provisional marks a succeeded payment the partner has not confirmed yet
+	// (PaymentResult.Provisional): the resolver asks until the partner confirms it (the
+	// flag clears) or reverses it (the payment fails); until then it takes no refund.
+	Provisional bool
 	// CancellationReason says why a canceled payment was canceled.
 	CancellationReason string
 	// EventSequence is the sequence number of the latest event about this payment or its

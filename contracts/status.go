@@ -31,7 +31,8 @@ var transitions = map[Status][]Status{
 	StatusUnknown:        {StatusAuthorized, StatusSucceeded, StatusFailed, StatusCanceled},
 	// A succeeded payment is reversed whole by the partner's cancel while its cancel window
 	// is open (PayPay: until 00:14:59 JST the next day) and no refund was made; after that
-	// only refunds, which change AmountRefunded, not the status.
+	// only refunds, which change AmountRefunded, not the status. (A provisional success
+	// may also fail: CanTransitionPayment.)
 	StatusSucceeded: {StatusCanceled},
 }
 
@@ -50,6 +51,13 @@ func CanTransition(from, to Status) bool {
 		}
 	}
 	return false
+}
+
+// CanTransitionPayment is CanTransition for a stored payment: beyond the table, a
+// provisional success (Payment.Provisional) may fail, when the partner reverses a sale it
+// never confirmed — no money moved after all.
+func CanTransitionPayment(stored Payment, to Status) bool {
+	return CanTransition(stored.Status, to) || stored.Status == StatusSucceeded && stored.Provisional && to == StatusFailed
 }
 
 // Final reports whether no further status change is possible. A succeeded payment is not

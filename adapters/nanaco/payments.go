@@ -118,7 +118,7 @@ func (a *Adapter) payResult(r reply, req contracts.PaymentRequest, key contracts
 	}
 	asked, took := req.Amount.Amount, *t.Amount
 	res := contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded, PartnerPaymentID: t.CenterTxnID, PartnerCode: t.Status,
-		PaidAt: parseTime(t.ProcessedAt), AmountCaptured: took}
+		PaidAt: parseTime(t.ProcessedAt), AmountCaptured: took, Provisional: t.Status == statusPending}
 	switch {
 	case took == asked:
 	case req.AllowPartial && took > 0 && took < asked:
@@ -207,6 +207,7 @@ func paymentFromInquiry(q inquiryReply, ref contracts.PaymentRef, key contracts.
 	switch q.Status {
 	case statusApproved, statusPending, statusRefunded, statusRefundedPartial:
 		res.Outcome = contracts.OutcomeSucceeded
+		res.Provisional = q.Status == statusPending
 		res.AmountCaptured = value(q.Amount)
 		if q.Amount != nil && q.RequestedAmount != nil && *q.Amount > 0 && *q.Amount < *q.RequestedAmount {
 			res.AmountReceived = *q.Amount

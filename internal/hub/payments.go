@@ -269,6 +269,8 @@ func (h *Hub) applyPaymentResult(ctx context.Context, p *contracts.Payment, res 
 
 func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now time.Time) {
 	p.Status = statusFor(res.Outcome)
+	// Provisional until the partner confirms it; the resolver keeps asking meanwhile.
+	p.Provisional = p.Status == contracts.StatusSucceeded && res.Provisional
 	p.UpdatedAt = now
 	p.PartnerCode = res.PartnerCode
 	if res.PartnerPaymentID != "" {
@@ -300,6 +302,8 @@ func applyPaymentResult(p *contracts.Payment, res contracts.PaymentResult, now t
 		p.NextAction = res.NextAction
 	}
 	if p.Status == contracts.StatusFailed {
+		// A failed payment took nothing (a reversed provisional one included).
+		p.AmountCaptured, p.PaidAt = 0, nil
 		p.FailureCode, p.FailureMessage = res.FailureCode, res.FailureMessage
 		if p.FailureCode == "" {
 			p.FailureCode = contracts.FailurePartnerRejected

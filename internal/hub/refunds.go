@@ -111,6 +111,11 @@ func (h *Hub) reserveRefund(ctx context.Context, c Caller, idem *idempotency.Key
 		if p.Status != contracts.StatusSucceeded {
 			return contracts.Errorf(contracts.CodeInvalidState, "Only succeeded payments can be refunded; this one is %s.", p.Status)
 		}
+		if p.Provisional {
+			// Were it reversed after a refund, the refund would have given back money that
+			// never left the card.
+			return contracts.Errorf(contracts.CodeInvalidState, "%s has not confirmed this payment yet (it may still reverse it); refund it once it has.", p.Method)
+		}
 		if p.CancelRequested && !cmd.reversal && p.AmountRefunded < p.AmountCaptured {
 			// payhub refunds it in full itself (reverse): a store refund would race it.
 			return contracts.Errorf(contracts.CodeInvalidState, "A cancel of this payment was requested; payhub reverses it, so it cannot be refunded meanwhile.")

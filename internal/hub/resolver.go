@@ -102,6 +102,11 @@ func (h *Hub) resolvePayment(ctx context.Context, p contracts.Payment) bool {
 		h.flagPayment(ctx, p)
 		return false
 	}
+	if p.Status == contracts.StatusSucceeded && p.Provisional {
+		// Confirmed or reversed first: a reversal of a sale the partner may yet undo could
+		// give back money that never left the customer.
+		return h.confirmProvisional(ctx, p, partner)
+	}
 	if p.Status != contracts.StatusProcessing && p.Status != contracts.StatusUnknown {
 		// The outcome is known but a reversal stands (the store abandoned the payment, or
 		// payhub fenced it past the partner's cancel window): reverse it.

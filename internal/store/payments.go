@@ -23,7 +23,7 @@ var paymentColumns = []string{
 	"cancel_requested", "cancellation_reason", "event_sequence",
 	"paid_at", "created_at", "updated_at", "capture_method", "amount_captured",
 	"idempotency_key", "resolve_attempts", "resolve_next_at", "resolve_not_found", "needs_attention",
-	"return_url", "partner_secret", "card_brand", "card_last4", "card_expiry",
+	"return_url", "partner_secret", "card_brand", "card_last4", "card_expiry", "provisional",
 }
 
 var (
@@ -62,7 +62,7 @@ func (d dialect) paymentArgs(p contracts.Payment) ([]any, error) {
 		d.nullTS(p.PaidAt), d.ts(p.CreatedAt), d.ts(p.UpdatedAt), string(p.CaptureMethod), p.AmountCaptured,
 		p.IdempotencyKey, p.Resolution.Attempts, d.nullTS(p.Resolution.NextAt), p.Resolution.NotFoundSeen,
 		p.Resolution.NeedsAttention,
-		p.ReturnURL, p.PartnerSecret, card.Brand, card.Last4, card.Expiry,
+		p.ReturnURL, p.PartnerSecret, card.Brand, card.Last4, card.Expiry, p.Provisional,
 	}, nil
 }
 
@@ -85,7 +85,7 @@ func scanPayment(r rowScanner) (contracts.Payment, error) {
 		nullTimeCol{&p.PaidAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &p.CaptureMethod, &p.AmountCaptured,
 		&p.IdempotencyKey, &p.Resolution.Attempts, nullTimeCol{&p.Resolution.NextAt}, &p.Resolution.NotFoundSeen,
 		&p.Resolution.NeedsAttention,
-		&p.ReturnURL, &p.PartnerSecret, &card.Brand, &card.Last4, &card.Expiry,
+		&p.ReturnURL, &p.PartnerSecret, &card.Brand, &card.Last4, &card.Expiry, &p.Provisional,
 	)
 	if err != nil {
 		return contracts.Payment{}, err
@@ -245,7 +245,7 @@ func (s *DB) ListPaymentsNeedingAttention(ctx context.Context, limit int) ([]con
 // openPayment selects the payments whose outcome the resolver may still have to settle. It
 // is the predicate of the partial index payments_to_resolve, written verbatim so that both
 // planners can use that index.
-const openPayment = "needs_attention = FALSE AND (status IN ('unknown', 'processing') OR " +
+const openPayment = "needs_attention = FALSE AND (status IN ('unknown', 'processing') OR (status = 'succeeded' AND provisional) OR " +
 	"(cancel_requested AND (status IN ('authorized', 'requires_action') OR " +
 	"(status = 'succeeded' AND amount_refunded < amount_captured))))"
 
@@ -300,7 +300,7 @@ func (t *tx) UpdatePayment(ctx context.Context, p contracts.Payment) error {
 		return fmt.Errorf("store: update payment %s: store_id is immutable (%q → %q): %w",
 			p.ID, stored.StoreID, p.StoreID, contracts.ErrConflict)
 	}
-	if !contracts.CanTransition(stored.Status, p.Status) {
+	if !contracts.CanTransitionPayment(stored, p.Status) {
 		return fmt.Errorf("store: update payment %s: %s → %s: %w",
 			p.ID, stored.Status, p.Status, contracts.ErrInvalidTransition)
 	}

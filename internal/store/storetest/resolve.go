@@ -192,6 +192,15 @@ func testListPaymentsToResolve(t *testing.T, s contracts.Store) {
 		payCase{"succeeded cancel requested refunded in part", contracts.StatusSucceeded, true, fresh, nil, false, true},
 		payCase{"succeeded refunded in part without cancel", contracts.StatusSucceeded, false, fresh, nil, false, false},
 	)
+	// A provisional success is open until the partner confirms or reverses it.
+	provisional := map[string]bool{"succeeded provisional": true, "succeeded provisional not due": true,
+		"succeeded provisional needs attention": true, "succeeded provisional cancel requested": true}
+	cases = append(cases,
+		payCase{"succeeded provisional", contracts.StatusSucceeded, false, fresh, nil, false, true},
+		payCase{"succeeded provisional not due", contracts.StatusSucceeded, false, fresh, future, false, false},
+		payCase{"succeeded provisional needs attention", contracts.StatusSucceeded, false, fresh, nil, true, false},
+		payCase{"succeeded provisional cancel requested", contracts.StatusSucceeded, true, fresh, nil, false, true},
+	)
 	// Ids are made in case order; the payments are written in reverse, created newest
 	// first, so that neither insertion nor creation order can pass for id order.
 	ps := make([]contracts.Payment, len(cases))
@@ -199,6 +208,7 @@ func testListPaymentsToResolve(t *testing.T, s contracts.Store) {
 		p := newPayment([]string{"store-a", "store-b"}[i%2])
 		p.Status, p.CancelRequested, p.UpdatedAt = c.status, c.cancel, c.updated
 		p.AmountRefunded = refunded[c.name]
+		p.Provisional = provisional[c.name]
 		p.CreatedAt = at(-time.Duration(i) * time.Minute)
 		p.Resolution = contracts.Resolution{Attempts: i, NextAt: c.next, NeedsAttention: c.attention}
 		ps[i] = p
@@ -502,4 +512,27 @@ func testLookupIdempotency(t *testing.T, s contracts.Store) {
 		}
 		return nil
 	})
+}
+
+// A succeeded payment may fail only while provisional (a sale the partner reverses before
+// confirming it); the flag round-trips.
+func testProvisionalPaymentMayFail(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	for _, provisional := range []bool{true, false} {
+		p := newPayment("store-a")
+		p.Status, p.Provisional = contracts.StatusSucceeded, provisional
+		p = putPayment(t, s, p)
+		got, err := s.GetPayment(ctx, "", p.ID)
+		if err != nil || got.Provisional != provisional {
+			t.Fatalf("provisional %v read back as %v (%v)", provisional, got.Provisional, err)
+		}
+		p.Status = contracts.StatusFailed
+		err = s.InTx(ctx, func(tx contracts.Tx) error { return tx.UpdatePayment(ctx, p) })
+		if provisional && err != nil {
+			t.Errorf("a provisional success could not fail: %v", err)
+		}
+		if !provisional && !errors.Is(err, contracts.ErrInvalidTransition) {
+			t.Errorf("a confirmed success failed: %v, want ErrInvalidTransition", err)
+		}
+	}
 }

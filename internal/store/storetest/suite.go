@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"StoreClients", testStoreClients},
 		{"ResolutionRoundTrip", testResolutionRoundTrip},
 		{"ListPaymentsToResolve", testListPaymentsToResolve},
+		{"ProvisionalPaymentMayFail", testProvisionalPaymentMayFail},
 		{"ListRefundsToResolve", testListRefundsToResolve},
 		{"GetRefundForUpdate", testGetRefundForUpdate},
 		{"ConcurrentRefundUpdatesSerialize", testConcurrentRefundUpdates},
