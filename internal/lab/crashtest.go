@@ -29,6 +29,7 @@ import (
 	"payhub/internal/auth"
 	"payhub/internal/store"
 	linepaysim "payhub/mocks/linepay"
+	nanacosim "payhub/mocks/nanaco"
 	paypaysim "payhub/mocks/paypay"
 )
 
@@ -42,6 +43,9 @@ type crashConfig struct {
 	// LinePaySlowShare is the share of LINE Pay payments made with the simulator's slow My
 	// Code (linepaysim.OneTimeKeySlow): LINE records them crashLinePaySlowPayDelay late.
 	LinePaySlowShare float64
+	// NanacoShare is the share of payments made with nanaco e-money (in JPY, from cards the
+	// harness seeds in the simulator; see crashtest_nanaco.go).
+	NanacoShare float64
 	// AbandonShare is the share of payments whose till gives up on its create after
 	// AbandonAfter (or on an unknown or 5xx answer), looks the order up and cancels it.
 	AbandonShare float64
@@ -154,8 +158,8 @@ var crashServeFlags = []string{
 }
 
 // crashSimArgs are the simulator's arguments under the harness.
-func crashSimArgs(paypayAddr, linepayAddr string, faultRate float64, seed int64) []string {
-	return []string{"sim", "--paypay-addr", paypayAddr, "--linepay-addr", linepayAddr, "--gmopg-addr", "127.0.0.1:0", "--nanaco-addr", "127.0.0.1:0",
+func crashSimArgs(paypayAddr, linepayAddr, nanacoAddr string, faultRate float64, seed int64) []string {
+	return []string{"sim", "--paypay-addr", paypayAddr, "--linepay-addr", linepayAddr, "--gmopg-addr", "127.0.0.1:0", "--nanaco-addr", nanacoAddr,
 		"--faults", crashFaultSpec(faultRate), "--fault-seed", strconv.FormatInt(seed, 10),
 		"--linepay-slow-pay-delay", crashLinePaySlowPayDelay.String()}
 }
@@ -165,7 +169,7 @@ func crashtestCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "crashtest",
 		Short: "Crash harness: drive payments through faults and SIGKILLs, then reconcile with the partner",
-		Long: `Start 'payhub sim' (PayPay and LINE Pay, with faults on a share of partner calls) and 'payhub serve' as
+		Long: `Start 'payhub sim' (PayPay, LINE Pay and nanaco, with faults on a share of partner calls) and 'payhub serve' as
 separate processes, drive concurrent payments and partial refunds through the API the way
 tills do (a failed request is retried with the same Idempotency-Key), SIGKILL and restart
 serve at seeded moments, then clear the faults, wait for payhub to settle every open
@@ -178,7 +182,10 @@ cancel payhub accepted (200 canceled, 202 cancel_requested) obliges payhub to en
 payment canceled or refunded in full. A share of LINE Pay payments (--linepay-slow-share)
 uses the simulator's slow My Code, which LINE records after a delay (at least half of them
 are abandoned, when any payment is); serve's LINE Pay late window is derived from that
-delay, the fault latency and the partner timeout.
+delay, the fault latency and the partner timeout. A share of payments (--nanaco-share) is
+made with nanaco e-money from cards the harness seeds in the simulator beforehand (card_present
+mostly, barcode for some); the sum of those cards' balance changes must equal what payhub says
+it took less what it refunded.
 
 Exits non-zero when money was lost, charged twice, refunded twice, left unresolved,
 recorded with another amount, or kept after payhub accepted a cancel.`,
@@ -195,7 +202,8 @@ recorded with another amount, or kept after payhub accepted a cancel.`,
 	f.IntVar(&cfg.Workers, "workers", 8, "concurrent tills")
 	f.Float64Var(&cfg.FaultRate, "fault-rate", 0.1, "share of partner calls the simulator faults (0..1)")
 	f.Float64Var(&cfg.ManualShare, "manual-share", 0.1, "share of payments authorized only (capture manual) and captured after")
-	f.Float64Var(&cfg.LinePayShare, "linepay-share", 0.3, "share of payments made with LINE Pay (whole TWD, a fresh My Code each), the rest PayPay")
+	f.Float64Var(&cfg.LinePayShare, "linepay-share", 0.3, "share of payments made with LINE Pay (whole TWD, a fresh My Code each); nanaco takes --nanaco-share, PayPay the rest")
+	f.Float64Var(&cfg.NanacoShare, "nanaco-share", 0.2, "share of payments made with nanaco e-money (JPY, seeded cards, card_present or barcode); --linepay-share plus this is at most 1, PayPay takes the rest")
 	f.Float64Var(&cfg.LinePaySlowShare, "linepay-slow-share", 0.15, "share of LINE Pay payments made with the slow My Code fixture "+linepaysim.OneTimeKeySlow+" (LINE records them "+crashLinePaySlowPayDelay.String()+" late)")
 	f.Float64Var(&cfg.AbandonShare, "abandon-share", 0.15, "share of payments whose till gives up on the create when it is slow, unknown or fails, finds the payment by order_id and cancels it (or refunds it in full); at least half of the slow LINE Pay payments when not 0")
 	f.DurationVar(&cfg.AbandonAfter, "abandon-after", crashAbandonAfter, "how long an abandoning till waits for its create's answer")
@@ -224,7 +232,7 @@ func runCrashTest(ctx context.Context, cfg crashConfig, out io.Writer) error {
 	counts, err := h.run(ctx)
 	failed := err != nil || counts.failed()
 	if cfg.Keep || failed {
-		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log, ledger.json, tills.json)\n", dir)
+		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log, ledger.json, nanaco.json, tills.json)\n", dir)
 	} else {
 		_ = os.RemoveAll(dir)
 	}
@@ -241,8 +249,11 @@ func (c crashConfig) validate() error {
 	switch {
 	case c.Payments < 1 || c.Refunds < 0 || c.Kills < 0 || c.Workers < 1:
 		return errors.New("crashtest: need --payments ≥ 1, --workers ≥ 1, --refunds ≥ 0, --kills ≥ 0")
-	case !inUnitRange(c.FaultRate) || !inUnitRange(c.ManualShare) || !inUnitRange(c.LinePayShare) || !inUnitRange(c.LinePaySlowShare) || !inUnitRange(c.AbandonShare):
-		return errors.New("crashtest: --fault-rate, --manual-share, --linepay-share, --linepay-slow-share and --abandon-share must be within 0..1")
+	case !inUnitRange(c.FaultRate) || !inUnitRange(c.ManualShare) || !inUnitRange(c.LinePayShare) || !inUnitRange(c.LinePaySlowShare) ||
+		!inUnitRange(c.NanacoShare) || !inUnitRange(c.AbandonShare):
+		return errors.New("crashtest: --fault-rate, --manual-share, --linepay-share, --linepay-slow-share, --nanaco-share and --abandon-share must be within 0..1")
+	case c.LinePayShare+c.NanacoShare > 1:
+		return errors.New("crashtest: --linepay-share plus --nanaco-share must be at most 1")
 	case c.AbandonAfter <= 0:
 		return errors.New("crashtest: --abandon-after must be positive")
 	case c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://"):
@@ -257,8 +268,8 @@ func inUnitRange(f float64) bool { return f >= 0 && f <= 1 }
 var crashFaultKinds = []string{"error:500", "hang", "reset", "commit_then_drop", "commit_then_error", "latency:" + crashFaultLatency.String()}
 
 // crashFaultPrefixes are the API paths of the partners: PayPay /v2/, LINE Pay Online /v3/
-// and Offline /v4/.
-var crashFaultPrefixes = []string{"/v2/", "/v3/", "/v4/"}
+// and Offline /v4/, nanaco's NCS /ncs/v1/.
+var crashFaultPrefixes = []string{"/v2/", "/v3/", "/v4/", nanacosim.BasePath + "/"}
 
 // crashFaultSpec is the --faults flag that faults rate of all partner calls, split equally
 // between crashFaultKinds. Rules draw in order and the first that fires wins, so rule i
@@ -289,12 +300,16 @@ type crashHarness struct {
 	simURL string
 	// linepayURL is the LINE Pay simulator (same process as PayPay's, one fault engine).
 	linepayURL string
-	apiURL     string
-	store      contracts.Store
-	serve      *childProcess
-	simProc    *childProcess
-	till       *till
-	kills      int
+	// nanacoURL is the nanaco (NCS) simulator, same process and fault engine.
+	nanacoURL string
+	// nanaco is the run's nanaco cards: planned before the load, seeded, read back after.
+	nanaco  *nanacoRun
+	apiURL  string
+	store   contracts.Store
+	serve   *childProcess
+	simProc *childProcess
+	till    *till
+	kills   int
 	// gaveUp are the till requests that got no definite answer during the load.
 	gaveUp []tillRequest
 	// abandons is what the abandoning tills did; settle completes it from the answers
@@ -334,13 +349,19 @@ func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
 	if err != nil {
 		return crashCounts{}, err
 	}
+	nanaco, err := h.nanaco.read(ctx, h.nanacoURL)
+	if err != nil {
+		return crashCounts{}, err
+	}
+	ledger = append(ledger, nanacoPayments(nanaco.Ledger, records)...)
 	// For whoever reads a kept directory: what the partners and the abandoning tills saw.
-	for name, v := range map[string]any{"ledger.json": ledger, "tills.json": h.abandons.cancels} {
+	for name, v := range map[string]any{"ledger.json": ledger, "nanaco.json": nanaco, "tills.json": h.abandons.cancels} {
 		if b, err := json.MarshalIndent(v, "", "  "); err == nil {
 			_ = os.WriteFile(filepath.Join(h.dir, name), b, 0o600)
 		}
 	}
 	counts := reconcile(records, ledger, h.abandons.cancels)
+	counts.checkNanaco(records, nanaco)
 	counts.Kills, counts.FaultsInjected, counts.FaultsByKind, counts.TillsGaveUp = h.kills, sumFaults(faults), faults, len(h.gaveUp)
 	counts.Abandons = h.abandons.summary()
 	for _, r := range unanswered {
@@ -383,18 +404,20 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ncAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
 	apiAddr, err := freeLoopbackAddr()
 	if err != nil {
 		return err
 	}
 	h.simURL, h.apiURL, t.baseURL = "http://"+simAddr, "http://"+apiAddr, "http://"+apiAddr
 	h.linepayURL, t.linepayURL = "http://"+lpAddr, "http://"+lpAddr
-	env := []string{secretKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
-		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + h.simURL,
-		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
-		"PAYHUB_LINEPAY_BASE_URL=" + h.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
+	h.nanacoURL = "http://" + ncAddr
+	env := append([]string{secretKeyEnv()}, crashPartnerEnv(h.simURL, h.linepayURL, h.nanacoURL)...)
 	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), bin: h.bins.payhub, env: env,
-		args: crashSimArgs(simAddr, lpAddr, h.cfg.FaultRate, h.cfg.Seed)}
+		args: crashSimArgs(simAddr, lpAddr, ncAddr, h.cfg.FaultRate, h.cfg.Seed)}
 	if err := h.simProc.start(); err != nil {
 		return err
 	}
@@ -404,9 +427,26 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	if err := waitReady(ctx, h.simProc, h.linepayURL+"/_sim/payments"); err != nil {
 		return err
 	}
+	if err := waitReady(ctx, h.simProc, h.nanacoURL+"/_sim/cards"); err != nil {
+		return err
+	}
+	if h.nanaco, err = seedNanacoCards(ctx, h.nanacoURL, h.cfg); err != nil {
+		return err
+	}
 	h.serve = &childProcess{name: "serve", logPath: filepath.Join(h.dir, "serve.log"), bin: h.bins.payhub, env: env,
 		args: append([]string{"serve", "--addr", apiAddr, "--db", h.dbURL}, crashServeFlags...)}
 	return h.startServe(ctx)
+}
+
+// crashPartnerEnv is the partners' environment of sim and serve: the simulators' demo
+// credentials (the simulators read the same variables) and where serve finds each.
+func crashPartnerEnv(paypayURL, linepayURL, nanacoURL string) []string {
+	return []string{"PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
+		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + paypayURL,
+		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
+		"PAYHUB_LINEPAY_BASE_URL=" + linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD",
+		"PAYHUB_NANACO_BASE_URL=" + nanacoURL, "PAYHUB_NANACO_MERCHANT_ID=" + nanacosim.DemoMerchantID,
+		"PAYHUB_NANACO_SECRET=" + nanacosim.DemoSecret}
 }
 
 func (h *crashHarness) startServe(ctx context.Context) error {
@@ -556,9 +596,26 @@ func simJSON(ctx context.Context, method, url string, into any) error {
 
 // simJSONStatus is simJSON for a control call answering another status.
 func simJSONStatus(ctx context.Context, method, url string, want int, into any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	return simSend(ctx, method, url, nil, want, into)
+}
+
+// simSend is a simulator control call with a JSON body (none when body is nil) that must
+// answer status want; its JSON answer is decoded into into (when not nil).
+func simSend(ctx context.Context, method, url string, body any, want int, into any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -829,7 +886,7 @@ func (t *till) work(ctx context.Context, worker int, plan *loadPlan, stats *load
 // as refundable when it succeeded.
 func (t *till) pay(ctx context.Context, worker int, j loadJob, stats *loadStats) *refundable {
 	body := map[string]any{"amount": j.amount, "currency": "JPY", "method": "paypay", "flow": "barcode",
-		"barcode": crashFixtureBarcode, "terminal_id": fmt.Sprintf("till-%02d", worker), "order_id": fmt.Sprintf("crash-%d", j.n)}
+		"barcode": crashFixtureBarcode, "terminal_id": fmt.Sprintf("till-%02d", worker), "order_id": crashOrderID(j.n)}
 	if j.linepay {
 		// The customer opens My Code: a fresh single-use key from the LINE Pay app, or the
 		// simulator's reusable slow one (LINE records its pay crashLinePaySlowPayDelay late).
@@ -846,6 +903,23 @@ func (t *till) pay(ctx context.Context, worker int, j loadJob, stats *loadStats)
 		}
 		body["currency"], body["method"], body["barcode"] = "TWD", "linepay", myCode
 	}
+	if j.nanaco {
+		// The customer holds the card to the till's reader (its number, sometimes its IDm
+		// too), or shows the nanaco app's barcode: the card's 16-digit number.
+		body["method"] = "nanaco"
+		if j.barcode {
+			body["barcode"] = j.card.Number
+			stats.nanacoBarcode.Add(1)
+		} else {
+			delete(body, "barcode")
+			read := map[string]any{"number": j.card.Number}
+			if j.withIDm {
+				read["idm"] = j.card.IDm
+			}
+			body["flow"], body["presented_card"] = "card_present", read
+		}
+		stats.nanaco.Add(1)
+	}
 	if j.capture > 0 {
 		body["capture"] = "manual"
 	}
@@ -858,6 +932,14 @@ func (t *till) pay(ctx context.Context, worker int, j loadJob, stats *loadStats)
 		var answered bool
 		if ans, answered = t.createOrGiveUp(ctx, body, stats); !answered {
 			t.abandon(ctx, body["order_id"].(string), stats)
+			return nil
+		}
+		if j.nanaco && ans.status == http.StatusCreated && ans.str("status") == string(contracts.StatusSucceeded) {
+			// A nanaco sale answers within milliseconds, so its till seldom gives up; the
+			// customer walks away instead and the till voids the sale: the same day, at the
+			// same till, which payhub sends to NCS as a cancel.
+			stats.answered("payment", ans)
+			t.void(ctx, ans, stats)
 			return nil
 		}
 	} else {
@@ -917,7 +999,12 @@ type loadJob struct {
 	linepay bool  // a LINE Pay payment in whole TWD, else PayPay in JPY
 	slow    bool  // LINE Pay with the slow My Code fixture (OneTimeKeySlow)
 	abandon bool  // the till gives up on the create and cancels (see crashtest_abandon.go)
-	target  *refundable
+	// nanaco: a nanaco payment in JPY from card (seeded before the load), read by the
+	// till's reader (flow card_present, withIDm: the read carries the IDm too) or scanned
+	// from the app (barcode).
+	nanaco, barcode, withIDm bool
+	card                     crashNanacoCard
+	target                   *refundable
 }
 
 // step is the smallest amount the job's partner moves, in minor units.
@@ -925,7 +1012,7 @@ func (j loadJob) step() int64 {
 	if j.linepay {
 		return 100
 	}
-	return 1
+	return 1 // PayPay and nanaco: whole yen
 }
 
 // loadPlan hands out the run's payments and refunds in a seeded order: a refund picks a
@@ -941,11 +1028,18 @@ type loadPlan struct {
 	// payRNG draws each payment's partner, amount, capture and whether its till abandons,
 	// in the order payments are issued, so payment n is the same for a seed whatever the
 	// tills' timing.
-	payRNG       *rand.Rand
+	payRNG *rand.Rand
+	// nanacoRNG draws each payment's nanaco choices (whether nanaco, amount, flow), in the
+	// same order, from a stream of its own: payRNG's draws stay what they were without it.
+	nanacoRNG    *rand.Rand
 	manualShare  float64
 	linepayShare float64
 	slowShare    float64
+	nanacoShare  float64
 	abandonShare float64
+	// nanacoIssued counts the nanaco payments drawn so far: they fill the seeded cards in
+	// order, crashNanacoPerCard to a card.
+	nanacoIssued int
 	paymentsLeft int
 	refundsLeft  int
 	inFlight     int
@@ -955,8 +1049,9 @@ type loadPlan struct {
 
 func newLoadPlan(cfg crashConfig) *loadPlan {
 	return &loadPlan{rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c6f6164)), payRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x70617973)),
-		manualShare: cfg.ManualShare, linepayShare: cfg.LinePayShare, slowShare: cfg.LinePaySlowShare, abandonShare: cfg.AbandonShare,
-		paymentsLeft: cfg.Payments, refundsLeft: cfg.Refunds}
+		nanacoRNG:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6e616e61)),
+		manualShare: cfg.ManualShare, linepayShare: cfg.LinePayShare, slowShare: cfg.LinePaySlowShare, nanacoShare: cfg.NanacoShare,
+		abandonShare: cfg.AbandonShare, paymentsLeft: cfg.Payments, refundsLeft: cfg.Refunds}
 }
 
 // next returns the next job; false when none is left (or no payment remains that could
@@ -1020,7 +1115,18 @@ func (p *loadPlan) payment(n int) loadJob {
 		// abandoning tills at all, at least half of its payments are abandoned.
 		j.abandon = j.abandon || (j.slow && p.abandonShare > 0 && abandon < crashSlowAbandonShare)
 	}
-	if manual < p.manualShare {
+	nr := p.nanacoRNG
+	nanaco, barcode, withIDm := nr.Float64(), nr.Float64(), nr.Float64()
+	nanacoYen := crashNanacoMinYen + nr.Int64N(crashNanacoMaxYen-crashNanacoMinYen+1)
+	// Of the payments LINE Pay leaves, nanaco takes its share of all payments.
+	if !j.linepay && p.linepayShare < 1 && nanaco*(1-p.linepayShare) < p.nanacoShare {
+		j.nanaco, j.amount = true, nanacoYen
+		j.card = crashNanacoCardAt(p.nanacoIssued / crashNanacoPerCard)
+		j.barcode = barcode < crashNanacoBarcodeShare
+		j.withIDm = !j.barcode && withIDm < crashNanacoIDmShare
+		p.nanacoIssued++
+	}
+	if manual < p.manualShare && !j.nanaco { // nanaco has no manual capture
 		// Capture all but up to half of it, in the partner's units.
 		units := max(1, j.amount/j.step()/2)
 		j.capture = j.amount - j.step()*int64(kept*float64(units))
@@ -1046,6 +1152,8 @@ type loadStats struct {
 	payments, refunds, captures, retries atomic.Int64
 	// slow counts LINE Pay payments made with the slow My Code.
 	slow atomic.Int64
+	// nanaco counts nanaco payments, nanacoBarcode those of them paid with the app's barcode.
+	nanaco, nanacoBarcode atomic.Int64
 
 	mu       sync.Mutex
 	statuses map[string]int
@@ -1102,8 +1210,8 @@ func (s *loadStats) report(plan *loadPlan) loadReport {
 	}
 	slices.Sort(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d payments (%d with LINE Pay's slow My Code), %d refunds, %d captures sent; %d retries; %d gave up",
-		s.payments.Load(), s.slow.Load(), s.refunds.Load(), s.captures.Load(), s.retries.Load(), len(s.gaveUp))
+	fmt.Fprintf(&b, "%d payments (%d with LINE Pay's slow My Code; %d nanaco, %d of them by barcode), %d refunds, %d captures sent; %d retries; %d gave up",
+		s.payments.Load(), s.slow.Load(), s.nanaco.Load(), s.nanacoBarcode.Load(), s.refunds.Load(), s.captures.Load(), s.retries.Load(), len(s.gaveUp))
 	plan.mu.Lock()
 	if plan.refundsLeft > 0 {
 		fmt.Fprintf(&b, "; %d refunds not sent (no succeeded payment left to refund)", plan.refundsLeft)
@@ -1145,6 +1253,9 @@ type crashCounts struct {
 	CancelKept int
 	// Abandons is what the abandoning tills did (informational).
 	Abandons abandonSummary
+	// Nanaco sums up the seeded nanaco cards (informational; its disagreements are counted
+	// above).
+	Nanaco nanacoSummary
 	// Problems describe each finding.
 	Problems []string
 }
@@ -1189,8 +1300,12 @@ func (c *crashCounts) print(w io.Writer) {
 	if len(accepted) > 0 {
 		byMethod = " (" + strings.Join(accepted, ", ") + ")"
 	}
-	fmt.Fprintf(w, "tills abandoned:    %d payments (%d never written; %d cancels sent: %d accepted%s, %d refused, then %d refunds by the till)\n",
-		a.Abandoned, a.NotWritten, a.CancelsSent, a.CancelsAccepted, byMethod, a.CancelsRefused, a.TillRefunds)
+	fmt.Fprintf(w, "tills abandoned:    %d payments (%d never written; %d cancels sent: %d accepted%s, %d refused, then %d refunds by the till); %d nanaco sales voided\n",
+		a.Abandoned, a.NotWritten, a.CancelsSent, a.CancelsAccepted, byMethod, a.CancelsRefused, a.TillRefunds, a.Voided)
+	if n := c.Nanaco; n.Cards > 0 {
+		fmt.Fprintf(w, "nanaco cards:       %d seeded, %d used: their value fell by ¥%d; payhub took ¥%d less ¥%d refunded = ¥%d\n",
+			n.Cards, n.Used, n.Fell, n.Taken, n.Refunded, n.Taken-n.Refunded)
+	}
 	fmt.Fprintf(w, "payments lost:      %d\n", c.Lost)
 	fmt.Fprintf(w, "charged twice:      %d\n", c.ChargedTwice)
 	fmt.Fprintf(w, "refunds duplicated: %d\n", c.RefundsDuplicated)
@@ -1211,7 +1326,11 @@ func payhubPaymentID(merchantPaymentID string) string {
 // partnerPayment is one payment in a partner's ledger, in the harness's terms, so every
 // partner reconciles the same way.
 type partnerPayment struct {
-	// PartnerRef is the partner-facing id: payhub payment id + "_" + attempt.
+	// PaymentID is the payhub payment it was made for, when the partner does not name it
+	// itself (nanaco: the payment whose attempt carried its key); empty, PartnerRef names it.
+	PaymentID string `json:",omitempty"`
+	// PartnerRef is the partner-facing id: payhub payment id + "_" + attempt (nanaco: the
+	// centerTxnId and the key).
 	PartnerRef string
 	// Status is the partner's own status, for the report.
 	Status string
@@ -1233,6 +1352,8 @@ type partnerPayment struct {
 type partnerRefund struct {
 	ID     string
 	Amount int64
+	// TxnID is the partner's own id for it (nanaco: the REFUND's centerTxnId).
+	TxnID string `json:",omitempty"`
 }
 
 // fromPayPay reads a PayPay simulator ledger entry.
@@ -1304,7 +1425,10 @@ func reconcile(records []payhubRecord, ledger []partnerPayment, cancels map[stri
 	var c crashCounts
 	atPartner := map[string][]partnerPayment{}
 	for _, lp := range ledger {
-		id := payhubPaymentID(lp.PartnerRef)
+		id := lp.PaymentID
+		if id == "" {
+			id = payhubPaymentID(lp.PartnerRef)
+		}
 		atPartner[id] = append(atPartner[id], lp)
 	}
 	known := map[string]bool{}

@@ -47,21 +47,21 @@ type tillCancel struct {
 // abandonReport is what the abandoning tills did during a run.
 type abandonReport struct {
 	// abandoned counts creates a till gave up on; notWritten those whose payment the
-	// till never found.
-	abandoned, notWritten int
+	// till never found; voided the succeeded nanaco sales a till voided (cancels).
+	abandoned, notWritten, voided int
 	// cancels are the payments the tills found, by payment id.
 	cancels map[string]tillCancel
 }
 
 // abandonSummary is abandonReport in numbers, for the verdict.
 type abandonSummary struct {
-	Abandoned, NotWritten, CancelsSent, CancelsAccepted, CancelsRefused, TillRefunds int
+	Abandoned, NotWritten, Voided, CancelsSent, CancelsAccepted, CancelsRefused, TillRefunds int
 	// AcceptedByMethod counts the accepted cancels per payment method.
 	AcceptedByMethod map[string]int
 }
 
 func (r abandonReport) summary() abandonSummary {
-	s := abandonSummary{Abandoned: r.abandoned, NotWritten: r.notWritten, AcceptedByMethod: map[string]int{}}
+	s := abandonSummary{Abandoned: r.abandoned, NotWritten: r.notWritten, Voided: r.voided, AcceptedByMethod: map[string]int{}}
 	for _, c := range r.cancels {
 		if !strings.HasPrefix(c.Answer, "not sent") {
 			s.CancelsSent++
@@ -112,6 +112,12 @@ func (s *loadStats) abandonedCreate() {
 	s.abandons.abandoned++
 }
 
+func (s *loadStats) voidedSale() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.abandons.voided++
+}
+
 func (s *loadStats) notWritten() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -156,6 +162,13 @@ func (t *till) createOrGiveUp(ctx context.Context, body map[string]any, stats *l
 		return ans, false
 	}
 	return ans, true
+}
+
+// void is a till voiding a sale that succeeded (the customer walked away): it cancels it
+// as an abandoning till does, and payhub owes it the same.
+func (t *till) void(ctx context.Context, p apiAnswer, stats *loadStats) {
+	stats.voidedSale()
+	t.cancelAbandoned(ctx, p, stats)
 }
 
 // abandon is the till giving up on order orderID: it finds the payment and cancels it.

@@ -20,6 +20,8 @@ import (
 	"payhub/contracts"
 	"payhub/internal/app"
 	"payhub/internal/auth"
+	"payhub/internal/config"
+	nanacosim "payhub/mocks/nanaco"
 	paypaysim "payhub/mocks/paypay"
 	"payhub/mocks/sim"
 )
@@ -47,20 +49,31 @@ func TestCrashFaultSpecFaultsTheRateInEqualShares(t *testing.T) {
 			}
 		}
 	}
-	// And the engine agrees: about one call in ten is faulted.
+	// And the engine agrees: about one call in ten is faulted, for every partner (nanaco's
+	// NCS included, commit_then_drop among its faults).
 	f := sim.NewFaults(7)
 	if err := f.Set(rules); err != nil {
 		t.Fatal(err)
 	}
 	const calls = 100000
-	faulted := 0
-	for range calls {
-		if _, ok := f.Decide("POST", "/v2/payments"); ok {
-			faulted++
+	for _, path := range []string{"/v2/payments", "/v3/payments/request", "/v4/payments/oneTimeKeys/pay", "/ncs/v1/payments", "/ncs/v1/payments/cancel", "/ncs/v1/refunds"} {
+		faulted := 0
+		kinds := map[sim.FaultKind]bool{}
+		for range calls {
+			if fault, ok := f.Decide("POST", path); ok {
+				faulted++
+				kinds[fault.Kind] = true
+			}
+		}
+		if share := float64(faulted) / calls; share < 0.095 || share > 0.105 {
+			t.Fatalf("%s: faulted %.4f of calls, want about 0.1", path, share)
+		}
+		if len(kinds) != len(crashFaultKinds) || !kinds[sim.FaultCommitThenDrop] {
+			t.Fatalf("%s: fault kinds %v, want all %d of %v", path, kinds, len(crashFaultKinds), crashFaultKinds)
 		}
 	}
-	if share := float64(faulted) / calls; share < 0.095 || share > 0.105 {
-		t.Fatalf("faulted %.4f of calls, want about 0.1", share)
+	if _, ok := f.Decide("GET", "/_sim/ledger"); ok {
+		t.Fatal("a simulator control call was faulted")
 	}
 	if crashFaultSpec(0) != "" {
 		t.Fatal("rate 0 must inject nothing")
@@ -317,9 +330,19 @@ func TestCrashHarnessSmall(t *testing.T) {
 	// Abandoning tills gave up on some payments, among them LINE Pay's slow ones, and
 	// payhub accepted their cancels; a create the till gave up on may never have written
 	// its payment.
-	m = regexp.MustCompile(`(?m)^load: \d+ payments \((\d+) with LINE Pay's slow My Code\)`).FindStringSubmatch(report)
+	m = regexp.MustCompile(`(?m)^load: \d+ payments \((\d+) with LINE Pay's slow My Code; (\d+) nanaco, \d+ of them by barcode\)`).FindStringSubmatch(report)
+	if m == nil || m[1] == "0" || m[2] == "0" {
+		t.Errorf("slow LINE Pay and nanaco payments: got %v, want some", m)
+	}
+	// nanaco took its share (--nanaco-share 0.2 by default), and its cards' value fell by
+	// what payhub took less what it refunded.
+	m = regexp.MustCompile(`(?m)^  nanaco:\s+(\d+) payments, (\d+) refunds$`).FindStringSubmatch(report)
 	if m == nil || m[1] == "0" {
-		t.Errorf("slow LINE Pay payments: got %v, want some", m)
+		t.Errorf("nanaco payments: got %v, want some", m)
+	}
+	m = regexp.MustCompile(`(?m)^nanaco cards:\s+\d+ seeded, \d+ used: their value fell by ¥(\d+); payhub took .* = ¥(\d+)$`).FindStringSubmatch(report)
+	if m == nil || m[1] != m[2] || m[1] == "0" {
+		t.Errorf("nanaco cards: got %v, want the fall equal to payhub's net", m)
 	}
 	m = regexp.MustCompile(`(?m)^tills abandoned:\s+(\d+) payments \((\d+) never written; (\d+) cancels sent: (\d+) accepted`).FindStringSubmatch(report)
 	if m == nil || m[1] == "0" || m[4] == "0" {
@@ -370,10 +393,15 @@ func TestCrashTimingsLetNoLinePayPayLandAfterTheLateWindow(t *testing.T) {
 	if err := serve.Flags().Parse(crashServeFlags); err != nil {
 		t.Fatal(err)
 	}
-	simArgs := crashSimArgs("127.0.0.1:1", "127.0.0.1:2", 0.1, 1)
+	simArgs := crashSimArgs("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", 0.1, 1)
 	simCmd := app.SimCommand(io.Discard)
 	if err := simCmd.Flags().Parse(simArgs[1:]); err != nil {
 		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"paypay-addr": "127.0.0.1:1", "linepay-addr": "127.0.0.1:2", "nanaco-addr": "127.0.0.1:3"} {
+		if got, err := simCmd.Flags().GetString(flag); err != nil || got != want {
+			t.Fatalf("sim --%s %q (%v), want %q", flag, got, err, want)
+		}
 	}
 	duration := func(flags interface {
 		GetDuration(string) (time.Duration, error)
@@ -653,5 +681,327 @@ func TestAbandoningTillRefundsPastTheCancelWindow(t *testing.T) {
 	}
 	if s := got.summary(); s.CancelsSent != 1 || s.CancelsRefused != 1 || s.TillRefunds != 1 || s.CancelsAccepted != 0 {
 		t.Fatalf("summary %+v", s)
+	}
+}
+
+// serve started with the harness's environment offers nanaco, at the simulator the harness
+// names, with the simulator's demo credentials (which the simulator reads from the same
+// environment).
+func TestCrashPartnerEnvOffersNanaco(t *testing.T) {
+	for _, kv := range crashPartnerEnv("http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3") {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	nc, err := config.Nanaco()
+	if err != nil || nc == nil {
+		t.Fatalf("nanaco config %+v, %v", nc, err)
+	}
+	if nc.BaseURL != "http://127.0.0.1:3" || nc.MerchantID != nanacosim.DemoMerchantID || nc.Secret != nanacosim.DemoSecret {
+		t.Fatalf("nanaco config %+v", nc)
+	}
+	creds, err := config.NanacoCredentialsFromEnv(true)
+	if err != nil || creds.MerchantID != nc.MerchantID || creds.Secret != nc.Secret {
+		t.Fatalf("the simulator would read %+v (%v), serve %+v", creds, err, nc)
+	}
+}
+
+// nanaco takes its share of payments from a stream of its own (the other payments are drawn
+// as without it), never with LINE Pay or manual capture, in amounts that let
+// crashNanacoPerCard payments share a card, filling the planned cards in order.
+func TestLoadPlanDrawsNanacoPaymentsThatFitTheirCards(t *testing.T) {
+	if crashNanacoPerCard*crashNanacoMaxYen > crashNanacoCardBalance || crashNanacoCardBalance > nanacosim.BalanceCap {
+		t.Fatalf("%d payments of up to ¥%d do not fit on a card of ¥%d (cap ¥%d)", crashNanacoPerCard, crashNanacoMaxYen, crashNanacoCardBalance, nanacosim.BalanceCap)
+	}
+	cfg := crashConfig{Payments: 2000, Seed: 5, ManualShare: 0.3, LinePayShare: 0.3, NanacoShare: 0.2, LinePaySlowShare: 0.2, AbandonShare: 0.15}
+	drain := func(cfg crashConfig) map[int]loadJob {
+		plan := newLoadPlan(cfg)
+		jobs := map[int]loadJob{}
+		for {
+			j, ok := plan.next(context.Background())
+			if !ok {
+				return jobs
+			}
+			jobs[j.n] = j
+			plan.done(j, nil)
+		}
+	}
+	jobs := drain(cfg)
+	cards, cardOf := planNanaco(cfg)
+	nanaco, barcode, idm := 0, 0, 0
+	perCard, spent := map[string]int{}, map[string]int64{}
+	for n, j := range jobs {
+		if !j.nanaco {
+			if cardOf[crashOrderID(n)] != "" {
+				t.Fatalf("payment %d is not nanaco but planned on card %s", n, cardOf[crashOrderID(n)])
+			}
+			continue
+		}
+		nanaco++
+		switch {
+		case j.linepay || j.slow || j.capture != 0:
+			t.Fatalf("nanaco payment %d: %+v", n, j)
+		case j.amount < crashNanacoMinYen || j.amount > crashNanacoMaxYen:
+			t.Fatalf("nanaco payment %d of ¥%d", n, j.amount)
+		case cardOf[crashOrderID(n)] != j.card.Number:
+			t.Fatalf("payment %d pays with %s, planned %s", n, j.card.Number, cardOf[crashOrderID(n)])
+		case j.barcode && j.withIDm:
+			t.Fatalf("payment %d: a barcode carries no IDm", n)
+		}
+		if j.barcode {
+			barcode++
+		}
+		if j.withIDm {
+			idm++
+		}
+		perCard[j.card.Number]++
+		spent[j.card.Number] += j.amount
+	}
+	if nanaco < 340 || nanaco > 460 {
+		t.Fatalf("%d of 2000 payments nanaco, want about 400", nanaco)
+	}
+	if barcode < nanaco/8 || barcode > nanaco*3/8 || idm < nanaco/4 || idm > nanaco/2 {
+		t.Fatalf("%d of %d nanaco payments by barcode, %d with the IDm", barcode, nanaco, idm)
+	}
+	if len(cards) != (nanaco+crashNanacoPerCard-1)/crashNanacoPerCard || len(perCard) != len(cards) {
+		t.Fatalf("%d cards planned, %d used, for %d payments", len(cards), len(perCard), nanaco)
+	}
+	seen := map[string]bool{}
+	for i, c := range cards {
+		if c != crashNanacoCardAt(i) || seen[c.Number] || seen[c.IDm] || !regexp.MustCompile(`^7[0-9]{15}$`).MatchString(c.Number) {
+			t.Fatalf("card %d: %+v", i, c)
+		}
+		seen[c.Number], seen[c.IDm] = true, true
+		if perCard[c.Number] > crashNanacoPerCard || spent[c.Number] > crashNanacoCardBalance {
+			t.Fatalf("card %s: %d payments of ¥%d", c.Number, perCard[c.Number], spent[c.Number])
+		}
+	}
+	// Without nanaco, the other payments are drawn exactly as with it.
+	cfg.NanacoShare = 0
+	for n, j := range drain(cfg) {
+		if j.nanaco {
+			t.Fatalf("payment %d nanaco with --nanaco-share 0", n)
+		}
+		if with := jobs[n]; !with.nanaco && with != j {
+			t.Fatalf("payment %d: %+v with nanaco, %+v without", n, with, j)
+		}
+	}
+	if err := (crashConfig{Payments: 1, Workers: 1, AbandonAfter: crashAbandonAfter, LinePayShare: 0.7, NanacoShare: 0.4}).validate(); err == nil {
+		t.Fatal("validate takes LINE Pay and nanaco shares above 1 in all")
+	}
+}
+
+// nanaco ledger fixtures: one till, one day, one card.
+const (
+	ncTerminal = "s_till-01"
+	ncDate     = "20261206"
+	ncCard     = "7000900000000000"
+)
+
+func ncRef(seq int) string {
+	return contracts.SequenceRef{Terminal: ncTerminal, BusinessDate: ncDate, Seq: seq}.String()
+}
+
+func ncTxn(n int) string { return fmt.Sprintf("NC%018d", n) }
+
+// ncEntry is an NCS ledger entry: txn is its centerTxnId's number, seq its key's
+// sequence, orig the number of the PAYMENT it gives back (0: none).
+func ncEntry(typ, status string, txn, seq, amount, orig int) nanacosim.LedgerEntry {
+	e := nanacosim.LedgerEntry{CenterTxnID: ncTxn(txn), Type: typ, Status: status, NanacoNumber: ncCard, TerminalID: ncTerminal,
+		BusinessDate: ncDate, TerminalSeq: seq, Amount: amount, RequestedAmount: amount, MerchantRef: ncRef(seq)}
+	if orig > 0 {
+		e.OriginalTxnID = ncTxn(orig)
+	}
+	return e
+}
+
+// ncRecord is a payhub nanaco payment of order crash-n paid under key seq, shown with
+// centerTxnId txn (0: none).
+func ncRecord(n int, status contracts.Status, amount int64, seq, txn int, refunds ...contracts.Refund) payhubRecord {
+	r := succeededRecord(fmt.Sprintf("pay_N%d", n), amount, refunds...)
+	r.Payment.Method, r.Payment.Status, r.Payment.OrderID, r.Payment.PartnerRef = contracts.MethodNanaco, status, crashOrderID(n), ncRef(seq)
+	if txn > 0 {
+		r.Payment.PartnerPaymentID = ncTxn(txn)
+	}
+	if status != contracts.StatusSucceeded {
+		r.Payment.AmountCaptured, r.Payment.AmountRefunded = 0, 0
+	}
+	r.Attempts[0].PartnerRef = ncRef(seq)
+	return r
+}
+
+// ncRefund is a payhub refund sent under key seq, shown with centerTxnId txn.
+func ncRefund(id string, amount int64, status contracts.RefundStatus, seq, txn int) contracts.Refund {
+	r := payhubRefund(id, amount, status)
+	r.PartnerRef, r.PartnerRefundID = ncRef(seq), ncTxn(txn)
+	return r
+}
+
+func TestReconcileNanaco(t *testing.T) {
+	pay := func(txn, seq, amount int) nanacosim.LedgerEntry {
+		return ncEntry(nanacosim.TypePayment, nanacosim.StatusApproved, txn, seq, amount, 0)
+	}
+	refunded := func(e nanacosim.LedgerEntry, amount int) nanacosim.LedgerEntry {
+		e.RefundedAmount, e.Status = amount, nanacosim.StatusRefundedPartial
+		return e
+	}
+	cancelled := func(e nanacosim.LedgerEntry) nanacosim.LedgerEntry {
+		e.Status = nanacosim.StatusCancelled
+		return e
+	}
+	agreeing := func() ([]payhubRecord, []nanacosim.LedgerEntry) {
+		return []payhubRecord{
+				ncRecord(1, contracts.StatusSucceeded, 1000, 1, 1, ncRefund("re_1", 300, contracts.RefundSucceeded, 3, 3)),
+				ncRecord(2, contracts.StatusCanceled, 500, 2, 2),
+				ncRecord(3, contracts.StatusFailed, 700, 4, 0),
+			}, []nanacosim.LedgerEntry{
+				refunded(pay(1, 1, 1000), 300),
+				cancelled(pay(2, 2, 500)),
+				ncEntry(nanacosim.TypeRefund, nanacosim.StatusApproved, 3, 3, 300, 1),
+				ncEntry(nanacosim.TypePaymentCancel, nanacosim.StatusApproved, 4, 500_002, 500, 2),
+			}
+	}
+	cases := []struct {
+		name   string
+		change func(records []payhubRecord, ledger []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry)
+		// fell overrides how much the card's value fell (default: what the ledger moved).
+		fell *int64
+		want crashCounts
+	}{
+		{name: "agreeing"},
+		{name: "two PAYMENTs for one payment",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				r[0].Attempts = append(r[0].Attempts, contracts.Attempt{ID: "att_2", Operation: contracts.OpPay, PartnerRef: ncRef(9), Outcome: contracts.OutcomeFailed})
+				return r, append(l, pay(9, 9, 1000))
+			},
+			want: crashCounts{ChargedTwice: 1, Mismatches: 1}}, // and the card lost ¥1,000 more than payhub took
+		{name: "a PAYMENT of no payhub payment",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				return r, append(l, pay(9, 9, 800))
+			},
+			want: crashCounts{Lost: 1, Mismatches: 1}},
+		{name: "payhub succeeded, NCS has nothing",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				return r, []nanacosim.LedgerEntry{l[1], l[3]} // neither PAYMENT 1 nor its REFUND
+			},
+			want: crashCounts{Lost: 1, Mismatches: 1}}, // and the card lost nothing
+		{name: "a REFUND payhub does not have",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				l[0] = refunded(l[0], 500)
+				return r, append(l, ncEntry(nanacosim.TypeRefund, nanacosim.StatusApproved, 9, 9, 200, 1))
+			},
+			want: crashCounts{RefundsDuplicated: 1, Mismatches: 2}}, // refunded 300 vs 500; the card got ¥200 back
+		{name: "a refund payhub says failed, refunded at NCS",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				r[0].Refunds[0].Status, r[0].Payment.AmountRefunded = contracts.RefundFailed, 0
+				return r, l
+			},
+			want: crashCounts{RefundsDuplicated: 1, Mismatches: 2}},
+		{name: "canceled in payhub, the PAYMENT stands",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				return r, append(l[:1:1], pay(2, 2, 500), l[2])
+			},
+			want: crashCounts{Mismatches: 2}},
+		{name: "CANCELLED without its PAYMENT_CANCEL",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				return r, l[:3]
+			},
+			want: crashCounts{Mismatches: 2}},
+		{name: "another partner_reference",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				r[0].Payment.PartnerPaymentID = ncTxn(77)
+				return r, l
+			},
+			want: crashCounts{Mismatches: 1}},
+		{name: "key and centerTxnId of two payments",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				r[1].Payment.PartnerPaymentID = ncTxn(1)
+				return r, l
+			},
+			want: crashCounts{Mismatches: 1}},
+		{name: "another refund partner_reference",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				r[0].Refunds[0].PartnerRefundID = ncTxn(78)
+				return r, l
+			},
+			want: crashCounts{Mismatches: 1}},
+		{name: "merchantRef is not the key",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				l[2].MerchantRef = "elsewhere"
+				return r, l
+			},
+			want: crashCounts{Mismatches: 1}},
+		{name: "a REFUND of no PAYMENT",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				return r, append(l, ncEntry(nanacosim.TypeRefund, nanacosim.StatusApproved, 9, 9, 200, 55))
+			},
+			want: crashCounts{Lost: 1, Mismatches: 1}}, // and the card got ¥200 payhub never gave
+		{name: "a top-up payhub never asked for",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				return r, append(l, ncEntry(nanacosim.TypeCharge, nanacosim.StatusApproved, 9, 9, 1000, 0))
+			},
+			fell: new(int64(700)), want: crashCounts{Mismatches: 1}},
+		{name: "yen lost on the card",
+			fell: new(int64(701)), want: crashCounts{Mismatches: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			records, ledger := agreeing()
+			if tc.change != nil {
+				records, ledger = tc.change(records, ledger)
+			}
+			var fell int64
+			for _, e := range ledger {
+				switch e.Type {
+				case nanacosim.TypePayment:
+					fell += int64(e.Amount)
+				case nanacosim.TypeRefund, nanacosim.TypePaymentCancel:
+					fell -= int64(e.Amount)
+				}
+			}
+			if tc.fell != nil {
+				fell = *tc.fell
+			}
+			cardOf := map[string]string{}
+			for n := 1; n <= 3; n++ {
+				cardOf[crashOrderID(n)] = ncCard
+			}
+			view := nanacoView{Ledger: ledger, CardOf: cardOf,
+				Seeded: map[string]nanacosim.CardState{ncCard: {NanacoNumber: ncCard, Balance: crashNanacoCardBalance}},
+				Now:    map[string]nanacosim.CardState{ncCard: {NanacoNumber: ncCard, Balance: crashNanacoCardBalance - int(fell)}}}
+			got := reconcile(records, nanacoPayments(ledger, records), nil)
+			got.checkNanaco(records, view)
+			t.Logf("problems:\n%s", strings.Join(got.Problems, "\n"))
+			if got.Lost != tc.want.Lost || got.ChargedTwice != tc.want.ChargedTwice || got.RefundsDuplicated != tc.want.RefundsDuplicated ||
+				got.Unresolved != tc.want.Unresolved || got.Mismatches != tc.want.Mismatches || got.CancelKept != 0 {
+				t.Fatalf("lost %d, twice %d, duplicated %d, unresolved %d, mismatches %d, kept %d; want %d %d %d %d %d 0\n%s",
+					got.Lost, got.ChargedTwice, got.RefundsDuplicated, got.Unresolved, got.Mismatches, got.CancelKept,
+					tc.want.Lost, tc.want.ChargedTwice, tc.want.RefundsDuplicated, tc.want.Unresolved, tc.want.Mismatches,
+					strings.Join(got.Problems, "\n"))
+			}
+			if got.ByMethod[contracts.MethodNanaco] != [2]int{3, 1} {
+				t.Fatalf("by method %v, want nanaco 3 payments, 1 refund", got.ByMethod)
+			}
+			if tc.name == "agreeing" && got.Nanaco != (nanacoSummary{Cards: 1, Used: 1, Fell: 700, Taken: 1000, Refunded: 300}) {
+				t.Fatalf("nanaco summary %+v", got.Nanaco)
+			}
+		})
+	}
+}
+
+// A nanaco payment whose cancel payhub accepted is honoured once NCS has its PAYMENT_CANCEL;
+// a PAYMENT still standing is money kept.
+func TestReconcileNanacoCancelsPayhubAccepted(t *testing.T) {
+	rec := ncRecord(1, contracts.StatusCanceled, 500, 1, 1)
+	accepted := map[string]tillCancel{rec.Payment.ID: {PaymentID: rec.Payment.ID, Method: "nanaco", Answer: "200 canceled", Accepted: true}}
+	payment := ncEntry(nanacosim.TypePayment, nanacosim.StatusCancelled, 1, 1, 500, 0)
+	cancel := ncEntry(nanacosim.TypePaymentCancel, nanacosim.StatusApproved, 2, 500_001, 500, 1)
+	records := []payhubRecord{rec}
+	if got := reconcile(records, nanacoPayments([]nanacosim.LedgerEntry{payment, cancel}, records), accepted); got.failed() {
+		t.Fatalf("problems %q", got.Problems)
+	}
+	payment.Status = nanacosim.StatusApproved
+	got := reconcile(records, nanacoPayments([]nanacosim.LedgerEntry{payment}, records), accepted)
+	if got.CancelKept != 1 || got.Mismatches != 1 {
+		t.Fatalf("kept %d, mismatches %d; want 1, 1\n%s", got.CancelKept, got.Mismatches, strings.Join(got.Problems, "\n"))
 	}
 }
