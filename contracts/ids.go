@@ -22,6 +22,8 @@ const (
 	PrefixPartnerCallback = "pcb"
 	// PrefixInstance prefixes the ids of running payhub processes (Instance).
 	PrefixInstance = "ins"
+	// PrefixTopUp prefixes top-up ids (TopUp).
+	PrefixTopUp = "tu"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -122,8 +122,8 @@ func TestOpenAPIResponseHeaders(t *testing.T) {
 			}
 		}
 	}
-	if ops != 18 {
-		t.Errorf("found %d operations, want 18 (payments 8, notifications 9, nanaco 1)", ops)
+	if ops != 21 {
+		t.Errorf("found %d operations, want 21 (payments 8, notifications 9, nanaco 4)", ops)
 	}
 }
 

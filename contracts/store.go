@@ -131,6 +131,7 @@ type PaymentFilter struct {
 type Store interface {
 	WebhookStore
 	CallbackStore
+	TopUpStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -232,6 +233,7 @@ type Store interface {
 // Tx is one database transaction: a state change, its event and its idempotent response.
 type Tx interface {
 	WebhookTx
+	TopUpTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

@@ -38,6 +38,21 @@ func (e CaptureMethod) Valid() bool {
 	}
 }
 
+// Defines values for CreateNanacoTopUpRequestCurrency.
+const (
+	CreateNanacoTopUpRequestCurrencyJPY CreateNanacoTopUpRequestCurrency = "JPY"
+)
+
+// Valid indicates whether the value is a known member of the CreateNanacoTopUpRequestCurrency enum.
+func (e CreateNanacoTopUpRequestCurrency) Valid() bool {
+	switch e {
+	case CreateNanacoTopUpRequestCurrencyJPY:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeletedWebhookEndpointDeleted.
 const (
 	True DeletedWebhookEndpointDeleted = true
@@ -204,6 +219,11 @@ const (
 	RefundPending           EventType = "refund.pending"
 	RefundSucceeded         EventType = "refund.succeeded"
 	RefundUnknown           EventType = "refund.unknown"
+	TopUpCanceled           EventType = "top_up.canceled"
+	TopUpFailed             EventType = "top_up.failed"
+	TopUpPending            EventType = "top_up.pending"
+	TopUpSucceeded          EventType = "top_up.succeeded"
+	TopUpUnknown            EventType = "top_up.unknown"
 	WebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
 )
 
@@ -238,6 +258,16 @@ func (e EventType) Valid() bool {
 		return true
 	case RefundUnknown:
 		return true
+	case TopUpCanceled:
+		return true
+	case TopUpFailed:
+		return true
+	case TopUpPending:
+		return true
+	case TopUpSucceeded:
+		return true
+	case TopUpUnknown:
+		return true
 	case WebhookEndpointDisabled:
 		return true
 	default:
@@ -247,13 +277,13 @@ func (e EventType) Valid() bool {
 
 // Defines values for NanacoBalanceCurrency.
 const (
-	JPY NanacoBalanceCurrency = "JPY"
+	NanacoBalanceCurrencyJPY NanacoBalanceCurrency = "JPY"
 )
 
 // Valid indicates whether the value is a known member of the NanacoBalanceCurrency enum.
 func (e NanacoBalanceCurrency) Valid() bool {
 	switch e {
-	case JPY:
+	case NanacoBalanceCurrencyJPY:
 		return true
 	default:
 		return false
@@ -497,6 +527,102 @@ func (e ResolutionState) Valid() bool {
 	}
 }
 
+// Defines values for TopUpCreditedTo.
+const (
+	Balance    TopUpCreditedTo = "balance"
+	CenterHeld TopUpCreditedTo = "center_held"
+)
+
+// Valid indicates whether the value is a known member of the TopUpCreditedTo enum.
+func (e TopUpCreditedTo) Valid() bool {
+	switch e {
+	case Balance:
+		return true
+	case CenterHeld:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TopUpCurrency.
+const (
+	TopUpCurrencyJPY TopUpCurrency = "JPY"
+)
+
+// Valid indicates whether the value is a known member of the TopUpCurrency enum.
+func (e TopUpCurrency) Valid() bool {
+	switch e {
+	case TopUpCurrencyJPY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TopUpObject.
+const (
+	TopUpObjectTopUp TopUpObject = "top_up"
+)
+
+// Valid indicates whether the value is a known member of the TopUpObject enum.
+func (e TopUpObject) Valid() bool {
+	switch e {
+	case TopUpObjectTopUp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TopUpFunding.
+const (
+	Cash   TopUpFunding = "cash"
+	Credit TopUpFunding = "credit"
+	Points TopUpFunding = "points"
+)
+
+// Valid indicates whether the value is a known member of the TopUpFunding enum.
+func (e TopUpFunding) Valid() bool {
+	switch e {
+	case Cash:
+		return true
+	case Credit:
+		return true
+	case Points:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TopUpStatus.
+const (
+	TopUpStatusCanceled  TopUpStatus = "canceled"
+	TopUpStatusFailed    TopUpStatus = "failed"
+	TopUpStatusPending   TopUpStatus = "pending"
+	TopUpStatusSucceeded TopUpStatus = "succeeded"
+	TopUpStatusUnknown   TopUpStatus = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the TopUpStatus enum.
+func (e TopUpStatus) Valid() bool {
+	switch e {
+	case TopUpStatusCanceled:
+		return true
+	case TopUpStatusFailed:
+		return true
+	case TopUpStatusPending:
+		return true
+	case TopUpStatusSucceeded:
+		return true
+	case TopUpStatusUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookEndpointObject.
 const (
 	WebhookEndpointObjectWebhookEndpoint WebhookEndpointObject = "webhook_endpoint"
@@ -637,6 +763,28 @@ type CardDetails struct {
 	Expiry *string `json:"expiry,omitempty"`
 	Last4  *string `json:"last4,omitempty"`
 }
+
+// CreateNanacoTopUpRequest Example: {"amount":5000,"currency":"JPY","funding":"cash","presented_card":{"number":"7000000000000001"},"terminal_id":"till-07"}
+type CreateNanacoTopUpRequest struct {
+	// Amount The value to load, in yen.
+	Amount   int64                            `json:"amount"`
+	Currency CreateNanacoTopUpRequestCurrency `json:"currency"`
+
+	// Funding Where the value comes from: `cash` at the till, or the card's `points`. `credit` is
+	// listed only to be refused: credit-card top-ups are not offered (422
+	// `method_not_supported`).
+	Funding TopUpFunding `json:"funding"`
+
+	// PresentedCard What the till's reader read (flow `card_present` only, required there): the e-money
+	// card's number and/or its FeliCa chip id. Never stored, logged or echoed in full.
+	PresentedCard PresentedCard `json:"presented_card"`
+
+	// TerminalId The till that takes the payment; store-supplied data, never a key.
+	TerminalId TerminalId `json:"terminal_id"`
+}
+
+// CreateNanacoTopUpRequestCurrency defines model for CreateNanacoTopUpRequest.Currency.
+type CreateNanacoTopUpRequestCurrency string
 
 // CreatePaymentRequest Example: {"amount":1200,"barcode":"281234567890123456","currency":"JPY","flow":"barcode","method":"paypay","order_id":"ord-2026-11-28-0042","terminal_id":"till-07"}
 type CreatePaymentRequest struct {
@@ -1273,6 +1421,87 @@ type ResolutionState string
 // TerminalId The till that takes the payment; store-supplied data, never a key.
 type TerminalId = string
 
+// TopUp One top-up of a presented nanaco card.
+type TopUp struct {
+	// Amount The value loaded, in yen.
+	Amount int64 `json:"amount"`
+
+	// CancelPending Present (true) while a cancel of this top-up was sent and its answer is awaited.
+	CancelPending *bool `json:"cancel_pending,omitempty"`
+
+	// CanceledAt When the top-up was cancelled.
+	CanceledAt *time.Time `json:"canceled_at,omitempty"`
+
+	// CardLast4 The last 4 digits of the card's number, when the reader gave the number.
+	CardLast4 *string   `json:"card_last4,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreditedTo Where the value landed, once `succeeded`: `balance` (on the card, spendable at
+	// once) or `center_held` (held by nanaco until the card's next balance-check tap).
+	CreditedTo *TopUpCreditedTo `json:"credited_to,omitempty"`
+	Currency   TopUpCurrency    `json:"currency"`
+
+	// FailureCode payhub's stable reason, present when the status is `failed`.
+	FailureCode *string `json:"failure_code,omitempty"`
+
+	// FailureMessage A human-readable explanation of `failure_code`.
+	FailureMessage *string `json:"failure_message,omitempty"`
+
+	// Funding Where the value comes from: `cash` at the till, or the card's `points`. `credit` is
+	// listed only to be refused: credit-card top-ups are not offered (422
+	// `method_not_supported`).
+	Funding TopUpFunding `json:"funding"`
+
+	// Id The top-up's id, `tu_` + ULID.
+	Id     string      `json:"id"`
+	Object TopUpObject `json:"object"`
+
+	// PartnerReference nanaco's id of the top-up (the centre's transaction id), once known.
+	PartnerReference *string `json:"partner_reference,omitempty"`
+
+	// Resolution Present while the status is `unknown`: payhub is settling the outcome with the partner
+	// by the partner's rules (query, then reverse what stays open). **Do not charge the
+	// customer again by any method**; poll `GET /v1/payments/{id}` or wait for the event.
+	Resolution *Resolution `json:"resolution,omitempty"`
+
+	// Status Where a top-up stands. Treat a value not listed here as not final.
+	// - `pending`: the call to nanaco is in flight.
+	// - `succeeded`: the value was credited (`credited_to` says where).
+	// - `failed`: nothing was credited; `failure_code` says why.
+	// - `unknown`: nanaco may or may not have credited it; do not top up again, the result
+	//   follows.
+	// - `canceled`: a succeeded top-up taken off the card again the same day.
+	Status TopUpStatus `json:"status"`
+
+	// TerminalId The till that made the top-up; only it may cancel it, the same day.
+	TerminalId string    `json:"terminal_id"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// TopUpCreditedTo Where the value landed, once `succeeded`: `balance` (on the card, spendable at
+// once) or `center_held` (held by nanaco until the card's next balance-check tap).
+type TopUpCreditedTo string
+
+// TopUpCurrency defines model for TopUp.Currency.
+type TopUpCurrency string
+
+// TopUpObject defines model for TopUp.Object.
+type TopUpObject string
+
+// TopUpFunding Where the value comes from: `cash` at the till, or the card's `points`. `credit` is
+// listed only to be refused: credit-card top-ups are not offered (422
+// `method_not_supported`).
+type TopUpFunding string
+
+// TopUpStatus Where a top-up stands. Treat a value not listed here as not final.
+//   - `pending`: the call to nanaco is in flight.
+//   - `succeeded`: the value was credited (`credited_to` says where).
+//   - `failed`: nothing was credited; `failure_code` says why.
+//   - `unknown`: nanaco may or may not have credited it; do not top up again, the result
+//     follows.
+//   - `canceled`: a succeeded top-up taken off the card again the same day.
+type TopUpStatus string
+
 // WebhookEndpoint defines model for WebhookEndpoint.
 type WebhookEndpoint struct {
 	CreatedAt      time.Time `json:"created_at"`
@@ -1366,6 +1595,9 @@ type IdempotencyKey = string
 // PaymentIdPath defines model for PaymentIdPath.
 type PaymentIdPath = string
 
+// TopUpIdPath defines model for TopUpIdPath.
+type TopUpIdPath = string
+
 // WebhookEndpointIdPath defines model for WebhookEndpointIdPath.
 type WebhookEndpointIdPath = string
 
@@ -1415,6 +1647,24 @@ type UnsupportedMediaType = Problem
 
 // RedeliverEventParams defines parameters for RedeliverEvent.
 type RedeliverEventParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// CreateNanacoTopUpParams defines parameters for CreateNanacoTopUp.
+type CreateNanacoTopUpParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// CancelNanacoTopUpParams defines parameters for CancelNanacoTopUp.
+type CancelNanacoTopUpParams struct {
 	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
 	// with the same key and body never executes the request twice; the first response is
 	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
@@ -1536,6 +1786,9 @@ type RedeliverEventJSONRequestBody = RedeliverEventRequest
 
 // InquireNanacoBalanceJSONRequestBody defines body for InquireNanacoBalance for application/json ContentType.
 type InquireNanacoBalanceJSONRequestBody = NanacoBalanceRequest
+
+// CreateNanacoTopUpJSONRequestBody defines body for CreateNanacoTopUp for application/json ContentType.
+type CreateNanacoTopUpJSONRequestBody = CreateNanacoTopUpRequest
 
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody = CreatePaymentRequest
@@ -1690,6 +1943,15 @@ type ServerInterface interface {
 	// InquireNanacoBalance Ask what a presented nanaco card holds
 	// (POST /v1/nanaco/balance)
 	InquireNanacoBalance(c *gin.Context)
+	// CreateNanacoTopUp Top up a presented nanaco card
+	// (POST /v1/nanaco/top-ups)
+	CreateNanacoTopUp(c *gin.Context, params CreateNanacoTopUpParams)
+	// GetNanacoTopUp Get a top-up
+	// (GET /v1/nanaco/top-ups/{id})
+	GetNanacoTopUp(c *gin.Context, id TopUpIdPath)
+	// CancelNanacoTopUp Cancel a top-up the same day
+	// (POST /v1/nanaco/top-ups/{id}/cancel)
+	CancelNanacoTopUp(c *gin.Context, id TopUpIdPath, params CancelNanacoTopUpParams)
 	// ListPayments List payments
 	// (GET /v1/payments)
 	ListPayments(c *gin.Context, params ListPaymentsParams)
@@ -1834,6 +2096,126 @@ func (siw *ServerInterfaceWrapper) InquireNanacoBalance(c *gin.Context) {
 	}
 
 	siw.Handler.InquireNanacoBalance(c)
+}
+
+// CreateNanacoTopUp operation middleware
+func (siw *ServerInterfaceWrapper) CreateNanacoTopUp(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateNanacoTopUpParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateNanacoTopUp(c, params)
+}
+
+// GetNanacoTopUp operation middleware
+func (siw *ServerInterfaceWrapper) GetNanacoTopUp(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id TopUpIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetNanacoTopUp(c, id)
+}
+
+// CancelNanacoTopUp operation middleware
+func (siw *ServerInterfaceWrapper) CancelNanacoTopUp(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id TopUpIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CancelNanacoTopUpParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CancelNanacoTopUp(c, id, params)
 }
 
 // ListPayments operation middleware
@@ -2491,6 +2873,9 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/v1/payments/:id/capture", wrapper.CapturePayment)
 	router.GET(options.BaseURL+"/v1/refunds/:id", wrapper.GetRefund)
 	router.POST(options.BaseURL+"/v1/nanaco/balance", wrapper.InquireNanacoBalance)
+	router.POST(options.BaseURL+"/v1/nanaco/top-ups", wrapper.CreateNanacoTopUp)
+	router.GET(options.BaseURL+"/v1/nanaco/top-ups/:id", wrapper.GetNanacoTopUp)
+	router.POST(options.BaseURL+"/v1/nanaco/top-ups/:id/cancel", wrapper.CancelNanacoTopUp)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint)
 	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint)
@@ -2507,252 +2892,279 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchu3ljZ8KyjOVJn0NGlKlp2YrPmh+JAt7zjWyPL484T+2GA3SCJqAp0GWjR3ylW5h5lbmLmQuZRc",
-	"yVtYC0Cjm01KcmznMNo/sq1mH3BcWIdnPevnTiJXuRRMaNUZ/dxZMpqyAv55fHrS/3dWKC6F+TNlKil4",
-	"ruHPzvmSkePTE3KJN5Bu/Pbt27f9Fy/6T57EPaKXjBRM5VIoRrgiBRMpK1hKuBh0oo5KlmxFzVtzqjUr",
-	"zBv//x+G/Ufvfj760Md/HFb/+OdO1NGbnHVGHaULLhadDx+izknKVrnUTOj+GcszumHpdjtjXZQsJusl",
-	"E0QvuTKNMY1TWprm+DbKOaGCMFpknBWkYD+VTGmy5nqJt9MVm4jYfzLZ9P/ONnFECvvlMaEzxYQmUhBK",
-	"5rxQmrD3LClNOwYTUes0E+WqM/qhY9rWedfWtzOmi03/eK5Zsd2nVyyRIlVES7KmXJMZm8vCjLcuNlws",
-	"6gO84oKvzOeG/jtcaLZgBXzo/+ufYV/7J2n7LNuxuKMIT0nXDEZCs4wV5sKccE2g25QoKhiRgkWEZYoR",
-	"ShZMsIJqlpqrvbG5leY5o4UiXJBMLhShIiV5IWcZW5GZTDlTA3KML+Qp0UuqSUKLgjNFqPlXSkS5mrEC",
-	"l1Se0YSlZLYxI14wtTQfgncKdskKwpKlNF8vzMcWLK0PTHPQP0SdnBZ0xbRd/08vmdAn6SnVy/aRYeYG",
-	"Oy4xu9TTmPwLef3dyZNeBIsmXrPZUsqLPk9js8C4ViRlGb9khe3pimZzWazMvkgJFWrNCkWOhkckFlJP",
-	"57IUaWxazc0nc9OQqCPoCiYx7UQdMze8MOveLKV9vQu2S7L5O9u09yjJOHbpgm3IXBa4Zdxu6CrGSPAa",
-	"M43ayoHgXb0BObNLcSJqOwhea+ZnJtONmyTYJExZkYFf0muesDFcwq0UyJKJcHsOt2fcIgdGBLY9NIRy",
-	"wVLoDNUkY1RpcnhElrIsFOnmdLMsZyPy1eFEwKUeoWbT1VpjJGTGNEtxH8NkoJyspqMhGfbOzYq+/46J",
-	"hVlWhw8eRGaLur8P2oTBKd2srliKOd7iFmNON9VivO5Ci0jGL8z+mYhSXAi5FmY/BX3+jQvwDe6GpyLN",
-	"Jb9iZ9l7XH/W7Obd+TT75oO5GdceCIVvaGoFpvkrkcKsO/NPmucZT6jpxD0r0v7lR4VHZ/X6fy7YvDPq",
-	"/NO96tS9h7+qe6f4FH50pxw2os93f0RiLi5pxtOp/Tkm3Wpwnr96+X1E3GTOOcvSiKQlNpRNxAXbRAQ/",
-	"Ty65zKD1kd1WrChkoX54F/ciEvNqeU8v2Ga64kpxsYijidj6zbYojqrGJWWhZGGu0JxPrc4wLYUq81wW",
-	"mqUxLrPd2kfbwNm774W3thxp+x6t3QsD/1iKecaTLzq9LUM4LRWL8bi9YJs7ystBvwiU5llGilIILhYj",
-	"PP1JRjUrejArduiVptq8SUhNaJbJNShhIN/k7EeWmD1m7ilVz5yUcUJFwrLpmotUrqc5VYql2JCJyGmh",
-	"BZz8eBfBu0xr5CUrTCPmpTDvV5rRtDcgr8zX4bKimSIU1BQrvfF8YRPhjoZPuAZ26Ib73tD2yG9eTc9k",
-	"MeNpysSXlhaoo5EV3RAz86mEo3xEYlB8p0ZMLgoqtJtcouUFE7AWjC7JFTwG0+OUAlwfc9ejmHQLmbHe",
-	"H2bnnghjSdDsqRFcX3b72i9PQWbGI6OP0jLTZiPwFE7nZTkbkBPQl9dUkYJyxVKra3g7gczYggpzT03N",
-	"sRvFq1BjkixZcgHX7MFvZfa3T89jZw4kS1osuFgQuqBc/AX31vdSPzMn/Red6kq/GBmD0StKRU0nicwF",
-	"KqResgJ31B1lxe3gj7FZTukmkzQ9l/I7WizYFx1Do/1PtZTTzHw6HtWUbTAN7IECP2R8xf8oo/aKFZc8",
-	"Ya8FvaQ8o7Psyw6cPX+nZfV9O3r2F3MuG7k9M+NJkyVLScEXS02EXKNhLPXSyAQjg1Ip2NiIGaM4oCSK",
-	"A79DTJT1M2zZcAMSKxyJRlNQ0IH0UpoWGsSPSF2zoE1oBlNNZ1QxsmGadON7BaPp5h8xUXSjiJK98e6W",
-	"brfm04m2httl35Phrb95XZ1L+YKKjb2svuiiKqhmU9hkzAg1LSVZUbFxG1KNyZUrZPBnH//XgpZ6KQv+",
-	"D/Zlj5MSPsyEBosstbsZdDEw9NDMiojV5s2xwt7nxnT9ZGP+5s2b/nHQiBYf6jeMFkZPMdrNv046zrSA",
-	"Zk46cWe/3f9bpyYvZMKUMiLmqdBcb35Hy3vNsqxvj/lZqQN5a2TUaNtQLliJBpSTVtFEpHw+Z4XR2uyb",
-	"jYWNptOUvU8YS9U0obkuCwZWNF3JUuipLPVUzqcFFQsGhndSFgV8yCgllSkdkXjF9FKmjesDciw2ROas",
-	"gLFyfhPzIlqkUyOS4QmaJCwHwwC85kZc51QvI/JTyYpNRLa84GZVwrHtfLXrJdUTkUl5oaxPqea87R7c",
-	"//WX/zx4RFK+MG+Xc3cDF2mpvJCnBBf9d+VSoMprxm7BdUQWhSxz9O0KqcEyoUYalQXXG5LIlJEuRY8H",
-	"EdTMVpxcJmZokstLGDx389TcDD+YQcAWxhH59Zf/6fnzTNMLprCFsOYVkSLbRHC0gW3LFFFlsiTUHFJW",
-	"j0EtnIoNnmPg/0W7HSIPlVf6r6eZv64cOy9Yyuk5yIQvKlZ9A6Yr04KpEUtWujoN02zcOGyH+X78h9A0",
-	"PziJCm14DM4W6wUOvI80TblpOM1OC7OtNWeqM5rTTLGokweXfu4UjKq2MN6b5aYKh1mvjorIvGCMaPZe",
-	"j8kFyzWhKjQ27yjnJkKP4RTfDkPX9G1vHwf2ClpDZqAeo6h7ATILmwjWc2fUoaWWK6p50om2Gs7QibWS",
-	"gsF0mk0qRiT2z8SVqmgbPibxioqSZjFsYOIPfUW6S5mlaiIg5FCKVI3JKd2c0g3JC9Z3N0J3e7Dvw1GD",
-	"9it0vsFHJyI+ffnqnNy7PLhnv63u/czTD/fszbE50sm8zDIjCLgABR6sRjsHREtSsIwZHdl8yjQPJYUL",
-	"HoZjg71qCSX60f1NqwcPoO3V8ze5Jisj97R0oxARqslKKvAdVQOcEnzHmMgV15qlZMWoUISaATCScUDw",
-	"pFXa/O16jHE+GAVQeMzJSzWGMB8edaIqunnQGt1sWWtF+oRpyjN15Rg0FxzV7jy4YCxXhM5kid3EkwFv",
-	"4Cnp4vGLR0rci/AcBUfB2Ea9zFN41kSNY0sWeMaY7tZnYVZQsSNGCw2A36utigahOfwUMUcmGywGJP73",
-	"k1fHsFG3FgrolS1xwadw3bw3fvv2xQt4uCVq/89t78yo0kc7wvztQf3tGSsY1Tddvuw9XeVonLu1e3A4",
-	"HEadGS3MKHdGncOvDw7vHz14+NXXj4b4r07UcRpVZ9R5fvrWLLhMrjsj/1jUWVkp1cnpJqebTtSRRcqK",
-	"KTfXZJH2D4eHD/sHB/3Dr/vD4dGh6SQrVlzQDO/RPMv6w69M1xqbLMvA4V5oTrOaGGxdj6/yjGuiAVcR",
-	"gYsQFYv+Jc1KRrCdClclvNqoH11BBU1kb+QAEYzMaGYkDtrsS2mkUMpmXIMSZ+5Ab7B16ZvNOac842Ix",
-	"rvkfjf1gdCDQXp0MtIprwRLGL0ELNivUXfYqbo/MmGmg/SGOvICFEEcis4wlWqE3GkSEc62t6WZAXsI/",
-	"XYdRHwM/q5H+R4eHu9RhkKZ2vc2kzBiFc3uXsHtjx4MkpdJyxQrTdxW5YIpbOneM1SZkQUqBbqttmUXf",
-	"o8x6VP1vvyQL1m3r7jdyQxlThKVkXshVrZl3FMmXUrABObNRT+9Qju1rY2LWeUTCGBEM8Jor1rrfv47u",
-	"H7ZveTurV2lv9UMfniusRdneSWMHZ6xv5rZSxJsdnRVyrVhBFlLjQHz74iWxsoN8SzVbUzNBaLgK/ATp",
-	"xi/KTHO7kgcLps/N73FkzY/7QzOjpWaq1xjDmpyH4ZuI7fFzp4aV/JUtYSyuUcM2Mvs4PA8mgorNGneh",
-	"IDS0RXGlp8E632HH4dnqnAoTgUE9c2ib4ZFm91egGZQikTVOwOEAMBrcLuFCOO7/B+3/Y9h/9C/3/nU6",
-	"GPXNqjh88HDHsvCS9Yp14e774ITvFVYAztozc+sHEM/UDMBVj71w932oRPq1PlQt2Eru73/wpbnvJEWB",
-	"zxQTxigxM3W1gWPvNkpLB4AIuizEtCyy7S3yDARowVJesERb/bbrcA4ox3ujSms1UoEuGMGlZVeoYgAr",
-	"g6Df9qaChRLqFksqUpYaUTujyQXpYgzK7qMpT2NC0xQXGrwT/Ae9ATkWhM6UzErNSLzUOlcxeX32HSxk",
-	"o1IlBUuZMMegMutvXtAF7ExYgaGBMTz6umWp1c7b/UN8bm/F6SkVK6Y1Vd++og1v4yLhBQNfTsK8VA2G",
-	"LuPiwui+SWLOlDYJjHegAG7YTw+ProYGVUCWH9zBFew1v7btXnq3U786A+/T57MO0LvlD8vKkHRtbRoG",
-	"RhZZz4kFOsAb6CxjNzYEomuav/iJ0Pz9WIsWxrSBd/q4wa21tw4dGw7btPhLs/fMZdW+cuEnnBLQyqqB",
-	"N6J+leuN+wWsM0BRabZSV20lQEuCo+cDjNkJPnRYNZIWBQW53irA3oAgquCRZCHHXjpoSSjJy1nGEyNT",
-	"CqbU4BqyoLFBzHdbt0BwNtUbdfLqJTk6PPiK0Cxf0hnTPPErFo7nsbVrEdrC0Vta6X+k+/z0LVlSRYQU",
-	"rGfa7E0Ta2E0TtR3P99vP0CfMIAgNhYV2FaNBQP3BTBjXZTsXZumi8Jt60t2YAKcssWxTh0srx2zHA61",
-	"fUeEcDvXprbBf4IzvjnW2qy+7Q5R/IGlUwq/+q2fUs36mq9YqzVrmzrd0UnmQCLtAsF+FGwdow1RACBL",
-	"Whj1M6NKjYkos8x5yJ3lw9IBeSkYkfOJiE3TZKnBtyyFYAmcKPhGc1FnygJGIhLbVT21Sl3soKl3lFvw",
-	"E7EojaLo1T7YMKax5uzMWAo4vToSxb2FJLLMIPpLFF+IXkRkMRGwu6aTcji8nyAEDP5tzAGAL9gIAdqQ",
-	"a4oe08P370kXfQnw+IPh/bg3IC/AE2ZGhimyopuJmDE8/tFOTNHpQpSmG/R32d5lcqHwZDcDiiF1BGXu",
-	"kG07JhQag724ElOKt9kNXM2jkK7HCV3BMbOjScHJsqM1GcUQEMrN7ce295iVfJupXXo33WN+cOprP6rv",
-	"n1rLrrEdv+OqTcZYDftaB0Nzg3/YPhCWVE1XEo3GbTEl2HttEaTmhiuXyfbYZqYX1x9P6F7QqnoT2kYN",
-	"IGePWw30Y7PaZhmLyIomSy5Yv2AU9Bif+WDW4YCYx/EYQUOsYBC4GhPB1nAL7CsyMyZhCpLm7yzXhP1U",
-	"0syq2CBodEETrQa+STFJpFCamkOqC1E0lzOhmdK9ulO5gSaGxdWK/G35xT4LsOsQ9mvWYDvqtxN1GgHw",
-	"TtTZAiiiumdhlFHHI7BamzAtFQtaAOhXoxK3oFo7UaeORILmtAWOWr6EcV2AkrfGbTvOkVQL2wbKed0b",
-	"5VX1rcthiyo3ZLulb5oToDlgHMLzANSNLQiRGfNtNI8RFeY1tme107vaa5XW1+4vowKzZAgVQpYiYYp0",
-	"Y9PuAW6e2OVjFUzJskiYOWltAAAe7A3I92xttdbGuWL11EIRvhDSHoZSYC7JhqQSDqwLIdcDb5YO7Erw",
-	"5ywEAicik2LBCkg9QpcM4JsDbwtuyrSQec5Sf65ak8E7S71tvOZZNgFsAL6qh8cgOmfNIaiIkniyVt1Y",
-	"F0YTF3D8cg1hBvNCs9/q29R1xkIjcD+6i1amqSkFjSP4JQC5VBe96hJcQyUluICdqF2y0Metm5zsaHne",
-	"jXrwg4BdY84oYRuLQzrImUixX/ZC2E57yTfT/l01qamxDlIOAJL2VfyMsyx92q4RHnsxDe4NKZiFFdhV",
-	"anu7Ha5p99fCruBmqqVYVAFKm5vRPCJaAzUrphRd3PjdZlEtyxUVqvWtMExt2YbPX738nthfSffs2WPy",
-	"8NHwoOf6L+dznCn3HdQN71lf/qBz1bHrPhx1fIgF+9d20L4I/HvtVnTNRn7QaiO3OJetS8wY/gDvIRds",
-	"cw83q/kc6bqo5uGQMKGNgdqLXILhjCYX1hwNWxKYvlUHvocAzDcYdNnWrGbVD7uiD8YGgGA1OG2NSqDM",
-	"XgHfygbjhlvekW0FFA6QfeqyucGqymxEYiNLLgEno0r4HtowmVRg4Kz4oqAaMoLcH3hDkkmFwZaXEHEX",
-	"/lXYk5xuVC0SE7iMmVkX0yXL0h3jgdEsOxre/WZe29UFFWrOChWRBZ9r1RsZibqSl0wRKay6BLdSveXx",
-	"NOqeC4z1Ldae5iGSdcZg1B3MB3twnWEPXA1OmD8/fdsqlVb0/RRA/MwBjXf411bu7IP+mBWh6QVzCCSu",
-	"Ffnf/34wjIbDIUlofs0Fsq1F42hP3RJ9t0uI7F9Qds7wzmu1ZZeaHrg5w9Uc+U1UX0JbA+qb++6qffpx",
-	"rrvf6O3/SDd2U7rWG9HaVfZeHyeatztIm0HPVakwnUiSORdcLQklcUPliJ2Dd/tUTBnLMy4utj/1Mmei",
-	"hl24owjNc4IRjWyzG7RgvtsasHUBQoiPapkrspbFBQJq5zV1TRkxFC7Gvc6lnwpADbZHYs6tRwZcrCJl",
-	"BTqP/u0M7by297mwzXSPZ1RLCM/sinh2q9hPr/Ub2irp+9ZRtRLQkdtYS/CK/Suo3RTokzjlKs/oZvpT",
-	"EY+IWso1iYNRjGtjRGQ9sEvsw6QrCyJzJiaCkNitpLh5uwt4G9O2H8TERnsHUMvqVmhSXeOu2t+p5qtV",
-	"Brp4X3sU2+UCmZuq2NEYf+gbUy/jDEPDkbU5KCQ57Aq+Dqaje/13Px9ED3dgcGzgcrs9lYMRzQJNzbls",
-	"zBFZgHprdN2dG/mzwyS2j6QGbmTPiSjnHkwCjkvABpLukJRC8wzAKmOSMQX4GFHdizkOlFgUjgO1WXhx",
-	"gLgBJACafo7GwBgn5KZ9cdCYNpIPjV7J+odJN64BheIewnVY2tKfkbdLfe4u0VJeRFX+DFXbeJxxC/bG",
-	"D9GKi1IRrieiBsL5HqCMHvPQrg9d7U71w2LGlu3aROXKzLA3CKvA3c7w4rW14oYFu3sTE6ouMLbtcqGX",
-	"PLMuiFIncsVg5RlxBXLLOgxSlnAbEy/MwlGA8PCPcB266pnWGet5AIl9oIbFtRwsa8RgFbJcLEcTwTWB",
-	"UH7s7PYYsKWxH7LYY9cxhG+xqLON+1bXpnJj5HQiYjqjIpWCpdPZZgojALj/2NrcU9uDqW1kGvcQdjLP",
-	"6MI6PKhz9RgBMxF1A3psB9CC5JlG8wbQvQVbUS6U245pVMMxyLWYCOeIoTaOqyonDQbpIS/d6P6gEK/p",
-	"prcLANYCbW4PFDk3EUurNFyq/MXBHnjU9Hqgk1aU1NUPVRhX8wgEo28WPfsotA7lmelZu9/DTwV6w+26",
-	"iojVTys8oo3NcEViGyobgUsBKA1UOZ/zhDOhpzDdPm8jZUnGhTU5PZIspKII3MxhGG4iYptQZW6yDtbw",
-	"OQCFoJPVWcCeQWMKtnBiTV3nWi3Yj/aaS62pTGb0ZoJjwbnz0Zu5wwZ2g7rT53OMPp0qqMDe5xkVmOFj",
-	"jsFwWuJrjXfruv0ILNZu7EzFVQPDVnHVNLQc89MPw/6j4/7fnv/9xfen/fN/7//Hu58Pd2DMviD4CwJC",
-	"1BtNNMtezjujH66rXnc+vIuua2mNgzlzJ0wwaU3Ty9JvCZtagKxk27HMVgvfzkyrWhvC3a6t10ZO5uOR",
-	"icReut3/SHm634xzGoyLdoTHIBh0cBBd34pz+3U3sLYyROVakIKpMtPWQsGzK6NKB7nXWWaR2BixGez7",
-	"qh+j63yaV4gxd9J0bXqKC2ycGBn03cn3TwlcBf8XLomTNO5FEwHwPRiiWiOtIpBIkfCMg9wYkONsDQc2",
-	"wXaP/IvvKHLwqA9JeISnaiKs3gt6JgXCIYdkxSQJ9p4a491oGOA/RTKRXS6/ggEscE+yldtLZ9WdH6JO",
-	"5ci8xi5+hTd/cKHGvWu6NuYzlkmxAPRUt8JZOzY8OHJ2GN91X04LKsso2xANMvp5fWVfewuVeXrDk34v",
-	"osD709qAhU1bbFt1b4IPt3SfYPxbNO+a4lLrW5sHIjx6Ws3CmmRFDLbZYiNwETgY/KgyfBycvvIfLZEQ",
-	"rdXVMBGEdN3Fvve59cYBxN4S6UHuNnwVVAN7b/BpUFcpilG65a5gfVSJwdVrzArzeZfXcUeZhjxjGX9M",
-	"zbfrzr9aE3yKhZNeYEUqIGnUAPXFRoK/xtsfuixE6KhpQl4rT00cnJCxDX66u0wjzfha/keMAPQ9FtZ/",
-	"D321amvEC3bJZamyjcPXBicDJJmBf6gVzdsyDYF/qNYV9G5CuKDhlQTgdDcQiU4+mB8i83GXzqxUCU/c",
-	"7z8hr1hSIi1PljGxcGhs96xjsdv2pWIuNPSpwndDiALvGNc9mQ7D7T1bAM7W0o5qZNSIZOlJDWHJ1BuS",
-	"trzEDIIM7bU70FQHSG94yyqgAvjLcJpCx5l12dsF2qpw2C3tEEgNZzG4phZwELsEy4gItmZKI1Vai+v5",
-	"Jqgl5zW7Aq1UbxWA4FxzyFxmmVyPyZzpBCKxNoQcB2iiUNneDXlqCabAb04NgcVghiNEs8WunbDmIUIx",
-	"uA7K7neAT9XV623+CZRuiNXA8JETg93np2/NipYZIxsmquxTH/H69Zf/8rExIK7LeyNA2zvjzEngKmCO",
-	"4tcs8IYARSeKl+j+gYOHViXCjB03K9hUmuekO2MLDkR9+NBXY8xTjkkhgfyU696ANDx7IBkDD57L1MNw",
-	"Z1fVEgC3cu0CD+VCogzwcU/bMtOniegWrJ+Yjal7zuMsS0j5TqhaDsixd3DJ4gKZD5xInJWKC6YUSY3I",
-	"f/7q3KECJsLugpF1qXKjx3grwb6wIu58tIt3sJZpXXl5bDYiJgrSQP4i/ZBWLJtX7rIuxTN9QS/Bv1Tm",
-	"PUuwZjuOgDjL0mbXBaw2SvAGl+EL/rW2pLLIjAsHAuRsE8H6CqR1ZBMiaeiciEkXR9vngmFieXVWXPOA",
-	"sCS7NDwe7ET7AwhOJrN6F5Ipo9VToIXSMvQJ3osrgJB5qzO88C2EqgvlaJkG5DEtUqfpkK5TcHuV+AMk",
-	"o9QAEClYOrLZcn54sdHWhwwD1prTtit3MzCS7JtHYAvldANTZ82j7nOaU9FDdcXbTs9P3xr9yMyYu98d",
-	"5xPRPad8TYUxWc7fPInI+ZLyjAKtJTn/2zdjaKwKkye3E39ebADPGYECZaZ1IsIA3UR4Sw11UZRgqcwy",
-	"WqBaNKNLQKKdv3li5u38b9/YVANwa6JlEIQncGf0JkJbEBDkcpIVZDZmcE4eDIftQ9zGLzMmtLIm3bgt",
-	"qZoIJ2GN3un5PkleyEVhRAHYgcbaIF03ubV9XuclHWNMDsIJC8pFlWSGfKfoAk97A3ISZD9GTnp2cV/h",
-	"dvPzYfZgj2QMiGtAIuTc0iXajE1vvDk13zwIqqW85Eb1zgs25+8noktJIsWcL8oCvGvgvBwTm5qtRm6Z",
-	"xY+Gw+HXB18ffP31r7/8TxyRg68tu804MMrvP7I/HgL+PrjHSuT4K3vDQ/tLbxyyDGKrqvE0k9eCD40j",
-	"I2psV13cwex7vx2Bdm3P9iLHldhBV4Axf2xqoH2xY7I0B1hKtHSHB07NFl4Rk+XtjrP6H7Aym44b87HU",
-	"cp8e+GoHVgmj49UZoDQVqRqQc2M9IoVQiYLIqDEsJXg/DsbcyCxnBtSl6gi49QHX1jRyuv92huagkSGh",
-	"nYP0debExndW8Mwtmr4sw6x6Ms9AEnvvDt7APVRhTHKJrjzTHnxvIKZHpIp7LFmWjkOhYM9Z00R8sJL1",
-	"Ixta8dHRSl2g4GbIaUG14wi2WDN5CZZu3DD1MfU5cEyOoRzAivVTEB6emtA0JqHCZvSt6AWDnU+COBW2",
-	"03v+795NmTHENMs2d+8SIW2zTVPSccO7DY2MGy5zmBSyXm4GYBtXE+4/OQJsSG6UAMucGopVjGaROrx3",
-	"3E6AA4YtLoHNIPyW3cCNVbCiGyQORY7epVFPoGO2k12bQRT5JwDFHZFMKhg2x0zeG5C7d58g3BmN5vqC",
-	"BdEaAehfbKxgGDvYdZlpa6qou3fBkQELLv72aQt/TewWot8VQmo+t1GVMFSpZHYJiq3VfUjdh+vzzQtm",
-	"hE4VfWiJo3LlJGBdqrQAnUM8dA3tHKKHPWw4QDU76HCrBKpBsz6CNmaHa6eL51bdCkEFsjVx2xo9E+Gg",
-	"dOhopSK9B4BxZV0/JFnynPB0QL7fm9Lvwr42sZqLsDcHTfOZp6t2WzT46B1FTp6s4PxasvewFmmizVnV",
-	"dRKi1vZeC7nEcf8Z7c/f/XywI8qDT+7HGFqeOTxcRsFx2kpm0f6ltsRexzm2HYYT5OzZY/Lo6MFXHi+e",
-	"yqQE7AyJvQcQ3YmYozMmseY6c3ILM+RiEL9zox4gWNujfJOlUczcnJqXQExcsaRgWkWWmS6qzAlwDzrh",
-	"K1Nmne7tKPW9qb0+uwnA06aZNw9EQiURmVgXcjsODksOtJAbAODejqvC8MVW4YNrZyoHaP8W74593U5P",
-	"fVgOB3zzFnMShxxuMUFmt9Ze7kNd/+38/DRMTxy0wlRg2bSmmi1loZsTocrVihYb5yxyy9O8di9SsPny",
-	"12cnRNCVUYma74lIXBZiZKup2F9GmFkKPhHMK63nP7c8sTuZar/vySZp4bgEkQvrhAzmtM39dMZs8iVk",
-	"M30c2LeRb9zEcokUHScaefh9MirWNjFKf29wPRHkG3tmxMHHNdaYP+3rD60ujvmCPsXFfIl0uUiyUvFL",
-	"zGO/XoxVy53JuI23s/fu7WPvxLt/QFKIQyL1sGl2fINvOxKET8tf0Fh6MJbQ0b1La9OaqW+5DnYgGY2y",
-	"FhAirI3h8lPJyhq0aCsXuU1kuUaQH+XMSq6r4tTbbuDqNR+R/+962j5I87KN2e6lYKTroJiyAF2l53wO",
-	"QBp7Y3SqR4hy5dFvnwA2+GeHWA2+APao9Ru7l6yZGwcRKtguhFDBbgIQalvTsPTefR54iF2qXwIY4tcz",
-	"fqgO6EBfnzEQEHupENAxERi+tNzT5zXICOk69EeEII5eRL598bJ/+q15wtx78iSuOqrLQkDBtwB4gu55",
-	"0xzrJQM9acUKo8pq3PXmS9ZmdO75rg4WANSXinsD8tohtwOdVsw5MHFXDyAylKe1dwYP7cCdVJxV+5Zj",
-	"hfP8bTi1XZjSEEjlNm+NimiPKrkfK2NaX8FePjFOJBi8dqxIpY7dANGBjW6P/h4Hotpjv2WW+uAv6Vpi",
-	"Wb1kq3EjFGo9mqAZ9X5jmNgeXX9FTovaqtnpdrUi7mO9rjbL+yr36Lb3cicg0KaC192IdaCLcyj6UAjX",
-	"Vb0RcMDd1GvnW2DeZHkH7MhY3xt4zknD39ZwkvuM91Zn1T4P1VkNN1efqdN96NGqi750C8ZcnJXncxkq",
-	"Km0YhomYbRqwmKLMmCJdWyUACGGt+xSD2JgEIHMm2v2VVQouDlrdX3n3rvWEX9cxCfQRbS6P/fnzFQJs",
-	"CYkYmmWZdVypJd9j0rcVzkA3KC7waoAhB2FA4gb3QQB8aqSAOC+q5ReblenC5kdQYQs6SKScGIcTjAPu",
-	"53hQc53ahoEgqFMwXClUHKnKvkT9ICX1KsAjBEBrLO2/IRlubyrcleRpH6PINxj6rhTljokiSC25JvPV",
-	"HlY/Vc7MpZkRguausaXy8yzrH8fj1zzUPiVjXKi9uMeYQJKOapRaH7y5AuNJB2+i2JhH6mP/kbpMY919",
-	"AlKt5kr+KyogjT6+Akf3G66XjhHielkX20PVHHl0oU/Xwasb+iZqjFhLflwvbu9q3ghJYnxRK6avKUIb",
-	"n9zu/7toD4ddlUoHaFssoAMLEoKWUqPZh0F7ri3vL3zTcQ6B33AiANuTOsAIgpzx9O3aAD9esy4S1K4t",
-	"Sx7gLAbkTEKR1+oTE6ElgRMKuMtsEentGTVzibP66WdzF4n4AkB4dii68XqpWALOhRlV7OGRGcr7h2S2",
-	"QbbvVxb0nW1qAzARjhnR8ohsD72F4eDg6nG9cgTX+E7FaMbSiegeP33VP3zwsP/t4xc9i2mzUwsrBAB/",
-	"XLcar60Lq209QVEZSy3+yoymHS5z1p473vUZVPp65iTq8zfnW5VXbJShn/FLlpLnb87DUiiQ3QHDrBwM",
-	"z4LTLtjG9LtgC2MQFA6AhOMyEV0hiVpSc91GtHojEh+H8O0RsXXIMK6AJO42sGD09eNsIQuulysSP02f",
-	"vDqOSfdpevjgwcEjrFz79NXhg4cx6Z6aoe5FJOcA/ckhHOtbBfVVrTFgNHbIpjJWo1Xx4VN/g+jOiMQX",
-	"PI1tjQ3cj+F7SDdu103i3pjEepPHNj0L0ECExM/fnMdjEv94UcYRid8/gP/7cX2BfyU2UJgUXMdhois0",
-	"6XFG+UqNSMyVism/bk2KLaUOSWVmUdvK0j3AUqXmiRjnAup2Ux0DkD1m700rrT/+gSPCdx55uI/EP2oe",
-	"k24p+E8lg/HEVJjIVhuuNcchAcDGo4lG4p6uFN5r5tsL9yukcQgZ7H17jsjf+TcD8gzdjMrJpaPhAdmq",
-	"rOfZxRXd2Km1QHjg90Eza0yob7ORh5aB0O9zXN4Vnu0+jNF2SWVMfbbDL1fMwmY97Ax64lRaf9VRicE2",
-	"B4EHRwgs+mrjL7XOsegVF3O5J4zo4sxkxvSaMeHaY/oLA7FRRtUgXaOLq4icvnyFOGEmUtVzuRlYuBgr",
-	"EsMkIk2fmaui1EuYPdwAkDiwpKB9xqlM1D2a88Eqjcmcv7cbZMaW9JLLsjD/4iKFd64G5FtpKf4c4HfB",
-	"BVGsMOMD9GBzmjBY8wsmGLBLuXHjiswhcVxoOREVA6b5eky68UL6Z8jgXv1ns7Ym4p/+iXxDFU+UWWiQ",
-	"wgbFZ80gRuT1+bP+12YlC3rBpglVLA7qyinkdGdKKyfooLyYYqZvhMSPseRZ32jUI7JVbWyMnAm28+bM",
-	"PDp4QHbVL4Od8MIVvAKIKsQgWsg1PHN1QEadZ6XyCU2VQTXPJNUj09r//e+DQwSJxj9PrCtv0hkRqJ1D",
-	"Jt6nZ65NOs9P3046H7BR53zFlKarHOFjZ88ek/v37z8ir88fWy8y5vicWHyZ6Q7mIMmc/lSykcsDvue9",
-	"/ZQcPux7BAk6/8lxo8yyGQMYaO+fQPI7j5RMt8ow8xSqTnlZcUSCos5WlEKOIibgWmpJB8H0eh+sAbte",
-	"0elV4TSNimxdYFSRSQcKgxD0e5mxM1oRPh9ZW92u/MRzwGLlBCezUJGyDKrQxqcQztvSQhsohG4tQRFb",
-	"hIQRcOxQoihg1pnNGoYso2qHScHGgPM1r99AMd9asRIIOuQZTViK8iIOauDFbm/Zv0Ho2n9jH43NpEg3",
-	"fvv27dv+ixf9J0/gYDRibWD7WoFmYOkB6tisAkfMCfR3sNeoqH/dIjCAoGMppemcG8BxRVSCpJx42SkE",
-	"vtw6HldO6DvdxVXPBOeEgmoWbt7di6oDYkjiHdy3Zni+KRi9MMOK2B4VKM1gTwYNzvwflkPbvwjJujXJ",
-	"GFWaHBxOxEoKvVRu+INqnROBywaK08UOZAaSZLuopx2/7sGvv/zn4YMHJC+4wMBiBesy5+Xr1ydPyOXR",
-	"RFTrBo4O01plUyu8U80iLEOAt7BV3hK5WgFJgnnpT6XURjN+pYsyAQxIH0FAKEzQja+k18p6A/J3trHY",
-	"1UTm1Zkd6kAoP5HA2Cg/I5yhHRTH8TgQNrvvdlwRXk3BjpWK2cL+XjfEJQvHJGg2TgeLjBDmYsEKGOMG",
-	"syhAMtEHGiHaOoJ6rCSnBV0xDRyHCRVS8IRmcPxUFQq9gLAnBHD+uOLboIpV4boq0dgclRZu5jrlytc2",
-	"ym/7ToE+WE0r0qRCAmVqTZkgixkkdoBywoQHc276t9vVF7fUJx0RsMNRDICRxJvvdt2ugMlOflg+SzM7",
-	"8bdPz13yBtUD8mZJtS/Oh93ww7emkCcJ2Qk4q2bAZmxBhZeCG4QSJFmZoqj0kNaAJycO8rqxMdjeealo",
-	"RrqN9Ig9dYGdnfhgOMSaAxi+cEzF+FY3YJRYh1yNBb9mDLsCjG0OBertWpg4lwpQuSMwr7Hh1LDz5EvH",
-	"dWs2sLH30ApHCDj6vIEZDvwPvZal5yMYbnY8O7OtEVNCjt3IZpq0koMDSLuLJc2hYGcPF5KG4xT4dxde",
-	"Z3A+e8BDQWIKFY5l2n3NhXbqbVpTrhUpcyhdAoUiHxJliZ2doTJGFkKqqw+knKWka8aeqqVNJb7gWdaL",
-	"XJy92AQec/c10Fd96ox72x1FHvSxRLvZT4WeMQpjjWVFl1SZPmC2HyhKeGpxPYLrdF4wtTRtFLKq+cQo",
-	"ksNBSclMMdd9ny+iGjWisPpkbQt001rsB+c7mF4fU4JVXGbMzi9EKjC56Ndf/ssqsGau51BNGRi8/RRB",
-	"JwctwguUnK0a3CPMh9lRvxsW4xnuUuVJvOxpVgmEbnVgQFlXLCBnJFtkrFLzn/vmP0cROTow/zp4AJN8",
-	"dPgognkmas11smQqIg+G93s+ic5BuJWsZK/pkKUQMuuCW0eAPwcLpikXTQXh8IgsZVmoSmTzwq8jlxSe",
-	"NhxWxkiDNS4L8tWhfUG3lhk1h3TkOSRBgkGJhb4suRK6f5RVbipDFzQUM0XV4rCVSER1BW0dXJ62SKHA",
-	"VAiwTCHGAaki18yAcClMbSkQg7t3t3IYwizMZhzU0qdgDgNsBRcxddmiu+KVXg+opVCoRrlA++qJuG5+",
-	"BIwooJuVU/dgqOwo7kSpk268qyZ33HO2LSLLJsLylDtge1cxRuKq4gSIVPcBf4ZqSbarIsc2RCWkzxlG",
-	"EjUMrwzM1oChejC8j2YIic+MFOwfm/XrqngiILrj6tjBsB6fnnSizqUr3t2pKrNCQCNngua8M+rcHwwH",
-	"9zGiuASXqGkfRH1szWZbQQV+W6Br2VfRP0k7o853XGmImzVqnSjAHmP34enD4XBPHfSb1T9vq9TSUgsd",
-	"l4AKALdYkMGcS8KDwp1x7E70Bp7mD1EUPeoc4fC1PeSH+d431Nexg0cOrn7ktQhyheCh+1c/9MzXJIEn",
-	"jq5+4nupn0kLFzo6PLxOu2xCk9l1T4XmeoPPPrr62XMpX1Cxcd4p89yD6wzfia0YYhMkPkQdmz9g17kv",
-	"6XFHEQ8rptV613ShgC08FGqddwhwtPbKzihPdQvGoU/SU6qXnQ/m8eau9HBkrC/98e+OOrlsQ5m98iQo",
-	"toQJniEeSykLvuCCZiS2ynUfGAONmAuyAWKs6I0FDSfCRrgr1TncgKgM+lg+EE2ZL0GqBgi6utypJy50",
-	"bjrEgcn/d7aBkbAn8zcy3XwyQdWeXvHhA4auatLx8NN/dNMmFBuoeK4CXP0nkXMtZutVb2h75FZiBhJz",
-	"eA2p91iKecYRP3B0cI02ndJNJml6LuV3UAIKnntwnQHwDrgXLOXUIWb+lHLdbxawa5kVJrskuZXFmFx5",
-	"L6hY0i5Gz9uTX2nIQuOZzLzdgWQjeAegB7muqp5MBPCpKlT/oaaHzww3uuK64Jp5rhKwmrgDmgm57esc",
-	"I+swELSga9TVZtrKWHVVvAt6yTKFNblfn303IN9IixB3oQbSfWBMTbS/IzIrC6WhttXhsDciubHF4BNG",
-	"wY3Dsl2WGqWu5pIqvXUiKvc7tsYm9joWZ9Eo2l0/NE4EeH3rhWg+j+RvLaLxoQ5ZsGSkn01Nrvez5Sxo",
-	"qaxzq+5+cuF9K4t3y2Lz1DWG5xUW6Xsd1Oiri/FjdeGIWD1xWU3KwuIOJTuSr7yLOu8hiasvRbaxW9JK",
-	"eWenB7ZvffsYm0DViVCrAvNtxHykO9tA7Na8ByHvvcixQdlw8EQgLnBAnvEM+AMgFguerpzZ2CSq1Jb3",
-	"jjpKvIrbyDJL4QscZMsG5eoVKlG8FgxhcERLTTOCJdtbBKjp8akbli2duwG+pwtGFP8HZFpzcwXg8UB8",
-	"A+gOkPkO7kFxeIFbCFNPV/S9LWs+HO4vcv4hajt4a1yDVQY4EmjaocMh39VAX8OzamFYYO3gsAWRtp3I",
-	"mW0qYjAIRXFXhXfXdz3Q9npivsHte1UbsCAICH6uQD3Z1Y6Quve6janXY9rfEkeNgC7JXa2oKHNvMhqO",
-	"r/yqNlinJrdbt8nijTCCCrGfSaVtNqEHQwArn66oUIG2ZFdvPJf4dfvjaupc2RPrNgQO28K7uDkGDXYu",
-	"cXzoh4Vm72pNul5q3PVa5CPf12xMpj+iLe8+oyIV8rG2qFFtjKy3etRVetT/MQ0FHIh5dXY6RcRfAj9h",
-	"qxn5GPaFCpjeIPJSCs8xVQvLyLnjtrO2k8V7cUUOhwf+/irocPfu2sX/jRzD4+fu3RGhxBYXwfiVj8ME",
-	"cfx/O0MCS6tiANdjG4lzjSzOkZeCNHXN9hLVs326KNhEtEVN20JY7dEXF2YJS9VMhAuztKg5OOCOB/kP",
-	"6lusNfJGFubBpxaMu/yMLVGtcbDEkDBuKdeAysM02lsv5K0X8tbyvcG5gmKgOhvaj5aGSQthpJ127Zkt",
-	"dlCjYFbVJiVQVv6cZ5nCvGREooc4l6jGAOpZgNtLpSqoElfLYN5GB/TaBPW3TFdS+nOrf1dIuVuN7zZQ",
-	"jEvyqs14U4Xi1JU5qkeEa5v5HhJ63jwg3Hz5TiUU3l+R8lcoINC8tomk8Iwf7WIY5nqZFtSiKW1RlbHX",
-	"/Q6Hw0qxrfhq/V7b5gK+lNyGrGuFT8bwqibJbkin0VpasgWQ52sBAE0/kBlAgUsk+IEkEiyxOhyODo5G",
-	"Dx6R56/OqxoVKd2g2gvpUC67wVK49LaaSSD44TLG8JujfeUCup6QHCCnvZDI2iFnMW+IApS1NkqkG9cr",
-	"FI3IiooSaqxWZd99yUegppAFgwZBrk8du7vdmCYndBTyb1hmJkC6YanNGmLcrYm7dw+Hh3fvBgYMqSyR",
-	"uFlFyUFwgb1eK48YQzilmbrW4qIhnhPTRfAsNJOlJVKeLKSoMG6//vJfZIsPBBsTwaK0GY5uwVOoUQLF",
-	"6W1YrspBmW0qWhkX0fLFdqxLx85ThFjO+prEtdCDNlU0w2kh8xpmtl5coVktFebT1Yhslk5FW65Jgk3Y",
-	"TyXNAP7RWlB3m/6FdBGCvgMJiAvGLDNrKWDfVZksKyr8WuVX0g2aGdVkQ2TrB7WapTuWTc8TkvhaSDiA",
-	"ZqXQzGhAsImC5RnY4bb+h9nSgEwOa9HCRB8OD90eqYKXkV0ptQ/hci2h/rGt3NoPpiek8m6pMdBq3MIT",
-	"f3TjNmzkXtzM8HcxZoM6t38pc/VT4pCuGE8ruqqsAUfRx1I4jtr3JZmVuq5oVLBjnwxhpHsrwhm2w61/",
-	"4da/cOtfuLZ/wRasurl/4Z5VAj6fTXIO+hPFGiFG+4LsLVE7/avKRy4c5Q5+aFyl6HqBoX0Zs6XMbIYm",
-	"ZNSkA3LcZp/4Az/UlODg91Xbw5yOdaOq7x3P3pBypD6jRcEvWZUrZItybLm9J8L5vUNNoPpAXcdf0tTl",
-	"pJiOuNRw1K+qOkVQbbxeqMgo5liAic6kZRWthhiQczurKbWrINChP7wOErbyd8JwXVMpqZJQ7WK5daTf",
-	"HnS3B93NDjorZUUo225+6lmXzt6MKVtv6nM6rQMS4f2yYxeR8K0/+9af7ROfthdLsCPcld/u2d6l6Pn6",
-	"bA1Vr6ZxOd9w4Phc0Q267BS7ZAXNiC2p4MupRoTRZBkkNq1b+EAcPwC2AXBg5sUrCUXLoCxV19M5R6Tu",
-	"iHJqX89645DNIDyqU6tcjQJulqPDQwiYtRMghF3kApMZd2hzLR6h3ZAQ53tsgYOAEljpsM5JCaVkIVe4",
-	"Xkd2B6TCcob/oREV2MbfCVDhSNV35W3h9NzCKW61wFst8LNogWeWuv5aip89Eppoii2Mghd7n1nb2y83",
-	"bhW6W4XOAxQKtySvocTtrVFEumGNol6TpzDQRWpsgxHJ+AULmQOlqIDhuVEHPS6cp53mGRzCw7eQ4HZ3",
-	"utR0T+yw1yRrsCt/VtusjRR9x9a9gp3iZtVebnf/XwCQvm2dhSwmTbKzK3gp2tkfKhYGyPBtEDUgMQPy",
-	"UZBuHBQJiMdESMGq0gu9AbJ1TkRIOFClGvOFo6F+ZfRVWqTE7g1FLg8Gw8EQqkRWFBMT4f/UjnfVWFnu",
-	"onkjNUZS3Isq4icpEmbz7JAuCtGKSE52fyJSulE1qLzjFA2Z3gLaOMd271nUoYolwC4uGMuBRowDw3xI",
-	"IQ9svQ0OeU9Fu6BcBLR+LjXKRUe7jvpqIrbpKh2FYLSPM7AXYKvCJICKV1+ke3jsCHCd+pUAt422mLI8",
-	"C37A8Y6oJyFJInNPuuNI5IH0YynXQBVv+t9Itdrmnc8YddjUYGZinsYhmzQMImRJAEN/vXHdiotp64yw",
-	"Pjx4qm+nObLcXRds0yOW3x/IWF+ffefTMyciXmqdqxjohUhezjKeEJqmBVNQ98Yo1+To6D7pliIz16qq",
-	"OI5NrJa+ORFAf9UbE5WzhNOsn5dFDmyu+FKmIks/LeckkwnNiGB6LYuLikv65PTyoVnrK/RbTARbzQDA",
-	"ZX458s0LGNWxBUgI1ywzTI6tDFjSion84GG1iBrMaL0RxIbMgeSqTta/ACmg1r+B4LwdjoNm7YM/tAeh",
-	"0djP6EqQgt28cERQe+JDdKMnG3VIPrzbobS45RAwBuFWGpuN4Ao8RO3cmZ4189Z58QUtn1tfxGcjmMG6",
-	"GC1EtFcTzbQfT7aCMmuru3bGkBRG17ZhtQOVB8Rah3VQZnlAnpi3Agss1MEJbLfBlmCGe1sE8+dk/WOa",
-	"pVtlcPbLIHPwLKxteWv//J/3fuAiutlmjHY69r7g6r/psu+KKoIDO//WA3C7Ayr/342W/8107cZKbaYt",
-	"7TC5kB3y5ljBXV/b5dw4FrWjwRVbBNoMkTAEz/Gg0tHBELIg4DqteD/Z+yUtFRa+VROxXsrMkZSbLZuW",
-	"ma0cKySBgLBSRHGRsAE5Y33sLdCD22qxjoYOKgDRvM0UegoPfRZT6I8htCJiOUJvVf+/Utzyz6m2uz1K",
-	"KxnxWxX330Lce1M5hxS+qMcjWxhS+dZ8uQ4SzQWJf5gXchURLXsx6co5VOljymUs4WMTgdW6ahUwaqS9",
-	"js8MSNrbWIIt9Ydga+I9uBMBeWDOd4uuWP9+x3/m+IO7LbCWCjrT28sWfC7/JJ4k3+IzKhY3I5C8ZRK+",
-	"Fd63oJPfkUmYYp0WyH8wgtOGyqDswCc4Q8LYxOc/R06UKpmrXoIfjYyeWxYCUj8SNtod3mpGtNhE+IjW",
-	"NWNVQZ5NGKqaiJvFqsYwK+2xJfu1iXDBIjw1beEPG/kZkGeWm2RRmLfnrOAyJV3LWemLy/Tsaevk4kT4",
-	"YOJaVmeciiA0ApTJdlBtgZuCJQyWUUKFrYlDqPbo1JwmbAy1Q205psyVDTZneu6DlAPyvbRRQVnAwoOq",
-	"+FgTufWMhM7b5WHjA7+3bfHniW9Uu+M2xnFr6PyZji0sYR+cTFv18fYdVUFlddinYU31H94ZAYCljNuQ",
-	"ZDYALgXsICdIXUy6G7uSRuYFWEnQXknZSsa9TtQpi8yWhR7du3dw+NVgOBgODkZfHQyHIHxss7epiR07",
-	"M9YAw9TJzFY3xdA5lAYDSNygQqJ5COg29aklm2Z9y8Wvw8qfGynSgO0KykEjLTumMVSc1Qkt0l7wRctT",
-	"vf29N02gD55s9vSoVza6xM5auE13C2vTi4JeB/GgoBm1ef/w7sP/CwAA//8=",
+	"7L3tchs3sjd+KyieUxXSO6QpWXZisvaD4peskzjxyvLxP0/ovwbkgCSiIcAMMJK5KVflHp5zC3suZC8l",
+	"V/IUuhsYzHBISY6dZHO0HzbWcF7w0ujXX3f/1Jnp1VoroazpjH7qLAXPRAH/PH7xrP9fojBSK/dnJsys",
+	"kGsLf3ZOl4Idv3jGLvAG1k2/++677/rPn/cfP057zC4FK4RZa2UEk4YVQmWiEBmTatBJOma2FCvu3rrm",
+	"1orCvfH//37Yf/jmp6N3ffzHYfWP/+wkHbtZi86oY2wh1aLz7l3SeZaJ1VpboWz/RKxzvhHZ9jhTW5Qi",
+	"ZZdLoZhdSuMG4wZnrHbDCWPUc8YVE7zIpShYIX4shbHsUtol3s5XYqLS8MnZpv+V2KQJK+jLY8anRijL",
+	"tGKczWVhLBNvxax04xhMVG3SQpWrzuj7jhtb503b3E6ELTb947kVxfacXoqZVplhVrNLLi2birku3Hrb",
+	"YiPVor7AK6nkyn1uGL4jlRULUcCH/r/+Cc61/yxr32Vai08MkxnrusWY8TwXhbswZ9IymDZnhivBtBIJ",
+	"E7kRjLOFUKLgVmTuam/sbuXrteCFYVKxXC8M4ypj60JPc7FiU51JYQbsGF8oM2aX3LIZLwopDOPuXxlT",
+	"5WoqCiSpdc5nImPTjVvxQpil+xC8U4kLUTAxW2r39cJ9bCGy+sI0F/1d0lnzgq+EJfp/ciGUfZa94HbZ",
+	"vjLC3UDrkooLe5ayv7BXXz973EuAaNJLMV1qfd6XWeoITFrDMpHLC1HQTFc8n+ti5c5Fxrgyl6Iw7Gh4",
+	"xFKl7dlclypL3ail++TaDSTpKL6CTcw6ScftjSwc3TtS2je76LjMNl+JTfuMZrnEKZ2LDZvrAo+MPw1d",
+	"IwSLXuO20RIfiN7VG7ATIsWJqp0geK3bn6nONn6T4JAIQywDv2Qv5UyM4RIepYiXTJQ/c3g80xY+MGJw",
+	"7GEgXCqRwWS4ZbngxrLDI7bUZWFYd803y3I6Yp8eThRc6jHuDl1tNI5D5sKKDM8xbAbyyWo7Gpxh796s",
+	"+NuvhVo4sjq8fz9xR9T/fdDGDF7wzeoKUlzjLZ4Y13xTEeN1CS1huTx352eiSnWu9KVy5yma868kwFO9",
+	"frXeNwmr1/1y7edgy18xBRbP4AON/zWe5icqW2t5BWege/xcLsXN5/Jhhv3O3YxnB5ja5zwjhu/+mmnl",
+	"zo37J1+vcznjbhJ3iSX/5QeDor96/X8WYt4Zdf7jbqU13MVfzd0X+BR+dKcccaw7TH/EUqkueC6zM/o5",
+	"Zd1qcb58+e03SdjKuRR5lrCsxIGKiToXm4Th59mF1DmMPiG2IIpCF+b7N2kvYamsjufZudicraQxUi3S",
+	"ZKK2fqMRpUk1uFlZGF24K3wtz0jnOSuVKddrXViRpXhMdmtPbQtHd9+Nb20Ryfserd0LC/9Iq3kuZ7/p",
+	"9rYs4VlpRIrqwrnYfGICHw9EYKzMc1aUSkm1GKH2wnJuRdGDXaGlN5Zb9yalLeN5ri9BiQT+rKc/iJk7",
+	"Y+6e0vScpE9nXM1EfnYpVaYvz9bcGJHhQCZqzQurQHPBuxje5UajL0ThBjEvlXu/sYJnvQF76b4Olw3P",
+	"DeOgZpH0QfkoJsqLtg9IAzt0231vaHvkV1PTU11MZZYJ9VtzC9Qx2YpvmNv5TIMqMmIpKO5njk0uCq6s",
+	"31xm9blQQAtOF5YGHoPt8UoN0sfczyhl3ULnoveHObnPlLOEeP7EMa7f9vjSl8+AZ6Yjp0/zMrfuIMgM",
+	"tItlOR2wZ6DvX3LDCi6NyEhXCnYOm4oFV+6emppGByWogGM2W4rZOVwjxYV49hdPTlNvzsyWvFhItWB8",
+	"waX6E56tb7R96iT9b7rVlX4xqqlJRU0nSdwFrrRdigJP1CeG2O3gj3FYXvBNrnl2qvXXvFiI33QNnfVy",
+	"ZrU+y92n01HNWADThgQK/JDLlfyjrNpLUVzImXil+AWXOZ/mv+3Ckfw9K6vv0+rRL04uO749devJZ0uR",
+	"sUIulpYpfYmGvbZLxxMcD8q0EmPHZpzigJwojfwmKTPkJ9myQQcsNbgSjaEgowPuZSwvLLAflflhwZjQ",
+	"jOeWT7kRbCMs66Z3C8GzzT9SZvjGMKN7490j3R7Nh2NtDbfRvifjW381XZ1q/ZyrDV02vylRFdyKMzhk",
+	"wjE1qzVbcbXxB9KM2ZUUMvh3X/9Xipd2qQv5D/HbipMSPiyUBYsso9MMuhgYemhmJYy0eSdWxNu1M10/",
+	"2Jq/fv26fxwNosUH/LnghdNTnHbz10nHmxYwzEkn7ey3+3/t1qwLPRPGOBbzRFlpN7+j5X0p8rxPYn5a",
+	"2ojfOh412jaUC1GiAeW5VTJRmZzPReG0Nnqzs7DRdDoTb2dCZOZsxte2LARY0XylS2XPdGnP9Pys4Goh",
+	"wPCelUUBH3JKSWVKJyxdCbvUWeP6gB2rDdNrUcBaeb+JexEvsjPHkuEJPpuJNRgG4PV37HrN7TJhP5ai",
+	"2CRsy4vvqBLEtvc1Xy65nahc63NDDqWa87l7cO+Xn//vwUOWyYV7u577G6TKShOYPGdI9F+XS4Uqr1u7",
+	"hbQJWxS6XKNvWmkLlgl33KgspN2wmc4E63L0eDDF3W6ls4uZW5rZxQUsnr/5zN0MP7hFwBGmCfvl5//p",
+	"BXlm+bkwOEKgecO0yjcJiDawbYVhppwtGXdCivQY1MK52qAcA/812u0QOam86n8+zfxV5dh5LjLJT4En",
+	"/KZsNQzgbOVGcObYEnFXr2G6g5vG43DfT/8QmuY7z1FhDI/A2UJe7Mj7yLNMuoHz/EXhjrWVwnRGc54b",
+	"kXTW0aWfOoXgpi0M+Xq5qcJ55NUxCZsXQjAr3toxOxdry7iJjc1PjHcTocfwDN8OS9f0zW+LA7qC1pBb",
+	"qEfI6p4Dz8IhgvXcGXV4afWKWznrJFsDF+jEWmklYDvdIVUjloZn0kpVpIGPWbriquR5CgeYBaFvWHep",
+	"88xMFIRMSpWZMXvBNy/4hq0L0fc3wnR7cO7jVYPxG3S+wUcnKn3x7ctTdvfi4C5929z9SWbv7tLNqRPp",
+	"bF7muWMEUoECD1Yj7QGzmhUiF05Hdp9yw0NO4YOf8drgrFpCoWF1fxX1oADapp6/6Uu2cnzPar8KCeOW",
+	"rbQB31G1wBnDd4yZXklrRcZWgivDuFsAxxkHDCWtse5vP2OMU8IqgMLjJC+3GIJ9cNRJqujsQWt0toXW",
+	"iuyxsFzm5so1aBIct14enAuxNoxPdYnTRMmAN8iMdVH8okhJewnKUXAUjClq555CWZM0xJYuUMa46dZ3",
+	"YVpwtSPGDAOA36ujigahE36GOZEpBosBS//r2ctjOKhbhAJ6ZUtc8wlcd+9Nv/vu+XN4uAV18J9t78y5",
+	"sUc7YArtoITtHSsEt+IbrvhMQwTsuiQs3vLVGg10T7/3h8Nh0vFqU2fU+fLFd46qSpW57486M26WsO7C",
+	"COWEh1tY9wbcq86o8+mw9r8DN0QripVUPD+TWWfUsTLP+8NP3Q/XO0VuAy94Xjq9n+WaZ8AbNkgC2xTP",
+	"3yLFP6T/7T8E8XQr4ISbdxuzCCuxX/TCPjyle9+1rdd+wU13u8O4tX5XfJluBTEZx/G+bw6i/trEr360",
+	"HtV03+ykuxuyzRaaOzh0NDflhTvdnVHn8LODw3tH9x98+tnDIf6r00aSub7sjMJjSWdF0rGz5ps1d4PX",
+	"RSYKJDldZP3D4eGD/sFB//Cz/nB4dNi5PlnmOQR6Cit5XhO/rXzw5TqXllnAIyXgmkaFto8kjOM0yA3h",
+	"1U7t7So4v72RBxIJNuW5k3ToK1pqJ/0yMZUWjAd3B0YhKJTkhMKcy1yqxbjm93Z2q9O9wWryspcMpkLM",
+	"hLwA68txRn85mFY9NhVugPRDmgTBDqG1mc5zMbMGoyAgmrxL95JvBuxb+KefMNoB4N93WsfR4eEuMwyk",
+	"ONHbVOtccNAXd7GH17QebFYaq1eicHM3iQ/iedL5xLCVVLpgpUJ36dWc4xrMI9Btq9Rx8so4E1hkbF7o",
+	"VW2Ynxi2XmolBuyETmkIZKT02pQ5Ok9YHJuEBb6URrTKmc+Se4ftooZ29SoGUlc24bmCPBntkzRSLXLR",
+	"d3tbGYDNiU4LfWlEwRba4kJ88fxbRryDfcGtuORug9BhovATrJs+L3MriZIHC2FP3e9pQmbvvaHb0dIK",
+	"02usYU2/gOWbqO3189oKaRyVDess/VHDJnfnONZDJoqrzSWeQsV47ANBSs8iOt/hP0CdzjuzJgqDyU7K",
+	"ueXR7vRXYDPkIgkZxeDoAvgZHpeYEI77/4f3/zHsP/zL3b+eDUZ9RxWH9x/sIItI+u2lC3/fO898rxBi",
+	"uGtP3a3vgD1ztwBXPfbc3/euYunX+lBFsBXf3//gt+6+Z9kHkM+FsGWhzsoi3z4iT4GBFiKThZhZsqu6",
+	"Xi4jH++NKmvJcQW+EAxJiyjUCIBjQrB5+1ABocQ67ZKrTGSO1U757Jx1MfZJ5+hMZinjWYaEBu8Ev1Vv",
+	"wI4V41Oj89IKli6tXZuUvTr5GgjZqfKzQmRCOTFoHP3NC76AkwkUGBu2w6PPWkjtPdWYpFMaUZzVTEx6",
+	"RRtOzSMwCgE+xJkIXDVaulyqc2dzzWZOprRxYLwDGXDDbn9wdDWkLla82jQrom06S7v1qxPwen48qxS9",
+	"qkFYVg4MP9amQep4EXnsCGADb+DTXNzYAE2u6XbBT8Rul/f1pMCaNnB277e4tfHWIZfDYZv1eOHOnrts",
+	"doAT3U+4JaCVVQvvWP1qbTf+F/AKAHrPipW56igByhgcjO9gzZ7hQ4fVIHlRcODrrQzsNTCiClbMFnoc",
+	"uIPVjLN1Oc3lzPGUQhgzuAYvaBwQ993WIxDJpvqgnr38lh0dHnzKeL5e8qmwchYoFsTzmPwpCKmS6KWv",
+	"9D/W/fLFd2zJDVNaiZ4bczBNyMJoSNQ3P91rF6CPBUB3G0QFNn2DYOC+yMq0RSnetGm6yNy2vkQLE5mp",
+	"hP8+83DQdqx/vNT0jgRhnn5MbYv/GHd8c2yto77tCXH8QWRnHH4NRz/jVvStXIlWLwoN9WzHJIUHJ7Uz",
+	"BPoo2DpOG+IA3Ne8cOpnzo0ZM1XmuY/MeMtHZAP2rRJMzycqdUPTpYWYhlZKzECi4BvdRZsbAiolLCWq",
+	"PiOlLvWQ7k+MJ/iJWpROUQxqHxwYN1gnO3ORAT60joDyb2EzXeaAOmBGLlQvYbqYKDhdZ5NyOLw3Q+gh",
+	"/NuZAwCbocgU2pCXHD31h2/fsi76sODx+8N7aW/AnoMH1q2MMGzFNxM1FSj+0U7M0NnHjOUb9LPS7HK9",
+	"MCjZ3YIilAPBwDt4244NhcHgLK7EMuNtdICrfVTaz3jGVyBmdgwpkiw7RpNzDD0i39x+bPuMEefbnBHp",
+	"3fSMhcWp035SPz+1kV3jOH4tTRuPIQ37WoKhecDfbQuEJTdnK41G4zabUuKtJeQyugCvIJPttc3dLK6/",
+	"njC9aFT1IbStGkAdH7Ua6MeO2qa5SNiKz5ZSiX4hOOgxIWPI0eGAucdRjKAhVggImI6ZEpdwC5wrNnUm",
+	"YQac5iuxtkz8WPKcVGxgNLbgM2sGYUgpm2llLHdCqgvRW59rZIWxvXowo4FiB+JqRZy3/ELPAtw/hps7",
+	"GmxHm3eSTgN40Uk6W8BYVPcIvpt0AvKvdQhnpRHRCAB17VTiFjR1J+nUEXAwnLaAZcuXEE8AKQyteIHg",
+	"6azBBSLlvO6NCqr61uV4RJUbst3Sd8OJUESwDrE8AHVjC7rm1nwbReZYhXsNzawmvauzVml97f4yrjC7",
+	"jHGldKlmwrBu6sY9wMOT+jzGQhhdFjPhJC0FnuDB3oB9Iy5Ja23IFdJTC8PkQmkShlphDtaGZRoE1rnS",
+	"l4Nglg6IEoKchQD0ROVaLUQBKXvokgFcfeRtwUOZFXq9FlmQq2QyBGdpsI0vZZ5PAJOCr+qhGETnrBOC",
+	"hhmNkrWaxmXhNHEF4ldaCG+5F7rzVj+mfjIEycHz6C8STzNnHDSO6JcIXFVdDKpLdA2VlOgCTqJ2iSC3",
+	"Wzd53tHyvF/16AcFp8bJKEWDxSUdrAXGBMKFeJx0KQyT/q6GZPX6rFxHL6EL8UvoUngJ/b31kmjuTUV4",
+	"kEnAQ7UfjqdS5NmTdkXzOHB/8JpoJQglQ8RPi7gdfWx3A8Nhk46CtFpU8XZKNWpKnta440oYwxc3frej",
+	"1WW54sq0vhWWqS3598uX337D6FfWPXn6iD14ODzo+fnr+Rz3zn8HVc67FCIYdK6S5v7DSSdEbnB+bfL7",
+	"eeQ2bDfOa6b3/VbTu8VnTZ62eSEEoNXYudjcRR7gPse6Pkh/OGRCWWf39hKf7zvls3OycuORRBZ1NQGM",
+	"y36OsZxthW1a/bArqOFMC8BegC/YaRrGnZ69MdCWIKeTS/u0cHcDaeBixFLHoi4A9mVK+B6aRrk2YDet",
+	"5KLgFhLc/B94wyzXBmM43wKARIVX4UzWfGNqAZ7IEy0cXZwtRZ7tWA8MktFqBK+ee23XFlyZuShMwhZy",
+	"bk1v5Bj1Sl8Iw7QiLQxu5XbLkeq0SB9v61PqCF/HwOypgFX3qDWcwXWW/Qax5RV/ewY5KcLj5ne47VZe",
+	"pMJ8HEVYfi48oE5aw/71z/vDZDgcshlfX5NAtpVzXO0zT6JvdjGR/QRFe4Z3Xmssu7T/yHsaU3MSDlGd",
+	"hLYWNAz3zVXn9P08gn/EIH/rVMVbezyzst3v2oylrkqD2XGazaWSZsk4SxuaTOr9xttSMRNinUt1vv2p",
+	"b9dC1aA4nxjG12uGgZJ8sxuD477bGgf2cUcIu1q9NuxSF+eID5/XtEDj2FBMjHt9Vj8WAIJtD/CckqMH",
+	"PLcqEwX6pP5+guZj2/t8NOhsj8PVaoj67AqkdquQUq/1G5Z0/310VFEC+ocbtASv2E9B7RZGn6WZNOuc",
+	"b85+LNIRM0t9ydJoFdPaGjFdjxczeph1dcH0WqiJYiz1lJQ2b/dxdGcx96NQ22jvAlpd3QpDqivy1fg7",
+	"1X618kAfRmwPjvvUNndTFZIa4w99Z0HmUmDEOSFThkPOzq6Y7uBsdLf/5qeD5MEOSBnFQ7fHU/kt0dqw",
+	"3MllZ+XoAtRbp+vuPMgfHX2xLZIacJQ9ElHPA0YF/KEAdWXdISuVlTlgYMYsFwZgN6q6F1N2OCNwj8do",
+	"Elo+AvIAwAAtSl9VxJkr7KZz8Yibtpo7Fp2d9Q+zblrDH6U9RAGJrGU+o2DuhlR0ZrU+T6p0MG62YT7j",
+	"FkhPWKKVVKVh0k5UDdvzDSBzA5SiXR+62ksblsWtrdh1iMqV2+FgIlbxwJ1Ry2trxQ3DePchZtycY8jc",
+	"p/YvZU6ejdLO9EoA5Tl2BXyL/BCZmEkKtReOcAwAR8Ij0sYRAGFtLnoBl0IP1KDlVBLpEqFdhS4Xy9FE",
+	"ScsAIZB6kzgFqHQaliwNqRiIDCBo9XTjv9WlygQYkJ2olE+5yrQS2dl0cwYrAGksKVnhZzSDMxpklvYQ",
+	"zTLP+YL8KNx7kByDmai6AT2mBaScD2HRvAGweiFWXCrjj2OW1OAR+lJNlPfvcAoPm8r3g7F/KLPgdH9Q",
+	"iC/5prcLV9aC1G+PP3nvk8iqrHJuwsXBHtTV2fWwLK3gq6sfqiDb7hGIcd8sKPdeICAuczezdr9H2Ap0",
+	"shNdJYz00wrmSCEfaVhKEbgRuBSgQocp53M5k0LZM9jukIaUiVkuFZmcAaAWV1aJvNdxdG+iUsoPdDeR",
+	"3zZ+DrAm6Lv1FnAoCHMGtvCMTF3vsS3ED3TNZ4pVJjM6ScGx4KME6CTdYQP7Rd3p8zlGn04VqxBv1zlX",
+	"mLDmxGC8Lem11ruVbt8D4rUbklOVjoJlq0pHNbQc99P3w/7D4/7fvvzq+Tcv+qf/1f8/b3463AFd+w0x",
+	"ZRBn4sFo4nn+7bwz+v666nXn3ZvkupbWONozL2GiTWuaXlQNT1GmDBYJ3A6Rtlr4tDOtam2Moru2Xpt4",
+	"no8iE+vs2Xb/I5fZfjPOazA+iBKLQTDoQBBd34rz53U3XrcyRPWlYoUwZW7JQkHZlXNjo1ICeU4AbwwE",
+	"DfZ9NazRdT4tKyCalzRdyrby8ZJnjgd9/eybJwyugv8LSeJZlvaSiQJUICxRbZCkCMy0mslcAt8YsOP8",
+	"EgQ2w3GPwos/MezgYR9ySpnMzESR3gt6Jof6WR4gizk/4i13xrvTMMB/irVxdrn8CgFowz25g/4snVR3",
+	"vks6lSPzGqf4Jd78zkcw99J0bc2nItdqAaCsbgXf9sUpQeTsML7rvpwWsJdTtiHI5PTzOmVf+wiV6+yG",
+	"kn4vUCH409rwik1bbFt1b2Iat3SfaP1bNO+a4lKbW5sHIhY9rWZhjbMitNsdsRG4CDy6flQZPh6lX/mP",
+	"lljdr9XVMFGMdf3FfvC59cYRcp/qWkIpAvgqqAZ0b/RpUFc5slG+5a4QfVSJwdXrzAr3eZ8u8olxA3kq",
+	"cvmIu2/XnX+1IYTMDc+9wIo0UDPVAoIYBwn+mmB/2LJQsaOmiaStPDVpJCFTiqn6u9wg3fpSOVaMAPQD",
+	"xDZ8D321ZmvFC3EhdWnyjYftRpIBcibBP9QKEm7Zhsg/VJsKejchXNDwSgIeuxuxRM8f3A+J+7jPzjem",
+	"hCfu9R+zl2JWYpWpPBdq4UHe/llflHHbl4qp/TCnCjYOIQq8Y1z3ZHpoePBsAebbalrVxKkRs2WoMQok",
+	"Ux9I1vIStwg6ttc+gaF6nHvDW1bhH8BfhtsUO87IZU8E2qpw0JH2wKaGsxhcUwsQxD5fOGFKXApjsfJf",
+	"i+v5JmAo7zW7AgRVHxVg6/xw2Fznub4cs7mwM4jEUgg5jUBKsbK9G0nVEkyB37waAsTgliMGyaV+nEDz",
+	"EKEYXAe89zugsurq9XY5FeRuCAHB8JFng90vX3znKFrngm2EqpKpQ8Trl5//O8TGoA7jujcCEL83zjwH",
+	"rgLmyH4dgTcYKDpRAkcPDxw8IJUIE4H8ruBQ+XrNulOxkFB3Eh/6dIxp9ykrNNQilrY3YA3PHnDGyIPn",
+	"EwAx3Nk1tbzCrRS+yEO50MgDQtyTRubmNFHdQvRn7mDanvc46xIqGMy4WQ7YcXBw6eIcC3l4ljgtjVTC",
+	"GJY5lv/ly1OPCpgoOgUjcqlKp8cEK4FeWNWhfbirjGatcEDl5aEkR8w/5BH/xWpa1oh8XrnLuhxl+oJf",
+	"gH+pXPeoXiBNHHF2VHSQ6AKojTO8wSesg3+tLVctcesioR55vkmAviJunVCeJY+dEynr4mqHFDOsk1DJ",
+	"imsKCKp5zWPxQBsdBBBIJke9Cy2M0+o5VDmzOvYJ3k0r3JF7qze88C2Mm3Pjq4wN2CNeZF7TYV2v4PYq",
+	"9gcASW0BIFKIbERJeGF5cdDkQ4YFa02V25USGhlJ9OYR2EJrvoGtI/Oo+yVfc9VDdSXYTl+++M7pR27H",
+	"/P1enE9U95TLS66cyXL6+nHCTpdc5hyqtLLTv30+hsGaOCdzO5/o+QZgogkoUG5bJyoO0E1UsNRQF0UO",
+	"luk85wWqRVO+BIDb6evHbt9O//Y5ZTCAWxMtgyg8gSejN1GWQECQIspWkDCZg5w8GA7bl7itXNKY8cqa",
+	"9Ou25GaiPId1emcoX8vWhV4UjhWAHeisDdb1m1s75/Uyu2OMyUE4YcGlqnLXsHwvusCz3oA9i5IqE889",
+	"u3iu8LiF/XBnsMdyAXWYgCOsJVX/pETQYLx5Nd89CKqlvpBO9V4XYi7fTlSXs5lWc7koC/CugfNyzCjj",
+	"24w8maUPh8PhZwefHXz22S8//0+asIPPqFjTODLK7z2kHw8B1h/dQxw5/ZRueEC/9MZx0UwcVbWebvNa",
+	"YKdp4lgNTdXHHdy5D8cRqgjuOV7suGI76Apw5g9lHNKLfWFWJ8AyZrUXHrg1WzBIzMGnE0f6HxQZdxN3",
+	"5mNp9T498OUOrBJGxysZYCxXmRmwU2c9YkWsEhmRU2NExvB+XIy541neDKhz1RG0ugBcW9PI6f79BM1B",
+	"x0NiOwerMTqJje+sUJ9bVSfzHJP12TwHThy8O3iDDFCFMVtrdOW58eB7IzY9YlXcYynybBwzBZKzboj4",
+	"YMXrRxRaCdHRSl3g4GZY84JbX/KasGb6AizdtGHqY0Z15JgcQ3eOlehnwDxCpU03mBlXlCi44ucCTj6L",
+	"4lQ4zuD5v3MnE84QsyLf3LnDlKZhu6Fk44Z3GwaZNlzmsCnscrkZgG1cbXj45AiwIWunBFAh4JitYjSL",
+	"1VHD4/Z6TmDYIglsBvG36AA3qGDFN1gHF0tOL516AhOjSXYpMSkJTwA4PGG5NrBsvtB+b8Du3HmMKGo0",
+	"musEC6w1gVwCtSHGMPZo7jK3ZKqYO3fAkQEEl37xpKUcU+oJMZwKpa2cU1QlDlUanV+AYku6D6v7cEMa",
+	"eyEc06miDy1xVGk8B6xzlRb8dAyzroGoYzxxABJHgGEPJm7lQDVo1ntUQdrh2umi3KpbIahAtuaDk9Ez",
+	"UR5Kh45WrrK7gEM35Pphs6VcM5kN2Dd7KwX4sC/la0sVz+agaT7LbNVui0Yf/cSwZ49XIL+W4i3QIp9Z",
+	"J6u6nkPUxt5rqVlx3H/K+/M3Px3siPL4ykL7MIZUNhGFyygSp601Mtq/1JYv7EvobYfhFDt5+og9PLr/",
+	"acCLZ3pWAnaGpcEDiO5ETP0Zs9RKm3u+hYl3KbDfuVMPEKwdUL6zpVPM/J66l0BM3IhZIaxJqNBiUpkT",
+	"4B70zFdngpzu7Sj1vRnDIWkKwNNumDcPREJjHz0jF3I7Dg47aLTUTADAPa2rwfDFVh+PaydAR2j/Fu8O",
+	"vW6npz7uTgW+ecKcpHFJwpRhocLWWe5DXf/t9PRFnPU4aIWpANm0ZrAtdWGbG2HK1YoXG+8s8uTpXrsX",
+	"Kdh8+auTZ0zxlVOJmu9JWFoWakTNjeiXESasgk8E01XradUtT+zO0drve6LcL1yXKHJBTshoT9vcTyeC",
+	"cjohSer9wL6NNOYmlktl6Dix2FYi5Lhiqx6n9PcG12NBYbAnjh2832Cd+dNOf2h1SUxDDCku7kusK9Us",
+	"L428wPT468VYrd6Z49t4u3jr3z4OTrx7ByyDOCRW0nbDTm/wbV9b4cOWRWiQHqwlTHQvaW1aCwBQCYUd",
+	"SEanrEV1Fi6d4fJjKcoatGgrxbmNZflBsB/0lDjXVXHqbTdw9Zr3KCvgZ9q+SPOyrVDjt0qwrodi6gJ0",
+	"lZ73OUAN5BujUwNCVJqAfvsAsMF/d4jV4DfAHrV+YzfJur3xEKFC7EIIFeImAKE2mgbSe/Nx4CFEqr8F",
+	"MCTQM36oDuhAX58zEBB7aRDQMVEYvqRS6qc1yAjrevRHgiCOXsK+eP5t/8UX7gl377PHaTVRWxYK+i9G",
+	"wBN0z7vhkJcM9KSVKJwqa/HUuy+Rzejd810bEQC0S0t7A/bKI7cjnVbNJRSWrx5AZKjMau+MHtqBO6lK",
+	"Ye0jxwrn+etwarswpTGQyh/eWoWjParkfqyMG30Fe/nAOJFo8dqxIpU6dgNEBw66Pfp7HLHqgP3WeRaC",
+	"v6xLdZLtUqzGjVAoeTRBM+r9yjAxia4/Y6mMGtXsdLsSi3tfryvlfV/lHt32Xu4EBFKGed2NWAe6eIdi",
+	"CIVIW7XPAQfcTb12YQTuTVTOgFaGfG/gOWcNf1vDSR5y4FudVfs8VCc13Fx9p17sQ49WUwydiDDm4q28",
+	"kMtQVYaHZZio6aYBiynKXBjWpaYXUGeW3KcYxMYkAL0Wqt1fWaXg4qLV/ZV37pAn/LqOSahK0eby2J8/",
+	"XyHAlpCIYUWek+PKLOUek76tDwy6QZHAqwWGHIQBSxslFSLgUyMFxHtRqWzZtMwWlB/BFfUn0VjJYhxv",
+	"MC542ONBzXVKAwNGUK/scCVT8bVa9iXqRympVwEeIQBaazrwK5Lh9qbCQRnudjsDWwGTVeH9vTFQ4vo2",
+	"RlWePNfc2xc3ycwHIITnBjvPc9eJih4d61AIxXvaaD6X3FC7dIiyGl83y4lBd1pqpuRWDoy4ApEdfYTC",
+	"IY2uA/stIF5kZ6Hg/fYaArj6KOp5s+U+TiqbhvzqQd/DG9pTcN7HWiOcyFmbQ+N1KPBG287RrIRYdk1q",
+	"pYThSVnXI0l5kSVYwQFMKG4RqU29Zav89ZR13X8cUySqDLmMYVFayxb0mtC8tuT4N1dYqFfWwf/TWabv",
+	"Wdl/J8C7ajWesLjVeIOX2fLXGbRYCmevQbvHwPQwYmdB0YGjMw5GmaMYsE4iI4/JrEekHvIvfmNcP+xB",
+	"Zd7cAGy/4pmIZjlGJ620GHBBjiptlC6b8c3vDr33lNls2HAT66pGtlcyNKcBGgDNjFjq9KCURZpSwqLK",
+	"K4CahLIa6YClyDZTQNuRIeDd4NOQpzkikF2fysW7ndiCj7Hu0eHhRLXjVRoszjclweoennm3nomYdHba",
+	"OHQEPoyNA7aN1Z6JX23l4GdAxnqwYjeN5FFAnYjClzwIdk/cE9Q/soWaCIiFhtFDI2yzd8JIInvH6jUr",
+	"15G9Q8aOM3sqe6cOvOBREjetMqbq6/k8qtAD1kDtDL6P4RTF+9tI4cqCve+jNzSqQl9p5/syZVHe8TWr",
+	"re6pJG3Kqbs0dYvs7hpT+ejQUer9akc3PR4fskpxzPr9Y0JhBbdqlVofvDkrDoWub8Ki3SP1tX9PR1eD",
+	"7j5AIdcmJf8ZvVONOb4EFMRraZe+XNj1UnK3l6q58oivOLuMXt3QNdGdmLq1SQOqCnBZob+n0izFF7Um",
+	"fDTt68Ynt+f/JtlTN7mqswCpWNgsFAgSEG3aohqMiE5pqdcEfNPXuYSg8kQB8DvzaGLMgENm3CX0J14j",
+	"7oyuV7IwAYQ7YCfucyL6xERZzcB9AfVytYJiIds76vYSd/XD7+auxjULyNCgpeiml0sjZqCoT7kRD47c",
+	"Ut47ZNMNdph5SRmBmN0aFmCifDVuKjK3vfSE0cbFteN6lzxp8Z1G8FxkE9U9fvKyf3j/Qf+LR897lPBA",
+	"WwsUAtkg0rZGNloJq42eoIEmtbN56VaTlsvqQpz6Xj9T6Gr81HPUL1+fbnWZJAhKP5cXImNfvj6N2z5C",
+	"6i8ss/E5GpS5cC5A6y7EwmlShUen47pMVFdpZpbcXSe4U2/E0uM4t2/EqOcygk6wcRChTpzWcZwvdCHt",
+	"csXSJ9njl8cp6z7JDu/fP3iIlvaTl4f3H6Ss+8ItdS9hawm48DVg9cKozsUmeIqdXgOp9tIE/y986m/g",
+	"ihix9FxmKfUTxPMYv4d103bHVdobs9Ru1inl7gNUnLH0y9en6ZilP5yXacLSt/fhPz9cnuNfM0KRzQqn",
+	"b0dVUGBIj3IuV2bEUmlMyv66tSlo8XWh4oAjavf7udj0AGifuSdS3Av3McltClmOqXi7TgNY475vvuTh",
+	"GnAfS3+wMmXdUskfSwHriXnSCUupisxf4wwfVinJfGaxqmNXqxBSDeOF+w0qvHHXpDCeI/aV/HzAnqKu",
+	"GzxfR8MDttVFPHS0MXxDW0tZkuBFQVVyzHgYs+OHVPU6nHMk7yrZ4R6s0VaVbOryRMsPlhWc95CTADPx",
+	"/s5w1deZhWMODA9ECBB9dfCX1q6xwa9Uc70HY+ZBiGwq7KUQyo/HzRcWYmOcqsG6zsIzCXvx7UtMIhMq",
+	"Mz2fuLsspwP2zIJ9B5uIpaHdXhWlXcLu4QGArNIlB+0zzfTM3OVrOVhlKZvLt3RApmLJL6QuC/cvqTJ4",
+	"52rAvtBUVtpngy2kYkYUbn2gduyczwTQ/EIoAaVH/bpJw+ZQVUhZPVFV1XX39ZR104UOz7DB3frPjrYm",
+	"6j/+g33OjZwZR2hQ30C777pFTNir06f9zxwlK34uzmbciDTqoW2wj5Aw1nhGB62UjXBzYyx9hO2d+06j",
+	"HrGtzspjLKhFk3cy8+jgPtvVqxlOwnPf3Bfyl8Cn3FJ5LXRLiRqgrPPShGz3yts+zzW3Izfaf/3z4BAz",
+	"iNKfJuSYmHRGDPo1sknwULhrk86XL76bdN7hoE7lShjLV2TVnzx9xO7du/eQvTp9RBADtAyfUfKBmw4m",
+	"qOs1/7EUI18k5i5BQe4GDxpnhw/6AWaMDjV2zFY8p57zANJUTMKChyAWVkgO6TRZyEPz4XeZQafdwDOO",
+	"WBrK2afEUqGQBVZpobLmPk8n6H9AC0S36DWoknmcqkzGPTds0oGmdAwdB24NnXaEzyfkF6UTMAv9B7Br",
+	"l+ddqFBR9X4Y4xPAfG1pow2oardWxQJHhFXFMHLADIfERkGlZSAVvTppWokxJIO51zvu2WiUB8iUdc5n",
+	"IkO+kUZ9v1N/xuhvYL70b5yjs50M66bffffdd/3nz/uPH4OAdOxtQHOtkNVAgpCa5qjAF4WHGslw5riq",
+	"f51gulDFbam1m5xfwHFVzQ7dMHjZKwY+ykhiyzN/r8MUqOjBkXZ84Ljad/+iSlAMWbqj74Jbns8Lwc/d",
+	"siIA3ETKM9iV0YDz8Af1bwkvwkYxluWCG8sODidqpZVdGr/8z6quCROFZAMNuVOfiQAcJY1u638lNmH9",
+	"uge//Px/D+/fZ+tCKvTxV9h/JzdfvXr2mF0cTVRFNyBC3GgN5d+GyCul4cRZgIo6W8/0agWVtNxLfyy1",
+	"dRryS1uUMwAK9xEpjkwFsR5GB+2sN2BfiQ0lOM30upLdsS6EfBSbZzglaIQ7tKO9RjqOmM3uu31BsaCu",
+	"4MRKI5h4K2agNkVSHsUlaDheF0scM5ZqIQpY40b5ecjbQd9ogil5CVtzUKELvhIWCmHPuNJKzngOYqjq",
+	"yh4YRN3LZrkze0Ali9z9oRqNE5mUk+AnBQ863TYwWrgSJgV6YbWtWEsfqmxkZNJEpW6AY0dQeMyKdfIz",
+	"vJ2oryJL2z+B14hsxMAeRzYAxpJsvttPu8pe8/yDip673Um/eHLqM3y5HbDXS25DQ3KcRli+Sw7FNCAW",
+	"grvqFmwqFlwFLrjBePAsLzNklSHvKSqmmEbFf3AwON55aXjOuo0c2sQD+LZw86m3F+8Ph9jvCt3BvksG",
+	"vtUvGGfkmKt1YKoZxb7pfJtjgQf7FjbO54tWbgksftFwbtA+hbbF3Zot7Ow+tMYxTxCBEVA+GPwQvRbS",
+	"CzAXvzuhMwj1JyyhEMOI0pFbG9NAJl+3ELbYsJxbqPfqCMmCOIUmDYugM3hgB4DmIXuZK9/hxH/N43/q",
+	"Y7rk0hpWrqFtHjTHf8AMNRXxBssYS1VzW30gkyJjXbf23Cyp3sy5zPOed7u7YVawCv810FtDfrV/2yeG",
+	"3e8bMdMqc+epsFPBYa2dqBDQEq8oFZaEAEUJpZa0I7jO54UwSzdGpat+o4JjBWFoo58b4acfkopNoz8p",
+	"dtyvHYFuVgMI4X5H2xuAR0DFZS5ofwHOghnov/z836TIur1260rdY8IWwSQHLcwLlJxMQvBJhR0bYdJ0",
+	"e48hZO4neEpNqPRK0qxiCN1KYLidxrMMnC1x1qn7v3vu/44SdnTg/nVwHzb56PBhAvvMzKW0s6UwCbs/",
+	"vNcLoTKf52d0xXvdhKjOpKMLSQ6BIAcLYblUTQXh8IgtdVmYimXLItCRrxyUNRxXzljDYE/BPj2kF3Rr",
+	"6fNzqFkzh0oZYFhik1mqwIluIEPKTWXwgobitqgiDuqCp6oraPMgeVKDbIX5smChQqwD8omvmSbr89zb",
+	"8mQHd+5sJbrGpTqaYDmqsYeJrnAUPKzOlxTZBWoLekAtz9Y0WlXTqyfqukm0sKKQAme8ugdLRau4M5WR",
+	"ddPYSqWf/wLWas/buAjymChqZuOzH7tGCJZW3c6ApfoPBBlqNSqetcVIKVSldCgs40OaTpUcuKMBS3V/",
+	"eA/NEJaeOC7YP3b06zvIY9Zcx/dQhmU9fvGsk3RIa+6MOofDwwf9g4P+4WcQ2FgLxdeyM+rcGwwH9xCq",
+	"sQTXqBsfRH9wq+5S9z74bYEuZkTmAZy+M+p8LY2F+Fmjz56BBDWcPjx9OBxiZiY4B8D73fAMgGsWfN43",
+	"7OkHwSVwD9XdQkgCJsrKwmZgTi6pkDnojWMv0Rug60En6aBGBtOI7Kxdo6S778a3vks6sXl61aO1e2Fm",
+	"R7h8bQ+FZb77OQ89lOGRg6sfeaWihHJ46N7VDz0N/fDgiaOrn/hG26eaMOVHh4fXGRdlvbtT90RZaTf4",
+	"7MOrnz3V+jlXG++lcs/dv87yPaNudZRF+y7pUJIp0XloJ/eJYSH3jFf0bvnCQEuZmKl13iBIieyVndGe",
+	"6haMRz/LXnC77LxzjzdPZchZg5Dqr3h30lnrtlSEl6FSHrXPQxkSEm50IRdS8ZylpFz3oay0Y3NRyiho",
+	"/1ZjM+2Jokh3pTrHBxCVwRDTh2qk7kuQzwuMrs536tmtnZsucWTyfyU2sBIkmT/X2eaDMar2HNx37zCE",
+	"VeOOhx/+o5s2pthInZQmSr78IHyuxWy96g1tj9xyzIhjDq/B9R5pNc8l4giODq4xphd8k2uenWr9NbQf",
+	"hefuX2cBggPuucgk98iZf0u+Hg4L2LWCmMkuTk68GDFkd6O2du1s9LS9QgqPEfih3G2wO7AiHd4BKSbS",
+	"Vq3xJgpQ1QbVf2j8FsoHOV3xspBWhIJ2YDVJn42g9Lavc4ytKaCKH7pGfV/QLVw6qeW24BciB4AfZ69O",
+	"vh6wzzWlEfpQA+ved6Ym2t8Jm5aFQaz74bA3Ymtni8EnnIKbxi1jqX5eXc1lVQ2Uiarc7zgaqv7iW32o",
+	"UAamTWg8U+D1rXcr/Dicv7XT2rs6dIEq1n80Nbk+zxZZ0NJ+8Vbd/eDM+5YX7+bF7qlrLM9LbBD9KuoP",
+	"XWfjx+bcV+tvzXNC4o45O1boe5N03kI+RV+rfENHss7lCbq9m8t/rXnmI4xtxWirgubtFbMStuYSWNid",
+	"OzNulnfuQL5MCBxBEhy5Xogh60t3M5qrd+6w7gF2nmR/Zf/650FvwB7thp5PVChdmhLm3kPV03oNxl01",
+	"SvvsETfLUaMO57/+eZAMh8MEMQr0l9Pi//XPo4f4C/hMd9bmnCjmvYpcbYJL30DuXK0PqNvL7ZLI3QBp",
+	"rwSMNFRi3HuQfG4XSJkYMD7yKUZnM74OTcdTdMW/gIUeRaFG9Bo3hgAuKCesqnS0w+FBtXn08Tt3Ln24",
+	"xVk46PS7c2dUa2TVrUDyTjpHeVUjVsPJ95Jqdt02ZPyILeSFCMmegHcZk1NtGy7vOx23roZvQxQ1y52o",
+	"FJ2OZ/V27QCpijsbhRyxuTsOsKC9pm88bun2ScA2ZRKzRnlRyAsReTtjbD5sCHQs9xOF1FqC2mHCKfYB",
+	"qMKDke+z5rLc6aCMnXsTFbx73o0XZw6ueCZizYU1FZet8nUThYrLKKYVD5409bzBNuXmEbgNUeZjSugf",
+	"1CjeGuiN1KODDzYOXKQdJnJjK8fRUcWzstSXACbB9Jlb4/m3079ubeE/nv51Sqy4Xftq0bvalSxwb0ax",
+	"hvq5PKFOLRF/hBArHUKm9CUE3iqJQnc5NQD6WmI4OvRYnyhw8YOVTNX01zqHKhGAE6MAmA82ccOMRrAI",
+	"Tc59poKp1/nxF8LWmfFHs/OuwchuzbrbKAbSZMj8bDuUN9UYgPKakYqWI30XcxRvHq6of2BXuOI0oELI",
+	"CpsDqL3SpkMdjGb+5ajW+ePOHcNXYqJ8BrKzxEhdxJ9qvUGc4QXdQXjMkrA8GLy1ClfDsCYqoHUidX7A",
+	"DofDykao8khD9ratkruFYkvuQzNOyZ0ogK93OanUfqZO5afoPV53t6Exc0wAnwwzYD3ex895tKdxyThm",
+	"vVCHBZMB6v13q32g2jjVZAG7wiO2jLow2L8wEamwP4sHQFVpws7iQMADLOuore9CPTN527iIYQO0EWtM",
+	"2vCNU2t5vEfDhzC/lo+EkgI7bJTD4WHT7kvok9FyJejRDZXifXkUgo8Fj3Bo2oXrCAn83R3dkFu3Rc69",
+	"xKL8mR7sBNlRS79rwT70hji2La7Vsd+2O+DHD253/H6ycrvyy59Ktf+Qoca9q+kbLPliPdPSXnFuWlFJ",
+	"t6bVnygu+b/MLHpELcFCGYio2sMeo8gjxHZaQl9LY029T6uHMbX3DWTd6Qayhtx7UMj0Et+sihKSJgoz",
+	"0wfsqcyhvQFkAQHGci0oKwbBHNSWj/uOfVXrJWp8hS/wScOUDuLlqG8S6CR8ITARm1ltec6g02WblHEz",
+	"fuGXZUvANGqJ8YVgRv4DCsFLdwWq90FfHsgvBFelTzjkuLzQ+ggrY6/4W7kqV53RwXAIHSTor+26Zu+S",
+	"tpBvrRViVaAe+3vS0uGS7xoglQiIR7jib78WamGXndH9g8OWnOjt+m/5pupbBkkQ0ruwdn03lHq4Hvtv",
+	"tB6+agxYBAVCjtKASrtrHPUSQNeURVVtvitH4uvJYYhj1yiqjr43WQ3fTv2qMZB6KOnoNpuMo8JaFXXK",
+	"tbFU7Dik4UHTQFt1asViOTtmE1qdX3c+37oHrrOaBFiFFrtFAFdLhKvvJHF86PuFFW9qQ7pemanrjSjk",
+	"XF1zMLl9j7F8THU1bhfboma1NYy9dfVcpeb8L1NCALq6rmSn1zrCJfD7tDpWMFRjokZ0gPkvVWiBVUsI",
+	"0HMfNSbUTnsgtIK77wyFcpaJGSRUQOZEiHBGGWR/P8H+mqRiQCvKth7TtV52vrcqcFM/7MBRQzNS7zWY",
+	"qLZ8nTYzpR33HyKDEb5/ojzAf2cQz7dp/kMH8GiQv1PwLnSybrc9W/IpbkN4t/jX25jfhzRuMUk2yIZ2",
+	"0dIwaa8f4YuyKhshvlOZ5wbLpmMtlNjRm9QalIYmxQ3JEDTFbrPA+jbso7cjuldx6Y+t/l3B5W41vtvg",
+	"Xgju7T2MN1UoiP6aEb7aYX7v2F7z5TuVUHg/diCu558idGurzxXK+NGuBsjSLrOCUx7/30+gDMM46H67",
+	"onH+rG23Kr7QkiJyPK7dNoZXNXsAx3VwQyv/Wpbtdip48KRDMA56LayFYl3sPwRljLBq+nA4Ojga3X/I",
+	"vnyJJeqgdnrGN3FQkurqUIeZ3tYwGcDufc0y/Oa+oCDrhn7pUOygF/fZ9jUbEBXKoYhCbZVYN6V7zny/",
+	"+xVXJc/Tnpu2U72nPpQA5VU2bKULsSs4tz2YZsvqJC4GTI2jIMd6ylWmVa1WiaeJO3cOh4d37kQGDKss",
+	"Eb8q9GAo0hGaE/igYxVxjBoKVxQQVxLAQkUoC91mWY0ViheIIkao4i8//zfbaleCg0mAKKnGnid4nmM5",
+	"5SohpKp+NN1UXW98LkU3tHhHlw7tU4KQ2jpNIi1gVLHqgpwVel2r1jCqkXozfBkjdREaGoUw0ZZr9uhm",
+	"4seSQ+Vp/1OoEjJu707DuldAPB3BODIjSwHnbsrZsurUzy4hjZj2oVuL6Ma8AWe0wyzdQTa9UWvUFymF",
+	"504DgkMUkWdkh8PCjuBIY5+GKDgMG304PPRnpEqbSYhSah9CcnX3OQ1pUy/CvRUob4mS74gU/9GN23iQ",
+	"ezM2h7+LMUurfhuWfv/1JNZV1avxHQSxCP2Ocwnx65qiURW8qOFJWqPYcBxu/Qu3/oVb/8KNg+c39i/c",
+	"JSXg49kkiDjkmJ3ltC/AHKqa9A98u+vDUV7ww+AqRTcwDEjOwhpwOqfagFDLKRuw4zb7JAj8WFMCwe/V",
+	"oCSuJhQ6El2RY1NVqcK3bLu9J8r7vWNNoPpAXcdf8sxXQxoE/KHXrwJC4OFENZSIMSjmoNcxPtWUxVQt",
+	"MeRs70woa1dBYEJ/eB0kHuXvlD18TaWkKn9IxHLrSL8VdLeC7maCjrisinnbzaUeuXT21uo6oXs+IuOI",
+	"ehzv5x27+hzf+rNv/dmh5NY2sUQnwl/59Z7tXYoenZctVa+mcXnfcOT4hDx1fiGYERei4Dk8KXk+UYHk",
+	"BZ8to5Jaly2VqH1lWhwDNffbQN0XrPkyUd2Q75DUUwuC2tcjbxymZseiOiPlahRVBceGdLtK78ZThKTr",
+	"DdulzbV4hPbkxpPvsQUOAkpgpcN6J6WBBGydX2CZbWrbsBNSQS3N/9CIChzj7wSo8D3fd1UMw+25hVPc",
+	"aoG3WuBH0QJPqLP+tRQ/EglNNMUWRiGwvY+s7e3nG7cK3a1CFwAKhSfJayhxuwiKOnth3xzsON1rdsiJ",
+	"dJFan5uE5fJcxD1rtKqA4WunDgZcuMw6TRkcw8O3kOB0On1R1FBSeK9J1ujv91Fts7a2nDuO7hV1kVkX",
+	"VGJwV67GLPVdLrFmOXaPnPPcYELC7en/EwDSt62zuH52s83GFRWR2+sOV/V/obZko0QwlgTGSsism0Zt",
+	"atMxU1qJqvlvb4B9oiYqLnVbFbmUC98I8aXTV3mRMTobhl0cDIaDIevWihtPVPjT+s5fzsryF90buTOS",
+	"0l5SFQrTaiYozw4bFSBaEeuQ3JuojG9MDSrvu1nFPUaihiW+32ro4/nLz/+TIuwCil9JO4KmIrLWxBT6",
+	"xTW6mIZmaAsuVdRQxqdG+eho1+csTtR2oyTfvCbZ162mF2Gr4iSAqrOryvZ0UGHQZStQAtw22urREPqw",
+	"Rl1GEfWkNJvpdSj37tuYQrnppb6EZqVu/o1Uq+3Op7ngHpsa7UwqszTuZwiLCFkS0CO2Prhu1QVgS0aQ",
+	"Dw+e6tM2J9Q14lxseow6zEIbsFcnX4f0zIlKl9auTQqF7dm6nOZyxniWFcJA9QWnXLOjo3usW6rcXfO9",
+	"XQzzfSxq6ZsTBY0XemNm1mImed5fl8Ua+ojhS4VJqAGinrNcz3jOlLCXujivuhk+e3HxwNH6Cv0WEyVW",
+	"UwBwuV+OwvCinp44AmxFQp4DIkJwOyAPWPKqF+bBg4qIGj05eiOIDa005pduf6FRrW6346DZffcP7UFo",
+	"DPYjuhK0EjdvXRx1P36X3OjJRifsd292KC2eHKJa9XiUxu4g+BbDSXvXptCv6dZ5cVvO7c9Q2hw7M7e0",
+	"QLu6xHm7eEKNLRdWtHnKsRy5rR3D6gSaAIglh7XvoQGtJB+7t0L/MarmGWy3wRZjhntbGPPH7DcjrMi2",
+	"GrHv50FO8CzItry1f/7Xez+QiG52GJOdjr3fkPpvSvZdVUVw4OTfegBuT0Dl/7sR+d9M125QajNtaYfJ",
+	"hX2Jbo4V3PW1Xc6NY1UTDZk02A+Jo5sAwXMy6rV/MIQsCLjOq45T4u2Sl9BeWFozUZdLnfv2mO7IZmUu",
+	"UL9VmkFA2BhmpJqJATsRfZwtNKaEeoKhFxD2oOfrNlPoCTz0UUyhPwbTShh1p7pV/W/Ljf3ears/o7zi",
+	"Eb9Wcf81LeNuyueweRzq8VgtDJvI1Xy5HhItFUu/nxd6lTCreynr6jlL0aVLGUv42ETBxXrv5Vq7OF/P",
+	"DOp8tvWno9IfSlyy4MGdKMgD875bdMWG9/v6Z75zXbcF1lJBZ3p7+9Sd6n8TT1IY8QlXi5u1LrrtYXfL",
+	"vG9BJ79jDzuOHcIh/8ExTgqVQcPbDyBD4tjEx5cjz4wphe+bjR9NnJ5bFgpSP2ZitDu81YxoiYkKEa1r",
+	"xqqiPJs4VDVRN4tVjX1rgZbYEn1tonywCKUmtZymyM+APaXaJIvCvX0tCqkz1qWalaGteY+kreeLExWC",
+	"iZe6knEmgdAINOujRaXW6oWYCSCjGVfUjZ1xG9Cpaz4TY+hLhTk+Os/oDU6mr0OQcsC+0RQVhPriTKzW",
+	"dsP09Acxa63teQKTJ/Kg+MDvbVv8+8Q3qtNxG+O4NXT+ncQWHPtYMkVAB+PZwE5R5d4lZmXhpuHOKdgV",
+	"p/pcqM7o+zeOARhRXLQjySgArhWcIM9IfUy6m/pm+u4F2EeArmRipdNeJ+mURd4ZdZbWrkd37x4cfjoY",
+	"DoaDg9GnB8MhMB8a9nZpYl+d2S6FLHyZeUyTpNC5LDzif1Ah0QIEdLv0KVX2F33qAmurjhFTsdEqi6pd",
+	"uV+oExumMVT9ema8yJLQLZAaMbCqWVs0GKpXvT2U100MEAo9Eiz1dvsXuA6ExOluwXB6SbQgUagoGkaN",
+	"JN69eff/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -25,7 +25,7 @@ type BalanceQuery struct {
 // that loops, or a stolen store token used to probe card numbers, is held to that.
 const (
 	DefaultBalanceRate  rate.Limit = 5
-	DefaultBalanceBurst            = 20
+	DefaultBalanceBurst int        = 20
 )
 
 // StoredValueBalance asks the method's partner what a presented card holds, for the

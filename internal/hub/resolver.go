@@ -79,7 +79,8 @@ func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 			settled++
 		}
 	}
-	return settled, nil
+	topUps, err := h.resolveTopUps(ctx, now)
+	return settled + topUps, err
 }
 
 // RunResolver resolves every interval until ctx ends. Its partner calls bypass the circuit

@@ -20,6 +20,9 @@ import (
 // (attempt attemptID) and answers the request (clientID, key) with its object as it then
 // stands.
 func (h *Hub) finishTakenOver(ctx context.Context, clientID, key, attemptID string) error {
+	if _, _, ok := topUpIntent(attemptID); ok {
+		return h.finishTopUpTakenOver(ctx, clientID, key, attemptID)
+	}
 	a, err := h.store.GetAttempt(ctx, attemptID)
 	if err != nil {
 		return err

@@ -65,6 +65,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"IdempotencyOwners", testIdempotencyOwners},
 		{"GetAttempt", testGetAttempt},
 		{"PaymentsNeedingAttention", testPaymentsNeedingAttention},
+		{"TopUps", testTopUps},
+		{"ListTopUpsToResolve", testListTopUpsToResolve},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
