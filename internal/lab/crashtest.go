@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	cryptorand "crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,10 @@ type crashConfig struct {
 	// NanacoShare is the share of payments made with nanaco e-money (in JPY, from cards the
 	// harness seeds in the simulator; see crashtest_nanaco.go).
 	NanacoShare float64
+	// TopUpShare is the share of all till operations that are nanaco top-ups onto the
+	// seeded cards (see crashtest_topups.go): topUpCount of them besides the payments and
+	// refunds.
+	TopUpShare float64
 	// AbandonShare is the share of payments whose till gives up on its create after
 	// AbandonAfter (or on an unknown or 5xx answer), looks the order up and cancels it.
 	AbandonShare float64
@@ -185,7 +190,11 @@ are abandoned, when any payment is); serve's LINE Pay late window is derived fro
 delay, the fault latency and the partner timeout. A share of payments (--nanaco-share) is
 made with nanaco e-money from cards the harness seeds in the simulator beforehand (card_present
 mostly, barcode for some); the sum of those cards' balance changes must equal what payhub says
-it took less what it refunded.
+it took less what it refunded. A share of all till operations (--topup-share) are nanaco
+top-ups onto those cards (cash in ¥1,000 units up to ¥5,000, some from the card's points),
+a quarter of them cancelled the same day at the same till; every top-up must match one
+standing CHARGE at NCS (a canceled one a CHARGE with its CHARGE_CANCEL, a failed one none),
+and the cards' value must have moved by what payhub took, refunded and topped up.
 
 Exits non-zero when money was lost, charged twice, refunded twice, left unresolved,
 recorded with another amount, or kept after payhub accepted a cancel.`,
@@ -204,6 +213,7 @@ recorded with another amount, or kept after payhub accepted a cancel.`,
 	f.Float64Var(&cfg.ManualShare, "manual-share", 0.1, "share of payments authorized only (capture manual) and captured after")
 	f.Float64Var(&cfg.LinePayShare, "linepay-share", 0.3, "share of payments made with LINE Pay (whole TWD, a fresh My Code each); nanaco takes --nanaco-share, PayPay the rest")
 	f.Float64Var(&cfg.NanacoShare, "nanaco-share", 0.2, "share of payments made with nanaco e-money (JPY, seeded cards, card_present or barcode); --linepay-share plus this is at most 1, PayPay takes the rest")
+	f.Float64Var(&cfg.TopUpShare, "topup-share", 0.1, "share of all till operations that are nanaco top-ups onto the seeded cards (with P payments and R refunds, round(s/(1-s)·(P+R)) top-ups; cash ¥1,000–¥5,000 or points, a quarter cancelled the same day); 0 ≤ s < 1")
 	f.Float64Var(&cfg.LinePaySlowShare, "linepay-slow-share", 0.15, "share of LINE Pay payments made with the slow My Code fixture "+linepaysim.OneTimeKeySlow+" (LINE records them "+crashLinePaySlowPayDelay.String()+" late)")
 	f.Float64Var(&cfg.AbandonShare, "abandon-share", 0.15, "share of payments whose till gives up on the create when it is slow, unknown or fails, finds the payment by order_id and cancels it (or refunds it in full); at least half of the slow LINE Pay payments when not 0")
 	f.DurationVar(&cfg.AbandonAfter, "abandon-after", crashAbandonAfter, "how long an abandoning till waits for its create's answer")
@@ -232,7 +242,7 @@ func runCrashTest(ctx context.Context, cfg crashConfig, out io.Writer) error {
 	counts, err := h.run(ctx)
 	failed := err != nil || counts.failed()
 	if cfg.Keep || failed {
-		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log, ledger.json, nanaco.json, tills.json)\n", dir)
+		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log, ledger.json, nanaco.json, tills.json, topups.json)\n", dir)
 	} else {
 		_ = os.RemoveAll(dir)
 	}
@@ -252,6 +262,8 @@ func (c crashConfig) validate() error {
 	case !inUnitRange(c.FaultRate) || !inUnitRange(c.ManualShare) || !inUnitRange(c.LinePayShare) || !inUnitRange(c.LinePaySlowShare) ||
 		!inUnitRange(c.NanacoShare) || !inUnitRange(c.AbandonShare):
 		return errors.New("crashtest: --fault-rate, --manual-share, --linepay-share, --linepay-slow-share, --nanaco-share and --abandon-share must be within 0..1")
+	case c.TopUpShare < 0 || c.TopUpShare >= 1:
+		return errors.New("crashtest: --topup-share must be within 0..1 (1 excluded)")
 	case c.LinePayShare+c.NanacoShare > 1:
 		return errors.New("crashtest: --linepay-share plus --nanaco-share must be at most 1")
 	case c.AbandonAfter <= 0:
@@ -303,9 +315,11 @@ type crashHarness struct {
 	// nanacoURL is the nanaco (NCS) simulator, same process and fault engine.
 	nanacoURL string
 	// nanaco is the run's nanaco cards: planned before the load, seeded, read back after.
-	nanaco  *nanacoRun
-	apiURL  string
-	store   contracts.Store
+	nanaco *nanacoRun
+	apiURL string
+	store  contracts.Store
+	// sqlDB reads the ids of the store's top-ups, which no store call lists.
+	sqlDB   *sql.DB
 	serve   *childProcess
 	simProc *childProcess
 	till    *till
@@ -315,6 +329,9 @@ type crashHarness struct {
 	// abandons is what the abandoning tills did; settle completes it from the answers
 	// of their requests sent again.
 	abandons abandonReport
+	// topUps is what the tills did about top-ups, by the create's Idempotency-Key; settle
+	// completes it from the answers of their requests sent again.
+	topUps topUpReport
 }
 
 func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
@@ -323,8 +340,8 @@ func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
 	if err := h.setUp(ctx); err != nil {
 		return crashCounts{}, err
 	}
-	fmt.Fprintf(h.out, "crashtest: seed %d, %d payments, %d refunds, %d kills, %d workers, fault rate %.2f, %s\n",
-		h.cfg.Seed, h.cfg.Payments, h.cfg.Refunds, h.cfg.Kills, h.cfg.Workers, h.cfg.FaultRate, dbKind(h.dbURL))
+	fmt.Fprintf(h.out, "crashtest: seed %d, %d payments, %d refunds, %d top-ups, %d kills, %d workers, fault rate %.2f, %s\n",
+		h.cfg.Seed, h.cfg.Payments, h.cfg.Refunds, topUpCount(h.cfg), h.cfg.Kills, h.cfg.Workers, h.cfg.FaultRate, dbKind(h.dbURL))
 	load := h.drive(ctx)
 	if ctx.Err() != nil {
 		return crashCounts{}, ctx.Err()
@@ -340,7 +357,7 @@ func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
 		}
 	}
 	settleStart := time.Now()
-	records, unanswered, err := h.settle(ctx)
+	records, topUps, unanswered, err := h.settle(ctx)
 	if err != nil {
 		return crashCounts{}, err
 	}
@@ -354,14 +371,15 @@ func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
 		return crashCounts{}, err
 	}
 	ledger = append(ledger, nanacoPayments(nanaco.Ledger, records)...)
-	// For whoever reads a kept directory: what the partners and the abandoning tills saw.
-	for name, v := range map[string]any{"ledger.json": ledger, "nanaco.json": nanaco, "tills.json": h.abandons.cancels} {
+	tops := payhubTopUps{TopUps: topUps, Till: h.topUps}
+	// For whoever reads a kept directory: what the partners and the tills saw.
+	for name, v := range map[string]any{"ledger.json": ledger, "nanaco.json": nanaco, "tills.json": h.abandons.cancels, "topups.json": tops} {
 		if b, err := json.MarshalIndent(v, "", "  "); err == nil {
 			_ = os.WriteFile(filepath.Join(h.dir, name), b, 0o600)
 		}
 	}
 	counts := reconcile(records, ledger, h.abandons.cancels)
-	counts.checkNanaco(records, nanaco)
+	counts.checkNanaco(records, tops, nanaco)
 	counts.Kills, counts.FaultsInjected, counts.FaultsByKind, counts.TillsGaveUp = h.kills, sumFaults(faults), faults, len(h.gaveUp)
 	counts.Abandons = h.abandons.summary()
 	for _, r := range unanswered {
@@ -390,6 +408,9 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 		return err
 	}
 	h.store = st
+	if h.sqlDB, err = openReader(h.dbURL); err != nil {
+		return err
+	}
 	t, err := registerCrashTill(ctx, st, h.cfg.Seed)
 	if err != nil {
 		return err
@@ -466,6 +487,9 @@ func (h *crashHarness) shutdown() {
 	if h.store != nil {
 		_ = h.store.Close()
 	}
+	if h.sqlDB != nil {
+		_ = h.sqlDB.Close()
+	}
 }
 
 // registerCrashTill registers a store client with a fresh Ed25519 key under ids unique
@@ -508,6 +532,7 @@ func (h *crashHarness) drive(ctx context.Context) loadReport {
 	<-killerDone
 	h.gaveUp = stats.gaveUpRequests()
 	h.abandons = stats.abandonReport()
+	h.topUps = stats.topUpReport()
 	return stats.report(plan)
 }
 
@@ -516,7 +541,7 @@ func (h *crashHarness) drive(ctx context.Context) loadReport {
 // it on the same port and database.
 func (h *crashHarness) killer(ctx context.Context, plan *loadPlan, loadDone <-chan struct{}) {
 	rng := rand.New(rand.NewPCG(uint64(h.cfg.Seed), 0x6b696c6c))
-	total := h.cfg.Payments + h.cfg.Refunds
+	total := h.cfg.Payments + h.cfg.Refunds + topUpCount(h.cfg)
 	for i := 1; i <= h.cfg.Kills; i++ {
 		span := float64(total) / float64(h.cfg.Kills+1)
 		threshold := int64(span*float64(i) + (rng.Float64()-0.5)*span/2)
@@ -639,26 +664,35 @@ func sumFaults(stats map[string]int) int {
 	return n
 }
 
-// settle polls until no payment, refund or partner call of the run is open, every
-// request the tills gave up on answers when sent again (as a till does later), and every
-// payment whose cancel payhub accepted is canceled, failed or refunded in full — or the
-// window passes. It returns the run's records as they then stand and the requests that
-// still get no answer.
-func (h *crashHarness) settle(ctx context.Context) ([]payhubRecord, []tillRequest, error) {
+// settle polls until no payment, refund, partner call or top-up (nor a top-up's cancel) of
+// the run is open, every request the tills gave up on answers when sent again (as a till
+// does later), and every payment whose cancel payhub accepted is canceled, failed or
+// refunded in full — or the window passes. It returns the run's records and top-ups as
+// they then stand and the requests that still get no answer.
+func (h *crashHarness) settle(ctx context.Context) ([]payhubRecord, []contracts.TopUp, []tillRequest, error) {
 	deadline := time.Now().Add(h.cfg.Window)
 	unanswered := h.gaveUp
+	answered := func(r tillRequest, a apiAnswer) {
+		h.abandons.answered(r, a)
+		h.topUps.answered(r, a)
+	}
 	for {
-		unanswered = h.till.resend(ctx, unanswered, h.abandons.answered)
+		unanswered = h.till.resend(ctx, unanswered, answered)
 		records, err := readPayhub(ctx, h.store, h.till.storeID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		settled := countOpen(records) == 0 && len(unanswered) == 0 && len(cancelsPending(records, h.abandons.cancels)) == 0
+		topUps, err := readTopUps(ctx, h.sqlDB, dbKind(h.dbURL) == "postgres", h.store, h.till.storeID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		settled := countOpen(records) == 0 && countOpenTopUps(topUps) == 0 && len(unanswered) == 0 &&
+			len(cancelsPending(records, h.abandons.cancels)) == 0
 		if settled || !time.Now().Before(deadline) {
-			return records, unanswered, nil
+			return records, topUps, unanswered, nil
 		}
 		if err := sleepCtx(ctx, time.Second); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 }
@@ -813,6 +847,10 @@ type tillRequest struct {
 	body              []byte
 	// cancelOf is the payment an abandoning till's cancel is for ("" for other requests).
 	cancelOf string
+	// topUpKey is the Idempotency-Key of the top-up create the request is (or whose
+	// top-up it cancels, topUpCancel); "" for other requests.
+	topUpKey    string
+	topUpCancel bool
 }
 
 // resend sends each request once more, hands each definite answer to answered (when not
@@ -873,9 +911,12 @@ func (t *till) work(ctx context.Context, worker int, plan *loadPlan, stats *load
 			return
 		}
 		var paid *refundable
-		if j.target == nil {
+		switch {
+		case j.topUp:
+			t.topUp(ctx, worker, j, stats)
+		case j.target == nil:
 			paid = t.pay(ctx, worker, j, stats)
-		} else {
+		default:
 			t.refund(ctx, j, stats)
 		}
 		plan.done(j, paid)
@@ -991,7 +1032,8 @@ type refundable struct {
 	step int64
 }
 
-// loadJob is one till operation: a payment (target nil) or a refund of target.
+// loadJob is one till operation: a payment (target nil), a refund of target, or a nanaco
+// top-up (topUp).
 type loadJob struct {
 	n       int
 	amount  int64
@@ -1005,6 +1047,11 @@ type loadJob struct {
 	nanaco, barcode, withIDm bool
 	card                     crashNanacoCard
 	target                   *refundable
+	// topUp: a nanaco top-up of amount onto card (seeded before the load), funded by
+	// funding (withIDm: the read carries the IDm too); cancel: the till cancels it the same
+	// day once it succeeded.
+	topUp, cancel bool
+	funding       contracts.TopUpFunding
 }
 
 // step is the smallest amount the job's partner moves, in minor units.
@@ -1031,25 +1078,32 @@ type loadPlan struct {
 	payRNG *rand.Rand
 	// nanacoRNG draws each payment's nanaco choices (whether nanaco, amount, flow), in the
 	// same order, from a stream of its own: payRNG's draws stay what they were without it.
-	nanacoRNG    *rand.Rand
-	manualShare  float64
-	linepayShare float64
-	slowShare    float64
-	nanacoShare  float64
-	abandonShare float64
+	nanacoRNG *rand.Rand
+	// topUpRNG draws each top-up (amount, funding, cancel), in the order top-ups are
+	// issued; mixRNG whether a top-up comes next. Both are streams of their own, so the
+	// other draws stay what they were without top-ups.
+	topUpRNG, mixRNG *rand.Rand
+	manualShare      float64
+	linepayShare     float64
+	slowShare        float64
+	nanacoShare      float64
+	abandonShare     float64
 	// nanacoIssued counts the nanaco payments drawn so far: they fill the seeded cards in
 	// order, crashNanacoPerCard to a card.
 	nanacoIssued int
 	paymentsLeft int
 	refundsLeft  int
-	inFlight     int
-	issued       int
-	refundable   []*refundable
+	// topUpsLeft counts the top-ups not yet handed out, topUpsIssued those that were.
+	topUpsLeft, topUpsIssued int
+	inFlight                 int
+	issued                   int
+	refundable               []*refundable
 }
 
 func newLoadPlan(cfg crashConfig) *loadPlan {
-	return &loadPlan{rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c6f6164)), payRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x70617973)),
-		nanacoRNG:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6e616e61)),
+	seeded := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(uint64(cfg.Seed), stream)) }
+	return &loadPlan{rng: seeded(0x6c6f6164), payRNG: seeded(0x70617973), nanacoRNG: seeded(0x6e616e61),
+		topUpRNG: seeded(0x746f7075), mixRNG: seeded(0x6d697865), topUpsLeft: topUpCount(cfg),
 		manualShare: cfg.ManualShare, linepayShare: cfg.LinePayShare, slowShare: cfg.LinePaySlowShare, nanacoShare: cfg.NanacoShare,
 		abandonShare: cfg.AbandonShare, paymentsLeft: cfg.Payments, refundsLeft: cfg.Refunds}
 }
@@ -1078,6 +1132,9 @@ func (p *loadPlan) take() (j loadJob, ok, wait bool) {
 		}
 	}()
 	remaining := p.paymentsLeft + p.refundsLeft
+	if p.topUpsLeft > 0 && p.mixRNG.IntN(remaining+p.topUpsLeft) < p.topUpsLeft {
+		return p.nextTopUp(), true, false
+	}
 	if p.refundsLeft > 0 && len(p.refundable) > 0 &&
 		(p.paymentsLeft == 0 || p.rng.IntN(remaining) < p.refundsLeft) {
 		i := p.rng.IntN(len(p.refundable))
@@ -1096,10 +1153,21 @@ func (p *loadPlan) take() (j loadJob, ok, wait bool) {
 		p.issued++
 		return p.payment(p.issued), true, false
 	}
+	if p.topUpsLeft > 0 { // only refunds are left, waiting for a payment: top up meanwhile
+		return p.nextTopUp(), true, false
+	}
 	if p.refundsLeft == 0 || p.inFlight == 0 {
 		return loadJob{}, false, false
 	}
 	return loadJob{}, false, true
+}
+
+// nextTopUp hands out the next top-up. Needs p.mu.
+func (p *loadPlan) nextTopUp() loadJob {
+	p.topUpsLeft--
+	p.inFlight++
+	p.topUpsIssued++
+	return p.topUp(p.topUpsIssued)
 }
 
 // payment draws payment n from payRNG. Every payment draws the same values, whatever it
@@ -1154,16 +1222,22 @@ type loadStats struct {
 	slow atomic.Int64
 	// nanaco counts nanaco payments, nanacoBarcode those of them paid with the app's barcode.
 	nanaco, nanacoBarcode atomic.Int64
+	// topUps counts nanaco top-ups sent, topUpsPoints those funded by points, topUpCancels
+	// the cancels of them sent.
+	topUps, topUpsPoints, topUpCancels atomic.Int64
 
 	mu       sync.Mutex
 	statuses map[string]int
 	notes    []string
 	gaveUp   []tillRequest
 	abandons abandonReport
+	// topUpRecs is what the tills did about top-ups, by the create's Idempotency-Key.
+	topUpRecs map[string]tillTopUp
 }
 
 func newLoadStats() *loadStats {
-	return &loadStats{statuses: map[string]int{}, abandons: abandonReport{cancels: map[string]tillCancel{}}}
+	return &loadStats{statuses: map[string]int{}, abandons: abandonReport{cancels: map[string]tillCancel{}},
+		topUpRecs: map[string]tillTopUp{}}
 }
 
 // giveUp keeps a request the till gave up on, to send again once payhub has settled.
@@ -1212,6 +1286,9 @@ func (s *loadStats) report(plan *loadPlan) loadReport {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d payments (%d with LINE Pay's slow My Code; %d nanaco, %d of them by barcode), %d refunds, %d captures sent; %d retries; %d gave up",
 		s.payments.Load(), s.slow.Load(), s.nanaco.Load(), s.nanacoBarcode.Load(), s.refunds.Load(), s.captures.Load(), s.retries.Load(), len(s.gaveUp))
+	if n := s.topUps.Load(); n > 0 {
+		fmt.Fprintf(&b, "; %d nanaco top-ups (%d with points, %d cancels sent)", n, s.topUpsPoints.Load(), s.topUpCancels.Load())
+	}
 	plan.mu.Lock()
 	if plan.refundsLeft > 0 {
 		fmt.Fprintf(&b, "; %d refunds not sent (no succeeded payment left to refund)", plan.refundsLeft)
@@ -1253,6 +1330,11 @@ type crashCounts struct {
 	CancelKept int
 	// Abandons is what the abandoning tills did (informational).
 	Abandons abandonSummary
+	// TopUpsCreated and TopUpsCanceled count payhub's nanaco top-ups, and those of them
+	// that ended canceled.
+	TopUpsCreated, TopUpsCanceled int
+	// TopUpsDuplicated: more than one NCS CHARGE for one payhub top-up.
+	TopUpsDuplicated int
 	// Nanaco sums up the seeded nanaco cards (informational; its disagreements are counted
 	// above).
 	Nanaco nanacoSummary
@@ -1261,7 +1343,7 @@ type crashCounts struct {
 }
 
 func (c *crashCounts) failed() bool {
-	return c.Lost+c.ChargedTwice+c.RefundsDuplicated+c.Unresolved+c.Mismatches+c.CancelKept > 0
+	return c.Lost+c.ChargedTwice+c.RefundsDuplicated+c.TopUpsDuplicated+c.Unresolved+c.Mismatches+c.CancelKept > 0
 }
 
 func (c *crashCounts) problem(counter *int, format string, args ...any) {
@@ -1285,8 +1367,15 @@ func (c *crashCounts) print(w io.Writer) {
 	fmt.Fprintf(w, "payments created:   %d\n", c.PaymentsCreated)
 	fmt.Fprintf(w, "refunds created:    %d\n", c.RefundsCreated)
 	methods := slices.Sorted(maps.Keys(c.ByMethod))
+	if c.TopUpsCreated > 0 && !slices.Contains(methods, contracts.MethodNanaco) {
+		methods = slices.Sorted(slices.Values(append(methods, contracts.MethodNanaco)))
+	}
 	for _, m := range methods {
-		fmt.Fprintf(w, "  %-17s %d payments, %d refunds\n", string(m)+":", c.ByMethod[m][0], c.ByMethod[m][1])
+		fmt.Fprintf(w, "  %-17s %d payments, %d refunds", string(m)+":", c.ByMethod[m][0], c.ByMethod[m][1])
+		if m == contracts.MethodNanaco && c.TopUpsCreated > 0 {
+			fmt.Fprintf(w, ", %d top-ups (%d canceled)", c.TopUpsCreated, c.TopUpsCanceled)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "kills:              %d\n", c.Kills)
 	fmt.Fprintf(w, "faults injected:    %d (%s)\n", c.FaultsInjected, strings.Join(kinds, ", "))
@@ -1303,12 +1392,13 @@ func (c *crashCounts) print(w io.Writer) {
 	fmt.Fprintf(w, "tills abandoned:    %d payments (%d never written; %d cancels sent: %d accepted%s, %d refused, then %d refunds by the till); %d nanaco sales voided\n",
 		a.Abandoned, a.NotWritten, a.CancelsSent, a.CancelsAccepted, byMethod, a.CancelsRefused, a.TillRefunds, a.Voided)
 	if n := c.Nanaco; n.Cards > 0 {
-		fmt.Fprintf(w, "nanaco cards:       %d seeded, %d used: their value fell by ¥%d; payhub took ¥%d less ¥%d refunded = ¥%d\n",
-			n.Cards, n.Used, n.Fell, n.Taken, n.Refunded, n.Taken-n.Refunded)
+		fmt.Fprintf(w, "nanaco cards:       %d seeded, %d used: their value fell by ¥%d; payhub took ¥%d less ¥%d refunded less ¥%d topped up = ¥%d\n",
+			n.Cards, n.Used, n.Fell, n.Taken, n.Refunded, n.ToppedUp, n.Taken-n.Refunded-n.ToppedUp)
 	}
 	fmt.Fprintf(w, "payments lost:      %d\n", c.Lost)
 	fmt.Fprintf(w, "charged twice:      %d\n", c.ChargedTwice)
 	fmt.Fprintf(w, "refunds duplicated: %d\n", c.RefundsDuplicated)
+	fmt.Fprintf(w, "top-ups duplicated: %d\n", c.TopUpsDuplicated)
 	fmt.Fprintf(w, "unresolved:         %d\n", c.Unresolved)
 	fmt.Fprintf(w, "amount mismatches:  %d\n", c.Mismatches)
 	fmt.Fprintf(w, "cancel accepted but money kept: %d\n", c.CancelKept)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 
 	"payhub/contracts"
 	nanacosim "payhub/mocks/nanaco"
@@ -15,9 +16,10 @@ import (
 // harness plans its nanaco payments before the load (the plan's draws follow the seed alone),
 // seeds enough cards in the NCS simulator (PUT /_sim/cards/{number}) and fills them in
 // order, crashNanacoPerCard payments to a card, each small enough that a card never runs
-// dry. Refunds re-credit the card and cancels put the whole payment back, so after the run
-// every card's value (balance and centre-held) must have fallen by exactly what payhub says
-// it took from it less what it refunded.
+// dry. Refunds re-credit the card and cancels put the whole payment back; top-ups
+// (crashtest_topups.go) add to it, so after the run every card's value (balance and
+// centre-held) must have fallen by exactly what payhub says it took from it less what it
+// refunded and less what it topped up.
 //
 // The simulator's ledger (GET /_sim/ledger) lists every committed transaction. NCS knows
 // nothing of payhub's ids: a transaction carries its key (terminal, business date,
@@ -28,14 +30,16 @@ import (
 
 const (
 	// crashNanacoPerCard is how many nanaco payments share one seeded card.
-	crashNanacoPerCard = 8
+	crashNanacoPerCard = 5
 	// crashNanacoMinYen and crashNanacoMaxYen bound a nanaco payment: crashNanacoPerCard of
 	// the largest fit on a card seeded with crashNanacoCardBalance.
 	crashNanacoMinYen = 100
 	crashNanacoMaxYen = 6000
-	// crashNanacoCardBalance is each seeded card's balance: the ¥50,000 cap, so a refund or
-	// cancel that gave back more than was taken would spill into centre-held value.
-	crashNanacoCardBalance = nanacosim.BalanceCap
+	// crashNanacoCardBalance is each seeded card's balance: enough for its payments, and
+	// room under the ¥50,000 cap for its top-ups (crashNanacoTopUpsPerCard of up to
+	// crashTopUpCashMaxYen) whatever its payments did; a refund or cancel that gave back more
+	// than was taken shows in the value check.
+	crashNanacoCardBalance = nanacosim.BalanceCap - crashNanacoTopUpsPerCard*crashTopUpCashMaxYen
 	// crashNanacoBarcodeShare is the share of nanaco payments paid with the app's barcode;
 	// the rest are read by the till's reader (card_present), crashNanacoIDmShare of those
 	// with the chip's IDm as well as the number.
@@ -64,40 +68,49 @@ type nanacoRun struct {
 	Seeded map[string]nanacosim.CardState
 }
 
-// planNanaco draws the run's payments as the load will (the draws depend on the seed
-// alone) and returns the cards its nanaco payments need, and which order pays with which.
+// planNanaco draws the run's payments and top-ups as the load will (the draws depend on
+// the seed alone) and returns the cards its nanaco payments and top-ups need, and which
+// order pays with which. Both fill the cards from the first, in order.
 func planNanaco(cfg crashConfig) ([]crashNanacoCard, map[string]string) {
 	plan := newLoadPlan(cfg)
 	var cards []crashNanacoCard
+	use := func(c crashNanacoCard) {
+		if !slices.Contains(cards, c) {
+			cards = append(cards, c)
+		}
+	}
 	cardOf := map[string]string{}
 	for n := 1; n <= cfg.Payments; n++ {
 		j := plan.payment(n)
 		if !j.nanaco {
 			continue
 		}
-		if len(cards) == 0 || cards[len(cards)-1] != j.card {
-			cards = append(cards, j.card)
-		}
+		use(j.card)
 		cardOf[crashOrderID(n)] = j.card.Number
 	}
+	for n := 1; n <= topUpCount(cfg); n++ {
+		use(plan.topUp(n).card)
+	}
+	slices.SortFunc(cards, func(a, b crashNanacoCard) int { return strings.Compare(a.Number, b.Number) })
 	return cards, cardOf
 }
 
 // crashOrderID is payment n's order_id.
 func crashOrderID(n int) string { return fmt.Sprintf("crash-%d", n) }
 
-// seedNanacoCards creates the cards the run's nanaco payments need in the simulator.
+// seedNanacoCards creates the cards the run's nanaco payments and top-ups need in the
+// simulator, with crashNanacoCardBalance and crashNanacoCardPoints.
 func seedNanacoCards(ctx context.Context, baseURL string, cfg crashConfig) (*nanacoRun, error) {
 	cards, cardOf := planNanaco(cfg)
 	run := &nanacoRun{CardOf: cardOf, Seeded: make(map[string]nanacosim.CardState, len(cards))}
 	for _, c := range cards {
 		var st nanacosim.CardState
 		body := nanacosim.CardState{NanacoNumber: c.Number, IDm: c.IDm, CardType: nanacosim.CardTypeCard,
-			Status: nanacosim.CardActive, Balance: crashNanacoCardBalance}
+			Status: nanacosim.CardActive, Balance: crashNanacoCardBalance, Points: crashNanacoCardPoints}
 		if err := simSend(ctx, http.MethodPut, baseURL+"/_sim/cards/"+c.Number, body, http.StatusOK, &st); err != nil {
 			return nil, fmt.Errorf("seed nanaco card: %w", err)
 		}
-		if st.Balance+st.CenterHeld != crashNanacoCardBalance || st.Status != nanacosim.CardActive {
+		if st.Balance+st.CenterHeld != crashNanacoCardBalance || st.Points != crashNanacoCardPoints || st.Status != nanacosim.CardActive {
 			return nil, fmt.Errorf("seed nanaco card %s: the simulator holds %+v", c.Number, st)
 		}
 		run.Seeded[c.Number] = st
@@ -246,22 +259,26 @@ type nanacoSummary struct {
 	// Fell is how much the cards' value (balance and centre-held) fell in all.
 	Fell int64
 	// Taken and Refunded are what payhub says its succeeded nanaco payments took and what
-	// it refunded of them.
-	Taken, Refunded int64
+	// it refunded of them; ToppedUp what its succeeded top-ups loaded onto the cards.
+	Taken, Refunded, ToppedUp int64
 }
 
 // checkNanaco checks what reconcile cannot see in the generic terms: that every NCS
 // transaction's key is its merchantRef, that no REFUND or PAYMENT_CANCEL is of a payment
-// NCS does not have, that a PAYMENT's key and centerTxnId name the same payhub payment,
-// that payhub shows the centerTxnId of each payment and refund it says succeeded (its
-// partner_reference) and asked what the PAYMENT asked, and that each seeded card's value
-// fell by exactly what payhub says it took from it less what it refunded.
-func (c *crashCounts) checkNanaco(records []payhubRecord, v nanacoView) {
+// NCS does not have (nor a CHARGE_CANCEL of a CHARGE), that a PAYMENT's key and centerTxnId
+// name the same payhub payment, that payhub shows the centerTxnId of each payment and
+// refund it says succeeded (its partner_reference) and asked what the PAYMENT asked, that
+// payhub's top-ups match the CHARGEs (checkTopUps), and that each seeded card's value fell
+// by exactly what payhub says it took from it less what it refunded and topped up.
+func (c *crashCounts) checkNanaco(records []payhubRecord, tops payhubTopUps, v nanacoView) {
 	x := newNanacoIndex(records)
-	payments := map[string]nanacosim.LedgerEntry{}
+	payments, charges := map[string]nanacosim.LedgerEntry{}, map[string]nanacosim.LedgerEntry{}
 	for _, e := range v.Ledger {
-		if e.Type == nanacosim.TypePayment {
+		switch e.Type {
+		case nanacosim.TypePayment:
 			payments[e.CenterTxnID] = e
+		case nanacosim.TypeCharge:
+			charges[e.CenterTxnID] = e
 		}
 	}
 	standing := map[string][]nanacosim.LedgerEntry{} // payhub payment id → its standing PAYMENTs
@@ -286,6 +303,11 @@ func (c *crashCounts) checkNanaco(records []payhubRecord, v nanacoView) {
 			}
 			if e.Type == nanacosim.TypeRefund {
 				refunds[key] = e
+			}
+		case nanacosim.TypeCharge: // checkTopUps
+		case nanacosim.TypeChargeCancel:
+			if _, ok := charges[e.OriginalTxnID]; !ok {
+				c.problem(&c.Mismatches, "nanaco %s %s (%s) of ¥%d takes back %s, which is no CHARGE NCS has", e.Type, e.CenterTxnID, key, e.Amount, e.OriginalTxnID)
 			}
 		default:
 			c.problem(&c.Mismatches, "nanaco %s %s (%s) of ¥%d on card %s: payhub never asks for one", e.Type, e.CenterTxnID, key, e.Amount, e.NanacoNumber)
@@ -312,14 +334,16 @@ func (c *crashCounts) checkNanaco(records []payhubRecord, v nanacoView) {
 			}
 		}
 	}
-	c.checkNanacoCards(records, v)
+	c.checkTopUps(tops, v.Ledger)
+	c.checkNanacoCards(records, tops, v)
 }
 
 // checkNanacoCards checks that each seeded card's value (balance and centre-held) fell by
 // what payhub says it took from it (captured, for its succeeded payments) less what it
-// refunded. A card with a payment still open is left out (counted unresolved already).
-func (c *crashCounts) checkNanacoCards(records []payhubRecord, v nanacoView) {
-	taken, refunded := map[string]int64{}, map[string]int64{}
+// refunded and less what it topped up (its succeeded top-ups). A card with a payment or
+// top-up still open is left out (counted unresolved already).
+func (c *crashCounts) checkNanacoCards(records []payhubRecord, tops payhubTopUps, v nanacoView) {
+	taken, refunded, toppedUp := map[string]int64{}, map[string]int64{}, map[string]int64{}
 	open := map[string]bool{}
 	used := map[string]bool{}
 	for _, rec := range records {
@@ -346,6 +370,19 @@ func (c *crashCounts) checkNanacoCards(records []payhubRecord, v nanacoView) {
 			refunded[card] += p.AmountRefunded
 		}
 	}
+	for _, t := range tops.TopUps {
+		card := tops.Till[t.IdempotencyKey].Card
+		if card == "" {
+			continue // checkTopUps reports it
+		}
+		used[card] = true
+		if topUpOpen(t) {
+			open[card] = true
+		}
+		if t.Status == contracts.TopUpSucceeded {
+			toppedUp[card] += t.Amount.Amount
+		}
+	}
 	s := nanacoSummary{Cards: len(v.Seeded), Used: len(used)}
 	for _, number := range slices.Sorted(maps.Keys(v.Seeded)) {
 		before := v.Seeded[number]
@@ -358,12 +395,13 @@ func (c *crashCounts) checkNanacoCards(records []payhubRecord, v nanacoView) {
 		s.Fell += fell
 		s.Taken += taken[number]
 		s.Refunded += refunded[number]
+		s.ToppedUp += toppedUp[number]
 		if open[number] {
 			continue
 		}
-		if net := taken[number] - refunded[number]; fell != net {
-			c.problem(&c.Mismatches, "nanaco card %s: its value fell by ¥%d (balance ¥%d, centre-held ¥%d), payhub took ¥%d and refunded ¥%d of it",
-				number, fell, now.Balance, now.CenterHeld, taken[number], refunded[number])
+		if net := taken[number] - refunded[number] - toppedUp[number]; fell != net {
+			c.problem(&c.Mismatches, "nanaco card %s: its value fell by ¥%d (balance ¥%d, centre-held ¥%d), payhub took ¥%d, refunded ¥%d of it and topped up ¥%d",
+				number, fell, now.Balance, now.CenterHeld, taken[number], refunded[number], toppedUp[number])
 		}
 	}
 	c.Nanaco = s

@@ -311,7 +311,7 @@ func TestCrashHarnessSmall(t *testing.T) {
 	report := out.String()
 	for line, want := range map[string]string{
 		"kills":         "2",
-		"payments lost": "0", "charged twice": "0", "refunds duplicated": "0", "unresolved": "0", "amount mismatches": "0",
+		"payments lost": "0", "charged twice": "0", "refunds duplicated": "0", "top-ups duplicated": "0", "unresolved": "0", "amount mismatches": "0",
 		"cancel accepted but money kept": "0",
 	} {
 		m := regexp.MustCompile(`(?m)^` + line + `:\s+(\d+)`).FindStringSubmatch(report)
@@ -334,13 +334,14 @@ func TestCrashHarnessSmall(t *testing.T) {
 	if m == nil || m[1] == "0" || m[2] == "0" {
 		t.Errorf("slow LINE Pay and nanaco payments: got %v, want some", m)
 	}
-	// nanaco took its share (--nanaco-share 0.2 by default), and its cards' value fell by
-	// what payhub took less what it refunded.
-	m = regexp.MustCompile(`(?m)^  nanaco:\s+(\d+) payments, (\d+) refunds$`).FindStringSubmatch(report)
-	if m == nil || m[1] == "0" {
-		t.Errorf("nanaco payments: got %v, want some", m)
+	// nanaco took its share (--nanaco-share 0.2 by default), top-ups theirs (--topup-share
+	// 0.1: 8 of them, some cancelled), and its cards' value fell by what payhub took less
+	// what it refunded and topped up.
+	m = regexp.MustCompile(`(?m)^  nanaco:\s+(\d+) payments, (\d+) refunds, (\d+) top-ups \((\d+) canceled\)$`).FindStringSubmatch(report)
+	if m == nil || m[1] == "0" || m[3] != "8" || m[4] == "0" {
+		t.Errorf("nanaco payments and top-ups: got %v, want some payments, 8 top-ups, some canceled", m)
 	}
-	m = regexp.MustCompile(`(?m)^nanaco cards:\s+\d+ seeded, \d+ used: their value fell by ¥(\d+); payhub took .* = ¥(\d+)$`).FindStringSubmatch(report)
+	m = regexp.MustCompile(`(?m)^nanaco cards:\s+\d+ seeded, \d+ used: their value fell by ¥(-?\d+); payhub took .* topped up = ¥(-?\d+)$`).FindStringSubmatch(report)
 	if m == nil || m[1] != m[2] || m[1] == "0" {
 		t.Errorf("nanaco cards: got %v, want the fall equal to payhub's net", m)
 	}
@@ -939,7 +940,12 @@ func TestReconcileNanaco(t *testing.T) {
 			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
 				return r, append(l, ncEntry(nanacosim.TypeCharge, nanacosim.StatusApproved, 9, 9, 1000, 0))
 			},
-			fell: new(int64(700)), want: crashCounts{Mismatches: 1}},
+			want: crashCounts{Lost: 1, Mismatches: 1}}, // and the card holds ¥1,000 more than payhub says
+		{name: "a transfer payhub never asked for",
+			change: func(r []payhubRecord, l []nanacosim.LedgerEntry) ([]payhubRecord, []nanacosim.LedgerEntry) {
+				return r, append(l, ncEntry(nanacosim.TypeTransfer, nanacosim.StatusApproved, 9, 9, 1000, 0))
+			},
+			want: crashCounts{Mismatches: 1}}, // its value is not in the fall the test computes
 		{name: "yen lost on the card",
 			fell: new(int64(701)), want: crashCounts{Mismatches: 1}},
 	}
@@ -949,15 +955,7 @@ func TestReconcileNanaco(t *testing.T) {
 			if tc.change != nil {
 				records, ledger = tc.change(records, ledger)
 			}
-			var fell int64
-			for _, e := range ledger {
-				switch e.Type {
-				case nanacosim.TypePayment:
-					fell += int64(e.Amount)
-				case nanacosim.TypeRefund, nanacosim.TypePaymentCancel:
-					fell -= int64(e.Amount)
-				}
-			}
+			fell := ledgerFall(ledger)
 			if tc.fell != nil {
 				fell = *tc.fell
 			}
@@ -969,7 +967,7 @@ func TestReconcileNanaco(t *testing.T) {
 				Seeded: map[string]nanacosim.CardState{ncCard: {NanacoNumber: ncCard, Balance: crashNanacoCardBalance}},
 				Now:    map[string]nanacosim.CardState{ncCard: {NanacoNumber: ncCard, Balance: crashNanacoCardBalance - int(fell)}}}
 			got := reconcile(records, nanacoPayments(ledger, records), nil)
-			got.checkNanaco(records, view)
+			got.checkNanaco(records, payhubTopUps{}, view)
 			t.Logf("problems:\n%s", strings.Join(got.Problems, "\n"))
 			if got.Lost != tc.want.Lost || got.ChargedTwice != tc.want.ChargedTwice || got.RefundsDuplicated != tc.want.RefundsDuplicated ||
 				got.Unresolved != tc.want.Unresolved || got.Mismatches != tc.want.Mismatches || got.CancelKept != 0 {
@@ -1003,5 +1001,337 @@ func TestReconcileNanacoCancelsPayhubAccepted(t *testing.T) {
 	got := reconcile(records, nanacoPayments([]nanacosim.LedgerEntry{payment}, records), accepted)
 	if got.CancelKept != 1 || got.Mismatches != 1 {
 		t.Fatalf("kept %d, mismatches %d; want 1, 1\n%s", got.CancelKept, got.Mismatches, strings.Join(got.Problems, "\n"))
+	}
+}
+
+// ledgerFall is how much a card's value fell by the NCS transactions of ledger (all on
+// one card): PAYMENTs take, REFUNDs, PAYMENT_CANCELs and CHARGEs give, CHARGE_CANCELs take
+// back.
+func ledgerFall(ledger []nanacosim.LedgerEntry) int64 {
+	var fell int64
+	for _, e := range ledger {
+		switch e.Type {
+		case nanacosim.TypePayment, nanacosim.TypeChargeCancel:
+			fell += int64(e.Amount)
+		case nanacosim.TypeRefund, nanacosim.TypePaymentCancel, nanacosim.TypeCharge:
+			fell -= int64(e.Amount)
+		}
+	}
+	return fell
+}
+
+// ncTopUp is payhub's top-up n of amount in cash, made under key seq, shown with
+// centerTxnId txn (0: none), and its till's request, answered with it.
+func ncTopUp(n int, status contracts.TopUpStatus, amount int64, seq, txn int) (contracts.TopUp, tillTopUp) {
+	id, key := fmt.Sprintf("tu_T%d", n), fmt.Sprintf("key-%d", n)
+	t := contracts.TopUp{ID: id, Method: contracts.MethodNanaco, TerminalID: "till-01", CardLast4: ncCard[12:],
+		Amount: contracts.Money{Amount: amount, Currency: "JPY"}, Funding: contracts.FundingCash, Status: status,
+		PartnerRef: ncRef(seq), IdempotencyKey: key}
+	if txn > 0 {
+		t.PartnerTxnID = ncTxn(txn)
+	}
+	return t, tillTopUp{Key: key, Card: ncCard, Terminal: "till-01", Amount: amount, Funding: contracts.FundingCash,
+		ID: id, Answer: "201 " + string(status)}
+}
+
+// ncCharge is a cash CHARGE at NCS.
+func ncCharge(status string, txn, seq, amount int) nanacosim.LedgerEntry {
+	e := ncEntry(nanacosim.TypeCharge, status, txn, seq, amount, 0)
+	e.FundingSource = nanacosim.FundingCash
+	return e
+}
+
+func TestReconcileTopUps(t *testing.T) {
+	agreeing := func() (payhubTopUps, []nanacosim.LedgerEntry) {
+		tops := payhubTopUps{Till: topUpReport{}}
+		for _, x := range []struct {
+			status                 contracts.TopUpStatus
+			amount                 int64
+			seq, txn               int
+			cancelAnswer, accepted string
+		}{
+			{status: contracts.TopUpSucceeded, amount: 3000, seq: 1, txn: 1},
+			{status: contracts.TopUpCanceled, amount: 2000, seq: 2, txn: 2, cancelAnswer: "200 canceled"},
+			{status: contracts.TopUpFailed, amount: 1000, seq: 4},
+		} {
+			tu, tt := ncTopUp(len(tops.TopUps)+1, x.status, x.amount, x.seq, x.txn)
+			if x.cancelAnswer != "" {
+				tt.CancelSent, tt.CancelAnswer, tt.CancelAccepted = true, x.cancelAnswer, true
+			}
+			tops.TopUps = append(tops.TopUps, tu)
+			tops.Till[tt.Key] = tt
+		}
+		return tops, []nanacosim.LedgerEntry{
+			ncCharge(nanacosim.StatusApproved, 1, 1, 3000),
+			ncCharge(nanacosim.StatusCancelled, 2, 2, 2000),
+			ncEntry(nanacosim.TypeChargeCancel, nanacosim.StatusApproved, 3, 500_002, 2000, 2),
+		}
+	}
+	type counts struct{ lost, dupes, unresolved, mismatches, kept int }
+	cases := []struct {
+		name   string
+		change func(tops *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry
+		want   counts
+	}{
+		{name: "agreeing"},
+		{name: "top-ups duplicated: a second CHARGE carries the top-up's key as merchantRef",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				dup := ncCharge(nanacosim.StatusApproved, 9, 9, 3000)
+				dup.MerchantRef = ncRef(1)
+				return append(l, dup)
+			},
+			want: counts{dupes: 1, mismatches: 2}}, // its merchantRef is not its key; the card got ¥3,000 more
+		{name: "top-up lost: payhub succeeded, NCS has no CHARGE",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry { return l[1:] },
+			want:   counts{lost: 1, mismatches: 1}}, // and the card lacks the ¥3,000
+		{name: "a CHARGE of no payhub top-up",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				return append(l, ncCharge(nanacosim.StatusApproved, 9, 9, 1000))
+			},
+			want: counts{lost: 1, mismatches: 1}},
+		{name: "unresolved: still unknown",
+			change: func(tops *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				tops.TopUps[0].Status = contracts.TopUpUnknown
+				return l
+			},
+			want: counts{unresolved: 1}}, // the card is left out while a top-up on it is open
+		{name: "unresolved: its cancel still pending",
+			change: func(tops *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				tu := &tops.TopUps[1]
+				tu.Status, tu.CancelStartedAt = contracts.TopUpSucceeded, new(time.Now())
+				tt := tops.Till[tu.IdempotencyKey]
+				tt.CancelAnswer = "202 succeeded"
+				tops.Till[tu.IdempotencyKey] = tt
+				l[1].Status = nanacosim.StatusApproved
+				return l[:2]
+			},
+			want: counts{unresolved: 1, kept: 1}},
+		{name: "a cancel kept: payhub canceled, the CHARGE stands",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				l[1].Status = nanacosim.StatusApproved
+				return l[:2]
+			},
+			want: counts{kept: 1, mismatches: 1}}, // and the card holds ¥2,000 payhub says it does not
+		{name: "a cancel kept: accepted (202), payhub ended it succeeded",
+			change: func(tops *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				tops.TopUps[1].Status = contracts.TopUpSucceeded
+				tt := tops.Till["key-2"]
+				tt.CancelAnswer = "202 succeeded"
+				tops.Till["key-2"] = tt
+				l[1].Status = nanacosim.StatusApproved
+				return l[:2]
+			},
+			want: counts{kept: 1}},
+		{name: "a cancel refused: the value stays, as payhub says",
+			change: func(tops *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				tops.TopUps[1].Status = contracts.TopUpSucceeded
+				tt := tops.Till["key-2"]
+				tt.CancelAnswer, tt.CancelAccepted = "409 cancel_window_passed", false
+				tops.Till["key-2"] = tt
+				l[1].Status = nanacosim.StatusApproved
+				return l[:2]
+			}},
+		{name: "canceled without a CHARGE_CANCEL",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry { return l[:2] },
+			want:   counts{mismatches: 2}}, // and the card holds the ¥2,000
+		{name: "failed, NCS credited it",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				return append(l, ncCharge(nanacosim.StatusApproved, 5, 4, 1000))
+			},
+			want: counts{mismatches: 2}},
+		{name: "another amount",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				l[0].Amount, l[0].RequestedAmount = 4000, 4000
+				return l
+			},
+			want: counts{mismatches: 2}},
+		{name: "another partner_reference",
+			change: func(tops *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				tops.TopUps[0].PartnerTxnID = ncTxn(77)
+				return l
+			},
+			want: counts{mismatches: 1}},
+		{name: "another funding",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				l[0].FundingSource = nanacosim.FundingPoints
+				return l
+			},
+			want: counts{mismatches: 1}},
+		{name: "a top-up no till asked for",
+			change: func(tops *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				tu, _ := ncTopUp(4, contracts.TopUpSucceeded, 1000, 10, 10)
+				tops.TopUps = append(tops.TopUps, tu)
+				return append(l, ncCharge(nanacosim.StatusApproved, 10, 10, 1000))
+			},
+			want: counts{mismatches: 2}}, // and its ¥1,000 is on no card payhub knows of
+		{name: "a CHARGE_CANCEL of no CHARGE",
+			change: func(_ *payhubTopUps, l []nanacosim.LedgerEntry) []nanacosim.LedgerEntry {
+				return append(l, ncEntry(nanacosim.TypeChargeCancel, nanacosim.StatusApproved, 11, 500_011, 1000, 55))
+			},
+			want: counts{mismatches: 2}}, // and the card lost ¥1,000
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tops, ledger := agreeing()
+			if tc.change != nil {
+				ledger = tc.change(&tops, ledger)
+			}
+			fell := ledgerFall(ledger)
+			view := nanacoView{Ledger: ledger, CardOf: map[string]string{},
+				Seeded: map[string]nanacosim.CardState{ncCard: {NanacoNumber: ncCard, Balance: crashNanacoCardBalance}},
+				Now:    map[string]nanacosim.CardState{ncCard: {NanacoNumber: ncCard, Balance: crashNanacoCardBalance - int(fell)}}}
+			var got crashCounts
+			got.checkNanaco(nil, tops, view)
+			t.Logf("problems:\n%s", strings.Join(got.Problems, "\n"))
+			g := counts{got.Lost, got.TopUpsDuplicated, got.Unresolved, got.Mismatches, got.CancelKept}
+			if g != tc.want || got.ChargedTwice != 0 || got.RefundsDuplicated != 0 {
+				t.Fatalf("got %+v (twice %d, refunds duplicated %d), want %+v\n%s", g, got.ChargedTwice, got.RefundsDuplicated,
+					tc.want, strings.Join(got.Problems, "\n"))
+			}
+			if got.failed() != (len(got.Problems) > 0) {
+				t.Fatalf("failed() %v with problems %q", got.failed(), got.Problems)
+			}
+			if tc.name == "agreeing" && (got.TopUpsCreated != 3 || got.TopUpsCanceled != 1 ||
+				got.Nanaco != (nanacoSummary{Cards: 1, Used: 1, Fell: -3000, ToppedUp: 3000})) {
+				t.Fatalf("%d top-ups, %d canceled, summary %+v", got.TopUpsCreated, got.TopUpsCanceled, got.Nanaco)
+			}
+		})
+	}
+}
+
+// The summary shows nanaco's top-ups on its line, and the new zero-count.
+func TestCrashCountsPrintTopUps(t *testing.T) {
+	c := crashCounts{ByMethod: map[contracts.Method][2]int{contracts.MethodNanaco: {4, 1}, contracts.MethodPayPay: {9, 2}},
+		TopUpsCreated: 5, TopUpsCanceled: 2}
+	var b bytes.Buffer
+	c.print(&b)
+	for _, want := range []string{"\n  nanaco:           4 payments, 1 refunds, 5 top-ups (2 canceled)\n", "\n  paypay:           9 payments, 2 refunds\n",
+		"\ntop-ups duplicated: 0\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+}
+
+// Top-ups take their share of all till operations, from streams of their own (the
+// payments are drawn as without them), fill the seeded cards in order, and fit them: the
+// cards' balance covers their payments, its room under the cap their top-ups, their
+// points the points top-ups.
+func TestLoadPlanDrawsTopUpsThatFitTheirCards(t *testing.T) {
+	if crashNanacoCardBalance+crashNanacoTopUpsPerCard*crashTopUpCashMaxYen > nanacosim.BalanceCap ||
+		crashNanacoPerCard*crashNanacoMaxYen > crashNanacoCardBalance || crashTopUpPointsMax > crashTopUpCashMaxYen {
+		t.Fatalf("seeded ¥%d: %d payments of up to ¥%d, %d top-ups of up to ¥%d under the cap ¥%d", crashNanacoCardBalance,
+			crashNanacoPerCard, crashNanacoMaxYen, crashNanacoTopUpsPerCard, crashTopUpCashMaxYen, nanacosim.BalanceCap)
+	}
+	cfg := crashConfig{Payments: 2000, Refunds: 500, Seed: 1, ManualShare: 0.1, LinePayShare: 0.3, NanacoShare: 0.2, AbandonShare: 0.15, TopUpShare: 0.1}
+	if n := topUpCount(cfg); n != 278 {
+		t.Fatalf("%d top-ups for 2,500 payments and refunds at 0.1, want 278", n)
+	}
+	drain := func(cfg crashConfig) (payments map[int]loadJob, topUps []loadJob) {
+		plan := newLoadPlan(cfg)
+		payments = map[int]loadJob{}
+		for {
+			j, ok := plan.next(context.Background())
+			if !ok {
+				return payments, topUps
+			}
+			switch {
+			case j.topUp:
+				topUps = append(topUps, j)
+			case j.target == nil:
+				payments[j.n] = j
+			}
+			plan.done(j, &refundable{id: strconv.Itoa(j.n), left: j.amount, step: j.step()})
+		}
+	}
+	payments, topUps := drain(cfg)
+	if len(payments) != 2000 || len(topUps) != 278 {
+		t.Fatalf("%d payments, %d top-ups", len(payments), len(topUps))
+	}
+	cards, _ := planNanaco(cfg)
+	planned := map[string]bool{}
+	for _, c := range cards {
+		planned[c.Number] = true
+	}
+	spent, topped, points, count := map[string]int64{}, map[string]int64{}, map[string]int64{}, map[string]int{}
+	for _, j := range payments {
+		if j.nanaco {
+			spent[j.card.Number] += j.amount
+		}
+	}
+	var pointsN, cancels, idm int
+	for i, j := range topUps {
+		switch {
+		case j.n != i+1 || j.card != crashNanacoTopUpCard(j.n) || !planned[j.card.Number]:
+			t.Fatalf("top-up %d: %+v (not on a planned card in order)", i+1, j)
+		case j.funding == contracts.FundingCash && (j.amount%1000 != 0 || j.amount < 1000 || j.amount > crashTopUpCashMaxYen):
+			t.Fatalf("cash top-up of ¥%d", j.amount)
+		case j.funding == contracts.FundingPoints && (j.amount < crashTopUpPointsMin || j.amount > crashTopUpPointsMax):
+			t.Fatalf("points top-up of %d", j.amount)
+		case j.funding != contracts.FundingCash && j.funding != contracts.FundingPoints:
+			t.Fatalf("top-up funded by %q", j.funding)
+		}
+		count[j.card.Number]++
+		topped[j.card.Number] += j.amount
+		if j.funding == contracts.FundingPoints {
+			points[j.card.Number] += j.amount
+			pointsN++
+		}
+		if j.cancel {
+			cancels++
+		}
+		if j.withIDm {
+			idm++
+		}
+	}
+	for number := range planned {
+		if count[number] > crashNanacoTopUpsPerCard || spent[number] > crashNanacoCardBalance ||
+			crashNanacoCardBalance+topped[number] > nanacosim.BalanceCap || points[number] > crashNanacoCardPoints {
+			t.Fatalf("card %s: %d top-ups of ¥%d (%d points), payments of ¥%d", number, count[number], topped[number], points[number], spent[number])
+		}
+	}
+	if pointsN < 30 || pointsN > 90 || cancels < 40 || cancels > 100 || idm < 100 || idm > 180 {
+		t.Fatalf("of 278 top-ups: %d with points, %d cancelled, %d with the IDm", pointsN, cancels, idm)
+	}
+	// Without top-ups, the payments are drawn exactly as with them.
+	cfg.TopUpShare = 0
+	without, none := drain(cfg)
+	if len(none) != 0 {
+		t.Fatalf("%d top-ups with --topup-share 0", len(none))
+	}
+	for n, j := range without {
+		if payments[n] != j {
+			t.Fatalf("payment %d: %+v with top-ups, %+v without", n, payments[n], j)
+		}
+	}
+	for _, share := range []float64{-0.1, 1} {
+		if err := (crashConfig{Payments: 1, Workers: 1, AbandonAfter: crashAbandonAfter, TopUpShare: share}).validate(); err == nil {
+			t.Errorf("validate takes --topup-share %v", share)
+		}
+	}
+}
+
+// Settlement's answers complete what the tills knew of their top-ups.
+func TestTopUpReportTakesAnswersSentAgain(t *testing.T) {
+	r := topUpReport{"k": {Key: "k", Card: ncCard, Amount: 1000}}
+	r.answered(tillRequest{topUpKey: "k"}, apiAnswer{status: http.StatusCreated, body: map[string]any{"id": "tu_1", "status": "unknown"}})
+	r.answered(tillRequest{topUpKey: "k", topUpCancel: true}, apiAnswer{status: http.StatusAccepted, body: map[string]any{"id": "tu_1", "status": "succeeded"}})
+	r.answered(tillRequest{cancelOf: "pay_1"}, apiAnswer{status: http.StatusOK})
+	want := tillTopUp{Key: "k", Card: ncCard, Amount: 1000, ID: "tu_1", Answer: "201 unknown", CancelAnswer: "202 succeeded", CancelAccepted: true}
+	if len(r) != 1 || r["k"] != want {
+		t.Fatalf("report %+v, want %+v", r, want)
+	}
+	for _, c := range []struct {
+		ans  apiAnswer
+		want bool
+	}{
+		{apiAnswer{status: 200, body: map[string]any{"status": "canceled"}}, true},
+		{apiAnswer{status: 202, body: map[string]any{"status": "succeeded", "cancel_pending": true}}, true},
+		{apiAnswer{status: 200, body: map[string]any{"status": "succeeded"}}, false},
+		{apiAnswer{status: 409, body: map[string]any{"code": "cancel_window_passed"}}, false},
+	} {
+		if got := topUpCancelAccepted(c.ans); got != c.want {
+			t.Errorf("%s: accepted %v, want %v", describeAnswer(c.ans), got, c.want)
+		}
 	}
 }
