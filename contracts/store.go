@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -29,6 +30,10 @@ type StoreClient struct {
 	// point to, in registration order. None refuses flow redirect: payhub sends browsers
 	// only where the client's operator said its shop is, never where a request says.
 	ReturnOrigins []string
+	// SourceAllowlist are the networks (IPv4 and IPv6 CIDRs, masked) the client's requests
+	// may come from, in registration order; none means any source (docs/security.md §6).
+	// A request from elsewhere is refused with 403 ip_not_allowed.
+	SourceAllowlist []netip.Prefix
 	// CreatedAt is when the client was registered.
 	CreatedAt time.Time
 }
@@ -132,6 +137,7 @@ type Store interface {
 	WebhookStore
 	CallbackStore
 	TopUpStore
+	AuditStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -155,6 +161,9 @@ type Store interface {
 	// SetClientReturnOrigins replaces the client's return origins (none: flow redirect is
 	// refused); ErrNotFound without such a client.
 	SetClientReturnOrigins(ctx context.Context, clientID string, origins []string) error
+	// SetClientSourceAllowlist replaces the client's source allowlist (none: any source);
+	// ErrNotFound without such a client, ErrConflict for a network listed twice.
+	SetClientSourceAllowlist(ctx context.Context, clientID string, networks []netip.Prefix) error
 	// DeleteWebhookAttemptsBefore deletes up to limit store-notification attempts made
 	// before the given time, oldest first, and says how many (retention).
 	DeleteWebhookAttemptsBefore(ctx context.Context, before time.Time, limit int) (int64, error)
@@ -234,6 +243,8 @@ type Store interface {
 type Tx interface {
 	WebhookTx
 	TopUpTx
+	AuditTx
+	ClientTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"payhub/contracts"
+	"payhub/internal/audit"
 	"payhub/internal/auth"
 	"payhub/internal/config"
 	"payhub/internal/hub"
@@ -104,7 +105,7 @@ func noteLoopbackOrigins(w io.Writer, origins []string) {
 }
 
 func clientRegisterCommand() *cobra.Command {
-	var dbURL, clientID, name, kid, pubFile string
+	var dbURL, clientID, name, kid, pubFile, actor string
 	var stores, origins []string
 	cmd := &cobra.Command{
 		Use:   "register",
@@ -139,11 +140,23 @@ browser anywhere else.`,
 			if name == "" {
 				name = clientID
 			}
+			key, err := auditKey()
+			if err != nil {
+				return err
+			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
 				now := time.Now().UTC()
-				err := st.CreateStoreClient(ctx, contracts.StoreClient{ID: clientID, Name: name, Stores: stores, CreatedAt: now,
+				c := contracts.StoreClient{ID: clientID, Name: name, Stores: stores, CreatedAt: now,
 					ReturnOrigins: normalised,
-					Keys:          []contracts.ClientKey{{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}}})
+					Keys:          []contracts.ClientKey{{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}}}
+				err := st.InTx(ctx, func(tx contracts.Tx) error {
+					if err := tx.CreateStoreClient(ctx, c); err != nil {
+						return err
+					}
+					return recordChange(ctx, tx, key, cliActor(actor), "client.register", "client:"+clientID, audit.Change{
+						After: map[string]any{"name": name, "stores": stores, "return_origins": normalised,
+							"key": map[string]any{"kid": kid, "algorithm": alg, "public_key": keyFingerprint(pub)}}})
+				})
 				if err != nil {
 					return fmt.Errorf("register client: %w", err)
 				}
@@ -167,6 +180,7 @@ browser anywhere else.`,
 	f.StringVar(&pubFile, "public-key", "", "public key file (PKIX PEM)")
 	f.StringSliceVar(&stores, "store", nil, "store the client may act for (repeatable)")
 	f.StringArrayVar(&origins, "return-origin", nil, "origin the return_url of redirect payments may point to, https://host[:port] (repeatable)")
+	actorFlag(cmd, &actor)
 	for _, req := range []string{"client", "kid", "public-key", "store"} {
 		_ = cmd.MarkFlagRequired(req)
 	}
@@ -174,7 +188,7 @@ browser anywhere else.`,
 }
 
 func clientRevokeCommand() *cobra.Command {
-	var dbURL, kid string
+	var dbURL, kid, actor string
 	cmd := &cobra.Command{
 		Use:   "revoke",
 		Short: "Revoke a store client's key: tokens it signs are refused within seconds",
@@ -186,9 +200,22 @@ new one with payhub client rotate-key first if this was its only key.`, revocati
 			if err := checkKeyID(kid); err != nil {
 				return err
 			}
+			key, err := auditKey()
+			if err != nil {
+				return err
+			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
 				now := time.Now().UTC().Truncate(time.Microsecond) // as the database keeps it
-				k, err := st.RevokeClientKey(ctx, kid, now)
+				var k contracts.ClientKey
+				err := st.InTx(ctx, func(tx contracts.Tx) error {
+					var err error
+					if k, err = tx.RevokeClientKey(ctx, kid, now); err != nil || k.RevokedAt == nil || k.RevokedAt.Before(now) {
+						return err // already revoked: nothing changed, nothing to record
+					}
+					return recordChange(ctx, tx, key, cliActor(actor), "client.revoke_key", "client:"+k.ClientID, audit.Change{
+						Before: map[string]any{"kid": kid, "revoked": false},
+						After:  map[string]any{"kid": kid, "revoked": true, "revoked_at": now}})
+				})
 				if errors.Is(err, contracts.ErrNotFound) {
 					return fmt.Errorf("no key %s is registered", kid)
 				}
@@ -211,6 +238,7 @@ new one with payhub client rotate-key first if this was its only key.`, revocati
 	}
 	dbFlag(cmd, &dbURL)
 	cmd.Flags().StringVar(&kid, "kid", "", "key id to revoke")
+	actorFlag(cmd, &actor)
 	_ = cmd.MarkFlagRequired("kid")
 	return cmd
 }
@@ -226,7 +254,7 @@ func activeKeys(c contracts.StoreClient) int {
 }
 
 func clientRotateKeyCommand() *cobra.Command {
-	var dbURL, clientID, kid, pubFile string
+	var dbURL, clientID, kid, pubFile, actor string
 	var revokeOld bool
 	cmd := &cobra.Command{
 		Use:   "rotate-key",
@@ -247,9 +275,34 @@ payhub processes refuse them within %s.`, revocationDelay),
 			if err != nil {
 				return err
 			}
+			key, err := auditKey()
+			if err != nil {
+				return err
+			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
 				now := time.Now().UTC()
-				err := st.AddClientKey(ctx, contracts.ClientKey{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now})
+				// The keys --revoke-old revokes: the client's active keys as the change begins.
+				var old []string
+				if c, err := st.GetStoreClient(ctx, clientID); err == nil && revokeOld {
+					for _, k := range c.Keys {
+						if k.RevokedAt == nil && k.KID != kid {
+							old = append(old, k.KID)
+						}
+					}
+				}
+				err := st.InTx(ctx, func(tx contracts.Tx) error {
+					if err := tx.AddClientKey(ctx, contracts.ClientKey{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}); err != nil {
+						return err
+					}
+					for _, o := range old {
+						if _, err := tx.RevokeClientKey(ctx, o, now); err != nil {
+							return fmt.Errorf("revoke key %s: %w", o, err)
+						}
+					}
+					return recordChange(ctx, tx, key, cliActor(actor), "client.rotate_key", "client:"+clientID, audit.Change{
+						After: map[string]any{"key": map[string]any{"kid": kid, "algorithm": alg, "public_key": keyFingerprint(pub)},
+							"revoked": old}})
+				})
 				switch {
 				case errors.Is(err, contracts.ErrConflict):
 					return fmt.Errorf("key id %s is taken", kid)
@@ -264,18 +317,13 @@ payhub processes refuse them within %s.`, revocationDelay),
 				if err != nil {
 					return err
 				}
+				for _, o := range old {
+					fmt.Fprintf(out, "revoked key %s; running payhub processes refuse its tokens within %s\n", o, revocationDelay)
+				}
 				for _, k := range c.Keys {
-					if k.KID == kid || k.RevokedAt != nil {
-						continue
-					}
-					if !revokeOld {
+					if k.KID != kid && k.RevokedAt == nil {
 						fmt.Fprintf(out, "key %s stays valid: once the client signs with %s, run payhub client revoke --kid %s\n", k.KID, kid, k.KID)
-						continue
 					}
-					if _, err := st.RevokeClientKey(ctx, k.KID, now); err != nil {
-						return fmt.Errorf("revoke key %s: %w", k.KID, err)
-					}
-					fmt.Fprintf(out, "revoked key %s; running payhub processes refuse its tokens within %s\n", k.KID, revocationDelay)
 				}
 				return nil
 			})
@@ -287,6 +335,7 @@ payhub processes refuse them within %s.`, revocationDelay),
 	f.StringVar(&kid, "kid", "", "the new key's id: 1–64 of A–Z a–z 0–9 . _ -")
 	f.StringVar(&pubFile, "public-key", "", "the new public key file (PKIX PEM)")
 	f.BoolVar(&revokeOld, "revoke-old", false, "revoke the client's other keys at once (a leaked key)")
+	actorFlag(cmd, &actor)
 	for _, req := range []string{"client", "kid", "public-key"} {
 		_ = cmd.MarkFlagRequired(req)
 	}
@@ -333,7 +382,7 @@ func clientListCommand() *cobra.Command {
 }
 
 func clientSetReturnOriginsCommand() *cobra.Command {
-	var dbURL, clientID string
+	var dbURL, clientID, actor string
 	var origins []string
 	cmd := &cobra.Command{
 		Use:   "set-return-origins",
@@ -349,8 +398,22 @@ once; payments already created keep their return_url.`,
 			if err != nil {
 				return err
 			}
+			key, err := auditKey()
+			if err != nil {
+				return err
+			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
-				err := st.SetClientReturnOrigins(ctx, clientID, normalised)
+				var before []string
+				if c, err := st.GetStoreClient(ctx, clientID); err == nil {
+					before = c.ReturnOrigins
+				}
+				err := st.InTx(ctx, func(tx contracts.Tx) error {
+					if err := tx.SetClientReturnOrigins(ctx, clientID, normalised); err != nil {
+						return err
+					}
+					return recordChange(ctx, tx, key, cliActor(actor), "client.set_return_origins", "client:"+clientID, audit.Change{
+						Before: map[string]any{"return_origins": before}, After: map[string]any{"return_origins": normalised}})
+				})
 				if errors.Is(err, contracts.ErrNotFound) {
 					return fmt.Errorf("no client %s is registered", clientID)
 				}
@@ -371,6 +434,7 @@ once; payments already created keep their return_url.`,
 	dbFlag(cmd, &dbURL)
 	cmd.Flags().StringVar(&clientID, "client", "", "client id")
 	cmd.Flags().StringArrayVar(&origins, "return-origin", nil, "origin the return_url of redirect payments may point to (repeatable; none clears)")
+	actorFlag(cmd, &actor)
 	_ = cmd.MarkFlagRequired("client")
 	return cmd
 }

@@ -22,6 +22,7 @@ import (
 // clientCLI runs `payhub client …` against the SQLite database db and returns its output.
 func clientCLI(t *testing.T, db string, args ...string) (string, error) {
 	t.Helper()
+	t.Setenv("PAYHUB_AUDIT_KEY", testAuditKey) // client changes are audited (docs/security.md §9)
 	var out bytes.Buffer
 	cmd := rootCommand(io.Discard)
 	cmd.SetOut(&out)

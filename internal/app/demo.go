@@ -108,6 +108,10 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 			if err != nil {
 				return err
 			}
+			// The audit key stays in the data dir, out of the database (docs/security.md §9).
+			if _, err := loadOrCreateSecretKey(filepath.Join(dataDir, demoAuditKeyFile)); err != nil {
+				return err
+			}
 			a, err := Build(ctx, Config{
 				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(), KeyTTL: auth.DefaultKeyTTL,
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
@@ -254,6 +258,10 @@ Stop with Ctrl-C.
 
 // demoSecretKeyFile holds the demo's key for sealing partner credentials (owner-only).
 const demoSecretKeyFile = "secret.key"
+
+// demoAuditKeyFile holds the demo's audit key (owner-only), for the audit and client
+// commands: PAYHUB_AUDIT_KEY_FILE=<data dir>/audit.key (docs/security.md §9).
+const demoAuditKeyFile = "audit.key"
 
 // loadOrCreateSecretKey reads the demo's sealing key, or creates it on first run, so the
 // credentials sealed in the demo database still open after a restart.

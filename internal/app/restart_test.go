@@ -73,7 +73,8 @@ func newProcessEnv(t *testing.T, dbURL string, lp linepaysim.Config) *processEnv
 		dbURL = "sqlite:" + filepath.Join(dir, "payhub.db")
 	}
 	e := &processEnv{t: t, bin: bin, dir: dir, dbURL: dbURL, faults: faults, paypay: pp, linepay: lpSim,
-		env: []string{"PAYHUB_SECRET_KEYS=" + base64.StdEncoding.EncodeToString(secrets.NewKey()), "PAYHUB_PAYPAY_BASE_URL=" + ppSrv.URL, "PAYHUB_PAYPAY_API_KEY=" + testPayPayKey,
+		env: []string{"PAYHUB_SECRET_KEYS=" + base64.StdEncoding.EncodeToString(secrets.NewKey()), "PAYHUB_AUDIT_KEY=" + base64.StdEncoding.EncodeToString(secrets.NewKey()),
+			"PAYHUB_PAYPAY_BASE_URL=" + ppSrv.URL, "PAYHUB_PAYPAY_API_KEY=" + testPayPayKey,
 			"PAYHUB_PAYPAY_API_SECRET=" + testPayPaySecret, "PAYHUB_PAYPAY_MERCHANT_ID=" + testPayPayMerchant,
 			"PAYHUB_LINEPAY_BASE_URL=" + lpSrv.URL, "PAYHUB_LINEPAY_CHANNEL_ID=" + testLinePayChannel,
 			"PAYHUB_LINEPAY_CHANNEL_SECRET=" + testLinePaySecret, "PAYHUB_LINEPAY_CURRENCY=TWD"}}

@@ -84,6 +84,11 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				// notifications unsignable after a restart.
 				return errors.New("serve needs PAYHUB_SECRET_KEYS (or PAYHUB_SECRET_KEY): base64 of 32 bytes, e.g. openssl rand -base64 32; it seals webhook secrets and partner credentials at rest")
 			}
+			if auditKey, err := config.AuditKey(); err != nil {
+				return err
+			} else if auditKey == nil {
+				return errors.New("serve needs PAYHUB_AUDIT_KEY: base64 of 32 bytes, e.g. openssl rand -base64 32; it keys the audit log's hash chain (docs/security.md §9) and must not be kept in the database")
+			}
 			log := NewLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()

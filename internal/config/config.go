@@ -234,6 +234,23 @@ func SecretKeys() ([][]byte, error) {
 	return nil, nil
 }
 
+// AuditKey reads the key of the audit log's hash chain (docs/security.md §9):
+// PAYHUB_AUDIT_KEY (or its _FILE), 32 bytes in base64. It lives in configuration, never in
+// the database, so that someone who can write only to the database cannot re-chain the log.
+// Unset: nil (serve refuses to start; the audit and client commands refuse to run). The
+// error never repeats the key's text.
+func AuditKey() ([]byte, error) {
+	v, err := Env("PAYHUB_AUDIT_KEY")
+	if err != nil || v == "" {
+		return nil, err
+	}
+	k, err := secrets.ParseKey(v)
+	if err != nil {
+		return nil, fmt.Errorf("PAYHUB_AUDIT_KEY: %w", err)
+	}
+	return k, nil
+}
+
 // SecretKey is the key that seals: the first of SecretKeys (nil when none is configured).
 func SecretKey() ([]byte, error) {
 	keys, err := SecretKeys()

@@ -386,7 +386,7 @@ func (r *benchRig) start(ctx context.Context) error {
 		}
 	}
 	r.simURL, r.linepayURL = "http://"+addrs[0], "http://"+addrs[1]
-	env := []string{secretKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
+	env := []string{secretKeyEnv(), auditKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + r.simURL,
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + r.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}

@@ -436,7 +436,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	h.simURL, h.apiURL, t.baseURL = "http://"+simAddr, "http://"+apiAddr, "http://"+apiAddr
 	h.linepayURL, t.linepayURL = "http://"+lpAddr, "http://"+lpAddr
 	h.nanacoURL = "http://" + ncAddr
-	env := append([]string{secretKeyEnv()}, crashPartnerEnv(h.simURL, h.linepayURL, h.nanacoURL)...)
+	env := append([]string{secretKeyEnv(), auditKeyEnv()}, crashPartnerEnv(h.simURL, h.linepayURL, h.nanacoURL)...)
 	h.simProc = &childProcess{name: "sim", logPath: filepath.Join(h.dir, "sim.log"), bin: h.bins.payhub, env: env,
 		args: crashSimArgs(simAddr, lpAddr, ncAddr, h.cfg.FaultRate, h.cfg.Seed)}
 	if err := h.simProc.start(); err != nil {

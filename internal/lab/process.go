@@ -44,6 +44,12 @@ func secretKeyEnv() string {
 	return "PAYHUB_SECRET_KEYS=" + base64.StdEncoding.EncodeToString(secrets.NewKey())
 }
 
+// auditKeyEnv gives a run's serve processes one fresh audit key (serve refuses to start
+// without one; docs/security.md §9).
+func auditKeyEnv() string {
+	return "PAYHUB_AUDIT_KEY=" + base64.StdEncoding.EncodeToString(secrets.NewKey())
+}
+
 // childEnv is the environment of a child: the caller's without any PAYHUB_* variable (a
 // half-configured partner exported in the caller's shell would stop serve), plus exactly
 // what the child needs.

@@ -270,7 +270,7 @@ func startBenchServes(ctx context.Context, cfg webhookBenchConfig, dir string) (
 	if err != nil {
 		return nil, err
 	}
-	env := []string{secretKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
+	env := []string{secretKeyEnv(), auditKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=http://127.0.0.1:9"}
 	var procs []*childProcess
 	for i := range cfg.Processes {

@@ -67,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"PaymentsNeedingAttention", testPaymentsNeedingAttention},
 		{"TopUps", testTopUps},
 		{"ListTopUpsToResolve", testListTopUpsToResolve},
+		{"AuditLog", testAuditLog},
+		{"ConcurrentAuditAppends", testConcurrentAuditAppends},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
