@@ -25,6 +25,9 @@ const (
 	CodeUnauthenticated ErrorCode = "unauthenticated"
 	// CodeStoreNotGranted: the token's store is not one of the client's stores.
 	CodeStoreNotGranted ErrorCode = "store_not_granted"
+	// CodeIPNotAllowed: the request's source address is outside the store client's CIDR
+	// allowlist (docs/security.md §6).
+	CodeIPNotAllowed ErrorCode = "ip_not_allowed"
 	// CodeForbidden: the caller's role does not allow the operation.
 	CodeForbidden ErrorCode = "forbidden"
 	// CodeNotFound: unknown id, malformed id, or another store's object.

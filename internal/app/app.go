@@ -82,6 +82,13 @@ type Config struct {
 	// KeyTTL is how long a store key read from the registry is trusted (0: every request
 	// asks; serve and demo use auth.DefaultKeyTTL).
 	KeyTTL time.Duration
+	// UnknownKeyTTL is how long a kid the registry does not know is remembered as unknown
+	// (0: KeyTTL; negative: never), so a flood of made-up kids costs no query each.
+	UnknownKeyTTL time.Duration
+	// Network is the network policy for store clients (docs/security.md §6): bad-token
+	// throttling per address, the per-client rate limit, trusted proxies; zero fields take
+	// httpapi.DefaultNetworkPolicy's.
+	Network httpapi.NetworkPolicy
 	// DeliverInterval is how often the deliverer looks for due deliveries when idle.
 	DeliverInterval time.Duration
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
@@ -244,7 +251,8 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return render.WebhookEndpoint(e, "") }})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
-		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL}),
+		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL, UnknownKeyTTL: cfg.UnknownKeyTTL}),
+		Network:   cfg.Network,
 		Operators: operatorVerifier(cfg.OperatorKeys, cfg.Clock),
 	})
 	w := newWorkers(ctx)

@@ -13,6 +13,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -72,6 +73,9 @@ type Principal struct {
 	ExpiresAt time.Time
 	// Roles are an operator's roles (operator tokens only; ClientID is then the operator).
 	Roles []string
+	// SourceAllowlist are the networks the client's requests may come from; none means any
+	// (docs/security.md §6). It is as fresh as the key: read with it, kept KeyTTL.
+	SourceAllowlist []netip.Prefix
 }
 
 // VerifierOptions configure a Verifier; zero values take the defaults.
@@ -91,6 +95,12 @@ type VerifierOptions struct {
 	// cost a registry query per request; 0 asks the KeySource every time. A key revoked
 	// in the registry is refused at the latest KeyTTL later (serve uses DefaultKeyTTL).
 	KeyTTL time.Duration
+	// UnknownKeyTTL remembers a kid the KeySource does not know (or knows only revoked) for
+	// this long, so a flood of made-up or replayed kids costs one registry query per kid
+	// and TTL, not one per request (docs/security.md §6). A key registered meanwhile is
+	// found at the latest UnknownKeyTTL after a token first named it. 0 takes KeyTTL;
+	// negative remembers nothing. Revocation is unaffected: only absence is remembered.
+	UnknownKeyTTL time.Duration
 }
 
 // DefaultKeyTTL is how long serve trusts a looked-up key before asking the registry again:
@@ -109,6 +119,9 @@ type Verifier struct {
 	keyTTL time.Duration
 	mu     sync.Mutex
 	found  map[string]foundKey
+	// missing keeps when the registry last said a kid is unknown, for unknownTTL.
+	unknownTTL time.Duration
+	missing    map[string]time.Time
 }
 
 // foundKey is one registry answer and when it was read.
@@ -118,30 +131,64 @@ type foundKey struct {
 	at     time.Time
 }
 
-// lookupKey asks the registry for kid, or answers from what it said within keyTTL. Only
-// found keys are kept: an unknown kid is asked every time.
+// lookupKey asks the registry for kid, or answers from what it said recently: a found key
+// within keyTTL, an unknown kid within unknownTTL (the negative cache of
+// docs/security.md §6). Registry failures are never remembered.
 func (v *Verifier) lookupKey(ctx context.Context, kid string) (contracts.ClientKey, contracts.StoreClient, error) {
-	if v.keyTTL <= 0 {
-		return v.keys.LookupClientKey(ctx, kid)
-	}
 	now := v.clock.Now()
-	v.mu.Lock()
-	f, ok := v.found[kid]
-	v.mu.Unlock()
-	if ok && now.Sub(f.at) < v.keyTTL && !now.Before(f.at) {
-		return f.key, f.client, nil
+	if v.keyTTL > 0 || v.unknownTTL > 0 {
+		v.mu.Lock()
+		f, found := v.found[kid]
+		missingAt, missing := v.missing[kid]
+		v.mu.Unlock()
+		if found && v.keyTTL > 0 && fresh(f.at, now, v.keyTTL) {
+			return f.key, f.client, nil
+		}
+		if missing && fresh(missingAt, now, v.unknownTTL) {
+			return contracts.ClientKey{}, contracts.StoreClient{}, fmt.Errorf("auth: kid %s (remembered as unknown): %w", kid, contracts.ErrNotFound)
+		}
 	}
 	key, client, err := v.keys.LookupClientKey(ctx, kid)
-	if err != nil {
+	switch {
+	case errors.Is(err, contracts.ErrNotFound) && v.unknownTTL > 0:
+		v.mu.Lock()
+		delete(v.found, kid)
+		remember(v.missing, kid, now, now, v.unknownTTL, func(at time.Time) time.Time { return at })
+		v.mu.Unlock()
 		return key, client, err
+	case err != nil:
+		return key, client, err
+	case v.keyTTL > 0 || v.unknownTTL > 0:
+		v.mu.Lock()
+		delete(v.missing, kid)
+		if v.keyTTL > 0 {
+			remember(v.found, kid, foundKey{key: key, client: client, at: now}, now, v.keyTTL, func(f foundKey) time.Time { return f.at })
+		}
+		v.mu.Unlock()
 	}
-	v.mu.Lock()
-	if len(v.found) >= keyCacheLimit {
-		clear(v.found) // a registry rarely holds this many live keys; start over
-	}
-	v.found[kid] = foundKey{key: key, client: client, at: now}
-	v.mu.Unlock()
 	return key, client, nil
+}
+
+// fresh reports whether something read at at is still good at now for ttl.
+func fresh(at, now time.Time, ttl time.Duration) bool {
+	return ttl > 0 && now.Sub(at) < ttl && !now.Before(at)
+}
+
+// remember puts val under key in m, bounded by keyCacheLimit entries: when full, stale
+// entries go first, and if the map is still full it starts over (crude but bounded; a
+// flood of distinct kids is the per-address throttle's job).
+func remember[V any](m map[string]V, key string, val V, now time.Time, ttl time.Duration, at func(V) time.Time) {
+	if _, ok := m[key]; !ok && len(m) >= keyCacheLimit {
+		for k, e := range m {
+			if !fresh(at(e), now, ttl) {
+				delete(m, k)
+			}
+		}
+		if len(m) >= keyCacheLimit {
+			clear(m)
+		}
+	}
+	m[key] = val
 }
 
 // claims are the store-token claims; typed, never jwt.MapClaims.
@@ -167,6 +214,9 @@ func NewVerifier(keys KeySource, opts VerifierOptions) *Verifier {
 	if opts.Leeway <= 0 {
 		opts.Leeway = DefaultLeeway
 	}
+	if opts.UnknownKeyTTL == 0 {
+		opts.UnknownKeyTTL = opts.KeyTTL
+	}
 	if opts.MaxLifetime <= 0 || opts.MaxLifetime > MaxTokenLifetime {
 		opts.MaxLifetime = MaxTokenLifetime
 	}
@@ -186,6 +236,8 @@ func NewVerifier(keys KeySource, opts VerifierOptions) *Verifier {
 		operators:   opts.Operators,
 		keyTTL:      opts.KeyTTL,
 		found:       map[string]foundKey{},
+		unknownTTL:  max(opts.UnknownKeyTTL, 0),
+		missing:     map[string]time.Time{},
 	}
 }
 
@@ -331,6 +383,8 @@ func (v *Verifier) checkClaims(c *claims, key contracts.ClientKey, client contra
 		KeyID:     key.KID,
 		TokenID:   c.ID,
 		ExpiresAt: c.ExpiresAt.Time,
+
+		SourceAllowlist: client.SourceAllowlist,
 	}, nil
 }
 

@@ -305,7 +305,7 @@ func (c movingClock) Now() time.Time { return *c.t }
 
 // TestKeyTTLTrustsAFoundKeyBriefly: with KeyTTL, a busy till costs one registry query per
 // TTL, not one per request; a revocation in the registry takes effect once the TTL is
-// over; an unknown kid is asked every time.
+// over; an unknown kid is remembered as unknown (UnknownKeyTTL defaults to KeyTTL).
 func TestKeyTTLTrustsAFoundKeyBriefly(t *testing.T) {
 	f := newFixture(t)
 	now := testNow
@@ -334,7 +334,68 @@ func TestKeyTTLTrustsAFoundKeyBriefly(t *testing.T) {
 		_, err := f.verifier.Authenticate(context.Background(), "Bearer "+unknown)
 		assertRefusal(t, err, http.StatusUnauthorized)
 	}
-	if f.keys.lookups != 4 {
-		t.Fatalf("%d registry lookups, want unknown kids asked every time", f.keys.lookups)
+	if f.keys.lookups != 3 {
+		t.Fatalf("%d registry lookups, want an unknown kid asked once within the TTL", f.keys.lookups)
+	}
+}
+
+// TestUnknownKidsAreRememberedBriefly: the negative kid cache of docs/security.md §6. A
+// repeated unknown kid costs one registry query per UnknownKeyTTL; a key registered
+// meanwhile is found once the TTL is over; a registry failure is never remembered; a
+// negative UnknownKeyTTL asks every time; revocation still takes effect after KeyTTL.
+func TestUnknownKidsAreRememberedBriefly(t *testing.T) {
+	f := newFixture(t)
+	now := testNow
+	f.verifier = NewVerifier(f.keys, VerifierOptions{Clock: movingClock{&now}, KeyTTL: 5 * time.Second, UnknownKeyTTL: 10 * time.Second})
+	unknown := f.mint(t, f.revoked, "k-revoked", "st_a")
+	for range 100 {
+		_, err := f.verifier.Authenticate(context.Background(), "Bearer "+unknown)
+		assertRefusal(t, err, http.StatusUnauthorized)
+	}
+	if f.keys.lookups != 1 {
+		t.Fatalf("%d registry lookups for 100 tokens with one unknown kid, want 1", f.keys.lookups)
+	}
+	// The key is registered now; within the TTL the kid is still taken for unknown.
+	f.keys.register(t, "cl_pos1", "k-revoked", contracts.AlgEdDSA, f.revoked.Public())
+	now = testNow.Add(9 * time.Second)
+	_, err := f.verifier.Authenticate(context.Background(), "Bearer "+unknown)
+	assertRefusal(t, err, http.StatusUnauthorized)
+	now = testNow.Add(10 * time.Second)
+	if _, err := f.verifier.Authenticate(context.Background(), "Bearer "+unknown); err != nil {
+		t.Fatalf("a key registered during the TTL is not found after it: %v", err)
+	}
+	if f.keys.lookups != 2 {
+		t.Fatalf("%d registry lookups, want 2", f.keys.lookups)
+	}
+	// Revoking it takes effect after KeyTTL, as before the negative cache.
+	f.keys.mu.Lock()
+	delete(f.keys.keys, "k-revoked")
+	f.keys.mu.Unlock()
+	now = now.Add(5 * time.Second)
+	_, err = f.verifier.Authenticate(context.Background(), "Bearer "+unknown)
+	assertRefusal(t, err, http.StatusUnauthorized)
+
+	// A failing registry is asked again every time: an outage is not remembered as absence.
+	f.keys.err = errors.New("database is down")
+	other := f.mint(t, f.es, "k-es", "st_b")
+	for range 3 {
+		_, err := f.verifier.Authenticate(context.Background(), "Bearer "+other)
+		assertRefusal(t, err, http.StatusInternalServerError)
+	}
+	f.keys.err = nil
+	if _, err := f.verifier.Authenticate(context.Background(), "Bearer "+other); err != nil {
+		t.Fatalf("after the outage: %v", err)
+	}
+
+	// Negative: every unknown kid is asked.
+	f2 := newFixture(t)
+	f2.verifier = NewVerifier(f2.keys, VerifierOptions{Clock: fixedClock{testNow}, KeyTTL: 5 * time.Second, UnknownKeyTTL: -1})
+	unknown2 := f2.mint(t, f2.revoked, "k-revoked", "st_a")
+	for range 3 {
+		_, err := f2.verifier.Authenticate(context.Background(), "Bearer "+unknown2)
+		assertRefusal(t, err, http.StatusUnauthorized)
+	}
+	if f2.keys.lookups != 3 {
+		t.Fatalf("UnknownKeyTTL -1: %d lookups, want 3", f2.keys.lookups)
 	}
 }

@@ -22,16 +22,33 @@ func callerFrom(c *gin.Context) hub.Caller {
 }
 
 // authenticate verifies the bearer token; the store comes only from the verified token.
+// Around it runs the network policy of docs/security.md §6: a source address that sent too
+// many bad tokens is refused before its token is parsed (no key lookup, no database read),
+// every 401 counts against its address, and an authenticated client is held to its source
+// allowlist and its request rate.
 func (s *Server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		src := source(c)
+		if !s.net.beforeAuth(c, src) {
+			return
+		}
 		p, err := s.verifier.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
 		if err != nil {
 			var reason string
 			if ae, ok := err.(*auth.AuthError); ok {
 				reason = ae.Reason
+				if ae.Public.Code == contracts.CodeUnauthenticated && s.net.authFailed(src) {
+					s.log.WarnContext(c.Request.Context(), "source address throttled after failed authentications",
+						"remote", src.String(), "cooldown", s.net.cfg.Cooldown.String())
+				}
 			}
 			s.log.WarnContext(c.Request.Context(), "authentication refused", "reason", reason, "remote", c.ClientIP())
 			s.writeError(c, err)
+			return
+		}
+		if !s.net.afterAuth(c, src, p) {
+			s.log.WarnContext(c.Request.Context(), "store client request refused by the network policy",
+				"client_id", p.ClientID, "remote", src.String(), "status", c.Writer.Status())
 			return
 		}
 		ci := callerInfo{ClientID: p.ClientID, StoreID: p.StoreID}

@@ -23,6 +23,7 @@ import (
 	"payhub/internal/app"
 	"payhub/internal/auth"
 	"payhub/internal/config"
+	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/store/storetest"
 	gmopgsim "payhub/mocks/gmopg"
@@ -101,6 +102,15 @@ func newEnv(t *testing.T, st contracts.Store) *testEnv {
 // newEnvOnClock is newEnv with payhub and the simulator on one clock (nil: the system's).
 func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *testEnv {
 	t.Helper()
+	return newEnvWith(t, st, clk)
+}
+
+// newEnvWith is newEnvOnClock with mods applied to the app's configuration last. The
+// per-client request-rate limit is off unless a mod sets it: tests fire requests faster
+// than any till, and netpolicy_test.go tests the limit itself; the bad-token throttling
+// keeps its defaults.
+func newEnvWith(t *testing.T, st contracts.Store, clk *simcore.ManualClock, mods ...func(*app.Config)) *testEnv {
+	t.Helper()
 	var appClock contracts.Clock = contracts.SystemClock{}
 	var simClock simcore.Clock = simcore.SystemClock{}
 	if clk != nil {
@@ -134,12 +144,17 @@ func newEnvOnClock(t *testing.T, st contracts.Store, clk *simcore.ManualClock) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.Build(context.Background(), app.Config{Store: st, PublicURL: "http://" + apiLn.Addr().String(), Logger: app.NewLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
+	cfg := app.Config{Store: st, PublicURL: "http://" + apiLn.Addr().String(), Logger: app.NewLogger(logs), OperatorKeys: ops, Clock: appClock, WebhookLoopback: true,
 		Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: config.LoopbackOnly}},
 		PayPay:    paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant},
 		LinePay: &linepayadapter.Config{BaseURL: lpSrv.URL, ChannelID: testLinePayChannel, ChannelSecret: testLinePaySecret,
 			Currency: contracts.TWD},
-		Card: &gmopgadapter.Config{BaseURL: gmoSrv.URL, ShopID: testGMOShopID, ShopPass: testGMOShopPass}})
+		Card:    &gmopgadapter.Config{BaseURL: gmoSrv.URL, ShopID: testGMOShopID, ShopPass: testGMOShopPass},
+		Network: httpapi.NetworkPolicy{ClientRate: -1}}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	a, err := app.Build(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,9 @@ type Config struct {
 	APIVersion string
 	// Logger receives access and error logs.
 	Logger *slog.Logger
+	// Network is the network policy for store clients (docs/security.md §6); zero fields
+	// take DefaultNetworkPolicy's.
+	Network NetworkPolicy
 }
 
 // Server is the HTTP API.
@@ -50,6 +53,7 @@ type Server struct {
 	version   string
 	log       *slog.Logger
 	engine    *gin.Engine
+	net       *netPolicy
 	// opsRoles is the role each operator route requires, by "METHOD /path".
 	opsRoles map[string]string
 }
@@ -67,7 +71,13 @@ func New(cfg Config) *Server {
 	// Every answer of the API is problem+json: no HTML redirect pages for a trailing slash
 	// or a "fixed" path (/v1/refunds/re_%2e%2e%2f), only 404 not_found.
 	e.RedirectTrailingSlash, e.RedirectFixedPath = false, false
-	_ = e.SetTrustedProxies(nil) // the TCP peer is the client; no proxy is trusted by default
+	// The TCP peer is the client; no proxy is trusted unless configured, and then only its
+	// X-Forwarded-For counts (docs/security.md §6).
+	s.net = newNetPolicy(cfg.Network, cfg.Registry)
+	if err := e.SetTrustedProxies(s.net.trustedProxies()); err != nil {
+		panic(err) // masked netip.Prefix strings always parse
+	}
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	metrics := newHTTPMetrics(cfg.Registry)
 	e.Use(withRequestID(), s.withRecovery(), metrics.middleware(), s.withAccessLog(), withAPIVersion(cfg.APIVersion), s.refuseCardData())
 	e.NoRoute(func(c *gin.Context) { writeProblem(c, notFound()) })

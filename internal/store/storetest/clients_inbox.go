@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ func RunClientsAndInbox(t *testing.T, open func(t *testing.T) contracts.Store) {
 		fn   func(t *testing.T, s contracts.Store)
 	}{
 		{"ClientReturnOrigins", testClientReturnOrigins},
+		{"ClientSourceAllowlist", testClientSourceAllowlist},
 		{"ClientKeyRotationAndRevocation", testClientKeyRotationAndRevocation},
 		{"ListStoreClients", testListStoreClients},
 		{"WaitingCallbacks", testWaitingCallbacks},
@@ -70,6 +72,52 @@ func testClientReturnOrigins(t *testing.T, s contracts.Store) {
 	}
 	if _, err := s.GetStoreClient(ctx, "cli_dup"); !errors.Is(err, contracts.ErrNotFound) {
 		t.Errorf("a refused client was kept: %v", err)
+	}
+}
+
+// testClientSourceAllowlist: the networks a client's requests may come from
+// (docs/security.md §6), IPv4 and IPv6, masked, in registration order, found with the key.
+func testClientSourceAllowlist(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	pem := []byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n")
+	nets := []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32"), netip.MustParsePrefix("2001:db8:1::/48"),
+		netip.MustParsePrefix("198.51.100.77/24")} // the last one is stored masked
+	want := []netip.Prefix{nets[0], nets[1], netip.MustParsePrefix("198.51.100.0/24")}
+	if err := s.CreateStoreClient(ctx, contracts.StoreClient{ID: "cli_net", Name: "net", Stores: []string{"store-a"}, CreatedAt: base,
+		Keys:            []contracts.ClientKey{{KID: "kid-net", Algorithm: contracts.AlgEdDSA, PublicKeyPEM: pem, CreatedAt: base}},
+		SourceAllowlist: nets}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetStoreClient(ctx, "cli_net"); err != nil || !slices.Equal(got.SourceAllowlist, want) {
+		t.Fatalf("GetStoreClient allowlist = %v, %v; want %v", got.SourceAllowlist, err, want)
+	}
+	if _, c, err := s.LookupClientKey(ctx, "kid-net"); err != nil || !slices.Equal(c.SourceAllowlist, want) {
+		t.Fatalf("LookupClientKey allowlist = %v, %v; want %v", c.SourceAllowlist, err, want)
+	}
+	if err := s.SetClientSourceAllowlist(ctx, "cli_net", []netip.Prefix{netip.MustParsePrefix("::1/128")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetStoreClient(ctx, "cli_net"); !slices.Equal(got.SourceAllowlist, []netip.Prefix{netip.MustParsePrefix("::1/128")}) {
+		t.Fatalf("after SetClientSourceAllowlist: %v", got.SourceAllowlist)
+	}
+	if err := s.SetClientSourceAllowlist(ctx, "cli_net", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetStoreClient(ctx, "cli_net"); len(got.SourceAllowlist) != 0 {
+		t.Fatalf("after clearing: %v", got.SourceAllowlist)
+	}
+	if err := s.SetClientSourceAllowlist(ctx, "cli_nobody", nets); !errors.Is(err, contracts.ErrNotFound) {
+		t.Errorf("SetClientSourceAllowlist(unknown client) = %v, want ErrNotFound", err)
+	}
+	dup := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("192.0.2.9/24")}
+	if err := s.SetClientSourceAllowlist(ctx, "cli_net", dup); !errors.Is(err, contracts.ErrConflict) {
+		t.Errorf("SetClientSourceAllowlist(a network twice) = %v, want ErrConflict", err)
+	}
+	if got, _ := s.GetStoreClient(ctx, "cli_net"); len(got.SourceAllowlist) != 0 {
+		t.Errorf("a refused allowlist was kept in part: %v", got.SourceAllowlist)
+	}
+	if err := s.SetClientSourceAllowlist(ctx, "cli_net", []netip.Prefix{{}}); err == nil {
+		t.Error("an invalid network was accepted")
 	}
 }
 
