@@ -69,6 +69,14 @@ const (
 	// CodeServiceUnavailable: payhub cannot take requests right now (it is starting and its
 	// database is not reachable yet); nothing was done.
 	CodeServiceUnavailable ErrorCode = "service_unavailable"
+	// CodeOperationDisabled: a kill switch stops this operation for this scope right now
+	// (docs/security.md §4); the detail is the switch's public reason. Nothing was done and
+	// the Idempotency-Key is not used up: retry with it once the switch is lifted.
+	CodeOperationDisabled ErrorCode = "operation_disabled"
+	// CodeControlsUnavailable: this payhub instance could not read the kill switches
+	// recently enough to trust them, so it refuses money-moving operations (fail closed);
+	// nothing was done.
+	CodeControlsUnavailable ErrorCode = "controls_unavailable"
 )
 
 // Payment and refund failure codes (on failed objects, not HTTP errors).

@@ -24,6 +24,8 @@ const (
 	PrefixInstance = "ins"
 	// PrefixTopUp prefixes top-up ids (TopUp).
 	PrefixTopUp = "tu"
+	// PrefixKillSwitch prefixes kill switch ids (KillSwitch).
+	PrefixKillSwitch = "ks"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

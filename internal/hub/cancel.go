@@ -20,6 +20,10 @@ func (h *Hub) CancelPayment(ctx context.Context, c Caller, idem idempotency.Key,
 	if !contracts.ValidID(contracts.PrefixPayment, id) {
 		return Response{}, notFound()
 	}
+	// A store's cancel; the resolver's reversals call cancelAtPartner and are never stopped.
+	if err := h.checkPaymentControls(ctx, c, contracts.OperationCancel, id); err != nil {
+		return Response{}, err
+	}
 	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.cancel(ctx, c, idem, id, reason)
 	})

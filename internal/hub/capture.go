@@ -22,6 +22,9 @@ func (h *Hub) CapturePayment(ctx context.Context, c Caller, idem idempotency.Key
 	if amount != nil && *amount < 1 {
 		return Response{}, fieldError(contracts.CodeAmountOutOfRange, "/amount", "A capture amount must be at least 1.")
 	}
+	if err := h.checkPaymentControls(ctx, c, contracts.OperationCapture, id); err != nil {
+		return Response{}, err
+	}
 	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.capture(ctx, c, idem, id, amount)
 	})

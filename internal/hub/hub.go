@@ -65,6 +65,8 @@ type Config struct {
 	// Instance tunes this process's identity among the instances sharing the database;
 	// zero means DefaultInstanceConfig.
 	Instance InstanceConfig
+	// Controls tunes the kill switches' refresh; zero means DefaultControlsConfig.
+	Controls ControlsConfig
 }
 
 // Hub executes payment commands.
@@ -100,6 +102,8 @@ type Hub struct {
 	// Idempotency-Key claims it makes.
 	instance   InstanceConfig
 	instanceID string
+	// controls are the kill switches in force (controls.go).
+	controls *controls
 }
 
 // New returns a Hub.
@@ -129,7 +133,8 @@ func New(cfg Config) *Hub {
 		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks, returns: newReturnLimits(cfg.Returns),
 		balances: newBalanceLimits(cfg.BalanceRate, cfg.BalanceBurst),
 		secrets:  cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-		instance: cfg.Instance, instanceID: cfg.IDs.New(contracts.PrefixInstance)}
+		instance: cfg.Instance, instanceID: cfg.IDs.New(contracts.PrefixInstance),
+		controls: &controls{cfg: cfg.Controls.withDefaults()}}
 	h.guard = idempotency.New(idempotency.Config{Store: cfg.Store, Clock: cfg.Clock, Instance: h.instanceID,
 		Gone: h.instanceGone, Wait: cfg.Instance.Lease + cfg.Instance.HeartbeatEvery, AwaitEvery: cfg.Instance.AwaitEvery,
 		Sleep: cfg.Instance.Sleep, Logger: cfg.Logger})

@@ -17,6 +17,7 @@ type Metrics struct {
 	breakers     *prometheus.GaugeVec
 	attention    *prometheus.CounterVec
 	callbacks    *prometheus.CounterVec
+	switches     *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -42,8 +43,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "payhub_partner_callbacks_total", Help: "Partner callbacks, by partner and what became of them (received, duplicate, refused, processed, ignored, rejected).",
 	}, []string{"partner", "result"})
-	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention, m.callbacks)
+	m.switches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "payhub_kill_switch_refusals_total", Help: "Requests a kill switch refused, by operation.",
+	}, []string{"operation"})
+	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention, m.callbacks, m.switches)
 	return m
+}
+
+func (m *Metrics) switchRefusal(op contracts.ControlOperation) {
+	if m != nil {
+		m.switches.WithLabelValues(string(op)).Inc()
+	}
 }
 
 func (m *Metrics) paymentCreated(o contracts.Outcome) {

@@ -121,6 +121,10 @@ func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem idempotency.Key,
 	if err == nil {
 		err = h.checkReturnOrigin(ctx, c, cmd)
 	}
+	if err == nil {
+		err = h.checkControls(ctx, contracts.ControlScope{Partner: contracts.PartnerOf(cmd.Method), Method: cmd.Method,
+			Operation: contracts.OperationPay, StoreID: c.StoreID, TerminalID: cmd.TerminalID, ClientID: c.ClientID})
+	}
 	if err != nil {
 		return Response{}, err
 	}

@@ -32,6 +32,11 @@ func (h *Hub) CreateRefund(ctx context.Context, c Caller, idem idempotency.Key, 
 	if cmd.Amount != nil && *cmd.Amount < 1 {
 		return Response{}, fieldError(contracts.CodeAmountOutOfRange, "/amount", "A refund amount must be at least 1.")
 	}
+	// A store's refund; payhub's own reversal refunds (reverse) call refund and are never
+	// stopped.
+	if err := h.checkPaymentControls(ctx, c, contracts.OperationRefund, paymentID); err != nil {
+		return Response{}, err
+	}
 	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.refund(ctx, c, &idem, paymentID, cmd)
 	})

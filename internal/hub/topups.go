@@ -98,6 +98,10 @@ func (h *Hub) checkTopUp(cmd CreateTopUp) (CreateTopUp, contracts.StoredValueTop
 // (nothing credited), succeeded, or unknown (do not top up again; the result follows).
 func (h *Hub) CreateTopUp(ctx context.Context, c Caller, idem idempotency.Key, cmd CreateTopUp) (Response, error) {
 	cmd, sv, err := h.checkTopUp(cmd)
+	if err == nil {
+		err = h.checkControls(ctx, contracts.ControlScope{Partner: contracts.PartnerOf(cmd.Method), Method: cmd.Method,
+			Operation: contracts.OperationTopUp, StoreID: c.StoreID, TerminalID: cmd.TerminalID, ClientID: c.ClientID})
+	}
 	if err != nil {
 		return Response{}, err
 	}
@@ -306,6 +310,12 @@ func (h *Hub) settleTopUp(ctx context.Context, seen contracts.TopUp, res contrac
 func (h *Hub) CancelTopUp(ctx context.Context, c Caller, idem idempotency.Key, id string) (Response, error) {
 	if !contracts.ValidID(contracts.PrefixTopUp, id) {
 		return Response{}, notFound()
+	}
+	if err := h.checkObjectControls(ctx, c, contracts.OperationCancel, func(ctx context.Context) (contracts.Method, string, error) {
+		t, err := h.store.GetTopUp(ctx, c.StoreID, id)
+		return t.Method, t.TerminalID, err
+	}); err != nil {
+		return Response{}, err
 	}
 	return h.run(ctx, c, idem, func(ctx context.Context) (contracts.Answer, error) {
 		return h.cancelTopUp(ctx, c, idem, id)

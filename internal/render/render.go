@@ -165,6 +165,8 @@ var problemTitles = map[contracts.ErrorCode]string{
 	contracts.CodePartnerUnavailable:    "Partner unavailable",
 	contracts.CodeServiceUnavailable:    "Service unavailable",
 	contracts.CodeLimitExceeded:         "Limit exceeded",
+	contracts.CodeOperationDisabled:     "Operation disabled",
+	contracts.CodeControlsUnavailable:   "Controls unavailable",
 }
 
 // problem is an RFC 9457 problem document (docs/api.md §5).
@@ -234,6 +236,10 @@ var errorStatus = map[contracts.ErrorCode]int{
 	contracts.CodePartnerUnavailable:    http.StatusServiceUnavailable,
 	contracts.CodeServiceUnavailable:    http.StatusServiceUnavailable,
 	contracts.CodeLimitExceeded:         http.StatusUnprocessableEntity,
+	// A kill switch is temporary and not the caller's fault: 503 with Retry-After, like an
+	// open circuit breaker (docs/api.md §5).
+	contracts.CodeOperationDisabled:   http.StatusServiceUnavailable,
+	contracts.CodeControlsUnavailable: http.StatusServiceUnavailable,
 }
 
 // Status is the HTTP status of a refusal with code; an unknown code is a 500.
