@@ -138,6 +138,8 @@ type Store interface {
 	CallbackStore
 	TopUpStore
 	AuditStore
+	OperatorStore
+	ControlsStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -245,6 +247,8 @@ type Tx interface {
 	TopUpTx
 	AuditTx
 	ClientTx
+	OperatorTx
+	ControlsTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

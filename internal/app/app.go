@@ -30,6 +30,7 @@ import (
 	"payhub/internal/hub"
 	"payhub/internal/idempotency"
 	"payhub/internal/ids"
+	"payhub/internal/operators"
 	"payhub/internal/render"
 	"payhub/internal/secrets"
 	"payhub/internal/store"
@@ -254,8 +255,11 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL, UnknownKeyTTL: cfg.UnknownKeyTTL}),
 		Network:   cfg.Network,
 		Operators: operatorVerifier(cfg.OperatorKeys, cfg.Clock),
+		StepUps:   operators.New(st, box, cfg.Clock),
 	})
 	w := newWorkers(ctx)
+	// The kill switches are re-read every 500 ms whatever else runs (docs/security.md §4).
+	w.start(h.RunControls)
 	if cfg.PollInterval > 0 {
 		resolveEvery := cfg.ResolveInterval
 		if resolveEvery <= 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,9 +20,10 @@ func (s *Server) opsRoute(g *gin.RouterGroup, method, path, role string, h gin.H
 	g.Handle(method, path, s.authenticateOperator(role), h)
 }
 
-// authenticateOperator admits operator tokens only (audience payhub-ops) that claim role;
-// store tokens never reach /v1/ops, and operator tokens never reach the store routes.
-func (s *Server) authenticateOperator(role string) gin.HandlerFunc {
+// authenticateOperator admits operator tokens only (audience payhub-ops) that claim one of
+// roles; store tokens never reach /v1/ops, and operator tokens never reach the store routes.
+// It leaves the operator's id in the context (operatorKey) for requireStepUp.
+func (s *Server) authenticateOperator(roles ...string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if s.operators == nil {
 			writeProblem(c, notFound())
@@ -33,12 +35,13 @@ func (s *Server) authenticateOperator(role string) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		if !slices.Contains(p.Roles, role) {
-			s.log.WarnContext(c.Request.Context(), "operator lacks the route's role", "operator", p.ClientID, "roles", p.Roles, "needs", role)
-			writeProblem(c, contracts.Errorf(contracts.CodeForbidden, "This route needs the %s role.", role))
+		if !slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(p.Roles, r) }) {
+			s.log.WarnContext(c.Request.Context(), "operator lacks the route's role", "operator", p.ClientID, "roles", p.Roles, "needs", roles)
+			writeProblem(c, contracts.Errorf(contracts.CodeForbidden, "This route needs the %s role.", strings.Join(roles, " or ")))
 			return
 		}
 		s.log.InfoContext(c.Request.Context(), "operator request", "operator", p.ClientID, "roles", p.Roles)
+		c.Set(operatorKey, p.ClientID)
 		c.Next()
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"payhub/contracts/api"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
+	"payhub/internal/operators"
 )
 
 // MaxBodyBytes limits API request bodies (docs/security.md §12).
@@ -39,6 +40,9 @@ type Config struct {
 	APIVersion string
 	// Logger receives access and error logs.
 	Logger *slog.Logger
+	// StepUps checks operators' TOTP step-ups (docs/security.md §7); nil refuses every
+	// operator change and answers /v1/ops/step-up with 404.
+	StepUps *operators.StepUps
 	// Network is the network policy for store clients (docs/security.md §6); zero fields
 	// take DefaultNetworkPolicy's.
 	Network NetworkPolicy
@@ -56,6 +60,9 @@ type Server struct {
 	net       *netPolicy
 	// opsRoles is the role each operator route requires, by "METHOD /path".
 	opsRoles map[string]string
+	// stepUps checks operator step-ups; stepUpLockouts counts lockouts.
+	stepUps        *operators.StepUps
+	stepUpLockouts prometheus.Counter
 }
 
 // New builds the router.
@@ -65,7 +72,7 @@ func New(cfg Config) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{hub: cfg.Hub, verifier: cfg.Verifier, operators: cfg.Operators, store: cfg.Store, version: cfg.APIVersion, log: cfg.Logger,
-		opsRoles: map[string]string{}}
+		opsRoles: map[string]string{}, stepUps: cfg.StepUps}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	// Every answer of the API is problem+json: no HTML redirect pages for a trailing slash
@@ -95,6 +102,7 @@ func New(cfg Config) *Server {
 	}
 	ops := e.Group("/v1/ops")
 	s.opsRoute(ops, http.MethodGet, "/needs-attention", auth.RoleOperator, s.listNeedsAttention)
+	s.registerStepUp(ops, cfg.Registry)
 	e.POST("/v1/partners/:partner/webhooks", s.partnerCallback)
 	e.GET("/v1/payment-returns/:payment_id", s.paymentReturn)
 	e.POST("/v1/payment-returns/:payment_id", s.paymentReturn)

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"ListTopUpsToResolve", testListTopUpsToResolve},
 		{"AuditLog", testAuditLog},
 		{"ConcurrentAuditAppends", testConcurrentAuditAppends},
+		{"KillSwitches", testKillSwitches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
