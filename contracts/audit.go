@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -75,4 +76,7 @@ type ClientTx interface {
 	// SetClientReturnOrigins replaces the client's return origins; ErrNotFound without
 	// such a client.
 	SetClientReturnOrigins(ctx context.Context, clientID string, origins []string) error
+	// SetClientSourceAllowlist replaces the client's source allowlist (none: any source);
+	// ErrNotFound without such a client.
+	SetClientSourceAllowlist(ctx context.Context, clientID string, networks []netip.Prefix) error
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -33,7 +34,7 @@ const revocationDelay = auth.DefaultKeyTTL
 func ClientCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage store clients (POS systems), their keys and return origins"}
 	cmd.AddCommand(clientRegisterCommand(), clientRevokeCommand(), clientRotateKeyCommand(), clientListCommand(),
-		clientSetReturnOriginsCommand())
+		clientSetReturnOriginsCommand(), clientSetAllowlistCommand())
 	return cmd
 }
 
@@ -106,7 +107,7 @@ func noteLoopbackOrigins(w io.Writer, origins []string) {
 
 func clientRegisterCommand() *cobra.Command {
 	var dbURL, clientID, name, kid, pubFile, actor string
-	var stores, origins []string
+	var stores, origins, cidrs []string
 	cmd := &cobra.Command{
 		Use:   "register",
 		Short: "Register a store client with its stores, one public key (PKIX PEM) and its shop's return origins",
@@ -116,7 +117,10 @@ pinned to its algorithm; the client keeps the private key and signs its own toke
 --return-origin (repeatable) names where the return_url of the client's redirect payments
 (LINE Pay online, cards with 3-D Secure) may point: https://host[:port], nothing after it.
 A client without one cannot make redirect payments; payhub never sends a customer's
-browser anywhere else.`,
+browser anywhere else.
+
+--allow-cidr (repeatable) limits where the client's requests may come from (IPv4 or IPv6
+networks, e.g. the store's egress 203.0.113.0/24); without one, any source.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkID("client id", clientID); err != nil {
 				return err
@@ -130,6 +134,10 @@ browser anywhere else.`,
 				}
 			}
 			normalised, err := returnOrigins(origins)
+			if err != nil {
+				return err
+			}
+			networks, err := sourceNetworks(cidrs)
 			if err != nil {
 				return err
 			}
@@ -147,15 +155,15 @@ browser anywhere else.`,
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
 				now := time.Now().UTC()
 				c := contracts.StoreClient{ID: clientID, Name: name, Stores: stores, CreatedAt: now,
-					ReturnOrigins: normalised,
-					Keys:          []contracts.ClientKey{{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}}}
+					ReturnOrigins: normalised, SourceAllowlist: networks,
+					Keys: []contracts.ClientKey{{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}}}
 				err := st.InTx(ctx, func(tx contracts.Tx) error {
 					if err := tx.CreateStoreClient(ctx, c); err != nil {
 						return err
 					}
 					return recordChange(ctx, tx, key, cliActor(actor), "client.register", "client:"+clientID, audit.Change{
 						After: map[string]any{"name": name, "stores": stores, "return_origins": normalised,
-							"key": map[string]any{"kid": kid, "algorithm": alg, "public_key": keyFingerprint(pub)}}})
+							"source_allowlist": prefixStrings(networks), "key": map[string]any{"kid": kid, "algorithm": alg, "public_key": keyFingerprint(pub)}}})
 				})
 				if err != nil {
 					return fmt.Errorf("register client: %w", err)
@@ -180,6 +188,7 @@ browser anywhere else.`,
 	f.StringVar(&pubFile, "public-key", "", "public key file (PKIX PEM)")
 	f.StringSliceVar(&stores, "store", nil, "store the client may act for (repeatable)")
 	f.StringArrayVar(&origins, "return-origin", nil, "origin the return_url of redirect payments may point to, https://host[:port] (repeatable)")
+	f.StringArrayVar(&cidrs, "allow-cidr", nil, "network the client's requests may come from, IPv4 or IPv6 CIDR or one address (repeatable; none: any source)")
 	actorFlag(cmd, &actor)
 	for _, req := range []string{"client", "kid", "public-key", "store"} {
 		_ = cmd.MarkFlagRequired(req)
@@ -434,6 +443,93 @@ once; payments already created keep their return_url.`,
 	dbFlag(cmd, &dbURL)
 	cmd.Flags().StringVar(&clientID, "client", "", "client id")
 	cmd.Flags().StringArrayVar(&origins, "return-origin", nil, "origin the return_url of redirect payments may point to (repeatable; none clears)")
+	actorFlag(cmd, &actor)
+	_ = cmd.MarkFlagRequired("client")
+	return cmd
+}
+
+// sourceNetworks reads --allow-cidr values: networks (masked) or single addresses
+// (docs/security.md §6).
+func sourceNetworks(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("--allow-cidr %q is neither a network (203.0.113.0/24, 2001:db8::/32) nor an address", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p = p.Masked(); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// prefixStrings is networks as text, for the audit log and the output.
+func prefixStrings(networks []netip.Prefix) []string {
+	out := make([]string, len(networks))
+	for i, p := range networks {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func clientSetAllowlistCommand() *cobra.Command {
+	var dbURL, clientID, actor string
+	var cidrs []string
+	cmd := &cobra.Command{
+		Use:   "set-allowlist",
+		Short: "Replace the networks a store client's requests may come from",
+		Long: `Replace a client's source allowlist (repeatable --allow-cidr; none: any source). A request
+from elsewhere is refused with 403 ip_not_allowed by every payhub process within seconds
+(docs/security.md §6). The change is audited.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkID("client id", clientID); err != nil {
+				return err
+			}
+			networks, err := sourceNetworks(cidrs)
+			if err != nil {
+				return err
+			}
+			key, err := auditKey()
+			if err != nil {
+				return err
+			}
+			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
+				var before []netip.Prefix
+				if c, err := st.GetStoreClient(ctx, clientID); err == nil {
+					before = c.SourceAllowlist
+				}
+				err := st.InTx(ctx, func(tx contracts.Tx) error {
+					if err := tx.SetClientSourceAllowlist(ctx, clientID, networks); err != nil {
+						return err
+					}
+					return recordChange(ctx, tx, key, cliActor(actor), "client.set_source_allowlist", "client:"+clientID, audit.Change{
+						Before: map[string]any{"source_allowlist": prefixStrings(before)},
+						After:  map[string]any{"source_allowlist": prefixStrings(networks)}})
+				})
+				if errors.Is(err, contracts.ErrNotFound) {
+					return fmt.Errorf("no client %s is registered", clientID)
+				}
+				if err != nil {
+					return fmt.Errorf("set source allowlist: %w", err)
+				}
+				if len(networks) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "client %s may call from any source\n", clientID)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "client %s may call only from: %s\n", clientID, strings.Join(prefixStrings(networks), " "))
+				return nil
+			})
+		},
+	}
+	dbFlag(cmd, &dbURL)
+	cmd.Flags().StringVar(&clientID, "client", "", "client id")
+	cmd.Flags().StringArrayVar(&cidrs, "allow-cidr", nil, "network the client's requests may come from (repeatable; none: any source)")
 	actorFlag(cmd, &actor)
 	_ = cmd.MarkFlagRequired("client")
 	return cmd

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/audit"
 	"payhub/internal/auth"
 	"payhub/internal/clock"
 	"payhub/internal/store"
@@ -226,5 +228,54 @@ func TestClientReturnOrigins(t *testing.T) {
 	}
 	if _, err := clientCLI(t, db, "set-return-origins", "--client", "pos-9", "--return-origin", "https://shop.example"); err == nil {
 		t.Fatal("origins set for an unknown client")
+	}
+}
+
+// The source allowlist is set at registration (--allow-cidr, networks masked, an address
+// taken as its /32 or /128) and replaced by set-allowlist (none: any source); bad networks
+// are refused; each change is audited.
+func TestClientSourceAllowlist(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "payhub.db")
+	pub, _ := newPublicKeyFile(t)
+	for _, bad := range []string{"203.0.113.0/33", "shop.example", "fe80::1%eth0", ""} {
+		if out, err := clientCLI(t, db, "register", "--client", "pos-1", "--store", "store-1", "--kid", "k1", "--public-key", pub,
+			"--allow-cidr", bad); err == nil {
+			t.Errorf("network %q accepted: %s", bad, out)
+		}
+	}
+	if out, err := clientCLI(t, db, "register", "--client", "pos-1", "--store", "store-1", "--kid", "k1", "--public-key", pub,
+		"--allow-cidr", "203.0.113.7/24", "--allow-cidr", "2001:db8::1"); err != nil {
+		t.Fatalf("register: %v: %s", err, out)
+	}
+	st := openClientDB(t, db)
+	ctx := context.Background()
+	want := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8::1/128")}
+	if c, err := st.GetStoreClient(ctx, "pos-1"); err != nil || !slices.Equal(c.SourceAllowlist, want) {
+		t.Fatalf("stored allowlist %v (%v)", c.SourceAllowlist, err)
+	}
+	out, err := clientCLI(t, db, "set-allowlist", "--client", "pos-1", "--allow-cidr", "198.51.100.0/24")
+	if err != nil || !strings.Contains(out, "may call only from: 198.51.100.0/24") {
+		t.Fatalf("set-allowlist: %v: %s", err, out)
+	}
+	if out, err := clientCLI(t, db, "set-allowlist", "--client", "pos-1"); err != nil || !strings.Contains(out, "any source") {
+		t.Fatalf("clearing: %v: %s", err, out)
+	}
+	if c, _ := st.GetStoreClient(ctx, "pos-1"); len(c.SourceAllowlist) != 0 {
+		t.Fatalf("after clearing: %v", c.SourceAllowlist)
+	}
+	if _, err := clientCLI(t, db, "set-allowlist", "--client", "pos-9", "--allow-cidr", "198.51.100.0/24"); err == nil {
+		t.Fatal("an allowlist set for an unknown client")
+	}
+	var changes int
+	for e, err := range audit.Entries(ctx, st, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Action == "client.set_source_allowlist" {
+			changes++
+		}
+	}
+	if changes != 2 {
+		t.Errorf("%d audited allowlist changes, want 2", changes)
 	}
 }

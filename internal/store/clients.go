@@ -67,15 +67,19 @@ func (t *tx) insertSourceAllowlist(ctx context.Context, clientID string, network
 // SetClientSourceAllowlist replaces a client's source allowlist (none: any source); a
 // missing client is ErrNotFound.
 func (s *DB) SetClientSourceAllowlist(ctx context.Context, clientID string, networks []netip.Prefix) error {
-	return s.inTx(ctx, func(t *tx) error {
-		if err := t.clientExists(ctx, clientID); err != nil {
-			return err
-		}
-		if _, err := t.tx.ExecContext(ctx, t.d.q("DELETE FROM client_source_allowlists WHERE client_id = ?"), clientID); err != nil {
-			return t.d.wrap("clear source allowlist of client "+clientID, err)
-		}
-		return t.insertSourceAllowlist(ctx, clientID, networks)
-	})
+	return s.inTx(ctx, func(t *tx) error { return t.SetClientSourceAllowlist(ctx, clientID, networks) })
+}
+
+// SetClientSourceAllowlist is DB.SetClientSourceAllowlist in the caller's transaction
+// (contracts.ClientTx).
+func (t *tx) SetClientSourceAllowlist(ctx context.Context, clientID string, networks []netip.Prefix) error {
+	if err := t.clientExists(ctx, clientID); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, t.d.q("DELETE FROM client_source_allowlists WHERE client_id = ?"), clientID); err != nil {
+		return t.d.wrap("clear source allowlist of client "+clientID, err)
+	}
+	return t.insertSourceAllowlist(ctx, clientID, networks)
 }
 
 func (t *tx) insertClientKey(ctx context.Context, k contracts.ClientKey) error {
