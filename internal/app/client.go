@@ -416,16 +416,9 @@ once; payments already created keep their return_url.`,
 				if c, err := st.GetStoreClient(ctx, clientID); err == nil {
 					before = c.ReturnOrigins
 				}
-				err := st.InTx(ctx, func(tx contracts.Tx) error {
-					if err := tx.SetClientReturnOrigins(ctx, clientID, normalised); err != nil {
-						return err
-					}
-					return recordChange(ctx, tx, key, cliActor(actor), "client.set_return_origins", "client:"+clientID, audit.Change{
-						Before: map[string]any{"return_origins": before}, After: map[string]any{"return_origins": normalised}})
+				err := replaceClientList(ctx, st, key, actor, clientID, "return_origins", before, normalised, func(tx contracts.Tx) error {
+					return tx.SetClientReturnOrigins(ctx, clientID, normalised)
 				})
-				if errors.Is(err, contracts.ErrNotFound) {
-					return fmt.Errorf("no client %s is registered", clientID)
-				}
 				if err != nil {
 					return fmt.Errorf("set return origins: %w", err)
 				}
@@ -504,17 +497,8 @@ from elsewhere is refused with 403 ip_not_allowed by every payhub process within
 				if c, err := st.GetStoreClient(ctx, clientID); err == nil {
 					before = c.SourceAllowlist
 				}
-				err := st.InTx(ctx, func(tx contracts.Tx) error {
-					if err := tx.SetClientSourceAllowlist(ctx, clientID, networks); err != nil {
-						return err
-					}
-					return recordChange(ctx, tx, key, cliActor(actor), "client.set_source_allowlist", "client:"+clientID, audit.Change{
-						Before: map[string]any{"source_allowlist": prefixStrings(before)},
-						After:  map[string]any{"source_allowlist": prefixStrings(networks)}})
-				})
-				if errors.Is(err, contracts.ErrNotFound) {
-					return fmt.Errorf("no client %s is registered", clientID)
-				}
+				err := replaceClientList(ctx, st, key, actor, clientID, "source_allowlist", prefixStrings(before), prefixStrings(networks),
+					func(tx contracts.Tx) error { return tx.SetClientSourceAllowlist(ctx, clientID, networks) })
 				if err != nil {
 					return fmt.Errorf("set source allowlist: %w", err)
 				}
@@ -533,4 +517,21 @@ from elsewhere is refused with 403 ip_not_allowed by every payhub process within
 	actorFlag(cmd, &actor)
 	_ = cmd.MarkFlagRequired("client")
 	return cmd
+}
+
+// replaceClientList replaces one list of a client (set) in a transaction with its audit
+// entry, client.set_<field>, naming the list before and after (docs/security.md §9).
+func replaceClientList(ctx context.Context, st contracts.Store, key []byte, actor, clientID, field string, before, after any,
+	set func(tx contracts.Tx) error) error {
+	err := st.InTx(ctx, func(tx contracts.Tx) error {
+		if err := set(tx); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, key, cliActor(actor), "client.set_"+field, "client:"+clientID, audit.Change{
+			Before: map[string]any{field: before}, After: map[string]any{field: after}})
+	})
+	if errors.Is(err, contracts.ErrNotFound) {
+		return fmt.Errorf("no client %s is registered", clientID)
+	}
+	return err
 }

@@ -2,38 +2,19 @@ package store
 
 import (
 	"context"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 )
 
 // TestFairnessMigrationClassesAttempts writes delivery attempts under schema version 9 with
 // the raw errors stores used to see, migrates to 10: each attempt keeps only its class, and
 // the endpoints' circuits start closed. The way back keeps the rows.
 func TestFairnessMigrationClassesAttempts(t *testing.T) {
-	dsns := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "old.db")}
-	if u := os.Getenv("PAYHUB_TEST_POSTGRES_URL"); u != "" {
-		dsns["postgres"] = postgresSchemaDSN(t, u)
-	}
+	dsns := oldSchemaDSNs(t)
 	for name, dsn := range dsns {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			sqlDB, d := openRaw(t, dsn)
-			dir, err := fs.Sub(migrations, "migrations/"+d.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			provider, err := goose.NewProvider(d.goose, sqlDB, dir, goose.WithDisableGlobalRegistry(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := provider.UpTo(ctx, 9); err != nil {
-				t.Fatalf("migrate to version 9: %v", err)
-			}
+			sqlDB, d, provider := migratedTo(t, dsn, 9)
 			at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 			if _, err := sqlDB.ExecContext(ctx, d.q(`INSERT INTO webhook_endpoints (id, store_id, client_id, url, description, event_types,
 				status, disabled_reason, created_at, updated_at) VALUES (?, ?, ?, ?, '', '', 'enabled', '', ?, ?)`),

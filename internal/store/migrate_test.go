@@ -22,10 +22,7 @@ import (
 // migrates to the latest version, reads them back with the resolver's fields at their zero
 // values (both due for resolution), and migrates back down.
 func TestResolutionMigrationKeepsRows(t *testing.T) {
-	dsns := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "old.db")}
-	if u := os.Getenv("PAYHUB_TEST_POSTGRES_URL"); u != "" {
-		dsns["postgres"] = postgresSchemaDSN(t, u)
-	}
+	dsns := oldSchemaDSNs(t)
 	for name, dsn := range dsns {
 		t.Run(name, func(t *testing.T) { testResolutionMigration(t, dsn) })
 	}
@@ -158,25 +155,11 @@ func postgresSchemaDSN(t *testing.T, base string) string {
 // statuses) and migrates: each keeps its answer as a kind, a refusal its code from the
 // problem document, and every body byte for byte.
 func TestAnswerMigrationKeepsStoredAnswers(t *testing.T) {
-	dsns := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "old.db")}
-	if u := os.Getenv("PAYHUB_TEST_POSTGRES_URL"); u != "" {
-		dsns["postgres"] = postgresSchemaDSN(t, u)
-	}
+	dsns := oldSchemaDSNs(t)
 	for name, dsn := range dsns {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			sqlDB, d := openRaw(t, dsn)
-			dir, err := fs.Sub(migrations, "migrations/"+d.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			provider, err := goose.NewProvider(d.goose, sqlDB, dir, goose.WithDisableGlobalRegistry(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := provider.UpTo(ctx, 8); err != nil {
-				t.Fatalf("migrate to version 8: %v", err)
-			}
+			sqlDB, d, _ := migratedTo(t, dsn, 8)
 			at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 			rows := map[string]struct {
 				status int
@@ -215,4 +198,33 @@ func TestAnswerMigrationKeepsStoredAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oldSchemaDSNs are where a migration test builds an old schema: a fresh SQLite file and,
+// with PAYHUB_TEST_POSTGRES_URL, a fresh PostgreSQL schema, by database name.
+func oldSchemaDSNs(t *testing.T) map[string]string {
+	dsns := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "old.db")}
+	if u := os.Getenv("PAYHUB_TEST_POSTGRES_URL"); u != "" {
+		dsns["postgres"] = postgresSchemaDSN(t, u)
+	}
+	return dsns
+}
+
+// migratedTo opens dsn without payhub's own migration and brings it up to version: the
+// database, its dialect and the provider, to go on up or down.
+func migratedTo(t *testing.T, dsn string, version int64) (*sql.DB, dialect, *goose.Provider) {
+	t.Helper()
+	sqlDB, d := openRaw(t, dsn)
+	dir, err := fs.Sub(migrations, "migrations/"+d.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, err := goose.NewProvider(d.goose, sqlDB, dir, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.UpTo(context.Background(), version); err != nil {
+		t.Fatalf("migrate to version %d: %v", version, err)
+	}
+	return sqlDB, d, provider
 }

@@ -3,14 +3,11 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 )
 
 // TestSealedSecretsMigrationWithholdsStoredSecrets writes the answers a create and a
@@ -39,18 +36,7 @@ func TestSealedSecretsMigrationWithholdsStoredSecrets(t *testing.T) {
 	for name, dsn := range dsns {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			sqlDB, d := openRaw(t, dsn)
-			dir, err := fs.Sub(migrations, "migrations/"+d.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			provider, err := goose.NewProvider(d.goose, sqlDB, dir, goose.WithDisableGlobalRegistry(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := provider.UpTo(ctx, 9); err != nil {
-				t.Fatalf("migrate to version 9: %v", err)
-			}
+			sqlDB, d, _ := migratedTo(t, dsn, 9)
 			at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 			for _, r := range rows {
 				if _, err := sqlDB.ExecContext(ctx, d.q(`INSERT INTO idempotency_keys
