@@ -56,10 +56,14 @@ func (o ControlOperation) Valid() bool {
 
 // Partner names payhub knows, as a kill switch's scope names them.
 const (
-	PartnerPayPay  = "paypay"
+	// PartnerPayPay is PayPay (method paypay).
+	PartnerPayPay = "paypay"
+	// PartnerLinePay is LINE Pay (method linepay).
 	PartnerLinePay = "linepay"
-	PartnerGMOPG   = "gmopg"
-	PartnerNanaco  = "nanaco"
+	// PartnerGMOPG is GMO Payment Gateway (method card).
+	PartnerGMOPG = "gmopg"
+	// PartnerNanaco is nanaco's NCS centre (method nanaco).
+	PartnerNanaco = "nanaco"
 )
 
 // Partners lists the partner names a kill switch's scope may name.
