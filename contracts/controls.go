@@ -176,3 +176,12 @@ type ControlsStore interface {
 	// GetKillSwitch reads one switch; ErrNotFound when there is none.
 	GetKillSwitch(ctx context.Context, id string) (KillSwitch, error)
 }
+
+// ControlsListener is a Store that can tell an instance at once when the controls change
+// (PostgreSQL LISTEN/NOTIFY). Optional: the periodic re-read of the controls version works
+// without it and stays as the net under a lost notification.
+type ControlsListener interface {
+	// ListenControls calls changed once listening and after each change, until ctx ends or
+	// the connection fails; errors.ErrUnsupported when the database has nothing to tell.
+	ListenControls(ctx context.Context, changed func()) error
+}

@@ -3,6 +3,7 @@ package contracts
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrorCode is a stable, machine-readable problem code (docs/api.md §5). Codes are
@@ -63,8 +64,9 @@ const (
 	CodeInternalError ErrorCode = "internal_error"
 	// CodePartnerUnavailable: the partner cannot be reached right now; nothing was done.
 	CodePartnerUnavailable ErrorCode = "partner_unavailable"
-	// CodeLimitExceeded: the request would take the store past a limit payhub sets (e.g.
-	// webhook endpoints per store); nothing was done.
+	// CodeLimitExceeded: the request would take the store past a limit payhub sets: a
+	// velocity or amount limit (429 with Retry-After and the limit, docs/security.md §5) or
+	// a fixed bound such as webhook endpoints per store (422); nothing was done.
 	CodeLimitExceeded ErrorCode = "limit_exceeded"
 	// CodeServiceUnavailable: payhub cannot take requests right now (it is starting and its
 	// database is not reachable yet); nothing was done.
@@ -117,6 +119,28 @@ type Error struct {
 	// something payhub will not do (a webhook URL it refuses to call, a range too long):
 	// unprocessable rather than malformed.
 	Unacceptable bool
+	// RetryAfter, when positive, is when the same request may succeed (the Retry-After
+	// header).
+	RetryAfter time.Duration
+	// Limit names the velocity or amount limit a limit_exceeded refusal hit (docs/security.md
+	// §5); such a refusal is a 429.
+	Limit *LimitBreach
+}
+
+// LimitBreach is the limit a request would have passed, as the refusal tells the store.
+type LimitBreach struct {
+	// RuleID is the limit rule's id.
+	RuleID string `json:"rule_id"`
+	// Subject is what the rule counts per (store, terminal, client, instrument).
+	Subject string `json:"subject"`
+	// Operation is the operation it caps.
+	Operation string `json:"operation"`
+	// WindowSeconds is its sliding window.
+	WindowSeconds int64 `json:"window_seconds"`
+	// MaxCount and MaxAmount are its caps (0: none), MaxAmount in minor units of Currency.
+	MaxCount  int64  `json:"max_count"`
+	MaxAmount int64  `json:"max_amount"`
+	Currency  string `json:"currency,omitempty"`
 }
 
 // Error implements error.

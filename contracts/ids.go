@@ -26,6 +26,10 @@ const (
 	PrefixTopUp = "tu"
 	// PrefixKillSwitch prefixes kill switch ids (KillSwitch).
 	PrefixKillSwitch = "ks"
+	// PrefixApproval prefixes approval request ids (Approval).
+	PrefixApproval = "apr"
+	// PrefixLimitRule prefixes limit rule ids (LimitRule).
+	PrefixLimitRule = "lim"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

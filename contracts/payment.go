@@ -313,6 +313,9 @@ const (
 	EventRefundFailed EventType = "refund.failed"
 	// EventRefundUnknown: a refund's outcome is unknown.
 	EventRefundUnknown EventType = "refund.unknown"
+	// EventLimitExceeded: a velocity or amount limit refused one of the store's requests
+	// (docs/security.md §5); the object is a limit_breach.
+	EventLimitExceeded EventType = "limit.exceeded"
 )
 
 // PaymentEventType is the event that announces a payment entering status s.

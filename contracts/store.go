@@ -140,6 +140,8 @@ type Store interface {
 	AuditStore
 	OperatorStore
 	ControlsStore
+	LimitsStore
+	ApprovalsStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -249,6 +251,8 @@ type Tx interface {
 	ClientTx
 	OperatorTx
 	ControlsTx
+	LimitsTx
+	ApprovalsTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

@@ -214,70 +214,115 @@ func (e ErrorCode) Valid() bool {
 
 // Defines values for EventType.
 const (
-	PaymentAuthorized       EventType = "payment.authorized"
-	PaymentCancelRefused    EventType = "payment.cancel_refused"
-	PaymentCancelRequested  EventType = "payment.cancel_requested"
-	PaymentCanceled         EventType = "payment.canceled"
-	PaymentFailed           EventType = "payment.failed"
-	PaymentNeedsAttention   EventType = "payment.needs_attention"
-	PaymentProcessing       EventType = "payment.processing"
-	PaymentRequiresAction   EventType = "payment.requires_action"
-	PaymentSucceeded        EventType = "payment.succeeded"
-	PaymentUnknown          EventType = "payment.unknown"
-	RefundFailed            EventType = "refund.failed"
-	RefundPending           EventType = "refund.pending"
-	RefundSucceeded         EventType = "refund.succeeded"
-	RefundUnknown           EventType = "refund.unknown"
-	TopUpCanceled           EventType = "top_up.canceled"
-	TopUpFailed             EventType = "top_up.failed"
-	TopUpPending            EventType = "top_up.pending"
-	TopUpSucceeded          EventType = "top_up.succeeded"
-	TopUpUnknown            EventType = "top_up.unknown"
-	WebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
+	EventTypeLimitExceeded           EventType = "limit.exceeded"
+	EventTypePaymentAuthorized       EventType = "payment.authorized"
+	EventTypePaymentCancelRefused    EventType = "payment.cancel_refused"
+	EventTypePaymentCancelRequested  EventType = "payment.cancel_requested"
+	EventTypePaymentCanceled         EventType = "payment.canceled"
+	EventTypePaymentFailed           EventType = "payment.failed"
+	EventTypePaymentNeedsAttention   EventType = "payment.needs_attention"
+	EventTypePaymentProcessing       EventType = "payment.processing"
+	EventTypePaymentRequiresAction   EventType = "payment.requires_action"
+	EventTypePaymentSucceeded        EventType = "payment.succeeded"
+	EventTypePaymentUnknown          EventType = "payment.unknown"
+	EventTypeRefundFailed            EventType = "refund.failed"
+	EventTypeRefundPending           EventType = "refund.pending"
+	EventTypeRefundSucceeded         EventType = "refund.succeeded"
+	EventTypeRefundUnknown           EventType = "refund.unknown"
+	EventTypeTopUpCanceled           EventType = "top_up.canceled"
+	EventTypeTopUpFailed             EventType = "top_up.failed"
+	EventTypeTopUpPending            EventType = "top_up.pending"
+	EventTypeTopUpSucceeded          EventType = "top_up.succeeded"
+	EventTypeTopUpUnknown            EventType = "top_up.unknown"
+	EventTypeWebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
-	case PaymentAuthorized:
+	case EventTypeLimitExceeded:
 		return true
-	case PaymentCancelRefused:
+	case EventTypePaymentAuthorized:
 		return true
-	case PaymentCancelRequested:
+	case EventTypePaymentCancelRefused:
 		return true
-	case PaymentCanceled:
+	case EventTypePaymentCancelRequested:
 		return true
-	case PaymentFailed:
+	case EventTypePaymentCanceled:
 		return true
-	case PaymentNeedsAttention:
+	case EventTypePaymentFailed:
 		return true
-	case PaymentProcessing:
+	case EventTypePaymentNeedsAttention:
 		return true
-	case PaymentRequiresAction:
+	case EventTypePaymentProcessing:
 		return true
-	case PaymentSucceeded:
+	case EventTypePaymentRequiresAction:
 		return true
-	case PaymentUnknown:
+	case EventTypePaymentSucceeded:
 		return true
-	case RefundFailed:
+	case EventTypePaymentUnknown:
 		return true
-	case RefundPending:
+	case EventTypeRefundFailed:
 		return true
-	case RefundSucceeded:
+	case EventTypeRefundPending:
 		return true
-	case RefundUnknown:
+	case EventTypeRefundSucceeded:
 		return true
-	case TopUpCanceled:
+	case EventTypeRefundUnknown:
 		return true
-	case TopUpFailed:
+	case EventTypeTopUpCanceled:
 		return true
-	case TopUpPending:
+	case EventTypeTopUpFailed:
 		return true
-	case TopUpSucceeded:
+	case EventTypeTopUpPending:
 		return true
-	case TopUpUnknown:
+	case EventTypeTopUpSucceeded:
 		return true
-	case WebhookEndpointDisabled:
+	case EventTypeTopUpUnknown:
+		return true
+	case EventTypeWebhookEndpointDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LimitBreachOperation.
+const (
+	LimitBreachOperationPay   LimitBreachOperation = "pay"
+	LimitBreachOperationTopUp LimitBreachOperation = "top_up"
+)
+
+// Valid indicates whether the value is a known member of the LimitBreachOperation enum.
+func (e LimitBreachOperation) Valid() bool {
+	switch e {
+	case LimitBreachOperationPay:
+		return true
+	case LimitBreachOperationTopUp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LimitBreachSubject.
+const (
+	Client     LimitBreachSubject = "client"
+	Instrument LimitBreachSubject = "instrument"
+	Store      LimitBreachSubject = "store"
+	Terminal   LimitBreachSubject = "terminal"
+)
+
+// Valid indicates whether the value is a known member of the LimitBreachSubject enum.
+func (e LimitBreachSubject) Valid() bool {
+	switch e {
+	case Client:
+		return true
+	case Instrument:
+		return true
+	case Store:
+		return true
+	case Terminal:
 		return true
 	default:
 		return false
@@ -984,6 +1029,33 @@ type FieldError struct {
 	Pointer string `json:"pointer"`
 }
 
+// LimitBreach The velocity or amount limit a `limit_exceeded` refusal hit (docs/security.md §5).
+type LimitBreach struct {
+	Currency *string `json:"currency,omitempty"`
+
+	// MaxAmount The most money in a window, in minor units of `currency` (0 none).
+	MaxAmount int64 `json:"max_amount"`
+
+	// MaxCount The most operations in a window (0 none).
+	MaxCount  int64                `json:"max_count"`
+	Operation LimitBreachOperation `json:"operation"`
+
+	// RuleId The limit rule's id (`lim_…`).
+	RuleId string `json:"rule_id"`
+
+	// Subject What the rule counts per; `instrument` is the customer's card or account, across stores.
+	Subject LimitBreachSubject `json:"subject"`
+
+	// WindowSeconds The sliding window.
+	WindowSeconds int64 `json:"window_seconds"`
+}
+
+// LimitBreachOperation defines model for LimitBreach.Operation.
+type LimitBreachOperation string
+
+// LimitBreachSubject What the rule counts per; `instrument` is the customer's card or account, across stores.
+type LimitBreachSubject string
+
 // Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 type Metadata map[string]string
 
@@ -1300,6 +1372,9 @@ type Problem struct {
 
 	// Errors Field problems, for `invalid_request`.
 	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Limit The velocity or amount limit a `limit_exceeded` refusal hit (docs/security.md §5).
+	Limit *LimitBreach `json:"limit,omitempty"`
 
 	// RequestId The request's id, as in the `X-Request-Id` header.
 	RequestId string `json:"request_id"`
@@ -2901,279 +2976,285 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3tchs3sjd+KyieUxXSO6QpWXZisvaD4peskzjxyvLxP0/ovwbkgCSiIcAMMJK5KVflHp5zC3suZC8l",
-	"V/IUuhsYzHBISY6dZHO0HzbWcF7w0ujXX3f/1Jnp1VoroazpjH7qLAXPRAH/PH7xrP9fojBSK/dnJsys",
-	"kGsLf3ZOl4Idv3jGLvAG1k2/++677/rPn/cfP057zC4FK4RZa2UEk4YVQmWiEBmTatBJOma2FCvu3rrm",
-	"1orCvfH//37Yf/jmp6N3ffzHYfWP/+wkHbtZi86oY2wh1aLz7l3SeZaJ1VpboWz/RKxzvhHZ9jhTW5Qi",
-	"ZZdLoZhdSuMG4wZnrHbDCWPUc8YVE7zIpShYIX4shbHsUtol3s5XYqLS8MnZpv+V2KQJK+jLY8anRijL",
-	"tGKczWVhLBNvxax04xhMVG3SQpWrzuj7jhtb503b3E6ELTb947kVxfacXoqZVplhVrNLLi2birku3Hrb",
-	"YiPVor7AK6nkyn1uGL4jlRULUcCH/r/+Cc61/yxr32Vai08MkxnrusWY8TwXhbswZ9IymDZnhivBtBIJ",
-	"E7kRjLOFUKLgVmTuam/sbuXrteCFYVKxXC8M4ypj60JPc7FiU51JYQbsGF8oM2aX3LIZLwopDOPuXxlT",
-	"5WoqCiSpdc5nImPTjVvxQpil+xC8U4kLUTAxW2r39cJ9bCGy+sI0F/1d0lnzgq+EJfp/ciGUfZa94HbZ",
-	"vjLC3UDrkooLe5ayv7BXXz973EuAaNJLMV1qfd6XWeoITFrDMpHLC1HQTFc8n+ti5c5Fxrgyl6Iw7Gh4",
-	"xFKl7dlclypL3ail++TaDSTpKL6CTcw6ScftjSwc3TtS2je76LjMNl+JTfuMZrnEKZ2LDZvrAo+MPw1d",
-	"IwSLXuO20RIfiN7VG7ATIsWJqp0geK3bn6nONn6T4JAIQywDv2Qv5UyM4RIepYiXTJQ/c3g80xY+MGJw",
-	"7GEgXCqRwWS4ZbngxrLDI7bUZWFYd803y3I6Yp8eThRc6jHuDl1tNI5D5sKKDM8xbAbyyWo7Gpxh796s",
-	"+NuvhVo4sjq8fz9xR9T/fdDGDF7wzeoKUlzjLZ4Y13xTEeN1CS1huTx352eiSnWu9KVy5yma868kwFO9",
-	"frXeNwmr1/1y7edgy18xBRbP4AON/zWe5icqW2t5BWege/xcLsXN5/Jhhv3O3YxnB5ja5zwjhu/+mmnl",
-	"zo37J1+vcznjbhJ3iSX/5QeDor96/X8WYt4Zdf7jbqU13MVfzd0X+BR+dKcccaw7TH/EUqkueC6zM/o5",
-	"Zd1qcb58+e03SdjKuRR5lrCsxIGKiToXm4Th59mF1DmMPiG2IIpCF+b7N2kvYamsjufZudicraQxUi3S",
-	"ZKK2fqMRpUk1uFlZGF24K3wtz0jnOSuVKddrXViRpXhMdmtPbQtHd9+Nb20Ryfserd0LC/9Iq3kuZ7/p",
-	"9rYs4VlpRIrqwrnYfGICHw9EYKzMc1aUSkm1GKH2wnJuRdGDXaGlN5Zb9yalLeN5ri9BiQT+rKc/iJk7",
-	"Y+6e0vScpE9nXM1EfnYpVaYvz9bcGJHhQCZqzQurQHPBuxje5UajL0ThBjEvlXu/sYJnvQF76b4Olw3P",
-	"DeOgZpH0QfkoJsqLtg9IAzt0231vaHvkV1PTU11MZZYJ9VtzC9Qx2YpvmNv5TIMqMmIpKO5njk0uCq6s",
-	"31xm9blQQAtOF5YGHoPt8UoN8IE1PEqERI8aXRYzwXiWFcKAhaBLa2QmgMqCTgQP5dLY3kQ5Spv7tUlZ",
-	"t9C56P1heMAz5Wwqnj9xLPC3ZQT05TPgvunIaea8zK07Um5BUd8asGdgOVxywwoujchI6woWE5uKBVfu",
-	"nprCR0cuKJNjNluK2TlcIxWIuP8XT05TbxjNlrxYSLVgfMGl+hOe0m+0fep0ht90qytNZVRTuIqadpO4",
-	"C1xpuxQFns1PDDHuwR/jsLzgm1zz7FTrr3mxEL/pGjo76MxqfZa7T6ejmtkBRhKJJvghlyv5R1m1l6K4",
-	"kDPxSvELLnM+zX/bhSNJflZW36fVo1+chHcSYOrWk8+WImOFXCwtU/oSXQTaLh1PcDwo00qMHZtxKghy",
-	"ojTywKTMkMdly5odsNTgSjSGgowOuJexvLDAflTmhwVjQocAt3zKjWAbYVk3vVsInm3+kTLDN4YZ3Rvv",
-	"Hun2aD4ca2s4oPY9Gd/6q+nqVOvnXG3osvlNiargVpzBIROOqVmt2YqrjT+QZsyupJDBv/v6v1K8tEtd",
-	"yH+I31aclPBhoSzYdhmdZtDqwGREgy1hZBc4sSLerp0R/MHW/PXr1/3jaBAt3uTPBS+cnuK0m79OOt5I",
-	"gWFOOmlnvwfh127NutAzYYxjMU+UlXbzO9rwlyLP+yTmp6WN+K3jUaNtk7sQJZpinlslE5XJ+VwUTmuj",
-	"NzsdHY2wM/F2JkRmzmZ8bctCgD3OV7pU9kyX9kzPzwquFgJM+FlZFPAhp5RURnnC0pWwS501rg/Ysdow",
-	"vRYFrJX3wLgX8SI7cywZzYTZTKzBxID4gWPXa26XCfuxFMUmYVvxAEeVILa91/pyye1E5VqfG3JN1dzY",
-	"3YN7v/z8fw8eskwu3Nv13N8gVVaawOQ5Q6L/ulwqVHnd2i2kTdii0OUavdxKW7CBueNGZSHths10JliX",
-	"o++EKe52K51dzNzSzC4uYPH8zWfuZvjBLQKOME3YLz//Ty/IM8vPhcERAs0bplW+SUC0gZUsDDPlbMm4",
-	"E1Kkx6AWztUG5Rh4wtEDADGYyj//59PMX1Uuoucik/wUeMJvylbDAM5WbgRnji0Rd/Uapju4aTwO9/30",
-	"D6FpvvMcFcbwCNw25A+P/Jg8y6QbOM9fFO5YWylMZzTnuRFJZx1d+qlTCG7aApqvl5sqMEj+IZOweSEE",
-	"s+KtHbNzsbaMm9jY/MR4hxP6Hs/w7bB0TS//tjigK2gNuYV6hKzuOfAsHCJYz51Rh5dWr7iVs06yNXCB",
-	"7rCVVgK20x1SNWJpeCatVEUa+JilK65KnqdwgFkQ+oZ1lzrPzERB8KVUmRmzF3zzgm/YuhB9fyNMtwfn",
-	"Pl41GL9BNx58dKLSF9++PGV3Lw7u0rfN3Z9k9u4u3Zw6kc7mZZ47RiAVKPBgNdIeMKtZIXLhdGT3KTc8",
-	"5BQ+jBqvDc6qJagaVvdXUQ8KoG3q+Zu+ZCvH96z2q5AwbtlKG/BCVQucMXzHmOmVtFZkbCW4Au8ScsYB",
-	"Q0lrrPvbzxgjnrAKoPA4ycstBnMfHHWSKs570BrnbaG1InssLJe5uXINmgTHrZcH50KsDeNTXeI0UTLg",
-	"DTJjXRS/KFLSXoJyFBwFY4r/uadQ1iQNsaULlDFuuvVdmBZc7YhWwwDg9+qookHohJ9hTmSKwWLA0v96",
-	"9vIYDuoWoYBe2RIhfQLX3XvT7757/hwebsEv/GfbO3Nu7NEOwEM7vGF7xwrBrfiGKz7TEEu7LgmLt3y1",
-	"RgPd0+/94XCYdLza1Bl1vnzxnaOqUmXu+6POjJslrLswQjnh4RbWvQH3qjPqfDqs/e/ADdGKYiUVz89k",
-	"1hl1rMzz/vBT98P1TpHbwAuel07vZ7nmGfCGDZLANsXzt0jxD+l/+w9BPN0KguHm3cYswkrsF72wD0/p",
-	"3ndt67VfcNPd7jBurd8VX6ZbQUzGEcHvm4Oovzbxqx+tRzXdNzvp7oZss4XmDg4dzU154U53Z9Q5/Ozg",
-	"8N7R/QeffvZwiP/qtJFkri87o/BY0lmRdOys+WbN3eB1kYkCSU4XWf9wePigf3DQP/ysPxweHXauT5Z5",
-	"DiGjwkqe18RvKx98uc6lZRaQTQm4plGh7SMJ4zgNckN4tVN7uwrOb2/kIUmCTXnuJB36ipbaSb9MTKUF",
-	"48HdgfEMCko5oTDnMpdqMa75vZ3d6nRvsJq87CWDqRAzIS/A+nKc0V8OplWPTYUbIP2QJkGwQ5BupvNc",
-	"zKzBeAqIJu/SveSbAfsW/uknjHYA+Ped1nF0eLjLDAMpTvQ21ToXHPTFXezhNa0Hm5XG6pUo3NxN4sOB",
-	"nnQ+MWwllS5YqdBdejXnuAbzCHTbKnWcvDLOBBYZmxd6VRvmJ4atl1qJATuhUxoCGSm9NmWOzhMWRzlh",
-	"gS+lEa1y5rPk3mG7qKFdvYqB1JVNeK4gT0b7JI1Ui1z03d5WBmBzotNCXxpRsIW2uBBfPP+WEe9gX3Ar",
-	"LrnbIHSYKPwE66bPy9xKouTBQthT93uakNl7b+h2tLTC9BprWNMvYPkmanv9vLZCGkdlwzpLf9Swyd05",
-	"jvWQieJqc4mnUDEe+0CQ0rOIznf4D1Cn886sicKwtJNybnm0O/0VbA25SEJGMTi6AMiGxyUmhOP+/+H9",
-	"fwz7D/9y969ng1HfUcXh/Qc7yCKSfnvpwt/3zjPfK4QY7tpTd+s7YM/cLcBVjz33972rWPq1PlQRbMX3",
-	"9z/4rbvvWfYB5HMhbFmos7LIt4/IU2CghchkIWaW7Kqul8vIx3ujylpyXIEvBEPSIgo1AoCdELbePlRA",
-	"KLFOu+QqE5ljtVM+O2ddjH3SOTqTWcp4liGhwTvBb9UbsGPF+NTovLSCpUtr1yZlr06+BkJ2qvysEJlQ",
-	"TgwaR3/zgi/gZAIFxobt8OizFlJ7TzUm6ZRGFGc1E5Ne0YZ481iOQoAPcSYCV42WLpfq3Nlcs5mTKW0c",
-	"GO9ABtyw2x8cXQ3OixWvNs2KaJvO0m796gS8nh/PKkWvahCWlQPDj7VpkDpeRB47gurAG/g0Fzc2QJNr",
-	"ul3wE7Hb5X09KbCmDcTe+y1ubbx18OZw2GY9Xriz5y6bHTBH9xNuCWhl1cI7Vr9a243/BbwCgAO0YmWu",
-	"OkqAVwYH4ztYs2f40GE1SF4UHPh6KwN7DYyoAiizhR4H7mA142xdTnM580CZwTV4QeOAuO+2HoFINtUH",
-	"9ezlt+zo8OBTxvP1kk+FlbNAsSCex+RPQXCWRC99pf+x7pcvvmNLbpjSSvTcmINpQhZGQ6K++eleuwB9",
-	"LAAE3CAqsOkbBAP3RVamLUrxpk3TRea29SVamMhMJST5mQeWtmcNxEtN70gQMOrH1Lb4j3HHN8fWOurb",
-	"nhDHH0R2xuHXcPQzbkXfypVo9aLQUM92TFJ4cFI7Q6CPgq3jtCEOKQCaF079zLkxY6bKPPeRGW/5iGzA",
-	"vlWC6flEpW5ourQQ09BKiRlIFHyju2hzQ0ClhKVE1Wek1KUeHP6J8QQ/UYvSKYpB7YMD4wbrZGcuMkCY",
-	"1RFQ/i1spsscUAfMyIXqJUwXEwWn62xSDof3ZghihH87cwBgMxSZQhvykqOn/vDtW9ZFHxY8fn94L+0N",
-	"2HPwwLqVEYat+GaipgLFP9qJGTr7mLF8g35Wml2uFwYlu1tQhHIgrHgHb9uxoTAYnMWVqGi8jQ5wtY9K",
-	"+xnP+ArEzI4hRZJlx2hyjqFH5Jvbj22fMeJ8mzMivZuesbA4ddpP6uenNrJrHMevpWnjMaRhX0swNA/4",
-	"u22BsOTmbKXRaNxmU0q8tYSBRhfgFWSyvba5m8X11xOmF42qPoS2VQOo46NWA/3YUds0Fwlb8dlSKtEv",
-	"BAc9JuQeOTocMPc4ihE0xAoBAdMxU+ISboFzxabOJMyA03wl1paJH0uek4oNjMYWfGbNIAwpZTOtjOVO",
-	"SHUheuuzlqwwtlcPZjTw8EBcrdj1ll/oWUgciIHrjgbbceudpNMAXnSSzhbE1r2wBpxF/Y+QwUknQAFb",
-	"x3RWGhENCQDdTkduAWp3kk4dEgfja4tgtnwJAQaQHdEKIAiuzxp+INLW6+6poLtvXY5HVPkl201/N5wI",
-	"VgTrEAsI0D+2sGxuE7ZhZY53uNfQzOBtAcRwlkkAhriLQIM6N7WH27zclcrY7mzjCpPcGFdKl2omDOum",
-	"bo4DPHmpT6cshAdRGx+1ggd7A/aNuCSVtyGUSMktDJMLpUmSaoWpYBuWaZB250pfDoJNOyCqCUIaotcT",
-	"lWu1EAVkDqI/B+D9kasGT3RW6PVaZEEok70RPK3BsL6UeT4BQAu+qocyFD27ToIaZjSK5Woal4VT4xXI",
-	"bmkhNuZe6A5r/Yz7yRCeBw+zv0gM0ZxxUFeiXyJkVnUx6D3RNdRwogs4idolwutu3eQZT8vzftWjHxSc",
-	"MCfgFA0Wl3SwFhhQCBficdKlMEz6uxqS1euzch29hC7EL6FL4SX099ZLork3tehBODNth+OpFHn2pF1L",
-	"PQ6iA1wuWgmC2BDx0yJuhy7bfchw2KSjIK0WVbCeMp6aYqs1aLkSxvDFjd/taHVZrrgyrW+FZWrLQf7y",
-	"5bffMPqVdU+ePmIPHg4Pen7+ej7HvfPfQX31LsUXBp2rVAH/4aQTwj44vzbh/zzyObZb9jW7/X6r3d7i",
-	"8CY33bwQAqBu7Fxs7iIPcJ9jXR/hPxwyoawzmnuJTzue8tk5mcjxSCJzvJoABnU/x0DQtrY3rX7YFRFx",
-	"dgkAN8CR7NQU407P3gBqS4TUybB9Kry7gdR3MWKpY1EXgBkzJXwP7apcGzC6VnLhhJNaVH/gDbNcGwwA",
-	"fQvoExVehTNZ842pRYciN7ZwdHG2FHm2Yz0wwkarEVyC7rVdW3Bl5qIwCVvIuTW9kWPUK30hDNOKVDi4",
-	"ldstL6xTQX2wrk95J3wdo7qnAlbdQ95wBtdZ9hsEplf87RkktAgPut/h81t5kQrzcRRh+bnwaDxpDfvX",
-	"P+8Pk+FwyGZ8fU0C2dbscbXPPIm+2cVE9hMU7Rneea2x7DIdItdrTM1JOER1Etpa0DDcN1ed0/dzJ/4R",
-	"EQKtUxVv7fHMynanbTMQuyoNJulpNpdKmiXjLG1oMql3Om9LxUyIdS7V+fanvl0LVcPxfGIYX68ZRlny",
-	"zW4Aj/tuaxDZBy0hZmv12rBLXZwjuHxe0wKNY0MxMe51eP1YAIK2PTp0Sl4icPuqTBTo0Pr7Cdqebe/z",
-	"oaSzPd5aqyFktCsK263iUb3Wb1jS/ffRUUUJ6Fxu0BK8Yj8FtVsYfZZm0qxzvjn7sUhHzCz1JUujVUxr",
-	"a8R0PdjM6GHW1QXTa6EmirHUU1LavN0H4Z253Y/idKO9C2h1dSsMqa7IV+PvVPvVygN9DLI9su7z4txN",
-	"VTxrjD/0nbWZS4Hh6oRMGQ4JP7sCwoOz0d3+m58Okgc78GgUTN0eT+X0RGvDcieXnZWjC1Bvna678yB/",
-	"dOjGtkhqYFn2SEQ9DwAXcKYCTpZ1h6xUVuYAoBmzXBjA7KjqXsz34YyQQR7gSVD7CAUE6AS0KH1xE2eu",
-	"sJvOxcN12kr/WPSU1j/MumkNvJT2EEIkspb5jIK5GzLimdX6PKlyybjZxgiNW/BAYYlWUpWGSTtRNWDQ",
-	"NwDrDTiMdn3oahdvWBa3tmLXISpXboeDiVgFE3eGPK+tFTcM492HmHFzjvF2X2FgKXPybJR2plcCKM+x",
-	"K+Bb5IfIxExSnL5whGMAdRIekTYOHwhrc9ELoBZ6oIZLp8pMl4gLK3S5WI4mSloG8ILUm8Qp4KzTsGRp",
-	"yONAWAHhsqcb/60uFUjAaO5EpXzKVaaVyM6mmzNYAciBSckKP6MZnNEgs7SHUJh5zhfkR+Heg+QYzETV",
-	"DegxLSAljAiL5g0g3Qux4lIZfxyzpIat0Jdqorx/h1Ns2VS+HwQOQLUHp/uDQnzJN71doLQWmH978Mp7",
-	"n0RWpaRzEy4O9kC2zq4HhGlFbl39UIX3do9AgPxmEb33QhBxmbuZtfs9wlagh57oKmGkn1YYSYoXScNS",
-	"Ct+NwKUAhUJMOZ/LmRTKnsF2hxymTMxyqcjkDOi2uMBL5PqOQ4MTlVJyobuJfLzxcwBUQT+vt4BDXZoz",
-	"sIVnZOp6724hfqBrPs2sMpnRSQqOBR9iQCfpDhvYL+pOn88x+nSqQId4u865wmw3JwbjbUmvtd6tdPse",
-	"+LDdeJ6qghUsW1XBqqHluJ++H/YfHvf/9uVXz7950T/9r/7/efPT4Q7c228ISIMgFQ9GE8/zb+ed0ffX",
-	"Va87794k17W0xtGeeQkTbVrT9KKifIrSbLBW4XZ8tdXCp51pVWtjCN619drE83wUmVjuz7b7H7nM9ptx",
-	"XoPxAZdYDIJBB4Lo+lacP6+7wb6VIaovFSuEKXNLFgrKrpwbG9UhyHNCh2PQaLDvq2GNrvNpWaHYvKTp",
-	"UqqWj5c8czzo62ffPGFwFfxfSBLPsrSXTBRACmGJaoMkRWCm1UzmEvjGgB3nlyCwGY57FF78iWEHD/uQ",
-	"kMpkZiaK9F7QMzmU8fLoWkwYEm+5M96dhgH+U6yxs8vlVwiAKu5JPPRn6aS6813SqRyZ1zjFL/Hmdz78",
-	"uZema2s+FblWC0B0dSvst6+RCSJnh/Fd9+W0IMWcsg1BJqef1yn72keoXGc3lPR7UQ7Bn9YGdmzaYtuq",
-	"exMQuaX7ROvfonnXFJfa3No8ELHoaTULa5wVceHuiI3AReCh+aPK8PEQ/8p/tMQig62uholirOsv9oPP",
-	"rTeOYP9UXhPqGMBXQTWge6NPg7rKkY3yLXeF6KNKDK5eZ1a4z/tck0+MG8hTkctH3H277vyrDSGkfXju",
-	"BVakgdKtFuDHOEjw1wT7w5aFih01TRhu5alJIwmZUkzV3+UG6daXqsJiBKAf8Lnhe+irNVsrXogLqUuT",
-	"bzzmN5IMkHAJ/qFWhHHLNkT+odpU0LsJ4YKGVxLA3N2IJXr+4H5I3Md9ar8xJTxxr/+YvRSzEktU5blQ",
-	"C48Q98/62pDbvlSsCwBzqjDnEKLAO8Z1T6bHlQfPFgDGraZVTZwaMVuGUqdAMvWBZC0vcYugY3vtExiq",
-	"B8k3vGUVVgL8ZbhNseOMXPZEoK0KBx1pj4pqOIvBNbUAQeyTjROmxKUwFgsQtrieb4Kk8l6zKxBU9VEB",
-	"MM8Ph811nuvLMZsLO4NILIWQ0wjhFCvbu2FYLcEU+M2rIUAMbjlihF3qxwk0DxGKwXWQf78DpKuuXm/X",
-	"YkHuhhAQDB95Ntj98sV3jqJ1LthGqCoTO0S8fvn5v0NsDMpBrnsjyADwxpnnwFXAHNmvI/AGA0UnSuDo",
-	"4YGDB6QSYRaR3xUcKl+vWXcqFhLKX+JDn44xZz9lhYaSyNL2Bqzh2QPOGHnwfPYghju7ppaUuJX/F3ko",
-	"Fxp5QIh70sjcnCaqW4j+zB1M2/MeZ11C+YMZN8sBOw4OLl2cYxUQzxKnpZFKGMMyx/K/fHnqUQETRadg",
-	"RC5V6fSYYCXQC6tyuA93VfOsVR2ovDyUIYnJizziv1iKyxqRzyt3WZejTF/wC/AvleseFRukiSNIjyoW",
-	"El0AtXGGN/hsd/CvtSW6JW5dJJRFzzcJ0FfErRNK0uSxcyJlXVztkJ+GRRYqWXFNAUGlt3ksHmijgwAC",
-	"yeSod6GFcVo9hxJpVsc+wbtphTtyb/WGF76FcXNufImyAXvEi8xrOqzrFdxexf4AXaktAEQKkY0ogy8s",
-	"Lw6afMiwYK15drvySSMjid48AltozTewdWQedb/ka656qK4E2+nLF985/cjtmL/fi/OJ6p5yecmVM1lO",
-	"Xz9O2OmSy5xDsVh2+rfPxzBYEyd0bicjPd8AxjQBBcpt60TFAbqJCpYa6qLIwTKd57xAtWjKlwBwO339",
-	"2O3b6d8+p/QHcGuiZRCFJ/Bk9CbKEggI8kvZCrItc5CTB8Nh+xK31VoaM15Zk37dltxMlOewTu8MVXTZ",
-	"utALqKkKdqCzNljXb27tnNer/Y4xJgfhhAWXqkp8wyrC6ALPegP2LMrITDz37OK5wuMW9sOdwR7LBRRx",
-	"Ao6wllQ6lLJIg/Hm1Xz3IKiW+kI61XtdiLl8O1FdzmZazeWiLMC7Bs7LMaN0cTPyZJY+HA6Hnx18dvDZ",
-	"Z7/8/D9pwg4+o0pP48gov/eQfjyEnIDoHuLI6ad0wwP6pTeOK27iqKr1dJvXAlFNE8dqaKo+7uDOfTiO",
-	"UIJwz/FixxXbQVeAM38oXZFe7Ku6OgGWMau98MCt2YJBYgI/nTjS/6DWuZu4Mx9Lq/fpgS93YJUwOl7J",
-	"AGO5ysyAnTrrEctplciInBojMob342LMHc/yZkCdq46g4wbg2ppGTvfvJ2gOOh4S2zlYytFJbHxnhfrc",
-	"KlmZ55jpz+Y5cOLg3cEbZIAqjNlaoyvPjQffG7HpEaviHkuRZ+OYKZCcdUPEByteP6LQSoiOVuoCBzfD",
-	"mhfc+srbhDXTF2Dppg1TH9OxI8fkGJqErEQ/A+YRynS6wcy4oizDFT8XcPJZFKfCcQbP/507mXCGmBX5",
-	"5s4dpjQN2w0lGze82zDItOEyh01hl8vNAGzjasPDJ0eADVk7JYCqCMdsFaNZrI4aHrcXgwLDFklgM4i/",
-	"RQe4QQUrvsEiulj5eunUE5gYTbJLWU1JeAKA5AnLtYFl8/X+ewN2585jRFGj0VwnWGCtCSQiqA0xhrFH",
-	"c5e5JVPF3LkDjgwguPSLJy21nFJPiOFUKG3lnKIqcajS6PwCFFvSfVjdhxty4AvhmE4VfWiJo0rjOWCd",
-	"q7Tgp2OYdQ1EHeOJA5A4Agx7MHErB6pBs96jhNIO104X5VbdCkEFsjWZnIyeifJQOnS0cpXdBRy6IdcP",
-	"my3lmslswL7ZW2bAh30p2VuqeDYHTfNZZqt2WzT66CeGPXu8Avm1FG+BFvnMOlnV9RyiNvZeS8GL4/5T",
-	"3p+/+elgR5THlyXahzGkmosoXEaROG0tsNH+pbZkY19/bzsMp9jJ00fs4dH9TwNePNOzErAzLA0eQHQn",
-	"Yt7QmKVW2tzzLczaS4H9zp16gGDtgPKdLZ1i5vfUvQRi4kbMCmFNQlUak8qcAPegZ746E+R0b0ep7003",
-	"DhlXAJ52w7x5IBL6C+kZuZDbcXDYyKOl4AIA7mldDYYvttqJXDt7OkL7t3h36HU7PfVxkyzwzRPmJI3r",
-	"GaYMqxy2znIf6vpvp6cv4pTJQStMBcimNf1tqQvb3AhTrla82HhnkSdP99q9SMHmy1+dPGOKr5xK1HxP",
-	"wtKyUCPqsUS/jDDbFXwimOtaz8lueWJ3Ptd+3xPlieG6RJELckJGe9rmfjoRlBAKSVLvB/Zt5EA3sVwq",
-	"Q8eJxe4WIUEWOwY5pb83uB4LCoM9cezg/QbrzJ92+kOrS2IOY0hxcV9iXalmeWnkBebWXy/GavXOBOHG",
-	"28Vb//ZxcOLdO2AZxCGxDLcbdnqDb/vCDB+2pkKD9GAtYaJ7SWvTWj2A6i/sQDI6ZS0q0nDpDJcfS1HW",
-	"oEVb+dFtLMsPgv2gp8S5ropTb7uBq9e8R00CP9P2RZqXbVUev1WCdT0UUxegq/S8zwEKKN8YnRoQotIE",
-	"9NsHgA3+u0OsBr8B9qj1G7tJ1u2NhwgVYhdCqBA3AQi10TSQ3puPAw8hUv0tgCGBnvFDdUAH+vqcgYDY",
-	"S4OAjonC8CXVYT+tQUZY16M/EgRx9BL2xfNv+y++cE+4e589TquJ2rJQ0AYyAp6ge94Nh7xkoCetROFU",
-	"WYun3n2JbEbvnu/aiACga1vaG7BXHrkd6bRqLqEqffUAIkNlVntn9NAO3ElVR2sfOVY4z1+HU9uFKY2B",
-	"VP7w1soj7VEl92Nl3Ogr2MsHxolEi9eOFanUsRsgOnDQ7dHf44hVB+y3zrMQ/GVdKrJsl2I1boRCyaMJ",
-	"mlHvV4aJSXT9Gets1Khmp9uVWNz7el0p7/sq9+i293InIJAyzOtuxDrQxTsUQyhE2qr3Djjgbuq1CyNw",
-	"b6JyBrQy5HsDzzlr+NsaTvKQA9/qrNrnoTqp4ebqO/ViH3q0mmJoY4QxF2/lhVyGqqw8LMNETTcNWExR",
-	"5sKwLnXMgCK15D7FIDYmAei1UO3+yioFFxet7q+8c4c84dd1TEJVijaXx/78+QoBtoREDCvynBxXZin3",
-	"mPRtTWTQDYoEXi0w5CAMWNooqRABnxopIN6LSjXPpmW2oPwIrqi5icZKFuN4g3HBwx4Paq5TGhgwgnpl",
-	"hyuZiq/rsi9RP0pJvQrwCAHQWseCX5EMtzcVDmp4t9sZ2JGYrArv742BEte3Mara5rnm3r64SWY+ACE8",
-	"N9h5nrtOVPToWIdCKN7TRvO55Ia6tkOU1fiiW04MutNSMyW3cmDEFYjs6CMUDmm0LNhvAfEiOwvV8rfX",
-	"EMDVR1HDnC33cVLZNORXD/oe3tCegvM+1hrhRM7aHBqvQ3U42naOZiXEsmtSKyUMT8q6HknKiyzBCg5g",
-	"QnGLSG1qcVvlr6es6/7jmCJRZchlDIvSWrag14TmtSXHv7nCQr2yiP6fzjJ9z7YAOwHeVcfzhMUdzxu8",
-	"zJa/zqDFUjh7Ddo9BqaHETsLig4cnXEwyhzFgHUSGXlMZj0i9ZB/8Rvj+mEPKvPmBmD7FafWvzjLMTpp",
-	"pcWAC3JUaaN02YxvfnfovafMZreHm1hXNbK9kqE5DdAAaGbEUqcHpSzSlBIWVV4B1CSU1UgHLEW2mQLa",
-	"jgwB7wafhjzNEYHs+lRr3u3EFnyMdY8ODyeqHa/SYHG+owlW9/DMu/VMxKSz08ahI/BhbBywbaz2TPxq",
-	"Kwc/AzLWgxW7aSSPAupEFL7kQbB74oai/pEt1ERALDSMHhphm70TRhLZO1avWbmO7B0ydpzZU9k7deAF",
-	"j5K4aZUxVV/P51GFHrAGamfwfQynKN7fRgpXVvt9H72hUVL6SjvflymL8o6vWap1TxlqU07dpalbZHfX",
-	"mGpPh3ZU71d4uunx+JAljmPW7x8Tylc93FvM7easOFTJvgmLdo/U1/49HV0NuvsAVWCblPxn9E415vgS",
-	"UBCvpV36cmHXS8ndXqrmyiO+4uwyenVD10R3YurWJg2oKsBlheagSrMUX9Sa8NG0rxuf3J7/m2RP0eWq",
-	"zgKkYmGnUSBIQLRpi2owIjqlpUYV8E1f5xKCyhMFwO/Mo4kxAw6ZcZfQn3iNuDO6XsnCBBDugJ24z4no",
-	"ExNlNQP3BRTb1QqKhWzvqNtL3NUPv5u7ut4sIEODlqKbXi6NmIGiPuVGPDhyS3nvkE032J7mJWUEYnZr",
-	"WICJ8qW8qcjc9tITRhsX147rLfakxXcawXORTVT3+MnL/uH9B/0vHj3vUcIDbS1QCGSDSNsa2WglrDZ6",
-	"gu6b1AvnpVtNWi6rC3HqGwVNoSXyU89Rv3x9utWikiAo/VxeiIx9+fo07hkJqb+wzMbnaFDmwrkArbsQ",
-	"C6dJFR6djusyUV2lmVlyd53gTr0RS4/j3L4Ro4bNCDrBrkOEOnFax3G+0IW0yxVLn2SPXx6nrPskO7x/",
-	"/+AhWtpPXh7ef5Cy7gu31L2ErSXgwteA1QujOheb4Cl2eg2k2ksT/L/wqb+BK2LE0nOZpdSMEM9j/B7W",
-	"TdsdV2lvzFK7WaeUuw9QccbSL1+fpmOW/nBepglL396H//xweY5/zQhFNiucvh1VQYEhPcq5XJkRS6Ux",
-	"Kfvr1qagxdeFigOOqN3v52LTA6B95p5IcS/cxyS3KWQ5puLtOg1gjfu+c5OHa8B9LP3BypR1SyV/LAWs",
-	"J+ZJJyylKjJ/jTN8WKUk85nFqo5drUJINYwX7jeo8MYtl8J4jthX8vMBe4q6bvB8HQ0P2FYL8tAOx/AN",
-	"bS1lSYIXBVXJMeNhzI4fUsnscM6RvKtkh3uwRlsltqlFFC0/WFZw3kNOAszE+zvDVV9nFo45MDwQIUD0",
-	"1cFfWrvG7sBSzfUejJkHIbKpsJdCKD8eN19YiI1xqgbrOgvPJOzFty8xiUyozPR84u6ynA7YMwv2HWwi",
-	"loZ2e1WUdgm7hwcAskqXHLTPNNMzc5ev5WCVpWwu39IBmYolv5C6LNy/pMrgnasB+0JTWWmfDbaQihlR",
-	"uPWB2rFzPhNA8wuhBJQe9esmDZtDVSFl9URVJdvd11PWTRc6PMMGd+s/O9qaqP/4D/Y5N3JmHKFBfQPt",
-	"vusWMWGvTp/2P3OUrPi5OJtxI9KoAbfBJkTCWOMZHfRhNsLNjbH0EfaG7juNesS22jKPsaAWTd7JzKOD",
-	"+2xXo2c4Cc99Z2DIXwKfckvltdBqJeqess5LE7LdK2/7PNfcjtxo//XPg0PMIEp/mpBjYtIZMWj2yCbB",
-	"Q+GuTTpfvvhu0nmHgzqVK2EsX5FVf/L0Ebt3795D9ur0EUEM0DJ8RskHbjqYoK7X/MdSjHyRmLsEBbkb",
-	"PGicHT7oB5gxOtTYMVvxnBrWA0hTMQkLHoJYWCE5pNNkIQ/Nh99lBm16A884YmkofZ8SS4VCFlilhcqa",
-	"+zydoP8BLRDdotegSuZxqjIZ99ywSQc62jF0HLg1dNoRPp+QX5ROwCw0L8CWX553oUJFpf9hjE8A87Wl",
-	"jTagqt1aFQscEVYVw8gBMxwSGwWVloFU9OqkaSXGkAzmXu+4Z6PLHiBT1jmfiQz5Rho1DU/9GaO/gfnS",
-	"v3GOznYyrJt+99133/WfP+8/fgwC0rG3Ac21QlYDCUJqmqMCXxQeaiTDmeOq/nWC6UIVt6XWbnJ+AcdV",
-	"NTt0w+Blrxj4KCOJLc/8vQ6DlfrxSDs+cFztu39RJSiGLN3RtMEtz+eF4OduWREAbiLlGezKaMB5+IOa",
-	"v4QXYZcZy3LBjWUHhxO10soujV/+Z1WHhYlCsoFu3qnPRACOkka39b8Sm7B+3YNffv6/h/fvs3UhFfr4",
-	"K+y/k5uvXj17zC6OJqqiGxAhbrSG8m9D5JXScOIsQEVtsWd6tYJKWu6lP5baOg35pS3KGQCF+4gUR6aC",
-	"WA+jg3bWG7CvxIYSnGZ6XcnuWBdCPoqdN5wSNMId2tGbIx1HzGb33b6gWFBXcGKlEUy8FTNQmyIpj+IS",
-	"NByviyWOGUu1EAWscaP8POTtoG80wZS8hK05qNAFXwkLhbBnXGklZzwHMVS1dA8Mou5ls9yZPaCSRe7+",
-	"UI3GiUzKSfCTggedbhsYLVwJkwK9sNpWrKUPVTYyMmmiUjfAsSMoPGbFOvkZ3k7UV5Gl7Z/Aa0Q2YmCP",
-	"IxsAY0k23+2nXWWvef5BRc/d7qRfPDn1Gb7cDtjrJbehmzlOIyzfJYdiGhALwV11CzYVC64CF9xgPHiW",
-	"lxmyypD3FBVTTKPiPzgYHO+8NDxn3UYObeIBfFu4+dTbi/eHQ2yWhe5g3yUD3+oXjDNyzNXaN9WMYt+x",
-	"vs2xwIN9Cxvn80UrtwQWv2g4N2ifQs/jbs0WdnYfWuOYJ4jACCgfDH6IXgvpBZiL353QGYSaG5ZQiGFE",
-	"6citTWwgk69bCFtsWM4t1Ht1hGRBnEKThkXQGTywA0DzkL3Mle9w4r/m8T/1MV1yaQ0r19BzDzrrP2CG",
-	"mop4g2WMpaq5rT6QSZGxrlt7bpZUb+Zc5nnPu93dMCtYhf8a6K0hv9q/7RPD7veNmGmVufNU2KngsNZO",
-	"VAjop1eUCktCgKKEUkvaEVzn80KYpRuj0lWzUsGxgjD04M+N8NMPScWm0dwU2/XXjkA3qwGEcL+j7Q3A",
-	"I6DiMhe0vwBnwQz0X37+b1Jk3V67daXuMWGLYJKDFuYFSk4mIfikwo6NMGm6vR8RMvcTPKUmVHolaVYx",
-	"hG4lMNxO41kGzpY469T93z33f0cJOzpw/zq4D5t8dPgwgX1m5lLa2VKYhN0f3uuFUJnP8zO64r1uQlRn",
-	"0tGFJIdAkIOFsFyqpoJweMSWuixMxbJlEejIVw7KGo4rZ6xhsKdgnx7SC7q19Pk51KyZQ6UMMCyxQy1V",
-	"4EQ3kCHlpjJ4QUNxW1QRB7XQU9UVtHmQPKm7tsJ8WbBQIdYB+cTXTJP1ee5tebKDO3e2El3jUh1NsBzV",
-	"2MNEVzgKHlbnS4rsArUFPaCWZ2safa7p1RN13SRaWFFIgTNe3YOlolXcmcrIumlspdLPfwFrtedtXAR5",
-	"TBQ1s/HZj10jBEurVmnAUv0Hggy1GhXP2mKkFKpSOhSW8SFNp0oO3NGApbo/vIdmCEtPHBfsHzv69e3n",
-	"MWuu4xsww7Iev3jWSTqkNXdGncPh4YP+wUH/8DMIbKyF4mvZGXXuDYaDewjVWIJr1I0Poj+4VXep9R/8",
-	"tkAXc+jY9SzrjDpfS2MhftZo0mcgQQ2nD08fDoeYmQnOAfB+NzwD4JoFn/cNGwJCcAncQ3W3EJKAibKy",
-	"sBmYk0sqZA5649hL9AboetBJOqiRwTQiO2vXKOnuu/Gt75JObJ5e9WjtXpjZES5f20Nhme9+zkMDZnjk",
-	"4OpHXqkooRweunf1Q09D7zx44ujqJ77R9qkmTPnR4eF1xkVZ7+7UPVFW2g0++/DqZ0+1fs7Vxnup3HP3",
-	"r7N8z6izHWXRvks6lGRKdB7ayX1iWMg94xW9W74w0FImZmqdNwhSIntlZ7SnugXj0c+yF9wuO+/c481T",
-	"GXLWIKT6K96ddNa6LRXhZaiUR+3zUIaEhBtdyIVUPGcpKdd9KCvt2FyUMgrav9XYiXuiKNJdqc7xAURl",
-	"MMT0oRqp+xLk8wKjq/OdenZr56ZLHJn8X4kNrARJ5s91tvlgjKo9B/fdOwxh1bjj4Yf/6KaNKTZSJ6WJ",
-	"ki8/CJ9rMVuvekPbI7ccM+KYw2twvUdazXOJOIKjg2uM6QXf5Jpnp1p/Da1K4bn711mA4IB7LjLJPXLm",
-	"35Kvh8MCdq0gZrKLkxMvRgzZ3aitXTsbPW2vkMJjBH4odxvsDqxIh3dAiom0VWu8iQJUtUH1Hxq/hfJB",
-	"Tle8LKQVoaAdWE3SZyMove3rHGNrCqjih65R3xd0C5dOarkt+IXIAeDH2auTrwfsc01phD7UwLr3namJ",
-	"9nfCpmVhEOt+OOyN2NrZYvAJp+CmcXtZqp9XV3NZVQNloir3O46Gqr/4Vh8qlIFpExrPFHh9690KPw7n",
-	"b+209q4OXaCK9R9NTa7Ps0UWtLRfvFV3PzjzvuXFu3mxe+oay/MSm0m/itpB19n4sTn31fpb85yQuGPO",
-	"jhX63iSdt5BP0dcq39CRrHN5gm7v5vJfa575CGNbMdqqoHl7xayErbkEFnbnzoyb5Z07kC8TAkeQBEeu",
-	"F2LI+tLdjObqnTuse4CdJ9lf2b/+edAbsEe7oecTFUqXpoS591D1tF6DcVeN0j57xM1y1KjD+a9/HiTD",
-	"4TBBjAL95bT4f/3z6CH+Aj7TnbU5J4p5ryJXm+DSN5A7V+sD6vZyuyRyN0DaKwEjDZUY9x4kn9sFUiYG",
-	"jI98itHZjK9Dg/IUXfEvYKFHUagRvcaNIYALygmrKh3tcHhQbR59/M6dSx9ucRYOOv3u3BnVGll1K5C8",
-	"k85RXtWI1XDyvaSaXbcNGT9iC3khQrIn4F3G5FTbhsv7Tsetq+HbEEXNcicqRafjWb21O0Cq4s5GIUds",
-	"7o4DLGiv6RuPW7p9ErBNmcSsUV4U8kJE3s4Ymw8bAh3L/UQhtZagdphwin0AqvBg5PusuSx3Oihj595E",
-	"Be+ed+PFmYMrnolYc2FNxWWrfN1EoeIyimnFgydNPW+wTbl5BG5DlPmYEvoHNYq3Bnoj9ejgg40DF2mH",
-	"idzYynF0VPGsLPUlgEkwfebWeP7t9K9bW/iPp3+dEitu175a9K52JQvcm1GsoX4uT6hTS8QfIcRKh5Ap",
-	"fQmBt0qi0F1ODYC+lhiODj3WJwpc/GAlUzX9tc6hSgTgxCgA5oNN3DCjESxCk3OfqWDqdX78hbB1ZvzR",
-	"7LxrMLJbs+42ioE0GTI/2w7lTTUGoLxmpKLlSN/FHMWbhyvqH9gVrjgNqBCywuYAaq+06VAHo5l/Oap1",
-	"/rhzx/CVmCifgewsMVIX8adabxBneEF3EB6zJCwPBm+twtUwrIkKaJ1InR+ww+GwshGqPNKQvW2r5G6h",
-	"2JL70IxTcicK4OtdTiq1n6lT+Sl6j9fdbWjMHBPAJ8MMWI/38XMe7WlcMo5ZL9RhwWSAev/dah+oNk41",
-	"WcCu8Igtoy4M9i9MRCrsz+IBUFWasLM4EPAAyzpq67tQz0zeNi5i2ABtxBqTNnzj1Foe79HwIcyv5SOh",
-	"pMAOG+VweNi0+xL6ZLRcCXp0Q6V4Xx6F4GPBIxyaduE6QgJ/d0c35NZtkXMvsSh/pgc7QXbU0u9asA+9",
-	"IY5ti2t17LftDvjxg9sdv5+s3K788qdS7T9kqHHvavoGS75Yz7S0V5ybVlTSrWn1J4pL/i8zix5RS7BQ",
-	"BiKq9rDHKPIIsZ2W0NfSWFPv0+phTO19A1l3uoGsIfceFDK9xDerooSkicLM9AF7KnNobwBZQICxXAvK",
-	"ikEwB7Xl475jX9V6iRpf4Qt80jClg3g56psEOglfCEzEZlZbnjPodNkmZdyMX/hl2RIwjVpifCGYkf+A",
-	"QvDSXYHqfdCXB/ILwVXpEw45Li+0PsLK2Cv+Vq7KVWd0MBxCBwn6a7uu2bukLeRba4VYFajH/p60dLjk",
-	"uwZIJQLiEa7426+FWthlZ3T/4LAlJ3q7/lu+qfqWQRKE9C6sXd8NpR6ux/4brYevGgMWQYGQozSg0u4a",
-	"R70E0DVlUVWb78qR+HpyGOLYNYqqo+9NVsO3U79qDKQeSjq6zSbjqLBWRZ1ybSwVOw5peNA00FadWrFY",
-	"zo7ZhFbn153Pt+6B66wmAVahxW4RwNUS4eo7SRwf+n5hxZvakK5XZup6Iwo5V9ccTG7fYywfU12N28W2",
-	"qFltDWNvXT1XqTn/y5QQgK6uK9nptY5wCfw+rY4VDNWYqBEdYP5LFVpg1RIC9NxHjQm10x4IreDuO0Oh",
-	"nGViBgkVkDkRIpxRBtnfT7C/JqkY0Iqyrcd0rZed760K3NQPO3DU0IzUew0mqi1fp81Macf9h8hghO+f",
-	"KA/w3xnE822a/9ABPBrk7xS8C52s223PlnyK2xDeLf71Nub3IY1bTJINsqFdtDRM2utH+KKsykaI71Tm",
-	"ucGy6VgLJXb0JrUGpaFJcUMyBE2x2yywvg376O2I7lVc+mOrf1dwuVuN7za4F4J7ew/jTRUKor9mhK92",
-	"mN87ttd8+U4lFN6PHYjr+acI3drqc4UyfrSrAbK0y6zglMf/9xMowzAOut+uaJw/a9utii+0pIgcj2u3",
-	"jeFVzR7AcR3c0Mq/lmW7nQoePOkQjINeC2uhWBf7D0EZI6yaPhyODo5G9x+yL19iiTqonZ7xTRyUpLo6",
-	"1GGmtzVMBrB7X7MMv7kvKMi6oV86FDvoxX22fc0GRIVyKKJQWyXWTemeM9/vfsVVyfO056btVO+pDyVA",
-	"eZUNW+lC7ArObQ+m2bI6iYsBU+MoyLGecpVpVatV4mnizp3D4eGdO5EBwypLxK8KPRiKdITmBD7oWEUc",
-	"o4bCFQXElQSwUBHKQrdZVmOF4gWiiBGq+MvP/8222pXgYBIgSqqx5wme51hOuUoIqaofTTdV1xufS9EN",
-	"Ld7RpUP7lCCktk6TSAsYVay6IGeFXteqNYxqpN4MX8ZIXYSGRiFMtOWaPbqZ+LHkUHna/xSqhIzbu9Ow",
-	"7hUQT0cwjszIUsC5m3K2rDr1s0tII6Z96NYiujFvwBntMEt3kE1v1Br1RUrhudOA4BBF5BnZ4bCwIzjS",
-	"2KchCg7DRh8OD/0ZqdJmEqKU2oeQXN19TkPa1ItwbwXKW6LkOyLFf3TjNh7k3ozN4e9izNKq34al3389",
-	"iXVV9Wp8B0EsQr/jXEL8uqZoVAUvaniS1ig2HIdb/8Ktf+HWv3Dj4PmN/Qt3SQn4eDYJIg45Zmc57Qsw",
-	"h6om/QPf7vpwlBf8MLhK0Q0MA5KzsAaczqk2INRyygbsuM0+CQI/1pRA8Hs1KImrCYWORFfk2FRVqvAt",
-	"227vifJ+71gTqD5Q1/GXPPPVkAYBf+j1q4AQeDhRDSViDIo56HWMTzVlMVVLDDnbOxPK2lUQmNAfXgeJ",
-	"R/k7ZQ9fUympyh8Ssdw60m8F3a2gu5mgIy6rYt52c6lHLp29tbpO6J6PyDiiHsf7eceuPse3/uxbf3Yo",
-	"ubVNLNGJ8Fd+vWd7l6JH52VL1atpXN43HDk+IU+dXwhmxIUoeA5PSp5PVCB5wWfLqKTWZUslal+ZFsdA",
-	"zf02UPcFa75MVDfkOyT11IKg9vXIG4ep2bGozki5GkVVwbEh3a7Su/EUIel6w3Zpcy0eoT258eR7bIGD",
-	"gBJY6bDeSWkgAVvnF1hmm9o27IRUUEvzPzSiAsf4OwEqfM/3XRXDcHtu4RS3WuCtFvhRtMAT6qx/LcWP",
-	"REITTbGFUQhs7yNre/v5xq1Cd6vQBYBC4UnyGkrcLoKizl7YNwc7TveaHXIiXaTW5yZhuTwXcc8arSpg",
-	"+NqpgwEXLrNOUwbH8PAtJDidTl8UNZQU3muSNfr7fVTbrK0t546je0VdZNYFlRjclasxS32XS6xZjt0j",
-	"5zw3mJBwe/r/BID0bessrp/dbLNxRUXk9rrDVf1fqC3ZKBGMJYGxEjLrplGb2nTMlFaiav7bG2CfqImK",
-	"S91WRS7lwjdCfOn0VV5kjM6GYRcHg+FgyLq14sYTFf60vvOXs7L8RfdG7oyktJdUhcK0mgnKs8NGBYhW",
-	"xDok9yYq4xtTg8r7blZxj5GoYYnvtxr6eP7y8/+kCLuA4lfSjqCpiKw1MYV+cY0upqEZ2oJLFTWU8alR",
-	"Pjra9TmLE7XdKMk3r0n2davpRdiqOAmg6uyqsj0dVBh02QqUALeNtno0hD6sUZdRRD0pzWZ6Hcq9+zam",
-	"UG56qS+hWambfyPVarvzaS64x6ZGO5PKLI37GcIiQpYE9IitD65bdQHYkhHkw4On+rTNCXWNOBebHqMO",
-	"s9AG7NXJ1yE9c6LSpbVrk0Jhe7Yup7mcMZ5lhTBQfcEp1+zo6B7rlip313xvF8N8H4ta+uZEQeOF3piZ",
-	"tZhJnvfXZbGGPmL4UmESaoCo5yzXM54zJeylLs6rbobPXlw8cLS+Qr/FRInVFABc7pejMLyopyeOAFuR",
-	"kOeAiBDcDsgDlrzqhXnwoCKiRk+O3ghiQyuN+aXbX2hUq9vtOGh23/1DexAag/2IrgStxM1bF0fdj98l",
-	"N3qy0Qn73ZsdSosnh6hWPR6lsTsIvsVw0t61KfRrunVe3JZz+zOUNsfOzC0t0K4ucd4unlBjy4UVbZ5y",
-	"LEdua8ewOoEmAGLJYe17aEArycfurdB/jKp5BtttsMWY4d4Wxvwx+80IK7KtRuz7eZATPAuyLW/tn//1",
-	"3g8kopsdxmSnY+83pP6bkn1XVREcOPm3HoDbE1D5/25E/jfTtRuU2kxb2mFyYV+im2MFd31tl3PjWNVE",
-	"QyYN9kPi6CZA8JyMeu0fDCELAq7zquOUeLvkJbQXltZM1OVS5749pjuyWZkL1G+VZhAQNoYZqWZiwE5E",
-	"H2cLjSmhnmDoBYQ96Pm6zRR6Ag99FFPoj8G0EkbdqW5V/9tyY7+32u7PKK94xK9V3H9Ny7ib8jlsHod6",
-	"PFYLwyZyNV+uh0RLxdLv54VeJczqXsq6es5SdOlSxhI+NlFwsd57udYuztczgzqfbf3pqPSHEpcseHAn",
-	"CvLAvO8WXbHh/b7+me9c122BtVTQmd7ePnWn+t/EkxRGfMLV4mati2572N0y71vQye/Yw45jh3DIf3CM",
-	"k0Jl0PD2A8iQODbx8eXIM2NK4ftm40cTp+eWhYLUj5kY7Q5vNSNaYqJCROuasaoozyYOVU3UzWJVY99a",
-	"oCW2RF+bKB8sQqlJLacp8jNgT6k2yaJwb1+LQuqMdalmZWhr3iNp6/niRIVg4qWuZJxJIDQCzfpoUam1",
-	"eiFmAshoxhV1Y2fcBnTqms/EGPpSYY6PzjN6g5Pp6xCkHLBvNEUFob44E6u13TA9/UHMWmt7nsDkiTwo",
-	"PvB72xb/PvGN6nTcxjhuDZ1/J7EFxz6WTBHQwXg2sFNUuXeJWVm4abhzCnbFqT4XqjP6/o1jAEYUF+1I",
-	"MgqAawUnyDNSH5Pupr6ZvnsB9hGgK5lY6bTXSTplkXdGnaW169HduweHnw6Gg+HgYPTpwXAIzIeGvV2a",
-	"2FdntkshC19mHtMkKXQuC4/4H1RItAAB3S59SpX9RZ+6wNqqY8RUbLTKompX7hfqxIZpDFW/nhkvsiR0",
-	"C6RGDKxq1hYNhupVbw/ldRMDhEKPBEu93f4FrgMhcbpbMJxeEi1IFCqKhlEjiXdv3v2/AAAA//8=",
+	"7L3rkhs3kj/6KgjuRpjUFil2qyVbZMyHti4eeSxbK7VXx39ThwWyQBLuIkAXUN3iOhThd/jvK8yc95hH",
+	"8ZOcQGYChSoW2d2yZHu8PR/G6mJdcEnk9ZeZP3Xmer3RSihrOqOfOivBM1HAP09fPOv/lyiM1Mr9mQkz",
+	"L+TGwp+ds5Vgpy+esQu8gXXT77777rv+8+f9x4/THrMrwQphNloZwaRhhVCZKETGpBp0ko6Zr8Sau7du",
+	"uLWicG/8f78f9h+++enkXR//cVz94987ScduN6Iz6hhbSLXsvHuXdJ5lYr3RVijbfyk2Od+KbHecqS1K",
+	"kbLLlVDMrqRxg3GDM1a74YQx6gXjigle5FIUrBA/lsJYdintCm/nazFRafjkfNv/m9imCSvoy2PGZ0Yo",
+	"y7RinC1kYSwTb8W8dOMYTFRt0kKV687o+44bW+dN29xeClts+6cLK4rdOb0Sc60yw6xml1xaNhMLXbj1",
+	"tsVWqmV9gddSybX73DB8RyorlqKAD/0//Zc41/6zrH2XaS0+MUxmrOsWY87zXBTuwoJJy2DanBmuBNNK",
+	"JEzkRjDOlkKJgluRuau9sbuVbzaCF4ZJxXK9NIyrjG0KPcvFms10JoUZsFN8ocyYXXHL5rwopDCMu39l",
+	"TJXrmSiQpDY5n4uMzbZuxQthVu5D8E4lLkTBxHyl3dcL97GlyOoL01z0d0lnwwu+Fpbo/8mFUPZZ9oLb",
+	"VfvKCHcDrUsqLuw0Zf/Bvv3q2eNeAkSTXorZSuvzvsxSR2DSGpaJXF6Igma65vlCF2t3LjLGlbkUhWEn",
+	"wxOWKm2nC12qLHWjlu6TGzeQpKP4GjYx6yQdtzeycHTvSOnQ7KLjMt/+TWzbZzTPJU7pXGzZQhd4ZPxp",
+	"6BohWPQat42W+ED0rt6AvSRSnKjaCYLXuv2Z6WzrNwkOiTDEMvBL9lLOxRgu4VGKeMlE+TOHxzNt4QMj",
+	"BsceBsKlEhlMhluWC24sOz5hK10WhnU3fLsqZyP26fFEwaUe4+7Q1UbjOGQurMjwHMNmIJ+stqPBGQ7u",
+	"zZq//UqopSOr4/v3E3dE/d9HbczgBd+uryDFDd7iiXHDtxUxXpfQEpbLc3d+JqpU50pfKneeojn/SgI8",
+	"05tvN4cmYfWmX278HGz5K6bA4hl8oPG/xtP8RGUbLa/gDHSPn8uluPlcPsyw37mb8ewAU/ucZ8Tw3V9z",
+	"rdy5cf/km00u59xN4i6x5P/4waDor17/74VYdEadf7tbaQ138Vdz9wU+hR/dK0cc6w7TH7FUqguey2xK",
+	"P6esWy3Ol6+++ToJW7mQIs8SlpU4UDFR52KbMPw8u5A6h9EnxBZEUejCfP8m7SUsldXxnJ6L7XQtjZFq",
+	"mSYTtfMbjShNqsHNy8Lowl3hGzklnWdaKlNuNrqwIkvxmOzXntoWju6+G9/aIpIPPVq7Fxb+kVaLXM5/",
+	"0+1tWcJpaUSK6sK52H5iAh8PRGCszHNWlEpJtRyh9sJybkXRg12hpTeWW/cmpS3jea4vQYkE/qxnP4i5",
+	"O2PuntL0nKRP51zNRT69lCrTl9MNN0ZkOJCJ2vDCKtBc8C6Gd7nR6AtRuEEsSuXeb6zgWW/AXrmvw2XD",
+	"c8M4qFkkfVA+ionyou0D0sAe3fbQG9oe+dXU9FQXM5llQv3W3AJ1TLbmW+Z2PtOgioxYCor71LHJZcGV",
+	"9ZvLrD4XCmjB6cLSwGOwPV6pAT6wgUeJkOhRo8tiLhjPskIYsBB0aY3MBFBZ0IngoVwa25soR2kLvzYp",
+	"6xY6F70/DA94ppxNxfMnjgX+toyAvjwF7puOnGbOy9y6I+UWFPWtAXsGlsMlN6zg0oiMtK5gMbGZWHLl",
+	"7qkpfHTkgjI5ZvOVmJ/DNVKBiPt/8eQs9YbRfMWLpVRLxpdcqj/hKf1a26dOZ/hNt7rSVEY1hauoaTeJ",
+	"u8CVtitR4Nn8xBDjHvwxDssLvs01z860/ooXS/GbrqGzg6ZW62nuPp2OamYHGEkkmuCHXK7lH2XVXoni",
+	"Qs7Ft4pfcJnzWf7bLhxJ8mlZfZ9Wj35xEt5JgJlbTz5fiYwVcrmyTOlLdBFou3I8wfGgTCsxdmzGqSDI",
+	"idLIA5MyQx6XHWt2wFKDK9EYCjI64F7G8sIC+1GZHxaMCR0C3PIZN4JthWXd9G4heLb975QZvjXM6N54",
+	"/0h3R/PhWFvDAXXoyfjWX01XZ1o/52pLl81vSlQFt2IKh0w4pma1Zmuutv5AmjG7kkIGLIUXTMXbuRCZ",
+	"yNKJ6pJkQncXGrmm50Tjhcj1XNot8Mi1LpXFM870onJSJsyKYi0VzxNSblAjASVkXhqr16IAlbUoQQB2",
+	"Mz03d42Yl4W028E6Y//8/+73xjSylDlD0jBpkx3KwgE6nanhznBsqFSlAc+KJzjPp5yO5vTsg+vyr0+Z",
+	"3ype2pUu5H+L31bQlvBhoSxYvRnxOdB3wZhGUzZhZDE5YhJvN7JAh+cHWfPXr1/3T6NBtPjZPxe8cBqc",
+	"0/v+Mul48w2GOemkncO+lV+7NZtCz4Uxjvk+UVba7e/o3bgUed4nBWhW2kgSuTM22nVGFKJEI9Xz8WSi",
+	"MrlYiMIdZ3qzs17QPCXeYqZzvrFlIcBTgexjqks71YtpwdVSgHNjXhYFfMipa5W7ImHpWtiVzhrXB+xU",
+	"bZneiALWyvum3It4kU2dsEIDaj4XGzC+ILLiBNmG21XCfixFsU3YTqTEUSUoNN6ff7nidqJyrc8NOe1q",
+	"Dv7u0b1ffv6/Rw9ZJpfu7Xrhb5AqK00Qf5wh0X9VrhQaA27tlo67LQtdbtD/r7QF7wBnni2yuc4E63L0",
+	"KgFPzFg6v5i7pZlfXMDi+Zun7mb4wS0CjjBN2C8//6MXJL3l58LgCIHmDdMq3ybAUsF/IAwz5XzFuBPf",
+	"pOGhfcLVFvkwxAjQNwLRqSpy8eezWb6tnGfPRSb5GfCE35SthgFM124EU8eWiLt63dsd3DQeh/t++ofQ",
+	"wd95jgpjeAQOLYoURB5enmXSDZznLwp3rK0UpjNa8NyIpLOJLv3UKQQ3baHe16ttpY2Q58wkbFEIwax4",
+	"a8fsXGws4yY2wz8x3hWHXtkpvh2Wrhn/2BUHdAXtRLdQj5DVPQeehUMEv0Jn1OGl1Wtu5byT7AxcoKNw",
+	"rRXqMO6QqhFLwzNppUTTwMcsXXNV8jyFA8yC0Desu9J5ZiYKwlKlysyYveDbF079KUTf3wjT7XlVKqwa",
+	"jN+ggxM+OlHpi29enbG7F0d3vYZ49yeZvbtLN6dOpLNFmeeOEUgFpg3Y07QHzGpWiFw468F9yg0POYUP",
+	"MMdrg7NqCTeH1f1V1IMCaJd6/qov2drxPav9KiSMW7bWBvxz1QJnpAOPmV5La0XG1oIr8LshZxwwlLQm",
+	"KMhuxhgLhlUAhcdJXm4xzP3gpJNUEfCj1gh4C60V2WNhuczNlWvQJDhuvTw4F2JjGJ/pEqeJkgFvkBnr",
+	"ovhFkZL2EpSj4EIZU2TUPYWyJmmILV2gjHHTre/CrOBqTxwfBgC/V0cVTeXKIBCD5YCl//Xs1Skc1B1C",
+	"Ab2yJXb8BK6796bffff8OTzcguz497Z35tzYkz1QkHbgx+6OFYJb8TVXfK4hynhdEhZv+XqDrgtPv/eH",
+	"w2HS8WpTZ9T58sV3jqpKlbnvjzpzblaw7sII5YSHW1j3Btyrzqjz6bD2vyM3RG/DTWXWGXWszPP+8FP3",
+	"w/VOkdvAC56XTu9nueYZ8IYtksAuxfO3SPEP6X+HD0E83Qqc4ubdxizCShwWvbAPT+ned23rdVhw093u",
+	"MO6s3xVfpltBTMax0u+bg6i/NvGrH61HNd03e+nuhmyzheaOjh3NzXjhTndn1Dn+7Oj43sn9B59+9nCI",
+	"/+q0kWSuLzuj8FjSWZN07Gz4dsPd4HWRiQJJThdZ/3h4/KB/dNQ//qw/HJ4cd65PlnkOwbTCSp7XxG8r",
+	"H3y1yaVlFjBfCTjtUaHtIwnjOA1yQ3i1U3u7Cs5vb+TBWoLNeO4kHXrRVtpJv0zMpAXjwd2BkR4K1zmh",
+	"sOAyl2o5rkUEnN3qdG+wmrzsJYOpEHMhL8D6cpzRXw6mVY/NhBsg/ZAmQbBD+HKu81zMrUGvCYgm7+y+",
+	"5NsB+wb+6SeMdgBEPpzWcXJ8vM8MAylO9DbTOhcc9MV97OE1rUflD9rwrUl8oNSTzieGraXSBSsVOpKv",
+	"5hzXYB6BbluljpNXxpnAImOLQq9rw/zEsM1KKzFgL+mUhhBPSq9NmaNz8FWF+C8s8KU0olXOfJbcO24X",
+	"NbSrVzGQurIJzxXkyWifpJFqmYu+29vKAGxOdFboSyMKttQWF+KL598w4h3sC27FJXcbhA4ThZ9g3fR5",
+	"mVtJlDxYCnvmfk8TMnvvDd2OllaYXmMNa/oFLN9E7a6f11ZI46hsWGfpjxo2uTvHsR4yUVxtL/EUKsZj",
+	"HwhSehbR+R7/Aep03pk1URiwd1LOLY92p78C9CEXScgoBkcXQPzwuMSEcNr/P7z/38P+w/+4+5fpYNR3",
+	"VHF8/8Eesoik30G68Pe988z3CiGGu/bU3foO2DN3C3DVY8/9fe8qln6tD1UEW/H9ww9+4+57ln0A+VwI",
+	"WxZqWhb57hF5Cgy0EJksxNySXdX1chn5eG9UWUuOK/ClYEhaRKFGAOQVAvq7hwoIJdZpV1xlInOsdsbn",
+	"56yLUWE6R1OZpYxnGRIavBP8Vr0BO1WMz4zOSytYurJ2Y1L27cuvgJCdKj8vRCaUE4PG0d+i4Es4mUCB",
+	"sWE7PPmshdTeU41JOqURxbRmYtIr2rCAHuVSCPAhzkXgqtHS5VKdO5trPncypY0D4x3IgBt2+4OTq2GL",
+	"seLVplkRbdNZ2q9fvQSv58ezStGrGoRl5cDwY20apI4XkceOQEzwBj7LxY0N0OSabhf8ROx2eV9PCqxp",
+	"A8v4fotbG28d1joctlmPF+7suctmDwDU/YRbAlpZtfCO1a83dut/Aa8AICStWJurjhIgucHB+A7W7Bk+",
+	"dFwNkhcFB77eysBeAyOqoNtsqceBO1jNONuUs1zOPYRocA1e0Dgg7rutRyCSTfVBPXv1DTs5PvqU8Xyz",
+	"4jNh5TxQLIjnMflTELYm0Utf6X+s++WL79iKG6a0Ej035mCakIXRkKhvfrrXLkAfC4BHN4gKbPoGwcB9",
+	"kZVpi1K8adN0kbntfIkWJjJTCWM/9ZDb9nyKeKnpHQlCaf2Y2hb/Me749tRaR327E+L4g8imHH4NRz/j",
+	"VvStXItWLwoNdbpnksLDttoZAn0UbB2nDXFIjtC8cOpnzo0ZM1XmuY/MeMtHZAP2jRJMLyYqdUPTpYWY",
+	"hlZKzEGi4BvdRZsbgnAlLCWqnpJSl3rY/CfGE/xELUunKAa1Dw6MG6yTnbnIAHtXx4b5t7C5LnPAYzAj",
+	"l6qXMF1MFJyu6aQcDu/NEd4J/3bmAACKKDKFNuQlR0/98du3rIs+LHj8/vBe2huw5xg0d5qlYWu+naiZ",
+	"QPGPdmKGzj5mLN+in5Vml+slRa7dgiLIBQHXe3jbng2FweAsrsSL4210gKt9VNrPeM7XIGb2DCmSLHtG",
+	"k3MMPSLf3H1s94wR59tOifRuesbC4tRpP6mfn9rIrnEcv5KmjceQhn0twdA84O92BcKKm+lao9G4y6aU",
+	"eGsJHY4uwCvIZHdtczeL668nTC8aVX0IbasGINBHrQb6qaO2WS4StubzlVSiXwgOekzIynJ0OGDucRQj",
+	"aIgVAgKmY6bEJdwC54rNnEmYAaf5m9hYJn4seU4qNjAaW/C5NYMwpJTNtTKWOyHVheitz+eywthePZjR",
+	"yBQA4mpF9bf8Qs9CSkUM6Xc02I7o7ySdBvCik3R2wMfuhTVIMep/hJlOOgEk2TqmaWlENCSAujsduQXC",
+	"3kk6dbAgjK8tgtnyJQQYQN5IK4AguD5r+IFIW6+7p4LuvnM5HlHll2w3/d1wIsAVrEMsIED/2EH5uU3Y",
+	"Bdw53lGDXXWSTgAxTDMJwBB3EWhQ56b2cJuXu1IZ251tXGH6H+NK6VLNhWHd1M1xgCcv9YmmhfDwcuOj",
+	"VvBgb8C+Fpek8jaEEim5hWFyqTRJUq0wSW7LMg3S7lzpy0GwaQdENUFIQ/R6onKtlqKAnEr050DiQ+Sq",
+	"wROdFXqzEVkQymRvBE9rMKwvZZ5PANCCr+qhDEXPrpOghhmNYrmaxmXh1HgFsltaiI25F7rDWj/jfjKE",
+	"58HD7C8SQzRTDupK9EuEzKouBr0nuoYaTnQBJ1G7REjmnZs842l53q969IOCE+YEnKLB4pIONgIDCuFC",
+	"PE66FIZJf1dDsnozLTfRS+hC/BK6FF5Cf++8JJp7U4seRGcGYcfhZLWdlqdS5NmTdrX1NMgS8MFoJQhz",
+	"Q6eBVnU3ltnuVIbTJx1JabWsoveUHNaUY61RzLUwhi9v/G5HvKtyzZVpfSusW1u69pevvvma0a+s+/Lp",
+	"I/bg4fCo5+evFwvcTP8dVGDvUsBh0LlKN/AfTjohDoTza9MGvnKb+TnAj/dEGfdhUvkOtNXnRbGV3Ic6",
+	"bdnVyKDd3Rn+dnooBAqgAUJzKMYpfwtcN5VhC3w2AN9S1h1WFu6Ob2ZX/XVjmF8xhCBbTDyOm34pvCXW",
+	"BzFwhye09awVZS72+v5wq9wtPvU0l+vpLz//I+21Eq0pg0K6J6Lk3sXm6EfYiGLs7DgPNQ5CLnIrQsDA",
+	"0Q76FRPG54U2BGmDk+NnCleiGKQjYEA2gyrgv9G6BqQaEbh4T1Aml3Cq8N5rbUnjYPmVrpYp3rOdUcSk",
+	"UyPltnP4PAoGtLvcag61+60OtZZJk/98UQgBGFR2LrZ3UTi7z7Guh94cD5lQtpDC9BJfKWHG5+fku4pH",
+	"EvnJqgkg2uJzjNDummGz6od9oUpHKICoggiPsx+ME2sHkQ0t0AWnXB6yrd0NZFeLEUud7nABYE5TwvfQ",
+	"4ZFrA96QtVy6/VXL6g+8YZ5rg5HZbwAWpsKrcCYbvjW1sG0UXxKOP09XIs/2rAeGvmk1gq/evbZrC67M",
+	"QhQmYUu5sKY3chrUWl8Iw7Qi2wpu5XYnPOJsQx9F71OqHN/EiSgzAavusag4g+ss+w0QI3AsVs5o8XlC",
+	"e5zxa6/rwnwcRVh+LjxM1nH2f/79/jAZDodszjfX5bI7Jjeu9tST6Jt9wvwwQdGe4Z3vw16CTR/FRGJq",
+	"TsIhqpPQzoKG4b656py+n5//jwjdaZ2qeGtP51a2R1OaCIl1aTCvWLOFVNKsnIbTMDFSHw3a1WMyITa5",
+	"VOe7n/pmI1QNYPeJYXyzYRj+zLf7kXXuu62y2KMJAExh9cawS12cY9bHomaeGceGYmI86In+sQBoe3vY",
+	"9ozctxCPUZko0NP8ny/RKdT2Ph/jnR4Io1gNsdx98IhuFShuV1ksGeWH6KiiBIz6NGgJXnGYgtpN/z5L",
+	"M2k2Od9OfyzSETMrfcnSaBXT2hoxXUeBMHqYdXXhdEg1UYylnpLS5u0eHdMbTFQ/CqCPDi6g1dWtMKS6",
+	"hV2Nv1PtVysP9OCAdu3Kp/K6m6pA8xh/6Jtys8mlQBxJQj4GDjmK+5Aag+nobv/NT0fJgz1AUUI57I6n",
+	"ikagG8ByJ5dZIea6ADPT2Zx7D/JHx1TtiqQGyOyARHSWDBmCEOUAALuzM0plZQ7ItjHLhQEwnaruxVQ8",
+	"zgiy55HXlAMTwfMANoSuHl+PyVl37KZz8Ti6tmplFkMY9Q+zblpDFaY9xPaJrGU+o+CHCkU8mNX6PKmy",
+	"EbnZBe+NW4B6YYnWUpWGSTtRNcTe14C3DwCpdn3o6thLWBa3tmLfISrXboeD76aK8u/FIlxbK254rPYf",
+	"YsbNOQJhfFGUlczJ5VjauV4LoDzHroBvkYMwE3NJAJrCEY4BOFh4RNo4rieszUUvoM3ogVrCCBWTu0TA",
+	"ZqHL5Wo0UdIywP2k3leVQgJEGpYsDQlWiPehhInZ1n+rSzVdEGYxUSmfcZVpJbLpbDuFFYDktJTcY1Oa",
+	"wZQGmaU9xKgtcr4kByf3rl3HYCaq7sga0wJSJpewaN6A06IQay6V8ccxS2qgJ32pJso7XjmBPkzllEVE",
+	"DxSocbo/KMSXfNvbhxZtyb9pjyp7t7DIqioa3ISLgwNYyun1EGqtkMqrH6oSMdwjgFy5Waj9vaB9XOZu",
+	"Zu3+x7AVGDojukoY6acVeJkCudKwlOLqI3DtQW0jUy4Wci6FslPY7pBcmIl5LhWZnAF2GtekimJSccx+",
+	"olLK+nU3UfAlfg4QZBiA8RZwKKU1BVt4TqauD7sU4ge65vM/K5MZoxfgWPCxP4xe7LGB/aLu9b2eom+1",
+	"ikCKt5ucK0xDdWIw3pb0WuvdSrfvAdzcD7Sriu7BslVF9xpajvvp+2H/4Wn/r1/+7fnXL/pn/9X/P29+",
+	"Ot4DSP0NkaIQPebBaOJ5/s2iM/r+uup1592b5LqW1jjaMy9hok1rml5UR1RR/huWV90FPrRa+LQzrWpt",
+	"jI29tl6beJ6PIhMrlNr2OACX2WEzzmswPhIai0Ew6EAQXd+K8+d1Pwq/MkT1pWKFMGVuyUJB2ZVzY6PS",
+	"KXlOaRsYzR0c+mpYo+t8WlbwUi9pupRD6QOZzxwP+urZ108YXAX/F5LEsyztJRMFWF9YotogSRGYazWX",
+	"uQS+MWCn+SUIbIbjHoUXf2LY0cM+ZIozmZmJIr0X9EwOlQc97B0z+cRb7ox3CDVoY6kIxz6XXyEAQ3wg",
+	"I9ifpZfVne+STuXIvMYpfoU3v/O4hIM0XVvzmci1WgLUslslZfiyviBy9hjfdV9OC4TTKdsQ/XX6eZ2y",
+	"r32Eyk12Q0l/EH4U/GltKOSmLbarujeRyju6T7T+LZp3TXGpza3NAxGLnlazsMZZMWHDHbERuAh8zsyo",
+	"Mnx87k3lP1phXdRWV8NEMdb1F/vB59YbR/k4VBEYCozAV0E1oHujT4O6ypGN8h13heijSuzjRfB5nwT2",
+	"iXEDeSpy+Yi7b9edf7UhhHwsz73AijRQbdpCXgAOEvw1wf6wZaFiR00TH195atJIQqYEdvB3uUG69aVC",
+	"1hgB6AfgfPge+mp3QmWbQlxIXZp868H4kWSATGjwD7VC/1u2IfIP1aaC3k0IFzS8kpBl0Y1YoucP7ofE",
+	"fdzX3DCmhCfu9R+zV2JeYlW9PBdq6VM3/LO+nO2uLxULdsCcqmQQCFHgHeO6J9MnfATPFmRyWE2rmjg1",
+	"Yr4K1ZmBZOoDyVpe4hZBx/baJzBUn73S8JZVICbwl+E2xY4zctkTgbYqHHSkPVyx4SwG19QSBLGvApAw",
+	"JS6FsVgztcX1fBOIo/eaXQFtrI8KELOhbNVC57m+HLOFsHNARBCUI42gh7GyvR8f2RJMgd+8GgLE4JYj",
+	"hr6mfpxA8xChGFwHkvs7YC3r6vVukSTkbojNwvCRZ4PdL1985yha54JthapKJISI1y8//0+IjUGcfdMb",
+	"QWqON848B66AK8h+HYE3GCg6UQJHDw8cPSCVCNP7/K7gUPlmw7ozsZRQsRcf+nSMxTRSVmio4i5tb8Aa",
+	"nj3gjJEHz6f1Yriza2rZwjuJuZGHcqmRB4S4J43MzWmiuoXoz93BtD3vcdYl1CWZc7MasNPg4NLFOZbn",
+	"8SxxVhqphDEscyz/y1dnHp0zUXQKRuRSlU6PCVYCvbCq4P1wXwHiWjmQystDqcuYVcwj/ovVA60R+aJy",
+	"l3U5yvQlvwD/UrnpUX1UmjiiZ6nIKtEFUBtneIMvQwH+tbYM1MSti4RODvk2AfqKuHVC2dM8dk6krIur",
+	"HRJHsfpJJSuuKSCoWwCPxQNtdBBAIJkc9S61ME6r51DV0erYJ3g3rQCB7q3e8MK3MG7Oja99N2CPeJF5",
+	"TYd1vYLbq9gfwJ61BaBWIbIRpdaG5cVBkw8ZFqw1AXZfondkJNGbR2ALbfgWto7Mo+6XfMNVD9WVYDt9",
+	"+eI7rOynhL/fi/OJ6p5xecmVM1nOXj9O2NmKy5xDfWt29tfPxzBYE2da72YJPt8C+DsBBcpt60TFAbqJ",
+	"CpYa6qLIwTKd57xAtWjGV4A8PXv92O3b2V8/97iybrAMovAEnozeRFkC40HiN1tDGnQOcvJoOGxf4rYi",
+	"aGPGK2vSr9uKm4nyHNbpnaHwN9sUeglloMEOdNYG6/rNrZ3zeoHyMcbkIJyw5FJVGalY+Bxd4FlvwJ5F",
+	"qdKJ555dPFd43MJ+uDPYY7mA6mrAETaSqh1Tencw3rya7x4E1VJfSKd6bwqxkG8nqsvZXKuFXJYFeNfA",
+	"eTlmVMfBjDyZpQ+Hw+FnR58dffbZLz//I03Y0WdUgm0cGeX3HtKPx5CsE91DHDn9lG54QL/0xnGRYBxV",
+	"tZ5u81qw42niWA1N1ccd3LkPxxGqph44Xuy0YjvoCnDmD+UR04t9IWonwDJmtRceuDU7+GQE6NGJI/0P",
+	"2jO4iTvzsbT6kB74ag9WCaPjlQwwlkNB0TNnPWKduxIZkVNjRMbwflyMheNZ3gyoc9URNAkCfGnTyOn+",
+	"50s0Bx0Pie0crD7rJDa+s4Jj71TZzXMswcEWOXDi4N3BG2SAKozZRqMrz40H3xux6RGr4h4rkWfjmCmQ",
+	"nHVDxAcrXj+i0EqIjlbqAgc3w4YX3PpmAYQ10xdg6aYNUx/rJESOyTH0NVqLfgbMI1QWdoOZc0Xpv2t+",
+	"LuDksyhOheMMnv87dzLhDDEr8u2dO0xpGrYbSjZueLdhkGnDZQ6bwi5X2wHYxtWGh0+OABuycUoAFT6P",
+	"2SpGs1gdzj9ur9IGhi2SwHYQf4sOcIMK1nyLdb+xWP/KqScwMZpkl9INk/AEZHgkLNcGls23KOkN2J07",
+	"jzG9AY3mOsECa00gQ0htiTGMfZpFmVsyVcydO+DIAIJLv3jSUmQt9YQYToXSVi4oqhKHKo3OL0CxJd2H",
+	"1X24oThFIRzTqaIPLXFUqKKLzt0aV2lJbIjzH2rZDTHQPyD8IyS/R/m3cqAaNOs9apvtce10UW7VrRBU",
+	"IFurPJDRM1EeSoeOVq6yu5AgYsj1w+YruWEyG7CvD9b/8GFfqsIgVTybo6b5LLN1uy0affQTw549XoP8",
+	"Wom3QIt8bp2s6noOURt7r6USzWn/Ke8v3vx0tCfK4+uFHcIYUjFUFC6jSJy2Vr5p/1JbFQBfGHM3DKfY",
+	"y6eP2MOT+5+GvI1MzwGKPWBp8ACiOxET+sYstdLmnm9hOm0K7Hfh1ANMmggo3/nKKWZ+T91LICZuxLwQ",
+	"1iRUPjWpzAlwD3rmqzNBTvf2bJGDdQBCKiSAp90wbx6IhJZoek4u5HYcHPYeaqmEAokvtK4Gwxc7HZCu",
+	"XdYgyrpp8e5AKsBVr4jTQcgNIozd692PewGCP59wKmlcnDRlWLK0PeHgAFL7r2dnL+L850ErtAVIrTWX",
+	"daUL29w8U67XvNh6B5Mnaffag+jC5su/ffmMKb52alTzPQlLy0KNqJUc/TLC1HXwo2Dier3AQssT+5Mz",
+	"D/urKOkT1yWKdpDjMtrTNpfVS0HZ3ZDx+H4A4UZBgyb+S2XobLHYxCdku2NjtH3JKe8ODfalYyHvN1hn",
+	"MrXTH1pqEhOSQ3qa+xLrSjXPSyMvGsk9B+OyVu/N9m+8Xbz1bx8Hx9+9I5ZB7BKr6rthpzf4tq+y8mEL",
+	"pDRID9YSJnqQtLatpUComMoe9KNT8KKKK5fO2PmxFGUNjrRT7KCNZflBsB/0jDjXVbHtXddx9Zr3KDDi",
+	"Z9q+SIuyrWTrN0qwrodv6gL0m573U0A19BsjWgOqVJqAmPsAUMN/dVjW4DfAK7V+Yz/Jur3xsKJC7EMV",
+	"FeImoKI2mgbSe/NxICVEqr8FmCTQM36oDgJB/6AzKhCvaRAEMlEY8qSmCmc1mAnresRIgsCPXsK+eP5N",
+	"/8UX7gl377PHaTVRWxYKut1GYBV06bvhkGcN9KS1KJz6a/HUuy+Rneld+l0bEQA0p0x7A/atR3tHerBa",
+	"SGgxUT2AaFKZ1d4ZPbQHq1IVxTtEjhU29Ndh2/bhUGPwlT+8tVpnB1TJw/gaN/oKKvOBsSXR4rXjSyp1",
+	"7AYoEBx0e8T4NGLVAS+u8ywEjFmXKqbblViPG+FT8oKCZtT7laFlEl1/xqI5NarZ66olFve+nloq4nCV",
+	"S3XX47kXREjlIuquxzo4xjshQ/hE2qrFGDjtburpCyNwb6LaJLQy5K8Dbztr+OgajvVQ0KLVwXXIq/Wy",
+	"hrWr79SLQ4jTaoqhWxvGabyVF/Ifqh4RsAwTNds2oDRFmQvDutT+BipOk8sVA9+YOKA3QrX7OKu0XVy0",
+	"uo/zzh3ynl/XmQklZtrcJIdrX1SosRUkb1iR5+TsMit5wKRv6wiFrlMk8GqBIW9hwNJGfZQILNVIG/Ge",
+	"VypgOCuzJeVUcEWFGDSWpRnHG4wLHvZ4UHO30sCAEdTLtFzJVHyRpkNFNqI01qtAkhA0rbUf+RUJdAfT",
+	"56Agf7udgT3pyKrwPuIYXHF9G6NqVJBr7u2Lm2TzA3jCc4O957nrREWPjnWoauS9czSfS24QZgoxb4j9",
+	"QAU9JwbdaamZkjt5M+IKFHf0EQqhNPqPHLaAeJFNQ+uLlkIe3Fh2EnW/2nE5J5VNQ774oO/hDe1pO+9j",
+	"rRG2ZNrm0HgdSj3StnM0KyH+XZNaKeF+Utb16FNeZAlWfQATiltEd1Mn7yrnPWVd9x/HFIkqQ/5jWJTW",
+	"Uge9JpyvLaH+zRUW6pUdMf50lul79vjYCwqHo+INWlvuM2ht+esM2gNVc65hYHrosbOg6MDRGQejzFEM",
+	"WCeRkcdk1iNSDzkbv3EuAOxBZd7cAKC/5tThHGc5RietxIaexFGljVJsM7793eH6njKbrVtuYl3VyPZK",
+	"huY0QANAmxFLnR6UskhTSlhUrQWQllCKIx2wFNlmCgg9MgS8G3wWcjtHBMzrU+MIaA7bhJyx7snx8US1",
+	"Y1waLM63J8KKIJ55t56JmHT22jh0BD6MjQO2jdWeiV9t5eBnQMZ6gGM3jeRRQKqIwpdJCHZP3N3WP7KD",
+	"tAgoh4bRQyNss3fCSCJ7x+oNKzeRvUPGjjN7KnunDtbgUeI3rTKm9+vFIqrqA9ZA7Qy+j+EUYQTaSOHK",
+	"0t3vozc06sNfaef7moNRrvI16y4fqClvypm7NHOL7O4aUyH50Fvu/arINz0eH7Jeecz6/WNC+XKMoTLj",
+	"mw/CikPJ+5uwaPdIfe3f09HVoLsPUNK5Scl/Ru9UY46vADnxWtqVLzF2vTTe3aVqrjxiMqaX0asbuia6",
+	"E1O3NmlAYgGWK3T6VZql+KLWJJGmfd345O783yQHKqhXtRkgfQvbBgNBAgpOW1SDEQUqLXWdgW/6orUQ",
+	"VJ4oAItnHoGMWXPIjLuEGMVrxJ3R9UoWJgB3B+yl+5yIPjFRVjNwX0DlbK2gwMjujrq9xF398Lu5r4XV",
+	"ErI6aCm66eXKiDko6jNuxIMTt5T3jtlsi72mXlEWIWbEhgWYKF+XnwrT7S494bpxce243i9TWnynETwX",
+	"2UR1T5+86h/ff9D/4tHzHiVJ0NYChUAGibStkY1WwmqjJ2ilS4VLX7nVpOWyuhBnvuvXDPqbP/Uc9cvX",
+	"Zzv9ZgmC0s/lhcjYl6/P4gawkC4My2x8XgdlO5wL0LoLsXSaVOER7bguE9VVmpkVd9cJItUbsfQ0zgcc",
+	"Meq+jqATbCFGqBOndZzmS11Iu1qz9En2+NVpyrpPsuP7948eoqX95NXx/Qcp675wS91L2EYClnwD+L4w",
+	"qnOxDZ5ip9dAer40wf8Ln/oruCJGLD2XWUqdRfE8xu9h3bTdcZX2xiy1201K+f4AL2cs/fL1WTpm6Q/n",
+	"ZZqw9O19+M8Pl+f415yQZ/PC6dtR5RQY0qOcy7UZsVQak7K/7GwKVUqFKgWOqN3v52LbA3B+5p5IcS/c",
+	"xyS3KWRGpuLtJg1gjfu+DZuHa8B9LP3BypR1SyV/LAWsJ+ZWJyylyjN/ibOCWKUk87nFSpBdrUJINYwX",
+	"i6miwhv3TwvjOWF/k58P2FPUdYPn62R45JTcWln7NPS2MnxLW0uZleBFQVVyzHgYs+OHVP8+nHMk7ypB",
+	"4h6s0U69fOr3RssPlhWc95DHADPx/s5w1deIhmMODA9ECBB9dfBX1m6w1bdUC30AY+aBi2wm7KUQyo/H",
+	"zRcWYmucqsG6zsIzCXvxzStMPBMqMz2f7LsqZwP2zIJ9B5uIdd7dXhWlXcHu4QGATNQVB+0zhTrJfCMH",
+	"6yxlC/mWDshMrPiF1GXh/iVVBu9cD9gXmmrE+wyypVTMiMKtD9R9XvC5AJpfCiWgXKlfN2nYAioRKasn",
+	"quq/4L6esm661OEZNrhb/9nR1kT927+xz7mRc+MIDWoiaPddt4gJ+/bsaf8zR8mKn4vpnBuRRt30DXYU",
+	"E8Yaz+igqboRbm6MpY+w0XvfadQjttNjfYxFuGjyTmaeHN1n+7q2w0l47tt8Q84T+JRbqrWFvklRK6RN",
+	"XpqQIV952xe55nbkRvvPvx8dY9ZR+tOEHBOTzohB51Y2CR4Kd23S+fLFd5POOxzUmVwLY/marPqXTx+x",
+	"e/fuPWTfnj0iiAFahs8oYcFNB5Pa9Yb/WIqRLyxzl6Agd4MHjbPjB/0ATUaHGjtla547xd+JV0gsZBIW",
+	"PASxsLp5SMHJQu6aD7/LDHpuB55xwtLQxyIllgrFL7CyC/Uo8Lk9Qf8DWiC6Ra9BlQDkVGUy7rlhkw60",
+	"p2ToOHBr6LQjfD4hvyidgHnoRIL9+zzvQoWK+njAGJ8A5mtHG21AVbu1yhc4IqxEhpEDZjgkQwoqRwPp",
+	"69VJ00qMIYHMvd5xz0bLTECmbHI+FxnyjfT0xbP+f+EwU3/G6G9gvvRvnKOznQzrpt999913/efP+48f",
+	"g4B07G1Ac41qcDsShHQ2RwW+wwPUVYYzx1X96wTThcpvK63d5PwCjqsKeOiGwcteMfBRRhJbnvl7HQYL",
+	"ZOORdnzgtNp3/6JKUAxZuqcDi1uezwvBz92yImjcRMoz2JXRgPPwB3VyCi/CllGW5YIby46OJ2qtlV0Z",
+	"v/zPqnYpE4VkA635U5+9ABwljW7r/01sw/p1j375+f8e37/PNoVU6OOv8gWc3Pz222eP2cXJRFV0AyLE",
+	"jdZQzm6IvFLqTpw5qKjH/Vyv11B9y730x1JbpyG/skU5B6BwH9HlyFQQ62F00M56A/Y3saWkqLneVLI7",
+	"1oWQj2IbHacEjXCH9jTaSccRs9l/ty9CFtQVnFhpBBNvxRzUpkjKo7gEDcfrYoljxlItRQFr3GgdAbk+",
+	"6BtNMI0vYRsOKnTB18JC8ew5V1rJOc9BDPWCOA0Mou5ls9yZPaCSRe7+UMHGiUzKY/CTggedbhsYLVwJ",
+	"kwK9sNpW7IMBlTkyMmmi8jjAsSMoPGbSOvkZ3k7UV5Gl7b+E14hsxMAeRzYAxpJsvttPu8p48/yDCqW7",
+	"3Um/eHLms4K5HbDXK26xUXCYRli+Sw4FOCAWgrvqFmwmllwFLrjFePA8LzNklSFXKirAmEYFg3AwOF5s",
+	"NdFt5N0mHsC3g5tPvb14fzjEznfoDvYtb/CtfsE4I8dcrRdbzShG1bXdscCDfQsb53NMK7cEFsxoODdo",
+	"n0ID827NFnZ2H1rjmFuIwAgoOQx+iF4L6QWYi9+d0OaHOpWWULxhRCnMrR2pIPuvWwhbbFnOLdSIdYRk",
+	"QZxCg5Vl0Bk8sANA85DxzJVvV+S/5vE/9TFdcmkNKzfQQHPmZPgDZqhDkDdYxljemtvqA5kUGeu6tedm",
+	"RTVqzmWe97zb3Q2zglX4r4HeGnKy/ds+Mex+H/s3uPNU2JngsNZOVAhojlmUCstIgKKEUkvaEVzni0KY",
+	"lRuj0lXnYcGx6rC0pDPQ9EMisml0KjZwa+0IdLMaQAj3O9reADwCKi5zQfsLcBbMWv/l5/8hRdbttVtX",
+	"agUVtggmOWhhXqDkZBKCTyrs2AgTrdubiyFzf4mn1ITqsCTNKobQrQSG22k8y8DZEmeduv+75/7vJGEn",
+	"R+5fR/dhk0+OHyawz8xcSjtfCZOw+8N7vRAq87mBRle8102IalM6upDkEAhysBCWS9VUEI5P2EqXhalY",
+	"tiwCHflqQ1nDceWMNQz2FOzTY3pBt5Zyv4A6NwuorgGGJbabpqqd6AYypNxUBi9oKG6LKuKgfpiquoI2",
+	"D5IntcpXmGMLFirEOiAH+ZqptT43vi23dnDnzk5ybFzeowmWo7p8mBwLR8HD6nwZkn2gtqAH1HJzTaNp",
+	"Pb16oq6beAsrCmlzxqt7sFS0invTH1k3ja1U+vk/wFrteRsXQR4TRY2ofMZk1wjB0qrvIbBU/4EgQ61G",
+	"xbO2GCmFqpQOxWh8SNOpkgN3NGCp7g/voRnC0peOC/ZPHf1SAQPKmuv4buqwrKcvnnWSDmnNnVHneHj8",
+	"oH901D/+jNoTKb6RnVHn3mA4uIdQjRW4Rt34IPqDW3WX+njCb0t0MYdGOc+yzqjzlTQW4meNjpsGEtRw",
+	"+vD08XCI2ZzgHADvd8MzAK5Z8HnfsLsnBJfAPVR3CyEJmCgrCzv7ObmkQuagN469RG+ArgedpIMaGUwj",
+	"srP2jZLuvhvf+i7pxObpVY/W7oWZneDytT0Ulvnu5zx0U4dHjq5+5FsVJaHDQ/eufuhpaIQJT5xc/cTX",
+	"2j7VhCk/OT6+zrgoU96duifKSrvFZx9e/eyZ1s+52novlXvu/nWW7xm1qaTMW+iiBUmmROehN+QnhoXc",
+	"M17Ru+VLA21oYqbWeYMgJbJX9kZ7qlswHv0se8HtqvPOPd48lSFnDUKqv+LdSWej21IRXoXqetQLE2VI",
+	"SLjRhVxKxXOWknLdh1LUjs1FKaOg/VuNbfUniiLdleocH0BUBkNMHyqYui9BPi8wujrfqWe3dm66xJHJ",
+	"/zexhZUgyfy5zrYfjFG15+C+e4chrBp3PP7wH922McVG6qQ0UfLlB+FzLWbrVW9oe+SWY0Ycc3gNrvdI",
+	"q0UuEUdwcnSNMb3g21zz7Ezrr6DvMDx3/zoLEBxwz0UmuUfO/Evy9XBYwK4VxEz2cXLixYghuxu1wmtn",
+	"o2ftVVV4jMAPJXKD3YFV7PAOSDGRtmqnN1GAqjao/kOzuFByyOmKl4W0IhTBA6tJ+mwEpXd9nWNsZwGV",
+	"/9A16pv87uDSSS23Bb8QOfXH/PblVwP2uaY0Qh9qYN37ztRE+zths7IwiHU/HvZGbONsMfiEU3DTuFc0",
+	"1dyrq7msqpsyUZX7HUdDFWN8exAVSse0CY1nCry+9Q6HH4fzt3Zne1eHLlCV+4+mJtfn2SILWlo23qq7",
+	"H5x53/Li/bzYPXWN5XmFneG/jXq719n4qTn3Ff5b85yQuGPOjlX93iSdt5BP0dcq39KRrHN5gm7v5/Jf",
+	"aZ75CGNbAduqCHp7la2EbbgEFnbnzpyb1Z07kC8TAkeQBEeuF2LI+tLdjObqnTuse4TdKtlf2D//ftQb",
+	"sEf7oecTFcqdpoS591D1tF63cV9d0z57xM1q1Kjd+c+/HyXD4TBBjAL95bT4f/795CH+Aj7TvfU8J4p5",
+	"ryJX2+DSN5A7V+sd6vZyt4xyN0DaKwEjDZUl9x4kn9sFUiYGjI98itF0zjdVJ2x0xb+AhR5FoUb0GjeG",
+	"AC4oJ6yqdLTj4VG1efTxO3cufbjFWTjo9LtzZ1RrftWtQPJOOkd5VSNWw8n3kmp23TZk/Igt5YUIyZ6A",
+	"dxmTU20XLu+7lLeuhm9dFDXYnagUnY7TRg/xhNW7IYUcsYU7DrCgvaZvPG4D90nANmUSs0Z5UcgLEXk7",
+	"Y2w+bMi5EJswUUitJagdJpxi74AqPBj5Pmsuy70Oyti5N1HBu+fdeHHm4JpnItZcWFNx2Sl5N1GouIxi",
+	"WvHgSVPPG2xTbh6B2xBlPqaE/kGN4p2B3kg9Ovpg48BF2mMiN7ZyHB1VPCsrfQlgEkyfuTWefzv969YW",
+	"/uPpX2fEitu1rxa9q13JAvdmFGuon8uX1N0l4o8QYqVDyJS+hMBbJVHoLqcGQC9MDEeHvuwTBS5+sJKp",
+	"Av9G51AlAnBiFADzwSZumNEIFqHJuc9UMPU6P/5C2Doz/mh23jUY2a1ZdxvFQJoMmZ9th/KmGgNQXjNS",
+	"0XKk72KO4s3DFfUP7AtXnAVUCFlhCwC1V9p0qIPRzL8c1bqF3Llj+FpMlM9AdpYYqYv4U62fiDO8oKMI",
+	"j1kSlgeDt1bhahjWRAW0TqTOD9jxcFjZCFUeacjetlVyt1BsxX1oxim5EwXw9S4nldrP1Kn8FL3H6+42",
+	"NGZOCeCTYQasx/v4OY8ONDsZx6wX6rBgMkC9Z2+1D1Qbp5osYFd4xJZRFwb7FyYiFfZ08QCoKk3YWRwI",
+	"eIBlHbX1aqhnJu8aFzFsgDZig0kbvtlqLY/3ZPgQ5tfykVBSYI+Ncjw8btp9CX0yWq4EPbqhurwvj0Lw",
+	"seARDo2+cB0hgb+7p4Ny67bIhZdYlD/Tg50gO2rldy3Yh94Qx1bHtdr3u3YH/PjB7Y7fT1buVn75U6n2",
+	"HzLUeHA1fVMmX6xnVtorzk0rKunWtPoTxSX/l5lFj6iNWCgDEVV7OGAUeYTYXkvoK2msqfd29TCm9l6D",
+	"rDvbQtaQew8KmV7iG1xRQtJEYWb6gD2VObREgCwgwFhuBGXFIJiDWvlx3+WvatdEzbLwBT5pmNJBvBz1",
+	"jQWdhC8EJmIzqy3PGXTHbJMybsYv/LLsCJhGLTG+FMzI/4ZC8NJdgep90MsH8guxgn4SMTlql4SVsdf8",
+	"rVyX687oaDiErhP0125ds3dJW8i31j6xKlCPPUFp6XDJ9w2QSgTEI1zzt18JtbSrzuj+0XFLTvRu/bd8",
+	"W/U6gyQI6V1Y+74bSj1cj/032hVfNQYsggIhR2lApd03jnoJoGvKoqo235Uj8fXkMMSxbxRVF+CbrIZv",
+	"wX7VGEg9lHR0m43JUWGtijrl2lgqdhzS8KDRoK26u2KxnD2zCe3Rrzufb9wD11lNAqxCW94igKslwtX3",
+	"kjg+9P3Sije1IV2vzNT1RhRyrq45mNy+x1g+proat5htUbPamszeunquUnP+lykhAF3dVLLTax3hEvh9",
+	"Wh0rGKoxUfM6wPyXKrTNqiUE6IWPGhNqpz0QWsHd94ZCOcvEHBIqIHMiRDijDLL/fIk9OUnFgPaVbX2p",
+	"a/3vfD9W4KZ+2IGjhgam3mswUW35Om1mSjvuP0QGI3z/RHmA/94gnm/t/IcO4NEgf6fgXeh+3W57tuRT",
+	"3IbwbvGvtzG/D2ncYpJskA3toqVh0l4/whdlVTZCfGcyzw2WTcdaKLGjN6k1NQ2NjRuSIWiK3WaB9V3Y",
+	"R29PdK/i0h9b/buCy91qfLfBvRDcO3gYb6pQEP01I3y1w/zesb3my/cqofB+7Fpczz9F6NZOnyuU8aN9",
+	"TZOlXWUFpzz+/3wJZRjGQffbF43zZ223vfGFlhSR43HttjG8qtk3OK6DG9r/17Jsd1PBgycdgnHQa2Ej",
+	"FOti/yEoY4RV04fD0dHJ6P5D9uUrLFEHtdMzvo2DklRXhzrM9HaGyQB272uW4TcPBQVZN/RYh2IHvbg3",
+	"t6/ZgKhQDkUUaqvEuindM/U98tdclTxPe27aTvWe+VAClFfZsrUuxL7g3O5gmm2uk7gYMDWOghzrGVeZ",
+	"VrVaJZ4m7tw5Hh7fuRMZMKyyRPyq0IOhSEdoTuCDjlXEMWpCXFFAXEkACxWhLHSbZTVWKF4iihihir/8",
+	"/D9sp10JDiYBoqQae57geY7llKuEkKr60Wxbdb3xuRTd0BYeXTq0TwlCaus0ibSAUcWqc3JW6E2tWsOo",
+	"RurN8GWM1EVoaBTCRFuu2debiR9LDpWn/U+hSsi4vTsN614B8XQE48iMLAWcuynnq6q7P7uENGLah24t",
+	"ohvzBpzRHrN0D9n0Rq1RX6QUnjsNCA5RRJ6RHQ4LO4IjjX0aouAwbPTx8NifkSptJiFKqX0IydXd5zSk",
+	"bb0I906gvCVKvidS/Ec3buNBHszYHP4uxiyt+m1Y+v3Xk1hXVa/GdxDEIvR7ziXEr2uKRlXwooYnaY1i",
+	"w3G49S/c+hdu/Qs3Dp7f2L9wl5SAj2eTIOKQY3aW074Ac6hq0j/w7a4PR3nBD4OrFN3AMCA5C2vA6Zxq",
+	"A0Itp2zATtvskyDwY00JBL9Xg5K4mlDoSHRFjk1VpQrfsuv2nijv9441geoDdR1/xTNfDWkQ8IdevwoI",
+	"gYcT1VAixqCYg17H+ExTFlO1xJCzvTehrF0FgQn94XWQeJS/U/bwNZWSqvwhEcutI/1W0N0KupsJOuKy",
+	"KuZtN5d65NI5WKvrJd3zERlH1OP4MO/Y1+f41p99688OJbd2iSU6Ef7Kr/ds71P06LzsqHo1jcv7hiPH",
+	"J+Sp8wvBjLgQBc/hScnziQokL/h8FZXUumypRO0r0+IYqLnfFuq+YM2XieqGfIeknloQ1L4eeeMwNTsW",
+	"1RkpV6OoKjg2pNtXejeeIiRdb9k+ba7FI3QgN558jy1wEFACKx3WOykNJGDr/ALLbFPbhr2QCmpp/odG",
+	"VOAYfydAhe/5vq9iGG7PLZziVgu81QI/ihb4kjrrX0vxI5HQRFPsYBQC2/vI2t5hvnGr0N0qdAGgUHiS",
+	"vIYSt4+gqLMX9s3BjtO9ZoecSBep9blJWC7PRdyzRqsKGL5x6mDAhcus05TBMTx8BwlOp9MXRQ0lhQ+a",
+	"ZI3+fh/VNmtry7nn6F5RF5l1QSUGd+V6zFLf5RJrlmP3yAXPDSYk3J7+PwEgfdc6i+tnN9tsXFERub3u",
+	"cFX/F2pLNkoEY0lgrITMumnUpjYdM6WVqJr/9gbYJ2qi4lK3VZFLufSNEF85fZUXGaOzYdjF0WA4GLJu",
+	"rbjxRIU/re/85awsf9G9kTsjKe0lVaEwreaC8uywUQGiFbEOyb2JyvjW1KDyvptV3GMkalji+62GPp6/",
+	"/PyPFGEXUPxK2hE0FZG1JqbQL67RxTQ0Q1tyqaKGMj41ykdHuz5ncaJ2GyX55jXJoW41vQhbFScBVJ1d",
+	"VXaggwqDLluBEuC20U6PhtCHNeoyiqgnpdlcb0K5d9/GFMpNr/QlNCt182+kWu12Ps0F99jUaGdSmaVx",
+	"P0NYRMiSgB6x9cF1qy4AOzKCfHjwVJ+2OaGuEedi22PUYRbagH378quQnjlR6crajUmhsD3blLNczhnP",
+	"skIYqL7glGt2cnKPdUuVu2u+t4thvo9FLX1zoqDxQm/MzEbMJc/7m7LYQB8xfKkwCTVA1AuW6znPmRL2",
+	"UhfnVTfDZy8uHjhaX6PfYqLEegYALvfLSRhe1NMTR4CtSMhzQEQIbgfkASte9cI8elARUaMnR28EsaG1",
+	"xvzS3S80qtXtdxw0u+/+oT0IjcF+RFeCVuLmrYuj7sfvkhs92eiE/e7NHqXFk0NUqx6P0tgdBN9iOGnv",
+	"2hT6Nd06L27Luf0ZSptjZ+aWFmhXlzhvF0+oseXCijZPOZYjt7VjWJ1AEwCx5LD2PTSgleRj91boP0bV",
+	"PIPtNthhzHBvC2P+mP1mhBXZTiP2wzzICZ4l2Za39s//eu8HEtHNDmOy17H3G1L/Tcm+q6oIDpz8Ww/A",
+	"7Qmo/H83Iv+b6doNSm2mLe0xubAv0c2xgvu+ts+5capqoiGTBvshcXQTIHhORr32j4aQBQHXedVxSrxd",
+	"8RLaC0trJupypXPfHtMd2azMBeq3SjMICBvDjFRzMWAvRR9nC40poZ5g6AWEPej5ps0UegIPfRRT6I/B",
+	"tBJG3aluVf/bcmO/t9ruzyiveMSvVdx/Tcu4m/I5bB6HejxWC8MmcjVfrodES8XS7xeFXifM6l7KunrB",
+	"UnTpUsYSPjZRcLHee7nWLs7XM4M6n2396aj0hxKXLHhwJwrywLzvFl2x4f2+/pnvXNdtgbVU0JnewT51",
+	"Z/pfxJMURvySq+XNWhfd9rC7Zd63oJPfsYcdxw7hkP/gGCeFyqDh7QeQIXFs4uPLkWfGlML3zcaPJk7P",
+	"LQsFqR9zMdof3mpGtMREhYjWNWNVUZ5NHKqaqJvFqsa+tUBLbIm+NlE+WIRSk1pOU+RnwJ5SbZJl4d6+",
+	"EYXUGetSzcrQ1rxH0tbzxYkKwcRLXck4k0BoBJr10aJSa/VCzAWQ0Zwr6sbOuA3o1A2fizH0pcIcH51n",
+	"9AYn0zchSDlgX2uKCkJ9cSbWG7tlevaDmLfW9nwJkyfyoPjA721b/OvEN6rTcRvjuDV0/pXEFhz7WDJF",
+	"QAfj2cBeUeXeJeZl4abhzinYFWf6XKjO6Ps3jgEYUVy0I8koAK4VnCDPSH1Mupv6ZvruBdhHgK5kYq3T",
+	"XifplEXeGXVW1m5Gd+8eHX86GA6Gg6PRp0fDITAfGvZuaWJfndmuhCx8mXlMk6TQuSw84n9QIdECBHS3",
+	"9ClV9hd96gJrq44RM7HVKouqXblfqBMbpjFU/XrmvMiS0C2QGjGwqllbNBiqV707lNdNDBAKPRIs9Xb7",
+	"F7gOhMTp7sBwekm0IFGoKBpGjSTevXn3/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -312,5 +312,10 @@ func (t *tx) UpdatePayment(ctx context.Context, p contracts.Payment) error {
 	if _, err := t.tx.ExecContext(ctx, t.d.q(paymentUpdate), args...); err != nil {
 		return t.d.wrap("update payment "+p.ID, err)
 	}
+	if p.Status == contracts.StatusFailed && stored.Status != contracts.StatusFailed {
+		// A payment that definitely failed moved no money: its share of the limits is
+		// given back in the transaction that records the failure (docs/security.md §5).
+		return t.ReleaseLimitUsage(ctx, p.ID)
+	}
 	return nil
 }

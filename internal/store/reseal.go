@@ -20,10 +20,21 @@ const (
 	// ColumnWebhookSecrets holds the endpoints' signing secrets, sealed for the endpoint id
 	// (in clear when written before secrets were sealed).
 	ColumnWebhookSecrets = "webhook_secrets.secret"
+	// ColumnOperatorSecrets holds the operators' TOTP secrets, sealed for
+	// "operator_totp:<operator>" (docs/security.md §7).
+	ColumnOperatorSecrets = "operator_totp.sealed_secret"
 )
 
 // SealedColumns are the columns of sealed values, in the order Reseal walks them.
-var SealedColumns = []string{ColumnPartnerSecrets, ColumnWebhookSecrets}
+var SealedColumns = []string{ColumnPartnerSecrets, ColumnWebhookSecrets, ColumnOperatorSecrets}
+
+// sealOwner is the owner a value of col was sealed for (its additional data).
+func sealOwner(col string, r sealedRow) string {
+	if col == ColumnOperatorSecrets {
+		return "operator_totp:" + r.id
+	}
+	return r.id
+}
 
 // DefaultResealBatch is how many values one reseal transaction moves.
 const DefaultResealBatch = 200
@@ -114,7 +125,11 @@ func Reseal(ctx context.Context, st contracts.Store, box *secrets.Box, opts Rese
 			return res, fmt.Errorf("%w: pass %d still moved %d values written under an older key: is every instance running with the new key first in PAYHUB_SECRET_KEYS?", ErrResealIncomplete, pass, moved)
 		}
 	}
-	if n := len(res.Unreadable[ColumnPartnerSecrets]) + len(res.Unreadable[ColumnWebhookSecrets]); n > 0 {
+	n := 0
+	for _, col := range SealedColumns {
+		n += len(res.Unreadable[col])
+	}
+	if n > 0 {
 		return res, fmt.Errorf("%w: %d values open under no key of the ring", ErrResealIncomplete, n)
 	}
 	return res, nil
@@ -214,7 +229,7 @@ func resealValue(box *secrets.Box, col string, r sealedRow) (string, bool, error
 	if col == ColumnWebhookSecrets && strings.HasPrefix(r.value, clearWebhookSecretPrefix) {
 		return box.Seal(r.id, r.value), true, nil
 	}
-	return box.Reseal(r.id, r.value)
+	return box.Reseal(sealOwner(col, r), r.value)
 }
 
 // readSealed reads up to limit non-empty values of col after the row after, in key order:
@@ -245,6 +260,13 @@ func readSealed(ctx context.Context, q querier, d dialect, col, current string, 
 			WHERE (endpoint_id > ? OR (endpoint_id = ? AND created_at > ?)) AND secret <> ''` + filter +
 			` ORDER BY endpoint_id, created_at LIMIT ?` + forUpdate
 		args = []any{after.id, after.id, d.ts(after.createdAt)}
+	case ColumnOperatorSecrets:
+		if current != "" {
+			filter = " AND substr(sealed_secret, 1, " + strconv.Itoa(len(current)) + ") <> ?"
+		}
+		query = `SELECT operator, sealed_secret FROM operator_totp WHERE operator > ?` + filter +
+			` ORDER BY operator LIMIT ?` + forUpdate
+		args = []any{after.id}
 	default:
 		return nil, fmt.Errorf("store: no sealed column %q", col)
 	}
@@ -286,6 +308,9 @@ func (t *tx) replaceSealed(ctx context.Context, col string, r sealedRow, next st
 	case ColumnWebhookSecrets:
 		query = `UPDATE webhook_secrets SET secret = ? WHERE endpoint_id = ? AND created_at = ? AND secret = ?`
 		args = []any{next, r.id, t.d.ts(r.createdAt), r.value}
+	case ColumnOperatorSecrets:
+		query = `UPDATE operator_totp SET sealed_secret = ? WHERE operator = ? AND sealed_secret = ?`
+		args = []any{next, r.id, r.value}
 	}
 	res, err := t.tx.ExecContext(ctx, t.d.q(query), args...)
 	if err != nil {
@@ -334,7 +359,7 @@ func Inventory(ctx context.Context, st contracts.Store, box *secrets.Box) (map[s
 				default:
 					c.ByKey["unknown"]++
 				}
-				if _, err := box.Open(r.id, r.value); err != nil {
+				if _, err := box.Open(sealOwner(col, r), r.value); err != nil {
 					c.Unreadable++
 				}
 			}

@@ -113,6 +113,11 @@ func (t *tx) UpdateTopUp(ctx context.Context, tu contracts.TopUp) error {
 	if _, err := t.tx.ExecContext(ctx, t.d.q(topUpUpdate), args...); err != nil {
 		return t.d.wrap("update top-up "+tu.ID, err)
 	}
+	if tu.Status == contracts.TopUpFailed && stored.Status != contracts.TopUpFailed {
+		// A top-up that definitely failed loaded nothing: its share of the limits is given
+		// back with the failure (docs/security.md §5).
+		return t.ReleaseLimitUsage(ctx, tu.ID)
+	}
 	return nil
 }
 

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"payhub/contracts"
+	"payhub/internal/operators"
 	"payhub/internal/secrets"
 	"payhub/internal/store"
 )
@@ -29,6 +32,7 @@ func RunSecrets(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 		{"ResealInterruptedAndResumed", testResealInterruptedAndResumed},
 		{"ResealNeedsTheSQLStoreAndARing", testResealNeeds},
+		{"ResealMovesOperatorSecrets", testResealOperatorSecrets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,3 +348,35 @@ func testResealNeeds(t *testing.T, s contracts.Store) {
 
 // notSQL is a Store that is not internal/store's.
 type notSQL struct{ contracts.Store }
+
+// testResealOperatorSecrets: an operator's TOTP secret sealed under the old key is moved to
+// the new one, and step-up works with a ring that no longer holds the old key.
+func testResealOperatorSecrets(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	oldKey, newKey := secrets.NewKey(), secrets.NewKey()
+	now := time.Now().UTC()
+	var en operators.Enrolment
+	if err := s.InTx(ctx, func(tx contracts.Tx) error {
+		var err error
+		en, err = operators.Enroll(ctx, tx, ring(t, oldKey), "alice", "test", now)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := store.Reseal(ctx, s, ring(t, newKey, oldKey), store.ResealOptions{})
+	if err != nil || res.Resealed[store.ColumnOperatorSecrets] != 1 {
+		t.Fatalf("reseal: %+v, %v", res, err)
+	}
+	code, err := totp.GenerateCode(en.Secret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := operators.New(s, ring(t, newKey), fixedClock{now}).Verify(ctx, "alice", code); err != nil {
+		t.Fatalf("step-up under the new key alone: %v", err)
+	}
+}
+
+// fixedClock is a clock stopped at t.
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }

@@ -70,6 +70,9 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"AuditLog", testAuditLog},
 		{"ConcurrentAuditAppends", testConcurrentAuditAppends},
 		{"KillSwitches", testKillSwitches},
+		{"Approvals", testApprovals},
+		{"ConcurrentApprovalDecisions", testConcurrentApprovalDecisions},
+		{"OperatorEnrollments", testOperatorEnrollments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
