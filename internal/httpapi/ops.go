@@ -10,6 +10,7 @@ import (
 
 	"payhub/contracts"
 	"payhub/contracts/api"
+	"payhub/internal/auth"
 	"payhub/internal/render"
 )
 
@@ -17,12 +18,18 @@ import (
 // role it needs (TestEveryOpsRouteRequiresARole walks the router).
 func (s *Server) opsRoute(g *gin.RouterGroup, method, path, role string, h gin.HandlerFunc) {
 	s.opsRoles[method+" "+g.BasePath()+path] = role
-	g.Handle(method, path, s.authenticateOperator(role), h)
+	roles := []string{role}
+	if role == auth.RoleViewer {
+		// What a viewer may read, an operator and a security admin may read too.
+		roles = allOperatorRoles
+	}
+	g.Handle(method, path, s.authenticateOperator(roles...), h)
 }
 
 // authenticateOperator admits operator tokens only (audience payhub-ops) that claim one of
 // roles; store tokens never reach /v1/ops, and operator tokens never reach the store routes.
-// It leaves the operator's id in the context (operatorKey) for requireStepUp.
+// It leaves the operator's id in the context (operatorKey) for requireStepUp, and the
+// token's roles (operatorRolesKey) for the approvals' own role checks.
 func (s *Server) authenticateOperator(roles ...string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if s.operators == nil {
@@ -42,6 +49,7 @@ func (s *Server) authenticateOperator(roles ...string) gin.HandlerFunc {
 		}
 		s.log.InfoContext(c.Request.Context(), "operator request", "operator", p.ClientID, "roles", p.Roles)
 		c.Set(operatorKey, p.ClientID)
+		c.Set(operatorRolesKey, p.Roles)
 		c.Next()
 	}
 }

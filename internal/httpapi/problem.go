@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 
@@ -12,7 +13,12 @@ import (
 
 // writeProblem answers the request with e as application/problem+json, with the status
 // of e's code (render.ErrorStatus).
-func writeProblem(c *gin.Context, e *contracts.Error) { writeProblemAt(c, render.ErrorStatus(e), e) }
+func writeProblem(c *gin.Context, e *contracts.Error) {
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	}
+	writeProblemAt(c, render.ErrorStatus(e), e)
+}
 
 // writeProblemAt answers with e under an HTTP status of the HTTP layer's own (405).
 func writeProblemAt(c *gin.Context, status int, e *contracts.Error) {
@@ -20,7 +26,9 @@ func writeProblemAt(c *gin.Context, status int, e *contracts.Error) {
 	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		c.Header("Retry-After", strconv.Itoa(1))
+		if c.Writer.Header().Get("Retry-After") == "" {
+			c.Header("Retry-After", strconv.Itoa(1))
+		}
 	}
 	c.Data(status, "application/problem+json", render.ProblemAt(c.Request.Context(), e, status))
 	c.Abort()

@@ -15,6 +15,7 @@ import (
 
 	"payhub/contracts"
 	"payhub/contracts/api"
+	"payhub/internal/approvals"
 	"payhub/internal/auth"
 	"payhub/internal/hub"
 	"payhub/internal/operators"
@@ -46,6 +47,12 @@ type Config struct {
 	// Network is the network policy for store clients (docs/security.md §6); zero fields
 	// take DefaultNetworkPolicy's.
 	Network NetworkPolicy
+	// Approvals is two-person approval (docs/security.md §8); nil answers its routes 404.
+	Approvals *approvals.Service
+	// AuditKey keys the audit entries the operator API writes itself (switch.set).
+	AuditKey []byte
+	// Clock dates the operator API's changes (contracts.SystemClock when nil).
+	Clock contracts.Clock
 }
 
 // Server is the HTTP API.
@@ -63,6 +70,10 @@ type Server struct {
 	// stepUps checks operator step-ups; stepUpLockouts counts lockouts.
 	stepUps        *operators.StepUps
 	stepUpLockouts prometheus.Counter
+	// approvals runs two-person approval; auditKey and clock serve the operator API.
+	approvals *approvals.Service
+	auditKey  []byte
+	clock     contracts.Clock
 }
 
 // New builds the router.
@@ -72,7 +83,10 @@ func New(cfg Config) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{hub: cfg.Hub, verifier: cfg.Verifier, operators: cfg.Operators, store: cfg.Store, version: cfg.APIVersion, log: cfg.Logger,
-		opsRoles: map[string]string{}, stepUps: cfg.StepUps}
+		opsRoles: map[string]string{}, stepUps: cfg.StepUps, approvals: cfg.Approvals, auditKey: cfg.AuditKey, clock: cfg.Clock}
+	if s.clock == nil {
+		s.clock = contracts.SystemClock{}
+	}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	// Every answer of the API is problem+json: no HTML redirect pages for a trailing slash
@@ -103,6 +117,8 @@ func New(cfg Config) *Server {
 	ops := e.Group("/v1/ops")
 	s.opsRoute(ops, http.MethodGet, "/needs-attention", auth.RoleOperator, s.listNeedsAttention)
 	s.registerStepUp(ops, cfg.Registry)
+	s.registerOpsAPI(ops)
+	s.registerOpsLimits(ops)
 	e.POST("/v1/partners/:partner/webhooks", s.partnerCallback)
 	e.GET("/v1/payment-returns/:payment_id", s.paymentReturn)
 	e.POST("/v1/payment-returns/:payment_id", s.paymentReturn)

@@ -62,6 +62,7 @@ type controls struct {
 	loaded   bool
 	version  int64
 	switches []contracts.KillSwitch
+	rules    []contracts.LimitRule
 	// readAt is when the switches were last known current.
 	readAt time.Time
 }
@@ -79,17 +80,23 @@ func (h *Hub) RefreshControls(ctx context.Context) error {
 	c.mu.RLock()
 	same := c.loaded && c.version == v
 	c.mu.RUnlock()
-	var list []contracts.KillSwitch
+	var (
+		list  []contracts.KillSwitch
+		rules []contracts.LimitRule
+	)
 	if !same {
 		if list, err = h.store.ListKillSwitches(ctx, false); err != nil {
 			return fmt.Errorf("read kill switches: %w", err)
+		}
+		if rules, err = h.store.ListLimitRules(ctx, false); err != nil {
+			return fmt.Errorf("read limit rules: %w", err)
 		}
 	}
 	now := c.cfg.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !same {
-		c.switches, c.version, c.loaded = list, v, true
+		c.switches, c.rules, c.version, c.loaded = list, rules, v, true
 	}
 	c.readAt = now
 	return nil
@@ -99,7 +106,27 @@ func (h *Hub) RefreshControls(ctx context.Context) error {
 // demo). A hub without it still enforces them: a check that finds them older than MaxAge
 // reads them itself.
 func (h *Hub) RunControls(ctx context.Context) {
+	if l, ok := h.store.(contracts.ControlsListener); ok {
+		go h.listenControls(ctx, l)
+	}
 	h.repeat(ctx, h.controls.cfg.RefreshEvery, true, "refresh kill switches", h.RefreshControls)
+}
+
+// listenControls re-reads the controls the moment the database notifies a change (on
+// PostgreSQL), listening again a second after a failed connection, until ctx ends.
+func (h *Hub) listenControls(ctx context.Context, l contracts.ControlsListener) {
+	for {
+		err := l.ListenControls(ctx, func() { h.runPass(ctx, "refresh kill switches on notice", h.RefreshControls) })
+		if errors.Is(err, errors.ErrUnsupported) || ctx.Err() != nil {
+			return
+		}
+		h.log.WarnContext(ctx, "listening for control changes failed; the periodic re-read goes on", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // activeSwitches are the switches in force as last read, re-read first when that was
@@ -277,29 +304,48 @@ func SetKillSwitch(ctx context.Context, st contracts.Store, auditKey []byte, req
 // transaction and returns it as lifted. A reason is required. ErrNotFound without such a
 // switch, ErrInvalidTransition when it was lifted before.
 func LiftKillSwitch(ctx context.Context, st contracts.Store, auditKey []byte, requestID, id, by, reason string, at time.Time) (contracts.KillSwitch, error) {
-	if strings.TrimSpace(reason) == "" {
-		return contracts.KillSwitch{}, errors.New("lifting a kill switch needs a reason")
-	}
-	if by == "" {
-		return contracts.KillSwitch{}, errors.New("lifting a kill switch needs who lifts it")
-	}
-	if err := audit.CheckKey(auditKey); err != nil {
+	if err := checkLift(auditKey, by, reason); err != nil {
 		return contracts.KillSwitch{}, err
 	}
 	var k contracts.KillSwitch
 	err := st.InTx(ctx, func(tx contracts.Tx) error {
 		var err error
-		if k, err = tx.LiftKillSwitch(ctx, id, by, reason, at); err != nil {
-			return err
-		}
-		params, err := audit.Params(audit.Change{Before: switchParams(k),
-			After: map[string]any{"lifted_by": by, "lifted_at": *k.LiftedAt}, Reason: reason})
-		if err != nil {
-			return err
-		}
-		_, err = audit.Append(ctx, tx, auditKey, audit.Entry{At: at, Actor: by, Action: "switch.lift",
-			Target: "switch:" + id, Params: params, RequestID: requestID})
+		k, err = LiftKillSwitchTx(ctx, tx, auditKey, requestID, id, by, reason, at, nil)
 		return err
 	})
+	return k, err
+}
+
+func checkLift(auditKey []byte, by, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("lifting a kill switch needs a reason")
+	}
+	if by == "" {
+		return errors.New("lifting a kill switch needs who lifts it")
+	}
+	return audit.CheckKey(auditKey)
+}
+
+// LiftKillSwitchTx is LiftKillSwitch in the caller's transaction tx (two-person approval
+// runs it in the approval's, docs/security.md §8); extra joins the audit entry's "after"
+// (e.g. the approval's id and approver).
+func LiftKillSwitchTx(ctx context.Context, tx contracts.Tx, auditKey []byte, requestID, id, by, reason string, at time.Time, extra map[string]any) (contracts.KillSwitch, error) {
+	if err := checkLift(auditKey, by, reason); err != nil {
+		return contracts.KillSwitch{}, err
+	}
+	k, err := tx.LiftKillSwitch(ctx, id, by, reason, at)
+	if err != nil {
+		return contracts.KillSwitch{}, err
+	}
+	after := map[string]any{"lifted_by": by, "lifted_at": *k.LiftedAt}
+	for name, v := range extra {
+		after[name] = v
+	}
+	params, err := audit.Params(audit.Change{Before: switchParams(k), After: after, Reason: reason})
+	if err != nil {
+		return contracts.KillSwitch{}, err
+	}
+	_, err = audit.Append(ctx, tx, auditKey, audit.Entry{At: at, Actor: by, Action: "switch.lift",
+		Target: "switch:" + id, Params: params, RequestID: requestID})
 	return k, err
 }

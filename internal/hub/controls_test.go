@@ -361,3 +361,59 @@ func TestKillSwitchValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestControlsNoticeReachesAnotherHubAtOnce: on PostgreSQL a change is heard through
+// LISTEN/NOTIFY, not only by the periodic re-read. The second hub re-reads once an hour
+// here, so only the notification can bring it the switch set through the first one.
+func TestControlsNoticeReachesAnotherHubAtOnce(t *testing.T) {
+	st := storetest.OpenPostgres(t)
+	hours := hub.ControlsConfig{RefreshEvery: time.Hour, MaxAge: time.Hour}
+	listening := &announcedListener{Store: st, listening: make(chan struct{})}
+	listener := hub.New(hub.Config{Store: listening, IDs: ids.New(contracts.SystemClock{}), Controls: hours})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); listener.RunControls(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// RunControls read the controls once at its start; wait until they are loaded.
+
+	// A switch set before the hub listens would reach it through its first read and prove
+	// nothing.
+	<-listening.listening
+	k := contracts.KillSwitch{ID: ids.New(contracts.SystemClock{}).New(contracts.PrefixKillSwitch), Scope: contracts.ControlScope{Method: contracts.MethodCard},
+		PublicReason: "Cards are paused.", SetBy: "test", SetAt: time.Now().UTC()}
+	set := time.Now()
+	if err := hub.SetKillSwitch(ctx, st, controlsAuditKey, "", k); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the switch on the listening hub", func() bool {
+		list, err := listener.KillSwitches(ctx)
+		return err == nil && slices.ContainsFunc(list, func(s contracts.KillSwitch) bool { return s.ID == k.ID })
+	})
+	t.Logf("heard after %s", time.Since(set).Round(time.Millisecond))
+}
+
+// waitFor polls cond every 5 ms for up to 2 s: the listener works on its own goroutine.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 2 s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// announcedListener closes listening when the store's listener first reports it listens.
+type announcedListener struct {
+	contracts.Store
+	listening chan struct{}
+	once      sync.Once
+}
+
+func (a *announcedListener) ListenControls(ctx context.Context, changed func()) error {
+	return a.Store.(contracts.ControlsListener).ListenControls(ctx, func() {
+		changed()
+		a.once.Do(func() { close(a.listening) })
+	})
+}

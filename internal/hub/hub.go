@@ -67,6 +67,11 @@ type Config struct {
 	Instance InstanceConfig
 	// Controls tunes the kill switches' refresh; zero means DefaultControlsConfig.
 	Controls ControlsConfig
+	// InstrumentKey keys the hashes that name customers' instruments in the limits'
+	// usage (docs/security.md §5), so the database holds no nanaco number or partner user
+	// reference; every instance sharing a database needs the same key. serve and demo
+	// derive it from PAYHUB_AUDIT_KEY. Empty: an unkeyed hash (tests).
+	InstrumentKey []byte
 }
 
 // Hub executes payment commands.
@@ -102,8 +107,11 @@ type Hub struct {
 	// Idempotency-Key claims it makes.
 	instance   InstanceConfig
 	instanceID string
-	// controls are the kill switches in force (controls.go).
+	// controls are the kill switches and limit rules in force (controls.go, limits.go).
 	controls *controls
+	// instrumentMAC keys instrumentKey; limitEvents throttles the limit.exceeded events.
+	instrumentMAC []byte
+	limitEvents   eventThrottle
 }
 
 // New returns a Hub.
@@ -134,7 +142,7 @@ func New(cfg Config) *Hub {
 		balances: newBalanceLimits(cfg.BalanceRate, cfg.BalanceBurst),
 		secrets:  cfg.Secrets, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		instance: cfg.Instance, instanceID: cfg.IDs.New(contracts.PrefixInstance),
-		controls: &controls{cfg: cfg.Controls.withDefaults()}}
+		controls: &controls{cfg: cfg.Controls.withDefaults()}, instrumentMAC: cfg.InstrumentKey}
 	h.guard = idempotency.New(idempotency.Config{Store: cfg.Store, Clock: cfg.Clock, Instance: h.instanceID,
 		Gone: h.instanceGone, Wait: cfg.Instance.Lease + cfg.Instance.HeartbeatEvery, AwaitEvery: cfg.Instance.AwaitEvery,
 		Sleep: cfg.Instance.Sleep, Logger: cfg.Logger})
@@ -198,3 +206,6 @@ type eventData struct {
 	Sequence int64           `json:"sequence"`
 	Object   json.RawMessage `json:"object"`
 }
+
+// Now is the engine's clock, as it stamps what it stores.
+func (h *Hub) Now() time.Time { return h.now() }

@@ -18,6 +18,7 @@ type Metrics struct {
 	attention    *prometheus.CounterVec
 	callbacks    *prometheus.CounterVec
 	switches     *prometheus.CounterVec
+	limits       *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -46,13 +47,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.switches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "payhub_kill_switch_refusals_total", Help: "Requests a kill switch refused, by operation.",
 	}, []string{"operation"})
-	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention, m.callbacks, m.switches)
+	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "payhub_limit_refusals_total", Help: "Requests a velocity or amount limit refused (429 limit_exceeded), by rule, subject kind and operation.",
+	}, []string{"rule", "subject", "operation"})
+	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention, m.callbacks, m.switches, m.limits)
 	return m
 }
 
 func (m *Metrics) switchRefusal(op contracts.ControlOperation) {
 	if m != nil {
 		m.switches.WithLabelValues(string(op)).Inc()
+	}
+}
+
+func (m *Metrics) limitRefusal(r contracts.LimitRule) {
+	if m != nil {
+		m.limits.WithLabelValues(r.ID, string(r.Subject), string(r.Operation)).Inc()
 	}
 }
 

@@ -133,7 +133,18 @@ func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem idempotency.Key,
 	})
 }
 
+// paymentLimits is what a create asks of the limits (docs/security.md §5).
+func (h *Hub) paymentLimits(c Caller, cmd CreatePayment) limitRequest {
+	return limitRequest{Operation: contracts.OperationPay, Method: cmd.Method, StoreID: c.StoreID, TerminalID: cmd.TerminalID,
+		ClientID: c.ClientID, Amount: cmd.Amount, Instruments: h.paymentInstruments(cmd)}
+}
+
 func (h *Hub) createPayment(ctx context.Context, c Caller, idem idempotency.Key, cmd CreatePayment, partner contracts.Partner) (contracts.Answer, error) {
+	rules, err := h.limitRules(ctx)
+	if err != nil {
+		return contracts.Answer{}, err
+	}
+	limits := h.paymentLimits(c, cmd)
 	done, err := h.admit(cmd.Method)
 	if err != nil {
 		return contracts.Answer{}, err
@@ -159,6 +170,10 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem idempotency.Key,
 			p.PartnerRef, att.PartnerRef = ref, ref
 		}
 		ev := h.event(&p, "", contracts.EventPaymentProcessing, render.Payment(p), now)
+		// The limits' share is reserved with the intent: either both commit or neither.
+		if err := h.reserveLimits(ctx, tx, rules, limits, p.ID, now); err != nil {
+			return err
+		}
 		if err := h.guard.MarkIntent(ctx, tx, c.ClientID, &idem, att.ID); err != nil {
 			return err
 		}
@@ -172,6 +187,7 @@ func (h *Hub) createPayment(ctx context.Context, c Caller, idem idempotency.Key,
 	})
 	if err != nil {
 		done(contracts.OutcomeSucceeded) // the partner was not called: no verdict on it
+		h.limitRefused(ctx, err, limits)
 		return contracts.Answer{}, fmt.Errorf("record payment intent: %w", err)
 	}
 
@@ -223,6 +239,9 @@ func (h *Hub) finishCreate(ctx context.Context, c Caller, idem idempotency.Key, 
 			return err
 		}
 		if err := tx.AppendEvent(ctx, ev); err != nil {
+			return err
+		}
+		if err := h.recordReportedInstrument(ctx, tx, p, now); err != nil {
 			return err
 		}
 		resp = contracts.Answer{Kind: contracts.AnswerCreated, Body: body}

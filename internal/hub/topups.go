@@ -133,6 +133,12 @@ func lastFour(number string) string {
 }
 
 func (h *Hub) createTopUp(ctx context.Context, c Caller, idem idempotency.Key, cmd CreateTopUp, sv contracts.StoredValueTopUps) (contracts.Answer, error) {
+	rules, err := h.limitRules(ctx)
+	if err != nil {
+		return contracts.Answer{}, err
+	}
+	limits := limitRequest{Operation: contracts.OperationTopUp, Method: cmd.Method, StoreID: c.StoreID, TerminalID: cmd.TerminalID,
+		ClientID: c.ClientID, Amount: cmd.Amount, Instruments: []string{h.instrumentKey(contracts.PartnerOf(cmd.Method)+"-card", cmd.Card.Number)}}
 	done, err := h.admit(cmd.Method)
 	if err != nil {
 		return contracts.Answer{}, err
@@ -151,6 +157,9 @@ func (h *Hub) createTopUp(ctx context.Context, c Caller, idem idempotency.Key, c
 			t.PartnerRef = ref
 		}
 		ev := h.topUpEvent(&t, now)
+		if err := h.reserveLimits(ctx, tx, rules, limits, t.ID, now); err != nil {
+			return err
+		}
 		if err := h.guard.MarkIntent(ctx, tx, c.ClientID, &idem, t.ID); err != nil {
 			return err
 		}
@@ -161,6 +170,7 @@ func (h *Hub) createTopUp(ctx context.Context, c Caller, idem idempotency.Key, c
 	})
 	if err != nil {
 		done(contracts.OutcomeSucceeded) // the partner was not called: no verdict on it
+		h.limitRefused(ctx, err, limits)
 		return contracts.Answer{}, fmt.Errorf("record top-up intent: %w", err)
 	}
 

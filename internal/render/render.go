@@ -178,6 +178,8 @@ type problem struct {
 	Code      string         `json:"code"`
 	RequestID string         `json:"request_id"`
 	Errors    []problemField `json:"errors"`
+	// Limit is the velocity or amount limit a limit_exceeded refusal hit.
+	Limit *contracts.LimitBreach `json:"limit,omitempty"`
 }
 
 type problemField struct {
@@ -203,6 +205,7 @@ func ProblemAt(ctx context.Context, e *contracts.Error, status int) []byte {
 	if e.Pointer != "" {
 		p.Errors = append(p.Errors, problemField{Pointer: e.Pointer, Code: string(e.Code), Message: e.Detail})
 	}
+	p.Limit = e.Limit
 	body, _ := json.Marshal(p)
 	return body
 }
@@ -255,6 +258,10 @@ func Status(code contracts.ErrorCode) int {
 func ErrorStatus(e *contracts.Error) int {
 	if e.Unacceptable && e.Code == contracts.CodeInvalidRequest {
 		return http.StatusUnprocessableEntity
+	}
+	if e.Limit != nil && e.Code == contracts.CodeLimitExceeded {
+		// A velocity or amount limit: the same request may pass later (Retry-After).
+		return http.StatusTooManyRequests
 	}
 	return Status(e.Code)
 }
