@@ -6,7 +6,9 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,7 @@ import (
 	nanacoadapter "payhub/adapters/nanaco"
 	paypayadapter "payhub/adapters/paypay"
 	"payhub/contracts"
+	"payhub/internal/approvals"
 	"payhub/internal/auth"
 	"payhub/internal/config"
 	"payhub/internal/httpapi"
@@ -98,6 +101,16 @@ type Config struct {
 	// Instance tunes how instances sharing the database tell each other alive or gone; zero
 	// means hub.DefaultInstanceConfig.
 	Instance hub.InstanceConfig
+	// AuditKey is PAYHUB_AUDIT_KEY: it keys the audit chain (docs/security.md §9) and, for
+	// the limits, the hashes that name customers' instruments (§5). Nil in tests that write
+	// no audit entries.
+	AuditKey []byte
+	// DefaultLimits seeds hub.DefaultLimitRules into a database that never had them (serve
+	// and demo; docs/security.md §5). Needs AuditKey.
+	DefaultLimits bool
+	// ApprovalTTL is how long a two-person approval request may be approved (--approval-ttl;
+	// approvals.DefaultTTL when 0; docs/security.md §8).
+	ApprovalTTL time.Duration
 }
 
 // App is an assembled payhub: the engine, its store and its HTTP handler.
@@ -107,6 +120,9 @@ type App struct {
 	// Deliverer sends store notifications (tests call DeliverOnce).
 	Deliverer *webhooks.Deliverer
 	Handler   http.Handler
+	// Approvals is two-person approval (docs/security.md §8): the CLI asks through it, and
+	// other code registers its own actions (limit.remove).
+	Approvals *approvals.Service
 	// MetricsHandler serves the Prometheus metrics; serve and demo put it on its own
 	// listener (--metrics-addr, loopback by default), never on the API's port.
 	MetricsHandler http.Handler
@@ -238,7 +254,14 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		Secrets:       box,
 		PublicURL:     cfg.PublicURL,
 		Instance:      instance,
+		InstrumentKey: instrumentKey(cfg.AuditKey),
 	})
+	if cfg.DefaultLimits {
+		if _, err := hub.SeedDefaultLimits(ctx, st, cfg.AuditKey, func() string { return idGen.New(contracts.PrefixLimitRule) }, h.Now()); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("seed default limits: %w", err)
+		}
+	}
 	// The instance is on record before it claims any request, so that another instance
 	// can tell when it is gone and take its requests over.
 	if err := h.RegisterInstance(ctx); err != nil {
@@ -250,12 +273,17 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		PerEndpoint: cfg.Webhooks.PerEndpoint, PerStore: cfg.Webhooks.PerStore,
 		APIVersion: contracts.APIVersion, Logger: cfg.Logger, Metrics: webhooks.NewMetrics(reg),
 		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return render.WebhookEndpoint(e, "") }})
+	approvalService := approvals.New(approvals.Config{Store: st, AuditKey: cfg.AuditKey, Secrets: box, Clock: cfg.Clock,
+		TTL: cfg.ApprovalTTL, Logger: cfg.Logger})
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
 		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL, UnknownKeyTTL: cfg.UnknownKeyTTL}),
 		Network:   cfg.Network,
 		Operators: operatorVerifier(cfg.OperatorKeys, cfg.Clock),
 		StepUps:   operators.New(st, box, cfg.Clock),
+		Approvals: approvalService,
+		AuditKey:  cfg.AuditKey,
+		Clock:     cfg.Clock,
 	})
 	w := newWorkers(ctx)
 	// The kill switches are re-read every 500 ms whatever else runs (docs/security.md §4).
@@ -277,7 +305,7 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		w.start(func(ctx context.Context) { h.RunCallbackProcessor(ctx, time.Second) })
 		w.start(func(ctx context.Context) { h.RunRetention(ctx, time.Hour, cfg.Retention) })
 	}
-	return &App{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, workers: w, log: cfg.Logger,
+	return &App{Store: st, Hub: h, Deliverer: deliverer, Handler: srv, Approvals: approvalService, workers: w, log: cfg.Logger,
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}, nil
 }
 
@@ -350,4 +378,15 @@ func operatorVerifier(keys auth.KeySource, clock contracts.Clock) *auth.Verifier
 		return nil
 	}
 	return auth.NewVerifier(keys, auth.VerifierOptions{Clock: clock, Operators: true})
+}
+
+// instrumentKey derives the key of the instruments' hashes from the audit key (its own
+// label, so neither value says anything about the other); nil without an audit key.
+func instrumentKey(auditKey []byte) []byte {
+	if len(auditKey) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, auditKey)
+	m.Write([]byte("payhub limits: instrument key v1"))
+	return m.Sum(nil)
 }

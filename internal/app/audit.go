@@ -3,8 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -64,12 +62,6 @@ func recordChange(ctx context.Context, tx contracts.Tx, key []byte, actor, actio
 	}
 	_, err = audit.Append(ctx, tx, key, audit.Entry{Actor: actor, Action: action, Target: target, Params: params})
 	return err
-}
-
-// keyFingerprint names a public key in the audit log: the SHA-256 of its PEM.
-func keyFingerprint(pem []byte) string {
-	sum := sha256.Sum256(pem)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // errChainBroken is what verify returns (exit 1) after naming the first bad entry.

@@ -47,7 +47,7 @@ func TestClientChangesAreAudited(t *testing.T) {
 		{"revoke", "--kid", "k2", "--actor", "bob"}, // already revoked: no change, no entry
 	}
 	for _, s := range steps {
-		if out, err := clientCLI(t, db, s...); err != nil {
+		if out, err := clientChange(t, db, s...); err != nil {
 			t.Fatalf("client %v: %v\n%s", s, err, out)
 		}
 	}
@@ -60,34 +60,52 @@ func TestClientChangesAreAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"cli:alice client.register client:pos-1", "cli:alice client.set_return_origins client:pos-1",
-		"cli:bob client.rotate_key client:pos-1", "cli:bob client.revoke_key client:pos-1"}
+	// Each change to who may call payhub is asked for (approval.request), runs when a
+	// second identity approves it (the change's own entry, then approval.approve).
+	want := []string{"cli:alice approval.request", "cli:alice client.register client:pos-1", "op-sec approval.approve",
+		"cli:alice client.set_return_origins client:pos-1",
+		"cli:bob approval.request", "cli:bob client.rotate_key client:pos-1", "op-sec approval.approve",
+		"cli:bob approval.request", "cli:bob client.revoke_key client:pos-1", "op-sec approval.approve"}
 	if len(entries) != len(want) {
 		t.Fatalf("%d audit entries, want %d: %+v", len(entries), len(want), entries)
 	}
 	for i, e := range entries {
-		if got := e.Actor + " " + e.Action + " " + e.Target; got != want[i] {
+		got := e.Actor + " " + e.Action + " " + e.Target
+		if strings.HasSuffix(e.Action, "approval.request") || strings.HasSuffix(e.Action, "approval.approve") {
+			got = e.Actor + " " + e.Action
+			if !strings.HasPrefix(e.Target, "approval:apr_") {
+				t.Errorf("entry %d names %q, want the approval", i+1, e.Target)
+			}
+		}
+		if got != want[i] {
 			t.Errorf("entry %d = %q, want %q", i+1, got, want[i])
 		}
 	}
-	if p := string(entries[0].Params); !strings.Contains(p, `"kid":"k1"`) || !strings.Contains(p, `"public_key":"sha256:`) ||
+	if p := string(entries[0].Params); !strings.Contains(p, `"public_key":"sha256:`) || strings.Contains(p, "BEGIN PUBLIC KEY") ||
+		!strings.Contains(p, `"params_hash":"sha256:`) {
+		t.Errorf("approval.request params = %s", p)
+	}
+	if p := string(entries[2].Params); !strings.Contains(p, `"requested_by":"cli:alice"`) || !strings.Contains(p, `"approved_by":"op-sec"`) {
+		t.Errorf("approval.approve params = %s", p)
+	}
+	if p := string(entries[1].Params); !strings.Contains(p, `"kid":"k1"`) || !strings.Contains(p, `"public_key":"sha256:`) ||
 		strings.Contains(p, "BEGIN PUBLIC KEY") {
 		t.Errorf("register params = %s", p)
 	}
-	if p := string(entries[2].Params); !strings.Contains(p, `"revoked":["k1"]`) {
+	if p := string(entries[5].Params); !strings.Contains(p, `"revoked":["k1"]`) {
 		t.Errorf("rotate-key params = %s, want k1 revoked", p)
 	}
 
 	out, err := auditCLI(t, db, "verify")
-	if err != nil || !strings.HasPrefix(out, "4 entries, chain intact, head 4/"+entries[3].Hash) {
+	if err != nil || !strings.HasPrefix(out, "10 entries, chain intact, head 10/"+entries[9].Hash) {
 		t.Fatalf("verify intact: %v\n%s", err, out)
 	}
 	anchorFile := filepath.Join(t.TempDir(), "anchor.json")
-	if out, err := auditCLI(t, db, "anchor", "--out", anchorFile); err != nil || !strings.Contains(out, "anchored head 4/") {
+	if out, err := auditCLI(t, db, "anchor", "--out", anchorFile); err != nil || !strings.Contains(out, "anchored head 10/") {
 		t.Fatalf("anchor: %v\n%s", err, out)
 	}
 	if out, err := auditCLI(t, db, "list", "--limit", "2"); err != nil || strings.Count(out, "\n") != 2 ||
-		!strings.HasPrefix(out, "3 ") || !strings.Contains(out, "client.revoke_key") {
+		!strings.HasPrefix(out, "9 ") || !strings.Contains(out, "client.revoke_key") {
 		t.Fatalf("list --limit 2: %v\n%s", err, out)
 	}
 

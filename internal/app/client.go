@@ -5,27 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"payhub/contracts"
+	"payhub/internal/approvals"
 	"payhub/internal/audit"
 	"payhub/internal/auth"
+	"payhub/internal/clients"
 	"payhub/internal/config"
 	"payhub/internal/hub"
 	"payhub/internal/store"
 )
-
-// idPattern is the syntax of client and store ids: they travel in tokens (iss, store) and
-// into logs, so they hold no spaces, slashes or control characters. Key ids follow the
-// verifier's own rule (auth.ValidKeyID), the same characters.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // revocationDelay is how long a running payhub may still accept a revoked key: the
 // verifier trusts a key read from the registry for auth.DefaultKeyTTL.
@@ -67,34 +61,7 @@ func readPublicKey(file string) ([]byte, string, error) {
 	return pub, alg, nil
 }
 
-func checkKeyID(kid string) error {
-	if !auth.ValidKeyID(kid) {
-		return fmt.Errorf("key id %q: use 1 to 64 of A–Z, a–z, 0–9, '.', '_' and '-' (a token's kid can carry nothing else)", kid)
-	}
-	return nil
-}
-
-func checkID(what, id string) error {
-	if !idPattern.MatchString(id) {
-		return fmt.Errorf("%s %q: use 1 to 64 of A–Z, a–z, 0–9, '.', '_' and '-'", what, id)
-	}
-	return nil
-}
-
-// returnOrigins checks and normalises --return-origin values, dropping repeats.
-func returnOrigins(values []string) ([]string, error) {
-	var out []string
-	for _, v := range values {
-		o, err := hub.ParseReturnOrigin(v)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(out, o) {
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
+func checkID(what, id string) error { return clients.CheckID(what, id) }
 
 // noteLoopbackOrigins tells the operator that loopback origins serve local setups only.
 func noteLoopbackOrigins(w io.Writer, origins []string) {
@@ -105,14 +72,34 @@ func noteLoopbackOrigins(w io.Writer, origins []string) {
 	}
 }
 
+// requestClientChange asks for a client change through two-person approval
+// (docs/security.md §8) as the CLI's actor and says who must approve it: nothing changes
+// until a security admin other than the requester approves it through the operator API.
+func requestClientChange(ctx context.Context, st contracts.Store, out io.Writer, key []byte, actor, action string, params any, reason, summary string) error {
+	svc := approvals.New(approvals.Config{Store: st, AuditKey: key})
+	a, err := svc.Request(ctx, approvals.Requester{ID: cliActor(actor)}, action, params, reason, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "approval %s requested: %s (%s, params %s)\n", a.ID, summary, action, a.ParamsHash)
+	fmt.Fprintf(out, "nothing changes until then; it expires at %s\n", a.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintf(out, "waiting for a security_admin to approve: payhub ops approvals approve %s\n", a.ID)
+	return nil
+}
+
 func clientRegisterCommand() *cobra.Command {
 	var dbURL, clientID, name, kid, pubFile, actor string
 	var stores, origins, cidrs []string
 	cmd := &cobra.Command{
 		Use:   "register",
-		Short: "Register a store client with its stores, one public key (PKIX PEM) and its shop's return origins",
-		Long: `Register a store checkout system. Its public key (Ed25519 or P-256, PKIX PEM) is
-pinned to its algorithm; the client keeps the private key and signs its own tokens.
+		Short: "Ask to register a store client with its stores, one public key (PKIX PEM) and its shop's return origins",
+		Long: `Ask to register a store checkout system. Registering a client is a two-person change
+(docs/security.md §8): this command stores a client.register approval request and prints
+its id; nothing is registered until a security admin other than you approves it
+(payhub ops approvals approve <id>, or POST /v1/ops/approvals/<id>/approve).
+
+Its public key (Ed25519 or P-256, PKIX PEM) is pinned to its algorithm; the client keeps
+the private key and signs its own tokens.
 
 --return-origin (repeatable) names where the return_url of the client's redirect payments
 (LINE Pay online, cards with 3-D Secure) may point: https://host[:port], nothing after it.
@@ -122,60 +109,34 @@ browser anywhere else.
 --allow-cidr (repeatable) limits where the client's requests may come from (IPv4 or IPv6
 networks, e.g. the store's egress 203.0.113.0/24); without one, any source.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkID("client id", clientID); err != nil {
-				return err
-			}
-			if err := checkKeyID(kid); err != nil {
-				return err
-			}
-			for _, s := range stores {
-				if err := checkID("store id", s); err != nil {
-					return err
-				}
-			}
-			normalised, err := returnOrigins(origins)
+			pub, _, err := readPublicKey(pubFile)
 			if err != nil {
 				return err
 			}
-			networks, err := sourceNetworks(cidrs)
-			if err != nil {
-				return err
-			}
-			pub, alg, err := readPublicKey(pubFile)
-			if err != nil {
-				return err
-			}
-			if name == "" {
-				name = clientID
+			r := clients.Registration{ClientID: clientID, Name: name, StoreIDs: stores, KID: kid, PublicKeyPEM: string(pub),
+				ReturnOrigins: origins, AllowCIDRs: cidrs}
+			if _, err := r.Normalise(); err != nil {
+				return plain(err)
 			}
 			key, err := auditKey()
 			if err != nil {
 				return err
 			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
-				now := time.Now().UTC()
-				c := contracts.StoreClient{ID: clientID, Name: name, Stores: stores, CreatedAt: now,
-					ReturnOrigins: normalised, SourceAllowlist: networks,
-					Keys: []contracts.ClientKey{{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}}}
-				err := st.InTx(ctx, func(tx contracts.Tx) error {
-					if err := tx.CreateStoreClient(ctx, c); err != nil {
-						return err
-					}
-					return recordChange(ctx, tx, key, cliActor(actor), "client.register", "client:"+clientID, audit.Change{
-						After: map[string]any{"name": name, "stores": stores, "return_origins": normalised,
-							"source_allowlist": prefixStrings(networks), "key": map[string]any{"kid": kid, "algorithm": alg, "public_key": keyFingerprint(pub)}}})
-				})
-				if err != nil {
-					return fmt.Errorf("register client: %w", err)
+				if _, err := st.GetStoreClient(ctx, clientID); err == nil {
+					return fmt.Errorf("client %s is registered already", clientID)
 				}
 				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "registered client %s (key %s, %s) for stores %v\n", clientID, kid, alg, stores)
-				if len(normalised) > 0 {
-					fmt.Fprintf(out, "return origins: %s\n", strings.Join(normalised, " "))
+				if err := requestClientChange(ctx, st, out, key, actor, approvals.ActionClientRegister, r, "",
+					fmt.Sprintf("register client %s (key %s) for stores %v", clientID, kid, r.StoreIDs)); err != nil {
+					return fmt.Errorf("register client: %w", plain(err))
+				}
+				if len(r.ReturnOrigins) > 0 {
+					fmt.Fprintf(out, "return origins: %s\n", strings.Join(r.ReturnOrigins, " "))
 				} else {
 					fmt.Fprintln(out, "no return origin: the client cannot make redirect payments (payhub client set-return-origins adds some)")
 				}
-				noteLoopbackOrigins(out, normalised)
+				noteLoopbackOrigins(out, r.ReturnOrigins)
 				return nil
 			})
 		},
@@ -196,17 +157,28 @@ networks, e.g. the store's egress 203.0.113.0/24); without one, any source.`,
 	return cmd
 }
 
+// plain is err as the CLI says it: a refusal's detail.
+func plain(err error) error {
+	if e, ok := contracts.AsError(err); ok {
+		return errors.New(e.Detail)
+	}
+	return err
+}
+
 func clientRevokeCommand() *cobra.Command {
-	var dbURL, kid, actor string
+	var dbURL, kid, actor, reason string
 	cmd := &cobra.Command{
 		Use:   "revoke",
-		Short: "Revoke a store client's key: tokens it signs are refused within seconds",
-		Long: fmt.Sprintf(`Revoke a key, e.g. one that leaked. Every payhub process sharing the database refuses
-tokens signed with it within %s (a process trusts a key it read from the registry that
-long), including tokens minted before. The client's other keys keep working; register a
-new one with payhub client rotate-key first if this was its only key.`, revocationDelay),
+		Short: "Ask to revoke a store client's key: once approved, tokens it signs are refused within seconds",
+		Long: fmt.Sprintf(`Ask to revoke a key, e.g. one that leaked. Revoking is a two-person change
+(docs/security.md §8): this command stores a client.revoke approval request and prints its
+id; a security admin other than you approves it (payhub ops approvals approve <id>). From
+then on every payhub process sharing the database refuses tokens signed with the key within
+%s (a process trusts a key it read from the registry that long), including tokens minted
+before. The client's other keys keep working; register a new one with payhub client
+rotate-key first if this was its only key.`, revocationDelay),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkKeyID(kid); err != nil {
+			if err := clients.CheckKeyID(kid); err != nil {
 				return err
 			}
 			key, err := auditKey()
@@ -214,52 +186,50 @@ new one with payhub client rotate-key first if this was its only key.`, revocati
 				return err
 			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
-				now := time.Now().UTC().Truncate(time.Microsecond) // as the database keeps it
-				var k contracts.ClientKey
-				err := st.InTx(ctx, func(tx contracts.Tx) error {
-					var err error
-					if k, err = tx.RevokeClientKey(ctx, kid, now); err != nil || k.RevokedAt == nil || k.RevokedAt.Before(now) {
-						return err // already revoked: nothing changed, nothing to record
-					}
-					return recordChange(ctx, tx, key, cliActor(actor), "client.revoke_key", "client:"+k.ClientID, audit.Change{
-						Before: map[string]any{"kid": kid, "revoked": false},
-						After:  map[string]any{"kid": kid, "revoked": true, "revoked_at": now}})
-				})
-				if errors.Is(err, contracts.ErrNotFound) {
+				k, found, err := findClientKey(ctx, st, kid)
+				if err != nil {
+					return err
+				}
+				if !found {
 					return fmt.Errorf("no key %s is registered", kid)
 				}
-				if err != nil {
-					return fmt.Errorf("revoke key: %w", err)
-				}
 				out := cmd.OutOrStdout()
-				if k.RevokedAt != nil && k.RevokedAt.Before(now) {
+				if k.RevokedAt != nil {
 					fmt.Fprintf(out, "key %s of client %s was already revoked at %s\n", kid, k.ClientID, k.RevokedAt.Format(time.RFC3339))
 					return nil
 				}
-				fmt.Fprintf(out, "revoked key %s of client %s at %s; running payhub processes refuse its tokens within %s\n",
-					kid, k.ClientID, now.Format(time.RFC3339), revocationDelay)
-				if c, err := st.GetStoreClient(ctx, k.ClientID); err == nil && activeKeys(c) == 0 {
-					fmt.Fprintf(out, "client %s has no key left: it cannot authenticate until payhub client rotate-key registers one\n", k.ClientID)
+				r := clients.Revocation{ClientID: k.ClientID, KIDs: []string{kid}, Reason: reason}
+				if err := requestClientChange(ctx, st, out, key, actor, approvals.ActionClientRevoke, r, reason,
+					fmt.Sprintf("revoke key %s of client %s", kid, k.ClientID)); err != nil {
+					return fmt.Errorf("revoke key: %w", plain(err))
 				}
+				fmt.Fprintf(out, "once approved, running payhub processes refuse its tokens within %s\n", revocationDelay)
 				return nil
 			})
 		},
 	}
 	dbFlag(cmd, &dbURL)
 	cmd.Flags().StringVar(&kid, "kid", "", "key id to revoke")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the approver and the audit log")
 	actorFlag(cmd, &actor)
 	_ = cmd.MarkFlagRequired("kid")
 	return cmd
 }
 
-func activeKeys(c contracts.StoreClient) int {
-	n := 0
-	for _, k := range c.Keys {
-		if k.RevokedAt == nil {
-			n++
+// findClientKey finds the key kid among every client's keys, revoked ones included.
+func findClientKey(ctx context.Context, st contracts.Store, kid string) (contracts.ClientKey, bool, error) {
+	list, err := st.ListStoreClients(ctx)
+	if err != nil {
+		return contracts.ClientKey{}, false, err
+	}
+	for _, c := range list {
+		for _, k := range c.Keys {
+			if k.KID == kid {
+				return k, true, nil
+			}
 		}
 	}
-	return n
+	return contracts.ClientKey{}, false, nil
 }
 
 func clientRotateKeyCommand() *cobra.Command {
@@ -267,20 +237,17 @@ func clientRotateKeyCommand() *cobra.Command {
 	var revokeOld bool
 	cmd := &cobra.Command{
 		Use:   "rotate-key",
-		Short: "Register a new key for a store client (and, with --revoke-old, revoke its other keys)",
-		Long: fmt.Sprintf(`Register another public key (PKIX PEM, Ed25519 or P-256) for an existing client. Its
-other keys stay valid, so the client can switch to the new one without a gap (tokens live
-at most 5 minutes); revoke the old one afterwards with payhub client revoke. With
---revoke-old, for a key that leaked, the client's other keys are revoked at once: running
-payhub processes refuse them within %s.`, revocationDelay),
+		Short: "Ask to register a new key for a store client (and, with --revoke-old, revoke its other keys)",
+		Long: fmt.Sprintf(`Ask to register another public key (PKIX PEM, Ed25519 or P-256) for an existing client.
+A key change is a two-person change (docs/security.md §8): this command stores a
+client.rotate_key approval request and prints its id; a security admin other than you
+approves it (payhub ops approvals approve <id>). Once it runs, the client's other keys stay
+valid, so the client can switch to the new one without a gap (tokens live at most 5
+minutes); revoke the old one afterwards with payhub client revoke. With --revoke-old, for a
+key that leaked, the client's other keys active now are revoked with it: running payhub
+processes refuse them within %s.`, revocationDelay),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkID("client id", clientID); err != nil {
-				return err
-			}
-			if err := checkKeyID(kid); err != nil {
-				return err
-			}
-			pub, alg, err := readPublicKey(pubFile)
+			pub, _, err := readPublicKey(pubFile)
 			if err != nil {
 				return err
 			}
@@ -289,49 +256,39 @@ payhub processes refuse them within %s.`, revocationDelay),
 				return err
 			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
-				now := time.Now().UTC()
-				// The keys --revoke-old revokes: the client's active keys as the change begins.
-				var old []string
-				if c, err := st.GetStoreClient(ctx, clientID); err == nil && revokeOld {
-					for _, k := range c.Keys {
-						if k.RevokedAt == nil && k.KID != kid {
-							old = append(old, k.KID)
-						}
-					}
-				}
-				err := st.InTx(ctx, func(tx contracts.Tx) error {
-					if err := tx.AddClientKey(ctx, contracts.ClientKey{KID: kid, ClientID: clientID, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}); err != nil {
-						return err
-					}
-					for _, o := range old {
-						if _, err := tx.RevokeClientKey(ctx, o, now); err != nil {
-							return fmt.Errorf("revoke key %s: %w", o, err)
-						}
-					}
-					return recordChange(ctx, tx, key, cliActor(actor), "client.rotate_key", "client:"+clientID, audit.Change{
-						After: map[string]any{"key": map[string]any{"kid": kid, "algorithm": alg, "public_key": keyFingerprint(pub)},
-							"revoked": old}})
-				})
-				switch {
-				case errors.Is(err, contracts.ErrConflict):
-					return fmt.Errorf("key id %s is taken", kid)
-				case errors.Is(err, contracts.ErrNotFound):
-					return fmt.Errorf("no client %s is registered", clientID)
-				case err != nil:
-					return fmt.Errorf("add key: %w", err)
-				}
-				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "added key %s (%s) to client %s\n", kid, alg, clientID)
 				c, err := st.GetStoreClient(ctx, clientID)
+				if errors.Is(err, contracts.ErrNotFound) {
+					return fmt.Errorf("no client %s is registered", clientID)
+				}
 				if err != nil {
 					return err
 				}
-				for _, o := range old {
-					fmt.Fprintf(out, "revoked key %s; running payhub processes refuse its tokens within %s\n", o, revocationDelay)
+				// The keys --revoke-old revokes: the client's active keys as it is asked for.
+				k := clients.KeyRotation{ClientID: clientID, KID: kid, PublicKeyPEM: string(pub)}
+				for _, o := range c.Keys {
+					if revokeOld && o.RevokedAt == nil && o.KID != kid {
+						k.RevokeKIDs = append(k.RevokeKIDs, o.KID)
+					}
 				}
-				for _, k := range c.Keys {
-					if k.KID != kid && k.RevokedAt == nil {
-						fmt.Fprintf(out, "key %s stays valid: once the client signs with %s, run payhub client revoke --kid %s\n", k.KID, kid, k.KID)
+				if _, err := k.Normalise(); err != nil {
+					return plain(err)
+				}
+				if _, found, err := findClientKey(ctx, st, kid); err != nil {
+					return err
+				} else if found {
+					return fmt.Errorf("key id %s is taken", kid)
+				}
+				out := cmd.OutOrStdout()
+				if err := requestClientChange(ctx, st, out, key, actor, approvals.ActionClientRotateKey, k, "",
+					fmt.Sprintf("add key %s to client %s", kid, clientID)); err != nil {
+					return fmt.Errorf("add key: %w", plain(err))
+				}
+				for _, o := range k.RevokeKIDs {
+					fmt.Fprintf(out, "with it, key %s is revoked; running payhub processes refuse its tokens within %s\n", o, revocationDelay)
+				}
+				for _, o := range c.Keys {
+					if !revokeOld && o.KID != kid && o.RevokedAt == nil {
+						fmt.Fprintf(out, "key %s stays valid: once the client signs with %s, run payhub client revoke --kid %s\n", o.KID, kid, o.KID)
 					}
 				}
 				return nil
@@ -343,7 +300,7 @@ payhub processes refuse them within %s.`, revocationDelay),
 	f.StringVar(&clientID, "client", "", "client id")
 	f.StringVar(&kid, "kid", "", "the new key's id: 1–64 of A–Z a–z 0–9 . _ -")
 	f.StringVar(&pubFile, "public-key", "", "the new public key file (PKIX PEM)")
-	f.BoolVar(&revokeOld, "revoke-old", false, "revoke the client's other keys at once (a leaked key)")
+	f.BoolVar(&revokeOld, "revoke-old", false, "revoke the client's other keys with it (a leaked key)")
 	actorFlag(cmd, &actor)
 	for _, req := range []string{"client", "kid", "public-key"} {
 		_ = cmd.MarkFlagRequired(req)
@@ -403,7 +360,7 @@ once; payments already created keep their return_url.`,
 			if err := checkID("client id", clientID); err != nil {
 				return err
 			}
-			normalised, err := returnOrigins(origins)
+			normalised, err := clients.ReturnOrigins(origins)
 			if err != nil {
 				return err
 			}
@@ -441,72 +398,41 @@ once; payments already created keep their return_url.`,
 	return cmd
 }
 
-// sourceNetworks reads --allow-cidr values: networks (masked) or single addresses
-// (docs/security.md §6).
-func sourceNetworks(values []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, v := range values {
-		v = strings.TrimSpace(v)
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			a, aerr := netip.ParseAddr(v)
-			if aerr != nil || a.Zone() != "" {
-				return nil, fmt.Errorf("--allow-cidr %q is neither a network (203.0.113.0/24, 2001:db8::/32) nor an address", v)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p = p.Masked(); !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// prefixStrings is networks as text, for the audit log and the output.
-func prefixStrings(networks []netip.Prefix) []string {
-	out := make([]string, len(networks))
-	for i, p := range networks {
-		out[i] = p.String()
-	}
-	return out
-}
-
 func clientSetAllowlistCommand() *cobra.Command {
 	var dbURL, clientID, actor string
 	var cidrs []string
 	cmd := &cobra.Command{
 		Use:   "set-allowlist",
-		Short: "Replace the networks a store client's requests may come from",
-		Long: `Replace a client's source allowlist (repeatable --allow-cidr; none: any source). A request
-from elsewhere is refused with 403 ip_not_allowed by every payhub process within seconds
-(docs/security.md §6). The change is audited.`,
+		Short: "Ask to replace the networks a store client's requests may come from",
+		Long: `Ask to replace a client's source allowlist (repeatable --allow-cidr; none: any source).
+Changing it is a two-person change (docs/security.md §8): this command stores a
+client.set_allowlist approval request and prints its id; a security admin other than you
+approves it (payhub ops approvals approve <id>). From then on a request from elsewhere is
+refused with 403 ip_not_allowed by every payhub process within seconds (docs/security.md
+§6). The change is audited.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkID("client id", clientID); err != nil {
-				return err
-			}
-			networks, err := sourceNetworks(cidrs)
+			l := clients.Allowlist{ClientID: clientID, AllowCIDRs: cidrs}
+			networks, err := l.Normalise()
 			if err != nil {
-				return err
+				return plain(err)
 			}
 			key, err := auditKey()
 			if err != nil {
 				return err
 			}
 			return withClientStore(dbURL, func(ctx context.Context, st contracts.Store) error {
-				var before []netip.Prefix
-				if c, err := st.GetStoreClient(ctx, clientID); err == nil {
-					before = c.SourceAllowlist
+				if _, err := st.GetStoreClient(ctx, clientID); errors.Is(err, contracts.ErrNotFound) {
+					return fmt.Errorf("no client %s is registered", clientID)
+				} else if err != nil {
+					return err
 				}
-				err := replaceClientList(ctx, st, key, actor, clientID, "source_allowlist", prefixStrings(before), prefixStrings(networks),
-					func(tx contracts.Tx) error { return tx.SetClientSourceAllowlist(ctx, clientID, networks) })
-				if err != nil {
-					return fmt.Errorf("set source allowlist: %w", err)
-				}
+				summary := fmt.Sprintf("client %s may call only from: %s", clientID, strings.Join(clients.PrefixStrings(networks), " "))
 				if len(networks) == 0 {
-					fmt.Fprintf(cmd.OutOrStdout(), "client %s may call from any source\n", clientID)
-					return nil
+					summary = fmt.Sprintf("client %s may call from any source", clientID)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "client %s may call only from: %s\n", clientID, strings.Join(prefixStrings(networks), " "))
+				if err := requestClientChange(ctx, st, cmd.OutOrStdout(), key, actor, approvals.ActionClientSetAllowlist, l, "", summary); err != nil {
+					return fmt.Errorf("set source allowlist: %w", plain(err))
+				}
 				return nil
 			})
 		},

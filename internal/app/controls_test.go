@@ -1,30 +1,27 @@
 package app
 
 import (
-	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"payhub/contracts"
+	"payhub/internal/auth"
+	"payhub/internal/hub"
+	"payhub/internal/ids"
+	"payhub/internal/operators"
+	"payhub/internal/secrets"
 	"payhub/internal/store/storetest"
 	linepaysim "payhub/mocks/linepay"
 )
-
-// runOps runs `payhub ops …` in this process and returns its output.
-func runOps(t *testing.T, dbURL string, args ...string) string {
-	t.Helper()
-	cmd := OpsCommand()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(append(args, "--db", dbURL))
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("payhub ops %v: %v\n%s", args, err, out.String())
-	}
-	return out.String()
-}
 
 // envValue is the value of name in env.
 func envValue(env []string, name string) string {
@@ -38,18 +35,35 @@ func envValue(env []string, name string) string {
 
 // TestKillSwitchReachesEveryServeWithinASecond: two `payhub serve` processes on one
 // PostgreSQL; both start although LINE Pay is configured and switched off. A switch set by
-// `payhub ops switch set` (the CLI, in this process) is enforced by the second process
-// within 1 s: its next PayPay payment answers 503 operation_disabled with the public
-// reason. The measured delay is logged (README, "Kill switches").
+// `payhub ops switch set` (the CLI, in this process) through the operator API of the first
+// process is enforced by the second within 1 s: its next PayPay payment answers 503
+// operation_disabled with the public reason. The measured delay is logged (README, "Kill
+// switches").
 func TestKillSwitchReachesEveryServeWithinASecond(t *testing.T) {
+	clearOpsEnv(t)
 	dbURL := storetest.PostgresSchemaURL(t)
 	e := newProcessEnv(t, dbURL, linepaysim.Config{})
 	e.registerTill()
-	t.Setenv("PAYHUB_AUDIT_KEY", envValue(e.env, "PAYHUB_AUDIT_KEY"))
-	runOps(t, e.dbURL, "switch", "set", "--partner", "linepay", "--reason", "LINE Pay is paused.", "--actor", "test")
+	keyPath, key, _ := operatorKeyFile(t, "op-alice", auth.RoleViewer, auth.RoleOperator)
+	pub, _ := auth.MarshalPublicKeyPEM(key.Public())
+	opKeys, _ := json.Marshal([]auth.OperatorKey{{Operator: "op-alice", KeyID: "op-alice", PublicKeyPEM: string(pub),
+		Roles: []string{auth.RoleViewer, auth.RoleOperator}}})
+	e.env = append(e.env, "PAYHUB_OPERATOR_KEYS="+string(opKeys))
+	secret := enrolInProcessEnv(t, e, "op-alice")
 
-	first := e.startServe("serve-1", e.dbURL)
-	second := e.startServe("serve-2", e.dbURL)
+	// LINE Pay is off before any serve starts (written to the database directly: the API
+	// is not up yet).
+	auditKey, _ := base64.StdEncoding.DecodeString(envValue(e.env, "PAYHUB_AUDIT_KEY"))
+	st := openStore(t, e.dbURL)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := hub.SetKillSwitch(context.Background(), st, auditKey, "", contracts.KillSwitch{ID: ids.New(contracts.SystemClock{}).New(contracts.PrefixKillSwitch),
+		Scope: contracts.ControlScope{Partner: "linepay"}, PublicReason: "LINE Pay is paused.", SetBy: "test", SetAt: now}); err != nil {
+		t.Fatal(err)
+	}
+
+	// No default limits: the propagation loop below pays every 5 ms from one till.
+	first := e.startServe("serve-1", e.dbURL, "--no-default-limits")
+	second := e.startServe("serve-2", e.dbURL, "--no-default-limits")
 	for _, p := range []*serveProcess{first, second} {
 		waitFor(t, 30*time.Second, "serve ready with a partner switched off", func() bool { return p.status("/readyz") == http.StatusOK })
 	}
@@ -74,7 +88,16 @@ func TestKillSwitchReachesEveryServeWithinASecond(t *testing.T) {
 		t.Fatalf("LINE Pay while switched off: %d %v %v", status, body, err)
 	}
 
-	runOps(t, e.dbURL, "switch", "set", "--partner", "paypay", "--operation", "pay", "--reason", "PayPay payments are paused.", "--actor", "test")
+	ops := []string{"--url", first.url, "--key", keyPath, "--operator", "op-alice", "--role", "viewer", "--role", "operator"}
+	if list := mustOps(t, append(ops, "switch", "list")...); !strings.Contains(list, "partner=linepay") {
+		t.Fatalf("switch list:\n%s", list)
+	}
+	code, err := totp.GenerateCodeCustom(secret, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOps(t, append(ops, "step-up", "--code", code)...)
+	mustOps(t, append(ops, "switch", "set", "--partner", "paypay", "--operation", "pay", "--reason", "PayPay payments are paused.")...)
 	set := time.Now()
 	var took time.Duration
 	for {
@@ -94,7 +117,7 @@ func TestKillSwitchReachesEveryServeWithinASecond(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Logf("kill switch set by the CLI enforced by the second serve process after %s", took.Round(time.Millisecond))
+	t.Logf("kill switch set through the first serve's operator API (payhub ops) enforced by the second serve process after %s", took.Round(time.Millisecond))
 	if took > time.Second {
 		t.Fatalf("enforced after %s; want within 1 s", took)
 	}
@@ -103,40 +126,32 @@ func TestKillSwitchReachesEveryServeWithinASecond(t *testing.T) {
 		status, _ := pay(first)
 		return status == http.StatusServiceUnavailable
 	})
-	if out := runOps(t, e.dbURL, "switch", "list"); !strings.Contains(out, "partner=paypay operation=pay") || !strings.Contains(out, "cli:test") {
+	if out := mustOps(t, append(ops, "switch", "list")...); !strings.Contains(out, "partner=paypay operation=pay") || !strings.Contains(out, "op-alice") {
 		t.Fatalf("switch list:\n%s", out)
 	}
 }
 
-// TestOpsSwitchCLI: set, list and lift through the CLI on SQLite; each change is an audit
-// entry; lifting twice is refused.
-func TestOpsSwitchCLI(t *testing.T) {
-	dbURL := "sqlite:" + t.TempDir() + "/payhub.db"
-	t.Setenv("PAYHUB_AUDIT_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
-	out := runOps(t, dbURL, "switch", "set", "--method", "card", "--operation", "refund", "--reason", "Card refunds are paused.",
-		"--note", "INC-1", "--expires", "2h", "--actor", "alice")
-	id := strings.Fields(strings.TrimPrefix(out, "set "))[0]
-	id = strings.TrimSuffix(id, ":")
-	if list := runOps(t, dbURL, "switch", "list"); !strings.Contains(list, id) || !strings.Contains(list, "method=card operation=refund") || !strings.Contains(list, "cli:alice") {
-		t.Fatalf("list:\n%s", list)
+// enrolInProcessEnv enrols operator for step-up in e's database under the key ring its
+// serve processes run with, and returns the TOTP secret.
+func enrolInProcessEnv(t *testing.T, e *processEnv, operator string) string {
+	t.Helper()
+	ring, err := base64.StdEncoding.DecodeString(envValue(e.env, "PAYHUB_SECRET_KEYS"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	runOps(t, dbURL, "switch", "lift", id, "--reason", "incident over", "--actor", "bob")
-	if list := runOps(t, dbURL, "switch", "list"); !strings.Contains(list, "no kill switches") {
-		t.Fatalf("list after lift:\n%s", list)
+	box, err := secrets.NewRing(ring)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if list := runOps(t, dbURL, "switch", "list", "--all"); !strings.Contains(list, "lifted") || !strings.Contains(list, "cli:bob") {
-		t.Fatalf("list --all:\n%s", list)
+	st := openStore(t, e.dbURL)
+	var secret string
+	err = st.InTx(context.Background(), func(tx contracts.Tx) error {
+		en, err := operators.Enroll(context.Background(), tx, box, operator, "cli:test", time.Now().UTC())
+		secret = en.Secret
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmd := OpsCommand()
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	cmd.SetArgs([]string{"switch", "lift", id, "--reason", "again", "--db", dbURL})
-	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "lifted before") {
-		t.Fatalf("lift twice: %v", err)
-	}
-	st := openStore(t, dbURL)
-	entries, err := st.ListAuditEntries(t.Context(), 0, 0)
-	if err != nil || len(entries) != 2 || entries[0].Action != "switch.set" || entries[1].Action != "switch.lift" || entries[1].Actor != "cli:bob" {
-		t.Fatalf("audit entries: %+v %v", entries, err)
-	}
+	return secret
 }

@@ -49,7 +49,13 @@ func DemoCommand(logOut io.Writer) *cobra.Command {
 		Short: "Run payhub with embedded SQLite and all partner simulators in one process",
 		Long: `Run everything in one process: the PayPay and LINE Pay simulators, payhub on SQLite in the data
 directory, and a demo store client whose private key is written as PKCS#8 PEM to
-<data-dir>/demo-store.pem. Prints the ids and a ready curl that makes a payment.`,
+<data-dir>/demo-store.pem. Prints the ids and a ready curl that makes a payment.
+
+Two operators, alice and bob (roles viewer, operator and security_admin), can use the operator API
+(payhub ops --demo-dir <data-dir> --as alice …): their keys are operator-alice.pem and
+operator-bob.pem in the data directory and — demo only — so are their TOTP secrets,
+operator-alice.totp and operator-bob.totp, so that step-up needs no phone. A restart with
+the same data directory reuses the keys and enrolments.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := NewLogger(logOut)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -109,13 +115,19 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				return err
 			}
 			// The audit key stays in the data dir, out of the database (docs/security.md §9).
-			if _, err := loadOrCreateSecretKey(filepath.Join(dataDir, demoAuditKeyFile)); err != nil {
+			auditKey, err := loadOrCreateSecretKey(filepath.Join(dataDir, demoAuditKeyFile))
+			if err != nil {
+				return err
+			}
+			operatorKeys, operatorFiles, err := loadDemoOperatorKeys(dataDir)
+			if err != nil {
 				return err
 			}
 			a, err := Build(ctx, Config{
 				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(), KeyTTL: auth.DefaultKeyTTL,
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
-				BarcodeRules: rules, WebhookLoopback: true, Webhooks: webhookPolicy,
+				BarcodeRules: rules, WebhookLoopback: true, Webhooks: webhookPolicy, OperatorKeys: operatorKeys,
+				AuditKey: auditKey, DefaultLimits: true,
 				Callbacks: hub.CallbackConfig{Allow: map[contracts.Method][]netip.Prefix{contracts.MethodPayPay: config.LoopbackOnly}},
 				PayPay: paypayadapter.Config{BaseURL: "http://" + simLn.Addr().String(), APIKey: creds.APIKey,
 					APISecret: creds.APISecret, MerchantID: creds.MerchantID},
@@ -133,6 +145,13 @@ directory, and a demo store client whose private key is written as PKCS#8 PEM to
 				return err
 			}
 			if err := ensureDemoClient(ctx, a.Store, dataDir); err != nil {
+				return err
+			}
+			box, err := secrets.NewRing(secretKey)
+			if err != nil {
+				return err
+			}
+			if err := ensureDemoOperators(ctx, a.Store, box, auditKey, dataDir, "http://"+ln.Addr().String(), operatorFiles); err != nil {
 				return err
 			}
 			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), gmoLn.Addr().String(),
@@ -251,6 +270,15 @@ curl -sS -X POST http://%[1]s/v1/nanaco/balance \
   -H "Authorization: Bearer $(go run ./cmd/payhub token --demo-dir %[7]s)" \
   -H "Content-Type: application/json" \
   -d '{"presented_card":{"number":"7000000000000001"},"terminal_id":"till-01"}'
+
+Operators alice and bob (roles viewer, operator, security_admin; keys and — demo only — TOTP
+secrets in %[7]s) run the incident commands against this demo:
+
+go run ./cmd/payhub ops --demo-dir %[7]s --as alice step-up
+go run ./cmd/payhub ops --demo-dir %[7]s --as alice switch set --method card --operation refund --reason "Card refunds are paused."
+go run ./cmd/payhub ops --demo-dir %[7]s --as alice switch list
+
+and an operator token for curl: go run ./cmd/payhub token --demo-dir %[7]s --operator alice
 
 Stop with Ctrl-C.
 `, addr, simAddr, demoClientID, demoKeyID, demoStoreID, filepath.Join(dataDir, demoKeyFile), dataDir, linepaySimAddr, gmopgSimAddr, nanacoSimAddr)

@@ -42,7 +42,12 @@ A new 20-byte secret (TOTP: SHA-1, 6 digits, 30 s) is generated, sealed under
 PAYHUB_SECRET_KEYS (the ring serve runs with) and stored; the otpauth:// URL and the secret
 are printed once, for the operator's authenticator app, and never again. The enrolment is
 recorded in the audit log (PAYHUB_AUDIT_KEY) in the same transaction, without the secret.
-An operator enrolled before keeps their secret unless --replace is given.`,
+An operator enrolled before keeps their secret unless --replace is given.
+
+This command is the bootstrap of the two-person rule (docs/security.md §8): it works only
+while fewer than two operators are enrolled. From then on an enrolment is an approval
+request (POST /v1/ops/operators/{id}/enroll, approved by a second security admin), and the
+enrolled operator fetches their otpauth URL once (GET /v1/ops/operators/me/enrollment).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkID("operator", operator); err != nil {
 				return err
@@ -59,6 +64,11 @@ An operator enrolled before keeps their secret unless --replace is given.`,
 				by := cliActor(actor)
 				var en operators.Enrolment
 				err := st.InTx(ctx, func(tx contracts.Tx) error {
+					if n, err := tx.CountEnrolledOperators(ctx); err != nil {
+						return err
+					} else if n >= bootstrapOperators {
+						return errBootstrapOver
+					}
 					_, err := tx.GetOperatorTOTPForUpdate(ctx, operator)
 					switch {
 					case err == nil && !replace:
@@ -93,6 +103,13 @@ An operator enrolled before keeps their secret unless --replace is given.`,
 	_ = cmd.MarkFlagRequired("operator")
 	return cmd
 }
+
+// bootstrapOperators is how many operators `payhub ops operator enroll` may enrol: after
+// them, the two-person rule needs no command-line way around it.
+const bootstrapOperators = 2
+
+// errBootstrapOver refuses a command-line enrolment once two operators are enrolled.
+var errBootstrapOver = fmt.Errorf("%d operators are enrolled already: enrolments now need two-person approval — a security admin asks with POST /v1/ops/operators/{id}/enroll, another approves it, and the operator fetches their otpauth URL once from GET /v1/ops/operators/me/enrollment", bootstrapOperators)
 
 func opsOperatorUnlockCommand() *cobra.Command {
 	var dbURL, operator, actor string

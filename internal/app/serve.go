@@ -8,16 +8,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	gmopgadapter "payhub/adapters/gmopg"
 	linepayadapter "payhub/adapters/linepay"
 	nanacoadapter "payhub/adapters/nanaco"
 	paypayadapter "payhub/adapters/paypay"
+	"payhub/internal/approvals"
 	"payhub/internal/auth"
 	"payhub/internal/config"
 	"payhub/internal/httpapi"
@@ -34,7 +37,11 @@ const defaultMetricsAddr = "127.0.0.1:7109"
 func ServeCommand(logOut io.Writer) *cobra.Command {
 	var addr, dbURL, metricsAddr string
 	var poll, drain, deliverEvery time.Duration
-	var webhookLoopback bool
+	var approvalTTL time.Duration
+	var trustedProxies []string
+	var clientRate float64
+	var clientBurst int
+	var webhookLoopback, noDefaultLimits bool
 	resolver := hub.DefaultResolverConfig
 	var resolveEvery, partnerTimeout, linepayLateWindow, instanceLease time.Duration
 	cmd := &cobra.Command{
@@ -84,7 +91,8 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				// notifications unsignable after a restart.
 				return errors.New("serve needs PAYHUB_SECRET_KEYS (or PAYHUB_SECRET_KEY): base64 of 32 bytes, e.g. openssl rand -base64 32; it seals webhook secrets and partner credentials at rest")
 			}
-			if auditKey, err := config.AuditKey(); err != nil {
+			auditKey, err := config.AuditKey()
+			if err != nil {
 				return err
 			} else if auditKey == nil {
 				return errors.New("serve needs PAYHUB_AUDIT_KEY: base64 of 32 bytes, e.g. openssl rand -base64 32; it keys the audit log's hash chain (docs/security.md §9) and must not be kept in the database")
@@ -118,7 +126,13 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 			cfg := Config{DatabaseURL: config.DatabaseURL(dbURL), PayPay: paypay, LinePay: linepay, Nanaco: nanaco, Card: cards, SecretKeys: secretKeys, PublicURL: publicURL, KeyTTL: auth.DefaultKeyTTL, Logger: log, PollInterval: poll,
 				BarcodeRules: rules, Resolver: resolver, ResolveInterval: resolveEvery, OperatorKeys: operators,
 				WebhookLoopback: webhookLoopback, Webhooks: webhookPolicy, DeliverInterval: deliverEvery, Callbacks: callbacks,
-				Instance: hub.InstanceConfig{Lease: instanceLease}}
+				Instance: hub.InstanceConfig{Lease: instanceLease}, AuditKey: auditKey, DefaultLimits: !noDefaultLimits,
+				ApprovalTTL: approvalTTL}
+			network, err := networkPolicy(trustedProxies, clientRate, clientBurst)
+			if err != nil {
+				return err
+			}
+			cfg.Network = network
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -140,12 +154,17 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 	cmd.Flags().DurationVar(&deliverEvery, "deliver-interval", time.Second, "how often idle deliverers look for due store notifications")
 	cmd.Flags().DurationVar(&poll, "poll-interval", 3*time.Second, "how often payments waiting for the customer are refreshed from the partner")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
+	cmd.Flags().StringSliceVar(&trustedProxies, "trusted-proxy", nil, "a load balancer's address or network whose X-Forwarded-For is believed (repeatable; default none: the TCP peer is the source, docs/security.md §6)")
+	cmd.Flags().Float64Var(&clientRate, "client-rate", float64(httpapi.DefaultNetworkPolicy.ClientRate), "requests a second each store client may make (token bucket; negative: no limit)")
+	cmd.Flags().IntVar(&clientBurst, "client-burst", httpapi.DefaultNetworkPolicy.ClientBurst, "the client rate's bucket depth")
+	cmd.Flags().DurationVar(&approvalTTL, "approval-ttl", approvals.DefaultTTL, "how long a two-person approval request may be approved before it expires (docs/security.md §8)")
 	cmd.Flags().DurationVar(&resolveEvery, "resolve-interval", 2*time.Second, "how often the resolver looks at open outcomes")
 	// Resolver and partner timing: production keeps the defaults; the crash harness
 	// shortens them so a run settles in minutes.
 	cmd.Flags().DurationVar(&resolver.StuckAfter, "resolver-stuck-after", resolver.StuckAfter, "a payment processing this long is taken over by the resolver")
 	cmd.Flags().DurationVar(&resolver.ReadTimeout, "resolver-read-timeout", resolver.ReadTimeout, "after this long, a partner's \"not found\" is decisive (seen twice)")
 	cmd.Flags().DurationVar(&resolver.FenceAfter, "resolver-fence-after", resolver.FenceAfter, "an outcome still open this long is reversed at the partner")
+	cmd.Flags().BoolVar(&noDefaultLimits, "no-default-limits", false, "do not add the default velocity and amount limits to a database that never had them (README, Limits); load tests use it")
 	cmd.Flags().DurationVar(&resolver.Budget, "resolver-budget", resolver.Budget, "an outcome still open this long goes to an operator")
 	cmd.Flags().DurationVar(&resolver.FirstBackoff, "resolver-first-backoff", resolver.FirstBackoff, "first wait between resolver passes over one object")
 	cmd.Flags().DurationVar(&resolver.MaxBackoff, "resolver-max-backoff", resolver.MaxBackoff, "longest wait between resolver passes over one object")
@@ -251,4 +270,25 @@ func ServeUntilDone(ctx context.Context, ln net.Listener, h http.Handler, drain 
 		return err
 	}
 	return nil
+}
+
+// networkPolicy is serve's network policy for store clients from its flags: the trusted
+// proxies (addresses or networks) and the per-client rate.
+func networkPolicy(proxies []string, clientRate float64, clientBurst int) (httpapi.NetworkPolicy, error) {
+	p := httpapi.NetworkPolicy{ClientRate: rate.Limit(clientRate), ClientBurst: clientBurst}
+	if clientRate == 0 || clientBurst <= 0 {
+		return p, errors.New("--client-rate must not be 0 (negative turns the limit off) and --client-burst must be positive")
+	}
+	for _, v := range proxies {
+		prefix, err := netip.ParsePrefix(v)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return p, fmt.Errorf("--trusted-proxy %q is neither an address nor a network", v)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		p.TrustedProxies = append(p.TrustedProxies, prefix.Masked())
+	}
+	return p, nil
 }

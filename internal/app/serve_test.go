@@ -76,3 +76,29 @@ func TestServeDrainsInFlightRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestServeNetworkPolicyFlags: trusted proxies are addresses or networks, masked; a bad one
+// and a zero rate are refused.
+func TestServeNetworkPolicyFlags(t *testing.T) {
+	p, err := networkPolicy([]string{"10.0.0.7", "192.168.1.9/24", "2001:db8::1/48"}, 20, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.7/32", "192.168.1.0/24", "2001:db8::/48"}
+	if len(p.TrustedProxies) != 3 || p.ClientRate != 20 || p.ClientBurst != 40 {
+		t.Fatalf("%+v", p)
+	}
+	for i, w := range want {
+		if p.TrustedProxies[i].String() != w {
+			t.Fatalf("proxy %d: %s, want %s", i, p.TrustedProxies[i], w)
+		}
+	}
+	for _, bad := range [][]string{{"lb.example"}, {"10.0.0.300"}} {
+		if _, err := networkPolicy(bad, 20, 40); err == nil {
+			t.Fatalf("%v accepted", bad)
+		}
+	}
+	if _, err := networkPolicy(nil, 0, 40); err == nil {
+		t.Fatal("a zero client rate accepted")
+	}
+}

@@ -411,7 +411,7 @@ func (r *benchRig) start(ctx context.Context) error {
 	}
 	r.keys = &oneTimeKeys{url: r.linepayURL + "/_sim/oneTimeKeys", ch: make(chan oneTimeKey, 50000)}
 	kind := dbKind(r.dbURL)
-	serveArgs := []string{"serve", "--addr", addrs[2], "--db", r.dbURL, "--drain-timeout", "2s", "--metrics-addr", ""}
+	serveArgs := []string{"serve", "--addr", addrs[2], "--db", r.dbURL, "--no-default-limits", "--drain-timeout", "2s", "--metrics-addr", ""}
 	ptArgs := []string{"passthrough", "--addr", addrs[3]}
 	if r.cfg.ProfileDir != "" {
 		prefix := filepath.Join(r.cfg.ProfileDir, kind)

@@ -455,7 +455,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 		return err
 	}
 	h.serve = &childProcess{name: "serve", logPath: filepath.Join(h.dir, "serve.log"), bin: h.bins.payhub, env: env,
-		args: append([]string{"serve", "--addr", apiAddr, "--db", h.dbURL}, crashServeFlags...)}
+		args: append([]string{"serve", "--addr", apiAddr, "--db", h.dbURL, "--no-default-limits"}, crashServeFlags...)}
 	return h.startServe(ctx)
 }
 

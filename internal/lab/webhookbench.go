@@ -279,7 +279,7 @@ func startBenchServes(ctx context.Context, cfg webhookBenchConfig, dir string) (
 			return procs, err
 		}
 		p := &childProcess{name: fmt.Sprintf("serve-%d", i+1), logPath: filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)), bin: bins.payhub, env: env,
-			args: []string{"serve", "--addr", addr, "--db", cfg.DB, "--webhook-allow-loopback", "--deliver-interval", cfg.DeliverInterval.String(), "--metrics-addr", ""}}
+			args: []string{"serve", "--addr", addr, "--db", cfg.DB, "--no-default-limits", "--webhook-allow-loopback", "--deliver-interval", cfg.DeliverInterval.String(), "--metrics-addr", ""}}
 		if err := p.start(); err != nil {
 			return procs, err
 		}
