@@ -282,8 +282,10 @@ func TestOpsClientRevokeAgainstTheDemo(t *testing.T) {
 	}
 }
 
-// Enrolment through the API: alice asks for bob's (new) enrolment, bob approves it (a
-// different security admin than the requester) and fetches his otpauth URL, once.
+// Enrolment through the API: alice asks for a new enrolment of bob; neither bob (it is his
+// credential) nor alice (she asked) may approve it, so it stays pending and there is nothing
+// for bob to fetch — with two operators, a new TOTP secret for one of them needs a third
+// security admin (the fetch-once path is tested through the router in internal/httpapi).
 func TestOpsEnrollAgainstTheDemo(t *testing.T) {
 	clearOpsEnv(t)
 	dir := t.TempDir()
@@ -294,14 +296,17 @@ func TestOpsEnrollAgainstTheDemo(t *testing.T) {
 		t.Fatal("enroll printed no approval request")
 	}
 	mustOps(t, as(dir, "bob", "step-up")...)
-	if out := mustOps(t, as(dir, "bob", "approvals", "approve", m[1])...); !strings.Contains(out, "operator.enroll executed by bob") {
-		t.Fatalf("approve printed %q", out)
+	if _, err := opsCLI(t, as(dir, "bob", "approvals", "approve", m[1])...); err == nil || !strings.Contains(err.Error(), "refused: 403 forbidden: This change is for bob") {
+		t.Fatalf("bob approving his own enrolment: %v", err)
 	}
-	if out := mustOps(t, as(dir, "bob", "enrollment")...); !strings.Contains(out, "otpauth URL: otpauth://totp/payhub:bob?") {
-		t.Fatalf("enrollment printed %q", out)
+	if _, err := opsCLI(t, as(dir, "alice", "approvals", "approve", m[1])...); err == nil || !strings.HasPrefix(err.Error(), "refused: 403 forbidden: ") {
+		t.Fatalf("alice approving her own request: %v", err)
+	}
+	if out := mustOps(t, as(dir, "alice", "approvals", "show", m[1])...); !strings.Contains(out, "pending") {
+		t.Fatalf("show printed %q", out)
 	}
 	if _, err := opsCLI(t, as(dir, "bob", "enrollment")...); err == nil || !strings.HasPrefix(err.Error(), "refused: 404 not_found") {
-		t.Fatalf("a second fetch: %v", err)
+		t.Fatalf("bob's enrolment before any approval: %v", err)
 	}
 }
 

@@ -115,6 +115,11 @@ func (s *Service) registerBuiltins() {
 			if err != nil {
 				return nil, err
 			}
+			// A kill switch over client_registration (docs/security.md §4) holds while it is in
+			// force: the approval fails with its public reason and nothing is registered.
+			if err := s.registrationAllowed(ctx, r, now); err != nil {
+				return nil, err
+			}
 			c, err := clients.Register(ctx, tx, s.key, a.RequestedBy, contracts.RequestID(ctx), r, now)
 			if err != nil {
 				return nil, err
@@ -269,4 +274,20 @@ func (s *Service) TakeEnrollment(ctx context.Context, operator, requestID string
 		return "", err
 	}
 	return url, nil
+}
+
+// registrationAllowed refuses r with operation_disabled while a kill switch over
+// client_registration matches the client or one of its stores.
+func (s *Service) registrationAllowed(ctx context.Context, r clients.Registration, now time.Time) error {
+	list, err := s.store.ListKillSwitches(ctx, false)
+	if err != nil {
+		return err
+	}
+	for _, store := range r.StoreIDs {
+		scope := contracts.ControlScope{Operation: contracts.OperationClientRegistration, ClientID: r.ClientID, StoreID: store}
+		if k, blocked := contracts.Blocking(list, scope, now); blocked {
+			return &contracts.Error{Code: contracts.CodeOperationDisabled, Detail: k.PublicReason}
+		}
+	}
+	return nil
 }

@@ -114,3 +114,12 @@ func dbOf(st contracts.Store) (*DB, bool) {
 	db, ok := st.(*DB)
 	return db, ok
 }
+
+// ListenControls forwards to the wrapped store's listener (contracts.ControlsListener), so
+// that sealing webhook secrets does not hide the PostgreSQL fast path of the controls.
+func (s *sealedSecretsStore) ListenControls(ctx context.Context, changed func()) error {
+	if l, ok := s.Store.(contracts.ControlsListener); ok {
+		return l.ListenControls(ctx, changed)
+	}
+	return errors.ErrUnsupported
+}
