@@ -400,10 +400,10 @@ func RemoveLimitRuleTx(ctx context.Context, tx contracts.Tx, auditKey []byte, re
 	return r, err
 }
 
-// DefaultLimitRules are the rules serve and demo start with (README, "Limits"): generous
-// for a busy till and a big store, and far below what an attacker with one terminal's
-// token wants — the review's burst of 100 × ¥500,000 from one terminal stops at the
-// fourth payment.
+// DefaultLimitRules are the rules serve and demo start with (README, "Limits"): the counts
+// generous enough for a busy till, a big store and a test suite driving the demo; the
+// amounts far below what an attacker with one terminal's token wants — the review's burst
+// of 100 × ¥500,000 from one terminal stops at the fourth payment.
 func DefaultLimitRules() []contracts.LimitRule {
 	const min, hour, day = time.Minute, time.Hour, 24 * time.Hour
 	rule := func(s contracts.LimitSubject, op contracts.ControlOperation, w time.Duration, count, amount int64) contracts.LimitRule {
@@ -414,15 +414,15 @@ func DefaultLimitRules() []contracts.LimitRule {
 		return r
 	}
 	return []contracts.LimitRule{
-		rule(contracts.LimitTerminal, contracts.OperationPay, min, 30, 0),
+		rule(contracts.LimitTerminal, contracts.OperationPay, min, 60, 0),
 		rule(contracts.LimitTerminal, contracts.OperationPay, hour, 0, 2_000_000),
 		rule(contracts.LimitStore, contracts.OperationPay, min, 600, 0),
 		rule(contracts.LimitStore, contracts.OperationPay, day, 0, 100_000_000),
 		rule(contracts.LimitClient, contracts.OperationPay, min, 3_000, 0),
-		rule(contracts.LimitInstrument, contracts.OperationPay, 10*min, 10, 0),
+		rule(contracts.LimitInstrument, contracts.OperationPay, 10*min, 30, 0),
 		rule(contracts.LimitInstrument, contracts.OperationPay, day, 0, 1_000_000),
 		rule(contracts.LimitTerminal, contracts.OperationTopUp, hour, 60, 500_000),
-		rule(contracts.LimitInstrument, contracts.OperationTopUp, day, 10, 100_000),
+		rule(contracts.LimitInstrument, contracts.OperationTopUp, day, 20, 200_000),
 	}
 }
 
