@@ -342,17 +342,9 @@ func (s *Service) Approve(ctx context.Context, id, approver string, approverRole
 				"This change is for %s, who cannot approve it: another operator must (two-person rule, docs/security.md §8).", approver)
 			return nil
 		}
-		if a.Status != contracts.ApprovalPending {
-			refusal = contracts.Errorf(contracts.CodeInvalidState, "Approval request %s is %s, not pending.", id, a.Status)
-			return nil
-		}
-		if !now.Before(a.ExpiresAt) {
-			if err := s.expire(ctx, tx, &a, now); err != nil {
-				return err
-			}
+		if refusal, err = s.checkPending(ctx, tx, &a, now); refusal != nil || err != nil {
 			out = a
-			refusal = contracts.Errorf(contracts.CodeInvalidState, "Approval request %s expired at %s; ask again.", id, a.ExpiresAt.UTC().Format(time.RFC3339))
-			return nil
+			return err
 		}
 		act, ok := s.action(a.Action)
 		if !ok {
@@ -488,17 +480,9 @@ func (s *Service) Reject(ctx context.Context, id, rejecter string, roles []strin
 			return err
 		}
 		out = a
-		if a.Status != contracts.ApprovalPending {
-			refusal = contracts.Errorf(contracts.CodeInvalidState, "Approval request %s is %s, not pending.", id, a.Status)
-			return nil
-		}
-		if !now.Before(a.ExpiresAt) {
-			if err := s.expire(ctx, tx, &a, now); err != nil {
-				return err
-			}
+		if refusal, err = s.checkPending(ctx, tx, &a, now); refusal != nil || err != nil {
 			out = a
-			refusal = contracts.Errorf(contracts.CodeInvalidState, "Approval request %s expired at %s.", id, a.ExpiresAt.UTC().Format(time.RFC3339))
-			return nil
+			return err
 		}
 		act, known := s.action(a.Action)
 		if a.RequestedBy != rejecter && (!known || !hasAny(roles, act.ApproverRoles)) {
@@ -576,4 +560,19 @@ func (s *Service) List(ctx context.Context, status contracts.ApprovalStatus, lim
 		}
 	}
 	return s.store.ListApprovals(ctx, status, limit)
+}
+
+// checkPending refuses a decision on a (read locked in tx) unless it is pending and not
+// expired at now; an expired one is marked expired first, with its audit entry.
+func (s *Service) checkPending(ctx context.Context, tx contracts.Tx, a *contracts.Approval, now time.Time) (error, error) {
+	if a.Status != contracts.ApprovalPending {
+		return contracts.Errorf(contracts.CodeInvalidState, "Approval request %s is %s, not pending.", a.ID, a.Status), nil
+	}
+	if now.Before(a.ExpiresAt) {
+		return nil, nil
+	}
+	if err := s.expire(ctx, tx, a, now); err != nil {
+		return nil, err
+	}
+	return contracts.Errorf(contracts.CodeInvalidState, "Approval request %s expired at %s; ask again.", a.ID, a.ExpiresAt.UTC().Format(time.RFC3339)), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -170,30 +169,10 @@ func (s *Server) addLimit(c *gin.Context) {
 // request (202); the rule stays in force until another operator approves. 404 for an
 // unknown rule, 409 for one removed already.
 func (s *Server) removeLimit(c *gin.Context) {
-	if !s.approvalsReady(c) {
-		return
-	}
-	var req liftRequest
-	if !s.readOpsBody(c, opsSmallBody, &req) {
-		return
-	}
-	id := c.Param("id")
-	if !contracts.ValidID(contracts.PrefixLimitRule, id) {
-		writeProblem(c, notFound())
-		return
-	}
-	r, err := s.store.GetLimitRule(c.Request.Context(), id)
-	if errors.Is(err, contracts.ErrNotFound) {
-		writeProblem(c, notFound())
-		return
-	}
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if !r.Active() {
-		writeProblem(c, contracts.Errorf(contracts.CodeInvalidState, "Limit %s was removed already.", id))
-		return
-	}
-	s.requestApproval(c, ActionLimitRemove, limitRemoval{LimitID: id, Reason: req.Reason}, req.Reason)
+	s.requestUndo(c, contracts.PrefixLimitRule, func(ctx context.Context, id string) (bool, error) {
+		r, err := s.store.GetLimitRule(ctx, id)
+		return r.Active(), err
+	}, "Limit %s was removed already.", func(id, reason string) (string, any) {
+		return ActionLimitRemove, limitRemoval{LimitID: id, Reason: reason}
+	})
 }

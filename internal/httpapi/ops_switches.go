@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -148,6 +149,20 @@ type liftRequest struct {
 // request (202); the switch stays in force until another operator approves it. 404 for an
 // unknown switch, 409 for one lifted already.
 func (s *Server) liftSwitch(c *gin.Context) {
+	s.requestUndo(c, contracts.PrefixKillSwitch, func(ctx context.Context, id string) (bool, error) {
+		k, err := s.store.GetKillSwitch(ctx, id)
+		return k.LiftedAt == nil, err
+	}, "Kill switch %s was lifted already.", func(id, reason string) (string, any) {
+		return approvals.ActionSwitchLift, approvals.SwitchLift{SwitchID: id, Reason: reason}
+	})
+}
+
+// requestUndo answers POST …/{id}/lift or …/{id}/remove {"reason"}: an approval request
+// (202) to undo a control in force — the object named by the path (ids with prefix),
+// read by inForce — built by action; 404 for an unknown object, 409 (gone, a format of
+// its id) for one undone already.
+func (s *Server) requestUndo(c *gin.Context, prefix string, inForce func(context.Context, string) (bool, error),
+	gone string, action func(id, reason string) (string, any)) {
 	if !s.approvalsReady(c) {
 		return
 	}
@@ -156,11 +171,11 @@ func (s *Server) liftSwitch(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	if !contracts.ValidID(contracts.PrefixKillSwitch, id) {
+	if !contracts.ValidID(prefix, id) {
 		writeProblem(c, notFound())
 		return
 	}
-	k, err := s.store.GetKillSwitch(c.Request.Context(), id)
+	active, err := inForce(c.Request.Context(), id)
 	if errors.Is(err, contracts.ErrNotFound) {
 		writeProblem(c, notFound())
 		return
@@ -169,9 +184,10 @@ func (s *Server) liftSwitch(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if k.LiftedAt != nil {
-		writeProblem(c, contracts.Errorf(contracts.CodeInvalidState, "Kill switch %s was lifted already.", id))
+	if !active {
+		writeProblem(c, contracts.Errorf(contracts.CodeInvalidState, gone, id))
 		return
 	}
-	s.requestApproval(c, approvals.ActionSwitchLift, approvals.SwitchLift{SwitchID: id, Reason: req.Reason}, req.Reason)
+	name, params := action(id, req.Reason)
+	s.requestApproval(c, name, params, req.Reason)
 }
