@@ -62,6 +62,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Timeouts overrides the per-operation timeouts.
 	Timeouts Timeouts
+	// LinkSessionLifetime is how long payhub waits for the customer to approve an account
+	// link (LinkSession.ExpiresAt); 0 means DefaultLinkSessionLifetime.
+	LinkSessionLifetime time.Duration
+	// LinkTokenIssuer is the iss claim a link response token must carry; "" means
+	// DefaultLinkTokenIssuer (paypay.ne.jp).
+	LinkTokenIssuer string
 }
 
 // Adapter speaks PayPay's OPA v2 API. It implements contracts.Partner and is safe for
@@ -155,7 +161,13 @@ func (r reply) code() string { return r.env.ResultInfo.Code }
 // call signs and sends one request. path is relative to BaseURL and has no query; body,
 // when not nil, is sent as JSON. The operation's timeout bounds the whole exchange.
 func (a *Adapter) call(ctx context.Context, timeout time.Duration, method, path string, query url.Values, body any) (r reply) {
-	defer a.logCall(ctx, method+" "+path, time.Now(), &r)
+	return a.callLogged(ctx, timeout, method, path, path, query, body)
+}
+
+// callLogged is call with the path the log line shows (a template such as
+// /v2/user/authorizations/{id} when the real path carries an identifier not to be logged).
+func (a *Adapter) callLogged(ctx context.Context, timeout time.Duration, method, path, logPath string, query url.Values, body any) (r reply) {
+	defer a.logCall(ctx, method+" "+logPath, time.Now(), &r)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 

@@ -38,6 +38,14 @@
 // authorizationCode instead of userAuthorizationId, the same substitution as for the
 // barcode payment above, with the same stand-in error codes.
 //
-// The adapter never puts the API secret, the Authorization header or a scanned barcode into
-// a result message.
+// Account link and cashback: *Adapter also implements contracts.AccountLinking (§4.9, §4.10:
+// POST /v1/qr/sessions for the link QR; VerifyLinkResponse checks the HS256 responseToken
+// under the base64-decoded API secret, its issuer, audience = MerchantID, expiry and claims,
+// refusing every other algorithm; GET and DELETE /v2/user/authorizations) and
+// contracts.Cashbacks (§4.8: POST /v2/cashback and /v2/cashback_reversal answer pending,
+// their GETs tell SUCCESS, ACCEPTED, FAILURE or TRANSACTION_NOT_FOUND; idempotent on the
+// merchant's ids, so a lost answer is settled by a GET or by the same request again).
+//
+// The adapter never puts the API secret, a link response token, the Authorization header or
+// a scanned barcode into a result message.
 package paypay

@@ -68,6 +68,24 @@ type Config struct {
 	// /_sim/faults; nil means no faults and no /_sim/faults.
 	Faults *sim.Faults
 
+	// LinkSessionLifetime is how long an account-link QR session can be approved; 0 means
+	// DefaultLinkSessionLifetime (docs/partners/paypay.md §4.9).
+	LinkSessionLifetime time.Duration
+	// LinkTokenLifetime is the validity of a response token (its exp claim) from the
+	// customer's decision; 0 means DefaultLinkTokenLifetime.
+	LinkTokenLifetime time.Duration
+	// UserAuthorizationLifetime is how long a user authorization created by an approved link
+	// lasts; 0 means DefaultUserAuthorizationLifetime.
+	UserAuthorizationLifetime time.Duration
+	// CashbackSettleDelay is how long (simulator clock) a cashback or a reversal stays
+	// ACCEPTED before it settles (docs/partners/paypay.md §4.8); 0 settles it at once, so the
+	// first GET already says SUCCESS.
+	CashbackSettleDelay time.Duration
+	// CashbackBudget is the merchant's campaign wallet in yen: a cashback that would take
+	// the total paid out (less reversals) beyond it is accepted but ends FAILURE. 0 means
+	// unlimited.
+	CashbackBudget int64
+
 	// WebhookURL receives PayPay's Transaction notifications (docs/partners/paypay.md §10): an
 	// unsigned JSON POST when a payment becomes COMPLETED, AUTHORIZED, EXPIRED or (revert)
 	// CANCELED. Empty sends none.
@@ -106,6 +124,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthorizationLifetime <= 0 {
 		c.AuthorizationLifetime = DefaultAuthorizationLifetime
+	}
+	if c.LinkSessionLifetime <= 0 {
+		c.LinkSessionLifetime = DefaultLinkSessionLifetime
+	}
+	if c.LinkTokenLifetime <= 0 {
+		c.LinkTokenLifetime = DefaultLinkTokenLifetime
+	}
+	if c.UserAuthorizationLifetime <= 0 {
+		c.UserAuthorizationLifetime = DefaultUserAuthorizationLifetime
 	}
 	if c.WebhookAttempts <= 0 {
 		c.WebhookAttempts = DefaultWebhookAttempts

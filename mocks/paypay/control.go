@@ -50,7 +50,7 @@ func (s *Simulator) payQR(merchantPaymentID, user string) (*payment, error) {
 		return nil, fmt.Errorf("%w: QR code %s expired", ErrNotPayable, c.codeID)
 	}
 	p.payer = user
-	if checkUser(user) != nil {
+	if s.userRefusal(user) != nil {
 		p.status = StatusFailed
 		p.canceledAt = now
 		return p, nil

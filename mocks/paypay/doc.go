@@ -19,9 +19,13 @@
 // (201), POST /v2/payments/preauthorize?agreeSimilarTransaction= (201), POST
 // /v2/payments/capture (200), POST /v2/payments/preauthorize/revert (200), GET and DELETE
 // /v2/payments/{merchantPaymentId}, POST /v2/refunds (also /v2/refunds/), GET
-// /v2/refunds/{merchantRefundId}[?paymentId=]. Reauthorization, user-confirmed (higher)
-// captures, cashback and the file.created (reconciliation file) webhook are not simulated;
-// Transaction webhooks are (see Webhooks).
+// /v2/refunds/{merchantRefundId}[?paymentId=]; the account link POST /v1/qr/sessions (201),
+// GET /v2/user/authorizations?userAuthorizationId=, DELETE /v2/user/authorizations/{id}; and
+// cashback POST /v2/cashback (202), GET /v2/cashback/{merchantCashbackId}, POST
+// /v2/cashback_reversal (202), GET
+// /v2/cashback_reversal/{merchantCashbackReversalId}/{merchantCashbackId} (see Account link
+// and cashback). Reauthorization, user-confirmed (higher) captures and the file.created
+// (reconciliation file) webhook are not simulated; Transaction webhooks are (see Webhooks).
 //
 // Rules enforced (payhub conventions where PayPay is silent are marked so in
 // docs/partners/paypay.md):
@@ -125,6 +129,39 @@
 // delivered, failed, dropped), Attempts and last result; Simulator.FlushNotifications(ctx)
 // waits until none is pending, so a test makes a call, flushes, then looks — no sleeping.
 //
+// # Account link and cashback (docs/partners/paypay.md §4.8 to §4.10)
+//
+//   - POST /v1/qr/sessions needs scopes (known PayPay scopes, no repeats), nonce,
+//     redirectType (WEB_LINK or APP_DEEP_LINK), redirectUrl (absolute; http(s) for WEB_LINK)
+//     and referenceId, else 400; it answers data.linkQRCodeURL, https://qr.paypay-sim.invalid/link/
+//     followed by the session id. A session can be decided once, within
+//     Config.LinkSessionLifetime (5 minutes).
+//   - ApproveLink (POST /_sim/links/{sessionId}/approve) creates a new userAuthorizationId
+//     ("ua-" + 20 digits) with the session's scopes and returns LinkApproval: the redirectUrl
+//     with responseToken appended, the token, the user and the referenceId. The token is an
+//     HS256 JWT keyed with the API secret base64-decoded the way Node's Buffer does, with
+//     claims iss "paypay.ne.jp", aud MerchantID, iat, exp (Config.LinkTokenLifetime, 5
+//     minutes), result "succeeded", profileIdentifier, nonce, userAuthorizationId and
+//     referenceId. DeclineLink (…/decline) answers result "declined" and links nobody.
+//   - A linked user pays like user-ok (and can receive cashback) until unlinked — DELETE
+//     /v2/user/authorizations/{id}, 200 SUCCESS, repeats too — after which payments and
+//     cashbacks answer 401 INVALID_USER_AUTHORIZATION_ID, or until it lapses
+//     (Config.UserAuthorizationLifetime, a year: 401 EXPIRED_USER_AUTHORIZATION_ID). The
+//     fixture users can be unlinked too. GET /v2/user/authorizations reports ACTIVE, INACTIVE
+//     (unlinked, user-inactive) or EXPIRED (user-expired, lapsed), scopes, referenceIds,
+//     issuedAt and expireAt; an unknown id → 401 INVALID_USER_AUTHORIZATION_ID.
+//   - Cashback: the body is validated like a payment's (ids ≤ 64 of [A-Za-z0-9_-], JPY
+//     amount, requestedAt, orderDescription ≤ 255, walletType PREPAID|CASHBACK, expiryDate
+//     YYYY-MM-DD not in the past); the user must be able to pay (user-nofunds may receive).
+//     The same merchantCashbackId (or merchantCashbackReversalId) with the same body,
+//     requestedAt aside, answers 202 again and moves nothing; with another body → 400
+//     INVALID_PARAMS. A cashback is ACCEPTED for Config.CashbackSettleDelay (0: settles at
+//     once), then SUCCESS, or FAILURE when it would exceed Config.CashbackBudget. A reversal
+//     needs a succeeded cashback (else 400 UNACCEPTABLE_OP) and at most what is left of it
+//     (else 400 INVALID_PARAMS). Unknown ids on the GETs (or a reversal of another cashback)
+//     → 404 TRANSACTION_NOT_FOUND. Faults apply to all these paths; under commit then drop the
+//     cashback is in the ledger although the client saw a reset.
+//
 // # Fixtures
 //
 // Linked users (userAuthorizationId), used by POST /v2/payments and by /_sim/ QR payments:
@@ -160,6 +197,12 @@
 //	GET  /_sim/payments                          {"payments":[LedgerPayment…]}
 //	GET  /_sim/payments/{merchantPaymentId}      one LedgerPayment
 //	GET  /_sim/notifications                     {"notifications":[Notification…]} (webhooks sent so far)
+//	POST /_sim/links/{sessionId}/approve         the customer approves the link → LinkApproval
+//	POST /_sim/links/{sessionId}/decline         the customer declines → LinkApproval (result "declined")
+//	GET  /_sim/users/{userAuthorizationId}       one UserAuthorization (status, scopes, referenceIds)
+//	GET  /_sim/cashback                          {"accounts":[CashbackAccount…]} (per-user cashback ledger)
+//	GET  /_sim/cashback/{userAuthorizationId}    one CashbackAccount (received, reversed, balance, cashbacks)
+//	GET  /_sim/cashbacks/{merchantCashbackId}    one LedgerCashback
 //
 //	GET|PUT|DELETE /_sim/faults                  fault rules and counters (package sim); 404 without Config.Faults
 //

@@ -51,6 +51,10 @@ var (
 	resOrderExpired       = resultCode{http.StatusBadRequest, "ORDER_EXPIRED", ""}
 	resHigherCapture      = resultCode{http.StatusBadRequest, "HIGHER_CAPTURE_NOT_PERMITTED", ""}
 	resOrderNotCancelable = resultCode{http.StatusBadRequest, "ORDER_NOT_CANCELABLE", "00200042"}
+
+	// resTransactionNotFound answers an unknown cashback or reversal; its HTTP status is
+	// payhub's choice (docs/partners/paypay.md §4.8).
+	resTransactionNotFound = resultCode{http.StatusNotFound, "TRANSACTION_NOT_FOUND", ""}
 )
 
 // resultInfo is the envelope header every OPA response carries (docs/partners/paypay.md §3).

@@ -17,7 +17,10 @@ const sdkCheckDir = "../../tests/npm/paypay-sdk"
 // TestOfficialNodeSDK runs the official PayPay Node SDK (tests/npm/paypay-sdk/check.js)
 // against the simulator in strict signature mode: QR create → pay via /_sim →
 // getCodePaymentDetails, createPayment → getPaymentDetails → paymentRefund →
-// getRefundDetails. It needs node and npm (and the npm registry); without them it skips,
+// getRefundDetails, then the account link (accountLinkQRCodeCreate → approve via /_sim →
+// validateJWT → getUserAuthorizationStatus → createPayment with the new user), cashback
+// (cashBack → getCashBackDetails → reverseCashBack → getReverseCashBackDetails) and
+// unlinkUser. It needs node and npm (and the npm registry); without them it skips,
 // except under CI=true where it fails (npmcheck.Install).
 func TestOfficialNodeSDK(t *testing.T) {
 	s := New(Config{APIKey: "sdk-check-key", APISecret: "sdk-check-secret", MerchantID: "sdk-check-merchant"})
@@ -46,6 +49,10 @@ func TestOfficialNodeSDK(t *testing.T) {
 		MerchantPaymentID   string `json:"merchantPaymentId"`
 		PaymentID           string `json:"paymentId"`
 		MerchantRefundID    string `json:"merchantRefundId"`
+		UserAuthorizationID string `json:"userAuthorizationId"`
+		LinkedPaymentID     string `json:"linkedMerchantPaymentId"`
+		CashbackID          string `json:"merchantCashbackId"`
+		CashbackReversalID  string `json:"merchantCashbackReversalId"`
 	}
 	npmcheck.Result(t, out, &result)
 
@@ -59,5 +66,18 @@ func TestOfficialNodeSDK(t *testing.T) {
 	}
 	if len(p.Refunds) != 1 || p.Refunds[0].MerchantRefundID != result.MerchantRefundID || p.Refunds[0].Amount != 300 {
 		t.Fatalf("refunds in the ledger: %+v", p.Refunds)
+	}
+	lp, ok := s.Payment(result.LinkedPaymentID)
+	if !ok || lp.UserAuthorizationID != result.UserAuthorizationID || lp.Status != StatusCompleted || lp.Amount != 450 {
+		t.Fatalf("payment of the linked user in the ledger: %+v (found %v)", lp, ok)
+	}
+	acct := s.CashbackAccount(result.UserAuthorizationID)
+	if acct.Received != 2000 || acct.Reversed != 500 || acct.Balance != 1500 || len(acct.Cashbacks) != 1 ||
+		acct.Cashbacks[0].MerchantCashbackID != result.CashbackID ||
+		len(acct.Cashbacks[0].Reversals) != 1 || acct.Cashbacks[0].Reversals[0].MerchantCashbackReversalID != result.CashbackReversalID {
+		t.Fatalf("cashback ledger: %+v", acct)
+	}
+	if ua, ok := s.UserAuthorization(result.UserAuthorizationID); !ok || ua.Status != AuthorizationInactive {
+		t.Fatalf("user authorization after unlinkUser: %+v (found %v)", ua, ok)
 	}
 }

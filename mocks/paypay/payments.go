@@ -93,7 +93,7 @@ func (s *Simulator) debit(w http.ResponseWriter, r *http.Request, in request, pr
 			return
 		}
 	}
-	if err := checkUser(user); err != nil {
+	if err := s.userRefusal(user); err != nil {
 		writeError(w, err.rc, err.message)
 		return
 	}

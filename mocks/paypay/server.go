@@ -28,6 +28,12 @@ type Simulator struct {
 	reverts        map[string]*revert  // by merchantRevertId
 	pendingCancels map[string]bool     // merchantPaymentIds canceled before any payment existed
 	barcodes       map[string]*issuedBarcode
+
+	linkSessions      map[string]*linkSession      // account-link QR sessions by id
+	linkedUsers       map[string]*linkedUser       // user authorizations beyond the fixtures
+	cashbacks         map[string]*cashback         // by merchantCashbackId
+	cashbackOrder     []*cashback                  // acceptance order, for the ledger
+	cashbackReversals map[string]*cashbackReversal // by merchantCashbackReversalId
 }
 
 // New returns a simulator configured by cfg (empty fields get the documented defaults).
@@ -42,6 +48,11 @@ func New(cfg Config) *Simulator {
 		reverts:        map[string]*revert{},
 		pendingCancels: map[string]bool{},
 		barcodes:       map[string]*issuedBarcode{},
+
+		linkSessions:      map[string]*linkSession{},
+		linkedUsers:       map[string]*linkedUser{},
+		cashbacks:         map[string]*cashback{},
+		cashbackReversals: map[string]*cashbackReversal{},
 	}
 	s.webhooks = newWebhookSender(s.cfg)
 	s.handler = http.HandlerFunc(s.serve)
@@ -68,7 +79,7 @@ type request struct {
 	params map[string]string
 }
 
-// apiRoutes are the signed OPA endpoints (docs/partners/paypay.md §4).
+// apiRoutes are the signed OPA endpoints (docs/partners/paypay.md §4, §4.8 to §4.10).
 var apiRoutes = []route{
 	{http.MethodPost, "/v2/codes", (*Simulator).createCode},
 	{http.MethodDelete, "/v2/codes/{codeId}", (*Simulator).deleteCode},
@@ -81,6 +92,13 @@ var apiRoutes = []route{
 	{http.MethodDelete, "/v2/payments/{merchantPaymentId}", (*Simulator).cancelPayment},
 	{http.MethodPost, "/v2/refunds", (*Simulator).createRefund},
 	{http.MethodGet, "/v2/refunds/{merchantRefundId}", (*Simulator).getRefund},
+	{http.MethodPost, "/v1/qr/sessions", (*Simulator).createLinkSession},
+	{http.MethodGet, "/v2/user/authorizations", (*Simulator).getUserAuthorization},
+	{http.MethodDelete, "/v2/user/authorizations/{userAuthorizationId}", (*Simulator).unlinkUser},
+	{http.MethodPost, "/v2/cashback", (*Simulator).giveCashback},
+	{http.MethodGet, "/v2/cashback/{merchantCashbackId}", (*Simulator).getCashback},
+	{http.MethodPost, "/v2/cashback_reversal", (*Simulator).reverseCashback},
+	{http.MethodGet, "/v2/cashback_reversal/{merchantCashbackReversalId}/{merchantCashbackId}", (*Simulator).getCashbackReversal},
 }
 
 // controlRoutes are the unauthenticated /_sim/ inspection and control endpoints.
@@ -91,6 +109,12 @@ var controlRoutes = []route{
 	{http.MethodGet, "/_sim/payments", (*Simulator).simLedger},
 	{http.MethodGet, "/_sim/payments/{merchantPaymentId}", (*Simulator).simLedgerPayment},
 	{http.MethodGet, "/_sim/notifications", (*Simulator).simNotifications},
+	{http.MethodPost, "/_sim/links/{sessionId}/approve", (*Simulator).simApproveLink},
+	{http.MethodPost, "/_sim/links/{sessionId}/decline", (*Simulator).simDeclineLink},
+	{http.MethodGet, "/_sim/users/{userAuthorizationId}", (*Simulator).simUserAuthorization},
+	{http.MethodGet, "/_sim/cashback", (*Simulator).simCashbackAccounts},
+	{http.MethodGet, "/_sim/cashback/{userAuthorizationId}", (*Simulator).simCashbackAccount},
+	{http.MethodGet, "/_sim/cashbacks/{merchantCashbackId}", (*Simulator).simCashback},
 }
 
 // ServeHTTP answers one request. Every response is JSON and carries X-REQUEST-ID, injected

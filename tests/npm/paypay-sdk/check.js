@@ -122,7 +122,68 @@ async function main() {
   const refund = expectOK("getRefundDetails", await sdk.getRefundDetails([refundId]), ["CREATED", "REFUNDED"]);
   if (refund.amount.amount !== 300) throw new CheckError(`getRefundDetails: amount ${JSON.stringify(refund.amount)}, want 300`);
 
-  // 3. The check is strict: the same SDK with a wrong secret is refused.
+  // 3. Account link: the link QR, the customer approves it (/_sim), the SDK verifies the
+  //    responseToken (HS256, keyed with the base64-decoded API secret), reads the user
+  //    authorization; the new user pays.
+  const referenceId = `node-link-${runId}`;
+  const nonce = `nonce-${runId}`;
+  const link = expectOK("accountLinkQRCodeCreate", await sdk.accountLinkQRCodeCreate({
+    scopes: ["direct_debit", "cashback"], nonce, redirectType: "WEB_LINK",
+    redirectUrl: "https://payhub.example/v1/linked-accounts/return", referenceId,
+  }));
+  if (!link || !link.linkQRCodeURL) throw new CheckError(`accountLinkQRCodeCreate: no linkQRCodeURL in ${JSON.stringify(link)}`);
+  const sessionId = link.linkQRCodeURL.split("/").pop();
+  const approval = await simPost(`/_sim/links/${sessionId}/approve`, {});
+  const token = new URL(approval.redirectUrl).searchParams.get("responseToken");
+  if (!token) throw new CheckError(`/_sim approve: no responseToken in ${approval.redirectUrl}`);
+  let claims;
+  try {
+    claims = sdk.validateJWT(token, creds.clientSecret);
+  } catch (e) {
+    throw new CheckError(`validateJWT: ${e.message}`);
+  }
+  const wantClaims = { iss: "paypay.ne.jp", aud: creds.merchantId, result: "succeeded", nonce, referenceId };
+  for (const [k, v] of Object.entries(wantClaims)) {
+    if (claims[k] !== v) throw new CheckError(`validateJWT: claim ${k} = ${JSON.stringify(claims[k])}, want ${JSON.stringify(v)}`);
+  }
+  const userId = claims.userAuthorizationId;
+  if (!userId || userId !== approval.userAuthorizationId || !(claims.exp > Date.now() / 1000)) {
+    throw new CheckError(`validateJWT: userAuthorizationId/exp in ${JSON.stringify(claims)}`);
+  }
+  let forgedAccepted = false;
+  try {
+    sdk.validateJWT(token, Buffer.from("not the secret").toString("base64"));
+    forgedAccepted = true;
+  } catch (e) { /* refused, as it must be */ }
+  if (forgedAccepted) throw new CheckError("validateJWT accepted the token under another secret");
+  console.log("ok   validateJWT: responseToken verified, another secret refused");
+  const auth = expectOK("getUserAuthorizationStatus", await sdk.getUserAuthorizationStatus([userId]), ["ACTIVE"]);
+  if (!(auth.scopes || []).includes("cashback")) throw new CheckError(`getUserAuthorizationStatus: scopes ${JSON.stringify(auth.scopes)}`);
+  const linkedPayId = `node-linkpay-${runId}`;
+  expectOK("createPayment (linked user)", await sdk.createPayment({
+    merchantPaymentId: linkedPayId, userAuthorizationId: userId, amount: amount(450), orderDescription: "node sdk check",
+  }, true), ["COMPLETED"]);
+
+  // 4. Cashback to the linked user, read it, reverse part of it, read the reversal.
+  const cashbackId = `node-cb-${runId}`;
+  expectOK("cashBack", await sdk.cashBack({
+    merchantCashbackId: cashbackId, userAuthorizationId: userId, amount: amount(2000),
+    orderDescription: "node sdk check", walletType: "PREPAID",
+  }));
+  const cb = expectOK("getCashBackDetails", await sdk.getCashBackDetails([cashbackId]), ["SUCCESS"]);
+  if (cb.amount.amount !== 2000 || cb.userAuthorizationId !== userId) throw new CheckError(`getCashBackDetails: ${JSON.stringify(cb)}`);
+  const reversalId = `node-cbr-${runId}`;
+  expectOK("reverseCashBack", await sdk.reverseCashBack({
+    merchantCashbackReversalId: reversalId, merchantCashbackId: cashbackId, amount: amount(500), reason: "node sdk check",
+  }));
+  const rev = expectOK("getReverseCashBackDetails", await sdk.getReverseCashBackDetails([reversalId, cashbackId]), ["SUCCESS"]);
+  if (rev.amount.amount !== 500) throw new CheckError(`getReverseCashBackDetails: ${JSON.stringify(rev)}`);
+
+  // 5. Unlink: the authorization is no longer active.
+  expectOK("unlinkUser", await sdk.unlinkUser([userId]));
+  expectOK("getUserAuthorizationStatus after unlink", await sdk.getUserAuthorizationStatus([userId]), ["INACTIVE"]);
+
+  // 6. The check is strict: the same SDK with a wrong secret is refused.
   const bad = await newSDK(`${creds.clientSecret}-wrong`).getPaymentDetails([payId]);
   if (bad.STATUS !== 401 || !bad.BODY || bad.BODY.resultInfo.code !== "UNAUTHORIZED") {
     throw new CheckError(`wrong secret: STATUS ${bad.STATUS}, body ${JSON.stringify(bad.BODY)} (want 401 UNAUTHORIZED)`);
@@ -130,7 +191,11 @@ async function main() {
   console.log("ok   wrong secret refused: 401 UNAUTHORIZED");
 
   // Machine-readable summary for the Go test.
-  console.log(`RESULT ${JSON.stringify({ qrMerchantPaymentId: qrId, merchantPaymentId: payId, paymentId: payment.paymentId, merchantRefundId: refundId })}`);
+  console.log(`RESULT ${JSON.stringify({
+    qrMerchantPaymentId: qrId, merchantPaymentId: payId, paymentId: payment.paymentId, merchantRefundId: refundId,
+    userAuthorizationId: userId, linkedMerchantPaymentId: linkedPayId, merchantCashbackId: cashbackId,
+    merchantCashbackReversalId: reversalId,
+  })}`);
 }
 
 main().catch((e) => {
