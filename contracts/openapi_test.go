@@ -122,8 +122,8 @@ func TestOpenAPIResponseHeaders(t *testing.T) {
 			}
 		}
 	}
-	if ops != 21 {
-		t.Errorf("found %d operations, want 21 (payments 8, notifications 9, nanaco 4)", ops)
+	if ops != 24 {
+		t.Errorf("found %d operations, want 24 (payments 8, linked accounts 3, notifications 9, nanaco 4)", ops)
 	}
 }
 

@@ -141,7 +141,9 @@ type Store interface {
 	OperatorStore
 	ControlsStore
 	LimitsStore
+	LinkedAccountStore
 	ApprovalsStore
+	LedgerStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -252,7 +254,9 @@ type Tx interface {
 	OperatorTx
 	ControlsTx
 	LimitsTx
+	LinkedAccountTx
 	ApprovalsTx
+	LedgerTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

@@ -38,6 +38,45 @@ func (e CaptureMethod) Valid() bool {
 	}
 }
 
+// Defines values for CreateLinkedAccountRequestMethod.
+const (
+	CreateLinkedAccountRequestMethodPaypay CreateLinkedAccountRequestMethod = "paypay"
+)
+
+// Valid indicates whether the value is a known member of the CreateLinkedAccountRequestMethod enum.
+func (e CreateLinkedAccountRequestMethod) Valid() bool {
+	switch e {
+	case CreateLinkedAccountRequestMethodPaypay:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateLinkedAccountRequestScopes.
+const (
+	Cashback             CreateLinkedAccountRequestScopes = "cashback"
+	DirectDebit          CreateLinkedAccountRequestScopes = "direct_debit"
+	GetBalance           CreateLinkedAccountRequestScopes = "get_balance"
+	PreauthCaptureNative CreateLinkedAccountRequestScopes = "preauth_capture_native"
+)
+
+// Valid indicates whether the value is a known member of the CreateLinkedAccountRequestScopes enum.
+func (e CreateLinkedAccountRequestScopes) Valid() bool {
+	switch e {
+	case Cashback:
+		return true
+	case DirectDebit:
+		return true
+	case GetBalance:
+		return true
+	case PreauthCaptureNative:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateNanacoTopUpRequestCurrency.
 const (
 	CreateNanacoTopUpRequestCurrencyJPY CreateNanacoTopUpRequestCurrency = "JPY"
@@ -329,6 +368,63 @@ func (e LimitBreachSubject) Valid() bool {
 	}
 }
 
+// Defines values for LinkedAccountMethod.
+const (
+	LinkedAccountMethodPaypay LinkedAccountMethod = "paypay"
+)
+
+// Valid indicates whether the value is a known member of the LinkedAccountMethod enum.
+func (e LinkedAccountMethod) Valid() bool {
+	switch e {
+	case LinkedAccountMethodPaypay:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LinkedAccountObject.
+const (
+	LinkedAccountObjectLinkedAccount LinkedAccountObject = "linked_account"
+)
+
+// Valid indicates whether the value is a known member of the LinkedAccountObject enum.
+func (e LinkedAccountObject) Valid() bool {
+	switch e {
+	case LinkedAccountObjectLinkedAccount:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LinkedAccountStatus.
+const (
+	LinkedAccountStatusActive   LinkedAccountStatus = "active"
+	LinkedAccountStatusDeclined LinkedAccountStatus = "declined"
+	LinkedAccountStatusExpired  LinkedAccountStatus = "expired"
+	LinkedAccountStatusPending  LinkedAccountStatus = "pending"
+	LinkedAccountStatusUnlinked LinkedAccountStatus = "unlinked"
+)
+
+// Valid indicates whether the value is a known member of the LinkedAccountStatus enum.
+func (e LinkedAccountStatus) Valid() bool {
+	switch e {
+	case LinkedAccountStatusActive:
+		return true
+	case LinkedAccountStatusDeclined:
+		return true
+	case LinkedAccountStatusExpired:
+		return true
+	case LinkedAccountStatusPending:
+		return true
+	case LinkedAccountStatusUnlinked:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NanacoBalanceCurrency.
 const (
 	NanacoBalanceCurrencyJPY NanacoBalanceCurrency = "JPY"
@@ -436,25 +532,25 @@ func (e PaymentListObject) Valid() bool {
 
 // Defines values for PaymentMethod.
 const (
-	Auto    PaymentMethod = "auto"
-	Card    PaymentMethod = "card"
-	Linepay PaymentMethod = "linepay"
-	Nanaco  PaymentMethod = "nanaco"
-	Paypay  PaymentMethod = "paypay"
+	PaymentMethodAuto    PaymentMethod = "auto"
+	PaymentMethodCard    PaymentMethod = "card"
+	PaymentMethodLinepay PaymentMethod = "linepay"
+	PaymentMethodNanaco  PaymentMethod = "nanaco"
+	PaymentMethodPaypay  PaymentMethod = "paypay"
 )
 
 // Valid indicates whether the value is a known member of the PaymentMethod enum.
 func (e PaymentMethod) Valid() bool {
 	switch e {
-	case Auto:
+	case PaymentMethodAuto:
 		return true
-	case Card:
+	case PaymentMethodCard:
 		return true
-	case Linepay:
+	case PaymentMethodLinepay:
 		return true
-	case Nanaco:
+	case PaymentMethodNanaco:
 		return true
-	case Paypay:
+	case PaymentMethodPaypay:
 		return true
 	default:
 		return false
@@ -818,6 +914,24 @@ type CardDetails struct {
 	Last4  *string `json:"last4,omitempty"`
 }
 
+// CreateLinkedAccountRequest defines model for CreateLinkedAccountRequest.
+type CreateLinkedAccountRequest struct {
+	// Method The partner whose account is linked.
+	Method CreateLinkedAccountRequestMethod `json:"method"`
+
+	// ReturnUrl The store's page the customer's browser goes to once the link is decided, on one of the client's registered return origins.
+	ReturnUrl *string `json:"return_url,omitempty"`
+
+	// Scopes What the customer is asked to grant; default `direct_debit`.
+	Scopes *[]CreateLinkedAccountRequestScopes `json:"scopes,omitempty"`
+}
+
+// CreateLinkedAccountRequestMethod The partner whose account is linked.
+type CreateLinkedAccountRequestMethod string
+
+// CreateLinkedAccountRequestScopes defines model for CreateLinkedAccountRequest.Scopes.
+type CreateLinkedAccountRequestScopes string
+
 // CreateNanacoTopUpRequest Example: {"amount":5000,"currency":"JPY","funding":"cash","presented_card":{"number":"7000000000000001"},"terminal_id":"till-07"}
 type CreateNanacoTopUpRequest struct {
 	// Amount The value to load, in yen.
@@ -886,6 +1000,9 @@ type CreatePaymentRequest struct {
 	//   the payment and sends the browser on to the request's `return_url`.
 	Flow PaymentFlow `json:"flow"`
 
+	// LinkedAccount The customer's linked account (`la_…`, `POST /v1/linked-accounts`), for the `linked` flow. Only the client that linked it may charge it.
+	LinkedAccount *string `json:"linked_account,omitempty"`
+
 	// Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 	Metadata *Metadata `json:"metadata,omitempty"`
 
@@ -931,7 +1048,9 @@ type CreatePaymentRequest struct {
 	// TerminalId The till that takes the payment; store-supplied data, never a key.
 	TerminalId *TerminalId `json:"terminal_id,omitempty"`
 
-	// UserAuthorizationId The partner's reference for the customer's linked account. Required for the `linked` flow.
+	// UserAuthorizationId The partner's reference for the customer's authorization, for the `linked` flow
+	// (prefer `linked_account`): accepted only when this client linked that authorization
+	// through payhub and the link is active; else 403 `forbidden`.
 	UserAuthorizationId *string `json:"user_authorization_id,omitempty"`
 }
 
@@ -1055,6 +1174,36 @@ type LimitBreachOperation string
 
 // LimitBreachSubject What the rule counts per; `instrument` is the customer's card or account, across stores.
 type LimitBreachSubject string
+
+// LinkedAccount defines model for LinkedAccount.
+type LinkedAccount struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// ExpiresAt When a pending link lapses.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Id `la_` + ULID.
+	Id string `json:"id"`
+
+	// LinkUrl The link QR's URL, while `pending`.
+	LinkUrl    *string             `json:"link_url,omitempty"`
+	LinkedAt   *time.Time          `json:"linked_at,omitempty"`
+	Method     LinkedAccountMethod `json:"method"`
+	Object     LinkedAccountObject `json:"object"`
+	Scopes     []string            `json:"scopes"`
+	Status     LinkedAccountStatus `json:"status"`
+	StoreId    string              `json:"store_id"`
+	UnlinkedAt *time.Time          `json:"unlinked_at,omitempty"`
+}
+
+// LinkedAccountMethod defines model for LinkedAccount.Method.
+type LinkedAccountMethod string
+
+// LinkedAccountObject defines model for LinkedAccount.Object.
+type LinkedAccountObject string
+
+// LinkedAccountStatus defines model for LinkedAccount.Status.
+type LinkedAccountStatus string
 
 // Metadata The store's free-form key/value data (at most 20 entries), echoed back.
 type Metadata map[string]string
@@ -1676,6 +1825,9 @@ type EventIdPath = string
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
+// LinkedAccountIdPath defines model for LinkedAccountIdPath.
+type LinkedAccountIdPath = string
+
 // PaymentIdPath defines model for PaymentIdPath.
 type PaymentIdPath = string
 
@@ -1731,6 +1883,15 @@ type UnsupportedMediaType = Problem
 
 // RedeliverEventParams defines parameters for RedeliverEvent.
 type RedeliverEventParams struct {
+	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
+	// with the same key and body never executes the request twice; the first response is
+	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
+	// hours) after the request completed.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// CreateLinkedAccountParams defines parameters for CreateLinkedAccount.
+type CreateLinkedAccountParams struct {
 	// IdempotencyKey The client's key for this request (see Idempotency in the API description). Retrying
 	// with the same key and body never executes the request twice; the first response is
 	// replayed with `Idempotent-Replayed: true`. Retained for at least 24 hours (payhub: 72
@@ -1867,6 +2028,9 @@ type RotateWebhookSecret200JSONResponseBody struct {
 
 // RedeliverEventJSONRequestBody defines body for RedeliverEvent for application/json ContentType.
 type RedeliverEventJSONRequestBody = RedeliverEventRequest
+
+// CreateLinkedAccountJSONRequestBody defines body for CreateLinkedAccount for application/json ContentType.
+type CreateLinkedAccountJSONRequestBody = CreateLinkedAccountRequest
 
 // InquireNanacoBalanceJSONRequestBody defines body for InquireNanacoBalance for application/json ContentType.
 type InquireNanacoBalanceJSONRequestBody = NanacoBalanceRequest
@@ -2024,6 +2188,15 @@ type ServerInterface interface {
 	// RedeliverEvent Redeliver one event
 	// (POST /v1/events/{id}/redeliver)
 	RedeliverEvent(c *gin.Context, id EventIdPath, params RedeliverEventParams)
+	// CreateLinkedAccount Start linking a customer's wallet account
+	// (POST /v1/linked-accounts)
+	CreateLinkedAccount(c *gin.Context, params CreateLinkedAccountParams)
+	// UnlinkLinkedAccount Unlink a linked account
+	// (DELETE /v1/linked-accounts/{id})
+	UnlinkLinkedAccount(c *gin.Context, id LinkedAccountIdPath)
+	// GetLinkedAccount Get a linked account
+	// (GET /v1/linked-accounts/{id})
+	GetLinkedAccount(c *gin.Context, id LinkedAccountIdPath)
 	// InquireNanacoBalance Ask what a presented nanaco card holds
 	// (POST /v1/nanaco/balance)
 	InquireNanacoBalance(c *gin.Context)
@@ -2167,6 +2340,99 @@ func (siw *ServerInterfaceWrapper) RedeliverEvent(c *gin.Context) {
 	}
 
 	siw.Handler.RedeliverEvent(c, id, params)
+}
+
+// CreateLinkedAccount operation middleware
+func (siw *ServerInterfaceWrapper) CreateLinkedAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateLinkedAccountParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateLinkedAccount(c, params)
+}
+
+// UnlinkLinkedAccount operation middleware
+func (siw *ServerInterfaceWrapper) UnlinkLinkedAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id LinkedAccountIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UnlinkLinkedAccount(c, id)
+}
+
+// GetLinkedAccount operation middleware
+func (siw *ServerInterfaceWrapper) GetLinkedAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id LinkedAccountIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetLinkedAccount(c, id)
 }
 
 // InquireNanacoBalance operation middleware
@@ -2960,6 +3226,9 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/v1/nanaco/top-ups", wrapper.CreateNanacoTopUp)
 	router.GET(options.BaseURL+"/v1/nanaco/top-ups/:id", wrapper.GetNanacoTopUp)
 	router.POST(options.BaseURL+"/v1/nanaco/top-ups/:id/cancel", wrapper.CancelNanacoTopUp)
+	router.POST(options.BaseURL+"/v1/linked-accounts", wrapper.CreateLinkedAccount)
+	router.DELETE(options.BaseURL+"/v1/linked-accounts/:id", wrapper.UnlinkLinkedAccount)
+	router.GET(options.BaseURL+"/v1/linked-accounts/:id", wrapper.GetLinkedAccount)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint)
 	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint)
@@ -2976,285 +3245,300 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rkhs3kj/6KgjuRpjUFil2qyVbZMyHti4eeSxbK7VXx39ThwWyQBLuIkAXUN3iOhThd/jvK8yc95hH",
-	"8ZOcQGYChSoW2d2yZHu8PR/G6mJdcEnk9ZeZP3Xmer3RSihrOqOfOivBM1HAP09fPOv/lyiM1Mr9mQkz",
-	"L+TGwp+ds5Vgpy+esQu8gXXT77777rv+8+f9x4/THrMrwQphNloZwaRhhVCZKETGpBp0ko6Zr8Sau7du",
-	"uLWicG/8f78f9h+++enkXR//cVz94987ScduN6Iz6hhbSLXsvHuXdJ5lYr3RVijbfyk2Od+KbHecqS1K",
-	"kbLLlVDMrqRxg3GDM1a74YQx6gXjigle5FIUrBA/lsJYdintCm/nazFRafjkfNv/m9imCSvoy2PGZ0Yo",
-	"y7RinC1kYSwTb8W8dOMYTFRt0kKV687o+44bW+dN29xeClts+6cLK4rdOb0Sc60yw6xml1xaNhMLXbj1",
-	"tsVWqmV9gddSybX73DB8RyorlqKAD/0//Zc41/6zrH2XaS0+MUxmrOsWY87zXBTuwoJJy2DanBmuBNNK",
-	"JEzkRjDOlkKJgluRuau9sbuVbzaCF4ZJxXK9NIyrjG0KPcvFms10JoUZsFN8ocyYXXHL5rwopDCMu39l",
-	"TJXrmSiQpDY5n4uMzbZuxQthVu5D8E4lLkTBxHyl3dcL97GlyOoL01z0d0lnwwu+Fpbo/8mFUPZZ9oLb",
-	"VfvKCHcDrUsqLuw0Zf/Bvv3q2eNeAkSTXorZSuvzvsxSR2DSGpaJXF6Igma65vlCF2t3LjLGlbkUhWEn",
-	"wxOWKm2nC12qLHWjlu6TGzeQpKP4GjYx6yQdtzeycHTvSOnQ7KLjMt/+TWzbZzTPJU7pXGzZQhd4ZPxp",
-	"6BohWPQat42W+ED0rt6AvSRSnKjaCYLXuv2Z6WzrNwkOiTDEMvBL9lLOxRgu4VGKeMlE+TOHxzNt4QMj",
-	"BsceBsKlEhlMhluWC24sOz5hK10WhnU3fLsqZyP26fFEwaUe4+7Q1UbjOGQurMjwHMNmIJ+stqPBGQ7u",
-	"zZq//UqopSOr4/v3E3dE/d9HbczgBd+uryDFDd7iiXHDtxUxXpfQEpbLc3d+JqpU50pfKneeojn/SgI8",
-	"05tvN4cmYfWmX278HGz5K6bA4hl8oPG/xtP8RGUbLa/gDHSPn8uluPlcPsyw37mb8ewAU/ucZ8Tw3V9z",
-	"rdy5cf/km00u59xN4i6x5P/4waDor17/74VYdEadf7tbaQ138Vdz9wU+hR/dK0cc6w7TH7FUqguey2xK",
-	"P6esWy3Ol6+++ToJW7mQIs8SlpU4UDFR52KbMPw8u5A6h9EnxBZEUejCfP8m7SUsldXxnJ6L7XQtjZFq",
-	"mSYTtfMbjShNqsHNy8Lowl3hGzklnWdaKlNuNrqwIkvxmOzXntoWju6+G9/aIpIPPVq7Fxb+kVaLXM5/",
-	"0+1tWcJpaUSK6sK52H5iAh8PRGCszHNWlEpJtRyh9sJybkXRg12hpTeWW/cmpS3jea4vQYkE/qxnP4i5",
-	"O2PuntL0nKRP51zNRT69lCrTl9MNN0ZkOJCJ2vDCKtBc8C6Gd7nR6AtRuEEsSuXeb6zgWW/AXrmvw2XD",
-	"c8M4qFkkfVA+ionyou0D0sAe3fbQG9oe+dXU9FQXM5llQv3W3AJ1TLbmW+Z2PtOgioxYCor71LHJZcGV",
-	"9ZvLrD4XCmjB6cLSwGOwPV6pAT6wgUeJkOhRo8tiLhjPskIYsBB0aY3MBFBZ0IngoVwa25soR2kLvzYp",
-	"6xY6F70/DA94ppxNxfMnjgX+toyAvjwF7puOnGbOy9y6I+UWFPWtAXsGlsMlN6zg0oiMtK5gMbGZWHLl",
-	"7qkpfHTkgjI5ZvOVmJ/DNVKBiPt/8eQs9YbRfMWLpVRLxpdcqj/hKf1a26dOZ/hNt7rSVEY1hauoaTeJ",
-	"u8CVtitR4Nn8xBDjHvwxDssLvs01z860/ooXS/GbrqGzg6ZW62nuPp2OamYHGEkkmuCHXK7lH2XVXoni",
-	"Qs7Ft4pfcJnzWf7bLhxJ8mlZfZ9Wj35xEt5JgJlbTz5fiYwVcrmyTOlLdBFou3I8wfGgTCsxdmzGqSDI",
-	"idLIA5MyQx6XHWt2wFKDK9EYCjI64F7G8sIC+1GZHxaMCR0C3PIZN4JthWXd9G4heLb975QZvjXM6N54",
-	"/0h3R/PhWFvDAXXoyfjWX01XZ1o/52pLl81vSlQFt2IKh0w4pma1Zmuutv5AmjG7kkIGLIUXTMXbuRCZ",
-	"yNKJ6pJkQncXGrmm50Tjhcj1XNot8Mi1LpXFM870onJSJsyKYi0VzxNSblAjASVkXhqr16IAlbUoQQB2",
-	"Mz03d42Yl4W028E6Y//8/+73xjSylDlD0jBpkx3KwgE6nanhznBsqFSlAc+KJzjPp5yO5vTsg+vyr0+Z",
-	"3ype2pUu5H+L31bQlvBhoSxYvRnxOdB3wZhGUzZhZDE5YhJvN7JAh+cHWfPXr1/3T6NBtPjZPxe8cBqc",
-	"0/v+Mul48w2GOemkncO+lV+7NZtCz4Uxjvk+UVba7e/o3bgUed4nBWhW2kgSuTM22nVGFKJEI9Xz8WSi",
-	"MrlYiMIdZ3qzs17QPCXeYqZzvrFlIcBTgexjqks71YtpwdVSgHNjXhYFfMipa5W7ImHpWtiVzhrXB+xU",
-	"bZneiALWyvum3It4kU2dsEIDaj4XGzC+ILLiBNmG21XCfixFsU3YTqTEUSUoNN6ff7nidqJyrc8NOe1q",
-	"Dv7u0b1ffv6/Rw9ZJpfu7Xrhb5AqK00Qf5wh0X9VrhQaA27tlo67LQtdbtD/r7QF7wBnni2yuc4E63L0",
-	"KgFPzFg6v5i7pZlfXMDi+Zun7mb4wS0CjjBN2C8//6MXJL3l58LgCIHmDdMq3ybAUsF/IAwz5XzFuBPf",
-	"pOGhfcLVFvkwxAjQNwLRqSpy8eezWb6tnGfPRSb5GfCE35SthgFM124EU8eWiLt63dsd3DQeh/t++ofQ",
-	"wd95jgpjeAQOLYoURB5enmXSDZznLwp3rK0UpjNa8NyIpLOJLv3UKQQ3baHe16ttpY2Q58wkbFEIwax4",
-	"a8fsXGws4yY2wz8x3hWHXtkpvh2Wrhn/2BUHdAXtRLdQj5DVPQeehUMEv0Jn1OGl1Wtu5byT7AxcoKNw",
-	"rRXqMO6QqhFLwzNppUTTwMcsXXNV8jyFA8yC0Desu9J5ZiYKwlKlysyYveDbF079KUTf3wjT7XlVKqwa",
-	"jN+ggxM+OlHpi29enbG7F0d3vYZ49yeZvbtLN6dOpLNFmeeOEUgFpg3Y07QHzGpWiFw468F9yg0POYUP",
-	"MMdrg7NqCTeH1f1V1IMCaJd6/qov2drxPav9KiSMW7bWBvxz1QJnpAOPmV5La0XG1oIr8LshZxwwlLQm",
-	"KMhuxhgLhlUAhcdJXm4xzP3gpJNUEfCj1gh4C60V2WNhuczNlWvQJDhuvTw4F2JjGJ/pEqeJkgFvkBnr",
-	"ovhFkZL2EpSj4EIZU2TUPYWyJmmILV2gjHHTre/CrOBqTxwfBgC/V0cVTeXKIBCD5YCl//Xs1Skc1B1C",
-	"Ab2yJXb8BK6796bffff8OTzcguz497Z35tzYkz1QkHbgx+6OFYJb8TVXfK4hynhdEhZv+XqDrgtPv/eH",
-	"w2HS8WpTZ9T58sV3jqpKlbnvjzpzblaw7sII5YSHW1j3Btyrzqjz6bD2vyM3RG/DTWXWGXWszPP+8FP3",
-	"w/VOkdvAC56XTu9nueYZ8IYtksAuxfO3SPEP6X+HD0E83Qqc4ubdxizCShwWvbAPT+ned23rdVhw093u",
-	"MO6s3xVfpltBTMax0u+bg6i/NvGrH61HNd03e+nuhmyzheaOjh3NzXjhTndn1Dn+7Oj43sn9B59+9nCI",
-	"/+q0kWSuLzuj8FjSWZN07Gz4dsPd4HWRiQJJThdZ/3h4/KB/dNQ//qw/HJ4cd65PlnkOwbTCSp7XxG8r",
-	"H3y1yaVlFjBfCTjtUaHtIwnjOA1yQ3i1U3u7Cs5vb+TBWoLNeO4kHXrRVtpJv0zMpAXjwd2BkR4K1zmh",
-	"sOAyl2o5rkUEnN3qdG+wmrzsJYOpEHMhL8D6cpzRXw6mVY/NhBsg/ZAmQbBD+HKu81zMrUGvCYgm7+y+",
-	"5NsB+wb+6SeMdgBEPpzWcXJ8vM8MAylO9DbTOhcc9MV97OE1rUflD9rwrUl8oNSTzieGraXSBSsVOpKv",
-	"5hzXYB6BbluljpNXxpnAImOLQq9rw/zEsM1KKzFgL+mUhhBPSq9NmaNz8FWF+C8s8KU0olXOfJbcO24X",
-	"NbSrVzGQurIJzxXkyWifpJFqmYu+29vKAGxOdFboSyMKttQWF+KL598w4h3sC27FJXcbhA4ThZ9g3fR5",
-	"mVtJlDxYCnvmfk8TMnvvDd2OllaYXmMNa/oFLN9E7a6f11ZI46hsWGfpjxo2uTvHsR4yUVxtL/EUKsZj",
-	"HwhSehbR+R7/Aep03pk1URiwd1LOLY92p78C9CEXScgoBkcXQPzwuMSEcNr/P7z/38P+w/+4+5fpYNR3",
-	"VHF8/8Eesoik30G68Pe988z3CiGGu/bU3foO2DN3C3DVY8/9fe8qln6tD1UEW/H9ww9+4+57ln0A+VwI",
-	"WxZqWhb57hF5Cgy0EJksxNySXdX1chn5eG9UWUuOK/ClYEhaRKFGAOQVAvq7hwoIJdZpV1xlInOsdsbn",
-	"56yLUWE6R1OZpYxnGRIavBP8Vr0BO1WMz4zOSytYurJ2Y1L27cuvgJCdKj8vRCaUE4PG0d+i4Es4mUCB",
-	"sWE7PPmshdTeU41JOqURxbRmYtIr2rCAHuVSCPAhzkXgqtHS5VKdO5trPncypY0D4x3IgBt2+4OTq2GL",
-	"seLVplkRbdNZ2q9fvQSv58ezStGrGoRl5cDwY20apI4XkceOQEzwBj7LxY0N0OSabhf8ROx2eV9PCqxp",
-	"A8v4fotbG28d1joctlmPF+7suctmDwDU/YRbAlpZtfCO1a83dut/Aa8AICStWJurjhIgucHB+A7W7Bk+",
-	"dFwNkhcFB77eysBeAyOqoNtsqceBO1jNONuUs1zOPYRocA1e0Dgg7rutRyCSTfVBPXv1DTs5PvqU8Xyz",
-	"4jNh5TxQLIjnMflTELYm0Utf6X+s++WL79iKG6a0Ej035mCakIXRkKhvfrrXLkAfC4BHN4gKbPoGwcB9",
-	"kZVpi1K8adN0kbntfIkWJjJTCWM/9ZDb9nyKeKnpHQlCaf2Y2hb/Me749tRaR327E+L4g8imHH4NRz/j",
-	"VvStXItWLwoNdbpnksLDttoZAn0UbB2nDXFIjtC8cOpnzo0ZM1XmuY/MeMtHZAP2jRJMLyYqdUPTpYWY",
-	"hlZKzEGi4BvdRZsbgnAlLCWqnpJSl3rY/CfGE/xELUunKAa1Dw6MG6yTnbnIAHtXx4b5t7C5LnPAYzAj",
-	"l6qXMF1MFJyu6aQcDu/NEd4J/3bmAACKKDKFNuQlR0/98du3rIs+LHj8/vBe2huw5xg0d5qlYWu+naiZ",
-	"QPGPdmKGzj5mLN+in5Vml+slRa7dgiLIBQHXe3jbng2FweAsrsSL4210gKt9VNrPeM7XIGb2DCmSLHtG",
-	"k3MMPSLf3H1s94wR59tOifRuesbC4tRpP6mfn9rIrnEcv5KmjceQhn0twdA84O92BcKKm+lao9G4y6aU",
-	"eGsJHY4uwCvIZHdtczeL668nTC8aVX0IbasGINBHrQb6qaO2WS4StubzlVSiXwgOekzIynJ0OGDucRQj",
-	"aIgVAgKmY6bEJdwC54rNnEmYAaf5m9hYJn4seU4qNjAaW/C5NYMwpJTNtTKWOyHVheitz+eywthePZjR",
-	"yBQA4mpF9bf8Qs9CSkUM6Xc02I7o7ySdBvCik3R2wMfuhTVIMep/hJlOOgEk2TqmaWlENCSAujsduQXC",
-	"3kk6dbAgjK8tgtnyJQQYQN5IK4AguD5r+IFIW6+7p4LuvnM5HlHll2w3/d1wIsAVrEMsIED/2EH5uU3Y",
-	"Bdw53lGDXXWSTgAxTDMJwBB3EWhQ56b2cJuXu1IZ251tXGH6H+NK6VLNhWHd1M1xgCcv9YmmhfDwcuOj",
-	"VvBgb8C+Fpek8jaEEim5hWFyqTRJUq0wSW7LMg3S7lzpy0GwaQdENUFIQ/R6onKtlqKAnEr050DiQ+Sq",
-	"wROdFXqzEVkQymRvBE9rMKwvZZ5PANCCr+qhDEXPrpOghhmNYrmaxmXh1HgFsltaiI25F7rDWj/jfjKE",
-	"58HD7C8SQzRTDupK9EuEzKouBr0nuoYaTnQBJ1G7REjmnZs842l53q969IOCE+YEnKLB4pIONgIDCuFC",
-	"PE66FIZJf1dDsnozLTfRS+hC/BK6FF5Cf++8JJp7U4seRGcGYcfhZLWdlqdS5NmTdrX1NMgS8MFoJQhz",
-	"Q6eBVnU3ltnuVIbTJx1JabWsoveUHNaUY61RzLUwhi9v/G5HvKtyzZVpfSusW1u69pevvvma0a+s+/Lp",
-	"I/bg4fCo5+evFwvcTP8dVGDvUsBh0LlKN/AfTjohDoTza9MGvnKb+TnAj/dEGfdhUvkOtNXnRbGV3Ic6",
-	"bdnVyKDd3Rn+dnooBAqgAUJzKMYpfwtcN5VhC3w2AN9S1h1WFu6Ob2ZX/XVjmF8xhCBbTDyOm34pvCXW",
-	"BzFwhye09awVZS72+v5wq9wtPvU0l+vpLz//I+21Eq0pg0K6J6Lk3sXm6EfYiGLs7DgPNQ5CLnIrQsDA",
-	"0Q76FRPG54U2BGmDk+NnCleiGKQjYEA2gyrgv9G6BqQaEbh4T1Aml3Cq8N5rbUnjYPmVrpYp3rOdUcSk",
-	"UyPltnP4PAoGtLvcag61+60OtZZJk/98UQgBGFR2LrZ3UTi7z7Guh94cD5lQtpDC9BJfKWHG5+fku4pH",
-	"EvnJqgkg2uJzjNDummGz6od9oUpHKICoggiPsx+ME2sHkQ0t0AWnXB6yrd0NZFeLEUud7nABYE5TwvfQ",
-	"4ZFrA96QtVy6/VXL6g+8YZ5rg5HZbwAWpsKrcCYbvjW1sG0UXxKOP09XIs/2rAeGvmk1gq/evbZrC67M",
-	"QhQmYUu5sKY3chrUWl8Iw7Qi2wpu5XYnPOJsQx9F71OqHN/EiSgzAavusag4g+ss+w0QI3AsVs5o8XlC",
-	"e5zxa6/rwnwcRVh+LjxM1nH2f/79/jAZDodszjfX5bI7Jjeu9tST6Jt9wvwwQdGe4Z3vw16CTR/FRGJq",
-	"TsIhqpPQzoKG4b656py+n5//jwjdaZ2qeGtP51a2R1OaCIl1aTCvWLOFVNKsnIbTMDFSHw3a1WMyITa5",
-	"VOe7n/pmI1QNYPeJYXyzYRj+zLf7kXXuu62y2KMJAExh9cawS12cY9bHomaeGceGYmI86In+sQBoe3vY",
-	"9ozctxCPUZko0NP8ny/RKdT2Ph/jnR4Io1gNsdx98IhuFShuV1ksGeWH6KiiBIz6NGgJXnGYgtpN/z5L",
-	"M2k2Od9OfyzSETMrfcnSaBXT2hoxXUeBMHqYdXXhdEg1UYylnpLS5u0eHdMbTFQ/CqCPDi6g1dWtMKS6",
-	"hV2Nv1PtVysP9OCAdu3Kp/K6m6pA8xh/6Jtys8mlQBxJQj4GDjmK+5Aag+nobv/NT0fJgz1AUUI57I6n",
-	"ikagG8ByJ5dZIea6ADPT2Zx7D/JHx1TtiqQGyOyARHSWDBmCEOUAALuzM0plZQ7ItjHLhQEwnaruxVQ8",
-	"zgiy55HXlAMTwfMANoSuHl+PyVl37KZz8Ti6tmplFkMY9Q+zblpDFaY9xPaJrGU+o+CHCkU8mNX6PKmy",
-	"EbnZBe+NW4B6YYnWUpWGSTtRNcTe14C3DwCpdn3o6thLWBa3tmLfISrXboeD76aK8u/FIlxbK254rPYf",
-	"YsbNOQJhfFGUlczJ5VjauV4LoDzHroBvkYMwE3NJAJrCEY4BOFh4RNo4rieszUUvoM3ogVrCCBWTu0TA",
-	"ZqHL5Wo0UdIywP2k3leVQgJEGpYsDQlWiPehhInZ1n+rSzVdEGYxUSmfcZVpJbLpbDuFFYDktJTcY1Oa",
-	"wZQGmaU9xKgtcr4kByf3rl3HYCaq7sga0wJSJpewaN6A06IQay6V8ccxS2qgJ32pJso7XjmBPkzllEVE",
-	"DxSocbo/KMSXfNvbhxZtyb9pjyp7t7DIqioa3ISLgwNYyun1EGqtkMqrH6oSMdwjgFy5Waj9vaB9XOZu",
-	"Zu3+x7AVGDojukoY6acVeJkCudKwlOLqI3DtQW0jUy4Wci6FslPY7pBcmIl5LhWZnAF2GtekimJSccx+",
-	"olLK+nU3UfAlfg4QZBiA8RZwKKU1BVt4TqauD7sU4ge65vM/K5MZoxfgWPCxP4xe7LGB/aLu9b2eom+1",
-	"ikCKt5ucK0xDdWIw3pb0WuvdSrfvAdzcD7Sriu7BslVF9xpajvvp+2H/4Wn/r1/+7fnXL/pn/9X/P29+",
-	"Ot4DSP0NkaIQPebBaOJ5/s2iM/r+uup1592b5LqW1jjaMy9hok1rml5UR1RR/huWV90FPrRa+LQzrWpt",
-	"jI29tl6beJ6PIhMrlNr2OACX2WEzzmswPhIai0Ew6EAQXd+K8+d1Pwq/MkT1pWKFMGVuyUJB2ZVzY6PS",
-	"KXlOaRsYzR0c+mpYo+t8WlbwUi9pupRD6QOZzxwP+urZ108YXAX/F5LEsyztJRMFWF9YotogSRGYazWX",
-	"uQS+MWCn+SUIbIbjHoUXf2LY0cM+ZIozmZmJIr0X9EwOlQc97B0z+cRb7ox3CDVoY6kIxz6XXyEAQ3wg",
-	"I9ifpZfVne+STuXIvMYpfoU3v/O4hIM0XVvzmci1WgLUslslZfiyviBy9hjfdV9OC4TTKdsQ/XX6eZ2y",
-	"r32Eyk12Q0l/EH4U/GltKOSmLbarujeRyju6T7T+LZp3TXGpza3NAxGLnlazsMZZMWHDHbERuAh8zsyo",
-	"Mnx87k3lP1phXdRWV8NEMdb1F/vB59YbR/k4VBEYCozAV0E1oHujT4O6ypGN8h13heijSuzjRfB5nwT2",
-	"iXEDeSpy+Yi7b9edf7UhhHwsz73AijRQbdpCXgAOEvw1wf6wZaFiR00TH195atJIQqYEdvB3uUG69aVC",
-	"1hgB6AfgfPge+mp3QmWbQlxIXZp868H4kWSATGjwD7VC/1u2IfIP1aaC3k0IFzS8kpBl0Y1YoucP7ofE",
-	"fdzX3DCmhCfu9R+zV2JeYlW9PBdq6VM3/LO+nO2uLxULdsCcqmQQCFHgHeO6J9MnfATPFmRyWE2rmjg1",
-	"Yr4K1ZmBZOoDyVpe4hZBx/baJzBUn73S8JZVICbwl+E2xY4zctkTgbYqHHSkPVyx4SwG19QSBLGvApAw",
-	"JS6FsVgztcX1fBOIo/eaXQFtrI8KELOhbNVC57m+HLOFsHNARBCUI42gh7GyvR8f2RJMgd+8GgLE4JYj",
-	"hr6mfpxA8xChGFwHkvs7YC3r6vVukSTkbojNwvCRZ4PdL1985yha54JthapKJISI1y8//0+IjUGcfdMb",
-	"QWqON848B66AK8h+HYE3GCg6UQJHDw8cPSCVCNP7/K7gUPlmw7ozsZRQsRcf+nSMxTRSVmio4i5tb8Aa",
-	"nj3gjJEHz6f1Yriza2rZwjuJuZGHcqmRB4S4J43MzWmiuoXoz93BtD3vcdYl1CWZc7MasNPg4NLFOZbn",
-	"8SxxVhqphDEscyz/y1dnHp0zUXQKRuRSlU6PCVYCvbCq4P1wXwHiWjmQystDqcuYVcwj/ovVA60R+aJy",
-	"l3U5yvQlvwD/UrnpUX1UmjiiZ6nIKtEFUBtneIMvQwH+tbYM1MSti4RODvk2AfqKuHVC2dM8dk6krIur",
-	"HRJHsfpJJSuuKSCoWwCPxQNtdBBAIJkc9S61ME6r51DV0erYJ3g3rQCB7q3e8MK3MG7Oja99N2CPeJF5",
-	"TYd1vYLbq9gfwJ61BaBWIbIRpdaG5cVBkw8ZFqw1AXZfondkJNGbR2ALbfgWto7Mo+6XfMNVD9WVYDt9",
-	"+eI7rOynhL/fi/OJ6p5xecmVM1nOXj9O2NmKy5xDfWt29tfPxzBYE2da72YJPt8C+DsBBcpt60TFAbqJ",
-	"CpYa6qLIwTKd57xAtWjGV4A8PXv92O3b2V8/97iybrAMovAEnozeRFkC40HiN1tDGnQOcvJoOGxf4rYi",
-	"aGPGK2vSr9uKm4nyHNbpnaHwN9sUeglloMEOdNYG6/rNrZ3zeoHyMcbkIJyw5FJVGalY+Bxd4FlvwJ5F",
-	"qdKJ555dPFd43MJ+uDPYY7mA6mrAETaSqh1Tencw3rya7x4E1VJfSKd6bwqxkG8nqsvZXKuFXJYFeNfA",
-	"eTlmVMfBjDyZpQ+Hw+FnR58dffbZLz//I03Y0WdUgm0cGeX3HtKPx5CsE91DHDn9lG54QL/0xnGRYBxV",
-	"tZ5u81qw42niWA1N1ccd3LkPxxGqph44Xuy0YjvoCnDmD+UR04t9IWonwDJmtRceuDU7+GQE6NGJI/0P",
-	"2jO4iTvzsbT6kB74ag9WCaPjlQwwlkNB0TNnPWKduxIZkVNjRMbwflyMheNZ3gyoc9URNAkCfGnTyOn+",
-	"50s0Bx0Pie0crD7rJDa+s4Jj71TZzXMswcEWOXDi4N3BG2SAKozZRqMrz40H3xux6RGr4h4rkWfjmCmQ",
-	"nHVDxAcrXj+i0EqIjlbqAgc3w4YX3PpmAYQ10xdg6aYNUx/rJESOyTH0NVqLfgbMI1QWdoOZc0Xpv2t+",
-	"LuDksyhOheMMnv87dzLhDDEr8u2dO0xpGrYbSjZueLdhkGnDZQ6bwi5X2wHYxtWGh0+OABuycUoAFT6P",
-	"2SpGs1gdzj9ur9IGhi2SwHYQf4sOcIMK1nyLdb+xWP/KqScwMZpkl9INk/AEZHgkLNcGls23KOkN2J07",
-	"jzG9AY3mOsECa00gQ0htiTGMfZpFmVsyVcydO+DIAIJLv3jSUmQt9YQYToXSVi4oqhKHKo3OL0CxJd2H",
-	"1X24oThFIRzTqaIPLXFUqKKLzt0aV2lJbIjzH2rZDTHQPyD8IyS/R/m3cqAaNOs9apvtce10UW7VrRBU",
-	"IFurPJDRM1EeSoeOVq6yu5AgYsj1w+YruWEyG7CvD9b/8GFfqsIgVTybo6b5LLN1uy0affQTw549XoP8",
-	"Wom3QIt8bp2s6noOURt7r6USzWn/Ke8v3vx0tCfK4+uFHcIYUjFUFC6jSJy2Vr5p/1JbFQBfGHM3DKfY",
-	"y6eP2MOT+5+GvI1MzwGKPWBp8ACiOxET+sYstdLmnm9hOm0K7Hfh1ANMmggo3/nKKWZ+T91LICZuxLwQ",
-	"1iRUPjWpzAlwD3rmqzNBTvf2bJGDdQBCKiSAp90wbx6IhJZoek4u5HYcHPYeaqmEAokvtK4Gwxc7HZCu",
-	"XdYgyrpp8e5AKsBVr4jTQcgNIozd692PewGCP59wKmlcnDRlWLK0PeHgAFL7r2dnL+L850ErtAVIrTWX",
-	"daUL29w8U67XvNh6B5Mnaffag+jC5su/ffmMKb52alTzPQlLy0KNqJUc/TLC1HXwo2Dier3AQssT+5Mz",
-	"D/urKOkT1yWKdpDjMtrTNpfVS0HZ3ZDx+H4A4UZBgyb+S2XobLHYxCdku2NjtH3JKe8ODfalYyHvN1hn",
-	"MrXTH1pqEhOSQ3qa+xLrSjXPSyMvGsk9B+OyVu/N9m+8Xbz1bx8Hx9+9I5ZB7BKr6rthpzf4tq+y8mEL",
-	"pDRID9YSJnqQtLatpUComMoe9KNT8KKKK5fO2PmxFGUNjrRT7KCNZflBsB/0jDjXVbHtXddx9Zr3KDDi",
-	"Z9q+SIuyrWTrN0qwrodv6gL0m573U0A19BsjWgOqVJqAmPsAUMN/dVjW4DfAK7V+Yz/Jur3xsKJC7EMV",
-	"FeImoKI2mgbSe/NxICVEqr8FmCTQM36oDgJB/6AzKhCvaRAEMlEY8qSmCmc1mAnresRIgsCPXsK+eP5N",
-	"/8UX7gl377PHaTVRWxYKut1GYBV06bvhkGcN9KS1KJz6a/HUuy+Rneld+l0bEQA0p0x7A/atR3tHerBa",
-	"SGgxUT2AaFKZ1d4ZPbQHq1IVxTtEjhU29Ndh2/bhUGPwlT+8tVpnB1TJw/gaN/oKKvOBsSXR4rXjSyp1",
-	"7AYoEBx0e8T4NGLVAS+u8ywEjFmXKqbblViPG+FT8oKCZtT7laFlEl1/xqI5NarZ66olFve+nloq4nCV",
-	"S3XX47kXREjlIuquxzo4xjshQ/hE2qrFGDjtburpCyNwb6LaJLQy5K8Dbztr+OgajvVQ0KLVwXXIq/Wy",
-	"hrWr79SLQ4jTaoqhWxvGabyVF/Ifqh4RsAwTNds2oDRFmQvDutT+BipOk8sVA9+YOKA3QrX7OKu0XVy0",
-	"uo/zzh3ynl/XmQklZtrcJIdrX1SosRUkb1iR5+TsMit5wKRv6wiFrlMk8GqBIW9hwNJGfZQILNVIG/Ge",
-	"VypgOCuzJeVUcEWFGDSWpRnHG4wLHvZ4UHO30sCAEdTLtFzJVHyRpkNFNqI01qtAkhA0rbUf+RUJdAfT",
-	"56Agf7udgT3pyKrwPuIYXHF9G6NqVJBr7u2Lm2TzA3jCc4O957nrREWPjnWoauS9czSfS24QZgoxb4j9",
-	"QAU9JwbdaamZkjt5M+IKFHf0EQqhNPqPHLaAeJFNQ+uLlkIe3Fh2EnW/2nE5J5VNQ774oO/hDe1pO+9j",
-	"rRG2ZNrm0HgdSj3StnM0KyH+XZNaKeF+Utb16FNeZAlWfQATiltEd1Mn7yrnPWVd9x/HFIkqQ/5jWJTW",
-	"Uge9JpyvLaH+zRUW6pUdMf50lul79vjYCwqHo+INWlvuM2ht+esM2gNVc65hYHrosbOg6MDRGQejzFEM",
-	"WCeRkcdk1iNSDzkbv3EuAOxBZd7cAKC/5tThHGc5RietxIaexFGljVJsM7793eH6njKbrVtuYl3VyPZK",
-	"huY0QANAmxFLnR6UskhTSlhUrQWQllCKIx2wFNlmCgg9MgS8G3wWcjtHBMzrU+MIaA7bhJyx7snx8US1",
-	"Y1waLM63J8KKIJ55t56JmHT22jh0BD6MjQO2jdWeiV9t5eBnQMZ6gGM3jeRRQKqIwpdJCHZP3N3WP7KD",
-	"tAgoh4bRQyNss3fCSCJ7x+oNKzeRvUPGjjN7KnunDtbgUeI3rTKm9+vFIqrqA9ZA7Qy+j+EUYQTaSOHK",
-	"0t3vozc06sNfaef7moNRrvI16y4fqClvypm7NHOL7O4aUyH50Fvu/arINz0eH7Jeecz6/WNC+XKMoTLj",
-	"mw/CikPJ+5uwaPdIfe3f09HVoLsPUNK5Scl/Ru9UY46vADnxWtqVLzF2vTTe3aVqrjxiMqaX0asbuia6",
-	"E1O3NmlAYgGWK3T6VZql+KLWJJGmfd345O783yQHKqhXtRkgfQvbBgNBAgpOW1SDEQUqLXWdgW/6orUQ",
-	"VJ4oAItnHoGMWXPIjLuEGMVrxJ3R9UoWJgB3B+yl+5yIPjFRVjNwX0DlbK2gwMjujrq9xF398Lu5r4XV",
-	"ErI6aCm66eXKiDko6jNuxIMTt5T3jtlsi72mXlEWIWbEhgWYKF+XnwrT7S494bpxce243i9TWnynETwX",
-	"2UR1T5+86h/ff9D/4tHzHiVJ0NYChUAGibStkY1WwmqjJ2ilS4VLX7nVpOWyuhBnvuvXDPqbP/Uc9cvX",
-	"Zzv9ZgmC0s/lhcjYl6/P4gawkC4My2x8XgdlO5wL0LoLsXSaVOER7bguE9VVmpkVd9cJItUbsfQ0zgcc",
-	"Meq+jqATbCFGqBOndZzmS11Iu1qz9En2+NVpyrpPsuP7948eoqX95NXx/Qcp675wS91L2EYClnwD+L4w",
-	"qnOxDZ5ip9dAer40wf8Ln/oruCJGLD2XWUqdRfE8xu9h3bTdcZX2xiy1201K+f4AL2cs/fL1WTpm6Q/n",
-	"ZZqw9O19+M8Pl+f415yQZ/PC6dtR5RQY0qOcy7UZsVQak7K/7GwKVUqFKgWOqN3v52LbA3B+5p5IcS/c",
-	"xyS3KWRGpuLtJg1gjfu+DZuHa8B9LP3BypR1SyV/LAWsJ+ZWJyylyjN/ibOCWKUk87nFSpBdrUJINYwX",
-	"i6miwhv3TwvjOWF/k58P2FPUdYPn62R45JTcWln7NPS2MnxLW0uZleBFQVVyzHgYs+OHVP8+nHMk7ypB",
-	"4h6s0U69fOr3RssPlhWc95DHADPx/s5w1deIhmMODA9ECBB9dfBX1m6w1bdUC30AY+aBi2wm7KUQyo/H",
-	"zRcWYmucqsG6zsIzCXvxzStMPBMqMz2f7LsqZwP2zIJ9B5uIdd7dXhWlXcHu4QGATNQVB+0zhTrJfCMH",
-	"6yxlC/mWDshMrPiF1GXh/iVVBu9cD9gXmmrE+wyypVTMiMKtD9R9XvC5AJpfCiWgXKlfN2nYAioRKasn",
-	"quq/4L6esm661OEZNrhb/9nR1kT927+xz7mRc+MIDWoiaPddt4gJ+/bsaf8zR8mKn4vpnBuRRt30DXYU",
-	"E8Yaz+igqboRbm6MpY+w0XvfadQjttNjfYxFuGjyTmaeHN1n+7q2w0l47tt8Q84T+JRbqrWFvklRK6RN",
-	"XpqQIV952xe55nbkRvvPvx8dY9ZR+tOEHBOTzohB51Y2CR4Kd23S+fLFd5POOxzUmVwLY/marPqXTx+x",
-	"e/fuPWTfnj0iiAFahs8oYcFNB5Pa9Yb/WIqRLyxzl6Agd4MHjbPjB/0ATUaHGjtla547xd+JV0gsZBIW",
-	"PASxsLp5SMHJQu6aD7/LDHpuB55xwtLQxyIllgrFL7CyC/Uo8Lk9Qf8DWiC6Ra9BlQDkVGUy7rlhkw60",
-	"p2ToOHBr6LQjfD4hvyidgHnoRIL9+zzvQoWK+njAGJ8A5mtHG21AVbu1yhc4IqxEhpEDZjgkQwoqRwPp",
-	"69VJ00qMIYHMvd5xz0bLTECmbHI+FxnyjfT0xbP+f+EwU3/G6G9gvvRvnKOznQzrpt999913/efP+48f",
-	"g4B07G1Ac41qcDsShHQ2RwW+wwPUVYYzx1X96wTThcpvK63d5PwCjqsKeOiGwcteMfBRRhJbnvl7HQYL",
-	"ZOORdnzgtNp3/6JKUAxZuqcDi1uezwvBz92yImjcRMoz2JXRgPPwB3VyCi/CllGW5YIby46OJ2qtlV0Z",
-	"v/zPqnYpE4VkA635U5+9ABwljW7r/01sw/p1j375+f8e37/PNoVU6OOv8gWc3Pz222eP2cXJRFV0AyLE",
-	"jdZQzm6IvFLqTpw5qKjH/Vyv11B9y730x1JbpyG/skU5B6BwH9HlyFQQ62F00M56A/Y3saWkqLneVLI7",
-	"1oWQj2IbHacEjXCH9jTaSccRs9l/ty9CFtQVnFhpBBNvxRzUpkjKo7gEDcfrYoljxlItRQFr3GgdAbk+",
-	"6BtNMI0vYRsOKnTB18JC8ew5V1rJOc9BDPWCOA0Mou5ls9yZPaCSRe7+UMHGiUzKY/CTggedbhsYLVwJ",
-	"kwK9sNpW7IMBlTkyMmmi8jjAsSMoPGbSOvkZ3k7UV5Gl7b+E14hsxMAeRzYAxpJsvttPu8p48/yDCqW7",
-	"3Um/eHLms4K5HbDXK26xUXCYRli+Sw4FOCAWgrvqFmwmllwFLrjFePA8LzNklSFXKirAmEYFg3AwOF5s",
-	"NdFt5N0mHsC3g5tPvb14fzjEznfoDvYtb/CtfsE4I8dcrRdbzShG1bXdscCDfQsb53NMK7cEFsxoODdo",
-	"n0ID827NFnZ2H1rjmFuIwAgoOQx+iF4L6QWYi9+d0OaHOpWWULxhRCnMrR2pIPuvWwhbbFnOLdSIdYRk",
-	"QZxCg5Vl0Bk8sANA85DxzJVvV+S/5vE/9TFdcmkNKzfQQHPmZPgDZqhDkDdYxljemtvqA5kUGeu6tedm",
-	"RTVqzmWe97zb3Q2zglX4r4HeGnKy/ds+Mex+H/s3uPNU2JngsNZOVAhojlmUCstIgKKEUkvaEVzni0KY",
-	"lRuj0lXnYcGx6rC0pDPQ9EMisml0KjZwa+0IdLMaQAj3O9reADwCKi5zQfsLcBbMWv/l5/8hRdbttVtX",
-	"agUVtggmOWhhXqDkZBKCTyrs2AgTrdubiyFzf4mn1ITqsCTNKobQrQSG22k8y8DZEmeduv+75/7vJGEn",
-	"R+5fR/dhk0+OHyawz8xcSjtfCZOw+8N7vRAq87mBRle8102IalM6upDkEAhysBCWS9VUEI5P2EqXhalY",
-	"tiwCHflqQ1nDceWMNQz2FOzTY3pBt5Zyv4A6NwuorgGGJbabpqqd6AYypNxUBi9oKG6LKuKgfpiquoI2",
-	"D5IntcpXmGMLFirEOiAH+ZqptT43vi23dnDnzk5ybFzeowmWo7p8mBwLR8HD6nwZkn2gtqAH1HJzTaNp",
-	"Pb16oq6beAsrCmlzxqt7sFS0invTH1k3ja1U+vk/wFrteRsXQR4TRY2ofMZk1wjB0qrvIbBU/4EgQ61G",
-	"xbO2GCmFqpQOxWh8SNOpkgN3NGCp7g/voRnC0peOC/ZPHf1SAQPKmuv4buqwrKcvnnWSDmnNnVHneHj8",
-	"oH901D/+jNoTKb6RnVHn3mA4uIdQjRW4Rt34IPqDW3WX+njCb0t0MYdGOc+yzqjzlTQW4meNjpsGEtRw",
-	"+vD08XCI2ZzgHADvd8MzAK5Z8HnfsLsnBJfAPVR3CyEJmCgrCzv7ObmkQuagN469RG+ArgedpIMaGUwj",
-	"srP2jZLuvhvf+i7pxObpVY/W7oWZneDytT0Ulvnu5zx0U4dHjq5+5FsVJaHDQ/eufuhpaIQJT5xc/cTX",
-	"2j7VhCk/OT6+zrgoU96duifKSrvFZx9e/eyZ1s+52novlXvu/nWW7xm1qaTMW+iiBUmmROehN+QnhoXc",
-	"M17Ru+VLA21oYqbWeYMgJbJX9kZ7qlswHv0se8HtqvPOPd48lSFnDUKqv+LdSWej21IRXoXqetQLE2VI",
-	"SLjRhVxKxXOWknLdh1LUjs1FKaOg/VuNbfUniiLdleocH0BUBkNMHyqYui9BPi8wujrfqWe3dm66xJHJ",
-	"/zexhZUgyfy5zrYfjFG15+C+e4chrBp3PP7wH922McVG6qQ0UfLlB+FzLWbrVW9oe+SWY0Ycc3gNrvdI",
-	"q0UuEUdwcnSNMb3g21zz7Ezrr6DvMDx3/zoLEBxwz0UmuUfO/Evy9XBYwK4VxEz2cXLixYghuxu1wmtn",
-	"o2ftVVV4jMAPJXKD3YFV7PAOSDGRtmqnN1GAqjao/kOzuFByyOmKl4W0IhTBA6tJ+mwEpXd9nWNsZwGV",
-	"/9A16pv87uDSSS23Bb8QOfXH/PblVwP2uaY0Qh9qYN37ztRE+zths7IwiHU/HvZGbONsMfiEU3DTuFc0",
-	"1dyrq7msqpsyUZX7HUdDFWN8exAVSse0CY1nCry+9Q6HH4fzt3Zne1eHLlCV+4+mJtfn2SILWlo23qq7",
-	"H5x53/Li/bzYPXWN5XmFneG/jXq719n4qTn3Ff5b85yQuGPOjlX93iSdt5BP0dcq39KRrHN5gm7v5/Jf",
-	"aZ75CGNbAduqCHp7la2EbbgEFnbnzpyb1Z07kC8TAkeQBEeuF2LI+tLdjObqnTuse4TdKtlf2D//ftQb",
-	"sEf7oecTFcqdpoS591D1tF63cV9d0z57xM1q1Kjd+c+/HyXD4TBBjAL95bT4f/795CH+Aj7TvfU8J4p5",
-	"ryJX2+DSN5A7V+sd6vZyt4xyN0DaKwEjDZUl9x4kn9sFUiYGjI98itF0zjdVJ2x0xb+AhR5FoUb0GjeG",
-	"AC4oJ6yqdLTj4VG1efTxO3cufbjFWTjo9LtzZ1RrftWtQPJOOkd5VSNWw8n3kmp23TZk/Igt5YUIyZ6A",
-	"dxmTU20XLu+7lLeuhm9dFDXYnagUnY7TRg/xhNW7IYUcsYU7DrCgvaZvPG4D90nANmUSs0Z5UcgLEXk7",
-	"Y2w+bMi5EJswUUitJagdJpxi74AqPBj5Pmsuy70Oyti5N1HBu+fdeHHm4JpnItZcWFNx2Sl5N1GouIxi",
-	"WvHgSVPPG2xTbh6B2xBlPqaE/kGN4p2B3kg9Ovpg48BF2mMiN7ZyHB1VPCsrfQlgEkyfuTWefzv969YW",
-	"/uPpX2fEitu1rxa9q13JAvdmFGuon8uX1N0l4o8QYqVDyJS+hMBbJVHoLqcGQC9MDEeHvuwTBS5+sJKp",
-	"Av9G51AlAnBiFADzwSZumNEIFqHJuc9UMPU6P/5C2Doz/mh23jUY2a1ZdxvFQJoMmZ9th/KmGgNQXjNS",
-	"0XKk72KO4s3DFfUP7AtXnAVUCFlhCwC1V9p0qIPRzL8c1bqF3Llj+FpMlM9AdpYYqYv4U62fiDO8oKMI",
-	"j1kSlgeDt1bhahjWRAW0TqTOD9jxcFjZCFUeacjetlVyt1BsxX1oxim5EwXw9S4nldrP1Kn8FL3H6+42",
-	"NGZOCeCTYQasx/v4OY8ONDsZx6wX6rBgMkC9Z2+1D1Qbp5osYFd4xJZRFwb7FyYiFfZ08QCoKk3YWRwI",
-	"eIBlHbX1aqhnJu8aFzFsgDZig0kbvtlqLY/3ZPgQ5tfykVBSYI+Ncjw8btp9CX0yWq4EPbqhurwvj0Lw",
-	"seARDo2+cB0hgb+7p4Ny67bIhZdYlD/Tg50gO2rldy3Yh94Qx1bHtdr3u3YH/PjB7Y7fT1buVn75U6n2",
-	"HzLUeHA1fVMmX6xnVtorzk0rKunWtPoTxSX/l5lFj6iNWCgDEVV7OGAUeYTYXkvoK2msqfd29TCm9l6D",
-	"rDvbQtaQew8KmV7iG1xRQtJEYWb6gD2VObREgCwgwFhuBGXFIJiDWvlx3+WvatdEzbLwBT5pmNJBvBz1",
-	"jQWdhC8EJmIzqy3PGXTHbJMybsYv/LLsCJhGLTG+FMzI/4ZC8NJdgep90MsH8guxgn4SMTlql4SVsdf8",
-	"rVyX687oaDiErhP0125ds3dJW8i31j6xKlCPPUFp6XDJ9w2QSgTEI1zzt18JtbSrzuj+0XFLTvRu/bd8",
-	"W/U6gyQI6V1Y+74bSj1cj/032hVfNQYsggIhR2lApd03jnoJoGvKoqo235Uj8fXkMMSxbxRVF+CbrIZv",
-	"wX7VGEg9lHR0m43JUWGtijrl2lgqdhzS8KDRoK26u2KxnD2zCe3Rrzufb9wD11lNAqxCW94igKslwtX3",
-	"kjg+9P3Sije1IV2vzNT1RhRyrq45mNy+x1g+proat5htUbPamszeunquUnP+lykhAF3dVLLTax3hEvh9",
-	"Wh0rGKoxUfM6wPyXKrTNqiUE6IWPGhNqpz0QWsHd94ZCOcvEHBIqIHMiRDijDLL/fIk9OUnFgPaVbX2p",
-	"a/3vfD9W4KZ+2IGjhgam3mswUW35Om1mSjvuP0QGI3z/RHmA/94gnm/t/IcO4NEgf6fgXeh+3W57tuRT",
-	"3IbwbvGvtzG/D2ncYpJskA3toqVh0l4/whdlVTZCfGcyzw2WTcdaKLGjN6k1NQ2NjRuSIWiK3WaB9V3Y",
-	"R29PdK/i0h9b/buCy91qfLfBvRDcO3gYb6pQEP01I3y1w/zesb3my/cqofB+7Fpczz9F6NZOnyuU8aN9",
-	"TZOlXWUFpzz+/3wJZRjGQffbF43zZ223vfGFlhSR43HttjG8qtk3OK6DG9r/17Jsd1PBgycdgnHQa2Ej",
-	"FOti/yEoY4RV04fD0dHJ6P5D9uUrLFEHtdMzvo2DklRXhzrM9HaGyQB272uW4TcPBQVZN/RYh2IHvbg3",
-	"t6/ZgKhQDkUUaqvEuindM/U98tdclTxPe27aTvWe+VAClFfZsrUuxL7g3O5gmm2uk7gYMDWOghzrGVeZ",
-	"VrVaJZ4m7tw5Hh7fuRMZMKyyRPyq0IOhSEdoTuCDjlXEMWpCXFFAXEkACxWhLHSbZTVWKF4iihihir/8",
-	"/D9sp10JDiYBoqQae57geY7llKuEkKr60Wxbdb3xuRTd0BYeXTq0TwlCaus0ibSAUcWqc3JW6E2tWsOo",
-	"RurN8GWM1EVoaBTCRFuu2debiR9LDpWn/U+hSsi4vTsN614B8XQE48iMLAWcuynnq6q7P7uENGLah24t",
-	"ohvzBpzRHrN0D9n0Rq1RX6QUnjsNCA5RRJ6RHQ4LO4IjjX0aouAwbPTx8NifkSptJiFKqX0IydXd5zSk",
-	"bb0I906gvCVKvidS/Ec3buNBHszYHP4uxiyt+m1Y+v3Xk1hXVa/GdxDEIvR7ziXEr2uKRlXwooYnaY1i",
-	"w3G49S/c+hdu/Qs3Dp7f2L9wl5SAj2eTIOKQY3aW074Ac6hq0j/w7a4PR3nBD4OrFN3AMCA5C2vA6Zxq",
-	"A0Itp2zATtvskyDwY00JBL9Xg5K4mlDoSHRFjk1VpQrfsuv2nijv9441geoDdR1/xTNfDWkQ8IdevwoI",
-	"gYcT1VAixqCYg17H+ExTFlO1xJCzvTehrF0FgQn94XWQeJS/U/bwNZWSqvwhEcutI/1W0N0KupsJOuKy",
-	"KuZtN5d65NI5WKvrJd3zERlH1OP4MO/Y1+f41p99688OJbd2iSU6Ef7Kr/ds71P06LzsqHo1jcv7hiPH",
-	"J+Sp8wvBjLgQBc/hScnziQokL/h8FZXUumypRO0r0+IYqLnfFuq+YM2XieqGfIeknloQ1L4eeeMwNTsW",
-	"1RkpV6OoKjg2pNtXejeeIiRdb9k+ba7FI3QgN558jy1wEFACKx3WOykNJGDr/ALLbFPbhr2QCmpp/odG",
-	"VOAYfydAhe/5vq9iGG7PLZziVgu81QI/ihb4kjrrX0vxI5HQRFPsYBQC2/vI2t5hvnGr0N0qdAGgUHiS",
-	"vIYSt4+gqLMX9s3BjtO9ZoecSBep9blJWC7PRdyzRqsKGL5x6mDAhcus05TBMTx8BwlOp9MXRQ0lhQ+a",
-	"ZI3+fh/VNmtry7nn6F5RF5l1QSUGd+V6zFLf5RJrlmP3yAXPDSYk3J7+PwEgfdc6i+tnN9tsXFERub3u",
-	"cFX/F2pLNkoEY0lgrITMumnUpjYdM6WVqJr/9gbYJ2qi4lK3VZFLufSNEF85fZUXGaOzYdjF0WA4GLJu",
-	"rbjxRIU/re/85awsf9G9kTsjKe0lVaEwreaC8uywUQGiFbEOyb2JyvjW1KDyvptV3GMkalji+62GPp6/",
-	"/PyPFGEXUPxK2hE0FZG1JqbQL67RxTQ0Q1tyqaKGMj41ykdHuz5ncaJ2GyX55jXJoW41vQhbFScBVJ1d",
-	"VXaggwqDLluBEuC20U6PhtCHNeoyiqgnpdlcb0K5d9/GFMpNr/QlNCt182+kWu12Ps0F99jUaGdSmaVx",
-	"P0NYRMiSgB6x9cF1qy4AOzKCfHjwVJ+2OaGuEedi22PUYRbagH378quQnjlR6crajUmhsD3blLNczhnP",
-	"skIYqL7glGt2cnKPdUuVu2u+t4thvo9FLX1zoqDxQm/MzEbMJc/7m7LYQB8xfKkwCTVA1AuW6znPmRL2",
-	"UhfnVTfDZy8uHjhaX6PfYqLEegYALvfLSRhe1NMTR4CtSMhzQEQIbgfkASte9cI8elARUaMnR28EsaG1",
-	"xvzS3S80qtXtdxw0u+/+oT0IjcF+RFeCVuLmrYuj7sfvkhs92eiE/e7NHqXFk0NUqx6P0tgdBN9iOGnv",
-	"2hT6Nd06L27Luf0ZSptjZ+aWFmhXlzhvF0+oseXCijZPOZYjt7VjWJ1AEwCx5LD2PTSgleRj91boP0bV",
-	"PIPtNthhzHBvC2P+mP1mhBXZTiP2wzzICZ4l2Za39s//eu8HEtHNDmOy17H3G1L/Tcm+q6oIDpz8Ww/A",
-	"7Qmo/H83Iv+b6doNSm2mLe0xubAv0c2xgvu+ts+5capqoiGTBvshcXQTIHhORr32j4aQBQHXedVxSrxd",
-	"8RLaC0trJupypXPfHtMd2azMBeq3SjMICBvDjFRzMWAvRR9nC40poZ5g6AWEPej5ps0UegIPfRRT6I/B",
-	"tBJG3aluVf/bcmO/t9ruzyiveMSvVdx/Tcu4m/I5bB6HejxWC8MmcjVfrodES8XS7xeFXifM6l7KunrB",
-	"UnTpUsYSPjZRcLHee7nWLs7XM4M6n2396aj0hxKXLHhwJwrywLzvFl2x4f2+/pnvXNdtgbVU0JnewT51",
-	"Z/pfxJMURvySq+XNWhfd9rC7Zd63oJPfsYcdxw7hkP/gGCeFyqDh7QeQIXFs4uPLkWfGlML3zcaPJk7P",
-	"LQsFqR9zMdof3mpGtMREhYjWNWNVUZ5NHKqaqJvFqsa+tUBLbIm+NlE+WIRSk1pOU+RnwJ5SbZJl4d6+",
-	"EYXUGetSzcrQ1rxH0tbzxYkKwcRLXck4k0BoBJr10aJSa/VCzAWQ0Zwr6sbOuA3o1A2fizH0pcIcH51n",
-	"9AYn0zchSDlgX2uKCkJ9cSbWG7tlevaDmLfW9nwJkyfyoPjA721b/OvEN6rTcRvjuDV0/pXEFhz7WDJF",
-	"QAfj2cBeUeXeJeZl4abhzinYFWf6XKjO6Ps3jgEYUVy0I8koAK4VnCDPSH1Mupv6ZvruBdhHgK5kYq3T",
-	"XifplEXeGXVW1m5Gd+8eHX86GA6Gg6PRp0fDITAfGvZuaWJfndmuhCx8mXlMk6TQuSw84n9QIdECBHS3",
-	"9ClV9hd96gJrq44RM7HVKouqXblfqBMbpjFU/XrmvMiS0C2QGjGwqllbNBiqV707lNdNDBAKPRIs9Xb7",
-	"F7gOhMTp7sBwekm0IFGoKBpGjSTevXn3/wcAAP//",
+	"7L3rkttGkj/6KhXcjTCpASl2q2VbZMwHWZY88ki2Vmqtjv9DnUYRKJJwg1UwqtAtrkMR8w7/fYXZ8x7z",
+	"KPMkJyozq1AAAXa3LNme2Z4PYzWIS12y8vrLzJ8HidoWSgpp9GD282AjeCpK+OfDF0/H/ylKnSlp/0yF",
+	"TsqsMPDn4HQj2MMXT9kF3sCG8Q8//PDD+Pnz8ddfxyNmNoKVQhdKasEyzUohU1GKlGVyMogGOtmILbdv",
+	"LbgxorRv/H//Mh0/ePvzyfsx/uO4/se/D6KB2RViMBtoU2ZyPXj/Pho8TcW2UEZIM34pipzvRLo/ztiU",
+	"lYjZ5UZIZjaZtoOxg9NG2eH4MaoV45IJXuaZKFkpfqqENuwyMxu8nW/FQsb+k8lu/GexiyNW0pfnjC+1",
+	"kIYpyThbZaU2TLwTSWXHMVnIxqSFrLaD2V8GdmyDt11zeylMuRs/XBlR7s/plUiUTDUzil3yzLClWKnS",
+	"rrcpd5lcNxd4m8lsaz839d/JpBFrUcKH/p/xS5zr+Gnavcu0Fp9plqVsaBcj4XkuSnthxTLDYNqcaS4F",
+	"U1JETORaMM7WQoqSG5Haq6O5vZUXheClZplkuVprxmXKilItc7FlS5VmQk/YQ3xhljKz4YYlvCwzoRm3",
+	"/0qZrLZLUSJJFTlPRMqWO7vipdAb+yF4pxQXomQi2Sj79dJ+bC3S5sK0F/19NCh4ybfCEP0/vhDSPE1f",
+	"cLPpXhlhb6B1icWFOYvZH9jrZ0+/HkVANPGlWG6UOh9naWwJLDOapSLPLkRJM93yfKXKrT0XKeNSX4pS",
+	"s5PpCYulMmcrVck0tqPO7CcLO5BoIPkWNjEdRAO7N1lp6d6S0qHZBccl2f1Z7LpnlOQZTulc7NhKlXhk",
+	"3GkYaiFY8Bq7jYb4QPCu0YS9JFJcyMYJgtfa/VmqdOc2CQ6J0MQy8EvmMkvEHC7hUQp4yUK6M4fHM+7g",
+	"AzMGxx4GwjMpUpgMNywXXBt2fMI2qio1GxZ8t6mWM/bF8ULCpRHj9tA1RmM5ZC6MSPEcw2Ygn6y3o8UZ",
+	"Du7Nlr97JuTaktXx/fuRPaLu76MuZvAsk+cifZgkqjpMkDncyDje6Sgz5zVhtokusqeDS2U2ovS7H31q",
+	"UnzBd9srzlaBt7g5FHzXP4m+4UYsz84tQ1jISp5LdSktgwg28RdO41QVr4tDkzCqGFeFm4OpfsEUWDiD",
+	"jzT+N8ieHsu0UNkVrI7ucXO5FDefy8cZ9nt7MzID4NJf8ZQkmP0rUdIyAvtPXhR5lnA7ibskY/7wo0Zd",
+	"pn79v5diNZgN/u1urQbdxV/13Rf4FH60VzBaWeSnP2NxJi94nqVn9HPMhvXifPvq++8iv5WrTORpxNIK",
+	"ByoW8lzsIoafZxeZymH0EfE5UZaq1H95G48iFmc1vzk7F7uzbaZ1JtdxtJB7v9GI4qgeXFKVWpX2Ci+y",
+	"M1Liziqpq6JQpRFpjMekXx3sWji6+254a4eOcejRxr2w8I+UXOVZ8qtub8cSnlVaxKj/nIvdZ9oLJk8E",
+	"2mR5zspKykyuZ6iOsZwbUY5gV2jpteHGvkkqw3ieq0vQikHgqOWPIrFnzN5T6ZFlznHCZSLys8tMpury",
+	"rOBaixQHspAFL40EVQzvYniXHY26EKUdxKqS9v3aCJ6OJuyV/Tpc1jzXjIPeSOIUBb5YSCerPyIN9Cjr",
+	"h97Q9cgvpqYnqlxmaSrkr80tUGlmW75jdudTBbrVjMVgiZxZNrkuuTRuc5lR50ICLVjlPtPwGGyPk9PA",
+	"Bwp4lAiJHtWqKhPBeJqWQoPJoyqjs1QAlXklDx7KM21GC2kpbeXWJmbDUuVi9LvhAU+lNRJ5/tiywF+X",
+	"EdCXz4D7xjNravAqN/ZI2QVFBXLCnoIpdMk1K3mmrRIGaqQ3AdlSrLm09zQ0WDpyXjues2QjknO4RioQ",
+	"cf9vHp/GztJLNrxcZ3LN+Jpn8l/wlH6nzBOrM/yqW11rKrOGwlX2a8xwNj/TxLgnv4/D8oLvcsXTU6We",
+	"8XItftU1tIbdmVHqLLefjmcNOwqsPhJN8EOebbPfy6q9EuVFlojXkl/wLOfL/NddOJLkZ1X9fVo9+sVK",
+	"eCsBlnY9ebIRKSuz9cYwqS7R56HMxvIEy4NSJcXcshmrgiAnigOXUsw0uZD2zPMJizWuRGsoyOiAe2nD",
+	"SwPsR6ZuWDAm9HBww5dcC7YThg3ju6Xg6e6/Yqb5TjOtRvP+ke6P5uOxtpZH7dCT4a2/mK5OlXrO5Y4u",
+	"61+VqEpuxBkcMmGZmlGKbbncuQOp5+xKCpmwGF5wJt4lQqQijRdySJIJ/Xdo5OqRFY0XIldJZnbAI7eq",
+	"kgbPOFOr2usaMSPKbSZ5HpFygxoJKCFJpY3aihJU1rICAThMVaLvapFUZWZ2k23K/v7/3R/NaWQxs4ak",
+	"ZpmJ9igLB2h1ppZ/xrKhSlYaXEWO4Byfsjqa1bMPrss/P2W+lrwyG1Vm/yV+XUFbwYeFNGD1psTnQN8F",
+	"YxpN2YiRxWSJSbwrshI9uB9lzd+8eTN+GAyiI3DwleCl1eCs3vfHxcCZbzDMxSAeHPat/NKtKUqVCK0t",
+	"830sTWZ2v6F341Lk+ZgUoGVlAklkz9hs3xlRigqNVMfHo4VMs9VKlPY405ut9YLmKfEWfZbwwlSlAE8F",
+	"so8zVZkztToruVwLcG4kVVnCh6y6VrsrIhZvhdmotHV9wh7KHVOFKGGtnG/KvoiX6ZkVVmhAJYkowPiC",
+	"UJEVZAU3m4j9VIlyF7G90I+lSlBoXIDicsPNQuZKnWty2jUiFsOje//46/89esDSbG3frlbuhkymlfbi",
+	"jzMk+mfVRqIxYNdubbnbulRVgQENqQx4BzhzbJElKhVsyNGrBDwxZXFykdilSS4uYPHczWf2ZvjBLgKO",
+	"MI7YP/76PyMv6Q0/FxpHCDSvmZL5LgKWCv4DoZmukg3jVnyThof2CZc75MMQ9EDfCITb6lDMv57N8rp2",
+	"nj0XacZPgSf8qmzVD+Bsa0dwZtkScVene9uDG4fjsN+Pfxc6+HvHUWEMj8ChRZGCwMPL0zSzA+f5i9Ie",
+	"a5MJPZiteK5FNCiCSz8PSsF1V+z6zWZXayPkOdMRW5VCMCPemTk7F4VhXIdm+GfaueLQK3uGb4elawd0",
+	"9sUBXUE70S7UI2R1z4Fn4RDBrzCYDXhl1JabLBlEewMX6CjcKok6jD2kcsZi/0xcK9E08DmLt1xWPI/h",
+	"ADMv9DUbblSe6oWEOFslUz1nL/juhVV/SjF2N8J0R06V8qsG49fo4ISPLmT84vtXp+zuxdFdpyHe/TlL",
+	"39+lm2Mr0tmqynPLCDIJpg3Y07QHzChWilxY68F+yg4POYWLmIdrg7PqiJ/71f1F1IMCaJ96/qQu2dby",
+	"PaPcKkSMG7ZVGvxz9QKnpAPPmdpmxoiUbQWX4HdDzjhhKGm1V5DtjDG4DasACo+VvNxg3P7zk0FUh/SP",
+	"OkP6HbRWpl8Lw7NcX7kGbYLjxsmDcyEKzfhSVThNlAx4Q5ayIYpfFCnxKEI5Ci6UOYV67VMoa6KW2FIl",
+	"yhg73eYuLEsue4AJMAD4vT6qaCrXBoGYrCcs/s+nrx7CQd0jFNArO4Lhj+G6fW/8ww/Pn8PDHVCVf+96",
+	"Z861OenBtnQjWfZ3rBTciEbc98OIeBvwl/0QK67W5UZp4YLGlvgwjDwJjl3BdwXfdR61UpiqlGdVmXd/",
+	"xbnICr4m9zNZeJ9ptizVpRYlWysBZ1/JRJBjSJ7bkaQiyVKRRkxB4NOdEu/BLsU600YgkseOg6kyW2dS",
+	"t7ny9OTLjrHrRBW4Th1kH47VjoXrc2FVIQZu+jkjhs3iNCtFYs5SscwMBjmN2OoQ5xPeMYgGCdebJU/O",
+	"B9FgLczZkueW/QHpC8s8nB58JrnJLkTnsm/5u6f4mRP/Ky9LvhtghNSFU//iSOBtL5l9xyVPFASzr0tk",
+	"4h3fFughc2zy/nQ6jQZOOx/MBt+++MEyr0qmdsgzmDXOUQtpdRR7fu0bkCUMZoMvpo3/HdkhOlfBWZYO",
+	"ZgOT5fl4+oX94XrM2lLgBc8ra16yXPEURNAOOc0+Y+XvkLE+oP8d5rXhdOvNtvPu2jG/Eoc1PNiHJ3Tv",
+	"+671Oqwf0t2W5++t3xVfpltBG2vSUGsQzddGbvWD9ain2093N5TOHTR3dGxpbslLK0QGs8Hxl0fH907u",
+	"f/7Flw+m+K9BF0nm6nIw849Fnkk6NhcNVJmKEklOlen4eHr8+fjoaHz85Xg6PTkeXJ8s8xxitqXJeN7Q",
+	"8jrF7asizwwzgJWMIDaEdtMYSRjHqVHowqutdTWUcH5HMwdyFIw4CjprN8oqWcB7wEa1d2BAkaLClquu",
+	"eJZncj1vBJ6MfZ+uEjDOnYpHdnkpEpFdgJFvBbC77C34EVsKO0D6IY68/ghR8kTluUiMRuccaEAupnLJ",
+	"dxP2PfzTTRjNTQiwWeX25Pi4z9oHZZHobalULjiYJX3sYZ/RF3ynIxePd6TzmWbbTKqSVRLjFVdzjmsw",
+	"D0+3ncqNVYt0wiWA10q1bcvOYqOkmLCXdEp9JDGm18bM0jm4RD3MABb4MtOiU535Mrp33K3R0K5exUCa",
+	"Ng08V5LDrEc3yOQ6F2O7t7WfoV9JMLgQ3zz/nhHvYN9wIy653SD0y0n8BBvGz6vcZETJk7Uwp/b3OCLv",
+	"yr2p3dHKCD1qrWFDjYXlW8j99XNKMSm2task5YbPWq4fe45DdXchudxd4imUjIeuNqT0NKDzHjcVmg7O",
+	"Z7qQiAuxUs4uDyhSNRAWuUhEvhfwpwI0Fo9LSAgPx/+Hj/9rOn7wh7t/PJvMxpYqju9/3kMWgfQ7SBfu",
+	"vveO+V4hxHDXnthbrT4N6ugZKag9x6WmlyYIEvGP//jr/8QRq81TvGdM92hrrvjzg7/h8Zmw763JXOuc",
+	"yHvpExmGCiAab7lTp4WxFYbb7btq0s/dfe+jQGu/xjLVx62WWocf/N7e9zT9CNrFIeX/CbD/UqDyS86H",
+	"odMqUAqNZrVLwdkIeDDofGkBQHdAveyzBG8vOFNmw2WKG2P1azZE6ARxgbMsjRlPUzwm8E5w7o4m7KFk",
+	"fKlVXhnB4o0xhY7Z65fP4BhaezcpRSqkFeLanp5VydfAV+D8XG1nfKASFg0qLcqzhh+GXtFrzYFRBI72",
+	"RHiaDpau8bIeql/IYQEvcZfd2YtHM+Y4EO5nnVdB54OOBqoo4bcW0mxKVa03bmudPuBsPZ5YY2eO2QMn",
+	"03shHmlvoT8/uRo2HSqwXRoqnTLiSf166ksIUnw6JxIGQbzSUfsb3Vjb/iPL08nBTphDeANf5uLG/qLo",
+	"ml5S/EToJf1QxyesaQt6/GGL2xhvE1Y/nXY5ey4sF7CXdQ9e2/6EWwLabb3wVmRuC7Nzv4ATr2HrHzrU",
+	"kEkC8YCG5X48bZvu0aCTlb4BllinjrC1mns+ZRTjrKiWeZY4xN91vB+tA2K/23kEAhnfHNTTV9+zk+Oj",
+	"LxjPiw1fCpMlnmJBzZmT+xNRphkG1Wo9mg2/ffED23DNpJJiBO4mZ+KRpdbSTN7+fK9bEflaQHpGi6jA",
+	"BdciGLgvsNZNWYm3XRYDstm9L9HCBOY+5ficOYR8dz5XuNT0jgiR725MXYv/Ne747qExlvr2J8TxB8uh",
+	"4Vd/9FNuxNhkW9Hp9KShnvVMUjiUZTdDoI+CzWi1Sg7JWYqXVo3PudZzJqs8d4FUZ0GK1GpTgqnVQsZ2",
+	"aKoyEIJUUooEZBu+0V40uSbEZcRiouozUo5jl7ZjxRn+tJDryircXn2GA2MHa6V4LlKAyjahnO4tLFFV",
+	"DvApprO1HEVMlQsJp+tsUU2n9xJEY8O/rVkF+D8KJKOgu+QYWDt+944N0eUMj9+f3otHE/YcMS5WQ9dW",
+	"Y1zIpUBFBO3tFH3zTBu+w7AIzS5XawKa2AVFTBrmR/Twtp4NhcHgLK5M78Db6ADX+yiVm3HCtyBmeoYU",
+	"SJae0eQckQLIN/cf2z9jxPl2Z0R6Nz1jfnGatB81z09jZNc4js8y3cVjSNe/lmBoH/D3+wJhw/XZVqHx",
+	"vc+mpHhnKJkDXalXkMn+2uZ2FtdfT5heMKrmELpWDTDbjzodHQ8ttS1zEbEtTzaZFONScNBjfFaopcMJ",
+	"s4+jGEGDthSAb5gzKS7hFjhXbGlN6xQ4zZ9FYZj4qeI5KfvAaEzJE6MnfkgxS5TUhlshNQSwhcsnNUKb",
+	"UTP22ErsAeLqTMLp+IWehQyoMAPH0mB3As4gGrRwUoNosJcrYF/YyABA/Y9SHKKBxzR3jums0iIYEmSm",
+	"QHxiP+NkEA2a2F4YXxfgoONLiAeCNK9OvI93ITfgPoG23nTzed1973I4otq/2+1CscMJ8JGwDqGAAP1j",
+	"D5RrN2EfH2t5RwMlOYgGHnN0lmaA47IXgQZVrhsPd0ULapWx22nJJaYfMy6lqmQiNBvGdo4TPHmxS3Qv",
+	"hcsG0S58Bg+OJuw7cUkqb0sokZJbapatpSJJqiQm6e5YqkDanUt1OfHW9YSoxgtpAJssZK7kWpSQ041+",
+	"MchTClxeeKLTUhWFSL1QJnvDe6zraGWW5wvAn+GrRihD0UNuJahmWqFYrqdxWVo1XoLszgyEsu0L7WFt",
+	"nnE3GYLf4WF2F4kh6jMO6krwSwCkrC96vSe4hhpOcAEn0bhEiQd7NznG0/G8W/XgBwknzAo4SYPFJZ0U",
+	"AgMz/kI4Trrkh0l/10MyqjiriuAldCF8CV3yL6G/914SzL2tRU+CM4NZAv5kdZ2WJ5nI08fdautDL0vA",
+	"G6SkIIgcnQZa1X3oQbdzHk5fZklKyXUNtqFczrYc63EJas3XN363Jd5NteUY3d57K6xbV7mIb199/x2j",
+	"X9nw5ZNH7PMH06ORm79arXAz3XdQgb1LgZvJ4CrdwH04Gvh4Gs6vSxt4ZjfzK8gW6InW9kHI+R4S3aUx",
+	"sk3WBxLv2NXAoO2Kqp8dCiUDxofAV5JxSrcE101t2AKf9TjVmA2ntYW755vZV3/tGJIrhuBliw7HcdMv",
+	"+beE+iAGQPGEdgM+qlz0eiFxq+wtvvpAtgX3+6iTaHXlFdKeyJx9F0M3PStEObd2nMsM8EIucHBC4MXS",
+	"DrosI8aTUmlCoOoQ1AJXgliuJWBwYoIq4L7RuQakGlEuQE9wK8/gVOG919qS1sFyK10vU7hne6MISadB",
+	"yt3nMMAW3dDvloAL74Y+BwDwa3qmA9bIGckUdAjnvNC4Xdd7fxdBhpUvOqnPfqkfuQTj+I+Xn2n2+uWz",
+	"iF1uslywmEYZ977whgtTx3quAbbqMt8awbG3B1FO3ibdj1C0rM7aWeBH5SU+OurBdZXkmQQZTfkZoILj",
+	"kLqHAvZLj1/APXmD5Tto9Xv/Pk3Gr0Qwjigk5q5z8jwI33UfkYbj+X6n47kfFbcqhYDUCnYudndRibWf",
+	"Y0OHKD2eMiFNmQk9ilxFoyVPzsnHG44k8CfXE0B011eEMdtzVyzrH/qgEZahAlAYQjbWztaWGA4iqTqg",
+	"UtYIO+SDsjeQ/0nMWIxUFkcs1hV8Dx2DudLgNdxma8sH5br+A29IcqURCQKhWy79q3AmBd/pBkwkiGcL",
+	"q8ecbUSe9qwHQm1oNXx0zb52aEou9UqUOmLrbGX0aAbxYXUhNFOSfBBwKzd7AU0p3hmH2hlTBjgvwvzK",
+	"pYBVdykWOIPrLPsNEGogPiCY7dJfe4JWW2cTwnwsRRh+Llz2h9WA/v63+9NoOp2yhBfX1Ub2eBuutsdH",
+	"vu1Teg8TFO0Z3vkhYthzlSB2GFJzNKgRnCEJ7S2oH+7bq87ph8XDfo9Qwc6pinfmYWKy7qhjG5G1rTSW",
+	"y1BslclMb6wl0DLFYxc13df3UyEKK1f2P/V9IWQDN/6ZZrwoGAIW8t3kg/QY48FbRhWaXaryHJMZVw03",
+	"hrZs6NrazU8lZGz16yqvXz7DuKVMRYkRmf94ic7TQSdomyDJB8KNRgH6og+ONayhHd2qvSHn1SE6qikB",
+	"o6MtWoJXHKagbhfZmMVppouc785+KuMZ0xt1yeJgFePGGjHVRJ0xepgNVWltLbmQjMWOkuL27Q6NN5os",
+	"5DiAvMwOLqBR9a0wpKYnqh7/oN6vTh7o4DwH4feADaqhIXP8Yayrosgzgbi1iHxxHFLv+5Bhk7PZ3fHb",
+	"n4+iz3vyHwiXtD+eOmqH7jID8HZWikSV4I5RUvQf5E+O4dwXSS1Q6wGJaC1+cphANBDysqw9XkmT5YCk",
+	"nbNcaADvyvpezDDnjCDCLqGIUjsDODDAFNEl6uomJgKgTjebi8PtdlUVNRjqa36YDeMGijkeIZZYpB3z",
+	"mXl/ra9NxYxS51GdZM/1Plh43gEM9ku0zWSlWWYWsoEQ/g7SyDwgs1sfujpG6ZfFrq3oO0TV1u6w93HW",
+	"aJhezM61teKWZ7f/ENcJKK7WFxik4MKrTKK2AijPsivgW+RIpxQalA4XotQAP/WPZCaMfwtjcjHy6FZ6",
+	"oJEHSUVfLxEMCYiu2UJmhgFSL3Y+3Rjy+mK/ZLHPG0aEHuUBLnfuW0MqVYZwpIWM+ZLLVEmRni13Z7AC",
+	"kHMdkxv5jGZwRoNM4xFiYlc5X1MggLsQiGUwC9l0+M5pASlBWRg0b8C5V4otz6R2xzGNGjBFdSkX0gUo",
+	"OIGjdB28QAwe1F2zuj8oxJd8N+pDp3eklXajL1z4RKR1cSiu/cXJAez22fUwpZ0Q7qsfqvML30cf5B76",
+	"ICgxz3I7s24/vd8KDDETXUWM9NM6WYIAD5lmMeFPZuACh5J9ulqtsiQT0pzBdvuceef78BcAih2WWgxi",
+	"tyG2ZSFjcpbYmyhIGT4HmE8MVDoL2FeIPANbOCFT14UnS/EjXXNlDWqTGaN84FhwMXKM8vXYwG5Re2MU",
+	"DzEGUUfqxbsi5xKrK1gxGG5LfK317qTbDwCK90Nj61qysGy7hlsw0HLsT3+Zjh88HP/p2z8//+7F+PQ/",
+	"x//n7c/HPQD4XxHbDSgL7o0mnuffrwazv1xXvR68fxtd19KaB3vmJEywaW3Ti+p9S0rrxjLo+wChTguf",
+	"dqbb1xmg2a+t10aO56PIxEri3cD8gmfpYTPOaTAe8hyIQTDoQBBd34pz57U/66c2RNWlZKXQVW7IQkHZ",
+	"lXNtgopgeU5pYoh6mBz6ql+j63w6qxOKnKQZUmkAF/B/annQs6ffPWZwFfxfSBJP03gULSSg82GJGoMk",
+	"RSBRMsnyDPjGhD3ML0FgMxz3zL/4M82OHoyhAArLUr2QpPeCnsmhoK5Ls8EEdfGOW+MdQnJKG8Kl97n8",
+	"SgGo/wOFLtxZelnf2fCPX+MUv8KbW/7vPjUvXPOlyJVcAyR5WCeBufL7IHJ6jO+mL6cD6myVbUBJWP28",
+	"SdnXPkJVkd5Q0h902Ht/Whdav22L7avubUT/nu7T9PvvYyoCxaUxty4PRCh6Os3CBmfFBDF7xGbgInA5",
+	"erPa8HG5frX/aIPlvjtdDQvJ2NBdHHuf22ge5P9R5X6omwVfBdWA7g0+DeoqRzbK99wVYowqsYurwudd",
+	"0uln2g7kicizR9x+u+n8awzB53s47gVWpIauEAYyeXCQ4K/x9oepShk6atoZLbWnJg4kZEygIHeXHaRd",
+	"X2o4gRGAsU968d9DX+1eSLkoxUWmKp3vXHpLIBmgwAf4hzqTdTq2IfAPNaaC3k0IF7S8kpAXNQxYouMP",
+	"9ofIftyVktK6gifujb9mr0RSYbHYPBdy7ZKt3LOuSvu+LxXrUMGc6vQtCFHgHfOmJ9OlaHnPFuReGUWr",
+	"CpHTZOO7KADJNAeSdrzELoIK7bXPYKgu36zlLavBfuAvoxBk4Dgjlz0RaKfCQUfawXpbzmJwTa1BELvi",
+	"NhGT4lJog6XAO1zPN4ECO6/ZFRDg5qgAWe6rMa5UnqvLOVsJkwByiCBPcQDRDZXtfhxxV4Kl/c2pIUAM",
+	"djlCiHjsxgk0DxGKyXWg678BJrmpXu8DB5C7IYYRw0eODQ6/ffGDpWiVC7YTsq784yNe//jrf/vYGOBR",
+	"itGM0uqaHLgGeCH7tQTeYqDoRPEc3T9w9DmpRJhO7HYFh8qLgg2XYp1BIXp86Is51oiKWamg20pmRhPW",
+	"8uwBZww8eK6MAIY7h7pRnWCvEEDgoVwr5AE+7kkjs3NayGEpxok9mGbkPM6qgnJbCdebCXvoHVyqPMeq",
+	"c44lLiudSaE1Sy3L//bVqUOxLSSdghm5VDOrx3grgV5YN6Z40FdXv1HlqvbyUKkErGLAA/6LRXGNFvmq",
+	"dpcNOcr0Nb8A/1JVjKjsN00cUeZUO5zoAqiNM7zBVVfCjMmOjPfIrksGHZfyXQT0FXDriKo18NA5EbMh",
+	"rrZPVMeiXrWsuKaAoK4+PBQPtNFeAIFkstQLtX20KTkUKzYq9AnejWvgrH2rM7zwLYzrc+1Kuk7YI16m",
+	"TtNhQ6fgjmr2B+kBygCgsRTpjFL5/fLioMmHDAvWmXDfV1giLJmE98zAFir4DraOzKPht7zgcoTqired",
+	"vn3xAxaslcLd78T5Qg5PeXbJpTVZTt98HbHTDc9yDm0b2OmfvprDYHVY2WE/r/f5DpIkIlCg7LYuZBig",
+	"W0hvqaEuihwsVXnOS1SLlnwDCO3TN1/bfTv901cOfzn0lkEQnsCTMVpIQ6BVKDTBtlB2IQc5eTSddi9x",
+	"V23POeO1NenWbcP1QjoOa/VO38+CFaVaQ3cDsAOttcGGbnMb57zZd2OOMTkIJ6x5JusccuzngS7wdDRh",
+	"T4PSDJHjnkM8V3jc/H7YMzhiuYCiocARioyK+FM5CW+8OTXfPgiqpbrIrOpdlGKVvVvIIWeJkqtsXZXg",
+	"XQPnpS82pWeOzOIH0+n0y6Mvj778EosbHH1JlUXngVF+7wH9eAxJbcE9xJHjL+iGz+mX0TysfY+jqtfT",
+	"bl5HjkUcWVZDU3VxB3vu/XGEYuAHjhd7WLMddAVY84cy/+nFrr+CFWApM8oJD9yaPRw/AlnpxJH+B12H",
+	"7MSt+VgZdUgPfNWDVcLoeC0DtOFQJ/vUWo9YvrVCRmTVGJEyvB8XY2V5ljMDmlx1Bs38AIfdNnKG//ES",
+	"zUHLQ0I7B4uqW4mN76zTFvaKx+c5lvxhqxw4sffu4A2ZhyrMWaHQlWfHg+8N2PSM1XGPjcjTecgUSM7a",
+	"IeKDNa+fUWjFR0drdYGDm6HgJTeuBw5hzdQFWLpxy9THuiyBY3IO/Qe3YpwC8/AF8+1gEi4pTX7LzwWc",
+	"fBbEqXCc3vN/504qrCFmRL67c4dJRcO2Q0nnLe82DDJuucxhU9jlZjcB27jecP/JGWBDCqsEUD+PkK1i",
+	"NIs1017m3cVHwbBFEthNwm/RAW5RwZbvsJ0F9qDZWPUEJkaTHFJabuSfgEyoiOVKw7K5zlujCbtz52tM",
+	"A6LyJw2CBdYaQSad3BFjmLt0pCo3ZKroO3fAkQEEF3/zuKN2aOwI0Z8KqUy2oqhKGKrUKr8AxZZ0H9b0",
+	"4fpiOKWwTKeOPnTEUaE4PDp3G1ylIwEozBNqZAGFCTE+EybIeHHZMJ0cqAHN+oCSnT2unSHKraYVggpk",
+	"Z10WMnoW0kHp0NHKZXoXEqk0uX5YsskKlqUT9t3BekMu7EvlPDIZzuaobT5n6bbbFg0++plmT7/egvza",
+	"iHdAizwxVlYNHYdojH3UUfnq4fgJH6/e/nzUE+Vx9QkPYQypxjcKl1kgTjsrbXV/qatahqv3vB+Gk+zl",
+	"k0fswcn9L3x+U6oSSFmYsNh7ANGdiImvcxabzOSOb2HaeQzsd2XVA0wu8ijfZGMVM7en9iUQE9ciKYXR",
+	"EVUFj2pzAtyDjvmqVJDTvTur6mC9DJ8yDOBpO8ybByKhKo1KyIXcjYPDlnodtYsgQYzWVWP4Yq+x37XL",
+	"fwTZaR3eHUiZueoVYdoUuUGENr3e/bBnL/jzCacShzW3Y4aVuLsTcw4gtf90evoirBMw6YS2AKl15nxv",
+	"VGnam6er7ZaXO+dgciRtX3sQXdh++euXT5nkW6tGtd8Tsbgq5YxavtIvMyzxAH4ULPDQLETS8UR/EvNh",
+	"fxUlR+O6BNEOclwGe9rlsnopqAoCZAZ/GEC4Vfijjf+SVNTJYG86XxUC+332JXG9PzTYl5aFfNhgrcnU",
+	"TX9oqWWYuO/TOO2X2DCTSV7p7KKVBHcwLmtUb1WM1tvFO/f2uXf83TtiKcQusVmMHXZ8g2/v2rk5H6WQ",
+	"UIv0YC1hogdJa9dZMoeKDvWgH62CF1QmurTGzk+VqBpwpL2iIF0syw2C/aiWxLmuim3vu47r13xAIR43",
+	"0+5FWlVdlci/l4INHXxTlaDfjJyfApp83BjR6lGlmfaIuY8ANfxnh2VNfgW80uS6uYVIsnZvHKyoFH2o",
+	"olLcBFTURdNAem8/DaSESPXXAJN4esYPNUEg6B+0RgXiNTWCQBYSQ57UK+i0ATNhQ4cYiRD4MYrYN8+/",
+	"H7/4xj5h7336dVxP1FSlhK70AVgFXfp2OORZAz1pK0qr/ho89fZLZGc6l/7QBAQAPZfj0YS9dmjvQA+W",
+	"qww6J9UPIJo0SxvvDB7qwarUZSwPkWONDf1l2LY+HGoIvnKHt1ET8IAqeRhfY0dfQ2U+MrYkWLxufEmt",
+	"jt0ABYKD7o4YPwxYtceLqzz1AWM2pEYgZiO281b4lLygoBmNfmFomUTXv2JxqQbV9LpqicV9qKfWpXxf",
+	"4VLd93j2ggiprErT9dgExzgnpA+fZKbunAlOu5t6+vwI7Juohg+tDPnrwNvOWj66lmPdp4F3OrgOebVe",
+	"NrB2zZ16cQhxWk/RNyHFOI2z8nz+Q936CJZhIZe7FpSmrHKh2ZC6ukGFe3K5YuAbEwdUIWS3j7NO28VF",
+	"a/o479wh7/l1nZlQiqnLTXK4RkyNGttA8oYReU7OLr3JDpj0XY0O0XWKBF4vMOQtTFjcqiMUgKVaaSPO",
+	"80qFPpdVuqacCi6pYInC8k3zcINxwf0eTxruVhoYMIJmOaMrmYorZnaoGE2QxnoVSBKCpo2uWr8gge5g",
+	"+hw0AOm2M7DVKlkVzkccgiuub2PUjVFyxZ19cZNsfgBPOG7Qe56HVlSM6Fj76l/OO0fzueQaYaYQ84bY",
+	"D1SatGLQnpaGKbmXNyOuQHEHH6EQSqut1mELiJfpme/o1FEkhGvDToKmjnsu56i2acgX7/U9vKE7bedD",
+	"rDXClpx1OTTe+JKotO1cUmelRDSlVky4n5gNHfqUl2mEVR/AhOIG0d3QgjIOct5jNrT/sUyRqNLnP/pF",
+	"6Sx1MGrD+boS6t9eYaFe2YHnX84y/cCeQr2gcDgqzqA1VZ9Ba6pfZtAeqC51DQPTQY+tBUUHjs44GGWW",
+	"YsA6CYw8lqUjInWfs/Er5wLAHtTmzQ0A+lueimCWc3TSuuYTyFEzE6TYpnz3m8P1HWW2W0XdxLpqkO2V",
+	"DM1qgBqANjMWWz0oZoGmFLGgWgsgLaEURzxhMbLNGBB6ZAg4N/jS53bOCJg3pkY10PO8DTljw5Pj44Xs",
+	"xri0WJxrh4YVQRzz7jwTIen02jh0BD6OjQO2jVGOiV9t5eBnQMY6gOMwDuSRR6qI0pVJ8HZP2LTdPbKH",
+	"tPAoh5bRQyPssnf8SAJ7x6iCVUVg75CxY82e2t5pgjV4kPhNq4zp/Wq1Cqr6gDXQOIMfYjgFGIEuUriy",
+	"xP2H6A2tPgpX2vmuNmeQq3zN+uQHei/oamkvLe0i27vm1HDBt0z9sG4LbY/Hx6zr31UmTUhXttRXMH37",
+	"UVixbw1xExZtH2mu/Qc6ulp09xFKn7cp+V/RO9Wa4ytATrzJzMaVGLteGu/+UrVXHjEZZ5fBq1u6JroT",
+	"Y7s2sUdiAZbLN7CXisX4os4kkbZ93frk/vzfRgc6DdS1GSB9C7vhA0ECCk4ZVIMRBZoZ6hMF33TFnSGo",
+	"vJAAFk8dAhmz5pAZDwkxiteIO6PrlSxMAO5O2Ev7ORF8YiGNYuC+gArzSkKBkf0dtXuJu/rxd7OvZd4a",
+	"sjpoKYbx5UaLBBT1Jdfi8xO7lPeO2XKHve1eURYhZsT6BVhI17+CCtPtLz3hunFxzbzZBjoz+E4teC7S",
+	"hRw+fPxqfHz/8/E3j56PKEmCthYoBDJIMtMZ2egkrC56gg7xVOD3lV1NWi6jSnHqugwuBS9F+cRx1G/f",
+	"nO61UScIyjjPLkTKvn1zGvY1xzZWdpm1y+ugbIdzAVp30HMYfsB1WcihVExvuL1OEKnRjMUPw3zAGfsK",
+	"RscQdIItCwl1YrWOh/lalZnZbFn8OP361cOYDR+nx/fvHz1AS/vxq+P7n8ds+MIu9ShiRQZY8gLwfX5U",
+	"52LnPcVWr4H0fGiwhf5f+NSfwBUxY/F5lsbUMBvPY/geNoy7HVfxaM5isytiyvcHeDlj8bdvTuM5i388",
+	"r+KIxe/uw39+vDzHvxJCniWl1beDyikwpEc5z7Z6xuJM65j9cW9TqKIwVCmwRG1/Pxe7EYDzU/tEjHth",
+	"P5ZxE0NmZCzeFbEHa9x3bR8dXAPuY/GPJovZsJLZT5WA9cTc6ojFVHnmj2FWEKuVZJ4YrAQ57OpPjUWH",
+	"UeEN+zX68ZywP2dfTdgT1HW95+tkemSV3Eb7h9h3o9N8R1tLmZXgRUFVcs64H7Plh9Qnwp9zJO86QeIe",
+	"rNFeXwnqL0nLD5YVnHefxwAzcf5Of9XVUodjDgwPRAgQfX3wN8YUg/f2NGdypQ5gzBxwkS2FuRRCuvHY",
+	"+cJC7LRVNdjQWng6Yi++f4WJZ0KmeuSSfTfVcsKeGrDvYBOxH4Ldq7IyG9g9PACQibrhoH3GUE+cF9lk",
+	"m8Zslb2jA7IUG36Rqaq0/8pkCu/cTtg3inopuAyydSaZFqVdH6iPvuKJAJpfCymgXKlbt0yzFVQikkYt",
+	"ZN2nxH49ZsN4rfwzbHK3+bOlrYX8t39jX3GdJdoSGtREUPa7dhEj9vr0yfhLS8mSn4uzhGsRUwV8mDX2",
+	"PxXaaMfolirdQZoM0MYjJY2QZmw16hnjBZaiyZS8+6NWMp5jES6avJWZJ0f3m1kidW8QZHPPsYC6XSpG",
+	"PuWOam2+v1jQMqzIK+0z5Gtv+ypX3MzsaP/+t6NjzDqKf16QY2IxmDHoFM0W3kNhry0G3774YTF4j4M6",
+	"zbZCG74lq/7lk0fs3r17D9jr00cEMUDL8CklLNjpYFK7KvhPlZi5wjJ3CQpy13vQODv+fOyhyehQYw/Z",
+	"ludW8bfiFRILWQYL7oNY2AXAp+CkPnfNhd+zlAELcjzjhMW+30tMLBWKX2BlF+rl4XJ7vP4HtEB0i16D",
+	"OgHIqspk3HPNFgNoh8vQcWDX0GpH+HxEflE6AYnv2IMdNx3vQoWK+t3AGB8D5mtPG21BVYeNyhc4IqxE",
+	"hpEDpjkkQwoqRwPp6/VJU1LMIYHMvt5yz1aLXkCmFDlPRIp8I3744un4P3GYsTtj9DcwX/o3ztHaTpoN",
+	"4x9++OGH8fPn46+/BgFp2duE5hrUqrckCOlslgpcJxSoqwxnjsvm1wmmC5XfNkrZybkFnNcV8NANg5ed",
+	"YuCijCS2HPN3OgwWkscjbfnAw3rf3YtqQTFlcU+nIrs8X5WCn9tlRdC4DpRnsCuDAef+D+p45l+ErdUM",
+	"ywXXhh0dL+RWSbPRbvmf1m2FFhLJBlr6xi57AThKHNw2/rPY+fUbHv3jr//3+P59VpSZRB9/nS9g5ebr",
+	"10+/ZhcnC1nTDYgQO1pNObs+8kqpO2HmIBZ8K0WitluovmVf+lOljNWQX5mySgAoPEZ0OTIVxHpo5bWz",
+	"0YT9WewoKSpRRS27Q10I+Si2m7JK0Ax3qKchVTwPmE3/3a4ImVdXcGKVFky8EwmoTYGUR3EJGo7TxSLL",
+	"jDO5FiWscavFCuT6oG80wjS+iBUcVOiSb4WB4tkJl0pmCc9BDI28OPUMoullM9yaPaCSBe5+X8HGikzK",
+	"Y3CTggetbusZLVzxkwK9sN5W7BcDlTlSMmmC8jjAsQMoPGbSWvnp307UV5OlGb+E14h0xsAeRzYAxlLW",
+	"frebdp3x5vgHFUq3uxN/8/jUZQVzM2FvNtxgY3I/Db98lxwKcEAsBHfVLthSrLn0XHCH8eAkr1JklT5X",
+	"KijAGAcFg3AwOF5syTJs5d1GDsC3h5uPnb14fzrFDpHoDnatofCtbsE4I8dco2dhwyhG1bXbscC9fQsb",
+	"53JMa7cEFsxoOTdon1wVAN+kCm1ha/ehNY65hQiMgJLD4IcYdZCeh7m43fHtsKijbwXFG2aUwtzZuQ2y",
+	"/4alMOWO5dxAjVhLSAbEKTQiWnudwQE7ADQPGc9curZe7msO/9Mc0yXPjGZVAY1ml1aGf840ddJyBssc",
+	"y1tzU38gzUTKhnbtud5QjZrzLM9Hzu1uh1nDKtzXQG/1OdnubZ9pdn+MfU7seSrNUnBYaysqBDSRLSuJ",
+	"ZSRAUUKplZkZXOerUuiNHaNUda9wwbHqcGZIZ6Dp+0Rk3eotruHWxhEYpg2AEO53sL0eeARUXOWC9hfg",
+	"LJi1/o+//jcpsnav7bpSyzS/RTDJSQfzAiUnzSD4JP2OzTDRursJHzL3l3hKta8OS9KsZgjDWmDYncaz",
+	"DJwtstap/b979v9OInZyZP91dB82+eT4QQT7zPRlZpKN0BG7P7038qEylxuoVc177YSoNqWli4wcAl4O",
+	"lsLwTLYVhOMTtlFVqWuWnZWejly1obTluLLGGgZ7SvbFMb1g2Ei5X0GdmxVU1wDDEhvEU9VOdANpUm5q",
+	"gxc0FLtFNXFQ31hZX0GbB8kTOTqXmGMLFirEOiAH+ZqptS43viu3dnLnzl5ybFjeow2Wo7p8mBwLR8HB",
+	"6lwZkj5Qm9cDGrm52ufmNvJuF/K6ibewopA2p526B0tFq9ib/siGcWil0s9/AGt15GxcBHksJDVscxmT",
+	"Qy0Ei+v+oMBS3Qe8DDUKFc/GYsQUqpLKF6NxIU2rSk7s0YCluj+9h2YIi19aLjh+aOmXChhQ1hyhUWhZ",
+	"H754OogGpDUPZoPj6fHn46Oj8fGX1MZL8iIbzAb3JtPJPYRqbMA1ascH0R/cqrvU7xZ+W6OL2TeUepoO",
+	"ZoNnmTYQP2t1ptWQoIbTh6ePp1PM5gTnAHi/W54BcM2Cz/uGXXAhuATuoaZbCElAB1lZ2AHTyiXpMwed",
+	"cewkegt0PRlEA9TIYBqBndU3Srr7bnjr+2gQmqdXPdq4F2Z2gsvX9ZBf5rtf8dSlzsEjR1c/8loGSejw",
+	"0L2rH3riG8bCEydXP/GdMk8UYcpPjo+vMy7KlLen7rE0mdnhsw+ufvZUqedc7pyXyj53/zrL95TauVLm",
+	"LXSbgyRTonPfQ/UzzXzuGa/p3fC1hjY0IVMbvEWQEtkrvdGe+haMRz9NX3CzGby3j7dPpc9Zg5DqL3h3",
+	"NChUVyrCK19dj3rGogzxCTeqzNaZ5DmLSbkeQylqy+aClFHQ/o2y7yh3C0mR7lp1Dg8gKoM+pg8VTO2X",
+	"IJ8XGF2T7zSzWwc3XeLA5P+z2MFKkGT+SqW7j8aounNw37/HEFaDOx5//I/uuphiK3Uy00Hy5Ufhcx1m",
+	"61Vv6HrklmMGHHN6Da73SMlVniGO4OToGmN6wXe54umpUs+gPzc8d/86C+AdcM9FmnGHnPmn5Ov+sIBd",
+	"K4iZ9HFy4sVYLXRMxVyxlVY3HzWclOOwZRQ+NoZ2kVBghSplzxh3PSSbKrwvRbuQvChKaBFHXi3KQeRF",
+	"Qd0sAih8DdJzZWjp016VX8jYtbSEinzogwibQbG6R5WvoAsmoI66i7o22tQFrYuatV0vRJmtMtFeGp2t",
+	"pXDmONUVIYN/Ac0e6958Q2tW+6YKI0rN6SsL2ygEy1yzzoUM6mXvhfRrLG1mZoTwtJd8sNYXEqTiJ9b0",
+	"ysxCDmO7qzNadKojGDcbbzp0Z1OqPQLVv9lq9Xcq2jqGGsi3EKFBxfxb8u7oo42kuVw9Ii/sFRvVpmyj",
+	"ZeutCPwVReCtRPt4Es0+dY3leSXKiywRryW/4BliH5vCEMQVnAkKeNac/JLnuTBOgAQi0jHBXukIJgtV",
+	"BhFd+YSPHcsOPteoit4qbUdyoTzX9RGOXS/geG7NBu9QAURN4SoVTthr6WcHiD/n+LUvcq9wk+xi0Ph8",
+	"m0F/MkfHtVjb3rhvPRa/uf79v4xx4LEg9bWmxG42EXV7Er8R5vd1rnBKAF2lJJnbg3XrCgRCvTal30x1",
+	"b5Bl2wGIiUt3g/7r3TbnaXcpTx6mffu+LD7YhaXT8Q6oa5CZuof7QkIqr8aYE5ifvs6tFcaXZWaEr7wO",
+	"obrMpcBLtQ+wmWMPRSg3j3gcCO7xjvqbFAsyJb8QOVi9HFR19pWi2jUO38aG9xlfSAz6RmxZlRoTrI+n",
+	"oxkruCaL7uT4AYtLbsQZFFKsDbRGbIXVxToXssZ84WioTKnrSSl9vdIuleGpBEOo2Vb/09hknS3Br2WN",
+	"TT/NGLpY65twn5HGbhnrR2est+bSp9d6Hupz11aus7gGEnfoTsRS8m+jwTtI4h8rme/oSDa5POUL93P5",
+	"Z4qnDtba1TWl7rzVXdo5YgXPgIXduZNwvblzB4o0eLQiVF4hJwkxZHVpb8YY6Z07bHjEMIzzR/b3vx2N",
+	"JuxRf77zQvoeGzElerv86LjZLKCvmcaYPeJ6M2s1jPj7346i6XQaITCe/mJGsb//7eQB/gJAnd4mEgvJ",
+	"HJSFy53HkWko2OKZ1JbvYC/3e/cMfR51LWAyTb2wHGzBFRQBKRNmKc9cXYuzhBeEc6PE7zF7AQs9C/Ct",
+	"CFVqDQFwD03H7/H0qN48+vidO5cO45eBVcxNpe/cmTU6Lg/rzGwrnYNiHjPWSM4eRfXshl3p2DO2zqhm",
+	"iaUuSLKYE5JjP0c7gv65vo5IczVcv9y6RS10rQV3K4rwxr2NFry+MMnKHgdY0FEbkBX2Hv/MJ9SkGZYq",
+	"4mWZXYgAYhMmhMOGnAtR+IlCPSfK78IqR9iwrsakBoCbBk6mFxUTIkoW0kNKHHYkLFez5akINRfWVlz2",
+	"6qwvJCous5BWXMaebhar6XdYo8zHOkS/a3d1MNDfyFmNi9Rjcba2ch4cVTwrG3X5CczRW3f1rbv6n1H/",
+	"OiVW3K19dehd3UqWd1Cvu3KoX1JL0YA/hj4hJtUloD1riUJ3WTVAg4sAMNDc0OAWEnBlYCVT27dC5VCa",
+	"EJKTKCjqEI5cM60wQ4EmZz9T50bvOdGazPiT2XnXYGS3Zt2tv8z7y5Akug7lTTUGoLwe71h4pO9iYZyb",
+	"Y+SaH+jDyJ36VASywlaQSV1r0774Yrvoz6zRovLOHc23YiFd2StriZG6iD81mlhawwvaWPKQJWFNanhr",
+	"jZGGYS2kTxEJ1PkJO55OaxuhLl7kS4aZuqKYkGzDfYyO681CQs70kJNK7WZqVX5CdOB1exsaMw8pqyTF",
+	"sksuycTNeXagw+Y8ZL1Q/BMz0OuFdsuF+0AFWevJQsIED9gy6sJg/8JEMomNRF3WTV2bylociLKHZZ11",
+	"NQhslsPaNy5CrDptRIGVAsiCihrFo06mD2B+HR/xdex6bJTj6XHb7ovok8FyRejR9S3NXE1OylnyHmHf",
+	"XRrXEarGDTMDqfLBiMGc6tyWbOUkFhVtGMFOkB21cbvm7UNniINvuNlwbd/ugB8/ut3x28nK/XKj/1Kq",
+	"/cfEtx5cTdcJ2FWIXVbminPTmQpza1rdBuP/Wc2iR9S72tceDEoMHjCKfNyyzxJ6lmmjWaOsgsud6W5w",
+	"z4bLHZSqsO9BITOKXFdlqoKxkFgObcKeZDn04YPSE5DYVwgqxYAZBNQ/nrvW8nWPYOrQjC9wlaqoBoGT",
+	"o66bvZXwpcDqX8wow3PWi/axM37hlmVPwLQKWPO1YDr7L+g+ltkrUDIeGshCURts2xYFTI569GI7pi1/",
+	"l22r7WB2NJ1Cq0P6a7+Y9vuoK+Tb6Nlfd0UTF5mqNC0dLnnfAKkuXTjCLX/3TMi12Qxm94+OOwpx7Rcd",
+	"z3c1LhYwyplzYfV919cXvB77b3bbvXIMWHkTQo6ZBpW2bxzNurPXlEV1QfgrR+KKmGOIo28U+OtNV+M5",
+	"PnXlGEg9zOjoMlViQIhqJ6PCWlcSzpU21GHH136B7vZG1y23oUJrz2zg/TdZ0O/tA9dZTcqStDtrDQrK",
+	"6M0wR7qXxPGhv6yNeNsY0vVqG19vRL7QxzUHk5sPGMunVFeJpvrSKr+XAviJJWg3+VtXz1Vqzv8yJQTy",
+	"JYtadnajozodKxiq0UHHdEg0r6Tv1dxAA6uVixrH7QyYMBBa51j3hkI5o3wSyp5xEc6gbMl/vMSMHVIx",
+	"FnKvKzuFecOm6xHVKwFu6obtOarTVrzXYCG7ikR0mSndyeY+MhgklS+kyyrvDeLRqf99B/BokL9R8M4t",
+	"UV+OyX4S/20I7zbp8jbm9zGNW6zM5GXDwUyURtmRa0X4glI+rRDfaZbnGnt1YQHO0NEbsbhu7B+jg3Vf",
+	"MnhNcdju6rUP+xj1RPdqLv2p1b8ruNytxncb3PPBvYOH8aYKBdFfO8LXOMwfHNtrv7xXCYX3a8R3NpLP",
+	"ELq111wZZfwMgkHtkz8DpTAtORWPo+Tqudf9+qJx7qzBW2uCjGfsQmUUkWukys3hVY3YSav5CjUvbJV2",
+	"2q8/5j3pEIyDBn+FkD5VfSEZteqaTmdHJ7P7D9i3r7AuOjTsSvkuDEpSMVdqazraGyYD2L0rlI3fPBQU",
+	"ZENqREkV9lATptm4QoGICuVQua+ZUDiM6Z4ztBxmbMtlxfN4ZKdtVe+lCyVAOvqObVUp+oJz+4PBkGAt",
+	"EaKwAw11K4bCXksuUyUbBTIdTdy5czw9vnMnMGBYbYm4VaEHfWVI3xHPBR3riOOkLu5VU0BYvg6r46Is",
+	"tJtlFLbFWSOKGKGK//jrf7O9Hpk4mAiIkgq7O4LnOfbwqRNC6pK7y13datXlUgyfPf3uMYOSBuDSoX2K",
+	"EFLbpEmkBYwq2nljXDctVdEoEThrkHo7fBkidREaGoQw0ZYj4LBrlxwz8VPFod2R+8mXppx3t0Rlwysg",
+	"npZgLJmRpYBz11WygRWiuopYlAD3YdiI6Ia8AWfUY5b2kM1o1hn1RUrhudWA4BAF5BnY4bCwMzjS2Bww",
+	"CA7DRh9Pj90ZqdNmIqKUxoeQXO19VkPaNTs/7QXKO6LkPZHi37txGw7yYJmg6W9izNKq34alP3w9iXXV",
+	"RVJd23rsfNZzLiF+3VA06iqLDTxJZxQbjsOtf+HWv3DrX7hx8PzG/oW7pAR8OpsEEYccs7Os9gWYQ9mQ",
+	"/p5vD104ygl+GFyt6HqGAclZWHhc5VSQHgoIpxP2sMs+8QI/1JRA8Ds1KApL2Po2uFfk2NSlkfEt+27v",
+	"hXR+71ATqD/Q1PE3PHUleCcef+j0K48QeLCQLSViDoo56HWMLxVlMdVLDIXCehPKulUQmNDvXgcJR/kb",
+	"ZQ9fUympa+4Tsdw60m8F3a2gu5mgIy4rQ952c6lHLp2DBaJf0j2fkHHgJ/ogC6cNVx0N+bbO860/u6fO",
+	"8z6xBCfCXfnlnu0+RY/Oy56q19C4nG84cHxCnjq/EEyLC1HyHJ7MeL6QnuQFTzZBHefLjvZHrh0KjoGq",
+	"YO6g7gvWfFnIoc93iJqpBV7tG5E3DlOzQ1GdknI1C1pRYRf0vn4v4RQh6XrH+rS5Do/Qgdx48j12wEFA",
+	"Cax1WOek1JCArfIL7O1EvQJ7IRW4j79vRAWO8TcCVNAC9Zapxu25hVPcaoG3WuAn0QLxAF7T3UEioY2m",
+	"2MMoeLb3ibW9w3zjVqG7Veg8QKF0JHkNJa6PoKidNDZr/QN0ZR2127IGukijuWrE8uxchI1SlayB4YVV",
+	"Bz0uPEsHbRkcwsP3kOB0Ol0nDt/H5qBJ1moq/0lts9a3DhlpVzTjYUNQicFduZ2zeMP12RZaV0NXzEur",
+	"Eax4rjEh4fb0/wsA0vets7BpU7u34xVteLqbNNRNZ6C2ZKsvDfahwfY7bBjDP6A3tY7nTCrpANc8z0cT",
+	"bE68kGF/lbrIJXY3KETJXll9lZcpo7Oh2cXRZDqZsmGjo85C+j+NazdtrSx30b6RWyMpHkV1oTAlE0F5",
+	"dtgdD9GKWIfk3kKmfKcbUHnXQjlsbBl0yaTulrEd3EaL5Owff/2fGGEXUPwqMzPoe5BpaCAhfd4Xnln6",
+	"iJL5znfgXvNMBl1MXWqUi44OXc7iQu5353UdU6NDLVJHAbYqTALwzYegZ3Nv204GrZ09JcBts73GgPTD",
+	"QgLISQueixRRT1KxRBW+xxgtAfY42qhLKyvAcm+lWvkGny6J0e6ow6YGOxNnaRw20YdFhCwJZbjruusG",
+	"N6xbz+3JCPLhwVNj2uaIWhWei93Ikv9aUO/p1y+f+fTMhYw3xhQa2oZwVlTLPEsYT9NSaKi+YJVrdnJy",
+	"jw0rmdtrrqGoZq55YiN9cyGh299oznQhkozn46IqC2hejS8VOqKu+2rFcpXwnElhLlV5XrfQf/ri4nNL",
+	"61v0Wyyk2C4BwGV/OfHDwxaRqzqBFPtfkueAiBDcDsgDNlz7untHn9dE1GoEOZpBbGirML90/wutanX9",
+	"joOWxPx9exBag/2ErgQlxfer3vn3qBtvMrN5BZQ9eB/d6El86g0xh8H7tz1KiyOHoEEaHqW5PQiczmfU",
+	"3SrYNwm+dV7clnP7V+intc60sSJ+Tze7uq9Wt3g61DvkpcBy5KZxDOsTqD0g1jUAIs0sE3rCvrZv3W8G",
+	"cjI9mewxZri3gzF/yianwoi0/cUreJAVPGuyLW/tn//13g8kopsdxv7+HL8i9d+U7IeyjuDAyb/1ANye",
+	"gNr/dyPyv5mu3aLUdtpSj8mFzXBvjhXs+1qfc+OhbIiGNNPYhJejmwDBc5mpZd/RFLIg4Dqv2xyLdxte",
+	"aQOGq17Iy43Ksff+jtkjm1a5QP1WKgYBYa2ZzmQiJuylGONsWWaoTaNvQAuCe82LLlPoMTz0SUyh3wfT",
+	"ihi1RL5V/W/Ljf3Wars7o7zmEb9Ucf8lfcpvyuewYznq8VgtDDuXN3y5DhKdSRb/ZVWqbcSMGsVsqFYs",
+	"RpcuZSzhYwsJFxvWRbNH+SjoJdrZFJ1Kf0hxybwHdyEhD8z5btEV69/v6p+5dunDDlhLDZ0ZHWyOfqr+",
+	"STxJfsQvuVzfrHXRbeP0W+Z9Czr5DRunc+BsDPIfLOOkUJlRjMuPIEPC2MSnlyNPta4gEGg5Nn40Ytg8",
+	"HFI/EjHrD2+1I1piIX1E65qxqiDPJgxVLeTNYlVz11qgI7ZEX1tIFyxCqYl1OV3kZ8KeUG2SdWnfXogy",
+	"UykbUs1KdnzCNqoq9YikreOLC+mDiZeqlnE6gtAINOujRdWKgleJADJKuGT6MjPJhnHj0akFT8Qc+lJh",
+	"jo/KU3oDdPb1QcoJ+05RVBDqizOxLcyOqeWPIums7fkSJk/kQfGB39q2+OeJb9Sn4zbGcWvo/DOJLTj2",
+	"oWQKgA7asYFeUWXfJZKqtNOw5xTsilN1LuRg9pe3lgFoUV50I8koAK4knCDHSF1MehjT7/AC7CNAV1Kx",
+	"VfFoEA2qMh/MBhtjitndu0fHX0ymk+nkaPbF0XQKzIeGvV+a2FVnNhuRla7MPPVWx9B5VjrE/6RGonkI",
+	"6H7pU6rsL8bUBdbUHSOWYqdkGlS7sr9QJzZMY6j79SS8TCPfLZAaMbC6WVswGKpXvT+UN20MEAo9EiwN",
+	"uBCqJpFD4gz3YDijKFiQIFQUDKNBEu/fvv//AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -103,7 +103,7 @@ func createCommand(req api.CreatePaymentRequest) (hub.CreatePayment, error) {
 	cmd := hub.CreatePayment{
 		Amount: contracts.Money{Amount: req.Amount, Currency: contracts.Currency(req.Currency)},
 		Method: contracts.Method(req.Method), Flow: contracts.Flow(req.Flow),
-		Barcode: deref(req.Barcode), UserAuthorizationID: deref(req.UserAuthorizationId),
+		Barcode: deref(req.Barcode), UserAuthorizationID: deref(req.UserAuthorizationId), LinkedAccountID: deref(req.LinkedAccount),
 		TerminalID: deref(req.TerminalId), OrderID: deref(req.OrderId),
 		CardToken: deref(req.CardToken), ReturnURL: deref(req.ReturnUrl),
 	}

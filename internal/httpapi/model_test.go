@@ -40,6 +40,7 @@ func TestModelRandomAPISequences(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, st contracts.Store) {
 		m := &model{t: t, e: newEnv(t, st), seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15)),
 			byID: map[string]*modelPayment{}, seen: map[string]string{}, counts: map[string]int{}}
+		m.linked = m.e.link(m.e.a)
 		for m.step = 1; m.step <= *modelSteps; m.step++ {
 			m.randomStep()
 			m.checkAll()
@@ -102,14 +103,16 @@ type sent struct {
 }
 
 type model struct {
-	t        *testing.T
-	e        *testEnv
-	seed     int64
-	rng      *rand.Rand
-	step     int
-	desc     string
-	log      []string
-	tok      string
+	t    *testing.T
+	e    *testEnv
+	seed int64
+	rng  *rand.Rand
+	step int
+	desc string
+	log  []string
+	tok  string
+	// linked is the linked account (la_…) of client a's PayPay customer.
+	linked   string
 	payments []*modelPayment
 	byID     map[string]*modelPayment
 	sent     []sent
@@ -236,7 +239,7 @@ func (m *model) genCreate() call {
 		kind, body["flow"], body["barcode"] = "barcode no-funds", "barcode", barcodeNoFunds
 		status, atPartner, failure = "failed", false, contracts.FailureInsufficientFunds
 	case n < 14:
-		kind, body["flow"], body["user_authorization_id"] = "linked user-ok", "linked", paypaysim.UserOK
+		kind, body["flow"], body["linked_account"] = "linked", "linked", m.linked
 	default:
 		kind, body["flow"], status = "qr", "qr", "requires_action"
 	}

@@ -120,6 +120,7 @@ func New(cfg Config) *Server {
 	s.registerOpsAPI(ops)
 	s.registerOpsLimits(ops)
 	e.POST("/v1/partners/:partner/webhooks", s.partnerCallback)
+	e.GET("/v1/link-returns/:id", s.linkReturn)
 	e.GET("/v1/payment-returns/:payment_id", s.paymentReturn)
 	e.POST("/v1/payment-returns/:payment_id", s.paymentReturn)
 

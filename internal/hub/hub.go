@@ -135,7 +135,7 @@ func New(cfg Config) *Hub {
 		cfg.Breaker = DefaultBreakerConfig
 	}
 	cfg.Instance = cfg.Instance.withDefaults()
-	h := &Hub{store: cfg.Store, partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
+	h := &Hub{store: withLedger(cfg.Store), partners: cfg.Partners, clock: cfg.Clock, ids: cfg.IDs,
 		version: cfg.APIVersion, log: cfg.Logger, metrics: cfg.Metrics,
 		barcodeRules: cfg.BarcodeRules, breakers: newBreakers(cfg.Partners, cfg.Breaker, cfg.Metrics),
 		resolver: cfg.Resolver, endpointGuard: cfg.EndpointGuard, callbacks: cfg.Callbacks, returns: newReturnLimits(cfg.Returns),

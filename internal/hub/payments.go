@@ -20,8 +20,11 @@ type CreatePayment struct {
 	Flow contracts.Flow
 	// Barcode is the scanned customer code (FlowBarcode only). Never stored or logged.
 	Barcode string
-	// UserAuthorizationID is the linked partner account (FlowLinked only).
+	// UserAuthorizationID is the linked partner account (FlowLinked only): one the caller
+	// linked (resolveLinkedAccount), or filled in from LinkedAccountID.
 	UserAuthorizationID string
+	// LinkedAccountID is the caller's linked account to charge (FlowLinked, la_…).
+	LinkedAccountID string
 	// TerminalID and OrderID are the store's references.
 	TerminalID, OrderID string
 	// Metadata is echoed back.
@@ -117,6 +120,9 @@ func partnerRef(paymentID string, attempt int) string {
 // outcome. The response is 201 with the payment whatever its status; a decline is a failed
 // payment and an unanswered call an unknown one.
 func (h *Hub) CreatePayment(ctx context.Context, c Caller, idem idempotency.Key, cmd CreatePayment) (Response, error) {
+	if err := h.resolveLinkedAccount(ctx, c, &cmd); err != nil {
+		return Response{}, err
+	}
 	cmd, partner, err := h.validateCreate(cmd)
 	if err == nil {
 		err = h.checkReturnOrigin(ctx, c, cmd)

@@ -48,11 +48,13 @@ func Databases() []Database {
 // OpenSQLite returns a fresh store on a SQLite file in the test's temporary directory.
 func OpenSQLite(t testing.TB) contracts.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "payhub.db"))
+	path := filepath.Join(t.TempDir(), "payhub.db")
+	s, err := store.Open(context.Background(), "sqlite:"+path)
 	if err != nil {
 		t.Fatalf("open sqlite store: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	rememberRaw(t, s, "sqlite", "file:"+path+"?_pragma=busy_timeout(15000)")
 	return s
 }
 
@@ -78,6 +80,7 @@ func OpenPostgres(t testing.TB) contracts.Store {
 		t.Fatalf("open postgres store: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	rememberRaw(t, s, "pgx", dsn)
 	return s
 }
 

@@ -73,6 +73,9 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"Approvals", testApprovals},
 		{"ConcurrentApprovalDecisions", testConcurrentApprovalDecisions},
 		{"OperatorEnrollments", testOperatorEnrollments},
+		{"Ledger", testLedger},
+		{"LedgerImmutable", testLedgerImmutable},
+		{"LinkedAccounts", testLinkedAccounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
