@@ -1,5 +1,6 @@
 // Command payhub-lab proves payhub: crashtest (the crash harness), bench (payhub against a
-// bare pass-through), webhookbench (store notifications from several processes). It runs
+// bare pass-through), webhookbench (store notifications from several processes),
+// migration-export (a synthetic export of the retired wallet, docs/migration.md). It runs
 // the payhub binary built next to it (or the one named by --payhub) and is never shipped.
 package main
 

@@ -1,6 +1,7 @@
 // Command payhub is the product binary: serve runs the API, demo runs everything in one
 // process on SQLite with the partner simulators, sim runs the simulators alone, token mints
-// a store token and client registers a store client. It only wires: the commands and what
+// a store token, client registers a store client and migrate plan plans the retired
+// wallet's migration (docs/migration.md). It only wires: the commands and what
 // they assemble live in internal/app, configuration reading in internal/config. The crash
 // harness, the benches and the bare pass-through are payhub-lab's, never shipped here.
 package main
