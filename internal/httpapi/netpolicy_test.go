@@ -170,7 +170,10 @@ func TestBadTokenFloodIsThrottled(t *testing.T) {
 		if n := missingRetryAfter.Load(); n > 0 {
 			t.Errorf("%d × 429 without Retry-After", n)
 		}
-		if p99 >= 50*time.Millisecond {
+		// The bound is a measurement of this machine's speed: checked without the race
+		// detector (go test -count=1 -run TestBadTokenFloodIsThrottled ./internal/httpapi/),
+		// logged under it, where every request costs several times the CPU.
+		if p99 >= 50*time.Millisecond && !raceEnabled {
 			t.Errorf("good client's p99 %s, want under 50 ms", p99)
 		}
 		// The throttled address is refused even with a good token, before it is parsed.
