@@ -144,6 +144,8 @@ type Store interface {
 	LinkedAccountStore
 	ApprovalsStore
 	LedgerStore
+	MigrationStore
+	CompensationStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -257,6 +259,8 @@ type Tx interface {
 	LinkedAccountTx
 	ApprovalsTx
 	LedgerTx
+	MigrationTx
+	CompensationTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

@@ -59,7 +59,7 @@ func TestHelpListsOnlyProductCommands(t *testing.T) {
 		}
 	}
 	slices.Sort(listed)
-	want := []string{"audit", "client", "completion", "demo", "help", "ledger", "migrate", "ops", "secrets", "serve", "sim", "token"}
+	want := []string{"audit", "client", "compensate", "completion", "demo", "help", "ledger", "migrate", "ops", "secrets", "serve", "sim", "token"}
 	if !slices.Equal(listed, want) {
 		t.Errorf("payhub --help lists %v, want %v\n%s", listed, want, help.String())
 	}

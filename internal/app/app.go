@@ -28,11 +28,13 @@ import (
 	"payhub/contracts"
 	"payhub/internal/approvals"
 	"payhub/internal/auth"
+	"payhub/internal/compensate"
 	"payhub/internal/config"
 	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/idempotency"
 	"payhub/internal/ids"
+	"payhub/internal/migrate"
 	"payhub/internal/operators"
 	"payhub/internal/render"
 	"payhub/internal/secrets"
@@ -275,6 +277,8 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 		RenderEndpoint: func(e contracts.WebhookEndpoint) []byte { return render.WebhookEndpoint(e, "") }})
 	approvalService := approvals.New(approvals.Config{Store: st, AuditKey: cfg.AuditKey, Secrets: box, Clock: cfg.Clock,
 		TTL: cfg.ApprovalTTL, Logger: cfg.Logger})
+	compensate.RegisterApproval(approvalService) // compensation.run (docs/compensation.md)
+	migrate.RegisterApproval(approvalService)    // migration.run (docs/migration.md)
 	srv := httpapi.New(httpapi.Config{
 		Hub: h, Store: st, Registry: reg, APIVersion: contracts.APIVersion, Logger: cfg.Logger,
 		Verifier:  auth.NewVerifier(st, auth.VerifierOptions{Clock: cfg.Clock, KeyTTL: cfg.KeyTTL, UnknownKeyTTL: cfg.UnknownKeyTTL}),

@@ -18,12 +18,13 @@ import (
 )
 
 // The retired wallet's migration (issue 18; docs/migration.md): `payhub migrate plan`, a dry
-// run over the export. The run itself (partner calls) comes later.
+// run over the export; `payhub migrate request`, the two-person approval a run needs; and
+// `payhub migrate run` (internal/migrate), which moves the balances.
 
 // MigrateCommand is `payhub migrate`: plan moving the retired wallet's balances.
 func MigrateCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Move the retired wallet's balances: plan the move from its export (docs/migration.md)"}
-	cmd.AddCommand(migratePlanCommand())
+	cmd.AddCommand(migratePlanCommand(), migrateRequestCommand(), migrateRunCommand())
 	return cmd
 }
 

@@ -15,5 +15,5 @@ import (
 // Commands are payhub-lab's commands, logging to logOut. passthrough and profiled-serve
 // are hidden: the bench starts them as its own children.
 func Commands(logOut io.Writer) []*cobra.Command {
-	return []*cobra.Command{crashtestCommand(), benchCommand(), webhookBenchCommand(), migExportCommand(), passthroughCommand(), profiledServeCommand(logOut)}
+	return []*cobra.Command{crashtestCommand(), benchCommand(), webhookBenchCommand(), migExportCommand(), migRunCommand(), passthroughCommand(), profiledServeCommand(logOut)}
 }

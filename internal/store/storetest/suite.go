@@ -76,6 +76,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"Ledger", testLedger},
 		{"LedgerImmutable", testLedgerImmutable},
 		{"LinkedAccounts", testLinkedAccounts},
+		{"MigrationRuns", testMigrationRuns},
+		{"CompensationClaims", testCompensationClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
