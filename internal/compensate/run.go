@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"time"
 
 	"payhub/contracts"
 	"payhub/internal/approvals"
-	"payhub/internal/auth"
 )
 
 // ActionRun is the two-person approval action that allows `payhub compensate run` over one
@@ -41,34 +39,25 @@ func decodeParams(params json.RawMessage) (RunParams, error) {
 	return p, nil
 }
 
-// RegisterApproval registers compensation.run with svc: asked for from the CLI or by an
-// operator, approved by another operator; approving it only records the approval (the run
-// itself is `payhub compensate run --approval`).
+// RegisterApproval registers compensation.run with svc as a gate (approvals.RegisterGate):
+// approving it only records that the run may start; the run itself is `payhub compensate
+// run --approval`.
 func RegisterApproval(svc *approvals.Service) {
-	both := []string{auth.RoleOperator, auth.RoleSecurityAdmin}
-	svc.Register(ActionRun, approvals.Action{RequesterRoles: both, ApproverRoles: both, CLI: true,
-		Validate: func(params json.RawMessage) error { _, err := decodeParams(params); return err },
-		Execute: func(_ context.Context, _ contracts.Tx, params json.RawMessage, _ contracts.Approval, _ time.Time) (any, error) {
-			p, err := decodeParams(params)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"claims_sha256": p.ClaimsSHA256, "approved": true}, nil
-		}})
+	approvals.RegisterGate(svc, ActionRun, func(params json.RawMessage) (map[string]any, error) {
+		p, err := decodeParams(params)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"claims_sha256": p.ClaimsSHA256}, nil
+	})
 }
 
 // CheckApproval refuses unless approval id is an executed compensation.run for exactly the
 // claims file whose SHA-256 is sum.
 func CheckApproval(ctx context.Context, st contracts.ApprovalsStore, id, sum string) error {
-	a, err := st.GetApproval(ctx, id)
+	a, err := approvals.Executed(ctx, st, id, ActionRun)
 	if err != nil {
-		return fmt.Errorf("compensate: approval %s: %w", id, err)
-	}
-	if a.Action != ActionRun {
-		return fmt.Errorf("compensate: approval %s is for %s, not %s", id, a.Action, ActionRun)
-	}
-	if a.Status != contracts.ApprovalExecuted {
-		return fmt.Errorf("compensate: approval %s is %s: a second operator must approve it first", id, a.Status)
+		return fmt.Errorf("compensate: %w", err)
 	}
 	p, err := decodeParams(a.Params)
 	if err != nil {

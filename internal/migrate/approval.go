@@ -9,7 +9,6 @@ import (
 
 	"payhub/contracts"
 	"payhub/internal/approvals"
-	"payhub/internal/auth"
 	"payhub/internal/jsonin"
 	"payhub/internal/migration"
 )
@@ -51,34 +50,25 @@ func decodeParams(raw json.RawMessage) (RunParams, error) {
 	return p, nil
 }
 
-// RegisterApproval registers migration.run with svc: operators or security admins ask for
-// it (or the CLI, as cli:<user>) and another of them approves it. Approving runs nothing:
-// it records that the run may start; the run checks it (CheckApproval).
+// RegisterApproval registers migration.run with svc as a gate (approvals.RegisterGate):
+// approving runs nothing; it records that the run may start, and the run checks it
+// (CheckApproval).
 func RegisterApproval(svc *approvals.Service) {
-	both := []string{auth.RoleOperator, auth.RoleSecurityAdmin}
-	svc.Register(ActionRun, approvals.Action{RequesterRoles: both, ApproverRoles: both, CLI: true,
-		Validate: func(params json.RawMessage) error { _, err := decodeParams(params); return err },
-		Execute: func(_ context.Context, _ contracts.Tx, params json.RawMessage, _ contracts.Approval, _ time.Time) (any, error) {
-			p, err := decodeParams(params)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"export_sha256": p.ExportSHA256, "day": p.Day, "approved": true}, nil
-		}})
+	approvals.RegisterGate(svc, ActionRun, func(params json.RawMessage) (map[string]any, error) {
+		p, err := decodeParams(params)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"export_sha256": p.ExportSHA256, "day": p.Day}, nil
+	})
 }
 
 // CheckApproval refuses unless approval id is an executed migration.run for exactly p (the
 // export file's hash, the day and the caps).
 func CheckApproval(ctx context.Context, st contracts.ApprovalsStore, id string, p RunParams) error {
-	a, err := st.GetApproval(ctx, id)
+	a, err := approvals.Executed(ctx, st, id, ActionRun)
 	if err != nil {
-		return fmt.Errorf("migrate: approval %s: %w", id, err)
-	}
-	if a.Action != ActionRun {
-		return fmt.Errorf("migrate: approval %s is for %s, not %s", id, a.Action, ActionRun)
-	}
-	if a.Status != contracts.ApprovalExecuted {
-		return fmt.Errorf("migrate: approval %s is %s: a second operator must approve it first", id, a.Status)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	got, err := decodeParams(a.Params)
 	if err != nil {
