@@ -56,7 +56,8 @@ func (s *Server) UnlinkLinkedAccount(c *gin.Context, id api.LinkedAccountIdPath)
 
 // linkReturn handles GET /v1/link-returns/{id}?responseToken=…: the customer's browser,
 // sent back by the partner with its signed answer. No store token: the answer's signature,
-// the link's id and its nonce are what count. On to the store's return URL (303) when it
+// the link's id and its nonce are what count; returns per source address are bounded as
+// payment returns are (hub.ReturnConfig), before any database read. On to the store's return URL (303) when it
 // gave one, else a small JSON answer.
 func (s *Server) linkReturn(c *gin.Context) {
 	token := c.Query("responseToken")
@@ -64,9 +65,9 @@ func (s *Server) linkReturn(c *gin.Context) {
 		writeProblem(c, contracts.Errorf(contracts.CodeInvalidRequest, "responseToken is required."))
 		return
 	}
-	a, next, err := s.hub.CompleteLinkReturn(c.Request.Context(), c.Param("id"), token)
+	a, next, err := s.hub.CompleteLinkReturn(c.Request.Context(), c.Param("id"), returnSource(c), token)
 	if err != nil {
-		s.writeError(c, err)
+		s.writeReturnError(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")

@@ -143,3 +143,22 @@ func TestLinkReturnChecksTheAnswer(t *testing.T) {
 	expectStatus(t, e.do(http.MethodPost, "/v1/linked-accounts", e.token(e.a), newKey(),
 		map[string]any{"method": "paypay", "return_url": "https://evil.example/"}), http.StatusUnprocessableEntity, "invalid_request")
 }
+
+// TestLinkReturnsAreBoundedPerAddress: the public return is bounded per source address like
+// the payments' returns (30, then one a second): a flood of made-up answers is refused 429
+// with Retry-After before any database read.
+func TestLinkReturnsAreBoundedPerAddress(t *testing.T) {
+	e := newEnv(t, nil)
+	statuses := map[int]int{}
+	var last response
+	for range 40 {
+		last = e.followLinkReturn("/v1/link-returns/la_01KLINK00000000000000000000?responseToken=made.up.token")
+		statuses[last.status]++
+	}
+	if statuses[http.StatusNotFound] != 30 || statuses[http.StatusTooManyRequests] != 10 {
+		t.Fatalf("statuses %v: want 30 × 404 then 10 × 429", statuses)
+	}
+	if last.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+}

@@ -28,10 +28,7 @@ const MaxReturnBytes = 16 << 10
 // Returns are bounded per source address (the TCP peer: no proxy is trusted) and per
 // payment (hub.ReturnConfig): past a bound, 429 rate_limited with Retry-After.
 func (s *Server) paymentReturn(c *gin.Context) {
-	var source netip.Addr
-	if ap, err := netip.ParseAddrPort(c.Request.RemoteAddr); err == nil {
-		source = ap.Addr()
-	}
+	source := returnSource(c)
 	query := c.Request.URL.Query()
 	if c.Request.Method == http.MethodPost {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxReturnBytes)
@@ -47,6 +44,26 @@ func (s *Server) paymentReturn(c *gin.Context) {
 		query = mergeValues(query, c.Request.PostForm)
 	}
 	next, err := s.hub.CompleteReturn(c.Request.Context(), c.Param("payment_id"), source, query)
+	if err != nil {
+		s.writeReturnError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// returnSource is the TCP peer of a customer's return (no proxy header is trusted here:
+// the bounds are per address the connection came from).
+func returnSource(c *gin.Context) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.Request.RemoteAddr); err == nil {
+		return ap.Addr()
+	}
+	return netip.Addr{}
+}
+
+// writeReturnError answers a return's refusal: 429 with the bound's own Retry-After past a
+// bound (hub.RetryLater), else the refusal's problem.
+func (s *Server) writeReturnError(c *gin.Context, err error) {
 	var later *hub.RetryLater
 	if errors.As(err, &later) {
 		// writeProblem's Retry-After of 1 s would be a lie here.
@@ -55,12 +72,7 @@ func (s *Server) paymentReturn(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.Redirect(http.StatusSeeOther, next)
+	s.writeError(c, err)
 }
 
 // mergeValues is a and b together (b's values after a's).

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"time"
@@ -159,7 +160,12 @@ func (h *Hub) decideLink(ctx context.Context, id string, decide func(a *contract
 // expiry) and carry this link's id and nonce. The link becomes active (or declined); the
 // answer is where to send the browser next ("" when the store gave no return URL). A token
 // that does not verify, or belongs to another link, changes nothing.
-func (h *Hub) CompleteLinkReturn(ctx context.Context, id, token string) (contracts.LinkedAccount, string, error) {
+func (h *Hub) CompleteLinkReturn(ctx context.Context, id string, source netip.Addr, token string) (contracts.LinkedAccount, string, error) {
+	// Anyone may call it: bounded per source address like the payments' returns, before
+	// any database read.
+	if wait, ok := h.returns.admitAddress(source, h.clock.Now()); !ok {
+		return contracts.LinkedAccount{}, "", retryLater("Too many returns from this address; try again shortly.", wait)
+	}
 	invalid := contracts.Errorf(contracts.CodeInvalidRequest, "This link answer is not valid for this link; nothing was linked.")
 	if !contracts.ValidID(contracts.PrefixLinkedAccount, id) {
 		return contracts.LinkedAccount{}, "", notFound()
