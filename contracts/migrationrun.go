@@ -109,6 +109,20 @@ type MigrationMove struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
+// PriorMoves is what one earlier run did for one user: a later day's run of the same export
+// moves what is left (the deferred amounts are carried), and another export's run
+// (the same users in a re-exported file) means the user is not moved again.
+type PriorMoves struct {
+	// RunID, ExportSHA256 and Day name the run.
+	RunID, ExportSHA256, Day string
+	// Credited sums what partners credited (succeeded wallet moves).
+	Credited int64
+	// BankRefund sums what was queued for bank refunds.
+	BankRefund int64
+	// Open sums the moves still pending or unknown.
+	Open int64
+}
+
 // MigrationTx is the part of Tx that writes runs and moves.
 type MigrationTx interface {
 	// InsertMigrationRun writes a new run; ErrConflict when the export and day have one.
@@ -131,10 +145,9 @@ type MigrationStore interface {
 	GetMigrationRun(ctx context.Context, id string) (MigrationRun, error)
 	// FindMigrationRun reads the run of an export (hex SHA-256) on a day; ErrNotFound.
 	FindMigrationRun(ctx context.Context, exportSHA256, day string) (MigrationRun, error)
-	// MovedUsers reads which of userIDs have a move in a run other than exceptRunID that
-	// is not failed (moved, on its way, deferred or queued for a bank refund): user id →
-	// that run's id.
-	MovedUsers(ctx context.Context, userIDs []string, exceptRunID string) (map[string]string, error)
+	// PriorMoves reads, for each of userIDs, what the runs other than exceptRunID did
+	// for them: one PriorMoves per user and run that has a move that is not failed.
+	PriorMoves(ctx context.Context, userIDs []string, exceptRunID string) (map[string][]PriorMoves, error)
 	// ListMigrationRuns reads every run of an export (hex SHA-256), by day.
 	ListMigrationRuns(ctx context.Context, exportSHA256 string) ([]MigrationRun, error)
 	// ListMigrationMoves reads a run's moves with a line above afterLine, by line, at

@@ -543,10 +543,17 @@ func TestMigrateRunKillSwitch(t *testing.T) {
 		}
 	}
 
-	// The same export on another day is refused: it would move the first day's amounts again.
-	_, err = migrate.Run(ctx, migrate.Config{Store: r.st, Nanaco: r.nanaco, PayPay: r.paypay, Caps: o.caps, Day: "20261207", Now: r.clock.Now}, spec.path)
-	if err == nil || !strings.Contains(err.Error(), "another day") {
-		t.Fatalf("the export on another day: %v", err)
+	// Days run forward: the export on the day before its first run is refused, and so is the
+	// next day with other caps (TestMigrateRunCarriesDeferredToTheNextDay runs the next days).
+	_, err = migrate.Run(ctx, migrate.Config{Store: r.st, Nanaco: r.nanaco, PayPay: r.paypay, Caps: o.caps, Day: "20261205", Now: r.clock.Now}, spec.path)
+	if err == nil || !strings.Contains(err.Error(), "days run forward") {
+		t.Fatalf("the export on an earlier day: %v", err)
+	}
+	otherCaps := o.caps
+	otherCaps.Daily = 10_000
+	_, err = migrate.Run(ctx, migrate.Config{Store: r.st, Nanaco: r.nanaco, PayPay: r.paypay, Caps: otherCaps, Day: "20261207", Now: r.clock.Now}, spec.path)
+	if err == nil || !strings.Contains(err.Error(), "runs with its caps") {
+		t.Fatalf("the next day with other caps: %v", err)
 	}
 
 	// The same users re-exported (another file): nobody is moved again.

@@ -22,6 +22,7 @@ import (
 	"payhub/contracts"
 	"payhub/internal/approvals"
 	"payhub/internal/auth"
+	"payhub/internal/ledger"
 	"payhub/internal/migrate"
 	"payhub/internal/migration"
 	"payhub/internal/store"
@@ -46,6 +47,7 @@ type migRunConfig struct {
 	DB      string
 	Payhub  string
 	Keep    bool
+	Days    int
 }
 
 func migRunCommand() *cobra.Command {
@@ -68,12 +70,15 @@ func migRunCommand() *cobra.Command {
 	f.StringVar(&cfg.DB, "db", "", "database: postgres://… (default: SQLite in the temporary directory)")
 	f.StringVar(&cfg.Payhub, "payhub", "", "the payhub binary to run (default: payhub next to payhub-lab)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (export, database, logs)")
+	f.IntVar(&cfg.Days, "days", 2, "days to run the export on: the later days move what the caps deferred")
 	return cmd
 }
 
 // migInvocation is one `payhub migrate run` process.
 type migInvocation struct {
+	day     string
 	killed  bool
+	killAt  int64 // the checkpoint (bytes) at the SIGKILL
 	elapsed time.Duration
 	maxRSS  int64 // KiB
 	exit    int
@@ -152,49 +157,62 @@ func runMigRun(ctx context.Context, cfg migRunConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "seeded %d nanaco cards and %d linked PayPay accounts in %s\n", cards, links, time.Since(seedStart).Round(time.Millisecond))
 
-	// Two people approve.
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
 	sum, err := migrate.HashFile(path)
 	if err != nil {
 		return err
 	}
 	caps := migration.DefaultCaps()
-	params := migrate.RunParams{ExportSHA256: sum, Day: contracts.BusinessDate(time.Now()), DailyCap: caps.Daily, TotalCap: caps.Total, NanacoRoom: caps.NanacoRoom}
 	svc := approvals.New(approvals.Config{Store: st, AuditKey: auditKey})
 	migrate.RegisterApproval(svc)
-	a, err := svc.Request(ctx, approvals.Requester{ID: "cli:lab"}, migrate.ActionRun, params, "payhub-lab migration-run", "")
-	if err != nil {
-		return err
-	}
-	if _, err := svc.Approve(ctx, a.ID, "lab-approver", []string{auth.RoleOperator}, ""); err != nil {
-		return err
+	// approve has two people approve the run of one day.
+	approve := func(day string) (string, error) {
+		params := migrate.RunParams{ExportSHA256: sum, Day: day, DailyCap: caps.Daily, TotalCap: caps.Total, NanacoRoom: caps.NanacoRoom}
+		a, err := svc.Request(ctx, approvals.Requester{ID: "cli:lab"}, migrate.ActionRun, params, "payhub-lab migration-run", "")
+		if err != nil {
+			return "", err
+		}
+		if _, err := svc.Approve(ctx, a.ID, "lab-approver", []string{auth.RoleOperator}, ""); err != nil {
+			return "", err
+		}
+		return a.ID, nil
 	}
 
-	// Run, SIGKILL, run again.
+	// Run, SIGKILL when the checkpoint passes seeded points of the export, run again.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 18))
 	bankFile := filepath.Join(dir, "bank.csv")
-	args := []string{"migrate", "run", path, "--approval", a.ID, "--db", dbURL, "--bank-file", bankFile,
-		"--workers", strconv.Itoa(cfg.Workers), "--rate", strconv.FormatFloat(cfg.Rate, 'f', -1, 64)}
 	var runs []migInvocation
-	invoke := func(i int, killAfter time.Duration) (migInvocation, error) {
-		c := &childProcess{name: "migrate", logPath: filepath.Join(dir, fmt.Sprintf("migrate-%d.log", i)), bin: bins.payhub, env: env, args: args}
+	n := 0
+	invoke := func(day, approval string, killAt int64) (migInvocation, error) {
+		n++
+		args := []string{"migrate", "run", path, "--approval", approval, "--day", day, "--db", dbURL, "--bank-file", bankFile,
+			"--workers", strconv.Itoa(cfg.Workers), "--rate", strconv.FormatFloat(cfg.Rate, 'f', -1, 64)}
+		c := &childProcess{name: "migrate", logPath: filepath.Join(dir, fmt.Sprintf("migrate-%d.log", n)), bin: bins.payhub, env: env, args: args}
 		start := time.Now()
 		if err := c.start(); err != nil {
 			return migInvocation{}, err
 		}
-		inv := migInvocation{}
-		if killAfter > 0 {
+		inv := migInvocation{day: day}
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
 			select {
 			case <-c.exited:
-			case <-time.After(killAfter):
-				c.kill()
-				inv.killed = true
-			case <-ctx.Done():
-				c.kill()
-				return inv, ctx.Err()
-			}
-		} else {
-			select {
-			case <-c.exited:
+				break wait
+			case <-tick.C:
+				if killAt <= 0 {
+					continue
+				}
+				run, err := st.FindMigrationRun(ctx, sum, day)
+				if err == nil && run.Checkpoint >= killAt {
+					c.kill()
+					inv.killed, inv.killAt = true, run.Checkpoint
+					break wait
+				}
 			case <-ctx.Done():
 				c.kill()
 				return inv, ctx.Err()
@@ -212,105 +230,161 @@ func runMigRun(ctx context.Context, cfg migRunConfig, out io.Writer) error {
 		}
 		return inv, nil
 	}
-	for i := range cfg.Kills {
-		inv, err := invoke(i, time.Duration(500+rng.IntN(2500))*time.Millisecond)
+	// runDay runs one day to its end, SIGKILLed at kills seeded points (fractions of the
+	// export in order, spread over the run), and checks that running it again moves nothing.
+	runDay := func(day string, kills int) (again migInvocation, err error) {
+		approval, err := approve(day)
+		if err != nil {
+			return again, err
+		}
+		for i := range kills {
+			lo, hi := float64(i)/float64(kills), float64(i+1)/float64(kills)
+			frac := 0.1 + 0.8*(lo+(hi-lo)*rng.Float64())
+			inv, err := invoke(day, approval, int64(frac*float64(info.Size())))
+			if err != nil {
+				return again, err
+			}
+			runs = append(runs, inv)
+		}
+		for i := 0; ; i++ {
+			inv, err := invoke(day, approval, 0)
+			if err != nil {
+				return again, err
+			}
+			runs = append(runs, inv)
+			run, err := st.FindMigrationRun(ctx, sum, day)
+			if err != nil {
+				return again, err
+			}
+			if run.Status == contracts.MigrationRunFinished {
+				break
+			}
+			if i > 5 {
+				return again, fmt.Errorf("the run of %s does not finish", day)
+			}
+		}
+		// Once more: nothing may move.
+		if again, err = invoke(day, approval, 0); err != nil {
+			return again, err
+		}
+		logAgain, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("migrate-%d.log", n)))
+		if !strings.Contains(string(logAgain), "nothing to move") {
+			return again, fmt.Errorf("the finished run of %s run again did not say it moves nothing:\n%s", day, logAgain)
+		}
+		return again, nil
+	}
+	first := time.Now()
+	var agains []migInvocation
+	var reports []*migrate.Report
+	days := max(cfg.Days, 1)
+	for d := range days {
+		day := contracts.BusinessDate(first.AddDate(0, 0, d))
+		kills := 0
+		if d == 0 {
+			kills = cfg.Kills
+		}
+		again, err := runDay(day, kills)
 		if err != nil {
 			return err
 		}
-		runs = append(runs, inv)
-	}
-	for i := cfg.Kills; ; i++ {
-		inv, err := invoke(i, 0)
+		agains = append(agains, again)
+		run, err := st.FindMigrationRun(ctx, sum, day)
 		if err != nil {
 			return err
 		}
-		runs = append(runs, inv)
-		run, err := st.FindMigrationRun(ctx, sum, params.Day)
+		rep, err := migrate.BuildReport(ctx, migrate.Config{Store: st, Caps: caps}, path, "", run)
 		if err != nil {
 			return err
 		}
-		if run.Status == contracts.MigrationRunFinished {
-			break
-		}
-		if i > cfg.Kills+5 {
-			return errors.New("the run does not finish")
-		}
-	}
-	// Once more: nothing may move.
-	again, err := invoke(len(runs), 0)
-	if err != nil {
-		return err
-	}
-	logAgain, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("migrate-%d.log", len(runs))))
-	if !strings.Contains(string(logAgain), "nothing to move") {
-		return fmt.Errorf("the finished run run again did not say it moves nothing:\n%s", logAgain)
+		reports = append(reports, rep)
 	}
 
-	// The checks.
-	run, err := st.FindMigrationRun(ctx, sum, params.Day)
-	if err != nil {
-		return err
-	}
-	rep, err := migrate.BuildReport(ctx, migrate.Config{Store: st, Caps: caps}, path, "", run)
-	if err != nil {
-		return err
-	}
+	// The checks: every day's report balances, the first equals the generator's plan, the
+	// later days count what the earlier moved; the simulators hold what the days moved.
 	var problems []string
-	if err := rep.Check(); err != nil {
-		problems = append(problems, err.Error())
-	}
+	var movedNanaco, movedPayPay int64
 	total := plan.Total()
-	if total.Balance != rep.Total.Balance || total.RejectedYen != rep.Total.Rejected || total.Held != rep.Total.Held {
-		problems = append(problems, fmt.Sprintf("the report differs from the generator's plan: plan %+v, report %+v", total, rep.Total))
+	for d, rep := range reports {
+		if err := rep.Check(); err != nil {
+			problems = append(problems, fmt.Sprintf("day %d: %v", d+1, err))
+		}
+		if total.Balance != rep.Total.Balance || total.RejectedYen != rep.Total.Rejected || total.Held != rep.Total.Held {
+			problems = append(problems, fmt.Sprintf("day %d: the report differs from the generator's plan: plan %+v, report %+v", d+1, total, rep.Total))
+		}
+		if d == 0 && (total.Now < rep.Total.Moved || total.Deferred > rep.Total.Deferred) {
+			problems = append(problems, fmt.Sprintf("day 1 moved %d (the plan's now is %d) and deferred %d (the plan's %d)", rep.Total.Moved, total.Now,
+				rep.Total.Deferred, total.Deferred))
+		}
+		if d > 0 && rep.Total.MovedBefore != movedNanaco+movedPayPay {
+			problems = append(problems, fmt.Sprintf("day %d counts %d moved before, the earlier days moved %d", d+1, rep.Total.MovedBefore, movedNanaco+movedPayPay))
+		}
+		if rep.Total.Unsettled != 0 || rep.Total.NotReached != 0 {
+			problems = append(problems, fmt.Sprintf("day %d: a finished run leaves %d unsettled and %d not reached", d+1, rep.Total.Unsettled, rep.Total.NotReached))
+		}
+		movedNanaco += rep.ByKind["nanaco"].Moved
+		movedPayPay += rep.ByKind["paypay"].Moved
 	}
-	if rep.Total.Unsettled != 0 || rep.Total.NotReached != 0 {
-		problems = append(problems, fmt.Sprintf("a finished run leaves %d unsettled and %d not reached", rep.Total.Unsettled, rep.Total.NotReached))
-	}
-	var ledger struct {
+	var ncsLedger struct {
 		Transactions []nanacosim.LedgerEntry `json:"transactions"`
 	}
-	if err := simSend(ctx, http.MethodGet, nanacoURL+"/_sim/ledger", nil, http.StatusOK, &ledger); err != nil {
+	if err := simSend(ctx, http.MethodGet, nanacoURL+"/_sim/ledger", nil, http.StatusOK, &ncsLedger); err != nil {
 		return err
 	}
 	var transferred int64
 	perCard := map[string]int{}
-	for _, e := range ledger.Transactions {
+	for _, e := range ncsLedger.Transactions {
 		if e.Type == "TRANSFER" && e.Status == "APPROVED" {
 			transferred += int64(e.Amount)
 			perCard[e.NanacoNumber]++
 		}
 	}
 	for card, n := range perCard {
-		if n > 1 {
+		if n > days {
 			problems = append(problems, fmt.Sprintf("card …%s received %d transfers", card[len(card)-4:], n))
 		}
 	}
-	if transferred != rep.ByKind["nanaco"].Moved {
-		problems = append(problems, fmt.Sprintf("nanaco's ledger holds %d yen of transfers, the report moved %d", transferred, rep.ByKind["nanaco"].Moved))
+	if transferred != movedNanaco {
+		problems = append(problems, fmt.Sprintf("nanaco's ledger holds %d yen of transfers, the reports moved %d", transferred, movedNanaco))
 	}
 	var acct paypaysim.CashbackAccount
 	if err := simSend(ctx, http.MethodGet, paypayURL+"/_sim/cashback/"+paypaysim.UserOK, nil, http.StatusOK, &acct); err != nil {
 		return err
 	}
-	if acct.Balance != rep.ByKind["paypay"].Moved {
-		problems = append(problems, fmt.Sprintf("PayPay's cashbacks hold %d yen, the report moved %d", acct.Balance, rep.ByKind["paypay"].Moved))
+	if acct.Balance != movedPayPay {
+		problems = append(problems, fmt.Sprintf("PayPay's cashbacks hold %d yen, the reports moved %d", acct.Balance, movedPayPay))
+	}
+	if lrep, err := ledger.Check(ctx, st, 0); err != nil {
+		return err
+	} else if !lrep.OK() {
+		problems = append(problems, "payhub ledger check: "+strings.Join(lrep.Problems, "; "))
 	}
 
-	if err := rep.WriteText(out); err != nil {
-		return err
+	for _, rep := range reports {
+		if err := rep.WriteText(out); err != nil {
+			return err
+		}
 	}
-	var work time.Duration
+	work := map[string]time.Duration{}
+	var peak int64
 	for i, inv := range runs {
 		what := "finished"
 		if inv.killed {
-			what = "SIGKILLed"
+			what = fmt.Sprintf("SIGKILLed at byte %d of %d (%.0f%%)", inv.killAt, info.Size(), 100*float64(inv.killAt)/float64(info.Size()))
 		}
-		fmt.Fprintf(out, "invocation %d: %s after %s, peak RSS %.1f MiB\n", i+1, what, inv.elapsed.Round(time.Millisecond), float64(inv.maxRSS)/1024)
-		work += inv.elapsed
+		fmt.Fprintf(out, "invocation %d (%s): %s after %s, peak RSS %.1f MiB\n", i+1, inv.day, what, inv.elapsed.Round(time.Millisecond), float64(inv.maxRSS)/1024)
+		work[inv.day] += inv.elapsed
+		peak = max(peak, inv.maxRSS)
 	}
-	fmt.Fprintf(out, "run again: %s, peak RSS %.1f MiB, nothing moved\n", again.elapsed.Round(time.Millisecond), float64(again.maxRSS)/1024)
-	fmt.Fprintf(out, "%d users in %s over %d invocations: %.0f users/s; nanaco transfers %d yen, PayPay cashbacks %d yen, both as reported\n",
-		cfg.Users, work.Round(time.Millisecond), len(runs), float64(cfg.Users)/work.Seconds(), transferred, acct.Balance)
+	for _, again := range agains {
+		fmt.Fprintf(out, "%s run again: %s, peak RSS %.1f MiB, nothing moved\n", again.day, again.elapsed.Round(time.Millisecond), float64(again.maxRSS)/1024)
+	}
+	for d, rep := range reports {
+		w := work[rep.Run.Day]
+		fmt.Fprintf(out, "day %d (%s): %d users in %s: %.0f users/s, %d yen moved\n", d+1, rep.Run.Day, cfg.Users, w.Round(time.Millisecond),
+			float64(cfg.Users)/w.Seconds(), rep.ByKind["nanaco"].Moved+rep.ByKind["paypay"].Moved)
+	}
+	fmt.Fprintf(out, "peak RSS of any invocation: %.1f MiB; nanaco transfers %d yen, PayPay cashbacks %d yen, both as reported; payhub ledger check passed\n",
+		float64(peak)/1024, transferred, acct.Balance)
 	if len(problems) > 0 {
 		return fmt.Errorf("migration-run: %s", strings.Join(problems, "; "))
 	}

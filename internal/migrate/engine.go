@@ -129,8 +129,10 @@ type job struct {
 }
 
 type engine struct {
-	cfg        Config
+	cfg Config
+	// run is the run as the reader writes it (its checkpoint); the workers read only runID.
 	run        contracts.MigrationRun
+	runID      string
 	limiters   map[string]*rate.Limiter
 	sent       atomic.Int64
 	inquiries  atomic.Int64
@@ -238,19 +240,19 @@ func Run(ctx context.Context, cfg Config, path string) (*Result, error) {
 		return nil, stop
 	}
 	res := &Result{}
-	// One day per export: a later day's run would move the first day's amounts again.
-	// Carrying the deferred amounts to the next day is not built yet.
-	runs, err := cfg.Store.ListMigrationRuns(ctx, sum)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: find the runs of this export: %w", err)
+	run, err := cfg.Store.FindMigrationRun(ctx, sum, cfg.Day)
+	if err == nil && run.Status == contracts.MigrationRunFinished {
+		res.Run, res.AlreadyFinished = run, true
+		rep, err := BuildReport(ctx, cfg, path, format, run)
+		res.Report = rep
+		return res, err
 	}
-	for _, r := range runs {
-		if r.Day != cfg.Day {
-			return nil, fmt.Errorf("migrate: this export has run %s on %s: a run on another day would move the first day's amounts again (carrying the deferred amounts to a later day is not built yet)",
-				r.ID, r.Day)
+	// A later day's run carries what the earlier days deferred: they must have finished.
+	if err == nil || errors.Is(err, contracts.ErrNotFound) {
+		if _, cerr := earlierRuns(ctx, cfg.Store, sum, cfg.Day, cfg.Caps); cerr != nil {
+			return nil, cerr
 		}
 	}
-	run, err := cfg.Store.FindMigrationRun(ctx, sum, cfg.Day)
 	switch {
 	case errors.Is(err, contracts.ErrNotFound):
 		now := cfg.Now().UTC()
@@ -269,14 +271,8 @@ func Run(ctx context.Context, cfg Config, path string) (*Result, error) {
 				run.ID, run.Day, run.DailyCap, run.TotalCap, run.NanacoRoom, cfg.Caps.Daily, cfg.Caps.Total, cfg.Caps.NanacoRoom)
 		}
 	}
-	if run.Status == contracts.MigrationRunFinished {
-		res.Run, res.AlreadyFinished = run, true
-		rep, err := BuildReport(ctx, cfg, path, format, run)
-		res.Report = rep
-		return res, err
-	}
 
-	e := &engine{cfg: cfg, run: run, limiters: map[string]*rate.Limiter{}, log: cfg.Logger.With("run", run.ID)}
+	e := &engine{cfg: cfg, run: run, runID: run.ID, limiters: map[string]*rate.Limiter{}, log: cfg.Logger.With("run", run.ID)}
 	for _, p := range []string{string(migration.KindNanaco), string(migration.KindPayPay)} {
 		if cfg.Rate > 0 {
 			e.limiters[p] = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
@@ -434,22 +430,25 @@ func (e *engine) read(ctx, db context.Context, path string, format migration.For
 		if len(batch) == 0 && end <= e.run.Checkpoint {
 			return nil
 		}
-		// A user another run moved (the same users in a re-exported file) is not moved again.
-		var users []string
-		for _, p := range batch {
-			if len(p.moves) > 0 {
-				users = append(users, p.row.UserID)
-			}
+		// What earlier days of this export moved for each user is carried; a user another
+		// export's run moved (the same users in a re-exported file) is not moved again.
+		rows := make([]migration.Row, len(batch))
+		for i := range batch {
+			rows[i] = batch[i].row
 		}
-		moved, err := e.cfg.Store.MovedUsers(db, users, e.run.ID)
+		before, err := earlierFor(db, e.cfg.Store, e.run, rows)
 		if err != nil {
-			return fmt.Errorf("migrate: find users moved by other runs: %w", err)
+			return err
 		}
 		for i := range batch {
-			if other, ok := moved[batch[i].row.UserID]; ok {
+			b := before[batch[i].row.UserID]
+			if batch[i].moves, err = e.movesOf(db, batch[i].row, b); err != nil {
+				return err
+			}
+			if b.OtherRun != "" {
 				for j := range batch[i].moves {
 					m := &batch[i].moves[j]
-					m.Status, m.Detail = contracts.MoveFailed, "rejected: the user was moved by run "+other
+					m.Status, m.Detail = contracts.MoveFailed, "rejected: the user was moved by run "+b.OtherRun
 				}
 			}
 		}
@@ -521,11 +520,7 @@ func (e *engine) read(ctx, db context.Context, path string, format migration.For
 			}
 			continue
 		}
-		moves, err := e.movesOf(db, row)
-		if err != nil {
-			return err
-		}
-		batch = append(batch, pendingRow{row: row, moves: moves})
+		batch = append(batch, pendingRow{row: row})
 		if len(batch) >= e.cfg.Batch {
 			if err := flush(end); err != nil {
 				return err
@@ -536,9 +531,10 @@ func (e *engine) read(ctx, db context.Context, path string, format migration.For
 }
 
 // movesOf is what a row moves: its wallet move (pending, or failed at once for a PayPay
-// account that is not an active link) and its bank refund, as the caps split it.
-func (e *engine) movesOf(ctx context.Context, row migration.Row) ([]contracts.MigrationMove, error) {
-	s := e.cfg.Caps.Split(row.Destination.Kind, row.Balance, row.Destination.Bank != nil)
+// account that is not an active link) and its bank refund, as the caps split what the
+// earlier days left.
+func (e *engine) movesOf(ctx context.Context, row migration.Row, before earlier) ([]contracts.MigrationMove, error) {
+	s := splitAfter(e.cfg.Caps, row.Destination.Kind, row.Balance, row.Destination.Bank != nil, before)
 	var out []contracts.MigrationMove
 	base := contracts.MigrationMove{RunID: e.run.ID, Line: row.Line, UserID: row.UserID, Attempt: 1}
 	if s.Now > 0 {
@@ -591,7 +587,7 @@ func (e *engine) userAuthorization(ctx context.Context, id string) (ua, why stri
 // enabled for transfers (MIG-…) named after the run, the attempt and the row's block, the
 // business date of the attempt, and the row's place in its block.
 func (e *engine) nanacoRef(line int64, attempt int) string {
-	tag := e.run.ID[len(e.run.ID)-12:]
+	tag := e.runID[len(e.runID)-12:]
 	return contracts.SequenceRef{Terminal: fmt.Sprintf("MIG-%s-%d-%d", tag, attempt, line/seqsPerTerminal),
 		BusinessDate: contracts.BusinessDate(e.cfg.Now()), Seq: int(line%seqsPerTerminal) + 1}.String()
 }
@@ -599,12 +595,12 @@ func (e *engine) nanacoRef(line int64, attempt int) string {
 // cashbackID derives a PayPay move's merchantCashbackId from the run, the row and the
 // attempt.
 func (e *engine) cashbackID(line int64, attempt int) string {
-	return fmt.Sprintf("%s_%d_%d", e.run.ID, line, attempt)
+	return fmt.Sprintf("%s_%d_%d", e.runID, line, attempt)
 }
 
 // sourceRef names a move for the partner's records: the run and the row, nothing personal.
 func (e *engine) sourceRef(m contracts.MigrationMove) string {
-	return fmt.Sprintf("%s/%d", e.run.ID, m.Line)
+	return fmt.Sprintf("%s/%d", e.runID, m.Line)
 }
 
 // sleep waits d or until ctx is done; false when ctx is.

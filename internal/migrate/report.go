@@ -19,12 +19,17 @@ import (
 // Totals are one destination's yen (and rows) at the end of an invocation. Every yen of a
 // row is in exactly one of the columns after Balance:
 //
-//	Balance = Moved + Deferred + BankRefund + Held + Rejected + Failed + Unsettled + NotReached
+//	Balance = MovedBefore + BankRefundBefore + Moved + Deferred + BankRefund + Held +
+//	          Rejected + Failed + Unsettled + NotReached
 type Totals struct {
 	// Rows counts the export's rows (valid and rejected).
 	Rows int64
 	// Balance sums the balances (of rejected rows, those that read as integers).
 	Balance int64
+	// MovedBefore is what partners credited on the export's earlier days.
+	MovedBefore int64
+	// BankRefundBefore is what the export's earlier days queued for bank refunds.
+	BankRefundBefore int64
 	// Moved is what the partners credited.
 	Moved int64
 	// Deferred is what the caps leave to later days, plus what a partner had no room for.
@@ -47,12 +52,15 @@ type Totals struct {
 
 // Accounted sums every column after Balance.
 func (t Totals) Accounted() int64 {
-	return t.Moved + t.Deferred + t.BankRefund + t.Held + t.Rejected + t.Failed + t.Unsettled + t.NotReached
+	return t.MovedBefore + t.BankRefundBefore + t.Moved + t.Deferred + t.BankRefund + t.Held + t.Rejected + t.Failed +
+		t.Unsettled + t.NotReached
 }
 
 func (t *Totals) add(o Totals) {
 	t.Rows += o.Rows
 	t.Balance += o.Balance
+	t.MovedBefore += o.MovedBefore
+	t.BankRefundBefore += o.BankRefundBefore
 	t.Moved += o.Moved
 	t.Deferred += o.Deferred
 	t.BankRefund += o.BankRefund
@@ -120,10 +128,21 @@ func (r *Report) Check() error {
 func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "run %s (day %s, %s)\n", r.Run.ID, r.Run.Day, r.Run.Status)
-	fmt.Fprintf(bw, "%-8s %9s %14s %14s %14s %14s %14s %14s %12s %12s %12s\n", "dest", "rows", "balance", "moved", "deferred",
-		"bank_refund", "held", "rejected", "failed", "unsettled", "not_reached")
+	before := r.Total.MovedBefore+r.Total.BankRefundBefore != 0
+	if before {
+		fmt.Fprintf(bw, "%-8s %9s %14s %14s %14s %14s %14s %14s %14s %14s %12s %12s %12s\n", "dest", "rows", "balance", "moved_before",
+			"bank_before", "moved", "deferred", "bank_refund", "held", "rejected", "failed", "unsettled", "not_reached")
+	} else {
+		fmt.Fprintf(bw, "%-8s %9s %14s %14s %14s %14s %14s %14s %12s %12s %12s\n", "dest", "rows", "balance", "moved", "deferred",
+			"bank_refund", "held", "rejected", "failed", "unsettled", "not_reached")
+	}
 	line := func(name string, t Totals) {
-		fmt.Fprintf(bw, "%-8s %9d %14d %14d %14d %14d %14d %14d %12d %12d %12d\n", name, t.Rows, t.Balance, t.Moved, t.Deferred,
+		if before {
+			fmt.Fprintf(bw, "%-8s %9d %14d %14d %14d ", name, t.Rows, t.Balance, t.MovedBefore, t.BankRefundBefore)
+		} else {
+			fmt.Fprintf(bw, "%-8s %9d %14d ", name, t.Rows, t.Balance)
+		}
+		fmt.Fprintf(bw, "%14d %14d %14d %14d %14d %12d %12d %12d\n", t.Moved, t.Deferred,
 			t.BankRefund, t.Held, t.Rejected, t.Failed, t.Unsettled, t.NotReached)
 	}
 	for _, k := range reportKinds {
@@ -136,13 +155,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := r.Check(); err != nil {
 		fmt.Fprintf(bw, "DOES NOT BALANCE: %v\n", err)
 	} else {
-		fmt.Fprintln(bw, "balances to the yen per destination: Σ balances = moved + deferred + bank refund + held + rejected + failed + unsettled + not reached; the ledger agrees")
+		fmt.Fprintln(bw, "balances to the yen per destination: Σ balances = moved before + bank refunds before + moved + deferred + bank refund + held + rejected + failed + unsettled + not reached; the ledger agrees")
 	}
 	return bw.Flush()
 }
 
 // RowColumns are --report's header.
-var RowColumns = []string{"line", "user_id", "destination", "balance", "moved", "deferred", "bank_refund", "held", "rejected",
+var RowColumns = []string{"line", "user_id", "destination", "balance", "moved_before", "bank_refund_before", "moved", "deferred", "bank_refund", "held", "rejected",
 	"failed", "unsettled", "not_reached", "status", "detail"}
 
 // BankColumns are the bank file's header: what a zengin transfer needs, per refund.
@@ -255,15 +274,13 @@ func buildReport(ctx context.Context, cfg Config, path string, format migration.
 		return page[:n], nil
 	}
 
+	// A later day's report counts what the earlier days moved, read a chunk of rows at a time.
+	carried, err := hasEarlierDays(ctx, cfg.Store, run)
+	if err != nil {
+		return nil, err
+	}
 	rec := make([]string, 0, len(RowColumns))
-	for {
-		row, rej, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	account := func(row migration.Row, rej *migration.Rejection, before earlier) error {
 		var t Totals
 		var kind, status, detail string
 		var line int64
@@ -279,11 +296,12 @@ func buildReport(ctx context.Context, cfg Config, path string, format migration.
 			}
 		} else {
 			kind, line, userID = string(row.Destination.Kind), row.Line, row.UserID
-			s := caps.Split(row.Destination.Kind, row.Balance, row.Destination.Bank != nil)
-			t = Totals{Rows: 1, Balance: row.Balance, Deferred: s.Deferred, Held: s.Held}
+			s := splitAfter(caps, row.Destination.Kind, row.Balance, row.Destination.Bank != nil, before)
+			t = Totals{Rows: 1, Balance: row.Balance, MovedBefore: before.Credited, BankRefundBefore: before.BankRefund,
+				Deferred: s.Deferred, Held: s.Held}
 			moves, err := movesAt(row.Line)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			wallet, refund := false, false
 			status = "valid"
@@ -300,7 +318,7 @@ func buildReport(ctx context.Context, cfg Config, path string, format migration.
 					if b := row.Destination.Bank; b != nil {
 						if err := bank.write([]string{run.ID, strconv.FormatInt(row.Line, 10), row.UserID, strconv.FormatInt(m.Amount, 10),
 							b.BankCode, b.BranchCode, string([]byte{b.Type.ZenginCode()}), b.Number, b.HolderKana}); err != nil {
-							return nil, err
+							return err
 						}
 					}
 				case m.Kind == kind:
@@ -332,13 +350,56 @@ func buildReport(ctx context.Context, cfg Config, path string, format migration.
 		rep.Total.add(t)
 		if rows != nil {
 			rec = append(rec[:0], strconv.FormatInt(line, 10), userID, kind, strconv.FormatInt(t.Balance, 10),
-				strconv.FormatInt(t.Moved, 10), strconv.FormatInt(t.Deferred, 10), strconv.FormatInt(t.BankRefund, 10),
+				strconv.FormatInt(t.MovedBefore, 10), strconv.FormatInt(t.BankRefundBefore, 10), strconv.FormatInt(t.Moved, 10), strconv.FormatInt(t.Deferred, 10), strconv.FormatInt(t.BankRefund, 10),
 				strconv.FormatInt(t.Held, 10), strconv.FormatInt(t.Rejected, 10), strconv.FormatInt(t.Failed, 10),
 				strconv.FormatInt(t.Unsettled, 10), strconv.FormatInt(t.NotReached, 10), status, detail)
 			if err := rows.write(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	type item struct {
+		row migration.Row
+		rej *migration.Rejection
+	}
+	chunk := make([]item, 0, 500)
+	valid := make([]migration.Row, 0, 500)
+	flush := func() error {
+		var before map[string]earlier
+		if carried && len(valid) > 0 {
+			if before, err = earlierFor(ctx, cfg.Store, run, valid); err != nil {
+				return err
+			}
+		}
+		for _, it := range chunk {
+			if err := account(it.row, it.rej, before[it.row.UserID]); err != nil {
+				return err
+			}
+		}
+		chunk, valid = chunk[:0], valid[:0]
+		return nil
+	}
+	for {
+		row, rej, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		chunk = append(chunk, item{row: row, rej: rej})
+		if rej == nil {
+			valid = append(valid, row)
+		}
+		if len(chunk) == cap(chunk) {
+			if err := flush(); err != nil {
 				return nil, err
 			}
 		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	if err := rep.readLedger(ctx, cfg.Store, run.ID); err != nil {
 		return nil, err

@@ -190,33 +190,41 @@ func moveDest(m *contracts.MigrationMove, status *string) []any {
 		&m.PartnerTxnID, &m.Detail, timeCol{&m.CreatedAt}, timeCol{&m.UpdatedAt}}
 }
 
-// MovedUsers reads which users have a move that is not failed in another run.
-func (s *DB) MovedUsers(ctx context.Context, userIDs []string, exceptRunID string) (map[string]string, error) {
-	out := map[string]string{}
+// PriorMoves sums each user's moves that are not failed, per other run.
+func (s *DB) PriorMoves(ctx context.Context, userIDs []string, exceptRunID string) (map[string][]contracts.PriorMoves, error) {
+	out := map[string][]contracts.PriorMoves{}
 	for len(userIDs) > 0 {
 		chunk := userIDs[:min(len(userIDs), 500)]
 		userIDs = userIDs[len(chunk):]
-		args := []any{exceptRunID, string(contracts.MoveFailed)}
+		args := []any{string(contracts.MoveSucceeded), string(contracts.MoveBankRefund), string(contracts.MovePending),
+			string(contracts.MoveUnknown), exceptRunID, string(contracts.MoveFailed)}
 		for _, u := range chunk {
 			args = append(args, u)
 		}
-		rows, err := s.db.QueryContext(ctx, s.d.q("SELECT user_id, run_id FROM migration_moves WHERE run_id <> ? AND status <> ? AND user_id IN ("+
-			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+")"), args...)
+		rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT m.user_id, m.run_id, r.export_sha256, r.day,
+    COALESCE(SUM(CASE WHEN m.status = ? THEN m.credited ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN m.status = ? THEN m.amount ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN m.status IN (?, ?) THEN m.amount ELSE 0 END), 0)
+FROM migration_moves m JOIN migration_runs r ON r.id = m.run_id
+WHERE m.run_id <> ? AND m.status <> ? AND m.user_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)
+GROUP BY m.user_id, m.run_id, r.export_sha256, r.day
+ORDER BY m.user_id, r.day, m.run_id`), args...)
 		if err != nil {
-			return nil, s.d.wrap("find moved users", err)
+			return nil, s.d.wrap("read earlier runs' moves", err)
 		}
 		for rows.Next() {
-			var u, run string
-			if err := rows.Scan(&u, &run); err != nil {
+			var u string
+			var p contracts.PriorMoves
+			if err := rows.Scan(&u, &p.RunID, &p.ExportSHA256, &p.Day, &p.Credited, &p.BankRefund, &p.Open); err != nil {
 				rows.Close()
-				return nil, s.d.wrap("find moved users", err)
+				return nil, s.d.wrap("read earlier runs' moves", err)
 			}
-			out[u] = run
+			out[u] = append(out[u], p)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, s.d.wrap("find moved users", err)
+			return nil, s.d.wrap("read earlier runs' moves", err)
 		}
 	}
 	return out, nil

@@ -93,11 +93,22 @@ func testMigrationRuns(t *testing.T, s contracts.Store) {
 	if page, err := s.ListMigrationMoves(ctx, r.ID, 3, 1); err != nil || len(page) != 1 || page[0].Line != 5 {
 		t.Fatalf("page %+v, %v", page, err)
 	}
-	if moved, err := s.MovedUsers(ctx, []string{"u2", "u3", "u5", "u9"}, "mr_other"); err != nil || len(moved) != 3 || moved["u2"] != r.ID || moved["u9"] != "" {
-		t.Fatalf("moved users: %v, %v", moved, err)
+	prior, err := s.PriorMoves(ctx, []string{"u2", "u3", "u5", "u9"}, "mr_other")
+	if err != nil || len(prior) != 3 || len(prior["u9"]) != 0 {
+		t.Fatalf("prior moves: %v, %v", prior, err)
 	}
-	if moved, err := s.MovedUsers(ctx, []string{"u2"}, r.ID); err != nil || len(moved) != 0 {
-		t.Fatalf("moved users of the run itself: %v, %v", moved, err)
+	want := map[string]contracts.PriorMoves{
+		"u2": {RunID: r.ID, ExportSHA256: "ab12", Day: "20261206", Credited: 20000}, // succeeded
+		"u3": {RunID: r.ID, ExportSHA256: "ab12", Day: "20261206", BankRefund: 500}, // the failed move is not counted
+		"u5": {RunID: r.ID, ExportSHA256: "ab12", Day: "20261206", Open: 700},       // pending
+	}
+	for u, w := range want {
+		if len(prior[u]) != 1 || prior[u][0] != w {
+			t.Fatalf("prior moves of %s: %+v, want %+v", u, prior[u], w)
+		}
+	}
+	if prior, err := s.PriorMoves(ctx, []string{"u2"}, r.ID); err != nil || len(prior) != 0 {
+		t.Fatalf("prior moves of the run itself: %v, %v", prior, err)
 	}
 	fin := now.Add(time.Hour)
 	r.Status, r.FinishedAt, r.UpdatedAt = contracts.MigrationRunFinished, &fin, fin
