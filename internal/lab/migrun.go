@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -113,6 +114,24 @@ func runMigRun(ctx context.Context, cfg migRunConfig, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "export: %d rows\n", cfg.Users)
+
+	// The operators' dry run, as a process: it must balance (exit 0) and find the
+	// generator's totals.
+	planStart := time.Now()
+	planCmd := exec.CommandContext(ctx, bins.payhub, "migrate", "plan", path)
+	planOut, err := planCmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("payhub migrate plan: %w\n%s", err, planOut)
+	}
+	planRSS := int64(0)
+	if ru, ok := planCmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		planRSS = ru.Maxrss
+	}
+	if t := plan.Total(); !strings.Contains(string(planOut), groupedYen(t.Balance)) || !strings.Contains(string(planOut), groupedYen(t.Deferred)) {
+		return fmt.Errorf("payhub migrate plan does not show the generator's balance %d and deferred %d:\n%s", t.Balance, t.Deferred, planOut)
+	}
+	fmt.Fprintf(out, "payhub migrate plan: balanced, the generator's totals, in %s, peak RSS %.1f MiB\n",
+		time.Since(planStart).Round(time.Millisecond), float64(planRSS)/1024)
 
 	// The simulators.
 	addrs := make([]string, 3)
@@ -472,4 +491,17 @@ func seedMigration(ctx context.Context, st contracts.Store, path, nanacoURL stri
 		return 0, 0, putErr
 	}
 	return cards, links, flush()
+}
+
+// groupedYen writes yen as the plan prints them: ¥1,234,567.
+func groupedYen(n int64) string {
+	digits := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return "¥" + b.String()
 }
