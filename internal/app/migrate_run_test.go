@@ -41,6 +41,7 @@ type migRig struct {
 	clock    *sim.ManualClock
 	nsim     *nanacosim.Simulator
 	nfaults  *sim.Faults
+	pfaults  *sim.Faults
 	psim     *simpaypay.Simulator
 	nanaco   *nanaco.Adapter
 	paypay   *paypay.Adapter
@@ -48,6 +49,7 @@ type migRig struct {
 	mu       sync.Mutex
 	calls    map[string]int // method + path → requests
 	transfer map[string]int // a transfer's key (terminal/date/seq) → requests
+	cashback map[string]int // a cashback's merchantCashbackId → POSTs
 	linked   []string       // active linked accounts (la_…)
 	ua       map[string]string
 	unlinked string // a linked account that is not active
@@ -55,8 +57,8 @@ type migRig struct {
 
 func newMigRig(t *testing.T, st contracts.Store) *migRig {
 	t.Helper()
-	r := &migRig{t: t, st: st, clock: sim.NewManualClock(time.Date(2026, 12, 6, 10, 0, 0, 0, contracts.JST)), nfaults: sim.NewFaults(1),
-		calls: map[string]int{}, transfer: map[string]int{}, ua: map[string]string{}, key: bytes.Repeat([]byte{7}, 32)}
+	r := &migRig{t: t, st: st, clock: sim.NewManualClock(time.Date(2026, 12, 6, 10, 0, 0, 0, contracts.JST)), nfaults: sim.NewFaults(1), pfaults: sim.NewFaults(2),
+		calls: map[string]int{}, transfer: map[string]int{}, cashback: map[string]int{}, ua: map[string]string{}, key: bytes.Repeat([]byte{7}, 32)}
 	const merchant, secret = "M0042", "migration-nanaco-secret"
 	r.nsim = nanacosim.New(nanacosim.Config{MerchantID: merchant, Secret: secret, Clock: r.clock, Faults: r.nfaults})
 	nsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -84,10 +86,19 @@ func newMigRig(t *testing.T, st contracts.Store) *migRig {
 	r.nanaco = a
 
 	const apiSecret = "bWlncmF0aW9uLXNlY3JldC1mb3ItdGVzdHM="
-	r.psim = simpaypay.New(simpaypay.Config{APIKey: "mig-key", APISecret: apiSecret, MerchantID: "mig-merchant", Clock: r.clock})
+	r.psim = simpaypay.New(simpaypay.Config{APIKey: "mig-key", APISecret: apiSecret, MerchantID: "mig-merchant", Clock: r.clock, Faults: r.pfaults})
 	psrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
 		r.mu.Lock()
 		r.calls[req.Method+" "+req.URL.Path]++
+		if req.Method == http.MethodPost && req.URL.Path == "/v2/cashback" {
+			var k struct {
+				ID string `json:"merchantCashbackId"`
+			}
+			_ = json.Unmarshal(body, &k)
+			r.cashback[k.ID]++
+		}
 		r.mu.Unlock()
 		r.psim.ServeHTTP(w, req)
 	}))
@@ -323,18 +334,29 @@ func TestMigrateRunEndToEnd(t *testing.T) {
 			}
 			t.Logf("stopped at transfer %d:\n%s", stopper.k, out.String())
 
-			// Resumed with one transfer's answer lost after the centre committed it.
+			// Resumed with one transfer's and one cashback's answer lost after the partner
+			// committed it.
 			if err := r.nfaults.Set([]sim.FaultRule{{Method: http.MethodPost, PathPrefix: "/ncs/v1/transfers", Probability: 1, Count: 1,
 				Fault: sim.Fault{Kind: sim.FaultCommitThenDrop}}}); err != nil {
 				t.Fatal(err)
 			}
+			if err := r.pfaults.Set([]sim.FaultRule{{Method: http.MethodPost, PathPrefix: "/v2/cashback", Probability: 1, Count: 1,
+				Fault: sim.Fault{Kind: sim.FaultCommitThenDrop}}}); err != nil {
+				t.Fatal(err)
+			}
+			r.mu.Lock()
+			clear(r.cashback) // the stopped run may have had a cashback cut off in flight: asked, then sent once more
+			r.mu.Unlock()
 			out.Reset()
 			if err := runMigrateRun(ctx, &out, spec.path, o, r.deps(r.nanaco)); err != nil {
 				t.Fatalf("the resumed run: %v\n%s", err, out.String())
 			}
 			t.Logf("resumed:\n%s", out.String())
 			if got := r.nfaults.Stats()[sim.FaultCommitThenDrop]; got != 1 {
-				t.Fatalf("commit-then-drop fired %d times", got)
+				t.Fatalf("commit-then-drop fired %d times at nanaco", got)
+			}
+			if got := r.pfaults.Stats()[sim.FaultCommitThenDrop]; got != 1 {
+				t.Fatalf("commit-then-drop fired %d times at PayPay", got)
 			}
 			r.mu.Lock()
 			for k, n := range r.transfer {
@@ -342,10 +364,21 @@ func TestMigrateRunEndToEnd(t *testing.T) {
 					t.Errorf("the transfer key %s was sent %d times", k, n)
 				}
 			}
+			for id, n := range r.cashback {
+				if n != 1 {
+					t.Errorf("the resumed run sent the cashback %s %d times", id, n)
+				}
+			}
 			inquiries := r.calls["POST /ncs/v1/transactions/inquiry"]
+			details := 0
+			for k, n := range r.calls {
+				if strings.HasPrefix(k, "GET /v2/cashback/") {
+					details += n
+				}
+			}
 			r.mu.Unlock()
-			if inquiries == 0 {
-				t.Error("the lost answer was not settled by inquiry")
+			if inquiries == 0 || details == 0 {
+				t.Errorf("the lost answers were not settled by inquiry: %d transfer inquiries, %d cashback details", inquiries, details)
 			}
 
 			sum, err := migrate.HashFile(spec.path)
