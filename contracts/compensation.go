@@ -8,7 +8,8 @@ import (
 // Compensation of the retired wallet's victims (issue 18, docs/compensation.md): each claim
 // (a victim's case, an original payhub payment or top-up, an amount) is recorded once ever
 // under its claim id, then paid back through the original method where it still can be
-// (a payhub refund, or a cancel before the card is billed), else by a bank refund row.
+// (a payhub refund, or a cancel before the card is billed), else by a nanaco re-credit,
+// else by a bank refund row.
 
 // CompensationStatus is where a claim stands.
 type CompensationStatus string
@@ -17,7 +18,8 @@ type CompensationStatus string
 const (
 	// CompensationPending: recorded, not routed yet.
 	CompensationPending CompensationStatus = "pending"
-	// CompensationRefunding: a payhub refund or cancel for it was (or is about to be) sent.
+	// CompensationRefunding: a payhub refund or cancel for it, or (route nanaco) a re-credit
+	// under Ref, was (or is about to be) sent.
 	CompensationRefunding CompensationStatus = "refunding"
 	// CompensationRefunded: paid back through the original method (refund or cancel).
 	CompensationRefunded CompensationStatus = "refunded"
@@ -27,8 +29,8 @@ const (
 	CompensationBankRefund CompensationStatus = "bank_refund"
 	// CompensationRejected: refused (Reason says why); nothing was paid.
 	CompensationRejected CompensationStatus = "rejected"
-	// CompensationUnknown: the refund's or cancel's outcome is open; the resolver settles
-	// it and a re-run reads where it stands.
+	// CompensationUnknown: the refund's or cancel's outcome is open (the resolver settles
+	// it and a re-run reads where it stands), or a re-credit's (a re-run asks nanaco).
 	CompensationUnknown CompensationStatus = "unknown"
 )
 

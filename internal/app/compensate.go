@@ -3,14 +3,16 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	nanacoadapter "payhub/adapters/nanaco"
 	"payhub/contracts"
 	"payhub/internal/approvals"
 	"payhub/internal/compensate"
@@ -85,7 +87,7 @@ func compensateRunCommand() *cobra.Command {
 	var dbURL, approval, bankOut string
 	cmd := &cobra.Command{
 		Use:   "run <claims>",
-		Short: "Pay each claim once (refund or cancel through the original, else a bank refund row); needs an executed compensation.run approval",
+		Short: "Pay each claim once (refund or cancel through the original, else a nanaco re-credit, else a bank refund row); needs an executed compensation.run approval",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if approval == "" {
@@ -104,18 +106,29 @@ func compensateRunCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			var transfers contracts.ValueTransfers
+			if cfg.Nanaco != nil {
+				nc, err := nanacoadapter.New(*cfg.Nanaco)
+				if err != nil {
+					return err
+				}
+				transfers = nc
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: nanaco is not configured (PAYHUB_NANACO_*): claims only a nanaco re-credit can pay stay open")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
 			a, err := Build(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			return RunCompensation(ctx, a.Store, a.Hub, bytes.NewReader(b), format, bankOut, cmd.OutOrStdout())
+			return RunCompensation(ctx, compensate.Config{Store: a.Store, Hub: a.Hub, Transfers: transfers}, b, format, bankOut, cmd.OutOrStdout())
 		},
 	}
 	dbFlag(cmd, &dbURL)
 	cmd.Flags().StringVar(&approval, "approval", "", "the executed compensation.run approval of this claims file")
-	cmd.Flags().StringVar(&bankOut, "bank-out", "compensation-bank-refunds.csv", "append the new bank refund rows to this CSV (0600)")
+	cmd.Flags().StringVar(&bankOut, "bank-out", "compensation-bank-refunds.csv", "write the bank refund rows of this list to this CSV (0600), rewritten whole from the database at the end of every run")
 	return cmd
 }
 
@@ -154,41 +167,52 @@ func compensateAppConfig(dbURL string) (Config, error) {
 		SecretKeys: secretKeys, PublicURL: publicURL, AuditKey: key}, nil
 }
 
-// RunCompensation pays the claims (compensate.Engine.Run) with h, appends the new bank
-// refund rows to bankOut ("" drops them) and prints the report; it fails when the report
-// does not balance or the ledger check fails.
-func RunCompensation(ctx context.Context, st contracts.Store, h compensate.Hub, claims io.Reader, format compensate.Format, bankOut string, out io.Writer) error {
-	var w *csv.Writer
+// RunCompensation pays the claims (compensate.Engine.Run) with cfg (the hub for refunds and
+// cancels, the nanaco value transfers for the re-credits: nil leaves such claims open),
+// prints the report, and (re)writes bankOut ("" skips it) from the claims table: every
+// claim of the list recorded bank_refund, whatever run recorded it, even when this run
+// stopped early. It fails when the run stopped, the report does not balance or the ledger
+// check fails.
+func RunCompensation(ctx context.Context, cfg compensate.Config, claims []byte, format compensate.Format, bankOut string, out io.Writer) error {
+	_, err := runCompensation(ctx, cfg, claims, format, bankOut, out)
+	return err
+}
+
+func runCompensation(ctx context.Context, cfg compensate.Config, claims []byte, format compensate.Format, bankOut string, out io.Writer) (compensate.Report, error) {
+	cfg.BankRow = nil // the bank file is rewritten whole below
+	rep, err := compensate.New(cfg).Run(ctx, bytes.NewReader(claims), format)
+	rep.Write(out)
 	if bankOut != "" {
-		f, err := os.OpenFile(bankOut, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = csv.NewWriter(f)
-		if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
-			_ = w.Write([]string{"row_id", "claim_id", "victim_id", "amount", "bank_code", "branch_code", "account_type", "account_number", "holder_kana"})
+		if berr := writeCompensationBankFile(context.WithoutCancel(ctx), cfg.Store, claims, format, bankOut, out); berr != nil {
+			err = errors.Join(err, berr)
 		}
 	}
-	eng := compensate.New(compensate.Config{Store: st, Hub: h, BankRow: func(c compensate.Claim) error {
-		if w == nil {
-			return nil
-		}
-		b := c.Bank
-		if err := w.Write([]string{compensate.BankRowID(c.ClaimID), c.ClaimID, c.VictimID, fmt.Sprint(c.Amount), b.BankCode, b.BranchCode,
-			string(b.Type), b.Number, b.HolderKana}); err != nil {
-			return err
-		}
-		w.Flush()
-		return w.Error()
-	}})
-	rep, err := eng.Run(ctx, claims, format)
-	rep.Write(out)
+	if err != nil {
+		return rep, err
+	}
+	if !rep.Balanced() {
+		return rep, errors.New("compensate: the report does not balance")
+	}
+	return rep, CheckLedger(ctx, cfg.Store, 0, out)
+}
+
+// writeCompensationBankFile rewrites bankOut from the claims table (compensate.BankRows).
+func writeCompensationBankFile(ctx context.Context, st contracts.Store, claims []byte, format compensate.Format, bankOut string, out io.Writer) error {
+	list, _, _, err := compensate.Parse(bytes.NewReader(claims), format)
 	if err != nil {
 		return err
 	}
-	if !rep.Balanced() {
-		return errors.New("compensate: the report does not balance")
+	rows, err := compensate.BankRows(ctx, st, list)
+	if err != nil {
+		return fmt.Errorf("compensate: read the bank refund rows: %w", err)
 	}
-	return CheckLedger(ctx, st, 0, out)
+	if err := compensate.WriteBankFile(bankOut, rows); err != nil {
+		return fmt.Errorf("compensate: write %s: %w", bankOut, err)
+	}
+	var yen int64
+	for _, c := range rows {
+		yen += c.Amount
+	}
+	fmt.Fprintf(out, "bank refund file %s: %d rows, %d yen (rewritten from the claims table)\n", bankOut, len(rows), yen)
+	return nil
 }

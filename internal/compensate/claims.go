@@ -2,7 +2,9 @@
 // docs/compensation.md): a claims file is parsed strictly, each claim is recorded once ever
 // under its claim id, then paid through the original method where it still can be (a
 // payhub refund through the hub's own refund path, or a cancel of an authorization not yet
-// captured), else queued as a bank refund row posted to the ledger.
+// captured), else re-credited to the victim's nanaco card by a value transfer (nanaco.go),
+// else queued as a bank refund row posted to the ledger; the bank refund file is rewritten
+// from the claims table at the end of every run (bank.go).
 package compensate
 
 import (

@@ -27,8 +27,12 @@ type Config struct {
 	Store contracts.Store
 	Hub   Hub
 	Clock contracts.Clock
+	// Transfers is the nanaco partner's value transfers, for the re-credit route; nil
+	// leaves a claim that only a re-credit could pay open (pending) for a run that has it.
+	Transfers contracts.ValueTransfers
 	// BankRow receives each new bank refund row after its claim is recorded bank_refund (and
-	// posted to the ledger); nil drops them (tests).
+	// posted to the ledger); nil drops them. The bank file is rewritten from the claims
+	// table at the end of a run (BankRows), so this is a notification only.
 	BankRow func(c Claim) error
 }
 
@@ -183,16 +187,18 @@ func (e *Engine) check(ctx context.Context, tx contracts.Tx, c Claim) (Reason, s
 	return "", "", nil
 }
 
-// update moves the claim (not final) to rec's status, with post posting in the same
-// transaction when set.
-func (e *Engine) update(ctx context.Context, rec contracts.CompensationClaim, post *contracts.LedgerTransaction) (contracts.CompensationClaim, error) {
+// update moves the claim (not final) to rec's status, with posts posted in the same
+// transaction.
+func (e *Engine) update(ctx context.Context, rec contracts.CompensationClaim, posts ...contracts.LedgerTransaction) (contracts.CompensationClaim, error) {
 	rec.UpdatedAt = e.now()
 	err := e.cfg.Store.InTx(ctx, func(tx contracts.Tx) error {
 		if err := tx.UpdateCompensationClaim(ctx, rec); err != nil {
 			return err
 		}
-		if post != nil {
-			return ledger.Post(ctx, tx, *post)
+		for _, p := range posts {
+			if err := ledger.Post(ctx, tx, p); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -200,9 +206,10 @@ func (e *Engine) update(ctx context.Context, rec contracts.CompensationClaim, po
 }
 
 // route pays an open claim: through the original payment (cancel or refund) while it can
-// be, else by a bank refund row.
+// be, else by a nanaco re-credit, else by a bank refund row. A claim whose re-credit was
+// written before goes on with it (its original is not asked again).
 func (e *Engine) route(ctx context.Context, c Claim, rec contracts.CompensationClaim) (contracts.CompensationClaim, error) {
-	if contracts.ValidID(contracts.PrefixPayment, c.OriginalID) {
+	if rec.Route != contracts.RouteNanaco && contracts.ValidID(contracts.PrefixPayment, c.OriginalID) {
 		p, err := e.cfg.Store.GetPayment(ctx, "", c.OriginalID)
 		if err != nil {
 			return rec, err
@@ -227,7 +234,7 @@ func (e *Engine) viaPayment(ctx context.Context, c Claim, rec *contracts.Compens
 	if tryCancel {
 		if rec.Route != contracts.RouteCancel {
 			rec.Status, rec.Route, rec.Ref = contracts.CompensationRefunding, contracts.RouteCancel, p.ID
-			if r, err := e.update(ctx, *rec, nil); err != nil {
+			if r, err := e.update(ctx, *rec); err != nil {
 				return false, err
 			} else {
 				*rec = r
@@ -244,12 +251,12 @@ func (e *Engine) viaPayment(ctx context.Context, c Claim, rec *contracts.Compens
 		switch {
 		case cur.Status == contracts.StatusCanceled:
 			rec.Status, rec.AmountPaid, rec.Detail = contracts.CompensationRefunded, c.Amount, ""
-			r, err := e.update(ctx, *rec, nil)
+			r, err := e.update(ctx, *rec)
 			*rec = r
 			return true, err
 		case cur.CancelRequested:
 			rec.Status, rec.Detail = contracts.CompensationUnknown, "the cancel's outcome is open; the resolver settles it"
-			r, err := e.update(ctx, *rec, nil)
+			r, err := e.update(ctx, *rec)
 			*rec = r
 			return true, err
 		case cur.Status != contracts.StatusSucceeded:
@@ -265,7 +272,7 @@ func (e *Engine) viaPayment(ctx context.Context, c Claim, rec *contracts.Compens
 	key := IdempotencyKey(c.ClaimID, contracts.RouteRefund)
 	if rec.Route != contracts.RouteRefund {
 		rec.Status, rec.Route, rec.Ref = contracts.CompensationRefunding, contracts.RouteRefund, ""
-		r, err := e.update(ctx, *rec, nil)
+		r, err := e.update(ctx, *rec)
 		if err != nil {
 			return false, err
 		}
@@ -301,7 +308,7 @@ func (e *Engine) viaPayment(ctx context.Context, c Claim, rec *contracts.Compens
 	default:
 		rec.Status, rec.Detail = contracts.CompensationUnknown, "refund "+ref.ID+" is "+string(ref.Status)+"; the resolver settles it"
 	}
-	r, err := e.update(ctx, *rec, nil)
+	r, err := e.update(ctx, *rec)
 	*rec = r
 	return true, err
 }
@@ -322,13 +329,35 @@ func (e *Engine) refundOf(ctx context.Context, p contracts.Payment, key string) 
 // BankRowID is the id of a claim's bank refund row and ledger transaction.
 func BankRowID(claimID string) string { return "compensation:" + claimID + ":bank_refund" }
 
-// fallback queues a bank refund row (nanaco re-credit is not wired yet:
-// docs/compensation.md); without a bank account the claim is rejected as no_route.
+// fallback pays a claim the original cannot: by a nanaco re-credit when the claim names a
+// card (nanaco.go), else (or when nanaco refuses it) by a bank refund row; without a bank
+// account the claim is rejected as no_route.
 func (e *Engine) fallback(ctx context.Context, c Claim, rec contracts.CompensationClaim) (contracts.CompensationClaim, error) {
+	var posts []contracts.LedgerTransaction
+	if c.NanacoNumber != "" || rec.Route == contracts.RouteNanaco {
+		if e.cfg.Transfers == nil {
+			rec.Status, rec.Detail = contracts.CompensationPending, "a nanaco re-credit is due but nanaco is not configured for this run; run again with it"
+			if rec.Route == contracts.RouteNanaco {
+				rec.Status = contracts.CompensationUnknown
+			}
+			return e.update(ctx, rec)
+		}
+		done, returned, err := e.viaNanaco(ctx, c, &rec)
+		if err != nil || done {
+			return rec, err
+		}
+		posts = returned
+	}
+	return e.bank(ctx, c, rec, posts)
+}
+
+// bank queues a bank refund row, posting it (and posts, what an earlier route gave back) in
+// the claim's transaction; without a bank account the claim is rejected as no_route.
+func (e *Engine) bank(ctx context.Context, c Claim, rec contracts.CompensationClaim, posts []contracts.LedgerTransaction) (contracts.CompensationClaim, error) {
 	if c.Bank == nil {
-		rec.Status, rec.Route, rec.Reason = contracts.CompensationRejected, contracts.RouteNone, string(ReasonNoRoute)
+		rec.Status, rec.Route, rec.Reason, rec.AmountPaid = contracts.CompensationRejected, contracts.RouteNone, string(ReasonNoRoute), 0
 		rec.Detail = "the original cannot pay it back and no bank account is given; " + rec.Detail
-		return e.update(ctx, rec, nil)
+		return e.update(ctx, rec, posts...)
 	}
 	id := BankRowID(c.ClaimID)
 	at := e.now()
@@ -338,7 +367,7 @@ func (e *Engine) fallback(ctx context.Context, c Claim, rec contracts.Compensati
 			{Account: ledger.BankRefundPayable, Credit: c.Amount, Currency: contracts.JPY},
 		}}
 	rec.Status, rec.Route, rec.Ref, rec.AmountPaid = contracts.CompensationBankRefund, contracts.RouteBank, id, c.Amount
-	rec, err := e.update(ctx, rec, &post)
+	rec, err := e.update(ctx, rec, append(posts, post)...)
 	if err != nil {
 		return rec, err
 	}

@@ -83,6 +83,9 @@ type Report struct {
 	Claimed, Refunded, Recredited, Bank, Rejected, Open Total
 	// Already counts the claims settled by an earlier run (included above by status).
 	Already Total
+	// PaidNow counts the claims this run paid (refunded, re-credited or queued as a bank
+	// row); zero when the list was paid before and the run paid nothing more.
+	PaidNow Total
 	// Duplicates counts the lines repeating a claim with the same body (paid once).
 	Duplicates int
 	// PerRoute sums what each route paid.
@@ -123,6 +126,9 @@ func (e *Engine) Run(ctx context.Context, r io.Reader, format Format) (Report, e
 		reject(string(x.Reason), x.Amount)
 	}
 	for _, c := range claims {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("compensate: stopped before claim %s (line %d): %w", c.ClaimID, c.Line, err)
+		}
 		o, err := e.Pay(ctx, c)
 		if err != nil {
 			return rep, fmt.Errorf("compensate: claim %s (line %d): %w", c.ClaimID, c.Line, err)
@@ -146,6 +152,9 @@ func (e *Engine) Run(ctx context.Context, r io.Reader, format Format) (Report, e
 			rep.Open.add(c.Amount)
 			continue
 		}
+		if !o.Already {
+			rep.PaidNow.add(c.Amount)
+		}
 		t := rep.PerRoute[o.Route]
 		if t == nil {
 			t = &Total{}
@@ -167,6 +176,7 @@ func (r Report) Write(w io.Writer) {
 	line("rejected", r.Rejected)
 	line("open (unknown)", r.Open)
 	line("settled before", r.Already)
+	line("paid in this run", r.PaidNow)
 	fmt.Fprintf(w, "  duplicate lines (paid once): %d\n", r.Duplicates)
 	routes := make([]string, 0, len(r.PerRoute))
 	for k := range r.PerRoute {
@@ -183,6 +193,9 @@ func (r Report) Write(w io.Writer) {
 	sort.Strings(reasons)
 	for _, k := range reasons {
 		line("rejected "+k, *r.Rejections[k])
+	}
+	if len(r.Outcomes) > 0 && r.Already.Claims == len(r.Outcomes) {
+		fmt.Fprintln(w, "  nothing more to pay: every claim of the list was settled before this run")
 	}
 	if r.Balanced() {
 		fmt.Fprintln(w, "  balanced: claimed = refunded + re-credited + bank + rejected + open, to the yen")

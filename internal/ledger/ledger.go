@@ -52,6 +52,13 @@ const (
 	// MigrationInTransitPrefix: retired-wallet balances on their way to a partner
 	// (debit-normal; never negative). Placeholder for the wallet migration.
 	MigrationInTransitPrefix = "migration_in_transit:"
+	// CompensationInTransitPrefix: compensation set off to a partner (a nanaco re-credit
+	// written before its call) whose outcome is not settled yet (credit-normal; never
+	// negative; back at zero once every re-credit settled, docs/compensation.md).
+	CompensationInTransitPrefix = "compensation_in_transit:"
+	// CompensationRecreditedPrefix: compensation a partner credited to victims' cards, owed
+	// to the partner until settled with it (credit-normal; never negative).
+	CompensationRecreditedPrefix = "compensation_recredited:"
 )
 
 // Accounts kept once, not per partner or store: placeholders the wallet migration posts to.
@@ -82,6 +89,12 @@ func PointsRedeemed(partner string) string { return PointsRedeemedPrefix + partn
 // MigrationInTransit is the account of retired-wallet balances on their way to partner.
 func MigrationInTransit(partner string) string { return MigrationInTransitPrefix + partner }
 
+// CompensationInTransit is the account of compensation on its way to partner.
+func CompensationInTransit(partner string) string { return CompensationInTransitPrefix + partner }
+
+// CompensationRecredited is the account of compensation partner credited to victims' cards.
+func CompensationRecredited(partner string) string { return CompensationRecreditedPrefix + partner }
+
 // DebitNormal reports whether account's balance is its debits less its credits (assets,
 // expenses); otherwise it is its credits less its debits (liabilities).
 func DebitNormal(account string) bool {
@@ -93,7 +106,8 @@ func DebitNormal(account string) bool {
 // a partner cannot owe less than nothing, no more value can be cancelled than was issued,
 // and the wallet's liabilities cannot be overpaid.
 func MustNotGoNegative(account string) bool {
-	for _, p := range []string{PartnerClearingPrefix, StoredValueIssuedPrefix, PointsRedeemedPrefix, MigrationInTransitPrefix} {
+	for _, p := range []string{PartnerClearingPrefix, StoredValueIssuedPrefix, PointsRedeemedPrefix, MigrationInTransitPrefix,
+		CompensationInTransitPrefix, CompensationRecreditedPrefix} {
 		if strings.HasPrefix(account, p) {
 			return true
 		}

@@ -121,14 +121,16 @@ func TestPostRefusesUnbalanced(t *testing.T) {
 
 func TestChartOfAccounts(t *testing.T) {
 	for account, c := range map[string]struct{ debitNormal, nonNegative bool }{
-		ledger.PartnerClearing("paypay"):    {true, true},
-		ledger.StoreReceivable("store-1"):   {false, false},
-		ledger.StoredValueIssued("nanaco"):  {false, true},
-		ledger.PointsRedeemed("nanaco"):     {true, true},
-		ledger.MigrationInTransit("nanaco"): {true, true},
-		ledger.RetiredWalletLiability:       {false, true},
-		ledger.BankRefundPayable:            {false, true},
-		ledger.CompensationExpense:          {true, false},
+		ledger.PartnerClearing("paypay"):        {true, true},
+		ledger.StoreReceivable("store-1"):       {false, false},
+		ledger.StoredValueIssued("nanaco"):      {false, true},
+		ledger.PointsRedeemed("nanaco"):         {true, true},
+		ledger.MigrationInTransit("nanaco"):     {true, true},
+		ledger.RetiredWalletLiability:           {false, true},
+		ledger.BankRefundPayable:                {false, true},
+		ledger.CompensationExpense:              {true, false},
+		ledger.CompensationInTransit("nanaco"):  {false, true},
+		ledger.CompensationRecredited("nanaco"): {false, true},
 	} {
 		if ledger.DebitNormal(account) != c.debitNormal || ledger.MustNotGoNegative(account) != c.nonNegative {
 			t.Errorf("%s: debit-normal %v, never negative %v", account, ledger.DebitNormal(account), ledger.MustNotGoNegative(account))
