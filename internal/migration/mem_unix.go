@@ -16,3 +16,7 @@ func mapBytes(n int) ([]byte, error) {
 }
 
 func unmapBytes(b []byte) { _ = syscall.Munmap(b) }
+
+// unlinkOpenFiles: the index's temporary files are unlinked as soon as they are created (an
+// open file stays usable), so a process killed outright leaves none behind.
+const unlinkOpenFiles = true

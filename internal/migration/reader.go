@@ -99,11 +99,13 @@ type jsonDisputed struct {
 // size, plus the duplicate-user index. That index is exact — a row is rejected as
 // duplicate_user only when an earlier row of the file has byte-for-byte the same user_id,
 // confirmed by re-reading that row from the file (src's ReadAt), never on a hash alone — and
-// keeps, per distinct well-formed user id, 5 bytes (the row's file offset) plus one 8-byte
-// slot of an open-addressing table kept between 3/8 and 3/4 full: 16–27 bytes a user, about
-// 180 MiB for 10 million users (docs/migration.md §6), held outside the Go heap on Unix
-// (Close releases it). A Bloom filter was not used: it needs the same exact confirmation to
-// never reject a good row, and then saves little.
+// its resident memory is bounded: an in-memory table (per user an 8-byte slot, kept at most
+// 3/4 full, and a 5-byte row offset) while it fits DefaultIndexMemory (or WithIndexMemory),
+// past that a table in an unlinked temporary file read and written with ReadAt/WriteAt (page
+// cache, not the process's memory), fronted by an in-memory buffer of new users and a Bloom
+// filter that spares nearly every new user a read (docs/migration.md §6). Close releases its
+// memory and files. A Bloom filter alone was not used: it needs the same exact confirmation to
+// never reject a good row.
 type Reader struct {
 	src    io.ReaderAt
 	format Format
@@ -124,12 +126,31 @@ type Reader struct {
 	scratch fields
 }
 
+// Option is a NewReader option.
+type Option func(*options)
+
+type options struct {
+	indexMemory int64
+	tempDir     string
+}
+
+// WithIndexMemory sets the duplicate-user index's budget of resident memory in bytes
+// (DefaultIndexMemory if 0; at least 64 KiB). Past it the index spills to a temporary file.
+func WithIndexMemory(bytes int64) Option { return func(o *options) { o.indexMemory = bytes } }
+
+// WithTempDir sets the directory of the index's temporary files (os.TempDir() if "").
+func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
+
 // NewReader reads an export of the given format from src; src's ReadAt is used only to
 // confirm duplicate users. A CSV header that does not name exactly Columns is an error.
-func NewReader(src io.ReaderAt, format Format) (*Reader, error) {
+func NewReader(src io.ReaderAt, format Format, opts ...Option) (*Reader, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r := &Reader{src: src, format: format}
-	r.seen.init()
-	// The index's mappings go when the reader does, if Close was not called.
+	r.seen.init(o.indexMemory, o.tempDir)
+	// The index's mappings and files go when the reader does, if Close was not called.
 	runtime.AddCleanup(r, func(m *regions) { m.release() }, r.seen.mem)
 	stream := io.NewSectionReader(src, 0, math.MaxInt64)
 	switch format {
@@ -202,14 +223,15 @@ func (r *Reader) Offset() int64 {
 	return r.off
 }
 
-// Close releases the duplicate-user index's memory now (otherwise it goes when the Reader is
-// collected). The Reader must not be used after.
+// Close releases the duplicate-user index's memory and temporary files now (otherwise they go
+// when the Reader is collected). The Reader must not be used after.
 func (r *Reader) Close() error {
 	r.seen.release()
 	return nil
 }
 
-// IndexBytes is the memory the duplicate-user index holds now.
+// IndexBytes is the memory the duplicate-user index holds now (its resident part: at most
+// the budget, DefaultIndexMemory or WithIndexMemory; what it spilled to a file is not counted).
 func (r *Reader) IndexBytes() int64 { return r.seen.bytes() }
 
 // Users is how many distinct well-formed user ids the reader has seen.

@@ -292,8 +292,16 @@ func TestCSVUnterminatedQuoteIsBounded(t *testing.T) {
 }
 
 func TestDuplicateUsers(t *testing.T) {
-	for _, format := range []Format{FormatJSONL, FormatCSV} {
-		t.Run(string(format), func(t *testing.T) {
+	for _, tc := range []struct {
+		format Format
+		budget int64
+	}{{FormatJSONL, 0}, {FormatCSV, 0}, {FormatJSONL, minIndexMemory}, {FormatCSV, minIndexMemory}} {
+		format := tc.format
+		name := string(format)
+		if tc.budget != 0 {
+			name += "_spilled"
+		}
+		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			w, _ := NewWriter(&buf, format)
 			const n = 20_000 // enough to grow the index several times
@@ -306,10 +314,11 @@ func TestDuplicateUsers(t *testing.T) {
 			_ = w.Write(Row{UserID: userID(n - 1), Balance: 1, KYCLevel: 9, Destination: Destination{Kind: KindNone}})
 			_ = w.Write(Row{UserID: strings.ToUpper(userID(8)), Balance: 1, KYCLevel: 1, Destination: Destination{Kind: KindNone}})
 			_ = w.Flush()
-			r, err := NewReader(bytes.NewReader(buf.Bytes()), format)
+			r, err := NewReader(bytes.NewReader(buf.Bytes()), format, WithIndexMemory(tc.budget), WithTempDir(t.TempDir()))
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer r.Close()
 			var rows int
 			var rejs []*Rejection
 			for {
@@ -337,6 +346,9 @@ func TestDuplicateUsers(t *testing.T) {
 			if r.Users() != n+1 {
 				t.Errorf("the index holds %d users, want %d", r.Users(), n+1)
 			}
+			if r.seen.spilled != (tc.budget != 0) {
+				t.Errorf("spilled %v with a budget of %d", r.seen.spilled, tc.budget)
+			}
 		})
 	}
 }
@@ -360,7 +372,7 @@ func itoa(i int) string {
 // user on a hash alone.
 func TestIndexConfirmsCollisions(t *testing.T) {
 	var ix userIndex
-	ix.init()
+	ix.init(0, "")
 	ids := map[int64]string{}
 	userAt := func(off int64) (string, error) { return ids[off], nil }
 	// Force every id onto the same stored hash by inserting with a constant seed-free path:
