@@ -146,6 +146,7 @@ type Store interface {
 	LedgerStore
 	MigrationStore
 	CompensationStore
+	LeaseStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -261,6 +262,7 @@ type Tx interface {
 	LedgerTx
 	MigrationTx
 	CompensationTx
+	LeaseTx
 	// InsertPayment writes a new payment; its Status must be one of InitialStatuses.
 	InsertPayment(ctx context.Context, p Payment) error
 	// GetPaymentForUpdate reads a payment and locks it until the transaction ends.

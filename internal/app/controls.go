@@ -49,7 +49,7 @@ func OpsCommand() *cobra.Command {
 		Long: opsLong}
 	f.register(cmd)
 	cmd.AddCommand(opsStepUpCommand(f), opsSwitchCommand(f), opsLimitCommand(f), opsApprovalsCommand(f), opsAuditCommand(f),
-		opsNeedsAttentionCommand(f), opsClientCommand(f), opsEnrollCommand(f), opsEnrollmentCommand(f))
+		opsNeedsAttentionCommand(f), opsInstancesCommand(f), opsClientCommand(f), opsEnrollCommand(f), opsEnrollmentCommand(f))
 	return cmd
 }
 

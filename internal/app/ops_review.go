@@ -319,3 +319,53 @@ func opsNeedsAttentionCommand(f *opsFlags) *cobra.Command {
 		}),
 	}
 }
+
+// opsInstance is what the instances list shows of one payhub process.
+type opsInstance struct {
+	ID          string  `json:"id"`
+	Version     string  `json:"version"`
+	StartedAt   string  `json:"started_at"`
+	HeartbeatAt string  `json:"heartbeat_at"`
+	StoppedAt   *string `json:"stopped_at"`
+	Alive       bool    `json:"alive"`
+	Self        bool    `json:"self"`
+	Leases      int     `json:"work_leases"`
+}
+
+func opsInstancesCommand(f *opsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "instances",
+		Short: "List the payhub instances sharing the database: alive or gone, and the work leases each holds (viewer role)",
+		Args:  cobra.NoArgs,
+		RunE: opsRun(f, func(cmd *cobra.Command, c *opsClient, _ []string) error {
+			raw, err := c.get(cmd.Context(), "/v1/ops/instances", nil)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				writeJSON(cmd.OutOrStdout(), raw)
+				return nil
+			}
+			list, err := decodeList[opsInstance](raw)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tSTATE\tVERSION\tSTARTED\tHEARTBEAT\tLEASES")
+			for _, i := range list {
+				state := "alive"
+				switch {
+				case i.StoppedAt != nil:
+					state = "stopped"
+				case !i.Alive:
+					state = "gone"
+				}
+				if i.Self {
+					state += " (answering)"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", i.ID, state, orDash(i.Version), i.StartedAt, i.HeartbeatAt, i.Leases)
+			}
+			return w.Flush()
+		}),
+	}
+}

@@ -5,7 +5,6 @@
 package httpapi
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -119,6 +118,7 @@ func New(cfg Config) *Server {
 	s.registerStepUp(ops, cfg.Registry)
 	s.registerOpsAPI(ops)
 	s.registerOpsLimits(ops)
+	s.registerOpsInstances(ops)
 	e.POST("/v1/partners/:partner/webhooks", s.partnerCallback)
 	e.GET("/v1/link-returns/:id", s.linkReturn)
 	e.GET("/v1/payment-returns/:payment_id", s.paymentReturn)
@@ -137,17 +137,6 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
-
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.WarnContext(c.Request.Context(), "readiness check failed", "err", err)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
-}
 
 // HTTPServer wraps h in an http.Server with the timeouts of docs/security.md §12:
 // the write timeout outlasts the slowest partner call (30 s).

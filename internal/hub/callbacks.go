@@ -192,6 +192,16 @@ func (h *Hub) confirmCallback(ctx context.Context, cb contracts.PartnerCallback)
 	if err != nil {
 		return contracts.CallbackIgnored, "no such payment"
 	}
+	if p.Status == contracts.StatusRequiresAction || p.Status == contracts.StatusUnknown {
+		// Confirmed under the payment's lease: the resolver or the poller of another
+		// instance may be at it (leases.go). Busy: left for the next pass.
+		work, cur, release, ok := h.leasedPayment(ctx, workerCallbacks, p)
+		if !ok {
+			return contracts.CallbackReceived, ""
+		}
+		defer release()
+		ctx, p = work, cur
+	}
 	var q contracts.Payment
 	switch p.Status {
 	case contracts.StatusRequiresAction:

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -107,6 +108,11 @@ type Hub struct {
 	// Idempotency-Key claims it makes.
 	instance   InstanceConfig
 	instanceID string
+	// noLeases turns the work leases off (tests only: export_test.go), to show what they
+	// prevent.
+	noLeases bool
+	// reversals numbers the reversals made outside the resolver, each under its own lease.
+	reversals atomic.Int64
 	// controls are the kill switches and limit rules in force (controls.go, limits.go).
 	controls *controls
 	// instrumentMAC keys instrumentKey; limitEvents throttles the limit.exceeded events.

@@ -27,13 +27,18 @@ type InstanceConfig struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Version is what the instance registers as its version.
 	Version string
+	// WorkLease is how long a background worker's lease on one object or maintenance pass
+	// lasts (leases.go): longer than the slowest chain of partner calls one object's work
+	// makes; a killed instance's work is taken over by another this long after it took it.
+	// Zero means DefaultWorkLease.
+	WorkLease time.Duration
 }
 
 // DefaultInstanceConfig: a killed instance's requests are taken over about five seconds
 // after its last heartbeat, so a till's retry gets its payment within ten seconds of the
 // crash.
 var DefaultInstanceConfig = InstanceConfig{Lease: 5 * time.Second, HeartbeatEvery: time.Second,
-	AwaitEvery: 200 * time.Millisecond}
+	AwaitEvery: 200 * time.Millisecond, WorkLease: DefaultWorkLease}
 
 func (c InstanceConfig) withDefaults() InstanceConfig {
 	d := DefaultInstanceConfig
@@ -45,6 +50,9 @@ func (c InstanceConfig) withDefaults() InstanceConfig {
 	}
 	if c.AwaitEvery > 0 {
 		d.AwaitEvery = c.AwaitEvery
+	}
+	if c.WorkLease > 0 {
+		d.WorkLease = c.WorkLease
 	}
 	d.Sleep, d.Version = c.Sleep, c.Version
 	if d.Sleep == nil {

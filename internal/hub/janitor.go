@@ -7,12 +7,24 @@ import (
 
 // ExpireIdempotencyKeys deletes keys whose request finished more than retention ago; after
 // that the key is a new request. It returns how many were deleted. Instances silent for as
-// long go too: no claim of theirs can be left that a retry would still take over.
+// long go too: no claim of theirs can be left that a retry would still take over; and work
+// leases expired for longer than a lease (leases.go). One instance runs each pass (its task lease, leases.go); the others' passes meanwhile
+// delete nothing.
 func (h *Hub) ExpireIdempotencyKeys(ctx context.Context, retention time.Duration) (int64, error) {
-	if _, err := h.store.DeleteInstancesSilentSince(ctx, h.now().Add(-retention)); err != nil {
-		return 0, err
-	}
-	return h.guard.Expire(ctx, retention)
+	var n int64
+	_, err := h.runTask(ctx, taskIdempotencyJanitor, func(ctx context.Context) error {
+		if _, err := h.store.DeleteInstancesSilentSince(ctx, h.now().Add(-retention)); err != nil {
+			return err
+		}
+		// An expired lease is no lease; what a killed instance left is dropped here.
+		if _, err := h.store.DeleteLeasesExpiredBefore(ctx, h.now().Add(-h.instance.WorkLease)); err != nil {
+			return err
+		}
+		var err error
+		n, err = h.guard.Expire(ctx, retention)
+		return err
+	})
+	return n, err
 }
 
 // RunIdempotencyJanitor expires keys every interval until ctx ends.

@@ -35,9 +35,15 @@ type ledgerStore struct {
 	contracts.Store
 }
 
-// InTx runs fn with a transaction that posts the money movements it writes.
+// InTx runs fn with a transaction that posts the money movements it writes, after checking
+// the work lease ctx's work is done under, if any.
 func (s ledgerStore) InTx(ctx context.Context, fn func(tx contracts.Tx) error) error {
 	return s.Store.InTx(ctx, func(tx contracts.Tx) error {
+		// A worker's write under a work lease is made only while the lease is its own
+		// (leases.go): checked, and the lease locked, before anything is written.
+		if err := checkLease(ctx, tx); err != nil {
+			return err
+		}
 		return fn(&ledgerTx{Tx: tx})
 	})
 }

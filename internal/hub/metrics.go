@@ -19,6 +19,7 @@ type Metrics struct {
 	callbacks    *prometheus.CounterVec
 	switches     *prometheus.CounterVec
 	limits       *prometheus.CounterVec
+	leases       *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -50,7 +51,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "payhub_limit_refusals_total", Help: "Requests a velocity or amount limit refused (429 limit_exceeded), by rule, subject kind and operation.",
 	}, []string{"rule", "subject", "operation"})
-	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention, m.callbacks, m.switches, m.limits)
+	m.leases = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "payhub_work_leases_busy_total", Help: "Objects and maintenance passes a background worker left because another instance (or worker) held their work lease, by kind.",
+	}, []string{"kind"})
+	reg.MustRegister(m.payments, m.refunds, m.partnerCalls, m.breakers, m.attention, m.callbacks, m.switches, m.limits, m.leases)
 	return m
 }
 
@@ -87,6 +91,12 @@ func (m *Metrics) partnerCall(method contracts.Method, op string, o contracts.Ou
 func (m *Metrics) breakerState(method contracts.Method, s gobreaker.State) {
 	if m != nil {
 		m.breakers.WithLabelValues(string(method)).Set(float64(s))
+	}
+}
+
+func (m *Metrics) leaseBusy(kind string) {
+	if m != nil {
+		m.leases.WithLabelValues(kind).Inc()
 	}
 }
 

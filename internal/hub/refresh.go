@@ -96,7 +96,12 @@ func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
 		if stopping(ctx) {
 			break
 		}
-		q, err := h.refresh(context.WithoutCancel(ctx), p)
+		work, cur, release, ok := h.leasedPayment(context.WithoutCancel(ctx), workerPoller, p)
+		if !ok {
+			continue // another instance (or the resolver) works on it, or it changed
+		}
+		q, err := h.refresh(work, cur)
+		release()
 		if err != nil {
 			h.log.ErrorContext(ctx, "refresh payment", "payment_id", p.ID, "err", err)
 			continue

@@ -48,7 +48,9 @@ const reversalReason = "unknown_outcome_reversed"
 func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 	now := h.now()
 	cfg := h.resolver
-	if err := h.releaseOrphanedKeys(ctx, now); err != nil {
+	if _, err := h.runTask(ctx, taskReleaseOrphanedKeys, func(ctx context.Context) error {
+		return h.releaseOrphanedKeys(ctx, now)
+	}); err != nil {
 		return 0, err
 	}
 	settled, err := h.resolveStuckAttempts(ctx, now)
@@ -63,7 +65,7 @@ func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 		if stopping(ctx) {
 			return settled, nil
 		}
-		if h.resolvePayment(context.WithoutCancel(ctx), p) {
+		if h.resolveLeasedPayment(context.WithoutCancel(ctx), p) {
 			settled++
 		}
 	}
@@ -75,7 +77,7 @@ func (h *Hub) ResolveOnce(ctx context.Context) (int, error) {
 		if stopping(ctx) {
 			return settled, nil
 		}
-		if h.resolveRefund(context.WithoutCancel(ctx), r) {
+		if h.resolveLeasedRefund(context.WithoutCancel(ctx), r) {
 			settled++
 		}
 	}
@@ -90,6 +92,32 @@ func (h *Hub) RunResolver(ctx context.Context, interval time.Duration) {
 		_, err := h.ResolveOnce(ctx)
 		return err
 	})
+}
+
+// resolveLeasedPayment resolves the listed payment under the resolver's lease on it, if
+// the lease is free and the payment unchanged since it was listed (leases.go).
+func (h *Hub) resolveLeasedPayment(ctx context.Context, listed contracts.Payment) bool {
+	ctx, p, release, ok := h.leasedPayment(ctx, workerResolver, listed)
+	if !ok {
+		return false
+	}
+	defer release()
+	return h.resolvePayment(ctx, p)
+}
+
+// resolveLeasedRefund resolves the listed refund under the resolver's lease on it, if the
+// lease is free and the refund unchanged since it was listed.
+func (h *Hub) resolveLeasedRefund(ctx context.Context, listed contracts.Refund) bool {
+	ctx, release, ok := h.takeLease(ctx, workerResolver, contracts.LeaseRefund, listed.ID)
+	if !ok {
+		return false
+	}
+	defer release()
+	cur, err := h.store.GetRefund(ctx, "", listed.ID)
+	if err != nil || !sameRefund(listed, cur) {
+		return false
+	}
+	return h.resolveRefund(ctx, cur)
 }
 
 // resolvePayment applies the partner's unknown-outcome rule to one payment and reports
@@ -118,7 +146,7 @@ func (h *Hub) resolvePayment(ctx context.Context, p contracts.Payment) bool {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
 		q, err := h.settlePayment(ctx, p, res)
 		if err != nil {
-			h.log.ErrorContext(ctx, "settle payment", "payment_id", p.ID, "err", err)
+			h.logWriteError(ctx, "settle payment", err, "payment_id", p.ID)
 			return false
 		}
 		if q.CancelRequested && (q.Status == contracts.StatusSucceeded || q.Status == contracts.StatusAuthorized) {
@@ -238,6 +266,17 @@ func (h *Hub) setCancellationReason(ctx context.Context, id string) {
 // payment canceled, or refunded in full — the resolver comes back to it. It reports
 // whether the payment is reversed or its reversal refund was sent.
 func (h *Hub) reverse(ctx context.Context, p contracts.Payment, reason string) bool {
+	if !holdsLease(ctx, contracts.LeasePayment, p.ID) {
+		// A store request or a refresh reverses too (the till abandoned the payment, or
+		// asked again): under the payment's lease as the resolver does, or not at all when
+		// another instance or worker is at it (the resolver finishes the reversal).
+		leased, cur, release, ok := h.leasedReversal(ctx, p)
+		if !ok {
+			return false
+		}
+		defer release()
+		ctx, p = leased, cur
+	}
 	caller := Caller{ClientID: p.ClientID, StoreID: p.StoreID}
 	refunds, err := h.store.ListRefunds(ctx, p.ID)
 	if err != nil {
@@ -323,7 +362,7 @@ func (h *Hub) reschedulePayment(ctx context.Context, seen contracts.Payment) {
 		return tx.UpdatePayment(ctx, p)
 	})
 	if err != nil {
-		h.log.ErrorContext(ctx, "reschedule payment", "payment_id", seen.ID, "err", err)
+		h.logWriteError(ctx, "reschedule payment", err, "payment_id", seen.ID)
 	}
 }
 
@@ -415,7 +454,7 @@ func (h *Hub) resolveRefund(ctx context.Context, r contracts.Refund) bool {
 		return idempotency.AnswerOpen(ctx, tx, cur.ClientID, cur.IdempotencyKey, contracts.Answer{Kind: contracts.AnswerCreated, Body: body}, now)
 	})
 	if err != nil {
-		h.log.ErrorContext(ctx, "settle refund", "refund_id", r.ID, "err", err)
+		h.logWriteError(ctx, "settle refund", err, "refund_id", r.ID)
 		return false
 	}
 	return true
@@ -433,7 +472,7 @@ func (h *Hub) rescheduleRefund(ctx context.Context, seen contracts.Refund) {
 		return tx.UpdateRefund(ctx, r)
 	})
 	if err != nil {
-		h.log.ErrorContext(ctx, "reschedule refund", "refund_id", seen.ID, "err", err)
+		h.logWriteError(ctx, "reschedule refund", err, "refund_id", seen.ID)
 	}
 }
 

@@ -45,8 +45,20 @@ type Pruned struct {
 }
 
 // PruneOnce deletes the callbacks and delivery attempts older than cfg keeps them, batch by
-// batch until none is left or ctx ends (the next pass goes on).
+// batch until none is left or ctx ends (the next pass goes on). One instance runs each
+// pass (its task lease, leases.go); the others' passes meanwhile delete nothing.
 func (h *Hub) PruneOnce(ctx context.Context, cfg RetentionConfig) (Pruned, error) {
+	var out Pruned
+	_, err := h.runTask(ctx, taskRetention, func(ctx context.Context) error {
+		var err error
+		out, err = h.prune(ctx, cfg)
+		return err
+	})
+	return out, err
+}
+
+// prune is one retention pass.
+func (h *Hub) prune(ctx context.Context, cfg RetentionConfig) (Pruned, error) {
 	cfg = cfg.withDefaults()
 	now := h.now()
 	var out Pruned

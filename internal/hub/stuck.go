@@ -39,7 +39,7 @@ func (h *Hub) resolveStuckAttempts(ctx context.Context, now time.Time) (int, err
 		if stopping(ctx) {
 			break
 		}
-		if h.resolveStuckAttempt(context.WithoutCancel(ctx), a) {
+		if h.resolveLeasedAttempt(context.WithoutCancel(ctx), a) {
 			settled++
 		}
 	}
@@ -54,6 +54,20 @@ func definite(o contracts.Outcome) bool {
 		return true
 	}
 	return false
+}
+
+// resolveLeasedAttempt resolves a cut-off capture or cancel under the resolver's lease on
+// its payment, if the lease is free and the attempt still open.
+func (h *Hub) resolveLeasedAttempt(ctx context.Context, listed contracts.Attempt) bool {
+	ctx, release, ok := h.takeLease(ctx, workerResolver, contracts.LeasePayment, listed.PaymentID)
+	if !ok {
+		return false
+	}
+	defer release()
+	if a, err := h.store.GetAttempt(ctx, listed.ID); err != nil || a.Outcome != "" {
+		return false
+	}
+	return h.resolveStuckAttempt(ctx, listed)
 }
 
 // resolveStuckAttempt learns from the partner what became of one cut-off capture or

@@ -455,11 +455,26 @@ func (h *Hub) resolveTopUps(ctx context.Context, now time.Time) (int, error) {
 		if stopping(ctx) {
 			break
 		}
-		if h.resolveTopUp(context.WithoutCancel(ctx), t) {
+		if h.resolveLeasedTopUp(context.WithoutCancel(ctx), t) {
 			settled++
 		}
 	}
 	return settled, nil
+}
+
+// resolveLeasedTopUp resolves the listed top-up under the resolver's lease on it, if the
+// lease is free and the top-up unchanged since it was listed.
+func (h *Hub) resolveLeasedTopUp(ctx context.Context, listed contracts.TopUp) bool {
+	ctx, release, ok := h.takeLease(ctx, workerResolver, contracts.LeaseTopUp, listed.ID)
+	if !ok {
+		return false
+	}
+	defer release()
+	cur, err := h.store.GetTopUp(ctx, "", listed.ID)
+	if err != nil || !sameTopUp(listed, cur) {
+		return false
+	}
+	return h.resolveTopUp(ctx, cur)
 }
 
 // resolveTopUp settles one open top-up: a cancel in flight by sending it again (its key is

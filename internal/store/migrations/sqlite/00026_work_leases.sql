@@ -1,0 +1,23 @@
+-- Keep in step with ../postgres/00026_work_leases.sql. Timestamps are TEXT in UTC (see
+-- 00001_init.sql).
+
+-- +goose Up
+-- Work leases (docs/design.md, "Background work under leases"): several payhub instances
+-- share the database, and every background worker takes what it works on — an open
+-- payment, refund or top-up, a maintenance task's pass — under a lease (owner, expiry)
+-- taken in one statement, so that at most one instance works on it at a time. One table
+-- for every kind rather than lease columns on each table: maintenance tasks have no row of
+-- their own, a lease never writes (or waits for the lock of) the payment row a store
+-- request works on, and the leases in force are one read for operators. A lease held by
+-- a killed instance expires and the next taker's INSERT … ON CONFLICT DO UPDATE replaces
+-- it. (SQLite serves one process; the leases then only keep its workers apart.)
+CREATE TABLE work_leases (
+    kind       TEXT NOT NULL,
+    object_id  TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (kind, object_id)
+) STRICT;
+
+-- +goose Down
+DROP TABLE work_leases;
