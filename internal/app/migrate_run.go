@@ -125,6 +125,7 @@ checks the ledger; --report writes it per row (CSV, 0600).
 Partners: PAYHUB_NANACO_* and PAYHUB_PAYPAY_* as for payhub serve.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			boundBatchMemory()
 			deps := migrateDeps{}
 			if nc, err := config.Nanaco(); err != nil {
 				return err
