@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"payhub/contracts"
+	"payhub/internal/auth"
 	"payhub/internal/hub"
 	simcore "payhub/mocks/sim"
 )
@@ -37,8 +38,11 @@ func TestPayPayUnknownOutcomeRuleAgainstTheSimulator(t *testing.T) {
 			partnerStatus: "REFUNDED", partnerRefunded: 900, queriesWorkAfterFence: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			// The cutoff is 00:14:59 JST the day after the payment: at least 24 hours away.
-			clk := simcore.NewManualClock(time.Now())
+			// The cutoff is 00:14:59 JST the day after the payment. The payment is made at noon
+			// JST, so that the cutoff is 12 hours away whatever the hour the test runs (made
+			// just after 00:15, the fence plus a backoff would pass the 24-hour budget).
+			today := time.Now().In(contracts.JST)
+			clk := simcore.NewManualClock(time.Date(today.Year(), today.Month(), today.Day(), 12, 0, 0, 0, contracts.JST))
 			e := newEnvOnClock(t, nil, clk)
 			if c.fenceAt < 0 {
 				paid := clk.Now().In(contracts.JST)
@@ -51,7 +55,8 @@ func TestPayPayUnknownOutcomeRuleAgainstTheSimulator(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			tok := e.token(e.a) // minted now: the clock moves on without the till
+			// minted at the payment: the clock moves on without the till
+			tok := e.token(e.a, func(r *auth.TokenRequest) { r.IssuedAt = clk.Now() })
 			r := e.do(http.MethodPost, "/v1/payments", tok, newKey(), barcodePayment(900, barcodeOK))
 			id := r.json(t)["id"].(string)
 			if r.json(t)["status"] != "unknown" {
