@@ -37,6 +37,10 @@ type WorkLease struct {
 	Object string
 	// Owner is the holder: the instance id and the worker, e.g. "ins_…/resolver".
 	Owner string
+	// Instance is the holder's instance (its id in the instances table): once that instance
+	// is gone (its heartbeat stopped), the lease may be taken over before it expires. Empty:
+	// the lease ends only at ExpiresAt.
+	Instance string
 	// ExpiresAt ends the lease unless its owner takes it again before.
 	ExpiresAt time.Time
 }
@@ -44,9 +48,10 @@ type WorkLease struct {
 // LeaseStore takes and releases work leases.
 type LeaseStore interface {
 	// TakeLease takes l in one statement when no lease on (l.Kind, l.Object) is in force
-	// at now, or the one in force is l.Owner's (then its expiry moves to l.ExpiresAt). It
+	// at now, or the one in force is l.Owner's (then its expiry moves to l.ExpiresAt), or
+	// its Instance is gone: stopped, unregistered, or no heartbeat after aliveAfter. It
 	// reports whether l.Owner holds the lease now.
-	TakeLease(ctx context.Context, l WorkLease, now time.Time) (bool, error)
+	TakeLease(ctx context.Context, l WorkLease, now, aliveAfter time.Time) (bool, error)
 	// ReleaseLease ends owner's lease on (kind, object); another owner's lease, or none, is
 	// left as it is.
 	ReleaseLease(ctx context.Context, kind LeaseKind, object, owner string) error

@@ -22,8 +22,9 @@ import (
 //     it is still the worker's and in force (contracts.LeaseTx): a worker that lost its
 //     lease mid-way (it stalled past the expiry and another instance took over) writes
 //     nothing — the write is refused with contracts.ErrLeaseLost;
-//   - the worker releases the lease when done; a killed instance's leases expire after
-//     InstanceConfig.WorkLease and the next pass of another instance takes the work over.
+//   - the worker releases the lease when done; a killed instance's leases are taken over by
+//     another instance's next pass once its heartbeat is older than InstanceConfig.Lease
+//     (TakeLease's aliveAfter), and any lease ends at InstanceConfig.WorkLease.
 //
 // The owner is the instance id and the worker's name, so that two workers of one instance
 // (the resolver and the poller both look at a requires_action payment with a cancel
@@ -74,8 +75,8 @@ func (h *Hub) takeLease(ctx context.Context, worker string, kind contracts.Lease
 	}
 	owner := h.leaseOwner(worker)
 	now := h.now()
-	taken, err := h.store.TakeLease(ctx, contracts.WorkLease{Kind: kind, Object: object, Owner: owner,
-		ExpiresAt: now.Add(h.instance.WorkLease)}, now)
+	taken, err := h.store.TakeLease(ctx, contracts.WorkLease{Kind: kind, Object: object, Owner: owner, Instance: h.instanceID,
+		ExpiresAt: now.Add(h.instance.WorkLease)}, now, now.Add(-h.instance.Lease))
 	if err != nil {
 		if ctx.Err() == nil {
 			h.log.ErrorContext(ctx, "take work lease", "kind", kind, "object", object, "err", err)

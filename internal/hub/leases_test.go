@@ -220,6 +220,11 @@ func (r *leaseRig) resolveConcurrently(t *testing.T, passes int) {
 	t.Helper()
 	for range passes {
 		r.clock.Advance(hub.DefaultResolverConfig.StuckAfter + time.Second)
+		for _, h := range r.hubs { // both alive: a silent instance's leases are taken over
+			if err := h.Heartbeat(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var wg sync.WaitGroup
 		for _, h := range r.hubs {
 			wg.Go(func() {
@@ -307,9 +312,10 @@ func TestTwoResolversWithoutLeasesRepeatCalls(t *testing.T) {
 }
 
 // TestKilledInstanceLeaseIsTakenOver: instance A takes the resolver's lease on an unknown
-// payment and dies without releasing it. Instance B leaves the payment alone while the
-// lease is in force, takes it over once the injected clock passes the lease, and settles it
-// with one inquiry; A's late write is refused (contracts.ErrLeaseLost). A maintenance pass
+// payment and stalls: instance B leaves the payment alone while A heartbeats and its lease
+// is in force. A dies (its heartbeat stops): once the heartbeat is older than the instance
+// lease, B takes the work over — well within the work lease — and settles it with one
+// inquiry; A's late write is refused (contracts.ErrLeaseLost). A maintenance pass
 // (the idempotency janitor) is handed over the same way. On both databases.
 func TestKilledInstanceLeaseIsTakenOver(t *testing.T) {
 	for _, db := range storetest.Databases() {
@@ -326,13 +332,23 @@ func TestKilledInstanceLeaseIsTakenOver(t *testing.T) {
 			seen := f.payment(t, id)
 			f.partner.get = answer(contracts.OutcomeSucceeded)
 
+			for _, h := range []*hub.Hub{a, b} {
+				if err := h.RegisterInstance(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			leased, ok := hub.TakeResolverLease(ctx, a, id)
 			if !ok || !hub.TakeJanitorLease(ctx, a) {
 				t.Fatal("A could not take the leases")
 			}
-			// A is killed here: no heartbeat, no release.
 
+			// A alive but slow (it heartbeats): B leaves its work alone until the lease ends.
 			f.clock.Advance(hub.DefaultWorkLease - time.Second)
+			for _, h := range []*hub.Hub{a, b} {
+				if err := h.Heartbeat(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if _, err := b.ResolveOnce(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -346,9 +362,15 @@ func TestKilledInstanceLeaseIsTakenOver(t *testing.T) {
 				t.Fatalf("B's janitor ran under A's task lease: %v", err)
 			}
 
-			f.clock.Advance(2 * time.Second) // past A's lease
+			// A is killed here: no heartbeat, no release. Its leases are still in force for a
+			// second, but once its heartbeat is older than the instance lease (5 s) B takes
+			// the work over — long before the work lease would end.
+			f.clock.Advance(hub.DefaultInstanceConfig.Lease + time.Second)
+			if err := b.Heartbeat(ctx); err != nil {
+				t.Fatal(err)
+			}
 			if n, err := b.ResolveOnce(ctx); err != nil || n != 1 {
-				t.Fatalf("B after A's lease expired: settled %d, %v", n, err)
+				t.Fatalf("B after A died: settled %d, %v", n, err)
 			}
 			if p := f.payment(t, id); p.Status != contracts.StatusSucceeded || f.partner.count("get") != 1 {
 				t.Fatalf("B's takeover: %s after %d inquiries", p.Status, f.partner.count("get"))

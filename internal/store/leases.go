@@ -16,16 +16,20 @@ import (
 )
 
 // TakeLease takes l in one statement: inserted when no lease on (kind, object) exists,
-// replaced when the one there expired at now or is l.Owner's, left alone otherwise (then no
-// row comes back). On PostgreSQL the conflicting row is locked while the statement runs, so
+// replaced when the one there expired at now, is l.Owner's, or is held for an instance that
+// is gone (stopped, unregistered, or silent since aliveAfter: a killed process's work is
+// taken over within seconds, not at the lease's end), left alone otherwise (then no row
+// comes back). On PostgreSQL the conflicting row is locked while the statement runs, so
 // two instances taking one expired lease at once cannot both win; a transaction holding the
 // lease (HoldLease) makes the taker wait until it ends.
-func (s *DB) TakeLease(ctx context.Context, l contracts.WorkLease, now time.Time) (bool, error) {
+func (s *DB) TakeLease(ctx context.Context, l contracts.WorkLease, now, aliveAfter time.Time) (bool, error) {
 	var owner string
-	err := s.db.QueryRowContext(ctx, s.d.q(`INSERT INTO work_leases (kind, object_id, owner, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kind, object_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+	err := s.db.QueryRowContext(ctx, s.d.q(`INSERT INTO work_leases (kind, object_id, owner, instance_id, expires_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kind, object_id) DO UPDATE SET owner = excluded.owner, instance_id = excluded.instance_id, expires_at = excluded.expires_at
 		WHERE work_leases.expires_at <= ? OR work_leases.owner = excluded.owner
-		RETURNING owner`), string(l.Kind), l.Object, l.Owner, s.d.ts(l.ExpiresAt), s.d.ts(now)).Scan(&owner)
+			OR (work_leases.instance_id <> '' AND NOT EXISTS (SELECT 1 FROM instances i
+				WHERE i.id = work_leases.instance_id AND i.stopped_at IS NULL AND i.heartbeat_at > ?))
+		RETURNING owner`), string(l.Kind), l.Object, l.Owner, l.Instance, s.d.ts(l.ExpiresAt), s.d.ts(now), s.d.ts(aliveAfter)).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil // in force and another owner's
 	}

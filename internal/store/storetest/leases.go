@@ -22,7 +22,7 @@ func testWorkLeases(t *testing.T, s contracts.Store) {
 	}
 	take := func(l contracts.WorkLease, now time.Duration) bool {
 		t.Helper()
-		ok, err := s.TakeLease(ctx, l, at(now))
+		ok, err := s.TakeLease(ctx, l, at(now), at(now-5*time.Second))
 		if err != nil {
 			t.Fatalf("TakeLease %s: %v", l.Owner, err)
 		}
@@ -83,7 +83,7 @@ func testWorkLeases(t *testing.T, s contracts.Store) {
 		t.Fatal("c could not take the released lease")
 	}
 	// Another kind of the same id is another lease.
-	if ok, err := s.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeaseRefund, Object: obj, Owner: "d", ExpiresAt: at(time.Hour)}, at(2*time.Minute)); err != nil || !ok {
+	if ok, err := s.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeaseRefund, Object: obj, Owner: "d", ExpiresAt: at(time.Hour)}, at(2*time.Minute), at(2*time.Minute-5*time.Second)); err != nil || !ok {
 		t.Fatalf("a refund lease of the same id: %v %v", ok, err)
 	}
 	if leases, _ := s.ListLeases(ctx, at(5*time.Minute)); len(leases) != 1 || leases[0].Kind != contracts.LeaseRefund {
@@ -109,7 +109,7 @@ func testConcurrentWorkLeases(t *testing.T, s contracts.Store) {
 		for i := range 8 {
 			wg.Go(func() {
 				ok, err := s.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeaseRefund, Object: obj,
-					Owner: string(rune('a'+i)) + "/" + string(rune('0'+round)), ExpiresAt: now.Add(time.Minute)}, now)
+					Owner: string(rune('a'+i)) + "/" + string(rune('0'+round)), ExpiresAt: now.Add(time.Minute)}, now, now.Add(-5*time.Second))
 				if err != nil {
 					t.Error(err)
 				}
@@ -146,5 +146,38 @@ func testListInstancesAndSchema(t *testing.T, s contracts.Store) {
 	applied, known, err := s.SchemaVersion(ctx)
 	if err != nil || known < 26 || applied != known {
 		t.Fatalf("SchemaVersion = %d, %d, %v", applied, known, err)
+	}
+}
+
+// testLeaseOfAGoneInstance: a lease held for an instance is taken over before it expires
+// once that instance is gone — its heartbeat older than aliveAfter, stopped, or never
+// registered — and not while it heartbeats.
+func testLeaseOfAGoneInstance(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	inst := newID("ins_")
+	if err := s.RegisterInstance(ctx, contracts.Instance{ID: inst, Version: "test", StartedAt: at(0), HeartbeatAt: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		instance  string
+		aliveFrom time.Duration // the taker's aliveAfter
+		taken     bool
+	}{
+		{"its instance heartbeats", inst, -5 * time.Second, false},
+		{"its instance is silent", inst, 5 * time.Second, true},
+		{"its instance never registered", newID("ins_"), -5 * time.Second, true},
+		{"no instance: only expiry ends it", "", 5 * time.Second, false},
+	} {
+		obj := newID("pay_")
+		if ok, err := s.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeasePayment, Object: obj, Owner: c.instance + "/resolver",
+			Instance: c.instance, ExpiresAt: at(time.Hour)}, at(0), at(-5*time.Second)); err != nil || !ok {
+			t.Fatalf("%s: first take: %v %v", c.name, ok, err)
+		}
+		ok, err := s.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeasePayment, Object: obj, Owner: "other/resolver",
+			Instance: "other", ExpiresAt: at(time.Hour)}, at(10*time.Second), at(c.aliveFrom))
+		if err != nil || ok != c.taken {
+			t.Fatalf("%s: taken over = %v (%v), want %v", c.name, ok, err, c.taken)
+		}
 	}
 }

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"Instances", testInstances},
 		{"WorkLeases", testWorkLeases},
 		{"ConcurrentWorkLeases", testConcurrentWorkLeases},
+		{"LeaseOfAGoneInstance", testLeaseOfAGoneInstance},
 		{"ListInstancesAndSchema", testListInstancesAndSchema},
 		{"IdempotencyOwners", testIdempotencyOwners},
 		{"GetAttempt", testGetAttempt},

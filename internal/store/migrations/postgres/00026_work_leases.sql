@@ -14,6 +14,8 @@ CREATE TABLE work_leases (
     kind       TEXT        COLLATE "C" NOT NULL,
     object_id  TEXT        COLLATE "C" NOT NULL,
     owner      TEXT        NOT NULL,
+    -- The holder's instance: its leases are taken over once its heartbeat stops.
+    instance_id TEXT       NOT NULL DEFAULT '',
     expires_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (kind, object_id)
 );

@@ -15,6 +15,8 @@ CREATE TABLE work_leases (
     kind       TEXT NOT NULL,
     object_id  TEXT NOT NULL,
     owner      TEXT NOT NULL,
+    -- The holder's instance: its leases are taken over once its heartbeat stops.
+    instance_id TEXT NOT NULL DEFAULT '',
     expires_at TEXT NOT NULL,
     PRIMARY KEY (kind, object_id)
 ) STRICT;
