@@ -428,16 +428,40 @@ func (r *benchRig) start(ctx context.Context) error {
 		if args[0] != "serve" {
 			bin = r.cfg.bins.lab
 		}
-		p := &childProcess{name: s.name, logPath: filepath.Join(r.dir, s.name+".log"), bin: bin, env: env, args: args}
-		if err := p.start(); err != nil {
-			return err
-		}
-		r.servers[s.name] = &benchServerProc{name: s.name, url: "http://" + s.addr, proc: p}
-		if err := waitReady(ctx, p, "http://"+s.addr+"/healthz"); err != nil {
-			return err
+		addr := s.addr
+		for attempt := 1; ; attempt++ {
+			p := &childProcess{name: s.name, logPath: filepath.Join(r.dir, s.name+".log"), bin: bin, env: env, args: withAddr(args, addr)}
+			if err := p.start(); err != nil {
+				return err
+			}
+			r.servers[s.name] = &benchServerProc{name: s.name, url: "http://" + addr, proc: p}
+			err := waitReady(ctx, p, "http://"+addr+"/healthz")
+			if err == nil {
+				break
+			}
+			// The free port was taken between the probe and the bind (an outgoing
+			// connection's ephemeral port comes from the same range): another one.
+			if attempt >= 3 || !strings.Contains(p.logTail(), "address already in use") {
+				return err
+			}
+			p.stop()
+			if addr, err = freeLoopbackAddr(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// withAddr is args with the value of --addr replaced by addr.
+func withAddr(args []string, addr string) []string {
+	out := slices.Clone(args)
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] == "--addr" {
+			out[i+1] = addr
+		}
+	}
+	return out
 }
 
 func (r *benchRig) shutdown() {
