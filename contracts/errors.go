@@ -176,4 +176,8 @@ var (
 	// ErrSequenceExhausted: a terminal has used every sequence number of its business
 	// date (Tx.AllocateSequence).
 	ErrSequenceExhausted = errors.New("sequence numbers exhausted")
+	// ErrIdempotencyKeyTaken: another request claimed or answered the Idempotency-Key
+	// first (Tx.ClaimIdempotencyIntent, Tx.AnswerIdempotency); the transaction must roll
+	// back and the request be answered from the key's record.
+	ErrIdempotencyKeyTaken = errors.New("idempotency key taken")
 )

@@ -293,11 +293,20 @@ type Tx interface {
 	GetRefundForUpdate(ctx context.Context, id string) (Refund, error)
 	// LookupIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
 	LookupIdempotency(ctx context.Context, clientID, key string) (IdempotencyRecord, error)
-	// MarkIdempotencyIntent notes, in the transaction writing a request's intent, that the
-	// request will reach a partner with attempt attemptID, so its key is never released;
-	// ErrNotFound when the key is no longer in flight under owner (released, answered, or
-	// taken over by another instance): the intent must then not be written.
-	MarkIdempotencyIntent(ctx context.Context, clientID, key, owner, attemptID string) error
-	// CompleteIdempotency stores the first answer for (clientID, key).
+	// CompleteIdempotency stores the first answer for (clientID, key), a key whose intent
+	// is written (ClaimIdempotencyIntent): ErrNotFound without the key, ErrConflict when
+	// it is answered already.
 	CompleteIdempotency(ctx context.Context, clientID, key string, a Answer, at time.Time) error
+	// ClaimIdempotencyIntent claims (k.ClientID, k.Key) for k.Owner in the transaction
+	// writing a new request's intent, noting that the request will reach a partner with
+	// attempt attemptID: the claim and the intent commit together, so a key is never
+	// claimed without its intent and never released once claimed. A claim k.Owner holds
+	// without an intent (taken over from an instance of an earlier release) is marked.
+	// ErrIdempotencyKeyTaken when another request holds or answered the key, or it was
+	// taken over: nothing is written, and the intent must not be.
+	ClaimIdempotencyIntent(ctx context.Context, k IdempotencyKey, attemptID string) error
+	// AnswerIdempotency claims (k.ClientID, k.Key) and stores a as its answer at once, for
+	// a request answered without reaching a partner (a refusal decided in its transaction,
+	// a change made only in payhub). ErrIdempotencyKeyTaken as for ClaimIdempotencyIntent.
+	AnswerIdempotency(ctx context.Context, k IdempotencyKey, a Answer, at time.Time) error
 }

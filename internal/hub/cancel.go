@@ -145,7 +145,7 @@ func (h *Hub) requestCancel(ctx context.Context, c Caller, idem idempotency.Key,
 			}
 		}
 		resp = contracts.Answer{Kind: contracts.AnswerAccepted, Body: render.Payment(p)}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
+		return h.guard.Answer(ctx, tx, c.ClientID, &idem, resp, now)
 	})
 	return resp, err
 }
@@ -293,7 +293,7 @@ func (h *Hub) answerStandingCancel(ctx context.Context, c Caller, idem idempoten
 		if cur.Status == contracts.StatusCanceled {
 			resp.Kind = contracts.AnswerDone
 		}
-		return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, h.now())
+		return h.guard.Answer(ctx, tx, c.ClientID, &idem, resp, h.now())
 	})
 	return resp, err
 }

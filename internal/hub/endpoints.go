@@ -51,7 +51,7 @@ func (h *Hub) CreateWebhookEndpoint(ctx context.Context, c Caller, idem idempote
 			if err := tx.CreateWebhookEndpoint(h.endpointLimit(ctx), e, contracts.WebhookSecret{EndpointID: e.ID, Secret: string(secret), CreatedAt: now}); err != nil {
 				return h.endpointLimitError(err)
 			}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, kept, now)
+			return h.guard.Answer(ctx, tx, c.ClientID, &idem, kept, now)
 		})
 	})
 }
@@ -81,7 +81,7 @@ func (h *Hub) RotateWebhookSecret(ctx context.Context, c Caller, idem idempotenc
 			}
 			resp = contracts.Answer{Kind: contracts.AnswerDone, Body: render.WebhookEndpoint(e, string(secret))}
 			kept := contracts.Answer{Kind: contracts.AnswerDone, Body: render.WebhookEndpointSecretWithheld(e)}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, kept, now)
+			return h.guard.Answer(ctx, tx, c.ClientID, &idem, kept, now)
 		})
 		return resp, err
 	})
@@ -105,7 +105,7 @@ func (h *Hub) EnableWebhookEndpoint(ctx context.Context, c Caller, idem idempote
 			}
 			e.Status, e.DisabledReason, e.UpdatedAt = contracts.EndpointEnabled, "", now
 			resp = contracts.Answer{Kind: contracts.AnswerDone, Body: render.WebhookEndpoint(e, "")}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
+			return h.guard.Answer(ctx, tx, c.ClientID, &idem, resp, now)
 		})
 		return resp, err
 	})
@@ -151,7 +151,7 @@ func (h *Hub) redeliver(ctx context.Context, c Caller, idem idempotency.Key, que
 				return endpointError(err)
 			}
 			resp = contracts.Answer{Kind: contracts.AnswerAccepted, Body: render.Redelivery(h.ids.New(contracts.PrefixRedelivery), n)}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
+			return h.guard.Answer(ctx, tx, c.ClientID, &idem, resp, now)
 		})
 		return resp, err
 	})

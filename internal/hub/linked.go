@@ -87,7 +87,7 @@ func (h *Hub) CreateLinkedAccount(ctx context.Context, c Caller, idem idempotenc
 			if err := tx.InsertLinkedAccount(ctx, a); err != nil {
 				return err
 			}
-			return tx.CompleteIdempotency(ctx, c.ClientID, idem.Key, resp, now)
+			return h.guard.Answer(ctx, tx, c.ClientID, &idem, resp, now)
 		})
 		if err != nil {
 			return contracts.Answer{}, fmt.Errorf("record linked account: %w", err)

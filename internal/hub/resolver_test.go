@@ -182,11 +182,9 @@ func TestResolverRecoversACrashedCreate(t *testing.T) {
 		Method: contracts.MethodPayPay, Flow: contracts.FlowBarcode, Amount: contracts.Money{Amount: 700, Currency: contracts.JPY},
 		Status: contracts.StatusProcessing, CaptureMethod: contracts.CaptureAutomatic, Attempt: 1,
 		PartnerRef: "pay_01JDQ5Y7R3M2K8T4V6W9X0Z1AB_1", IdempotencyKey: key.Key, EventSequence: 1, CreatedAt: now, UpdatedAt: now}
-	if _, _, err := f.store.BeginIdempotency(ctx, contracts.IdempotencyKey{ClientID: f.caller.ClientID, Key: key.Key, Fingerprint: key.Fingerprint, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
 	if err := f.store.InTx(ctx, func(tx contracts.Tx) error {
-		if err := tx.MarkIdempotencyIntent(ctx, f.caller.ClientID, key.Key, "", "att_01JDQ5Y7R3M2K8T4V6W9X0Z1AB"); err != nil {
+		claim := contracts.IdempotencyKey{ClientID: f.caller.ClientID, Key: key.Key, Fingerprint: key.Fingerprint, CreatedAt: now}
+		if err := tx.ClaimIdempotencyIntent(ctx, claim, "att_01JDQ5Y7R3M2K8T4V6W9X0Z1AB"); err != nil {
 			return err
 		}
 		if err := tx.InsertPayment(ctx, p); err != nil {

@@ -202,8 +202,8 @@ func claim(t *testing.T, r *restart, key idempotency.Key, owner string) {
 	}
 }
 
-// blockingStore holds the transaction that writes a request's intent until released: an
-// instance frozen (a GC pause, a partition) between its claim and its intent.
+// blockingStore holds the transaction that writes a request's intent (and claims its key)
+// until released: an instance frozen (a GC pause, a partition) before its intent.
 type blockingStore struct {
 	contracts.Store
 	arm     bool
@@ -220,8 +220,9 @@ func (s *blockingStore) InTx(ctx context.Context, fn func(tx contracts.Tx) error
 	return s.Store.InTx(ctx, fn)
 }
 
-// An instance taken for dead that wakes up after another took its claim over cannot write
-// its intent any more: the partner hears of the payment once.
+// An instance taken for dead that wakes up after another ran the request cannot write its
+// intent any more (its claim finds the key taken): the partner hears of the payment once,
+// and the frozen request is answered with the payment the other instance made.
 func TestAFrozenInstanceCannotActOnATakenOverClaim(t *testing.T) {
 	r := newRestart(t)
 	ctx := context.Background()
@@ -229,8 +230,11 @@ func TestAFrozenInstanceCannotActOnATakenOverClaim(t *testing.T) {
 	zombie := r.newHub(t, frozen, nil)
 	key := idem("create")
 	var wg sync.WaitGroup
-	var zombieErr error
-	wg.Go(func() { _, zombieErr = zombie.CreatePayment(ctx, r.caller, key, payment(700)) })
+	var (
+		zombieAnswer hub.Response
+		zombieErr    error
+	)
+	wg.Go(func() { zombieAnswer, zombieErr = zombie.CreatePayment(ctx, r.caller, key, payment(700)) })
 	<-frozen.reached
 	r.die(t)
 	got, err := r.live.CreatePayment(ctx, r.caller, key, payment(700))
@@ -239,8 +243,11 @@ func TestAFrozenInstanceCannotActOnATakenOverClaim(t *testing.T) {
 	}
 	close(frozen.release)
 	wg.Wait()
-	if zombieErr == nil || r.partner.count("create") != 1 {
+	if zombieErr != nil || r.partner.count("create") != 1 {
 		t.Fatalf("the frozen instance: %v, partner creates %d", zombieErr, r.partner.count("create"))
+	}
+	if !zombieAnswer.Replayed || decode(t, zombieAnswer)["id"] != decode(t, got)["id"] {
+		t.Fatalf("the frozen instance answered %+v, not the payment made: %+v", zombieAnswer, got)
 	}
 	ps, _ := r.store.ListPayments(ctx, contracts.PaymentFilter{StoreID: r.caller.StoreID})
 	if len(ps) != 1 {

@@ -140,37 +140,75 @@ type Finish func(ctx context.Context, attemptID string) error
 // still running waits a little for its answer; one whose instance died is taken over —
 // run afresh when it never reached a partner, else settled by finish — so a till never
 // waits minutes after a crash. Refusals exec returns are stored when they are the
-// replayable kind and otherwise free the key.
+// replayable kind and otherwise leave no trace.
+//
+// A new request's key is claimed in exec's own first transaction (MarkIntent before a
+// partner call, Answer for a request answered without one), not in a transaction of its
+// own: one durable commit fewer per request. Of two requests racing on one key, the second
+// finds the key taken when its transaction claims it, rolls back, and is answered from the
+// key's record as if it had come after.
 func (g *Guard) Run(ctx context.Context, clientID string, key Key, exec Exec, finish Finish) (Response, error) {
-	rec, created, err := g.cfg.Store.BeginIdempotency(ctx, contracts.IdempotencyKey{
-		ClientID: clientID, Key: key.Key, Fingerprint: key.Fingerprint, CreatedAt: g.now(), Owner: g.cfg.Instance})
-	if err != nil {
-		return Response{}, fmt.Errorf("begin idempotency: %w", err)
-	}
-	if !created {
-		resp, rerun, err := g.await(ctx, clientID, key, rec, finish)
-		if !rerun {
+	for races := 0; ; races++ {
+		rec, err := g.cfg.Store.GetIdempotency(ctx, clientID, key.Key)
+		mode := runNew
+		switch {
+		case errors.Is(err, contracts.ErrNotFound):
+		case err != nil:
+			return Response{}, fmt.Errorf("read idempotency key: %w", err)
+		default:
+			var resp Response
+			if resp, mode, err = g.await(ctx, clientID, key, rec, finish); mode == answered {
+				return resp, err
+			}
+		}
+		resp, err := g.execute(ctx, clientID, key, mode == runClaimed, exec)
+		if !errors.Is(err, contracts.ErrIdempotencyKeyTaken) {
 			return resp, err
 		}
-		// The request died before it reached a partner and its claim is now this
-		// instance's: run it afresh.
+		if races == maxClaimRaces {
+			return Response{}, contracts.Errorf(contracts.CodeIdempotencyKeyInUse,
+				"A request with this Idempotency-Key is still running; retry later.")
+		}
+		// Another request claimed the key first: answer from its record.
 	}
-	return g.execute(ctx, clientID, key, exec)
 }
 
-// execute runs a request under a claimed key and decides what the key remembers of a
-// refusal or a fault.
-func (g *Guard) execute(ctx context.Context, clientID string, key Key, exec Exec) (Response, error) {
+// maxClaimRaces bounds how often one request loses its key to another and looks again: a
+// key taken is answered from its record, so a second loss needs the winner to have rolled
+// back in between.
+const maxClaimRaces = 3
+
+// runMode is what a request does after reading its key: run as a new request (no claim
+// exists), run under the claim it took over, or nothing more (answered).
+type runMode int
+
+const (
+	runNew runMode = iota
+	runClaimed
+	answered
+)
+
+// execute runs a request and decides what the key remembers of a refusal or a fault.
+// claimedBefore is true when the request runs under a claim written before its intent (one
+// taken over from an instance of an earlier release): a refusal that is not stored
+// releases it.
+func (g *Guard) execute(ctx context.Context, clientID string, key Key, claimedBefore bool, exec Exec) (Response, error) {
 	a, err := exec(ctx)
 	if err == nil {
 		return Response{Answer: a}, nil
+	}
+	if errors.Is(err, contracts.ErrIdempotencyKeyTaken) {
+		return Response{}, err
 	}
 	ctx = context.WithoutCancel(ctx)
 	if pe, ok := contracts.AsError(err); ok && storedRefusals[pe.Code] {
 		a := Refusal(ctx, pe)
 		if serr := g.cfg.Store.InTx(ctx, func(tx contracts.Tx) error {
-			return tx.CompleteIdempotency(ctx, clientID, key.Key, a, g.now())
+			return g.Answer(ctx, tx, clientID, &key, a, g.now())
 		}); serr != nil {
+			if errors.Is(serr, contracts.ErrIdempotencyKeyTaken) {
+				return Response{}, serr
+			}
 			return Response{}, fmt.Errorf("store refusal: %w", serr)
 		}
 		return Response{Answer: a}, nil
@@ -180,6 +218,9 @@ func (g *Guard) execute(ctx context.Context, clientID string, key Key, exec Exec
 		// The partner was called but the outcome could not be recorded: the key stays in
 		// use until the request is settled, so a retry cannot charge twice.
 		return Response{}, err
+	}
+	if !claimedBefore {
+		return Response{}, err // the key was never claimed: nothing to release
 	}
 	if aerr := g.cfg.Store.AbandonIdempotency(ctx, clientID, key.Key, g.cfg.Instance); aerr != nil {
 		g.cfg.Logger.ErrorContext(ctx, "abandon idempotency key", "err", aerr)
@@ -215,21 +256,39 @@ type partnerCalledError struct{ err error }
 func (e *partnerCalledError) Error() string { return e.err.Error() }
 func (e *partnerCalledError) Unwrap() error { return e.err }
 
-// MarkIntent notes, in the transaction that writes a request's intent, that the request
-// under key is about to reach a partner with attempt attemptID: its key is then answered,
-// never released as orphaned, and a takeover knows what to settle. It fails when this
-// instance no longer holds the claim (another took it over, believing this one dead), so
-// no partner ever hears twice of one request. A call without a store request (key nil:
-// the resolver's own) has nothing to mark.
+// MarkIntent claims the request's key, in the transaction that writes its intent, noting
+// that the request is about to reach a partner with attempt attemptID: its key is then
+// answered, never released, and a takeover knows what to settle. It fails with
+// contracts.ErrIdempotencyKeyTaken when another request holds the key (or another instance
+// took this one's claim over, believing it dead), so no partner ever hears twice of one
+// request. A call without a store request (key nil: the resolver's own) has nothing to
+// mark.
 func (g *Guard) MarkIntent(ctx context.Context, tx contracts.Tx, clientID string, key *Key, attemptID string) error {
 	if key == nil || key.Key == "" {
 		return nil
 	}
-	return tx.MarkIdempotencyIntent(ctx, clientID, key.Key, g.cfg.Instance, attemptID)
+	return tx.ClaimIdempotencyIntent(ctx, g.claim(clientID, key), attemptID)
 }
 
-// Complete stores a as the answer of the request (clientID, key), in the transaction of
-// the state change it answers. A call without a store request (key nil) stores nothing.
+// Answer claims the request's key and stores a as its answer, in the transaction of the
+// state change it answers, for a request answered without reaching a partner. It fails
+// with contracts.ErrIdempotencyKeyTaken as MarkIntent does. A call without a store request
+// (key nil) stores nothing.
+func (g *Guard) Answer(ctx context.Context, tx contracts.Tx, clientID string, key *Key, a contracts.Answer, at time.Time) error {
+	if key == nil || key.Key == "" {
+		return nil
+	}
+	return tx.AnswerIdempotency(ctx, g.claim(clientID, key), a, at)
+}
+
+// claim is this instance's claim of the request's key, made now.
+func (g *Guard) claim(clientID string, key *Key) contracts.IdempotencyKey {
+	return contracts.IdempotencyKey{ClientID: clientID, Key: key.Key, Fingerprint: key.Fingerprint, CreatedAt: g.now(), Owner: g.cfg.Instance}
+}
+
+// Complete stores a as the answer of the request (clientID, key) whose intent MarkIntent
+// wrote, in the transaction of the state change it answers. A call without a store request
+// (key nil) stores nothing.
 func Complete(ctx context.Context, tx contracts.Tx, clientID string, key *Key, a contracts.Answer, at time.Time) error {
 	if key == nil || key.Key == "" {
 		return nil

@@ -23,25 +23,29 @@ import (
 
 // await answers a request whose key exists already: a replay of the stored answer, 422 for
 // another request under the key, or, while the first request runs, its answer once it
-// arrives, a takeover once its instance is gone, or 409 after a short wait. rerun reports
-// that the key's claim is now this instance's and the request must run afresh.
-func (g *Guard) await(ctx context.Context, clientID string, key Key, rec contracts.IdempotencyRecord, finish Finish) (resp Response, rerun bool, err error) {
+// arrives, a takeover once its instance is gone, or 409 after a short wait. A mode other
+// than answered says the request must run afresh: under the claim it took over
+// (runClaimed), or as a new request when the key was released meanwhile (runNew).
+func (g *Guard) await(ctx context.Context, clientID string, key Key, rec contracts.IdempotencyRecord, finish Finish) (Response, runMode, error) {
 	deadline := g.now().Add(g.cfg.Wait)
 	for {
 		if rec.Fingerprint != key.Fingerprint || rec.Completed {
 			resp, err := replay(rec, key)
-			return resp, false, err
+			return resp, answered, err
 		}
 		if rec.Owner != "" && rec.Owner != g.cfg.Instance {
 			gone, err := g.cfg.Gone(ctx, rec.Owner)
 			if err != nil {
-				return Response{}, false, err
+				return Response{}, answered, err
 			}
 			if gone {
 				took, rerun, err := g.takeOver(ctx, clientID, key, rec, finish)
 				if err != nil || took {
 					resp, err := g.answerAfterTakeover(ctx, clientID, key, rerun, err)
-					return resp, rerun, err
+					if rerun && err == nil {
+						return resp, runClaimed, nil
+					}
+					return resp, answered, err
 				}
 			}
 		}
@@ -49,26 +53,20 @@ func (g *Guard) await(ctx context.Context, clientID string, key Key, rec contrac
 		// had ids, or too long on a live instance: the till retries later.
 		if rec.Owner == g.cfg.Instance || rec.Owner == "" || !g.now().Before(deadline) {
 			resp, err := replay(rec, key)
-			return resp, false, err
+			return resp, answered, err
 		}
 		if err := g.cfg.Sleep(ctx, g.cfg.AwaitEvery); err != nil {
-			return Response{}, false, err
+			return Response{}, answered, err
 		}
-		if rec, rerun, err = g.reclaim(ctx, clientID, key); err != nil || rerun {
-			return Response{}, rerun, err
+		var err error
+		if rec, err = g.cfg.Store.GetIdempotency(ctx, clientID, key.Key); errors.Is(err, contracts.ErrNotFound) {
+			// Released meanwhile (a claim of an earlier release whose request was refused
+			// before it reached a partner, or died before that): run it as a new request.
+			return Response{}, runNew, nil
+		} else if err != nil {
+			return Response{}, answered, err
 		}
 	}
-}
-
-// reclaim reads the key again; a key released meanwhile (its request was refused before it
-// reached a partner, or died before that) is claimed afresh (rerun).
-func (g *Guard) reclaim(ctx context.Context, clientID string, key Key) (contracts.IdempotencyRecord, bool, error) {
-	rec, err := g.cfg.Store.GetIdempotency(ctx, clientID, key.Key)
-	if !errors.Is(err, contracts.ErrNotFound) {
-		return rec, false, err
-	}
-	return g.cfg.Store.BeginIdempotency(ctx, contracts.IdempotencyKey{ClientID: clientID, Key: key.Key,
-		Fingerprint: key.Fingerprint, CreatedAt: g.now(), Owner: g.cfg.Instance})
 }
 
 // answerAfterTakeover is the retry's answer once it took the claim over: the stored answer

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -112,21 +113,53 @@ func (t *tx) CompleteIdempotency(ctx context.Context, clientID, key string, a co
 	return fmt.Errorf("store: complete idempotency: key already completed: %w", contracts.ErrConflict)
 }
 
-// MarkIdempotencyIntent notes, in the transaction that writes a request's intent, that the
-// request is about to reach a partner with attempt attemptID: from then on its key is
-// answered, never released. A key that is gone (released as orphaned meanwhile), already
-// completed, or whose claim another instance took over (this one was taken for dead) is
-// ErrNotFound, and the intent must not be written.
-func (t *tx) MarkIdempotencyIntent(ctx context.Context, clientID, key, owner, attemptID string) error {
-	res, err := t.tx.ExecContext(ctx, t.d.q(`UPDATE idempotency_keys SET intent_written = ?, attempt_id = ?
-		WHERE client_id = ? AND key = ? AND completed = ? AND owner = ?`), true, attemptID, clientID, key, false, owner)
+// ClaimIdempotencyIntent claims the key with its intent in the transaction writing the
+// intent (one upsert): a new key is inserted; an existing one is marked only when it is a
+// claim k.Owner holds for the same request with neither an intent nor an answer — one
+// taken over from an instance of an earlier release, whose claims came before their
+// intents. On PostgreSQL a concurrent claim of the same key waits for the first to commit
+// or roll back, then finds it here.
+func (t *tx) ClaimIdempotencyIntent(ctx context.Context, k contracts.IdempotencyKey, attemptID string) error {
+	res, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO idempotency_keys
+		(client_id, key, fingerprint, completed, created_at, owner, intent_written, attempt_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (client_id, key) DO UPDATE SET intent_written = excluded.intent_written, attempt_id = excluded.attempt_id
+		WHERE `+ownClaimWithoutIntent),
+		k.ClientID, k.Key, k.Fingerprint, false, t.d.ts(k.CreatedAt), k.Owner, true, attemptID)
+	return claimed(t.d, "claim idempotency intent", res, err)
+}
+
+// AnswerIdempotency claims the key and stores its answer in one upsert, under the same rule
+// as ClaimIdempotencyIntent.
+func (t *tx) AnswerIdempotency(ctx context.Context, k contracts.IdempotencyKey, a contracts.Answer, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO idempotency_keys
+		(client_id, key, fingerprint, completed, answer_kind, answer_code, response_body, created_at, completed_at, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (client_id, key) DO UPDATE SET completed = excluded.completed, answer_kind = excluded.answer_kind,
+			answer_code = excluded.answer_code, response_body = excluded.response_body, completed_at = excluded.completed_at
+		WHERE `+ownClaimWithoutIntent),
+		k.ClientID, k.Key, k.Fingerprint, true, string(a.Kind), string(a.Code), a.Body, t.d.ts(k.CreatedAt), t.d.ts(at), k.Owner)
+	return claimed(t.d, "answer idempotency", res, err)
+}
+
+// ownClaimWithoutIntent is the upserts' condition on an existing key: the caller's own
+// claim of the same request, with neither an intent nor an answer yet.
+const ownClaimWithoutIntent = `idempotency_keys.owner = excluded.owner AND idempotency_keys.fingerprint = excluded.fingerprint
+		AND idempotency_keys.completed = FALSE AND idempotency_keys.intent_written = FALSE`
+
+// claimed reads a claiming upsert's result: one row written, or the key taken.
+func claimed(d dialect, op string, res sql.Result, err error) error {
 	if err != nil {
-		return t.d.wrap("mark idempotency intent", err)
+		return d.wrap(op, err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return t.d.wrap("mark idempotency intent", err)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return d.wrap(op, err)
 	}
-	return fmt.Errorf("store: mark idempotency intent: no key in flight: %w", contracts.ErrNotFound)
+	if n != 1 {
+		return fmt.Errorf("store: %s: %w", op, contracts.ErrIdempotencyKeyTaken)
+	}
+	return nil
 }
 
 // ReleaseOrphanedIdempotency deletes keys claimed before createdBefore whose request never

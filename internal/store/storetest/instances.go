@@ -94,13 +94,16 @@ func testIdempotencyOwners(t *testing.T, s contracts.Store) {
 		return rec
 	}
 	mark := func(key, owner, attempt string) error {
-		return s.InTx(ctx, func(tx contracts.Tx) error { return tx.MarkIdempotencyIntent(ctx, "cli_a", key, owner, attempt) })
+		return s.InTx(ctx, func(tx contracts.Tx) error {
+			return tx.ClaimIdempotencyIntent(ctx, contracts.IdempotencyKey{ClientID: "cli_a", Key: key,
+				Fingerprint: "f-" + key, CreatedAt: base, Owner: owner}, attempt)
+		})
 	}
 	if rec := begin("k1", "ins_A"); rec.Owner != "ins_A" || rec.IntentWritten || rec.AttemptID != "" {
 		t.Errorf("claimed record = %+v", rec)
 	}
-	if err := mark("k1", "ins_B", "att_1"); !errors.Is(err, contracts.ErrNotFound) {
-		t.Errorf("MarkIdempotencyIntent by another owner = %v, want ErrNotFound", err)
+	if err := mark("k1", "ins_B", "att_1"); !errors.Is(err, contracts.ErrIdempotencyKeyTaken) {
+		t.Errorf("ClaimIdempotencyIntent by another owner = %v, want ErrIdempotencyKeyTaken", err)
 	}
 	if err := s.AbandonIdempotency(ctx, "cli_a", "k1", "ins_B"); !errors.Is(err, contracts.ErrConflict) {
 		t.Errorf("AbandonIdempotency by another owner = %v, want ErrConflict", err)
@@ -137,11 +140,11 @@ func testIdempotencyOwners(t *testing.T, s contracts.Store) {
 	if err != nil || rec.Owner != winners[0] || !rec.CreatedAt.Equal(stored(at(time.Minute))) || rec.Completed {
 		t.Fatalf("after takeover: %+v, %v", rec, err)
 	}
-	if err := mark("k1", "ins_A", "att_1"); !errors.Is(err, contracts.ErrNotFound) {
-		t.Errorf("MarkIdempotencyIntent by the old owner = %v, want ErrNotFound", err)
+	if err := mark("k1", "ins_A", "att_1"); !errors.Is(err, contracts.ErrIdempotencyKeyTaken) {
+		t.Errorf("ClaimIdempotencyIntent by the old owner = %v, want ErrIdempotencyKeyTaken", err)
 	}
 	if err := mark("k1", winners[0], "att_2"); err != nil {
-		t.Fatalf("MarkIdempotencyIntent by the new owner = %v", err)
+		t.Fatalf("ClaimIdempotencyIntent by the new owner = %v", err)
 	}
 	if rec, _ := s.GetIdempotency(ctx, "cli_a", "k1"); !rec.IntentWritten || rec.AttemptID != "att_2" {
 		t.Errorf("after intent: %+v", rec)

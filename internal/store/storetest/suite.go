@@ -41,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"IdempotencyExpiry", testIdempotencyExpiry},
 		{"IdempotencyRolledBackCompletion", testIdempotencyRolledBackCompletion},
 		{"ConcurrentBeginIdempotency", testConcurrentBeginIdempotency},
+		{"IdempotencyClaimedWithIntentOrAnswer", testIdempotencyClaimedWithIntentOrAnswer},
+		{"ConcurrentIdempotencyClaims", testConcurrentIdempotencyClaims},
 		{"StoreClients", testStoreClients},
 		{"ResolutionRoundTrip", testResolutionRoundTrip},
 		{"ListPaymentsToResolve", testListPaymentsToResolve},
@@ -1003,20 +1005,26 @@ func testIdempotencyIntentAndOrphans(t *testing.T, s contracts.Store) {
 		}
 	}
 	mark := func(key string) error {
-		return s.InTx(ctx, func(tx contracts.Tx) error { return tx.MarkIdempotencyIntent(ctx, "cli_a", key, "", "att_"+key) })
+		return s.InTx(ctx, func(tx contracts.Tx) error {
+			return tx.ClaimIdempotencyIntent(ctx, contracts.IdempotencyKey{ClientID: "cli_a", Key: key,
+				Fingerprint: "f-" + key, CreatedAt: base}, "att_"+key)
+		})
 	}
 	begin("orphan", base)
 	begin("sent", base)
 	begin("young", at(time.Minute))
 	begin("answered", base)
 	if err := mark("sent"); err != nil {
-		t.Fatalf("MarkIdempotencyIntent = %v", err)
+		t.Fatalf("ClaimIdempotencyIntent = %v", err)
 	}
 	inTx(t, s, func(tx contracts.Tx) error {
 		return tx.CompleteIdempotency(ctx, "cli_a", "answered", contracts.Answer{Kind: contracts.AnswerDone, Body: []byte("{}")}, base)
 	})
-	if err := mark("answered"); !errors.Is(err, contracts.ErrNotFound) {
-		t.Errorf("MarkIdempotencyIntent(completed) = %v, want ErrNotFound", err)
+	if err := mark("answered"); !errors.Is(err, contracts.ErrIdempotencyKeyTaken) {
+		t.Errorf("ClaimIdempotencyIntent(completed) = %v, want ErrIdempotencyKeyTaken", err)
+	}
+	if err := mark("sent"); !errors.Is(err, contracts.ErrIdempotencyKeyTaken) {
+		t.Errorf("ClaimIdempotencyIntent(intent written) = %v, want ErrIdempotencyKeyTaken", err)
 	}
 	if err := s.AbandonIdempotency(ctx, "cli_a", "sent", ""); !errors.Is(err, contracts.ErrConflict) {
 		t.Errorf("AbandonIdempotency(intent written) = %v, want ErrConflict", err)
@@ -1025,11 +1033,12 @@ func testIdempotencyIntentAndOrphans(t *testing.T, s contracts.Store) {
 	if err != nil || n != 1 {
 		t.Fatalf("ReleaseOrphanedIdempotency = %d, %v; want 1", n, err)
 	}
-	if err := mark("orphan"); !errors.Is(err, contracts.ErrNotFound) {
-		t.Errorf("MarkIdempotencyIntent(released) = %v, want ErrNotFound", err)
+	// The till's retry of a released key is a new request: its intent claims the key anew.
+	if err := mark("orphan"); err != nil {
+		t.Errorf("ClaimIdempotencyIntent(released) = %v, want a new claim", err)
 	}
 	inTx(t, s, func(tx contracts.Tx) error {
-		for key, want := range map[string]bool{"sent": true, "young": true, "answered": true} {
+		for key, want := range map[string]bool{"sent": true, "young": true, "answered": true, "orphan": true} {
 			if _, err := tx.LookupIdempotency(ctx, "cli_a", key); (err == nil) != want {
 				t.Errorf("key %s after release: %v", key, err)
 			}
