@@ -37,8 +37,11 @@ import (
 // crashConfig is one crash-harness run.
 type crashConfig struct {
 	Payments, Refunds, Kills, Workers int
-	FaultRate                         float64
-	ManualShare                       float64
+	// Instances is how many serve processes share the database (several need PostgreSQL;
+	// see crashtest_instances.go).
+	Instances   int
+	FaultRate   float64
+	ManualShare float64
 	// LinePayShare is the share of payments made with LINE Pay (in whole TWD).
 	LinePayShare float64
 	// LinePaySlowShare is the share of LINE Pay payments made with the simulator's slow My
@@ -196,6 +199,11 @@ a quarter of them cancelled the same day at the same till; every top-up must mat
 standing CHARGE at NCS (a canceled one a CHARGE with its CHARGE_CANCEL, a failed one none),
 and the cards' value must have moved by what payhub took, refunded and topped up.
 
+With --instances N (PostgreSQL only) N serve processes share the database, each on its own
+port with its own instance id, behind a round-robin reverse proxy in the harness that tills
+see as one address; each kill hits a seeded instance, which stays down a seeded moment (up
+to 3 s) while the others take its requests and, once its heartbeat stops, its work.
+
 Exits non-zero when money was lost, charged twice, refunded twice, left unresolved,
 recorded with another amount, or kept after payhub accepted a cancel.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -207,7 +215,8 @@ recorded with another amount, or kept after payhub accepted a cancel.`,
 	f := cmd.Flags()
 	f.IntVar(&cfg.Payments, "payments", 200, "payments to create")
 	f.IntVar(&cfg.Refunds, "refunds", 50, "partial refunds of succeeded payments")
-	f.IntVar(&cfg.Kills, "kills", 3, "times serve is SIGKILLed and restarted during the load")
+	f.IntVar(&cfg.Kills, "kills", 3, "times serve is SIGKILLed and restarted during the load (with several instances: a seeded one each time, in total)")
+	f.IntVar(&cfg.Instances, "instances", 1, "serve processes on one PostgreSQL database (--db), behind the harness's round-robin proxy when more than one")
 	f.IntVar(&cfg.Workers, "workers", 8, "concurrent tills")
 	f.Float64Var(&cfg.FaultRate, "fault-rate", 0.1, "share of partner calls the simulator faults (0..1)")
 	f.Float64Var(&cfg.ManualShare, "manual-share", 0.1, "share of payments authorized only (capture manual) and captured after")
@@ -242,7 +251,7 @@ func runCrashTest(ctx context.Context, cfg crashConfig, out io.Writer) error {
 	counts, err := h.run(ctx)
 	failed := err != nil || counts.failed()
 	if cfg.Keep || failed {
-		fmt.Fprintf(out, "kept %s (database, serve.log, sim.log, ledger.json, nanaco.json, tills.json, topups.json)\n", dir)
+		fmt.Fprintf(out, "kept %s (database, serve*.log, sim.log, proxy.log, ledger.json, nanaco.json, tills.json, topups.json)\n", dir)
 	} else {
 		_ = os.RemoveAll(dir)
 	}
@@ -270,6 +279,9 @@ func (c crashConfig) validate() error {
 		return errors.New("crashtest: --abandon-after must be positive")
 	case c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://"):
 		return errors.New("crashtest: --db takes a postgres:// URL (SQLite is the default)")
+	}
+	if err := c.validateInstances(); err != nil {
+		return err
 	}
 	return crashHarnessTimings.check()
 }
@@ -316,11 +328,11 @@ type crashHarness struct {
 	nanacoURL string
 	// nanaco is the run's nanaco cards: planned before the load, seeded, read back after.
 	nanaco *nanacoRun
-	apiURL string
 	store  contracts.Store
 	// sqlDB reads the ids of the store's top-ups, which no store call lists.
-	sqlDB   *sql.DB
-	serve   *childProcess
+	sqlDB *sql.DB
+	// serves are the serve processes and the address tills use (crashtest_instances.go).
+	serves  *serveInstances
 	simProc *childProcess
 	till    *till
 	kills   int
@@ -351,10 +363,8 @@ func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
 	if err != nil {
 		return crashCounts{}, err
 	}
-	if !h.serve.running() {
-		if err := h.startServe(ctx); err != nil {
-			return crashCounts{}, err
-		}
+	if err := h.serves.restartStopped(ctx); err != nil {
+		return crashCounts{}, err
 	}
 	settleStart := time.Now()
 	records, topUps, unanswered, err := h.settle(ctx)
@@ -386,6 +396,7 @@ func (h *crashHarness) run(ctx context.Context) (crashCounts, error) {
 		counts.problem(&counts.Unresolved, "till request %s %s (Idempotency-Key %s) still gets no answer", r.method, r.path, r.key)
 	}
 	counts.print(h.out)
+	h.serves.report(h.out)
 	fmt.Fprintf(h.out, "total: %s\n", time.Since(started).Round(100*time.Millisecond))
 	return counts, nil
 }
@@ -429,11 +440,7 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	apiAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
-	h.simURL, h.apiURL, t.baseURL = "http://"+simAddr, "http://"+apiAddr, "http://"+apiAddr
+	h.simURL = "http://" + simAddr
 	h.linepayURL, t.linepayURL = "http://"+lpAddr, "http://"+lpAddr
 	h.nanacoURL = "http://" + ncAddr
 	env := append([]string{secretKeyEnv(), auditKeyEnv()}, crashPartnerEnv(h.simURL, h.linepayURL, h.nanacoURL)...)
@@ -454,9 +461,11 @@ func (h *crashHarness) setUp(ctx context.Context) error {
 	if h.nanaco, err = seedNanacoCards(ctx, h.nanacoURL, h.cfg); err != nil {
 		return err
 	}
-	h.serve = &childProcess{name: "serve", logPath: filepath.Join(h.dir, "serve.log"), bin: h.bins.payhub, env: env,
-		args: append([]string{"serve", "--addr", apiAddr, "--db", h.dbURL, "--no-default-limits"}, crashServeFlags...)}
-	return h.startServe(ctx)
+	if h.serves, err = newServeInstances(h.cfg, h.dir, h.bins.payhub, env, h.dbURL); err != nil {
+		return err
+	}
+	t.baseURL = h.serves.url
+	return h.serves.start(ctx)
 }
 
 // crashPartnerEnv is the partners' environment of sim and serve: the simulators' demo
@@ -470,19 +479,13 @@ func crashPartnerEnv(paypayURL, linepayURL, nanacoURL string) []string {
 		"PAYHUB_NANACO_SECRET=" + nanacosim.DemoSecret}
 }
 
-func (h *crashHarness) startServe(ctx context.Context) error {
-	if err := h.serve.start(); err != nil {
-		return err
-	}
-	return waitReady(ctx, h.serve, h.apiURL+"/healthz")
-}
-
 // shutdown stops the processes and closes the database.
 func (h *crashHarness) shutdown() {
-	for _, c := range []*childProcess{h.serve, h.simProc} {
-		if c != nil {
-			c.stop()
-		}
+	if h.serves != nil {
+		h.serves.stop()
+	}
+	if h.simProc != nil {
+		h.simProc.stop()
 	}
 	if h.store != nil {
 		_ = h.store.Close()
@@ -536,9 +539,9 @@ func (h *crashHarness) drive(ctx context.Context) loadReport {
 	return stats.report(plan)
 }
 
-// killer SIGKILLs serve when the operations handed to tills cross seeded thresholds spread
-// over the load, a seeded moment later (while those requests are in flight), and restarts
-// it on the same port and database.
+// killer SIGKILLs serve (a seeded one of several instances) when the operations handed to
+// tills cross seeded thresholds spread over the load, a seeded moment later (while those
+// requests are in flight), and restarts it on the same port and database.
 func (h *crashHarness) killer(ctx context.Context, plan *loadPlan, loadDone <-chan struct{}) {
 	rng := rand.New(rand.NewPCG(uint64(h.cfg.Seed), 0x6b696c6c))
 	total := h.cfg.Payments + h.cfg.Refunds + topUpCount(h.cfg)
@@ -563,9 +566,8 @@ func (h *crashHarness) killer(ctx context.Context, plan *loadPlan, loadDone <-ch
 			return // no traffic left to cut
 		default:
 		}
-		h.serve.kill()
 		h.kills++
-		if err := h.startServe(ctx); err != nil {
+		if err := h.serves.killOne(ctx); err != nil {
 			fmt.Fprintf(h.out, "restart after kill %d: %v\n", h.kills, err)
 			return
 		}
