@@ -66,6 +66,13 @@ type benchConfig struct {
 	Servers []string
 	// Payhub is the payhub binary (serve, sim); "" is the one next to payhub-lab.
 	Payhub string
+	// Instances are the numbers of payhub serve processes sharing the load round-robin, run
+	// one count after the other, each on a fresh database (above 1: PostgreSQL only).
+	Instances []int
+	// Pin, ServerCPUs, LoadCPUs and PinDB pin the parties of the run apart (pinning).
+	Pin                         bool
+	ServerCPUs, LoadCPUs, PinDB string
+	pins                        BenchPinning
 	// bins are the programs the run starts, found from Payhub.
 	bins binaries
 }
@@ -83,7 +90,14 @@ partial refunds and lookups. Reports throughput, p50/p90/p99/max latency, errors
 the server's CPU time and peak RSS (from /proc), and payhub's cost as a ratio to the
 pass-through. With --saturate it first finds each server's highest rate whose p99 stays
 under --p99-bound, then runs both at half of payhub's. Runs on SQLite, and on PostgreSQL
-for each --db postgres://… server given (a throwaway database per run).`,
+for each --db postgres://… server given (a throwaway database per run).
+
+Every measured run also reports what the parties sharing the machine cost per request: the
+load generator (payhub-lab itself), the simulators and, on a local PostgreSQL server, the
+database (postmaster and backends). --pin puts the server under test on CPU 0 and the load
+generator and simulators on CPU 1 (--server-cpus, --load-cpus to choose; --pin-db for
+PostgreSQL). --instances 1,2,3 runs payhub as that many serve processes on one PostgreSQL
+database in turn, the load spread round-robin, and prints a scale-out table.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -125,6 +139,11 @@ for each --db postgres://… server given (a throwaway database per run).`,
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "request timeout (a timed-out request counts as an error)")
 	f.StringSliceVar(&cfg.Servers, "servers", []string{"passthrough", "payhub"}, "servers to load (both for the table; one to profile it)")
 	f.StringVar(&cfg.Payhub, "payhub", "", "the payhub binary to run (default: payhub next to payhub-lab)")
+	f.IntSliceVar(&cfg.Instances, "instances", []int{1}, "payhub serve processes sharing the load round-robin, each count in turn on a fresh database, e.g. 1,2,3 (above 1: PostgreSQL only)")
+	f.BoolVar(&cfg.Pin, "pin", false, "pin the server under test to CPU 0, the load generator and the simulators to CPU 1 (--server-cpus 0 --load-cpus 1)")
+	f.StringVar(&cfg.ServerCPUs, "server-cpus", "", "CPU list for payhub serve and the pass-through alike, e.g. 0 or 0-1")
+	f.StringVar(&cfg.LoadCPUs, "load-cpus", "", "CPU list for payhub-lab itself (the load generator) and payhub sim")
+	f.StringVar(&cfg.PinDB, "pin-db", "", "CPU list for every process of the local PostgreSQL server (left so afterwards)")
 	return cmd
 }
 
@@ -171,16 +190,22 @@ type BenchReport struct {
 	LatencyMS float64        `json:"partner_latency_ms"`
 	Mix       string         `json:"mix"`
 	P99Bound  float64        `json:"p99_bound_ms"`
+	Pinning   BenchPinning   `json:"pinning"`
 	Runs      []BenchDBRun   `json:"runs"`
 	Verdicts  []BenchVerdict `json:"verdicts"`
 }
 
 // BenchDBRun is payhub and the pass-through on one database.
 type BenchDBRun struct {
-	DB          string        `json:"db"`
+	DB string `json:"db"`
+	// Payhub is the first --instances count (one serve unless told otherwise).
 	Payhub      BenchServer   `json:"payhub"`
 	Passthrough BenchServer   `json:"passthrough"`
 	Steps       []BenchResult `json:"saturation_steps,omitempty"`
+	// ScaleOut is payhub at every --instances count, when there are several.
+	ScaleOut []BenchServer `json:"scale_out,omitempty"`
+	// PostmasterPID is the local PostgreSQL server whose CPU the run read (0: not read).
+	PostmasterPID int `json:"postmaster_pid,omitempty"`
 }
 
 // BenchServer is what one server did.
@@ -189,8 +214,12 @@ type BenchServer struct {
 	Saturation *BenchResult `json:"saturation,omitempty"`
 	// Fixed is the fixed-rate run.
 	Fixed BenchResult `json:"fixed"`
-	// PeakRSSMB is the process's VmHWM at the end of its runs (saturation included).
-	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// PeakRSSMB is the process's VmHWM at the end of its runs (saturation included); with
+	// several instances the largest one's, and PeakRSSTotalMB their sum.
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	PeakRSSTotalMB float64 `json:"peak_rss_total_mb"`
+	// Instances is the number of processes serving (1 for the pass-through).
+	Instances int `json:"instances"`
 }
 
 // BenchResult is one attack on one server.
@@ -213,9 +242,25 @@ type BenchResult struct {
 	// OpP50MS and OpP99MS are the latency percentiles per operation.
 	OpP50MS map[string]float64 `json:"op_p50_ms"`
 	OpP99MS map[string]float64 `json:"op_p99_ms"`
-	// CPUSeconds is the server process's user+system CPU time during the attack.
+	// Instances is the number of server processes the load was spread over.
+	Instances int `json:"instances"`
+	// CPUSeconds is the server processes' user+system CPU time during the attack.
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUMSPerRequest float64 `json:"cpu_ms_per_request"`
+	// The same for the load generator (payhub-lab itself), the partner simulators and the
+	// PostgreSQL server (postmaster and every backend; 0 on SQLite, inside serve, and when
+	// the server is not local): on a small machine they share CPUs with the server.
+	// DBBackends… is the part of the database's spent by the backends of payhub's own
+	// database: the rest is the server's background work and, on a shared server, other
+	// databases'.
+	LoadCPUSeconds            float64 `json:"load_cpu_seconds"`
+	LoadCPUMSPerRequest       float64 `json:"load_cpu_ms_per_request"`
+	SimCPUSeconds             float64 `json:"sim_cpu_seconds"`
+	SimCPUMSPerRequest        float64 `json:"sim_cpu_ms_per_request"`
+	DBCPUSeconds              float64 `json:"db_cpu_seconds"`
+	DBCPUMSPerRequest         float64 `json:"db_cpu_ms_per_request"`
+	DBBackendsCPUSeconds      float64 `json:"db_backends_cpu_seconds"`
+	DBBackendsCPUMSPerRequest float64 `json:"db_backends_cpu_ms_per_request"`
 	// Held: the saturation criteria were met (p99 ≤ bound, ≥ 99% succeeded, throughput ≥ 95% of the rate).
 	Held bool `json:"held"`
 }
@@ -245,6 +290,12 @@ func runBench(ctx context.Context, cfg benchConfig, out io.Writer) (*BenchReport
 			return nil, fmt.Errorf("bench: --db %q: want sqlite or a postgres:// URL", db)
 		}
 	}
+	if err := checkInstances(cfg.Instances, cfg.DBs); err != nil {
+		return nil, err
+	}
+	if cfg.pins, err = cfg.pinning(); err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "payhub-bench-")
 	if err != nil {
 		return nil, err
@@ -259,8 +310,16 @@ func runBench(ctx context.Context, cfg benchConfig, out io.Writer) (*BenchReport
 			return nil, err
 		}
 	}
-	report := &BenchReport{Machine: cpuModel(), CPUs: runtime.NumCPU(), LatencyMS: ms(cfg.Latency), Mix: cfg.Mix, P99Bound: ms(cfg.P99Bound)}
+	report := &BenchReport{Machine: cpuModel(), CPUs: runtime.NumCPU(), LatencyMS: ms(cfg.Latency), Mix: cfg.Mix, P99Bound: ms(cfg.P99Bound),
+		Pinning: cfg.pins}
 	fmt.Fprintf(out, "bench: %d CPUs (%s), partner latency %s, mix %s\n", report.CPUs, report.Machine, cfg.Latency, cfg.Mix)
+	// The load generator first: the children it starts inherit its CPUs until pinned.
+	if cpus := cfg.pins.LoadCPUs; len(cpus) > 0 {
+		if err := pinProcess(os.Getpid(), cpus); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(out, "bench: pinning: %s\n", cfg.pins.describe())
 	for i, db := range cfg.DBs {
 		run, err := benchOnDB(ctx, cfg, mix, db, filepath.Join(dir, fmt.Sprintf("run-%d", i)), out)
 		if err != nil {
@@ -275,132 +334,290 @@ func runBench(ctx context.Context, cfg benchConfig, out io.Writer) (*BenchReport
 
 // benchRig is the processes of one database's run.
 type benchRig struct {
-	cfg        benchConfig
-	dir        string
-	dbURL      string
+	cfg benchConfig
+	dir string
+	// db is "sqlite" or the PostgreSQL server --db named (each payhub run gets a fresh
+	// database on it).
+	db string
+	// postmaster is the local PostgreSQL server whose CPU is read (0: not read).
+	postmaster int
+	// dbs counts the databases made, to name SQLite's files.
+	dbs int
+	// admin is a connection to the PostgreSQL server that finds the backends of dbName, the
+	// database payhub runs on now ("" between payhub runs), whose CPU is read apart from
+	// the rest of the server's (other databases on a shared server).
+	admin      *sql.DB
+	dbName     string
 	simURL     string
 	linepayURL string
-	till       *benchTill
-	keys       *oneTimeKeys
-	sim        *childProcess
-	servers    map[string]*benchServerProc
+	// env is what every server and the simulators are started with.
+	env     []string
+	till    *benchTill
+	keys    *oneTimeKeys
+	sim     *childProcess
+	started []*childProcess
 }
 
+// benchServerProc is one server under test: the pass-through, or payhub as one or more
+// serve processes on one database, the load spread round-robin over them.
 type benchServerProc struct {
-	name string
-	url  string
-	proc *childProcess
+	name  string
+	procs []*childProcess
+	urls  []string
+}
+
+// label names the server in progress lines: payhub×2 for two instances.
+func (s *benchServerProc) label() string {
+	if len(s.procs) > 1 {
+		return fmt.Sprintf("%s×%d", s.name, len(s.procs))
+	}
+	return s.name
+}
+
+// notRunning is an error naming an instance that exited, or nil.
+func (s *benchServerProc) notRunning() error {
+	for _, p := range s.procs {
+		if !p.running() {
+			return fmt.Errorf("bench: %s is not running: %s", p.name, p.logTail())
+		}
+	}
+	return nil
+}
+
+func (s *benchServerProc) stop() {
+	for _, p := range s.procs {
+		p.stop()
+	}
+}
+
+// peakRSS is the largest instance's VmHWM and the sum over instances, in MB.
+func (s *benchServerProc) peakRSS() (largest, total float64) {
+	for _, p := range s.procs {
+		mb := peakRSSMB(p)
+		largest, total = max(largest, mb), total+mb
+	}
+	return largest, total
 }
 
 func benchOnDB(ctx context.Context, cfg benchConfig, mix map[string]int, db, dir string, out io.Writer) (BenchDBRun, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return BenchDBRun{}, err
 	}
-	rig := &benchRig{cfg: cfg, dir: dir, servers: map[string]*benchServerProc{}}
+	rig := &benchRig{cfg: cfg, dir: dir, db: db}
 	run := BenchDBRun{DB: "sqlite"}
-	if db == "sqlite" {
-		rig.dbURL = "sqlite:" + filepath.Join(dir, "payhub.db")
-	} else {
+	if db != "sqlite" {
 		run.DB = "postgres"
-		url, drop, err := throwawayPostgres(ctx, db)
-		if err != nil {
+		if err := rig.findPostgres(ctx, out); err != nil {
 			return run, err
 		}
-		defer drop()
-		rig.dbURL = url
+		run.PostmasterPID = rig.postmaster
+	}
+	wantPT, wantPH := slices.Contains(cfg.Servers, "passthrough"), slices.Contains(cfg.Servers, "payhub")
+	if !wantPT && !wantPH {
+		return run, errors.New("bench: --servers names neither payhub nor passthrough")
 	}
 	defer rig.shutdown()
 	if err := rig.start(ctx); err != nil {
 		return run, err
 	}
 	fmt.Fprintf(out, "\n== %s\n", run.DB)
-	var order []string
-	for _, name := range []string{"passthrough", "payhub"} {
-		if slices.Contains(cfg.Servers, name) {
-			order = append(order, name)
-		}
-	}
-	if len(order) == 0 {
-		return run, errors.New("bench: --servers names neither payhub nor passthrough")
-	}
-	results := map[string]*BenchServer{"payhub": &run.Payhub, "passthrough": &run.Passthrough}
-	for _, name := range order {
-		s := rig.servers[name]
-		load := newBenchLoad(mix, cfg.Seed, rig.till, s.url, rig.keys)
-		if cfg.Warmup > 0 {
-			if _, err := rig.attack(ctx, load, s, 20, cfg.Warmup); err != nil {
-				return run, err
-			}
-		}
-		if cfg.Saturate {
-			sat, steps, err := rig.saturate(ctx, load, s, out)
-			if err != nil {
-				return run, err
-			}
-			results[name].Saturation = sat
-			run.Steps = append(run.Steps, steps...)
-		}
-	}
-	rate := cfg.Rate
-	if rate == 0 {
-		rate = 100
-		if run.Payhub.Saturation != nil && run.Payhub.Saturation.Rate > 0 {
-			rate = max(1, run.Payhub.Saturation.Rate/2)
-		}
-	}
-	fmt.Fprintf(out, "fixed rate %d req/s for %s\n", rate, cfg.Duration)
-	for _, name := range order {
-		s := rig.servers[name]
-		load := newBenchLoad(mix, cfg.Seed+1, rig.till, s.url, rig.keys)
-		// A few payments first, so refunds and lookups have something to act on.
-		if _, err := rig.attack(ctx, load, s, 20, time.Second); err != nil {
+	var pt *benchServerProc
+	if wantPT {
+		var err error
+		if pt, err = rig.startPassthrough(ctx); err != nil {
 			return run, err
 		}
-		r, err := rig.attack(ctx, load, s, rate, cfg.Duration)
+		run.Passthrough.Instances = 1
+		sat, steps, err := rig.warmUpAndSaturate(ctx, mix, pt, out)
 		if err != nil {
 			return run, err
 		}
-		fmt.Fprintf(out, "  %-11s %s\n", name, r.summary())
-		results[name].Fixed = r
-		results[name].PeakRSSMB = peakRSSMB(s.proc)
+		run.Passthrough.Saturation, run.Steps = sat, append(run.Steps, steps...)
+	}
+	if wantPH {
+		for _, n := range cfg.Instances {
+			ph, steps, err := rig.benchPayhub(ctx, mix, n, out)
+			run.Steps = append(run.Steps, steps...)
+			if err != nil {
+				return run, err
+			}
+			run.ScaleOut = append(run.ScaleOut, ph)
+		}
+		run.Payhub = run.ScaleOut[0]
+		if len(run.ScaleOut) == 1 {
+			run.ScaleOut = nil
+		}
+	}
+	if wantPT {
+		// At payhub's fixed rate (its first instance count), as the side-by-side table compares.
+		r, err := rig.fixedRun(ctx, mix, pt, fixedRate(cfg, run.Payhub.Saturation), out)
+		if err != nil {
+			return run, err
+		}
+		run.Passthrough.Fixed = r
+		run.Passthrough.PeakRSSMB, run.Passthrough.PeakRSSTotalMB = pt.peakRSS()
 	}
 	return run, nil
 }
 
-// start registers the till, then starts the simulators, serve and the pass-through.
-func (r *benchRig) start(ctx context.Context) error {
-	st, err := store.Open(ctx, r.dbURL)
+// benchPayhub runs n serve processes on a fresh database: warm-up, saturation search, fixed
+// rate. A fresh database each time, so that every count starts from the same state.
+func (r *benchRig) benchPayhub(ctx context.Context, mix map[string]int, n int, out io.Writer) (BenchServer, []BenchResult, error) {
+	res := BenchServer{Instances: n}
+	dbURL, drop, err := r.freshDB(ctx)
 	if err != nil {
+		return res, nil, err
+	}
+	defer drop()
+	s, err := r.startPayhub(ctx, dbURL, n)
+	if s != nil {
+		defer s.stop()
+	}
+	if err != nil {
+		return res, nil, err
+	}
+	sat, steps, err := r.warmUpAndSaturate(ctx, mix, s, out)
+	if err != nil {
+		return res, steps, err
+	}
+	res.Saturation = sat
+	if res.Fixed, err = r.fixedRun(ctx, mix, s, fixedRate(r.cfg, sat), out); err != nil {
+		return res, steps, err
+	}
+	res.PeakRSSMB, res.PeakRSSTotalMB = s.peakRSS()
+	return res, steps, nil
+}
+
+// fixedRate is --rate, else half of the saturation rate found, else 100 req/s.
+func fixedRate(cfg benchConfig, sat *BenchResult) int {
+	switch {
+	case cfg.Rate > 0:
+		return cfg.Rate
+	case sat != nil && sat.Rate > 0:
+		return max(1, sat.Rate/2)
+	}
+	return 100
+}
+
+// warmUpAndSaturate warms s up and, with --saturate, finds its saturation rate.
+func (r *benchRig) warmUpAndSaturate(ctx context.Context, mix map[string]int, s *benchServerProc, out io.Writer) (*BenchResult, []BenchResult, error) {
+	load := newBenchLoad(mix, r.cfg.Seed, r.till, s.urls, r.keys)
+	if r.cfg.Warmup > 0 {
+		if _, err := r.attack(ctx, load, s, 20, r.cfg.Warmup); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !r.cfg.Saturate {
+		return nil, nil, nil
+	}
+	return r.saturate(ctx, load, s, out)
+}
+
+// fixedRun is the measured constant-rate run.
+func (r *benchRig) fixedRun(ctx context.Context, mix map[string]int, s *benchServerProc, rate int, out io.Writer) (BenchResult, error) {
+	load := newBenchLoad(mix, r.cfg.Seed+1, r.till, s.urls, r.keys)
+	// A few payments first, so refunds and lookups have something to act on.
+	if _, err := r.attack(ctx, load, s, 20, time.Second); err != nil {
+		return BenchResult{}, err
+	}
+	res, err := r.attack(ctx, load, s, rate, r.cfg.Duration)
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(out, "  fixed rate %-11s %5d req/s for %s: %s\n", s.label(), rate, r.cfg.Duration, res.summary())
+	return res, nil
+}
+
+// findPostgres finds the local PostgreSQL server's postmaster, whose CPU the runs read, and
+// pins it with --pin-db. A server that is not local is benched all the same, its CPU unread.
+func (r *benchRig) findPostgres(ctx context.Context, out io.Writer) error {
+	pm, err := findPostmaster(ctx, r.db)
+	if err != nil {
+		fmt.Fprintf(out, "bench: PostgreSQL's CPU will not be read: %v\n", err)
+		if len(r.cfg.pins.DBCPUs) > 0 {
+			return fmt.Errorf("bench: --pin-db: %w", err)
+		}
+		return nil
+	}
+	r.postmaster = pm
+	if r.admin, err = sql.Open("pgx", r.db); err != nil {
 		return err
 	}
-	t, err := registerBenchTill(ctx, st)
-	st.Close()
+	if cpus := r.cfg.pins.DBCPUs; len(cpus) > 0 {
+		// The postmaster and every process it forked so far; backends forked later inherit
+		// the postmaster's CPUs.
+		pids := postgresChildren(allProcStats(), pm)
+		for _, pid := range pids {
+			if err := pinProcess(pid, cpus); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("bench: --pin-db: %w", err)
+			}
+		}
+		fmt.Fprintf(out, "bench: pinned PostgreSQL (postmaster %d and %d processes it forked) to CPUs %s; not undone\n",
+			pm, len(pids)-1, formatCPUList(cpus))
+	}
+	return nil
+}
+
+// freshDB is a new database for one payhub run, with the till registered in it, and the
+// function that drops it.
+func (r *benchRig) freshDB(ctx context.Context) (string, func(), error) {
+	r.dbs++
+	dbURL, drop := "sqlite:"+filepath.Join(r.dir, fmt.Sprintf("payhub-%d.db", r.dbs)), func() {}
+	if r.db != "sqlite" {
+		var err error
+		if dbURL, drop, err = throwawayPostgres(ctx, r.db); err != nil {
+			return "", nil, err
+		}
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			drop()
+			return "", nil, err
+		}
+		r.dbName = strings.TrimPrefix(u.Path, "/")
+		dropDB := drop
+		drop = func() { r.dbName = ""; dropDB() }
+	}
+	st, err := store.Open(ctx, dbURL)
+	if err == nil {
+		err = r.till.register(ctx, st)
+		st.Close()
+	}
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	return dbURL, drop, nil
+}
+
+// start starts the simulators and makes the till the load signs its tokens as.
+func (r *benchRig) start(ctx context.Context) error {
+	t, err := newBenchTill()
 	if err != nil {
 		return err
 	}
 	r.till = t
-	addrs := make([]string, 4)
-	for i := range addrs {
-		if addrs[i], err = freeLoopbackAddr(); err != nil {
+	pp, lp, gmopg := "", "", ""
+	for _, a := range []*string{&pp, &lp, &gmopg} {
+		if *a, err = freeLoopbackAddr(); err != nil {
 			return err
 		}
 	}
-	r.simURL, r.linepayURL = "http://"+addrs[0], "http://"+addrs[1]
-	env := []string{secretKeyEnv(), auditKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
+	r.simURL, r.linepayURL = "http://"+pp, "http://"+lp
+	r.env = []string{secretKeyEnv(), auditKeyEnv(), "PAYHUB_PAYPAY_API_KEY=" + paypaysim.DemoAPIKey, "PAYHUB_PAYPAY_API_SECRET=" + paypaysim.DemoAPISecret,
 		"PAYHUB_PAYPAY_MERCHANT_ID=" + paypaysim.DemoMerchantID, "PAYHUB_PAYPAY_BASE_URL=" + r.simURL,
 		"PAYHUB_LINEPAY_CHANNEL_ID=" + linepaysim.DemoChannelID, "PAYHUB_LINEPAY_CHANNEL_SECRET=" + linepaysim.DemoChannelSecret,
 		"PAYHUB_LINEPAY_BASE_URL=" + r.linepayURL, "PAYHUB_LINEPAY_CURRENCY=TWD"}
 	// Every simulator on a free port: a demo running on this machine holds the defaults.
-	gmopgAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
-	simArgs := []string{"sim", "--paypay-addr", addrs[0], "--linepay-addr", addrs[1], "--gmopg-addr", gmopgAddr, "--nanaco-addr", "127.0.0.1:0"}
+	simArgs := []string{"sim", "--paypay-addr", pp, "--linepay-addr", lp, "--gmopg-addr", gmopg, "--nanaco-addr", "127.0.0.1:0"}
 	if r.cfg.Latency > 0 {
 		simArgs = append(simArgs, "--faults", benchLatencySpec(r.cfg.Latency))
 	}
-	r.sim = &childProcess{name: "sim", logPath: filepath.Join(r.dir, "sim.log"), bin: r.cfg.bins.payhub, env: env, args: simArgs}
+	r.sim = &childProcess{name: "sim", logPath: filepath.Join(r.dir, "sim.log"), bin: r.cfg.bins.payhub, env: r.env, args: simArgs}
 	if err := r.sim.start(); err != nil {
+		return err
+	}
+	r.started = append(r.started, r.sim)
+	if err := r.pin(r.sim, r.cfg.pins.LoadCPUs); err != nil {
 		return err
 	}
 	if err := waitReady(ctx, r.sim, r.simURL+"/_sim/faults"); err != nil {
@@ -410,45 +627,96 @@ func (r *benchRig) start(ctx context.Context) error {
 		return err
 	}
 	r.keys = &oneTimeKeys{url: r.linepayURL + "/_sim/oneTimeKeys", ch: make(chan oneTimeKey, 50000)}
-	kind := dbKind(r.dbURL)
-	serveArgs := []string{"serve", "--addr", addrs[2], "--db", r.dbURL, "--no-default-limits", "--drain-timeout", "2s", "--metrics-addr", ""}
-	ptArgs := []string{"passthrough", "--addr", addrs[3]}
+	return nil
+}
+
+// startPassthrough starts the lab's bare pass-through.
+func (r *benchRig) startPassthrough(ctx context.Context) (*benchServerProc, error) {
+	args := []string{"passthrough", "--addr", ""}
 	if r.cfg.ProfileDir != "" {
-		prefix := filepath.Join(r.cfg.ProfileDir, kind)
-		serveArgs = append([]string{"profiled-serve", prefix + "-payhub.cpu.pprof", prefix + "-payhub.heap.pprof"}, serveArgs[1:]...)
-		ptArgs = append(ptArgs, "--cpuprofile", prefix+"-passthrough.cpu.pprof")
+		args = append(args, "--cpuprofile", filepath.Join(r.cfg.ProfileDir, dbKind(r.db)+"-passthrough.cpu.pprof"))
 	}
-	for _, s := range []struct{ name, addr string }{{"payhub", addrs[2]}, {"passthrough", addrs[3]}} {
-		args := serveArgs
-		if s.name == "passthrough" {
-			args = ptArgs
-		}
-		// payhub serve as shipped; the pass-through and the profiled serve are the lab's own.
+	s := &benchServerProc{name: "passthrough"}
+	p, url, err := r.startServer(ctx, "passthrough", r.cfg.bins.lab, args)
+	if err != nil {
+		return nil, err
+	}
+	s.procs, s.urls = append(s.procs, p), append(s.urls, url)
+	return s, nil
+}
+
+// startPayhub starts n payhub serve processes on dbURL. On error the ones started are
+// returned too, to be stopped.
+func (r *benchRig) startPayhub(ctx context.Context, dbURL string, n int) (*benchServerProc, error) {
+	s := &benchServerProc{name: "payhub"}
+	for i := 1; i <= n; i++ {
+		// No velocity limits and no per-client rate limit: the whole load is one till, and the
+		// bench measures what serve can do, not the 50 req/s a client is allowed.
+		args := []string{"serve", "--addr", "", "--db", dbURL, "--no-default-limits", "--client-rate=-1", "--drain-timeout", "2s", "--metrics-addr", ""}
+		// payhub serve as shipped; the profiled serve is the lab's own.
 		bin := r.cfg.bins.payhub
-		if args[0] != "serve" {
+		if r.cfg.ProfileDir != "" {
+			prefix := filepath.Join(r.cfg.ProfileDir, dbKind(dbURL)+"-payhub")
+			if n > 1 {
+				prefix += fmt.Sprintf("-%d-of-%d", i, n)
+			}
+			args = append([]string{"profiled-serve", prefix + ".cpu.pprof", prefix + ".heap.pprof"}, args[1:]...)
 			bin = r.cfg.bins.lab
 		}
-		addr := s.addr
-		for attempt := 1; ; attempt++ {
-			p := &childProcess{name: s.name, logPath: filepath.Join(r.dir, s.name+".log"), bin: bin, env: env, args: withAddr(args, addr)}
-			if err := p.start(); err != nil {
-				return err
-			}
-			r.servers[s.name] = &benchServerProc{name: s.name, url: "http://" + addr, proc: p}
-			err := waitReady(ctx, p, "http://"+addr+"/healthz")
-			if err == nil {
-				break
-			}
-			// The free port was taken between the probe and the bind (an outgoing
-			// connection's ephemeral port comes from the same range): another one.
-			if attempt >= 3 || !strings.Contains(p.logTail(), "address already in use") {
-				return err
-			}
-			p.stop()
-			if addr, err = freeLoopbackAddr(); err != nil {
-				return err
-			}
+		name := "payhub"
+		if n > 1 {
+			name = fmt.Sprintf("payhub-%d-of-%d", i, n)
 		}
+		p, url, err := r.startServer(ctx, name, bin, args)
+		if err != nil {
+			return s, err
+		}
+		s.procs, s.urls = append(s.procs, p), append(s.urls, url)
+	}
+	return s, nil
+}
+
+// startServer starts a server under test on a free port, pinned to the server CPUs, and
+// waits until it answers /healthz.
+func (r *benchRig) startServer(ctx context.Context, name, bin string, args []string) (*childProcess, string, error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	for attempt := 1; ; attempt++ {
+		p := &childProcess{name: name, logPath: filepath.Join(r.dir, name+".log"), bin: bin, env: r.env, args: withAddr(args, addr)}
+		if err := p.start(); err != nil {
+			return nil, "", err
+		}
+		r.started = append(r.started, p)
+		if err := r.pin(p, r.cfg.pins.ServerCPUs); err != nil {
+			return nil, "", err
+		}
+		err := waitReady(ctx, p, "http://"+addr+"/healthz")
+		if err == nil {
+			return p, "http://" + addr, nil
+		}
+		// The free port was taken between the probe and the bind (an outgoing
+		// connection's ephemeral port comes from the same range): another one.
+		if attempt >= 3 || !strings.Contains(p.logTail(), "address already in use") {
+			return nil, "", err
+		}
+		p.stop()
+		if addr, err = freeLoopbackAddr(); err != nil {
+			return nil, "", err
+		}
+	}
+}
+
+// pin puts every thread of a child on cpus (none: left where it is). Done right after the
+// start, before the child is ready: Go's runtime notices the narrower affinity within a
+// second and lowers GOMAXPROCS to match.
+func (r *benchRig) pin(p *childProcess, cpus []int) error {
+	if len(cpus) == 0 {
+		return nil
+	}
+	if err := pinProcess(p.cmd.Process.Pid, cpus); err != nil {
+		return fmt.Errorf("bench: pin %s: %w", p.name, err)
 	}
 	return nil
 }
@@ -465,11 +733,11 @@ func withAddr(args []string, addr string) []string {
 }
 
 func (r *benchRig) shutdown() {
-	for _, s := range r.servers {
-		s.proc.stop()
+	for _, p := range r.started {
+		p.stop()
 	}
-	if r.sim != nil {
-		r.sim.stop()
+	if r.admin != nil {
+		r.admin.Close()
 	}
 }
 
@@ -519,23 +787,39 @@ type benchTill struct {
 	tokenAt time.Time
 }
 
-func registerBenchTill(ctx context.Context, st contracts.Store) (*benchTill, error) {
+// newBenchTill is a till with a fresh key. The pass-through takes its tokens unread; each
+// payhub database has it registered (register).
+func newBenchTill() (*benchTill, error) {
 	key, err := auth.GenerateKey(contracts.AlgEdDSA)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := auth.MarshalPublicKeyPEM(key.Public())
+	id := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	return &benchTill{key: key, kid: id, clientID: id, storeID: id}, nil
+}
+
+// registerBenchTill is a new till, registered in st.
+func registerBenchTill(ctx context.Context, st contracts.Store) (*benchTill, error) {
+	t, err := newBenchTill()
 	if err != nil {
 		return nil, err
 	}
-	id := fmt.Sprintf("bench-%d", time.Now().UnixNano())
-	now := time.Now().UTC()
-	c := contracts.StoreClient{ID: id, Name: "payhub bench", Stores: []string{id}, CreatedAt: now,
-		Keys: []contracts.ClientKey{{KID: id, ClientID: id, Algorithm: contracts.AlgEdDSA, PublicKeyPEM: pub, CreatedAt: now}}}
-	if err := st.CreateStoreClient(ctx, c); err != nil {
-		return nil, fmt.Errorf("register bench client: %w", err)
+	return t, t.register(ctx, st)
+}
+
+// register makes the till a store client of st, with its key.
+func (t *benchTill) register(ctx context.Context, st contracts.Store) error {
+	pub, err := auth.MarshalPublicKeyPEM(t.key.Public())
+	if err != nil {
+		return err
 	}
-	return &benchTill{key: key, kid: id, clientID: id, storeID: id}, nil
+	now := time.Now().UTC()
+	c := contracts.StoreClient{ID: t.clientID, Name: "payhub bench", Stores: []string{t.storeID}, CreatedAt: now,
+		Keys: []contracts.ClientKey{{KID: t.kid, ClientID: t.clientID, Algorithm: contracts.AlgEdDSA, PublicKeyPEM: pub, CreatedAt: now}}}
+	if err := st.CreateStoreClient(ctx, c); err != nil {
+		return fmt.Errorf("register bench client: %w", err)
+	}
+	return nil
 }
 
 // bearer is a token for the till, minted afresh every 30 seconds. payhub verifies every
@@ -639,10 +923,12 @@ func (k *oneTimeKeys) take() (string, bool) {
 // benchLoad makes the requests of one server's runs and learns from their answers which
 // payments it may refund and look up.
 type benchLoad struct {
-	base string
-	till *benchTill
-	keys *oneTimeKeys
-	ops  []string // one entry per weight unit
+	// bases are the server's instances; request n goes to bases[n mod len], so several
+	// instances share the load evenly without a proxy of their own to cost CPU.
+	bases []string
+	till  *benchTill
+	keys  *oneTimeKeys
+	ops   []string // one entry per weight unit
 
 	mu         sync.Mutex
 	rng        *rand.Rand
@@ -658,8 +944,8 @@ type refundTarget struct {
 	currency string
 }
 
-func newBenchLoad(mix map[string]int, seed int64, till *benchTill, base string, keys *oneTimeKeys) *benchLoad {
-	l := &benchLoad{base: base, till: till, keys: keys, rng: rand.New(rand.NewPCG(uint64(seed), 0x62656e63))}
+func newBenchLoad(mix map[string]int, seed int64, till *benchTill, bases []string, keys *oneTimeKeys) *benchLoad {
+	l := &benchLoad{bases: bases, till: till, keys: keys, rng: rand.New(rand.NewPCG(uint64(seed), 0x62656e63))}
 	for _, op := range benchOps {
 		for range mix[op] {
 			l.ops = append(l.ops, op)
@@ -713,29 +999,35 @@ func (l *benchLoad) targeter() vegeta.Targeter {
 		}
 		l.mu.Unlock()
 
+		base := roundRobin(l.bases, n)
 		header := http.Header{}
 		header.Set("Authorization", token)
 		header.Set("X-Request-Id", fmt.Sprintf("bench.%s.%d", op, n))
 		t.Header = header
 		switch op {
 		case "lookup":
-			t.Method, t.URL, t.Body = http.MethodGet, l.base+"/v1/payments/"+lookup, nil
+			t.Method, t.URL, t.Body = http.MethodGet, base+"/v1/payments/"+lookup, nil
 			return nil
 		case "refund":
 			refund := target.amount / 2
 			if target.currency == string(contracts.TWD) {
 				refund = max(100, refund/100*100)
 			}
-			t.Method, t.URL = http.MethodPost, l.base+"/v1/payments/"+target.id+"/refunds"
+			t.Method, t.URL = http.MethodPost, base+"/v1/payments/"+target.id+"/refunds"
 			t.Body = fmt.Appendf(nil, `{"amount":%d,"reason":"bench partial refund"}`, max(1, refund))
 		default:
-			t.Method, t.URL = http.MethodPost, l.base+"/v1/payments"
+			t.Method, t.URL = http.MethodPost, base+"/v1/payments"
 			t.Body = l.paymentBody(op, n, amount)
 		}
 		header.Set("Content-Type", "application/json")
 		header.Set("Idempotency-Key", fmt.Sprintf("bench-%s-%d-%d", op, time.Now().UnixNano(), n))
 		return nil
 	}
+}
+
+// roundRobin is the instance request n (counted from 1) goes to.
+func roundRobin(bases []string, n int64) string {
+	return bases[(n-1)%int64(len(bases))]
 }
 
 func (l *benchLoad) paymentBody(op string, n, amount int64) []byte {
@@ -787,15 +1079,15 @@ func (r *benchRig) attack(ctx context.Context, load *benchLoad, s *benchServerPr
 			return BenchResult{}, fmt.Errorf("bench: LINE Pay one-time keys: %w", err)
 		}
 	}
-	if !s.proc.running() {
-		return BenchResult{}, fmt.Errorf("bench: %s is not running: %s", s.name, s.proc.logTail())
+	if err := s.notRunning(); err != nil {
+		return BenchResult{}, err
 	}
 	attacker := vegeta.NewAttacker(vegeta.Timeout(r.cfg.Timeout), vegeta.Workers(16), vegeta.MaxWorkers(4096),
 		vegeta.KeepAlive(true), vegeta.Connections(4096), vegeta.MaxBody(1<<20))
-	cpu0 := processCPUSeconds(s.proc)
+	cpu0 := r.readCPU(s)
 	start := time.Now()
 	results := attacker.Attack(load.targeter(), vegeta.ConstantPacer{Freq: rate, Per: time.Second}, d, s.name)
-	res := BenchResult{Server: s.name, Rate: rate, Errors: map[string]int{}, Ops: map[string]int{}, Outcomes: map[string]int{}}
+	res := BenchResult{Server: s.name, Rate: rate, Instances: len(s.procs), Errors: map[string]int{}, Ops: map[string]int{}, Outcomes: map[string]int{}}
 	var latencies []time.Duration
 	byOp := map[string][]time.Duration{}
 	var last time.Time
@@ -844,7 +1136,7 @@ func (r *benchRig) attack(ctx context.Context, load *benchLoad, s *benchServerPr
 		}
 	}
 done:
-	cpu := processCPUSeconds(s.proc) - cpu0
+	res.setCPU(r.readCPU(s).since(cpu0))
 	if last.IsZero() {
 		last = time.Now()
 	}
@@ -861,10 +1153,6 @@ done:
 	res.P50MS, res.P90MS, res.P99MS = ms(quantile(latencies, 0.50)), ms(quantile(latencies, 0.90)), ms(quantile(latencies, 0.99))
 	if len(latencies) > 0 {
 		res.MaxMS = ms(latencies[len(latencies)-1])
-	}
-	res.CPUSeconds = cpu
-	if res.Requests > 0 {
-		res.CPUMSPerRequest = cpu * 1000 / float64(res.Requests)
 	}
 	res.Held = res.Requests > 0 && float64(res.Succeeded) >= 0.99*float64(res.Requests) && res.P99MS <= ms(r.cfg.P99Bound) &&
 		res.Throughput >= 0.95*float64(rate)
@@ -889,7 +1177,7 @@ func (r *benchRig) saturate(ctx context.Context, load *benchLoad, s *benchServer
 			if !res.Held {
 				verdict = "not held"
 			}
-			fmt.Fprintf(out, "  saturation %-11s %5d req/s: %s — %s\n", s.name, rate, res.summary(), verdict)
+			fmt.Fprintf(out, "  saturation %-11s %5d req/s: %s — %s\n", s.label(), rate, res.summary(), verdict)
 			if res.Held && (best == nil || rate > best.Rate) {
 				b := res
 				best = &b
@@ -954,37 +1242,14 @@ func shortError(s string) string {
 }
 
 func (r BenchResult) summary() string {
-	return fmt.Sprintf("%.0f req/s ok, p50 %.1f p90 %.1f p99 %.1f max %.1f ms, %d/%d ok, cpu %.2f ms/req",
-		r.Throughput, r.P50MS, r.P90MS, r.P99MS, r.MaxMS, r.Succeeded, r.Requests, r.CPUMSPerRequest)
+	s := fmt.Sprintf("%.0f req/s ok, p50 %.1f p90 %.1f p99 %.1f max %.1f ms, %d/%d ok, cpu ms/req: server %.2f load %.2f sim %.2f",
+		r.Throughput, r.P50MS, r.P90MS, r.P99MS, r.MaxMS, r.Succeeded, r.Requests, r.CPUMSPerRequest,
+		r.LoadCPUMSPerRequest, r.SimCPUMSPerRequest)
+	if r.DBCPUSeconds > 0 {
+		s += fmt.Sprintf(" db %.2f (own backends %.2f)", r.DBCPUMSPerRequest, r.DBBackendsCPUMSPerRequest)
+	}
+	return s
 }
-
-// processCPUSeconds is utime+stime of the process from /proc/<pid>/stat (0 off Linux).
-func processCPUSeconds(p *childProcess) float64 {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; fields after its ')' are fixed.
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(s[i+1:])
-	// fields[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux payhub runs on.
-const clockTicks = 100
 
 // peakRSSMB is VmHWM of the process from /proc/<pid>/status, in MB.
 func peakRSSMB(p *childProcess) float64 {
@@ -1048,19 +1313,29 @@ func verdicts(rep *BenchReport, cfg benchConfig) []BenchVerdict {
 // printBenchReport prints the side-by-side table (Markdown) and the verdicts.
 func printBenchReport(w io.Writer, rep *BenchReport) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "\npayhub bench: %d CPUs (%s), partner latency %.0f ms, mix %s\n\n", rep.CPUs, rep.Machine, rep.LatencyMS, rep.Mix)
+	fmt.Fprintf(&b, "\npayhub bench: %d CPUs (%s), partner latency %.0f ms, mix %s\n", rep.CPUs, rep.Machine, rep.LatencyMS, rep.Mix)
+	fmt.Fprintf(&b, "pinning: %s\n\n", rep.Pinning.describe())
 	header := "| |"
 	sep := "|---|"
 	for _, run := range rep.Runs {
-		name := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}[run.DB]
+		name := dbTitle(run.DB)
+		if n := run.Payhub.Instances; n > 1 {
+			name += fmt.Sprintf(", %d instances", n)
+		}
 		header += fmt.Sprintf(" payhub (%s) | pass-through | ratio |", name)
 		sep += "---|---|---|"
 	}
 	fmt.Fprintln(&b, header)
 	fmt.Fprintln(&b, sep)
-	row := func(label string, val func(BenchServer) float64, format string, ratio bool) {
+	// measured says whether a row applies to a run: the database's CPU is read only on a
+	// local PostgreSQL server (SQLite's is inside serve's).
+	rowIf := func(measured func(BenchDBRun) bool, label string, val func(BenchServer) float64, format string, ratio bool) {
 		line := "| " + label + " |"
 		for _, run := range rep.Runs {
+			if !measured(run) {
+				line += " — | — | — |"
+				continue
+			}
 			a, c := val(run.Payhub), val(run.Passthrough)
 			r := "—"
 			if ratio && c > 0 {
@@ -1069,6 +1344,22 @@ func printBenchReport(w io.Writer, rep *BenchReport) {
 			line += fmt.Sprintf(" "+format+" | "+format+" | %s |", a, c, r)
 		}
 		fmt.Fprintln(&b, line)
+	}
+	always := func(BenchDBRun) bool { return true }
+	dbRead := func(run BenchDBRun) bool { return run.PostmasterPID != 0 }
+	anyDBRead := slices.ContainsFunc(rep.Runs, dbRead)
+	row := func(label string, val func(BenchServer) float64, format string, ratio bool) {
+		rowIf(always, label, val, format, ratio)
+	}
+	// The other parties' CPU, per request: what the server under test had to share its
+	// CPUs with.
+	parties := func(prefix string, of func(func(BenchResult) float64) func(BenchServer) float64) {
+		row(prefix+"load generator CPU per request, ms", of(func(r BenchResult) float64 { return r.LoadCPUMSPerRequest }), "%.2f", true)
+		row(prefix+"simulator CPU per request, ms", of(func(r BenchResult) float64 { return r.SimCPUMSPerRequest }), "%.2f", true)
+		if anyDBRead {
+			rowIf(dbRead, prefix+"database CPU per request, ms", of(func(r BenchResult) float64 { return r.DBCPUMSPerRequest }), "%.2f", true)
+			rowIf(dbRead, prefix+"… of it payhub's database's backends, ms", of(func(r BenchResult) float64 { return r.DBBackendsCPUMSPerRequest }), "%.2f", false)
+		}
 	}
 	sat := func(f func(BenchResult) float64) func(BenchServer) float64 {
 		return func(s BenchServer) float64 {
@@ -1083,6 +1374,7 @@ func printBenchReport(w io.Writer, rep *BenchReport) {
 		row("saturation: throughput, req/s", sat(func(r BenchResult) float64 { return r.Throughput }), "%.0f", true)
 		row("saturation: p99, ms", sat(func(r BenchResult) float64 { return r.P99MS }), "%.1f", true)
 		row("saturation: CPU per request, ms", sat(func(r BenchResult) float64 { return r.CPUMSPerRequest }), "%.2f", true)
+		parties("saturation: ", sat)
 	}
 	fixed := func(f func(BenchResult) float64) func(BenchServer) float64 {
 		return func(s BenchServer) float64 { return f(s.Fixed) }
@@ -1095,6 +1387,7 @@ func printBenchReport(w io.Writer, rep *BenchReport) {
 	row("max, ms", fixed(func(r BenchResult) float64 { return r.MaxMS }), "%.1f", true)
 	row("errors", fixed(func(r BenchResult) float64 { return float64(r.Requests - r.Succeeded) }), "%.0f", false)
 	row("CPU per request, ms", fixed(func(r BenchResult) float64 { return r.CPUMSPerRequest }), "%.2f", true)
+	parties("", fixed)
 	row("CPU, cores busy", fixed(func(r BenchResult) float64 {
 		if r.Seconds == 0 {
 			return 0
@@ -1110,6 +1403,7 @@ func printBenchReport(w io.Writer, rep *BenchReport) {
 		}
 	}
 	fmt.Fprintln(&b)
+	printScaleOut(&b, rep)
 	for _, v := range rep.Verdicts {
 		mark := "met"
 		if !v.Met {
