@@ -22,10 +22,12 @@ import (
 
 // SQLite connection settings. The immediate transaction lock makes every transaction take
 // the single write lock at BEGIN, so read-then-write transactions queue on busy_timeout
-// instead of failing with SQLITE_BUSY when they upgrade from reader to writer.
+// instead of failing with SQLITE_BUSY when they upgrade from reader to writer. Temporary
+// files stay in memory: the group writer's savepoints keep a copy of each page they change
+// (the sub-journal), which was otherwise a file opened, written and closed per batch.
 const (
-	sqliteParams       = "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	sqliteMaxOpenConns = 8
+	sqliteParams       = "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	sqliteMaxOpenConns = 9 // the group writer's connection and 8 for reads and single-statement writes
 	// postgresMaxOpenConns bounds one payhub instance's share of the server's connections.
 	postgresMaxOpenConns = 16
 )
@@ -39,6 +41,9 @@ var ErrUnreachable = errors.New("database unreachable")
 type DB struct {
 	db *sql.DB
 	d  dialect
+	// writer runs the transactions on SQLite, committing those that wait together (nil on
+	// PostgreSQL, whose server commits concurrent transactions together by itself).
+	writer *groupWriter
 }
 
 var _ contracts.Store = (*DB)(nil)
@@ -107,7 +112,14 @@ func open(ctx context.Context, dsn string) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, err
 	}
-	return &DB{db: sqlDB, d: d}, nil
+	s := &DB{db: sqlDB, d: d}
+	if !d.postgres {
+		if s.writer, err = newGroupWriter(ctx, sqlDB, d); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Ping checks the database is reachable.
@@ -119,7 +131,14 @@ func (s *DB) Ping(ctx context.Context) error {
 }
 
 // Close releases the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	if s.writer != nil {
+		if err := s.writer.close(); err != nil {
+			return errors.Join(fmt.Errorf("store: close writer: %w", err), s.db.Close())
+		}
+	}
+	return s.db.Close()
+}
 
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back when it
 // returns an error or panics (the panic continues after the rollback).
@@ -132,6 +151,9 @@ func (s *DB) InTx(ctx context.Context, fn func(tx contracts.Tx) error) error {
 
 // inTx is InTx for the store's own multi-statement writes.
 func (s *DB) inTx(ctx context.Context, fn func(t *tx) error) (err error) {
+	if s.writer != nil {
+		return s.writer.run(ctx, fn)
+	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -156,9 +178,10 @@ func (s *DB) inTx(ctx context.Context, fn func(t *tx) error) (err error) {
 	return nil
 }
 
-// tx is contracts.Tx on one database transaction.
+// tx is contracts.Tx on one database transaction: a *sql.Tx, or on SQLite a savepoint of
+// the group writer's batch.
 type tx struct {
-	tx *sql.Tx
+	tx querier
 	d  dialect
 }
 
