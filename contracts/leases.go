@@ -52,6 +52,10 @@ type LeaseStore interface {
 	// its Instance is gone: stopped, unregistered, or no heartbeat after aliveAfter. It
 	// reports whether l.Owner holds the lease now.
 	TakeLease(ctx context.Context, l WorkLease, now, aliveAfter time.Time) (bool, error)
+	// RenewLease moves the expiry of owner's lease on (kind, object) to until while it is
+	// owner's and in force at now, and reports whether it did; false means the lease was
+	// lost (expired, taken over, or released) and is not brought back.
+	RenewLease(ctx context.Context, kind LeaseKind, object, owner string, now, until time.Time) (bool, error)
 	// ReleaseLease ends owner's lease on (kind, object); another owner's lease, or none, is
 	// left as it is.
 	ReleaseLease(ctx context.Context, kind LeaseKind, object, owner string) error

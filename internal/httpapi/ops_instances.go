@@ -49,17 +49,26 @@ func (s *Server) listInstances(c *gin.Context) {
 
 // readyz answers 200 while this instance can serve: the database answers and its schema is
 // not behind this build's migrations (another instance of an older build may not have
-// migrated it); 503 otherwise, so that the load balancer sends it nothing.
+// migrated it); 503 otherwise, so that the load balancer sends it nothing. A schema ahead
+// of this build's (a newer release migrated it: a rolling upgrade is under way) is still
+// 200, saying so: the newer release's migrations only expand the schema (docs/design.md,
+// "Rolling upgrades (expand, then contract)").
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.hub.Ready(ctx); err != nil {
+	r, err := s.hub.Ready(ctx)
+	if err != nil {
 		s.log.WarnContext(c.Request.Context(), "readiness check failed", "err", err)
 		reason := "database_unreachable"
 		if behind := (*hub.SchemaBehindError)(nil); errors.As(err, &behind) {
 			reason = "schema_behind"
 		}
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": reason})
+		return
+	}
+	if r.SchemaAhead() {
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "schema": "ahead", "schema_version": r.SchemaApplied,
+			"build_schema_version": r.SchemaKnown})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

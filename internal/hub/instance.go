@@ -25,6 +25,10 @@ type InstanceConfig struct {
 	// Sleep waits d or until ctx ends (tests inject one that moves their clock); nil is the
 	// wall clock.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// RenewWait waits d or until ctx ends between two renewals of a work lease (tests
+	// inject one they step); nil is the wall clock. Apart from Sleep, whose test versions
+	// return at once: a renewal loop on one of those would spin and run the clock away.
+	RenewWait func(ctx context.Context, d time.Duration) error
 	// Version is what the instance registers as its version.
 	Version string
 	// WorkLease is how long a background worker's lease on one object or maintenance pass
@@ -54,9 +58,12 @@ func (c InstanceConfig) withDefaults() InstanceConfig {
 	if c.WorkLease > 0 {
 		d.WorkLease = c.WorkLease
 	}
-	d.Sleep, d.Version = c.Sleep, c.Version
+	d.Sleep, d.RenewWait, d.Version = c.Sleep, c.RenewWait, c.Version
 	if d.Sleep == nil {
 		d.Sleep = sleep
+	}
+	if d.RenewWait == nil {
+		d.RenewWait = sleep
 	}
 	return d
 }

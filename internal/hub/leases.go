@@ -67,15 +67,15 @@ func (h *Hub) leaseOwner(worker string) string { return h.instanceID + "/" + wor
 
 // takeLease takes worker's lease on (kind, object). ok false: another instance (or another
 // worker) has it, or the database failed; the caller leaves the object to a later pass. The
-// returned context carries the lease, so that the work's transactions check it; release
-// ends it.
+// returned context carries the lease, so that the work's transactions check it, and is
+// renewed while the work runs (keepLease); release ends it.
 func (h *Hub) takeLease(ctx context.Context, worker string, kind contracts.LeaseKind, object string) (leased context.Context, release func(), ok bool) {
 	if h.noLeases {
 		return ctx, func() {}, true
 	}
-	owner := h.leaseOwner(worker)
+	l := heldLease{kind: kind, object: object, owner: h.leaseOwner(worker), now: h.now}
 	now := h.now()
-	taken, err := h.store.TakeLease(ctx, contracts.WorkLease{Kind: kind, Object: object, Owner: owner, Instance: h.instanceID,
+	taken, err := h.store.TakeLease(ctx, contracts.WorkLease{Kind: kind, Object: object, Owner: l.owner, Instance: h.instanceID,
 		ExpiresAt: now.Add(h.instance.WorkLease)}, now, now.Add(-h.instance.Lease))
 	if err != nil {
 		if ctx.Err() == nil {
@@ -87,12 +87,57 @@ func (h *Hub) takeLease(ctx context.Context, worker string, kind contracts.Lease
 		h.metrics.leaseBusy(string(kind))
 		return ctx, nil, false
 	}
+	leased, lose := context.WithCancelCause(context.WithValue(ctx, leaseKey{}, l))
+	stopRenewing := h.keepLease(leased, lose, l)
 	release = func() {
-		if err := h.store.ReleaseLease(context.WithoutCancel(ctx), kind, object, owner); err != nil {
+		stopRenewing() // first: no renewal may run after the lease is gone
+		if err := h.store.ReleaseLease(context.WithoutCancel(ctx), kind, object, l.owner); err != nil {
 			h.log.ErrorContext(ctx, "release work lease", "kind", kind, "object", object, "err", err)
 		}
+		lose(nil)
 	}
-	return context.WithValue(ctx, leaseKey{}, heldLease{kind: kind, object: object, owner: owner, now: h.now}), release, true
+	return leased, release, true
+}
+
+// keepLease renews l every third of the work lease while its work runs, so that a chain of
+// partner calls slower than the lease (timeouts, retries) keeps it: another instance takes
+// a live instance's lease only once it expired. A renewal that finds the lease lost — this
+// instance was taken for gone (its heartbeat stalled) and another took the work over —
+// cancels the work with cause ErrLeaseLost, so it makes no further partner call; its
+// writes are refused anyway (HoldLease). stop ends the renewals and waits for the last.
+func (h *Hub) keepLease(work context.Context, lose context.CancelCauseFunc, l heldLease) (stop func()) {
+	renewing, stopRenewing := context.WithCancel(work)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for h.instance.RenewWait(renewing, h.instance.WorkLease/3) == nil && renewing.Err() == nil {
+			if !h.renewLease(renewing, l) {
+				lose(fmt.Errorf("work lease %s %s lost at its renewal: %w", l.kind, l.object, contracts.ErrLeaseLost))
+				return
+			}
+		}
+	}()
+	return func() {
+		stopRenewing()
+		<-done
+	}
+}
+
+// renewLease extends l to a work lease from now; false only when the lease is lost. A
+// renewal the database fails is tried again a third later, while two thirds still run.
+func (h *Hub) renewLease(ctx context.Context, l heldLease) bool {
+	now := h.now()
+	renewed, err := h.store.RenewLease(ctx, l.kind, l.object, l.owner, now, now.Add(h.instance.WorkLease))
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.ErrorContext(ctx, "renew work lease", "kind", l.kind, "object", l.object, "err", err)
+		}
+		return true
+	}
+	if !renewed {
+		h.log.WarnContext(ctx, "work lease lost at its renewal: work stopped", "kind", l.kind, "object", l.object)
+	}
+	return renewed
 }
 
 // runTask runs one pass of a maintenance task under its lease; another instance's pass in
@@ -117,10 +162,10 @@ func checkLease(ctx context.Context, tx contracts.Tx) error {
 
 // logWriteError logs a worker's failed write as what: at warning level when it was refused
 // because the worker's lease was lost (another instance took the work over; nothing was
-// written), as an error otherwise.
+// written) or its work was cancelled for that reason (keepLease), as an error otherwise.
 func (h *Hub) logWriteError(ctx context.Context, what string, err error, args ...any) {
 	args = append(args, "err", err)
-	if errors.Is(err, contracts.ErrLeaseLost) {
+	if errors.Is(err, contracts.ErrLeaseLost) || errors.Is(context.Cause(ctx), contracts.ErrLeaseLost) {
 		h.log.WarnContext(ctx, what+": work lease lost, nothing written", args...)
 		return
 	}
@@ -244,20 +289,36 @@ func cutOwner(owner string) (instance, worker string, ok bool) {
 	return owner, "", false
 }
 
+// Readiness is what a ready instance knows of the database's schema.
+type Readiness struct {
+	// SchemaApplied is the database's latest migration; SchemaKnown the latest this build
+	// carries.
+	SchemaApplied, SchemaKnown int64
+}
+
+// SchemaAhead reports that a newer release migrated the database while this instance ran:
+// a rolling upgrade is under way (docs/design.md, "Rolling upgrades (expand, then
+// contract)"). The instance stays ready — a release's migrations only expand the schema,
+// so the release before it keeps working beside them, and taking every old instance out
+// of the load balancer the moment the first new one migrates would leave that one alone
+// with the traffic. Restarted, this build refuses the database (store.SchemaAheadError).
+func (r Readiness) SchemaAhead() bool { return r.SchemaApplied > r.SchemaKnown }
+
 // Ready reports whether this instance can serve: the database answers and its schema is
-// not behind the migrations this build knows.
-func (h *Hub) Ready(ctx context.Context) error {
+// not behind the migrations this build knows (SchemaBehindError). A schema ahead of them
+// is ready (Readiness.SchemaAhead says so).
+func (h *Hub) Ready(ctx context.Context) (Readiness, error) {
 	if err := h.store.Ping(ctx); err != nil {
-		return err
+		return Readiness{}, err
 	}
 	applied, known, err := h.store.SchemaVersion(ctx)
 	if err != nil {
-		return err
+		return Readiness{}, err
 	}
 	if applied < known {
-		return &SchemaBehindError{Applied: applied, Known: known}
+		return Readiness{}, &SchemaBehindError{Applied: applied, Known: known}
 	}
-	return nil
+	return Readiness{SchemaApplied: applied, SchemaKnown: known}, nil
 }
 
 // SchemaBehindError: the database's migrations are behind this build's.

@@ -5,11 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"payhub/contracts"
@@ -37,6 +32,21 @@ func (s *DB) TakeLease(ctx context.Context, l contracts.WorkLease, now, aliveAft
 		return false, s.d.wrap("take lease "+string(l.Kind)+" "+l.Object, err)
 	}
 	return owner == l.Owner, nil
+}
+
+// RenewLease moves the expiry of owner's lease on (kind, object) to until, only while the
+// lease is still owner's and in force at now. Unlike taking it again (TakeLease), it never
+// brings back a lease that lapsed: another instance may have taken, worked under and
+// released it meanwhile, and the worker's view of the object is stale.
+func (s *DB) RenewLease(ctx context.Context, kind contracts.LeaseKind, object, owner string, now, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE work_leases SET expires_at = ?
+		WHERE kind = ? AND object_id = ? AND owner = ? AND expires_at > ?`),
+		s.d.ts(until), string(kind), object, owner, s.d.ts(now))
+	if err != nil {
+		return false, s.d.wrap("renew lease "+string(kind)+" "+object, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, s.d.wrap("renew lease "+string(kind)+" "+object, err)
 }
 
 // ReleaseLease deletes owner's lease on (kind, object).
@@ -128,29 +138,4 @@ func (s *DB) SchemaVersion(ctx context.Context) (applied, known int64, err error
 		return 0, known, s.d.wrap("read schema version", err)
 	}
 	return applied, known, nil
-}
-
-var knownVersions sync.Map // dialect name → int64
-
-// knownSchemaVersion is the number of the latest embedded migration of d.
-func knownSchemaVersion(d dialect) (int64, error) {
-	if v, ok := knownVersions.Load(d.name); ok {
-		return v.(int64), nil
-	}
-	entries, err := fs.ReadDir(migrations, "migrations/"+d.name)
-	if err != nil {
-		return 0, fmt.Errorf("store: migrations: %w", err)
-	}
-	var latest int64
-	for _, e := range entries {
-		num, _, ok := strings.Cut(path.Base(e.Name()), "_")
-		if !ok || !strings.HasSuffix(e.Name(), ".sql") {
-			continue
-		}
-		if n, err := strconv.ParseInt(num, 10, 64); err == nil && n > latest {
-			latest = n
-		}
-	}
-	knownVersions.Store(d.name, latest)
-	return latest, nil
 }
