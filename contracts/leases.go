@@ -26,6 +26,10 @@ const (
 	// LeaseTask covers one pass of a maintenance task (the janitor, retention, the release
 	// of orphaned idempotency keys).
 	LeaseTask LeaseKind = "task"
+	// LeasePolled marks a payment waiting for the customer as just polled: it is taken for
+	// one poll interval and never released, so that no instance polls the payment again
+	// before it expires and N instances ask the partner as often as one.
+	LeasePolled LeaseKind = "polled"
 )
 
 // WorkLease is one worker's exclusive right, until ExpiresAt, to work on one object of a

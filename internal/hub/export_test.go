@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"time"
 
 	"payhub/contracts"
 )
@@ -28,4 +29,10 @@ func TakeJanitorLease(ctx context.Context, h *Hub) bool {
 func SettlePayment(ctx context.Context, h *Hub, seen contracts.Payment, o contracts.Outcome) error {
 	_, err := h.settlePayment(ctx, seen, contracts.PaymentResult{Outcome: o})
 	return err
+}
+
+// PollEvery runs one pass of h's background poller, which polls a payment only when no
+// instance did within every.
+func PollEvery(ctx context.Context, h *Hub, limit int, every time.Duration) (int, error) {
+	return h.poll(ctx, limit, every)
 }

@@ -113,6 +113,8 @@ type Hub struct {
 	noLeases bool
 	// reversals numbers the reversals made outside the resolver, each under its own lease.
 	reversals atomic.Int64
+	// pollPasses numbers the poller's passes (dueForPoll's marker owners).
+	pollPasses atomic.Int64
 	// controls are the kill switches and limit rules in force (controls.go, limits.go).
 	controls *controls
 	// instrumentMAC keys instrumentKey; limitEvents throttles the limit.exceeded events.

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"payhub/contracts"
@@ -87,14 +88,24 @@ func (h *Hub) applyRefresh(ctx context.Context, seen contracts.Payment, res cont
 // returns how many changed status. The background poller calls it on a ticker; tests call
 // it directly instead of sleeping.
 func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
+	return h.poll(ctx, limit, 0)
+}
+
+// poll is PollOnce; with every > 0 a payment polled less than every ago (by any instance)
+// is left for a later pass (dueForPoll).
+func (h *Hub) poll(ctx context.Context, limit int, every time.Duration) (int, error) {
 	waiting, err := h.store.ListPaymentsByStatus(ctx, contracts.StatusRequiresAction, limit)
 	if err != nil {
 		return 0, err
 	}
+	pass := h.pollPasses.Add(1)
 	changed := 0
 	for _, p := range waiting {
 		if stopping(ctx) {
 			break
+		}
+		if every > 0 && !h.dueForPoll(ctx, p.ID, pass, every) {
+			continue
 		}
 		work, cur, release, ok := h.leasedPayment(context.WithoutCancel(ctx), workerPoller, p)
 		if !ok {
@@ -114,10 +125,35 @@ func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
 }
 
 // RunPoller polls payments waiting for the customer every interval until ctx ends. PayPay
-// asks merchants to poll QR payments every few seconds.
+// asks merchants to poll QR payments every few seconds. Several instances share one
+// schedule (dueForPoll): each payment is asked about about once an interval, not once per
+// instance.
 func (h *Hub) RunPoller(ctx context.Context, interval time.Duration) {
 	h.repeat(ctx, interval, false, "poll payments", func(ctx context.Context) error {
-		_, err := h.PollOnce(ctx, 200)
+		_, err := h.poll(ctx, 200, interval)
 		return err
 	})
+}
+
+// dueForPoll takes payment id's poll marker (LeasePolled) for every, and reports whether it
+// was free: no instance polled the payment within the last every (or the one that did is
+// gone). The marker is never released; it expires. Its owner names the pass, so that this
+// instance's next pass does not count as its holder.
+func (h *Hub) dueForPoll(ctx context.Context, id string, pass int64, every time.Duration) bool {
+	if h.noLeases {
+		return true
+	}
+	now := h.now()
+	// A hair under the interval: the next pass, one interval on, finds the marker expired.
+	until := now.Add(every - every/10)
+	owner := fmt.Sprintf("%s/%s-%d", h.instanceID, workerPoller, pass)
+	taken, err := h.store.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeasePolled, Object: id, Owner: owner,
+		Instance: h.instanceID, ExpiresAt: until}, now, now.Add(-h.instance.Lease))
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.ErrorContext(ctx, "take poll marker", "payment_id", id, "err", err)
+		}
+		return false
+	}
+	return taken
 }
