@@ -14,6 +14,7 @@ import (
 	"payhub/contracts"
 	"payhub/internal/app"
 	"payhub/internal/auth"
+	"payhub/internal/httpapi"
 	"payhub/internal/store/storetest"
 	paypaysim "payhub/mocks/paypay"
 )
@@ -33,7 +34,10 @@ func BenchmarkHTTPCreatePayment(b *testing.B) {
 		b.Run(db.name, func(b *testing.B) {
 			st := db.open(b)
 			simURL := benchPayPaySim(b)
-			a, err := app.Build(context.Background(), app.Config{Store: st,
+			// One till sends every request: the per-client rate limit (50/s) would answer the
+			// loop 429 after its burst, as it did `payhub-lab bench` (which runs serve with
+			// --client-rate=-1 for the same reason).
+			a, err := app.Build(context.Background(), app.Config{Store: st, Network: httpapi.NetworkPolicy{ClientRate: -1},
 				PayPay: paypayadapter.Config{BaseURL: simURL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
 			if err != nil {
 				b.Fatal(err)
