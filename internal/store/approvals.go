@@ -105,7 +105,7 @@ func (t *tx) CountEnrolledOperators(ctx context.Context) (int, error) {
 
 // GetApproval reads one request.
 func (s *DB) GetApproval(ctx context.Context, id string) (contracts.Approval, error) {
-	return getApproval(ctx, s.db, s.d, id, false)
+	return getApproval(ctx, s.r(), s.d, id, false)
 }
 
 // ListApprovals reads requests in status ("" all), newest first.
@@ -120,7 +120,7 @@ func (s *DB) ListApprovals(ctx context.Context, status contracts.ApprovalStatus,
 	if limit > 0 {
 		query += " LIMIT " + strconv.Itoa(limit)
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.q(query), args...)
+	rows, err := s.r().QueryContext(ctx, s.d.q(query), args...)
 	if err != nil {
 		return nil, s.d.wrap("list approvals", err)
 	}

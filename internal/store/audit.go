@@ -44,7 +44,7 @@ func (t *tx) InsertAuditEntry(ctx context.Context, e contracts.AuditEntry) error
 
 // GetAuditHead reads the last entry's seq and hash; zero while the log is empty.
 func (s *DB) GetAuditHead(ctx context.Context) (contracts.AuditHead, error) {
-	return auditHead(ctx, s.db, s.d)
+	return auditHead(ctx, s.r(), s.d)
 }
 
 func auditHead(ctx context.Context, q querier, d dialect) (contracts.AuditHead, error) {
@@ -64,7 +64,7 @@ func (s *DB) ListAuditEntries(ctx context.Context, afterSeq int64, limit int) ([
 		query += " LIMIT ?"
 		args = append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.q(query), args...)
+	rows, err := s.r().QueryContext(ctx, s.d.q(query), args...)
 	if err != nil {
 		return nil, s.d.wrap("list audit entries", err)
 	}

@@ -10,7 +10,7 @@ import (
 
 // RecordCallback writes a callback unless its (partner, event_id) is already in the inbox.
 func (s *DB) RecordCallback(ctx context.Context, cb contracts.PartnerCallback) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q(`INSERT INTO partner_callbacks
+	res, err := s.r().ExecContext(ctx, s.d.q(`INSERT INTO partner_callbacks
 		(id, partner, event_id, source_ip, body, received_at, status, note, lease_until, processed_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
 		ON CONFLICT (partner, event_id) DO NOTHING`),
@@ -65,7 +65,7 @@ func (s *DB) ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limi
 
 // FinishCallback records a claimed callback's outcome.
 func (s *DB) FinishCallback(ctx context.Context, id string, status contracts.CallbackStatus, note string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE partner_callbacks SET status = ?, note = ?, processed_at = ?, lease_until = NULL
+	res, err := s.r().ExecContext(ctx, s.d.q(`UPDATE partner_callbacks SET status = ?, note = ?, processed_at = ?, lease_until = NULL
 		WHERE id = ? AND status = ?`), string(status), note, s.d.ts(at), id, string(contracts.CallbackReceived))
 	if err != nil {
 		return s.d.wrap("finish callback", err)
@@ -78,7 +78,7 @@ func (s *DB) FinishCallback(ctx context.Context, id string, status contracts.Cal
 
 // ListCallbacks reads a partner's callbacks, oldest first.
 func (s *DB) ListCallbacks(ctx context.Context, partner contracts.Method) ([]contracts.PartnerCallback, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(callbackSelect+" WHERE partner = ? ORDER BY received_at, id"), string(partner))
+	rows, err := s.r().QueryContext(ctx, s.d.q(callbackSelect+" WHERE partner = ? ORDER BY received_at, id"), string(partner))
 	if err != nil {
 		return nil, s.d.wrap("list callbacks", err)
 	}
@@ -99,7 +99,7 @@ func (s *DB) ListCallbacks(ctx context.Context, partner contracts.Method) ([]con
 func (s *DB) CountWaitingCallbacks(ctx context.Context, partner contracts.Method, limit int) (int, error) {
 	var n int
 	// The status is a literal, so that the planner matches the partial index.
-	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT count(*) FROM (SELECT 1 FROM partner_callbacks
+	err := s.r().QueryRowContext(ctx, s.d.q(`SELECT count(*) FROM (SELECT 1 FROM partner_callbacks
 		WHERE partner = ? AND status = 'received' LIMIT ?) waiting`), string(partner), limit).Scan(&n)
 	return n, s.d.wrap("count waiting callbacks", err)
 }
@@ -108,7 +108,7 @@ func (s *DB) CountWaitingCallbacks(ctx context.Context, partner contracts.Method
 // left the inbox (processed, ignored or rejected), oldest first. Callbacks still waiting
 // stay whatever their age: the inbox's bound keeps them few.
 func (s *DB) DeleteCallbacksBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q(`DELETE FROM partner_callbacks WHERE id IN (
+	res, err := s.r().ExecContext(ctx, s.d.q(`DELETE FROM partner_callbacks WHERE id IN (
 		SELECT id FROM partner_callbacks WHERE status <> 'received' AND received_at < ? ORDER BY received_at, id LIMIT ?)`),
 		s.d.ts(before), limit)
 	if err != nil {
@@ -125,7 +125,7 @@ func (s *DB) FindPaymentByPartnerRef(ctx context.Context, method contracts.Metho
 	if partnerRef == "" {
 		where, arg = " WHERE method = ? AND partner_payment_id = ? AND partner_payment_id <> ''", partnerPaymentID
 	}
-	ps, err := queryPayments(ctx, s.db, s.d, "find payment by partner reference", paymentSelect+where+" LIMIT 2", string(method), arg)
+	ps, err := queryPayments(ctx, s.r(), s.d, "find payment by partner reference", paymentSelect+where+" LIMIT 2", string(method), arg)
 	switch {
 	case err != nil:
 		return contracts.Payment{}, err

@@ -171,7 +171,7 @@ func (t *tx) clientExists(ctx context.Context, id string) error {
 // ErrNotFound.
 func (s *DB) LookupClientKey(ctx context.Context, kid string) (contracts.ClientKey, contracts.StoreClient, error) {
 	var clientID string
-	err := s.db.QueryRowContext(ctx, s.d.q(
+	err := s.r().QueryRowContext(ctx, s.d.q(
 		"SELECT client_id FROM client_keys WHERE kid = ? AND revoked_at IS NULL"), kid).Scan(&clientID)
 	if err != nil {
 		return contracts.ClientKey{}, contracts.StoreClient{}, s.d.wrap("lookup key "+kid, err)
@@ -191,7 +191,7 @@ func (s *DB) LookupClientKey(ctx context.Context, kid string) (contracts.ClientK
 
 // ListStoreClients reads every client with its stores, keys and return origins, by id.
 func (s *DB) ListStoreClients(ctx context.Context) ([]contracts.StoreClient, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM store_clients ORDER BY id")
+	rows, err := s.r().QueryContext(ctx, "SELECT id FROM store_clients ORDER BY id")
 	if err != nil {
 		return nil, s.d.wrap("list store clients", err)
 	}
@@ -224,7 +224,7 @@ func (s *DB) ListStoreClients(ctx context.Context) ([]contracts.StoreClient, err
 // ErrNotFound when there is none.
 func (s *DB) GetStoreClient(ctx context.Context, id string) (contracts.StoreClient, error) {
 	var c contracts.StoreClient
-	err := s.db.QueryRowContext(ctx, s.d.q("SELECT id, name, created_at FROM store_clients WHERE id = ?"), id).
+	err := s.r().QueryRowContext(ctx, s.d.q("SELECT id, name, created_at FROM store_clients WHERE id = ?"), id).
 		Scan(&c.ID, &c.Name, timeCol{&c.CreatedAt})
 	if err != nil {
 		return c, s.d.wrap("get store client "+id, err)
@@ -249,7 +249,7 @@ func (s *DB) GetStoreClient(ctx context.Context, id string) (contracts.StoreClie
 		}
 		c.SourceAllowlist = append(c.SourceAllowlist, p)
 	}
-	keys, err := s.db.QueryContext(ctx, s.d.q(`SELECT kid, client_id, algorithm, public_key_pem, created_at, revoked_at
+	keys, err := s.r().QueryContext(ctx, s.d.q(`SELECT kid, client_id, algorithm, public_key_pem, created_at, revoked_at
 		FROM client_keys WHERE client_id = ? ORDER BY created_at, kid`), id)
 	if err != nil {
 		return c, s.d.wrap("get client keys", err)
@@ -268,7 +268,7 @@ func (s *DB) GetStoreClient(ctx context.Context, id string) (contracts.StoreClie
 
 // clientStrings reads one column of a client's rows.
 func (s *DB) clientStrings(ctx context.Context, op, query, id string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(query), id)
+	rows, err := s.r().QueryContext(ctx, s.d.q(query), id)
 	if err != nil {
 		return nil, s.d.wrap(op, err)
 	}

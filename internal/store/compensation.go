@@ -53,13 +53,13 @@ func (t *tx) ListCompensationClaimsByOriginal(ctx context.Context, originalID st
 
 // GetCompensationClaim reads one claim.
 func (s *DB) GetCompensationClaim(ctx context.Context, claimID string) (contracts.CompensationClaim, error) {
-	return getCompensationClaim(ctx, s.db, s.d, "", claimID)
+	return getCompensationClaim(ctx, s.r(), s.d, "", claimID)
 }
 
 // ListCompensationClaims reads a page of claims by id.
 func (s *DB) ListCompensationClaims(ctx context.Context, afterID string, limit int) ([]contracts.CompensationClaim, error) {
 	lim, args := limitClause(limit, []any{afterID})
-	return listCompensationClaims(ctx, s.db, s.d, "claim_id > ? ORDER BY claim_id"+lim, args...)
+	return listCompensationClaims(ctx, s.r(), s.d, "claim_id > ? ORDER BY claim_id"+lim, args...)
 }
 
 func scanCompensationClaim(r rowScanner) (contracts.CompensationClaim, error) {

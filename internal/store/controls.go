@@ -70,7 +70,7 @@ func (t *tx) LiftKillSwitch(ctx context.Context, id, by, reason string, at time.
 // GetControlsVersion reads the controls version.
 func (s *DB) GetControlsVersion(ctx context.Context) (int64, error) {
 	var v int64
-	err := s.db.QueryRowContext(ctx, "SELECT version FROM controls_version WHERE id = 1").Scan(&v)
+	err := s.r().QueryRowContext(ctx, "SELECT version FROM controls_version WHERE id = 1").Scan(&v)
 	return v, s.d.wrap("read controls version", err)
 }
 
@@ -80,7 +80,7 @@ func (s *DB) ListKillSwitches(ctx context.Context, includeLifted bool) ([]contra
 	if !includeLifted {
 		query += " WHERE lifted_at IS NULL"
 	}
-	rows, err := s.db.QueryContext(ctx, query+" ORDER BY id")
+	rows, err := s.r().QueryContext(ctx, query+" ORDER BY id")
 	if err != nil {
 		return nil, s.d.wrap("list kill switches", err)
 	}
@@ -98,7 +98,7 @@ func (s *DB) ListKillSwitches(ctx context.Context, includeLifted bool) ([]contra
 
 // GetKillSwitch reads one switch.
 func (s *DB) GetKillSwitch(ctx context.Context, id string) (contracts.KillSwitch, error) {
-	return getKillSwitch(ctx, s.db, s.d, id, false)
+	return getKillSwitch(ctx, s.r(), s.d, id, false)
 }
 
 func getKillSwitch(ctx context.Context, q querier, d dialect, id string, lock bool) (contracts.KillSwitch, error) {

@@ -27,7 +27,7 @@ func (t *tx) AppendEvent(ctx context.Context, e contracts.Event) error {
 
 // ListEvents reads a payment's events in sequence order.
 func (s *DB) ListEvents(ctx context.Context, paymentID string) ([]contracts.Event, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT
+	rows, err := s.r().QueryContext(ctx, s.d.q(`SELECT
 		id, type, store_id, payment_id, refund_id, sequence, payload, created_at
 		FROM events WHERE payment_id = ? ORDER BY sequence`), paymentID)
 	if err != nil {
@@ -84,7 +84,7 @@ func (t *tx) FinishAttempt(ctx context.Context, id string, outcome contracts.Out
 
 // ListAttempts reads a payment's partner attempts, oldest first.
 func (s *DB) ListAttempts(ctx context.Context, paymentID string) ([]contracts.Attempt, error) {
-	return listAttempts(ctx, s.db, s.d, paymentID)
+	return listAttempts(ctx, s.r(), s.d, paymentID)
 }
 
 // ListAttempts reads a payment's partner attempts, oldest first, as the transaction sees them.
@@ -98,7 +98,7 @@ const attemptSelect = `SELECT
 
 // GetAttempt reads one partner attempt; ErrNotFound when there is none.
 func (s *DB) GetAttempt(ctx context.Context, id string) (contracts.Attempt, error) {
-	attempts, err := queryAttempts(ctx, s.db, s.d, "get attempt", attemptSelect+" WHERE id = ?", id)
+	attempts, err := queryAttempts(ctx, s.r(), s.d, "get attempt", attemptSelect+" WHERE id = ?", id)
 	if err != nil {
 		return contracts.Attempt{}, err
 	}
@@ -117,7 +117,7 @@ func listAttempts(ctx context.Context, q querier, d dialect, paymentID string) (
 // less returns all of them.
 func (s *DB) ListStuckAttempts(ctx context.Context, startedBefore time.Time, limit int) ([]contracts.Attempt, error) {
 	lim, args := limitClause(limit, []any{s.d.ts(startedBefore), string(contracts.OpCapture), string(contracts.OpCancel)})
-	return queryAttempts(ctx, s.db, s.d, "list stuck attempts", attemptSelect+s.d.indexedBy("attempts_in_flight")+
+	return queryAttempts(ctx, s.r(), s.d, "list stuck attempts", attemptSelect+s.d.indexedBy("attempts_in_flight")+
 		" WHERE finished_at IS NULL AND started_at < ? AND operation IN (?, ?) ORDER BY started_at, id"+lim, args...)
 }
 

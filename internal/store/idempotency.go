@@ -68,13 +68,13 @@ func readIdempotency(ctx context.Context, q querier, d dialect, clientID, key st
 
 // GetIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
 func (s *DB) GetIdempotency(ctx context.Context, clientID, key string) (contracts.IdempotencyRecord, error) {
-	return readIdempotency(ctx, s.db, s.d, clientID, key)
+	return readIdempotency(ctx, s.r(), s.d, clientID, key)
 }
 
 // TakeOverIdempotency moves the claim on an in-flight key from a gone owner to the caller,
 // in one statement: of several instances taking over at once exactly one succeeds.
 func (s *DB) TakeOverIdempotency(ctx context.Context, clientID, key, from, to string, at time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE idempotency_keys SET owner = ?, created_at = ?
+	res, err := s.r().ExecContext(ctx, s.d.q(`UPDATE idempotency_keys SET owner = ?, created_at = ?
 		WHERE client_id = ? AND key = ? AND owner = ? AND completed = ?`),
 		to, s.d.ts(at), clientID, key, from, false)
 	if err != nil {
@@ -166,7 +166,7 @@ func claimed(d dialect, op string, res sql.Result, err error) error {
 // wrote an intent nor an answer: the request died (a crash) before any partner heard of
 // it, so a retry under the key may run it afresh. It says how many it released.
 func (s *DB) ReleaseOrphanedIdempotency(ctx context.Context, createdBefore time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q("DELETE FROM idempotency_keys"+s.d.indexedBy("idempotency_keys_orphaned")+
+	res, err := s.r().ExecContext(ctx, s.d.q("DELETE FROM idempotency_keys"+s.d.indexedBy("idempotency_keys_orphaned")+
 		" WHERE completed = FALSE AND intent_written = FALSE AND created_at < ?"), s.d.ts(createdBefore))
 	if err != nil {
 		return 0, s.d.wrap("release orphaned idempotency", err)
@@ -203,7 +203,7 @@ func (s *DB) AbandonIdempotency(ctx context.Context, clientID, key, owner string
 // DeleteExpiredIdempotency deletes keys completed before completedBefore and says how many.
 // Keys still in flight are never deleted.
 func (s *DB) DeleteExpiredIdempotency(ctx context.Context, completedBefore time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q(
+	res, err := s.r().ExecContext(ctx, s.d.q(
 		"DELETE FROM idempotency_keys WHERE completed = ? AND completed_at < ?"),
 		true, s.d.ts(completedBefore))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 // RegisterInstance records a starting payhub process; an id registered before is
 // ErrConflict.
 func (s *DB) RegisterInstance(ctx context.Context, i contracts.Instance) error {
-	_, err := s.db.ExecContext(ctx, s.d.q(`INSERT INTO instances
+	_, err := s.r().ExecContext(ctx, s.d.q(`INSERT INTO instances
 		(id, version, started_at, heartbeat_at, stopped_at) VALUES (?, ?, ?, ?, ?)`),
 		i.ID, i.Version, s.d.ts(i.StartedAt), s.d.ts(i.HeartbeatAt), s.d.nullTS(i.StoppedAt))
 	return s.d.wrap("register instance "+i.ID, err)
@@ -33,7 +33,7 @@ func (s *DB) StopInstance(ctx context.Context, id string, at time.Time) error {
 // touchInstance runs one update of instance id; no row changed is fine when the instance
 // exists (a heartbeat from a slower clock, a second stop) and ErrNotFound otherwise.
 func (s *DB) touchInstance(ctx context.Context, what, query, id string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, s.d.q(query), args...)
+	res, err := s.r().ExecContext(ctx, s.d.q(query), args...)
 	if err != nil {
 		return s.d.wrap(what, err)
 	}
@@ -47,7 +47,7 @@ func (s *DB) touchInstance(ctx context.Context, what, query, id string, args ...
 // DeleteInstancesSilentSince deletes the instances whose latest heartbeat is before
 // heartbeatBefore and says how many.
 func (s *DB) DeleteInstancesSilentSince(ctx context.Context, heartbeatBefore time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q("DELETE FROM instances WHERE heartbeat_at < ?"), s.d.ts(heartbeatBefore))
+	res, err := s.r().ExecContext(ctx, s.d.q("DELETE FROM instances WHERE heartbeat_at < ?"), s.d.ts(heartbeatBefore))
 	if err != nil {
 		return 0, s.d.wrap("delete silent instances", err)
 	}
@@ -58,7 +58,7 @@ func (s *DB) DeleteInstancesSilentSince(ctx context.Context, heartbeatBefore tim
 // GetInstance reads one instance; ErrNotFound when it was never registered.
 func (s *DB) GetInstance(ctx context.Context, id string) (contracts.Instance, error) {
 	var i contracts.Instance
-	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT id, version, started_at, heartbeat_at, stopped_at
+	err := s.r().QueryRowContext(ctx, s.d.q(`SELECT id, version, started_at, heartbeat_at, stopped_at
 		FROM instances WHERE id = ?`), id).
 		Scan(&i.ID, &i.Version, timeCol{&i.StartedAt}, timeCol{&i.HeartbeatAt}, nullTimeCol{&i.StoppedAt})
 	if err != nil {

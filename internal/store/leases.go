@@ -19,7 +19,7 @@ import (
 // lease (HoldLease) makes the taker wait until it ends.
 func (s *DB) TakeLease(ctx context.Context, l contracts.WorkLease, now, aliveAfter time.Time) (bool, error) {
 	var owner string
-	err := s.db.QueryRowContext(ctx, s.d.q(`INSERT INTO work_leases (kind, object_id, owner, instance_id, expires_at) VALUES (?, ?, ?, ?, ?)
+	err := s.r().QueryRowContext(ctx, s.d.q(`INSERT INTO work_leases (kind, object_id, owner, instance_id, expires_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (kind, object_id) DO UPDATE SET owner = excluded.owner, instance_id = excluded.instance_id, expires_at = excluded.expires_at
 		WHERE work_leases.expires_at <= ? OR work_leases.owner = excluded.owner
 			OR (work_leases.instance_id <> '' AND NOT EXISTS (SELECT 1 FROM instances i
@@ -39,7 +39,7 @@ func (s *DB) TakeLease(ctx context.Context, l contracts.WorkLease, now, aliveAft
 // brings back a lease that lapsed: another instance may have taken, worked under and
 // released it meanwhile, and the worker's view of the object is stale.
 func (s *DB) RenewLease(ctx context.Context, kind contracts.LeaseKind, object, owner string, now, until time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE work_leases SET expires_at = ?
+	res, err := s.r().ExecContext(ctx, s.d.q(`UPDATE work_leases SET expires_at = ?
 		WHERE kind = ? AND object_id = ? AND owner = ? AND expires_at > ?`),
 		s.d.ts(until), string(kind), object, owner, s.d.ts(now))
 	if err != nil {
@@ -51,14 +51,14 @@ func (s *DB) RenewLease(ctx context.Context, kind contracts.LeaseKind, object, o
 
 // ReleaseLease deletes owner's lease on (kind, object).
 func (s *DB) ReleaseLease(ctx context.Context, kind contracts.LeaseKind, object, owner string) error {
-	_, err := s.db.ExecContext(ctx, s.d.q(`DELETE FROM work_leases WHERE kind = ? AND object_id = ? AND owner = ?`),
+	_, err := s.r().ExecContext(ctx, s.d.q(`DELETE FROM work_leases WHERE kind = ? AND object_id = ? AND owner = ?`),
 		string(kind), object, owner)
 	return s.d.wrap("release lease "+string(kind)+" "+object, err)
 }
 
 // DeleteLeasesExpiredBefore deletes the leases that expired before before.
 func (s *DB) DeleteLeasesExpiredBefore(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.d.q(`DELETE FROM work_leases WHERE expires_at < ?`), s.d.ts(before))
+	res, err := s.r().ExecContext(ctx, s.d.q(`DELETE FROM work_leases WHERE expires_at < ?`), s.d.ts(before))
 	if err != nil {
 		return 0, s.d.wrap("delete expired leases", err)
 	}
@@ -68,7 +68,7 @@ func (s *DB) DeleteLeasesExpiredBefore(ctx context.Context, before time.Time) (i
 
 // ListLeases reads the leases in force at now.
 func (s *DB) ListLeases(ctx context.Context, now time.Time) ([]contracts.WorkLease, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT kind, object_id, owner, expires_at FROM work_leases
+	rows, err := s.r().QueryContext(ctx, s.d.q(`SELECT kind, object_id, owner, expires_at FROM work_leases
 		WHERE expires_at > ? ORDER BY kind, object_id`), s.d.ts(now))
 	if err != nil {
 		return nil, s.d.wrap("list leases", err)
@@ -110,7 +110,7 @@ func (t *tx) HoldLease(ctx context.Context, kind contracts.LeaseKind, object, ow
 
 // ListInstances reads every registered instance, the latest started first.
 func (s *DB) ListInstances(ctx context.Context) ([]contracts.Instance, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, version, started_at, heartbeat_at, stopped_at
+	rows, err := s.r().QueryContext(ctx, `SELECT id, version, started_at, heartbeat_at, stopped_at
 		FROM instances ORDER BY started_at DESC, id DESC`)
 	if err != nil {
 		return nil, s.d.wrap("list instances", err)
@@ -134,7 +134,7 @@ func (s *DB) SchemaVersion(ctx context.Context) (applied, known int64, err error
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version`).Scan(&applied); err != nil {
+	if err := s.r().QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version`).Scan(&applied); err != nil {
 		return 0, known, s.d.wrap("read schema version", err)
 	}
 	return applied, known, nil

@@ -93,7 +93,7 @@ func sameLedgerTransaction(stored, lt contracts.LedgerTransaction) bool {
 
 // GetLedgerTransaction reads one transaction with its entries.
 func (s *DB) GetLedgerTransaction(ctx context.Context, id string) (contracts.LedgerTransaction, error) {
-	return getLedgerTransaction(ctx, s.db, s.d, id)
+	return getLedgerTransaction(ctx, s.r(), s.d, id)
 }
 
 func getLedgerTransaction(ctx context.Context, q querier, d dialect, id string) (contracts.LedgerTransaction, error) {
@@ -114,7 +114,7 @@ func getLedgerTransaction(ctx context.Context, q querier, d dialect, id string) 
 // entries (two queries: the page of transactions, then the entries of that id range).
 func (s *DB) ListLedgerTransactions(ctx context.Context, afterID string, limit int) ([]contracts.LedgerTransaction, error) {
 	lim, args := limitClause(limit, []any{afterID})
-	rows, err := s.db.QueryContext(ctx, s.d.q("SELECT "+ledgerTxColumns+
+	rows, err := s.r().QueryContext(ctx, s.d.q("SELECT "+ledgerTxColumns+
 		" FROM ledger_transactions WHERE id > ? ORDER BY id"+lim), args...)
 	if err != nil {
 		return nil, s.d.wrap("list ledger transactions", err)
@@ -134,7 +134,7 @@ func (s *DB) ListLedgerTransactions(ctx context.Context, afterID string, limit i
 	if len(out) == 0 {
 		return nil, nil
 	}
-	return out, fillLedgerEntries(ctx, s.db, s.d, out, "transaction_id > ? AND transaction_id <= ?", afterID, out[len(out)-1].ID)
+	return out, fillLedgerEntries(ctx, s.r(), s.d, out, "transaction_id > ? AND transaction_id <= ?", afterID, out[len(out)-1].ID)
 }
 
 // fillLedgerEntries reads the entries selected by where (in transaction and line order)
@@ -168,7 +168,7 @@ func fillLedgerEntries(ctx context.Context, q querier, d dialect, txs []contract
 
 // ListLedgerBalances sums every account's entries per currency.
 func (s *DB) ListLedgerBalances(ctx context.Context) ([]contracts.LedgerBalance, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT account, currency, CAST(COALESCE(SUM(debit), 0) AS BIGINT),"+
+	rows, err := s.r().QueryContext(ctx, "SELECT account, currency, CAST(COALESCE(SUM(debit), 0) AS BIGINT),"+
 		" CAST(COALESCE(SUM(credit), 0) AS BIGINT) FROM ledger_entries GROUP BY account, currency ORDER BY account, currency")
 	if err != nil {
 		return nil, s.d.wrap("list ledger balances", err)
@@ -202,7 +202,7 @@ var movementQueries = []string{
 func (s *DB) ListMovementTotals(ctx context.Context) ([]contracts.MovementTotal, error) {
 	var out []contracts.MovementTotal
 	for _, query := range movementQueries {
-		rows, err := s.db.QueryContext(ctx, query)
+		rows, err := s.r().QueryContext(ctx, query)
 		if err != nil {
 			return nil, s.d.wrap("sum money movements", err)
 		}

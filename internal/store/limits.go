@@ -171,7 +171,7 @@ func (s *DB) ListLimitRules(ctx context.Context, includeRemoved bool) ([]contrac
 	if !includeRemoved {
 		query += " WHERE removed_at IS NULL"
 	}
-	rows, err := s.db.QueryContext(ctx, query+" ORDER BY id")
+	rows, err := s.r().QueryContext(ctx, query+" ORDER BY id")
 	if err != nil {
 		return nil, s.d.wrap("list limit rules", err)
 	}
@@ -189,7 +189,7 @@ func (s *DB) ListLimitRules(ctx context.Context, includeRemoved bool) ([]contrac
 
 // GetLimitRule reads one rule.
 func (s *DB) GetLimitRule(ctx context.Context, id string) (contracts.LimitRule, error) {
-	return getLimitRule(ctx, s.db, s.d, id, false)
+	return getLimitRule(ctx, s.r(), s.d, id, false)
 }
 
 func getLimitRule(ctx context.Context, q querier, d dialect, id string, lock bool) (contracts.LimitRule, error) {

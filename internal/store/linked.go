@@ -50,17 +50,17 @@ func (t *tx) UpdateLinkedAccount(ctx context.Context, a contracts.LinkedAccount)
 
 // GetLinkedAccount reads one of clientID's links.
 func (s *DB) GetLinkedAccount(ctx context.Context, clientID, id string) (contracts.LinkedAccount, error) {
-	return getLinkedAccount(ctx, s.db, s.d, "id = ? AND client_id = ?", "", id, clientID)
+	return getLinkedAccount(ctx, s.r(), s.d, "id = ? AND client_id = ?", "", id, clientID)
 }
 
 // GetLinkedAccountByID reads a link whoever linked it.
 func (s *DB) GetLinkedAccountByID(ctx context.Context, id string) (contracts.LinkedAccount, error) {
-	return getLinkedAccount(ctx, s.db, s.d, "id = ?", "", id)
+	return getLinkedAccount(ctx, s.r(), s.d, "id = ?", "", id)
 }
 
 // FindActiveLink reads clientID's active link of a partner authorization.
 func (s *DB) FindActiveLink(ctx context.Context, clientID, userAuthorizationID string) (contracts.LinkedAccount, error) {
-	return getLinkedAccount(ctx, s.db, s.d, "client_id = ? AND user_authorization_id = ? AND status = 'active'", "",
+	return getLinkedAccount(ctx, s.r(), s.d, "client_id = ? AND user_authorization_id = ? AND status = 'active'", "",
 		clientID, userAuthorizationID)
 }
 

@@ -94,17 +94,17 @@ func (t *tx) UpdateMigrationMove(ctx context.Context, m contracts.MigrationMove)
 
 // GetMigrationRun reads a run.
 func (s *DB) GetMigrationRun(ctx context.Context, id string) (contracts.MigrationRun, error) {
-	return getMigrationRun(ctx, s.db, s.d, "id = ?", id)
+	return getMigrationRun(ctx, s.r(), s.d, "id = ?", id)
 }
 
 // FindMigrationRun reads the run of an export on a day.
 func (s *DB) FindMigrationRun(ctx context.Context, exportSHA256, day string) (contracts.MigrationRun, error) {
-	return getMigrationRun(ctx, s.db, s.d, "export_sha256 = ? AND day = ?", exportSHA256, day)
+	return getMigrationRun(ctx, s.r(), s.d, "export_sha256 = ? AND day = ?", exportSHA256, day)
 }
 
 // ListMigrationRuns reads every run of an export, by day.
 func (s *DB) ListMigrationRuns(ctx context.Context, exportSHA256 string) ([]contracts.MigrationRun, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q("SELECT "+migrationRunColumns+" FROM migration_runs WHERE export_sha256 = ? ORDER BY day"), exportSHA256)
+	rows, err := s.r().QueryContext(ctx, s.d.q("SELECT "+migrationRunColumns+" FROM migration_runs WHERE export_sha256 = ? ORDER BY day"), exportSHA256)
 	if err != nil {
 		return nil, s.d.wrap("list migration runs", err)
 	}
@@ -153,7 +153,7 @@ func (s *DB) ListMigrationMoves(ctx context.Context, runID string, afterLine int
 		}
 	}
 	lim, args := limitClause(limit, args)
-	rows, err := s.db.QueryContext(ctx, s.d.q("SELECT "+migrationMoveColumns+" FROM migration_moves WHERE "+where+" ORDER BY line, kind"+lim), args...)
+	rows, err := s.r().QueryContext(ctx, s.d.q("SELECT "+migrationMoveColumns+" FROM migration_moves WHERE "+where+" ORDER BY line, kind"+lim), args...)
 	if err != nil {
 		return nil, s.d.wrap("list migration moves", err)
 	}
@@ -201,7 +201,7 @@ func (s *DB) PriorMoves(ctx context.Context, userIDs []string, exceptRunID strin
 		for _, u := range chunk {
 			args = append(args, u)
 		}
-		rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT m.user_id, m.run_id, r.export_sha256, r.day,
+		rows, err := s.r().QueryContext(ctx, s.d.q(`SELECT m.user_id, m.run_id, r.export_sha256, r.day,
     COALESCE(SUM(CASE WHEN m.status = ? THEN m.credited ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN m.status = ? THEN m.amount ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN m.status IN (?, ?) THEN m.amount ELSE 0 END), 0)

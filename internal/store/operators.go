@@ -63,13 +63,13 @@ func (t *tx) InsertStepUp(ctx context.Context, s contracts.StepUp) error {
 
 // GetOperatorTOTP reads an operator's enrolment.
 func (s *DB) GetOperatorTOTP(ctx context.Context, operator string) (contracts.OperatorTOTP, error) {
-	return getOperatorTOTP(ctx, s.db, s.d, operator, "")
+	return getOperatorTOTP(ctx, s.r(), s.d, operator, "")
 }
 
 // LatestStepUp reads the operator's most recent step-up.
 func (s *DB) LatestStepUp(ctx context.Context, operator string) (contracts.StepUp, error) {
 	var su contracts.StepUp
-	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT id, operator, verified_at FROM operator_step_ups
+	err := s.r().QueryRowContext(ctx, s.d.q(`SELECT id, operator, verified_at FROM operator_step_ups
 		WHERE operator = ? ORDER BY verified_at DESC, id DESC LIMIT 1`), operator).
 		Scan(&su.ID, &su.Operator, timeCol{&su.VerifiedAt})
 	if errors.Is(err, sql.ErrNoRows) {

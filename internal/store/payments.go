@@ -184,7 +184,7 @@ func limitClause(limit int, args []any) (string, []any) {
 // GetPayment reads a payment of a store; storeID "" reads any store's. Another store's
 // payment is ErrNotFound.
 func (s *DB) GetPayment(ctx context.Context, storeID, id string) (contracts.Payment, error) {
-	return getPayment(ctx, s.db, s.d, storeID, id, "")
+	return getPayment(ctx, s.r(), s.d, storeID, id, "")
 }
 
 // ListPayments reads a page of one store's payments, newest (largest id) first, with every
@@ -222,7 +222,7 @@ func (s *DB) ListPayments(ctx context.Context, f contracts.PaymentFilter) ([]con
 		add("id < ?", f.BeforeID)
 	}
 	limit, args := limitClause(f.Limit, args)
-	return queryPayments(ctx, s.db, s.d, "list payments",
+	return queryPayments(ctx, s.r(), s.d, "list payments",
 		paymentSelect+where.String()+" ORDER BY id DESC"+limit, args...)
 }
 
@@ -230,7 +230,7 @@ func (s *DB) ListPayments(ctx context.Context, f contracts.PaymentFilter) ([]con
 // zero or less returns all of them.
 func (s *DB) ListPaymentsByStatus(ctx context.Context, status contracts.Status, limit int) ([]contracts.Payment, error) {
 	lim, args := limitClause(limit, []any{string(status)})
-	return queryPayments(ctx, s.db, s.d, "list payments by status",
+	return queryPayments(ctx, s.r(), s.d, "list payments by status",
 		paymentSelect+" WHERE status = ? ORDER BY created_at, id"+lim, args...)
 }
 
@@ -238,7 +238,7 @@ func (s *DB) ListPaymentsByStatus(ctx context.Context, status contracts.Status, 
 // an operator, oldest first; a limit of zero or less returns all of them.
 func (s *DB) ListPaymentsNeedingAttention(ctx context.Context, limit int) ([]contracts.Payment, error) {
 	lim, args := limitClause(limit, nil)
-	return queryPayments(ctx, s.db, s.d, "list payments needing attention",
+	return queryPayments(ctx, s.r(), s.d, "list payments needing attention",
 		paymentSelect+s.d.indexedBy("payments_needing_attention")+" WHERE needs_attention = TRUE ORDER BY created_at, id"+lim, args...)
 }
 
@@ -259,7 +259,7 @@ func (s *DB) ListPaymentsToResolve(ctx context.Context, now, stuckBefore time.Ti
 	// openPayment admits unknown, every processing payment and the cancel cases; the last
 	// condition keeps only the processing payments that are stuck.
 	lim, args := limitClause(limit, []any{s.d.ts(now), string(contracts.StatusProcessing), s.d.ts(stuckBefore)})
-	return queryPayments(ctx, s.db, s.d, "list payments to resolve",
+	return queryPayments(ctx, s.r(), s.d, "list payments to resolve",
 		paymentSelect+s.d.indexedBy("payments_to_resolve")+" WHERE "+openPayment+
 			" AND (resolve_next_at IS NULL OR resolve_next_at <= ?)"+
 			" AND (status <> ? OR updated_at < ?)"+

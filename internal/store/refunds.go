@@ -104,7 +104,7 @@ const openRefund = "needs_attention = FALSE AND status IN ('unknown', 'pending')
 // or less returns all of them.
 func (s *DB) ListRefundsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]contracts.Refund, error) {
 	lim, args := limitClause(limit, []any{s.d.ts(now), string(contracts.RefundPending), s.d.ts(stuckBefore)})
-	return queryRefunds(ctx, s.db, s.d, "list refunds to resolve",
+	return queryRefunds(ctx, s.r(), s.d, "list refunds to resolve",
 		refundSelect+s.d.indexedBy("refunds_to_resolve")+" WHERE "+openRefund+
 			" AND (resolve_next_at IS NULL OR resolve_next_at <= ?)"+
 			" AND (status <> ? OR updated_at < ?)"+
@@ -113,7 +113,7 @@ func (s *DB) ListRefundsToResolve(ctx context.Context, now, stuckBefore time.Tim
 
 // GetRefund reads a refund of a store; storeID "" reads any store's.
 func (s *DB) GetRefund(ctx context.Context, storeID, id string) (contracts.Refund, error) {
-	return getRefund(ctx, s.db, s.d, storeID, id, "")
+	return getRefund(ctx, s.r(), s.d, storeID, id, "")
 }
 
 // GetRefundForUpdate reads a refund of any store and locks it until the transaction ends:
@@ -124,7 +124,7 @@ func (t *tx) GetRefundForUpdate(ctx context.Context, id string) (contracts.Refun
 
 // ListRefunds reads a payment's refunds, oldest first.
 func (s *DB) ListRefunds(ctx context.Context, paymentID string) ([]contracts.Refund, error) {
-	return listRefunds(ctx, s.db, s.d, paymentID)
+	return listRefunds(ctx, s.r(), s.d, paymentID)
 }
 
 // ListRefunds reads a payment's refunds, oldest first, as the transaction sees them.

@@ -44,6 +44,17 @@ type DB struct {
 	// writer runs the transactions on SQLite, committing those that wait together (nil on
 	// PostgreSQL, whose server commits concurrent transactions together by itself).
 	writer *groupWriter
+	// reads runs the statements outside transactions on SQLite, each prepared once per
+	// connection (nil on PostgreSQL, where pgx caches its prepared statements itself).
+	reads *pooledStmts
+}
+
+// r is what runs the Store's statements outside transactions.
+func (s *DB) r() querier {
+	if s.reads != nil {
+		return s.reads
+	}
+	return s.db
 }
 
 var _ contracts.Store = (*DB)(nil)
@@ -118,6 +129,7 @@ func open(ctx context.Context, dsn string) (*DB, error) {
 			_ = sqlDB.Close()
 			return nil, err
 		}
+		s.reads = &pooledStmts{db: sqlDB}
 	}
 	return s, nil
 }
@@ -132,6 +144,9 @@ func (s *DB) Ping(ctx context.Context) error {
 
 // Close releases the database.
 func (s *DB) Close() error {
+	if s.reads != nil {
+		s.reads.close()
+	}
 	if s.writer != nil {
 		if err := s.writer.close(); err != nil {
 			return errors.Join(fmt.Errorf("store: close writer: %w", err), s.db.Close())

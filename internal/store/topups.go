@@ -72,7 +72,7 @@ func getTopUp(ctx context.Context, q querier, d dialect, storeID, id, suffix str
 // GetTopUp reads a top-up of a store; storeID "" reads any store's. Another store's
 // top-up is ErrNotFound.
 func (s *DB) GetTopUp(ctx context.Context, storeID, id string) (contracts.TopUp, error) {
-	return getTopUp(ctx, s.db, s.d, storeID, id, "")
+	return getTopUp(ctx, s.r(), s.d, storeID, id, "")
 }
 
 // GetTopUpForUpdate reads a top-up of any store and locks it until the transaction ends: a
@@ -131,7 +131,7 @@ const openTopUp = "needs_attention = FALSE AND (status IN ('unknown', 'pending')
 // crash or a lost answer left behind). A limit of zero or less returns all of them.
 func (s *DB) ListTopUpsToResolve(ctx context.Context, now, stuckBefore time.Time, limit int) ([]contracts.TopUp, error) {
 	lim, args := limitClause(limit, []any{s.d.ts(now), string(contracts.TopUpUnknown), s.d.ts(stuckBefore)})
-	rows, err := s.db.QueryContext(ctx, s.d.q(topUpSelect+s.d.indexedBy("top_ups_to_resolve")+" WHERE "+openTopUp+
+	rows, err := s.r().QueryContext(ctx, s.d.q(topUpSelect+s.d.indexedBy("top_ups_to_resolve")+" WHERE "+openTopUp+
 		" AND (resolve_next_at IS NULL OR resolve_next_at <= ?)"+
 		" AND (status = ? OR updated_at < ?)"+
 		" ORDER BY id"+lim), args...)

@@ -96,7 +96,7 @@ func insertSecret(ctx context.Context, t *tx, secret contracts.WebhookSecret) er
 
 // GetWebhookEndpoint reads an endpoint of a store; another store's is ErrNotFound.
 func (s *DB) GetWebhookEndpoint(ctx context.Context, storeID, id string) (contracts.WebhookEndpoint, error) {
-	return getEndpoint(ctx, s.db, s.d, storeID, id)
+	return getEndpoint(ctx, s.r(), s.d, storeID, id)
 }
 
 func getEndpoint(ctx context.Context, q querier, d dialect, storeID, id string) (contracts.WebhookEndpoint, error) {
@@ -107,7 +107,7 @@ func getEndpoint(ctx context.Context, q querier, d dialect, storeID, id string) 
 
 // ListWebhookEndpoints reads a store's endpoints, oldest first.
 func (s *DB) ListWebhookEndpoints(ctx context.Context, storeID string) ([]contracts.WebhookEndpoint, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(endpointSelect+" WHERE store_id = ? ORDER BY id"), storeID)
+	rows, err := s.r().QueryContext(ctx, s.d.q(endpointSelect+" WHERE store_id = ? ORDER BY id"), storeID)
 	if err != nil {
 		return nil, s.d.wrap("list webhook endpoints", err)
 	}
@@ -449,7 +449,7 @@ func disableEndpoint(ctx context.Context, t *tx, id, reason string, at time.Time
 
 // ListDeliveryAttempts reads the sends of one of a store's events, oldest first.
 func (s *DB) ListDeliveryAttempts(ctx context.Context, storeID, eventID string) ([]contracts.DeliveryAttempt, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT a.id, a.event_id, a.endpoint_id, a.attempted_at, a.http_status, a.latency_us, a.error, a.sent_by
+	rows, err := s.r().QueryContext(ctx, s.d.q(`SELECT a.id, a.event_id, a.endpoint_id, a.attempted_at, a.http_status, a.latency_us, a.error, a.sent_by
 		FROM webhook_attempts a JOIN events e ON e.id = a.event_id
 		WHERE a.event_id = ? AND e.store_id = ? ORDER BY a.attempted_at, a.id`), eventID, storeID)
 	if err != nil {
@@ -471,7 +471,7 @@ func (s *DB) ListDeliveryAttempts(ctx context.Context, storeID, eventID string) 
 
 // ListDeliveries reads an event's deliveries, by endpoint.
 func (s *DB) ListDeliveries(ctx context.Context, eventID string) ([]contracts.Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.q(deliverySelect+" WHERE d.event_id = ? ORDER BY d.endpoint_id"), eventID)
+	rows, err := s.r().QueryContext(ctx, s.d.q(deliverySelect+" WHERE d.event_id = ? ORDER BY d.endpoint_id"), eventID)
 	if err != nil {
 		return nil, s.d.wrap("list deliveries", err)
 	}
@@ -490,7 +490,7 @@ func (s *DB) ListDeliveries(ctx context.Context, eventID string) ([]contracts.De
 // GetEvent reads one of a store's events.
 func (s *DB) GetEvent(ctx context.Context, storeID, id string) (contracts.Event, error) {
 	var e contracts.Event
-	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT id, type, store_id, COALESCE(payment_id, ''), refund_id, sequence, payload, created_at
+	err := s.r().QueryRowContext(ctx, s.d.q(`SELECT id, type, store_id, COALESCE(payment_id, ''), refund_id, sequence, payload, created_at
 		FROM events WHERE id = ? AND store_id = ?`), id, storeID).
 		Scan(&e.ID, &e.Type, &e.StoreID, &e.PaymentID, &e.RefundID, &e.Sequence, &e.Payload, timeCol{&e.CreatedAt})
 	return e, s.d.wrap("get event", err)

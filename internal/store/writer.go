@@ -317,3 +317,70 @@ func (c *stmtCache) close() {
 	}
 	clear(c.stmts)
 }
+
+// pooledStmts runs statements on the connection pool, each prepared once: database/sql
+// prepares a statement on each connection the first time it runs there and keeps it. It is
+// safe for concurrent use; unlike the writer's cache, a query's rows hold their own
+// connection, so one statement serves concurrent queries.
+type pooledStmts struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// stmt is query's prepared statement, prepared now if it is new; nil when the cache is full.
+func (p *pooledStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.stmts[query]; ok {
+		return s, nil
+	}
+	if len(p.stmts) >= maxCachedStatements {
+		return nil, nil
+	}
+	s, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if p.stmts == nil {
+		p.stmts = make(map[string]*sql.Stmt)
+	}
+	p.stmts[query] = s
+	return s, nil
+}
+
+// ExecContext runs a statement.
+func (p *pooledStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := p.stmt(ctx, query)
+	if err != nil || s == nil {
+		return p.db.ExecContext(ctx, query, args...)
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+// QueryRowContext runs a query for one row.
+func (p *pooledStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := p.stmt(ctx, query)
+	if err != nil || s == nil {
+		return p.db.QueryRowContext(ctx, query, args...)
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// QueryContext runs a query for many rows.
+func (p *pooledStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := p.stmt(ctx, query)
+	if err != nil || s == nil {
+		return p.db.QueryContext(ctx, query, args...)
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+func (p *pooledStmts) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.stmts {
+		_ = s.Close()
+	}
+	clear(p.stmts)
+}
