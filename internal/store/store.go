@@ -159,7 +159,8 @@ func (s *DB) Close() error {
 // returns an error or panics (the panic continues after the rollback).
 //
 // On SQLite the transaction holds the database's write lock from its start, so fn must not
-// call the Store's own writing methods (they would wait for the lock fn holds).
+// call the Store's own writing methods (they would wait for the lock fn holds), nor InTx:
+// fn runs on the group writer, which would wait for itself.
 func (s *DB) InTx(ctx context.Context, fn func(tx contracts.Tx) error) error {
 	return s.inTx(ctx, func(t *tx) error { return fn(t) })
 }
