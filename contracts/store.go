@@ -224,10 +224,11 @@ type Store interface {
 	// the given time and says how many (a claim naming a deleted instance counts as gone).
 	DeleteInstancesSilentSince(ctx context.Context, heartbeatBefore time.Time) (int64, error)
 
-	// BeginIdempotency claims (ClientID, Key) for a new request, for k.Owner. When the key
-	// exists it returns the stored record and created=false; the caller decides between
-	// replay, waiting for the request in flight, taking over a dead owner's claim, and 422
-	// on another fingerprint.
+	// BeginIdempotency claims (ClientID, Key) for k.Owner in a transaction of its own, as
+	// releases before the claim moved into the intent's transaction did (their claims
+	// still exist in a database during a rolling upgrade; tests make them with this). When
+	// the key exists it returns the stored record and created=false. Requests claim with
+	// Tx.ClaimIdempotencyIntent or Tx.AnswerIdempotency.
 	BeginIdempotency(ctx context.Context, k IdempotencyKey) (rec IdempotencyRecord, created bool, err error)
 	// GetIdempotency reads the record of (clientID, key); ErrNotFound when there is none.
 	GetIdempotency(ctx context.Context, clientID, key string) (IdempotencyRecord, error)
