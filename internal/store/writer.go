@@ -188,11 +188,7 @@ func (w *groupWriter) commit(batch []*writeRequest) {
 // commitOne runs a batch of one transaction without a savepoint, which would cost a copy
 // of every page it changes (SQLite's sub-journal): rolled back whole when fn fails.
 func (w *groupWriter) commitOne(ctx context.Context, r *writeRequest) {
-	func() {
-		defer func() { r.pnc = recover() }()
-		r.err = r.fn(&tx{tx: w.stmts, d: w.d})
-	}()
-	if r.err != nil || r.pnc != nil {
+	if !w.call(r) {
 		w.rollback(ctx)
 		close(r.done)
 		return
@@ -207,17 +203,21 @@ func (w *groupWriter) commitOne(ctx context.Context, r *writeRequest) {
 	close(r.done)
 }
 
+// call runs the caller's fn on the writer's connection, keeping its error or its panic in
+// r; it reports whether fn succeeded.
+func (w *groupWriter) call(r *writeRequest) bool {
+	defer func() { r.pnc = recover() }()
+	r.err = r.fn(&tx{tx: w.stmts, d: w.d})
+	return r.err == nil
+}
+
 // runOne runs one caller's transaction in a savepoint: released when fn succeeds, rolled
 // back when fn fails or panics (r.err, r.pnc). The error is the savepoint's own failure.
 func (w *groupWriter) runOne(ctx context.Context, r *writeRequest) error {
 	if _, err := w.stmts.ExecContext(ctx, "SAVEPOINT tx"); err != nil {
 		return w.d.wrap("savepoint", err)
 	}
-	func() {
-		defer func() { r.pnc = recover() }()
-		r.err = r.fn(&tx{tx: w.stmts, d: w.d})
-	}()
-	if r.err == nil && r.pnc == nil {
+	if w.call(r) {
 		if _, err := w.stmts.ExecContext(ctx, "RELEASE tx"); err != nil {
 			return w.d.wrap("release savepoint", err)
 		}
