@@ -298,27 +298,9 @@ func TestCrashHarnessSmall(t *testing.T) {
 	bin := buildLab(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "crashtest", "--payments", "60", "--refunds", "15", "--kills", "2",
+	report := runCrashHarness(t, ctx, bin, 2, "--payments", "60", "--refunds", "15", "--kills", "2",
 		"--workers", "6", "--seed", "7", "--window", "90s",
 		"--linepay-share", "0.5", "--linepay-slow-share", "0.3")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	t.Logf("crashtest output:\n%s", out.String())
-	if err != nil {
-		t.Fatalf("crashtest: %v", err)
-	}
-	report := out.String()
-	for line, want := range map[string]string{
-		"kills":         "2",
-		"payments lost": "0", "charged twice": "0", "refunds duplicated": "0", "top-ups duplicated": "0", "unresolved": "0", "amount mismatches": "0",
-		"cancel accepted but money kept": "0",
-	} {
-		m := regexp.MustCompile(`(?m)^` + line + `:\s+(\d+)`).FindStringSubmatch(report)
-		if m == nil || m[1] != want {
-			t.Errorf("%s: got %v, want %s", line, m, want)
-		}
-	}
 	m := regexp.MustCompile(`(?m)^refunds created:\s+(\d+)`).FindStringSubmatch(report)
 	if m == nil || m[1] == "0" {
 		t.Errorf("refunds created: got %v, want some", m)
@@ -1334,4 +1316,31 @@ func TestTopUpReportTakesAnswersSentAgain(t *testing.T) {
 			t.Errorf("%s: accepted %v, want %v", describeAnswer(c.ans), got, c.want)
 		}
 	}
+}
+
+// runCrashHarness runs `payhub-lab crashtest` with args, logs its report, and checks the
+// report's verdict lines: kills as asked, and nothing lost, charged or refunded twice,
+// unresolved, mismatched or kept after an accepted cancel. It returns the report.
+func runCrashHarness(t *testing.T, ctx context.Context, bin string, kills int, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, append([]string{"crashtest"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	t.Logf("crashtest output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("crashtest: %v", err)
+	}
+	report := out.String()
+	for line, want := range map[string]string{
+		"kills":         strconv.Itoa(kills),
+		"payments lost": "0", "charged twice": "0", "refunds duplicated": "0", "top-ups duplicated": "0", "unresolved": "0", "amount mismatches": "0",
+		"cancel accepted but money kept": "0",
+	} {
+		m := regexp.MustCompile(`(?m)^` + line + `:\s+(\d+)`).FindStringSubmatch(report)
+		if m == nil || m[1] != want {
+			t.Errorf("%s: got %v, want %s", line, m, want)
+		}
+	}
+	return report
 }
