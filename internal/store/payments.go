@@ -30,8 +30,6 @@ var (
 	paymentSelect = "SELECT " + strings.Join(paymentColumns, ", ") + " FROM payments"
 	paymentInsert = "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") +
 		") VALUES (" + placeholders(len(paymentColumns)) + ")"
-	paymentUpdate = "UPDATE payments SET " + strings.Join(paymentColumns[2:], " = ?, ") +
-		" = ? WHERE id = ?"
 )
 
 // placeholders is "?, ?, …" n times.
@@ -304,13 +302,18 @@ func (t *tx) UpdatePayment(ctx context.Context, p contracts.Payment) error {
 		return fmt.Errorf("store: update payment %s: %s → %s: %w",
 			p.ID, stored.Status, p.Status, contracts.ErrInvalidTransition)
 	}
+	was, err := t.d.paymentArgs(stored)
+	if err != nil {
+		return err
+	}
 	args, err := t.d.paymentArgs(p)
 	if err != nil {
 		return err
 	}
-	args = append(args[2:], p.ID)
-	if _, err := t.tx.ExecContext(ctx, t.d.q(paymentUpdate), args...); err != nil {
-		return t.d.wrap("update payment "+p.ID, err)
+	if query, args := changedColumnsUpdate("payments", paymentColumns, 2, was, args, p.ID); query != "" {
+		if _, err := t.tx.ExecContext(ctx, t.d.q(query), args...); err != nil {
+			return t.d.wrap("update payment "+p.ID, err)
+		}
 	}
 	if p.Status == contracts.StatusFailed && stored.Status != contracts.StatusFailed {
 		// A payment that definitely failed moved no money: its share of the limits is

@@ -22,8 +22,6 @@ var (
 	refundSelect = "SELECT " + strings.Join(refundColumns, ", ") + " FROM refunds"
 	refundInsert = "INSERT INTO refunds (" + strings.Join(refundColumns, ", ") +
 		") VALUES (" + placeholders(len(refundColumns)) + ")"
-	refundUpdate = "UPDATE refunds SET " + strings.Join(refundColumns[3:], " = ?, ") +
-		" = ? WHERE id = ?"
 )
 
 // refundArgs encodes r in refundColumns order.
@@ -156,9 +154,10 @@ func (t *tx) UpdateRefund(ctx context.Context, r contracts.Refund) error {
 		return fmt.Errorf("store: update refund %s: %s → %s: %w",
 			r.ID, stored.Status, r.Status, contracts.ErrInvalidTransition)
 	}
-	args := append(t.d.refundArgs(r)[3:], r.ID)
-	if _, err := t.tx.ExecContext(ctx, t.d.q(refundUpdate), args...); err != nil {
-		return t.d.wrap("update refund "+r.ID, err)
+	if query, args := changedColumnsUpdate("refunds", refundColumns, 3, t.d.refundArgs(stored), t.d.refundArgs(r), r.ID); query != "" {
+		if _, err := t.tx.ExecContext(ctx, t.d.q(query), args...); err != nil {
+			return t.d.wrap("update refund "+r.ID, err)
+		}
 	}
 	return nil
 }
