@@ -183,6 +183,11 @@ type Store interface {
 	ListPayments(ctx context.Context, f PaymentFilter) ([]Payment, error)
 	// ListPaymentsByStatus reads payments of any store in a status, oldest first (pollers).
 	ListPaymentsByStatus(ctx context.Context, status Status, limit int) ([]Payment, error)
+	// ListPaymentsDueForPoll reads the payments of any store waiting for the customer
+	// (StatusRequiresAction) that no poller asked about lately: their LeasePolled marker is
+	// absent, expired at now, or held by an instance gone since aliveAfter (as TakeLease
+	// would take it). Oldest first; a limit of zero or less returns all of them.
+	ListPaymentsDueForPoll(ctx context.Context, now, aliveAfter time.Time, limit int) ([]Payment, error)
 	// GetRefund reads a refund of a store; storeID "" reads any store's.
 	GetRefund(ctx context.Context, storeID, id string) (Refund, error)
 	// ListRefunds reads a payment's refunds, oldest first.

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,6 +92,86 @@ func TestPollersOfTwoInstancesAskOncePerInterval(t *testing.T) {
 			pass(b)
 			if got := asked(); got != 4*waiting {
 				t.Fatalf("after A died: %d partner reads, want %d", got, 4*waiting)
+			}
+		})
+	}
+}
+
+// TestPollerReachesEveryWaitingPaymentAndBacksOff: a poller that may take two payments a
+// pass reaches all five waiting ones within three passes (the oldest two had been polled
+// every pass and the others never), and a payment waiting for ten minutes is asked about
+// every 30 s, not every interval.
+func TestPollerReachesEveryWaitingPaymentAndBacksOff(t *testing.T) {
+	const every = 3 * time.Second
+	for _, db := range storetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			if db.Name == "postgres" {
+				storetest.SkipUnlessPostgres(t)
+			}
+			f := newFixtureOn(t, db.Open(t))
+			ctx := context.Background()
+			f.partner.create = func(r contracts.PaymentRequest) contracts.PaymentResult {
+				return contracts.PaymentResult{Outcome: contracts.OutcomePending, PartnerPaymentID: "pp-" + r.PartnerRef}
+			}
+			asked := map[string]int{}
+			var mu sync.Mutex
+			f.partner.get = func(ref contracts.PaymentRef) contracts.PaymentResult {
+				mu.Lock()
+				defer mu.Unlock()
+				asked[ref.PartnerRef]++
+				return contracts.PaymentResult{Outcome: contracts.OutcomePending}
+			}
+			if err := f.hub.RegisterInstance(ctx); err != nil {
+				t.Fatal(err)
+			}
+			const waiting = 5
+			for i := range waiting {
+				cmd := payment(700)
+				cmd.Flow, cmd.Barcode = contracts.FlowQR, ""
+				if r, err := f.hub.CreatePayment(ctx, f.caller, idem(fmt.Sprintf("qr-%d", i)), cmd); err != nil || decode(t, r)["status"] != "requires_action" {
+					t.Fatalf("create: %v %s", err, r.Body)
+				}
+			}
+			pass := func(limit int) {
+				t.Helper()
+				if err := f.hub.Heartbeat(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := hub.PollEvery(ctx, f.hub, limit, every); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 3 {
+				pass(2)
+				f.clock.Advance(every)
+			}
+			if len(asked) != waiting {
+				t.Fatalf("three passes of two reached %d of %d waiting payments: %v", len(asked), waiting, asked)
+			}
+
+			f.clock.Advance(10 * time.Minute)
+			clear(asked)
+			pass(200) // all overdue
+			if len(asked) != waiting {
+				t.Fatalf("after ten minutes: %d of %d asked about", len(asked), waiting)
+			}
+			total := func() (n int) {
+				for _, c := range asked {
+					n += c
+				}
+				return n
+			}
+			for range 9 { // 27 s: none due again
+				f.clock.Advance(every)
+				pass(200)
+			}
+			if total() != waiting {
+				t.Fatalf("within 27 s of a poll at ten minutes' age: %d reads, want %d", total(), waiting)
+			}
+			f.clock.Advance(every)
+			pass(200)
+			if total() != 2*waiting {
+				t.Fatalf("30 s after it: %d reads, want %d", total(), 2*waiting)
 			}
 		})
 	}

@@ -94,7 +94,14 @@ func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
 // poll is PollOnce; with every > 0 a payment polled less than every ago (by any instance)
 // is left for a later pass (dueForPoll).
 func (h *Hub) poll(ctx context.Context, limit int, every time.Duration) (int, error) {
-	waiting, err := h.store.ListPaymentsByStatus(ctx, contracts.StatusRequiresAction, limit)
+	var waiting []contracts.Payment
+	var err error
+	if every > 0 && !h.noLeases {
+		now := h.now()
+		waiting, err = h.store.ListPaymentsDueForPoll(ctx, now, now.Add(-h.instance.Lease), limit)
+	} else {
+		waiting, err = h.store.ListPaymentsByStatus(ctx, contracts.StatusRequiresAction, limit)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -104,7 +111,7 @@ func (h *Hub) poll(ctx context.Context, limit int, every time.Duration) (int, er
 		if stopping(ctx) {
 			break
 		}
-		if every > 0 && !h.dueForPoll(ctx, p.ID, pass, every) {
+		if every > 0 && !h.dueForPoll(ctx, p, pass, every) {
 			continue
 		}
 		work, cur, release, ok := h.leasedPayment(context.WithoutCancel(ctx), workerPoller, p)
@@ -135,17 +142,19 @@ func (h *Hub) RunPoller(ctx context.Context, interval time.Duration) {
 	})
 }
 
-// dueForPoll takes payment id's poll marker (LeasePolled) for every, and reports whether it
-// was free: no instance polled the payment within the last every (or the one that did is
-// gone). The marker is never released; it expires. Its owner names the pass, so that this
-// instance's next pass does not count as its holder.
-func (h *Hub) dueForPoll(ctx context.Context, id string, pass int64, every time.Duration) bool {
+// dueForPoll takes payment p's poll marker (LeasePolled) until its next poll is due
+// (pollInterval), and reports whether it was free: no instance polled the payment lately
+// (or the one that did is gone). The marker is never released; it expires. Its owner names
+// the pass, so that this instance's next pass does not count as its holder.
+func (h *Hub) dueForPoll(ctx context.Context, p contracts.Payment, pass int64, every time.Duration) bool {
 	if h.noLeases {
 		return true
 	}
+	id := p.ID
 	now := h.now()
-	// A hair under the interval: the next pass, one interval on, finds the marker expired.
-	until := now.Add(every - every/10)
+	// A hair under the interval: the pass one interval on finds the marker expired.
+	next := pollInterval(now.Sub(p.CreatedAt), every)
+	until := now.Add(next - every/10)
 	owner := fmt.Sprintf("%s/%s-%d", h.instanceID, workerPoller, pass)
 	taken, err := h.store.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeasePolled, Object: id, Owner: owner,
 		Instance: h.instanceID, ExpiresAt: until}, now, now.Add(-h.instance.Lease))
@@ -156,4 +165,24 @@ func (h *Hub) dueForPoll(ctx context.Context, id string, pass int64, every time.
 		return false
 	}
 	return taken
+}
+
+// Poll intervals. PayPay asks for a poll every 2–3 s while a customer is expected to pay
+// (docs/partners/paypay.md §4.3): a QR code shown at a till is scanned within a minute or
+// not at all, and a later payment reaches payhub by the partner's callback and by the
+// till's own lookup as well. So a payment is polled every interval for its first
+// pollEagerFor, then every tenth of its age, at most every pollSlowest. A QR code left
+// waiting five minutes is asked about ~36 times, not 100; a till's abandoned codes no
+// longer cost as much partner traffic as its payments.
+const (
+	pollEagerFor = time.Minute
+	pollSlowest  = 30 * time.Second
+)
+
+// pollInterval is how long after a poll a payment of the given age is polled again.
+func pollInterval(age, every time.Duration) time.Duration {
+	if age < pollEagerFor {
+		return every
+	}
+	return min(max(age/10, every), max(pollSlowest, every))
 }

@@ -232,6 +232,23 @@ func (s *DB) ListPaymentsByStatus(ctx context.Context, status contracts.Status, 
 		paymentSelect+" WHERE status = ? ORDER BY created_at, id"+lim, args...)
 }
 
+// ListPaymentsDueForPoll reads the payments waiting for the customer whose poll marker is
+// absent, expired at now, or held by an instance gone since aliveAfter: those never polled
+// first (oldest first), then the longest overdue. A payment polled lately is skipped here,
+// in one read, rather than by a failed marker take per payment (each a write); and a
+// poller that takes limit payments a pass reaches every waiting payment in turn, where the
+// oldest limit of them had been polled every pass and the rest never.
+func (s *DB) ListPaymentsDueForPoll(ctx context.Context, now, aliveAfter time.Time, limit int) ([]contracts.Payment, error) {
+	lim, args := limitClause(limit, []any{string(contracts.LeasePolled), string(contracts.StatusRequiresAction),
+		s.d.ts(now), s.d.ts(aliveAfter)})
+	return queryPayments(ctx, s.r(), s.d, "list payments due for a poll",
+		paymentSelect+" LEFT JOIN work_leases w ON w.kind = ? AND w.object_id = payments.id"+
+			" WHERE payments.status = ? AND (w.object_id IS NULL OR w.expires_at <= ?"+
+			" OR (w.instance_id <> '' AND NOT EXISTS (SELECT 1 FROM instances i"+
+			" WHERE i.id = w.instance_id AND i.stopped_at IS NULL AND i.heartbeat_at > ?)))"+
+			" ORDER BY CASE WHEN w.object_id IS NULL THEN 0 ELSE 1 END, w.expires_at, payments.created_at, payments.id"+lim, args...)
+}
+
 // ListPaymentsNeedingAttention reads the payments of any store that the resolver handed to
 // an operator, oldest first; a limit of zero or less returns all of them.
 func (s *DB) ListPaymentsNeedingAttention(ctx context.Context, limit int) ([]contracts.Payment, error) {

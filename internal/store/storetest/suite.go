@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"ListPaymentsPagination", testListPaymentsPagination},
 		{"ListPaymentsNeedsStore", testListPaymentsNeedsStore},
 		{"ListPaymentsByStatus", testListPaymentsByStatus},
+		{"ListPaymentsDueForPoll", testListPaymentsDueForPoll},
 		{"UpdatePayment", testUpdatePayment},
 		{"TransitionRefusalRollsBack", testTransitionRefusalRollsBack},
 		{"UpdatePaymentImmutables", testUpdatePaymentImmutables},
@@ -324,6 +325,70 @@ func testListPaymentsNeedsStore(t *testing.T, s contracts.Store) {
 	insertPayment(t, s, newPayment("store-a"))
 	if ps, err := s.ListPayments(context.Background(), contracts.PaymentFilter{Limit: 10}); err == nil {
 		t.Errorf("ListPayments without StoreID = %d payments, want an error", len(ps))
+	}
+}
+
+// testListPaymentsDueForPoll: a waiting payment is due unless its poll marker is in force
+// and its holder alive, exactly as TakeLease would refuse the marker; the never polled
+// come first, then the longest overdue.
+func testListPaymentsDueForPoll(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	now := at(time.Hour)
+	aliveAfter := now.Add(-time.Minute)
+	alive := contracts.Instance{ID: "ins_alive", Version: "v", StartedAt: at(0), HeartbeatAt: now.Add(-time.Second)}
+	gone := contracts.Instance{ID: "ins_gone", Version: "v", StartedAt: at(0), HeartbeatAt: aliveAfter.Add(-time.Second)}
+	for _, i := range []contracts.Instance{alive, gone} {
+		if err := s.RegisterInstance(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var waiting []contracts.Payment
+	for i := range 5 {
+		p := newPayment("store-0")
+		p.CreatedAt = at(time.Duration(i) * time.Minute)
+		p.Status = contracts.StatusRequiresAction
+		insertPayment(t, s, p)
+		waiting = append(waiting, p)
+	}
+	insertPayment(t, s, newPayment("store-0")) // processing: never due
+	marker := func(p contracts.Payment, instance string, until time.Time) {
+		t.Helper()
+		taken, err := s.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeasePolled, Object: p.ID, Owner: instance + "/poller",
+			Instance: instance, ExpiresAt: until}, at(0), at(0))
+		if err != nil || !taken {
+			t.Fatalf("take the marker on %s: %v %v", p.ID, taken, err)
+		}
+	}
+	marker(waiting[0], alive.ID, now.Add(time.Second)) // in force, alive holder: not due
+	marker(waiting[1], alive.ID, now)                  // expired at now: due
+	marker(waiting[2], gone.ID, now.Add(time.Minute))  // in force, but its holder is gone: due
+	marker(waiting[3], "", now.Add(time.Second))       // in force, no instance named: not due
+	// A lease of another kind on the payment does not hold its poll.
+	if _, err := s.TakeLease(ctx, contracts.WorkLease{Kind: contracts.LeasePayment, Object: waiting[4].ID, Owner: "x",
+		Instance: alive.ID, ExpiresAt: now.Add(time.Minute)}, at(0), at(0)); err != nil {
+		t.Fatal(err)
+	}
+	// Never polled first, then the longest overdue: 4 (never), 1 (expired at now), 2 (a
+	// gone holder's, expiring later).
+	want := []string{waiting[4].ID, waiting[1].ID, waiting[2].ID}
+	got, err := s.ListPaymentsDueForPoll(ctx, now, aliveAfter, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(got), want) {
+		t.Errorf("ListPaymentsDueForPoll = %v, want %v (never polled, then longest overdue)", ids(got), want)
+	}
+	got, err = s.ListPaymentsDueForPoll(ctx, now, aliveAfter, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(got), want[:2]) {
+		t.Errorf("ListPaymentsDueForPoll(limit 2) = %v, want %v", ids(got), want[:2])
+	}
+	for _, p := range got {
+		if d := diff(p, mustGet(t, s, p.ID)); d != "" {
+			t.Errorf("ListPaymentsDueForPoll read %s unlike GetPayment:%s", p.ID, d)
+		}
 	}
 }
 
