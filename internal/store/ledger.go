@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"strconv"
 
 	"payhub/contracts"
@@ -49,12 +50,17 @@ func (t *tx) PostLedger(ctx context.Context, lt contracts.LedgerTransaction) err
 		}
 		return nil
 	}
-	for _, e := range lt.Entries {
-		if _, err := t.tx.ExecContext(ctx, t.d.q("INSERT INTO ledger_entries ("+ledgerEntryColumns+
-			") VALUES (?, ?, ?, ?, ?, ?, ?)"),
-			e.ID, e.TransactionID, e.Line, e.Account, string(e.Currency), e.Debit, e.Credit); err != nil {
-			return t.d.wrap("post ledger entry "+e.ID, err)
-		}
+	// The entries go in one statement: one round trip on PostgreSQL, one statement step on
+	// SQLite, however many lines the transaction has.
+	values := make([]string, len(lt.Entries))
+	args := make([]any, 0, 7*len(lt.Entries))
+	for i, e := range lt.Entries {
+		values[i] = "(?, ?, ?, ?, ?, ?, ?)"
+		args = append(args, e.ID, e.TransactionID, e.Line, e.Account, string(e.Currency), e.Debit, e.Credit)
+	}
+	if _, err := t.tx.ExecContext(ctx, t.d.q("INSERT INTO ledger_entries ("+ledgerEntryColumns+
+		") VALUES "+strings.Join(values, ", ")), args...); err != nil {
+		return t.d.wrap("post ledger entries of "+lt.ID, err)
 	}
 	return nil
 }

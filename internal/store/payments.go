@@ -301,15 +301,22 @@ func (t *tx) InsertPayment(ctx context.Context, p contracts.Payment) error {
 // GetPaymentForUpdate reads a payment of any store and locks it until the transaction
 // ends: a row lock on PostgreSQL; on SQLite the transaction already holds the write lock.
 func (t *tx) GetPaymentForUpdate(ctx context.Context, id string) (contracts.Payment, error) {
-	return getPayment(ctx, t.tx, t.d, "", id, t.d.forUpdate())
+	p, err := getPayment(ctx, t.tx, t.d, "", id, t.d.forUpdate())
+	if err == nil {
+		t.lock(p)
+	}
+	return p, err
 }
 
 // UpdatePayment writes p over the stored payment after checking the transition table
 // against the stored status. ID and StoreID cannot change.
 func (t *tx) UpdatePayment(ctx context.Context, p contracts.Payment) error {
-	stored, err := getPayment(ctx, t.tx, t.d, "", p.ID, t.d.forUpdate())
-	if err != nil {
-		return err
+	stored, ok := t.lockedPayment(p.ID)
+	if !ok {
+		var err error
+		if stored, err = getPayment(ctx, t.tx, t.d, "", p.ID, t.d.forUpdate()); err != nil {
+			return err
+		}
 	}
 	if stored.StoreID != p.StoreID {
 		return fmt.Errorf("store: update payment %s: store_id is immutable (%q → %q): %w",
@@ -332,6 +339,7 @@ func (t *tx) UpdatePayment(ctx context.Context, p contracts.Payment) error {
 			return t.d.wrap("update payment "+p.ID, err)
 		}
 	}
+	t.lock(p)
 	if p.Status == contracts.StatusFailed && stored.Status != contracts.StatusFailed {
 		// A payment that definitely failed moved no money: its share of the limits is
 		// given back in the transaction that records the failure (docs/security.md §5).

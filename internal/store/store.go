@@ -216,6 +216,24 @@ func (s *DB) inTx(ctx context.Context, fn func(t *tx) error) (err error) {
 type tx struct {
 	tx querier
 	d  dialect
+	// locked are the payments this transaction read for update or wrote, as it last saw
+	// them: no other transaction can change them before it ends (PostgreSQL holds their row
+	// locks, SQLite its write lock), so UpdatePayment need not read them again.
+	locked map[string]contracts.Payment
+}
+
+// lockedPayment is payment id as this transaction last read for update or wrote it.
+func (t *tx) lockedPayment(id string) (contracts.Payment, bool) {
+	p, ok := t.locked[id]
+	return p, ok
+}
+
+// lock remembers p as this transaction's latest view of its row.
+func (t *tx) lock(p contracts.Payment) {
+	if t.locked == nil {
+		t.locked = make(map[string]contracts.Payment, 1)
+	}
+	t.locked[p.ID] = p
 }
 
 var _ contracts.Tx = (*tx)(nil)
