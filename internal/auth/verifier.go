@@ -122,6 +122,27 @@ type Verifier struct {
 	// missing keeps when the registry last said a kid is unknown, for unknownTTL.
 	unknownTTL time.Duration
 	missing    map[string]time.Time
+	// verified keeps the tokens whose signature checked out, by their exact text
+	// (docs/security.md §2): a till sends one token with many requests, and checking its
+	// signature again (an Ed25519 or P-256 verification, the JSON decoded again) found
+	// nothing new. Everything that can change is checked on every request all the same
+	// (verifiedToken).
+	verified map[string]verifiedToken
+	// validator applies the parser's claim rules (exp, nbf, iat, aud) to a kept token.
+	validator *jwt.Validator
+}
+
+// verifiedToken is a token whose signature the key kid (of algorithm alg, PEM keyPEM)
+// verified, and its decoded claims. A request bearing it again is checked as the first one
+// was, bar the signature: the time claims against the clock now, the key found again in
+// the registry (revoked, removed or replaced, the token is refused or verified afresh),
+// the client's grants as the registry has them now.
+type verifiedToken struct {
+	claims claims
+	kid    string
+	alg    string
+	keyPEM string
+	at     time.Time
 }
 
 // foundKey is one registry answer and when it was read.
@@ -220,17 +241,21 @@ func NewVerifier(keys KeySource, opts VerifierOptions) *Verifier {
 	if opts.MaxLifetime <= 0 || opts.MaxLifetime > MaxTokenLifetime {
 		opts.MaxLifetime = MaxTokenLifetime
 	}
+	claimRules := []jwt.ParserOption{
+		jwt.WithAudience(opts.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(opts.Leeway),
+		jwt.WithTimeFunc(opts.Clock.Now),
+	}
 	return &Verifier{
 		keys: keys,
-		parser: jwt.NewParser(
+		parser: jwt.NewParser(append([]jwt.ParserOption{
 			jwt.WithValidMethods([]string{contracts.AlgEdDSA, contracts.AlgES256}),
-			jwt.WithAudience(opts.Audience),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(opts.Leeway),
 			jwt.WithStrictDecoding(),
-			jwt.WithTimeFunc(opts.Clock.Now),
-		),
+		}, claimRules...)...),
+		validator:   jwt.NewValidator(claimRules...),
+		verified:    map[string]verifiedToken{},
 		clock:       opts.Clock,
 		maxLifetime: opts.MaxLifetime,
 		operators:   opts.Operators,
@@ -251,16 +276,65 @@ func (v *Verifier) Authenticate(ctx context.Context, authorizationHeader string)
 		return Principal{}, aerr
 	}
 
+	if p, ok, err := v.authenticateVerified(ctx, token); ok {
+		return p, err
+	}
 	lookup := keyLookup{ctx: ctx, v: v}
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, lookup.keyfunc)
+	parsed, err := v.parser.ParseWithClaims(token, &c, lookup.keyfunc)
 	if lookup.failure != nil {
 		return Principal{}, lookup.failure
 	}
 	if err != nil {
 		return Principal{}, unauthenticated(parseReason(err))
 	}
-	return v.checkClaims(&c, lookup.key, lookup.client)
+	p, err := v.checkClaims(&c, lookup.key, lookup.client)
+	if err == nil {
+		v.rememberVerified(token, verifiedToken{claims: c, kid: lookup.key.KID, alg: parsed.Method.Alg(),
+			keyPEM: string(lookup.key.PublicKeyPEM), at: v.clock.Now()})
+	}
+	return p, err
+}
+
+// authenticateVerified answers for a token verified before (ok), checking all but its
+// signature again; ok is false for a token not kept, or whose key changed since, which
+// Authenticate then verifies in full.
+func (v *Verifier) authenticateVerified(ctx context.Context, token string) (p Principal, ok bool, err error) {
+	v.mu.Lock()
+	e, ok := v.verified[token]
+	v.mu.Unlock()
+	if !ok {
+		return Principal{}, false, nil
+	}
+	c := e.claims
+	if err := v.validator.Validate(&c); err != nil {
+		v.forgetVerified(token)
+		return Principal{}, true, unauthenticated(parseReason(err))
+	}
+	key, client, aerr := v.keyFor(ctx, e.kid, e.alg)
+	if aerr != nil {
+		return Principal{}, true, aerr
+	}
+	if string(key.PublicKeyPEM) != e.keyPEM {
+		v.forgetVerified(token)
+		return Principal{}, false, nil
+	}
+	p, err = v.checkClaims(&c, key, client)
+	return p, true, err
+}
+
+// rememberVerified keeps a verified token, bounded like the key caches; a token outlives
+// no kept entry by more than the longest lifetime a token may have.
+func (v *Verifier) rememberVerified(token string, e verifiedToken) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	remember(v.verified, token, e, e.at, v.maxLifetime+DefaultLeeway, func(e verifiedToken) time.Time { return e.at })
+}
+
+func (v *Verifier) forgetVerified(token string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.verified, token)
 }
 
 // bearerToken applies the checks that come before any parsing, cheaply and without
@@ -325,21 +399,9 @@ func (l *keyLookup) resolve(t *jwt.Token) (crypto.PublicKey, *AuthError) {
 	if !kidPattern.MatchString(kid) {
 		return nil, unauthenticated("token kid is missing or malformed")
 	}
-	key, client, err := l.v.lookupKey(l.ctx, kid)
-	switch {
-	case errors.Is(err, contracts.ErrNotFound):
-		return nil, unauthenticated("kid " + kid + " is not a registered, unrevoked key")
-	case err != nil:
-		return nil, internalFailure("looking up kid "+kid, err)
-	}
-	if key.KID != kid || key.ClientID != client.ID || client.ID == "" {
-		return nil, internalFailure("key registry returned an inconsistent key for kid "+kid, nil)
-	}
-	if key.RevokedAt != nil && !l.v.clock.Now().Before(*key.RevokedAt) {
-		return nil, unauthenticated("kid " + kid + " is revoked")
-	}
-	if key.Algorithm != t.Method.Alg() {
-		return nil, unauthenticated("kid " + kid + " is pinned to " + key.Algorithm + ", token uses another algorithm")
+	key, client, aerr := l.v.keyFor(l.ctx, kid, t.Method.Alg())
+	if aerr != nil {
+		return nil, aerr
 	}
 	pub, err := l.v.cache.publicKey(key)
 	if err != nil {
@@ -347,6 +409,27 @@ func (l *keyLookup) resolve(t *jwt.Token) (crypto.PublicKey, *AuthError) {
 	}
 	l.key, l.client = key, client
 	return pub, nil
+}
+
+// keyFor is the registered, unrevoked key kid and its client, refused unless pinned to alg.
+func (v *Verifier) keyFor(ctx context.Context, kid, alg string) (contracts.ClientKey, contracts.StoreClient, *AuthError) {
+	key, client, err := v.lookupKey(ctx, kid)
+	switch {
+	case errors.Is(err, contracts.ErrNotFound):
+		return key, client, unauthenticated("kid " + kid + " is not a registered, unrevoked key")
+	case err != nil:
+		return key, client, internalFailure("looking up kid "+kid, err)
+	}
+	if key.KID != kid || key.ClientID != client.ID || client.ID == "" {
+		return key, client, internalFailure("key registry returned an inconsistent key for kid "+kid, nil)
+	}
+	if key.RevokedAt != nil && !v.clock.Now().Before(*key.RevokedAt) {
+		return key, client, unauthenticated("kid " + kid + " is revoked")
+	}
+	if key.Algorithm != alg {
+		return key, client, unauthenticated("kid " + kid + " is pinned to " + key.Algorithm + ", token uses another algorithm")
+	}
+	return key, client, nil
 }
 
 // checkClaims applies the rules the parser cannot know: the issuer is the key's owner, the

@@ -399,3 +399,76 @@ func TestUnknownKidsAreRememberedBriefly(t *testing.T) {
 		t.Fatalf("UnknownKeyTTL -1: %d lookups, want 3", f2.keys.lookups)
 	}
 }
+
+// TestAVerifiedTokenIsCheckedAgainEveryTime: a token sent again skips only its signature
+// check. Its expiry, its key's revocation or replacement and its client's grants are
+// checked on every request, and a token differing by one character is verified in full.
+func TestAVerifiedTokenIsCheckedAgainEveryTime(t *testing.T) {
+	ctx := context.Background()
+	fresh := func(t *testing.T) (*fixture, *time.Time, string) {
+		f := newFixture(t)
+		now := testNow
+		f.verifier = NewVerifier(f.keys, VerifierOptions{Clock: movingClock{&now}})
+		tok := f.mint(t, f.ed, "k-ed", "st_a")
+		for range 2 {
+			if _, err := f.verifier.Authenticate(ctx, "Bearer "+tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(f.verifier.verified) != 1 {
+			t.Fatalf("%d tokens kept after two requests with one, want 1", len(f.verifier.verified))
+		}
+		return f, &now, tok
+	}
+	t.Run("expired", func(t *testing.T) {
+		f, now, tok := fresh(t)
+		*now = testNow.Add(2*time.Minute + DefaultLeeway + time.Second)
+		_, err := f.verifier.Authenticate(ctx, "Bearer "+tok)
+		assertRefusal(t, err, http.StatusUnauthorized)
+		if len(f.verifier.verified) != 0 {
+			t.Fatal("an expired token stays kept")
+		}
+	})
+	t.Run("key revoked", func(t *testing.T) {
+		f, _, tok := fresh(t)
+		k := f.keys.keys["k-ed"]
+		revokedAt := testNow
+		k.RevokedAt = &revokedAt
+		f.keys.keys["k-ed"] = k
+		_, err := f.verifier.Authenticate(ctx, "Bearer "+tok)
+		assertRefusal(t, err, http.StatusUnauthorized)
+	})
+	t.Run("key removed", func(t *testing.T) {
+		f, _, tok := fresh(t)
+		delete(f.keys.keys, "k-ed")
+		_, err := f.verifier.Authenticate(ctx, "Bearer "+tok)
+		assertRefusal(t, err, http.StatusUnauthorized)
+	})
+	t.Run("kid now names another key", func(t *testing.T) {
+		f, _, tok := fresh(t)
+		f.keys.register(t, "cl_pos1", "k-ed", contracts.AlgEdDSA, f.other.Public())
+		_, err := f.verifier.Authenticate(ctx, "Bearer "+tok)
+		assertRefusal(t, err, http.StatusUnauthorized) // verified afresh: the signature fails
+		if len(f.verifier.verified) != 0 {
+			t.Fatal("a token of a replaced key stays kept")
+		}
+	})
+	t.Run("store no longer granted", func(t *testing.T) {
+		f, _, tok := fresh(t)
+		c := f.keys.clients["cl_pos1"]
+		c.Stores = []string{"st_b"}
+		f.keys.clients["cl_pos1"] = c
+		_, err := f.verifier.Authenticate(ctx, "Bearer "+tok)
+		assertRefusal(t, err, http.StatusForbidden)
+	})
+	t.Run("one character changed", func(t *testing.T) {
+		f, _, tok := fresh(t)
+		last := tok[len(tok)-1]
+		swapped := byte('A')
+		if last == 'A' {
+			swapped = 'B'
+		}
+		_, err := f.verifier.Authenticate(ctx, "Bearer "+tok[:len(tok)-1]+string(swapped))
+		assertRefusal(t, err, http.StatusUnauthorized)
+	})
+}
