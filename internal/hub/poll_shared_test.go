@@ -13,6 +13,28 @@ import (
 	"payhub/internal/store/storetest"
 )
 
+// waitingQRFixture is a fixture on st whose partner leaves every payment pending.
+func waitingQRFixture(t *testing.T, st contracts.Store) *fixture {
+	t.Helper()
+	f := newFixtureOn(t, st)
+	f.partner.create = func(r contracts.PaymentRequest) contracts.PaymentResult {
+		return contracts.PaymentResult{Outcome: contracts.OutcomePending, PartnerPaymentID: "pp-" + r.PartnerRef}
+	}
+	return f
+}
+
+// createWaitingQRs creates n QR payments through h, each left waiting for the customer.
+func createWaitingQRs(t *testing.T, f *fixture, h *hub.Hub, n int) {
+	t.Helper()
+	for i := range n {
+		cmd := payment(700)
+		cmd.Flow, cmd.Barcode = contracts.FlowQR, ""
+		if r, err := h.CreatePayment(context.Background(), f.caller, idem(fmt.Sprintf("qr-%d", i)), cmd); err != nil || decode(t, r)["status"] != "requires_action" {
+			t.Fatalf("create: %v %s", err, r.Body)
+		}
+	}
+}
+
 // Two instances' pollers share one schedule: a payment waiting for the customer is asked
 // about once per poll interval, whichever instance's pass comes first, not once per
 // instance. A killed instance's marker does not hold the payment back. On both databases.
@@ -23,11 +45,8 @@ func TestPollersOfTwoInstancesAskOncePerInterval(t *testing.T) {
 			if db.Name == "postgres" {
 				storetest.SkipUnlessPostgres(t)
 			}
-			f := newFixtureOn(t, db.Open(t))
+			f := waitingQRFixture(t, db.Open(t))
 			ctx := context.Background()
-			f.partner.create = func(r contracts.PaymentRequest) contracts.PaymentResult {
-				return contracts.PaymentResult{Outcome: contracts.OutcomePending, PartnerPaymentID: "pp-" + r.PartnerRef}
-			}
 			f.partner.get = answer(contracts.OutcomePending)
 			a := f.hub
 			b := hub.New(hub.Config{Store: f.store, Partners: map[contracts.Method]contracts.Partner{contracts.MethodPayPay: f.partner},
@@ -38,13 +57,7 @@ func TestPollersOfTwoInstancesAskOncePerInterval(t *testing.T) {
 				}
 			}
 			const waiting = 10
-			for i := range waiting {
-				cmd := payment(700)
-				cmd.Flow, cmd.Barcode = contracts.FlowQR, ""
-				if r, err := a.CreatePayment(ctx, f.caller, idem(fmt.Sprintf("qr-%d", i)), cmd); err != nil || decode(t, r)["status"] != "requires_action" {
-					t.Fatalf("create: %v %s", err, r.Body)
-				}
-			}
+			createWaitingQRs(t, f, a, waiting)
 			asked := func() int64 { return f.partner.count("get") }
 			pass := func(h *hub.Hub) {
 				t.Helper()
@@ -108,11 +121,8 @@ func TestPollerReachesEveryWaitingPaymentAndBacksOff(t *testing.T) {
 			if db.Name == "postgres" {
 				storetest.SkipUnlessPostgres(t)
 			}
-			f := newFixtureOn(t, db.Open(t))
+			f := waitingQRFixture(t, db.Open(t))
 			ctx := context.Background()
-			f.partner.create = func(r contracts.PaymentRequest) contracts.PaymentResult {
-				return contracts.PaymentResult{Outcome: contracts.OutcomePending, PartnerPaymentID: "pp-" + r.PartnerRef}
-			}
 			asked := map[string]int{}
 			var mu sync.Mutex
 			f.partner.get = func(ref contracts.PaymentRef) contracts.PaymentResult {
@@ -125,13 +135,7 @@ func TestPollerReachesEveryWaitingPaymentAndBacksOff(t *testing.T) {
 				t.Fatal(err)
 			}
 			const waiting = 5
-			for i := range waiting {
-				cmd := payment(700)
-				cmd.Flow, cmd.Barcode = contracts.FlowQR, ""
-				if r, err := f.hub.CreatePayment(ctx, f.caller, idem(fmt.Sprintf("qr-%d", i)), cmd); err != nil || decode(t, r)["status"] != "requires_action" {
-					t.Fatalf("create: %v %s", err, r.Body)
-				}
-			}
+			createWaitingQRs(t, f, f.hub, waiting)
 			pass := func(limit int) {
 				t.Helper()
 				if err := f.hub.Heartbeat(ctx); err != nil {
