@@ -115,9 +115,8 @@ func open(ctx context.Context, dsn string) (*DB, error) {
 			sqlDB.SetMaxOpenConns(postgresMaxOpenConns)
 			// Every connection stays open while it is used now and then: a connection closed
 			// on its way back to a full idle pool is a new backend the next moment (a fork,
-			// authentication, a cold catalog cache, every statement prepared again), which
-			// had cost PostgreSQL more CPU than payhub's statements did. One idle for
-			// postgresIdleTime is closed, so a quiet instance gives its backends back.
+			// authentication, a cold catalog cache, every statement prepared again). One idle
+			// for postgresIdleTime is closed, so a quiet instance gives its backends back.
 			sqlDB.SetMaxIdleConns(postgresMaxOpenConns)
 			sqlDB.SetConnMaxIdleTime(postgresIdleTime)
 		}
