@@ -91,8 +91,8 @@ func (h *Hub) PollOnce(ctx context.Context, limit int) (int, error) {
 	return h.poll(ctx, limit, 0)
 }
 
-// poll is PollOnce; with every > 0 a payment polled less than every ago (by any instance)
-// is left for a later pass (dueForPoll).
+// poll is PollOnce; with every > 0 it polls only the payments due (ListPaymentsDueForPoll),
+// each under a marker until its next poll (dueForPoll), whichever instance polls it.
 func (h *Hub) poll(ctx context.Context, limit int, every time.Duration) (int, error) {
 	var waiting []contracts.Payment
 	var err error
