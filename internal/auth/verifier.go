@@ -323,8 +323,8 @@ func (v *Verifier) authenticateVerified(ctx context.Context, token string) (p Pr
 	return p, true, err
 }
 
-// rememberVerified keeps a verified token, bounded like the key caches; a token outlives
-// no kept entry by more than the longest lifetime a token may have.
+// rememberVerified keeps a verified token, bounded like the key caches (keyCacheLimit): when
+// the map is full, entries kept longer than a token may live (plus the leeway) go first.
 func (v *Verifier) rememberVerified(token string, e verifiedToken) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
