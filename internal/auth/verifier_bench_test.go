@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -68,8 +69,8 @@ func registerAndMint(b *testing.B, st contracts.Store, alg string) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	id := "bench-" + alg
 	now := time.Now().UTC()
+	id := fmt.Sprintf("bench-%s-%d", alg, now.UnixNano()) // new per run: -count reuses the database
 	if err := st.CreateStoreClient(context.Background(), contracts.StoreClient{ID: id, Name: "bench", Stores: []string{"store-1"}, CreatedAt: now,
 		Keys: []contracts.ClientKey{{KID: id, ClientID: id, Algorithm: alg, PublicKeyPEM: pub, CreatedAt: now}}}); err != nil {
 		b.Fatal(err)
