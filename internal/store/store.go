@@ -27,16 +27,14 @@ import (
 // files stay in memory: the group writer's savepoints keep a copy of each page they change
 // (the sub-journal), which was otherwise a file opened, written and closed per batch.
 //
-// The WAL is copied back at SQLite's default of 1,000 pages, inside the COMMIT that
-// crosses the mark, on the group writer: every transaction queued behind it waits for the
-// copy and its fsync. At 8,000 pages a hot page was copied back an eighth as often, but
-// each wait was eight times as long: p99 at 336 req/s rose from 50–54 ms to 64 ms for a
-// saving of CPU the bench could not tell from its noise. A checkpoint on a connection of
-// its own, beside the writer, never caught up with it: the WAL never started over and
-// only grew.
+// The WAL is copied back into the database file by walCheckpointer, beside the writer;
+// SQLite's own checkpoint on commit is only a safety net, at walSafetyPages.
 const (
-	sqliteParams       = "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
-	sqliteMaxOpenConns = 9 // the group writer's connection and 8 for reads and single-statement writes
+	sqliteParams = "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate" +
+		"&_pragma=wal_autocheckpoint(" + walSafetyPages + ")"
+	// sqliteMaxOpenConns: the group writer's connection, the checkpointer's, and 8 for reads
+	// and single-statement writes.
+	sqliteMaxOpenConns = 10
 	// postgresMaxOpenConns bounds one payhub instance's share of the server's connections.
 	postgresMaxOpenConns = 16
 	// postgresIdleTime is how long a PostgreSQL connection nobody used stays open.

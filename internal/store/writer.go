@@ -36,8 +36,10 @@ type groupWriter struct {
 	requests chan *writeRequest
 	// batchStarted, when set, is told the size of each batch before it commits (tests).
 	batchStarted func(size int)
-	stop         chan struct{}
-	stopped      sync.WaitGroup
+	// ckpt copies the WAL back beside the writer; the writer finishes its copies.
+	ckpt *walCheckpointer
+	stop    chan struct{}
+	stopped sync.WaitGroup
 	// open guards closed: callers queue under its read lock, so that after close has
 	// taken it no request can enter the queue unseen.
 	open      sync.RWMutex
@@ -59,13 +61,19 @@ type writeRequest struct {
 	done chan struct{}
 }
 
-// newGroupWriter takes a connection of db for the writer and starts it.
+// newGroupWriter takes a connection of db for the writer and one for its checkpointer,
+// and starts them.
 func newGroupWriter(ctx context.Context, db *sql.DB, d dialect) (*groupWriter, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: writer connection: %w", err)
 	}
-	w := &groupWriter{d: d, conn: conn, stmts: newStmtCache(conn), requests: make(chan *writeRequest, maxBatch),
+	ckpt, err := newWALCheckpointer(ctx, db)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	w := &groupWriter{d: d, conn: conn, stmts: newStmtCache(conn), ckpt: ckpt, requests: make(chan *writeRequest, maxBatch),
 		stop: make(chan struct{})}
 	w.stopped.Add(1)
 	go w.loop()
@@ -116,6 +124,9 @@ func (w *groupWriter) close() error {
 		}
 		w.stmts.close()
 		w.closeErr = w.conn.Close()
+		if w.ckpt != nil {
+			w.closeErr = errors.Join(w.closeErr, w.ckpt.close())
+		}
 	})
 	return w.closeErr
 }
@@ -123,10 +134,17 @@ func (w *groupWriter) close() error {
 func (w *groupWriter) loop() {
 	defer w.stopped.Done()
 	batch := make([]*writeRequest, 0, maxBatch)
+	var finish chan struct{}
+	if w.ckpt != nil {
+		finish = w.ckpt.finish
+	}
 	for {
 		select {
 		case r := <-w.requests:
 			batch = append(batch[:0], r)
+		case <-finish:
+			w.finishCheckpoint()
+			continue
 		case <-w.stop:
 			return
 		}
@@ -142,7 +160,24 @@ func (w *groupWriter) loop() {
 		}
 		w.commit(batch)
 		clear(batch)
+		if w.ckpt != nil {
+			w.ckpt.committed()
+		}
 	}
+}
+
+// finishCheckpoint copies what is left of the WAL into the database file, between two
+// batches: with no write landing meanwhile, the copy is complete, and the next batch starts
+// the WAL over (walCheckpointer).
+func (w *groupWriter) finishCheckpoint() {
+	busy, log, done, err := checkpoint(context.Background(), w.stmts)
+	switch {
+	case err != nil:
+		w.ckpt.log.Error("store: checkpoint the SQLite WAL", "err", err)
+	case !busy && done == log:
+		w.ckpt.restarts.Add(1)
+	}
+	w.ckpt.finished <- struct{}{}
 }
 
 // commit runs one batch and answers its callers.
