@@ -47,7 +47,7 @@ type walCheckpointer struct {
 	// restartPages is walRestartPages when the store opened.
 	restartPages int
 	stop         chan struct{}
-	stopped  sync.WaitGroup
+	stopped      sync.WaitGroup
 }
 
 // walRestartPages is the WAL length, in pages, at which it is copied back and made to

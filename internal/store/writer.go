@@ -37,7 +37,7 @@ type groupWriter struct {
 	// batchStarted, when set, is told the size of each batch before it commits (tests).
 	batchStarted func(size int)
 	// ckpt copies the WAL back beside the writer; the writer finishes its copies.
-	ckpt *walCheckpointer
+	ckpt    *walCheckpointer
 	stop    chan struct{}
 	stopped sync.WaitGroup
 	// open guards closed: callers queue under its read lock, so that after close has
