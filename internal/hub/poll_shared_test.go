@@ -180,3 +180,64 @@ func TestPollerReachesEveryWaitingPaymentAndBacksOff(t *testing.T) {
 		})
 	}
 }
+
+// A poll asks the partner without holding the payment's lease, and writes nothing but its
+// poll marker when the customer has not paid yet; an answer that changes the payment is
+// recorded under the lease, taken then. On both databases.
+func TestAPollTakesThePaymentLeaseOnlyToRecordAChange(t *testing.T) {
+	const every = 3 * time.Second
+	for _, db := range storetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			if db.Name == "postgres" {
+				storetest.SkipUnlessPostgres(t)
+			}
+			f := waitingQRFixture(t, db.Open(t))
+			ctx := context.Background()
+			if err := f.hub.RegisterInstance(ctx); err != nil {
+				t.Fatal(err)
+			}
+			createWaitingQRs(t, f, f.hub, 2)
+			var mu sync.Mutex
+			paid := ""                    // the partner ref the customer paid
+			var leasedWhileAsked []string // payment leases in force during a partner read
+			f.partner.get = func(ref contracts.PaymentRef) contracts.PaymentResult {
+				leases, err := f.store.ListLeases(ctx, f.clock.Now())
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, l := range leases {
+					if l.Kind == contracts.LeasePayment {
+						leasedWhileAsked = append(leasedWhileAsked, l.Object)
+					}
+				}
+				if paid == "" {
+					paid = ref.PartnerRef
+					return contracts.PaymentResult{Outcome: contracts.OutcomeSucceeded, PartnerPaymentID: "pp-" + ref.PartnerRef}
+				}
+				return contracts.PaymentResult{Outcome: contracts.OutcomePending}
+			}
+			changed, err := hub.PollEvery(ctx, f.hub, 10, every)
+			if err != nil || changed != 1 {
+				t.Fatalf("poll: %d changed, %v; want 1", changed, err)
+			}
+			if len(leasedWhileAsked) != 0 {
+				t.Errorf("payment leases held while the partner was asked: %v", leasedWhileAsked)
+			}
+			list, err := f.store.ListPaymentsByStatus(ctx, contracts.StatusSucceeded, 10)
+			if err != nil || len(list) != 1 || list[0].PartnerRef != paid {
+				t.Fatalf("succeeded payments = %v, %v; want the one paid (%s)", list, err, paid)
+			}
+			leases, err := f.store.ListLeases(ctx, f.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range leases {
+				if l.Kind == contracts.LeasePayment {
+					t.Errorf("a payment lease outlived the poll: %+v", l)
+				}
+			}
+		})
+	}
+}

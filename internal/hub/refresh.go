@@ -23,9 +23,32 @@ func (h *Hub) refresh(ctx context.Context, p contracts.Payment) (contracts.Payme
 	if partner == nil {
 		return p, nil
 	}
+	return h.recordPartnerView(ctx, p, partner, h.askPartner(ctx, partner, p))
+}
+
+// askPartner reads where the partner stands on payment p.
+func (h *Hub) askPartner(ctx context.Context, partner contracts.Partner, p contracts.Payment) contracts.PaymentResult {
 	start := time.Now()
 	res := partner.GetPayment(ctx, h.paymentRef(ctx, p))
 	h.metrics.partnerCall(p.Method, "get_payment", res.Outcome, time.Since(start))
+	return res
+}
+
+// changesNothing reports whether the partner's answer res about waiting payment p leaves
+// it as it is: the customer has not paid yet and the code has not expired.
+func (h *Hub) changesNothing(p contracts.Payment, res contracts.PaymentResult) bool {
+	switch res.Outcome {
+	case contracts.OutcomePending, contracts.OutcomeNotFound:
+		return !h.qrExpired(p)
+	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
+		return false
+	}
+	return true // unknown: nothing learned
+}
+
+// recordPartnerView records the partner's answer res about payment p, read in its
+// current status: a final outcome, or an expired code withdrawn.
+func (h *Hub) recordPartnerView(ctx context.Context, p contracts.Payment, partner contracts.Partner, res contracts.PaymentResult) (contracts.Payment, error) {
 	switch res.Outcome {
 	case contracts.OutcomeSucceeded, contracts.OutcomeAuthorized, contracts.OutcomeFailed, contracts.OutcomeCanceled:
 		q, err := h.applyRefresh(ctx, p, res)
@@ -114,12 +137,7 @@ func (h *Hub) poll(ctx context.Context, limit int, every time.Duration) (int, er
 		if every > 0 && !h.dueForPoll(ctx, p, pass, every) {
 			continue
 		}
-		work, cur, release, ok := h.leasedPayment(context.WithoutCancel(ctx), workerPoller, p)
-		if !ok {
-			continue // another instance (or the resolver) works on it, or it changed
-		}
-		q, err := h.refresh(work, cur)
-		release()
+		q, err := h.pollOne(context.WithoutCancel(ctx), p)
 		if err != nil {
 			h.log.ErrorContext(ctx, "refresh payment", "payment_id", p.ID, "err", err)
 			continue
@@ -129,6 +147,29 @@ func (h *Hub) poll(ctx context.Context, limit int, every time.Duration) (int, er
 		}
 	}
 	return changed, nil
+}
+
+// pollOne asks the partner about waiting payment p and records what changed. Most polls
+// find the customer has not paid yet, and those write nothing (their poll marker aside);
+// the payment's lease is taken only to record a change, and the payment read again under
+// it: should it have changed meanwhile (another instance, the resolver, the till's
+// cancel), the answer is dropped and the next poll asks again. An answer read before the
+// lease is still good after it: the outcomes it records are final at the partner.
+func (h *Hub) pollOne(ctx context.Context, p contracts.Payment) (contracts.Payment, error) {
+	partner := h.partners[p.Method]
+	if partner == nil {
+		return p, nil
+	}
+	res := h.askPartner(ctx, partner, p)
+	if h.changesNothing(p, res) {
+		return p, nil
+	}
+	work, cur, release, ok := h.leasedPayment(ctx, workerPoller, p)
+	if !ok {
+		return p, nil // another instance (or the resolver) works on it, or it changed
+	}
+	defer release()
+	return h.recordPartnerView(work, cur, partner, res)
 }
 
 // RunPoller polls payments waiting for the customer every interval until ctx ends. PayPay
