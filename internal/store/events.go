@@ -15,12 +15,12 @@ func (t *tx) AppendEvent(ctx context.Context, e contracts.Event) error {
 	if payload == nil {
 		payload = []byte{}
 	}
-	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO events
+	err := t.execLater(ctx, fmt.Sprintf("append event %s (payment %s #%d)", e.ID, e.PaymentID, e.Sequence), t.d.q(`INSERT INTO events
 		(id, type, store_id, payment_id, refund_id, sequence, payload, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, string(e.Type), e.StoreID, nullString(e.PaymentID), e.RefundID, e.Sequence, payload, t.d.ts(e.CreatedAt))
 	if err != nil {
-		return t.d.wrap(fmt.Sprintf("append event %s (payment %s #%d)", e.ID, e.PaymentID, e.Sequence), err)
+		return err
 	}
 	return fanOut(ctx, t, e)
 }
@@ -51,15 +51,11 @@ func (s *DB) ListEvents(ctx context.Context, paymentID string) ([]contracts.Even
 
 // InsertAttempt writes the intent to call a partner, before the call.
 func (t *tx) InsertAttempt(ctx context.Context, a contracts.Attempt) error {
-	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO attempts
+	return t.execLater(ctx, "insert attempt "+a.ID, t.d.q(`INSERT INTO attempts
 		(id, payment_id, refund_id, operation, partner_ref, outcome, partner_code, started_at, finished_at, client_id, idempotency_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		a.ID, a.PaymentID, a.RefundID, string(a.Operation), a.PartnerRef, string(a.Outcome), a.PartnerCode,
 		t.d.ts(a.StartedAt), t.d.nullTS(a.FinishedAt), a.ClientID, a.IdempotencyKey)
-	if err != nil {
-		return t.d.wrap("insert attempt "+a.ID, err)
-	}
-	return nil
 }
 
 // FinishAttempt records an attempt's outcome. An unknown attempt is ErrNotFound; one

@@ -58,11 +58,8 @@ func (t *tx) PostLedger(ctx context.Context, lt contracts.LedgerTransaction) err
 		values[i] = "(?, ?, ?, ?, ?, ?, ?)"
 		args = append(args, e.ID, e.TransactionID, e.Line, e.Account, string(e.Currency), e.Debit, e.Credit)
 	}
-	if _, err := t.tx.ExecContext(ctx, t.d.q("INSERT INTO ledger_entries ("+ledgerEntryColumns+
-		") VALUES "+strings.Join(values, ", ")), args...); err != nil {
-		return t.d.wrap("post ledger entries of "+lt.ID, err)
-	}
-	return nil
+	return t.execLater(ctx, "post ledger entries of "+lt.ID, t.d.q("INSERT INTO ledger_entries ("+ledgerEntryColumns+
+		") VALUES "+strings.Join(values, ", ")), args...)
 }
 
 // numberEntries sets the entries' ids, transaction and lines from lt and their order, and

@@ -335,8 +335,8 @@ func (t *tx) UpdatePayment(ctx context.Context, p contracts.Payment) error {
 		return err
 	}
 	if query, args := changedColumnsUpdate("payments", paymentColumns, 2, was, args, p.ID); query != "" {
-		if _, err := t.tx.ExecContext(ctx, t.d.q(query), args...); err != nil {
-			return t.d.wrap("update payment "+p.ID, err)
+		if err := t.execLater(ctx, "update payment "+p.ID, t.d.q(query), args...); err != nil {
+			return err
 		}
 	}
 	t.lock(p)

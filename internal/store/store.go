@@ -184,6 +184,9 @@ func (s *DB) inTx(ctx context.Context, fn func(t *tx) error) (err error) {
 	if s.writer != nil {
 		return s.writer.run(ctx, fn)
 	}
+	if s.d.postgres {
+		return s.pipelinedTx(ctx, fn)
+	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -205,6 +208,27 @@ func (s *DB) inTx(ctx context.Context, fn func(t *tx) error) (err error) {
 		return s.d.wrap("commit", err)
 	}
 	committed = true
+	return nil
+}
+
+// pipelinedTx is inTx on PostgreSQL: one connection, the statements pipelined.
+func (s *DB) pipelinedTx(ctx context.Context, fn func(t *tx) error) error {
+	p, err := beginPipelined(ctx, s.db, s.d)
+	if err != nil {
+		return err
+	}
+	defer p.end() // rolls back unless committed, on error and on panic alike
+	if err := fn(&tx{tx: p, d: s.d}); err != nil {
+		if p.err != nil && !errors.Is(err, p.err) {
+			// A waiting write failed first; the statement that reported it was refused
+			// because of it.
+			return errors.Join(p.err, err)
+		}
+		return err
+	}
+	if err := p.commit(ctx); err != nil {
+		return s.d.wrap("commit", err)
+	}
 	return nil
 }
 

@@ -163,12 +163,11 @@ func (t *tx) RotateWebhookSecret(ctx context.Context, storeID string, secret con
 // circuit is open, when it half-opens (deferWhileOpen).
 func fanOut(ctx context.Context, t *tx, e contracts.Event) error {
 	at := t.d.ts(e.CreatedAt)
-	_, err := t.tx.ExecContext(ctx, t.d.q(`INSERT INTO webhook_deliveries
+	return t.execLater(ctx, "fan out event "+e.ID, t.d.q(`INSERT INTO webhook_deliveries
 		(event_id, endpoint_id, status, attempts, next_at, lease_owner, lease_until, created_at, updated_at)
 		SELECT ?, id, ?, 0, CASE WHEN circuit_open_until > ? THEN circuit_open_until ELSE ? END, '', NULL, ?, ? FROM webhook_endpoints
 		WHERE store_id = ? AND status = ? AND (event_types = '' OR `+t.d.contains("event_types", "?")+`)`),
 		e.ID, string(contracts.DeliveryPending), at, at, at, at, e.StoreID, string(contracts.EndpointEnabled), ","+string(e.Type)+",")
-	return t.d.wrap("fan out event "+e.ID, err)
 }
 
 const deliverySelect = `SELECT d.event_id, d.endpoint_id, d.status, d.attempts, d.next_at, d.lease_owner, d.lease_until,

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) contracts.Store) {
 		{"Attempts", testAttempts},
 		{"InTxCommitAndRollback", testInTxCommitAndRollback},
 		{"InTxPanic", testInTxPanic},
+		{"TxReadsItsWritesAndFailsWhole", testTxReadsItsWritesAndFailsWhole},
 		{"ConcurrentRefundsNeverExceedAmount", testConcurrentRefunds},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
@@ -741,6 +742,59 @@ func testInTxCommitAndRollback(t *testing.T, s contracts.Store) {
 		t.Errorf("payment of a failed transaction: %v, want ErrNotFound", err)
 	}
 	mustGet(t, s, kept.ID)
+}
+
+// testTxReadsItsWritesAndFailsWhole: a transaction reads its own writes, and a write that
+// fails fails the whole transaction with its own error, whether the transaction goes on to
+// read or to commit — also where the store sends writes whose result is never read with
+// the next round trip (PostgreSQL's pipelined transactions).
+func testTxReadsItsWritesAndFailsWhole(t *testing.T, s contracts.Store) {
+	ctx := context.Background()
+	p := newPayment("store-a")
+	a := contracts.Attempt{ID: newID("att_"), PaymentID: p.ID, Operation: contracts.OpPay, PartnerRef: p.ID + "-1", StartedAt: base}
+	e := contracts.Event{ID: newID("evt_"), Type: contracts.EventPaymentProcessing, StoreID: p.StoreID,
+		PaymentID: p.ID, Sequence: 1, Payload: []byte(`{}`), CreatedAt: base}
+	inTx(t, s, func(tx contracts.Tx) error {
+		if err := tx.InsertPayment(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.InsertAttempt(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+		got, err := tx.ListAttempts(ctx, p.ID)
+		if err != nil || len(got) != 1 || got[0].ID != a.ID {
+			t.Errorf("the transaction's own attempt: %v, %v", got, err)
+		}
+		return err
+	})
+
+	for _, then := range []string{"reads", "commits"} {
+		q := newPayment("store-a")
+		again := e // the event id is taken: the write fails
+		again.PaymentID, again.Sequence = q.ID, 1
+		err := s.InTx(ctx, func(tx contracts.Tx) error {
+			if err := tx.InsertPayment(ctx, q); err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, again); err != nil {
+				return err
+			}
+			if then == "reads" {
+				_, err := tx.ListAttempts(ctx, q.ID)
+				return err
+			}
+			return nil
+		})
+		if !errors.Is(err, contracts.ErrConflict) || !strings.Contains(err.Error(), e.ID) {
+			t.Errorf("a duplicate event, then the transaction %s: %v, want ErrConflict naming %s", then, err, e.ID)
+		}
+		if _, err := s.GetPayment(ctx, "", q.ID); !errors.Is(err, contracts.ErrNotFound) {
+			t.Errorf("the payment of the failed transaction that %s: %v, want ErrNotFound", then, err)
+		}
+	}
 }
 
 func testInTxPanic(t *testing.T, s contracts.Store) {
