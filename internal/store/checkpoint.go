@@ -58,6 +58,9 @@ const (
 	// firstPagesPerBatch is the checkpointer's guess of the pages a batch adds to the WAL
 	// before it has measured any.
 	firstPagesPerBatch = 30
+	// maxBatchesUnseen bounds the batches between two looks at the WAL, should the
+	// estimate be wrong.
+	maxBatchesUnseen = 256
 	// walSafetyPages is SQLite's own checkpoint mark on every connection (sqliteParams):
 	// should the checkpointer fail, the WAL still does not grow without bound.
 	walSafetyPages = "20000"
@@ -89,24 +92,22 @@ func (c *walCheckpointer) loop() {
 	defer c.stopped.Done()
 	// since is the batch count when the WAL last started over; perBatch the pages a batch
 	// added to it on average.
-	since, perBatch := int64(0), float64(firstPagesPerBatch)
+	g := walGrowth{perBatch: firstPagesPerBatch}
 	for {
 		select {
 		case <-c.kick:
 		case <-c.stop:
 			return
 		}
-		n := c.batches.Load() - since
-		if float64(n)*perBatch < float64(c.restartPages) {
+		batches := c.batches.Load()
+		if g.expected(batches) < float64(c.restartPages) && batches-g.seenAt < maxBatchesUnseen {
 			continue
 		}
 		log, err := c.copy()
 		if err != nil {
 			continue
 		}
-		if n > 0 && log > 0 {
-			perBatch = float64(log) / float64(n)
-		}
+		g.saw(batches, log)
 		if log < c.restartPages {
 			continue
 		}
@@ -123,12 +124,39 @@ func (c *walCheckpointer) loop() {
 		c.finish <- struct{}{}
 		select {
 		case <-c.finished:
-			since = c.batches.Load()
+			g.restarted(c.batches.Load())
 		case <-c.stop:
 			return
 		}
 	}
 }
+
+// walGrowth estimates the WAL's length from the batches committed since the checkpointer
+// last saw it.
+type walGrowth struct {
+	seenAt   int64   // the writer's batch count at the last look
+	seenLog  int     // the WAL's length then, in pages
+	perBatch float64 // the pages a batch adds, as last measured
+}
+
+// expected is the WAL's length once the writer has committed batches.
+func (g *walGrowth) expected(batches int64) float64 {
+	return float64(g.seenLog) + float64(batches-g.seenAt)*g.perBatch
+}
+
+// saw records a copy's look at the WAL: log pages after batches. A WAL shorter than at
+// the last look started over meanwhile without the writer's finish (its transaction
+// found everything copied); its growth since is not a measure of a batch.
+func (g *walGrowth) saw(batches int64, log int) {
+	if log >= g.seenLog && batches > g.seenAt {
+		// At least a page a batch: a tiny measure must not stop the copies for good.
+		g.perBatch = max(float64(log-g.seenLog)/float64(batches-g.seenAt), 1)
+	}
+	g.seenAt, g.seenLog = batches, log
+}
+
+// restarted records the WAL starting over after the writer's finish, at batches.
+func (g *walGrowth) restarted(batches int64) { g.seenAt, g.seenLog = batches, 0 }
 
 // copy runs a PASSIVE checkpoint and returns the WAL's length in pages.
 func (c *walCheckpointer) copy() (int, error) {

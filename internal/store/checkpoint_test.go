@@ -56,3 +56,28 @@ func TestWALStartsOverBesideTheWriter(t *testing.T) {
 	}
 	t.Logf("the writer finished %d checkpoints; the WAL file is %d pages", s.writer.ckpt.restarts.Load(), pages)
 }
+
+// The checkpointer's estimate of the WAL follows it through a start-over it did not cause:
+// a WAL seen shorter than before grows from there at the measured pace, and a tiny pace
+// (the last look measured a start-over) cannot stop the copies. A run's estimate had once
+// stayed under the mark for good, and the WAL grew to SQLite's own mark, whose copies in
+// the COMMIT held the writer for 100–230 ms.
+func TestWALGrowthFollowsAStartOver(t *testing.T) {
+	g := walGrowth{perBatch: firstPagesPerBatch}
+	g.saw(100, 3000) // 30 pages a batch
+	if got := g.expected(130); got != 3900 {
+		t.Fatalf("expected after 30 more batches = %v, want 3900", got)
+	}
+	g.saw(133, 25) // started over meanwhile
+	if got := g.expected(133 + 130); got != 25+130*30 {
+		t.Errorf("expected 130 batches after a start-over = %v, want %d", got, 25+130*30)
+	}
+	g.saw(200, 26) // a batch of 0.015 pages, as measured
+	if got := g.expected(200 + 4000); got < 4000 {
+		t.Errorf("expected 4,000 batches on = %v pages; a batch adds at least one", got)
+	}
+	g.restarted(300)
+	if got := g.expected(300); got != 0 {
+		t.Errorf("expected right after the writer's finish = %v, want 0", got)
+	}
+}
