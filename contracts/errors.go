@@ -69,7 +69,7 @@ const (
 	// a fixed bound such as webhook endpoints per store (422); nothing was done.
 	CodeLimitExceeded ErrorCode = "limit_exceeded"
 	// CodeServiceUnavailable: payhub cannot take requests right now (it is starting and its
-	// database is not reachable yet); nothing was done.
+	// database is not reachable yet, or it is at capacity); nothing was done.
 	CodeServiceUnavailable ErrorCode = "service_unavailable"
 	// CodeOperationDisabled: a kill switch stops this operation for this scope right now
 	// (docs/security.md §4); the detail is the switch's public reason. Nothing was done and

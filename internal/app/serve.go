@@ -42,7 +42,7 @@ func ServeCommand(logOut io.Writer) *cobra.Command {
 	var approvalTTL time.Duration
 	var trustedProxies []string
 	var clientRate float64
-	var clientBurst int
+	var clientBurst, maxInFlight int
 	var webhookLoopback, noDefaultLimits bool
 	resolver := hub.DefaultResolverConfig
 	var resolveEvery, partnerTimeout, linepayLateWindow, instanceLease time.Duration
@@ -132,6 +132,7 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				Instance: hub.InstanceConfig{Lease: instanceLease}, AuditKey: auditKey, DefaultLimits: !noDefaultLimits,
 				ApprovalTTL: approvalTTL}
 			network, err := networkPolicy(trustedProxies, clientRate, clientBurst)
+			network.MaxInFlight = maxInFlight
 			if err != nil {
 				return err
 			}
@@ -160,6 +161,8 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 	cmd.Flags().StringSliceVar(&trustedProxies, "trusted-proxy", nil, "a load balancer's address or network whose X-Forwarded-For is believed (repeatable; default none: the TCP peer is the source, docs/security.md §6)")
 	cmd.Flags().Float64Var(&clientRate, "client-rate", float64(httpapi.DefaultNetworkPolicy.ClientRate), "requests a second each store client may make (token bucket; negative: no limit)")
 	cmd.Flags().IntVar(&clientBurst, "client-burst", httpapi.DefaultNetworkPolicy.ClientBurst, "the client rate's bucket depth")
+	cmd.Flags().IntVar(&maxInFlight, "max-in-flight", httpapi.DefaultNetworkPolicy.MaxInFlight,
+		"store API requests in progress at once; past it a request is answered 503 service_unavailable at once (negative: no bound)")
 	cmd.Flags().DurationVar(&approvalTTL, "approval-ttl", approvals.DefaultTTL, "how long a two-person approval request may be approved before it expires (docs/security.md §8)")
 	cmd.Flags().DurationVar(&resolveEvery, "resolve-interval", 2*time.Second, "how often the resolver looks at open outcomes")
 	// Resolver and partner timing: production keeps the defaults; the crash harness

@@ -70,7 +70,7 @@ func replayed(r response) bool { return r.header.Get("Idempotent-Replayed") == "
 
 // newEnvWithPartner is newEnv with the PayPay simulator served through wrap, so a test can
 // hold partner calls in flight.
-func newEnvWithPartner(t *testing.T, st contracts.Store, wrap func(http.Handler) http.Handler) *testEnv {
+func newEnvWithPartner(t *testing.T, st contracts.Store, wrap func(http.Handler) http.Handler, mods ...func(*app.Config)) *testEnv {
 	t.Helper()
 	if st == nil {
 		st = storetest.OpenSQLite(t)
@@ -79,8 +79,12 @@ func newEnvWithPartner(t *testing.T, st contracts.Store, wrap func(http.Handler)
 	sim := paypaysim.New(paypaysim.Config{APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant})
 	simSrv := httptest.NewServer(wrap(sim))
 	t.Cleanup(simSrv.Close)
-	a, err := app.Build(context.Background(), app.Config{Store: st, Logger: app.NewLogger(logs),
-		PayPay: paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}})
+	cfg := app.Config{Store: st, Logger: app.NewLogger(logs),
+		PayPay: paypayadapter.Config{BaseURL: simSrv.URL, APIKey: testPayPayKey, APISecret: testPayPaySecret, MerchantID: testPayPayMerchant}}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	a, err := app.Build(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

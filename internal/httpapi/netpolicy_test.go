@@ -342,3 +342,35 @@ func TestBadTokenThrottleIsPerAddress(t *testing.T) {
 		t.Errorf("another address with a bad token: %d, want 401", rec.Code)
 	}
 }
+
+// TestAtCapacityARequestIsShedAtOnce: with as many store API requests in progress as
+// MaxInFlight, the next one is answered 503 service_unavailable with Retry-After at once,
+// before anything is done with it (its Idempotency-Key stays unused), and counted; once
+// the request in progress ends, requests are served again.
+func TestAtCapacityARequestIsShedAtOnce(t *testing.T) {
+	gate := newPartnerGate()
+	e := newEnvWithPartner(t, nil, gate.wrap, func(c *app.Config) { c.Network = httpapi.NetworkPolicy{MaxInFlight: 1} })
+	releaseOnce := sync.OnceFunc(func() { close(gate.release) })
+	defer releaseOnce() // never leave the partner blocked: the servers' Close waits for it
+	tok := e.token(e.a)
+	held := make(chan response, 1)
+	go func() { held <- e.do(http.MethodPost, "/v1/payments", tok, "held-1", barcodePayment(500, barcodeOK)) }()
+	<-gate.arrived
+
+	second := barcodePayment(700, barcodeOK)
+	second["order_id"] = "order-2"
+	r := e.do(http.MethodPost, "/v1/payments", tok, "shed-1", second)
+	expectStatus(t, r, http.StatusServiceUnavailable, "service_unavailable")
+	if ra := r.header.Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After %q, want 1", ra)
+	}
+	releaseOnce()
+	expectStatus(t, <-held, http.StatusCreated, "")
+	// The shed request did nothing: its key is a first attempt now.
+	if r := e.do(http.MethodPost, "/v1/payments", tok, "shed-1", second); r.status != http.StatusCreated || replayed(r) {
+		t.Errorf("the shed request again: %d (replayed %v) %s, want a first 201", r.status, replayed(r), r.body)
+	}
+	if m := e.metrics(); !strings.Contains(m, "payhub_requests_shed_total 1") {
+		t.Errorf("the shed request is not counted:\n%s", grepLines(m, "shed"))
+	}
+}

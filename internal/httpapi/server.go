@@ -124,7 +124,7 @@ func New(cfg Config) *Server {
 	e.GET("/v1/payment-returns/:payment_id", s.paymentReturn)
 	e.POST("/v1/payment-returns/:payment_id", s.paymentReturn)
 
-	v1 := e.Group("", s.authenticate(), requireIdempotencyKey(), validator.middleware())
+	v1 := e.Group("", s.net.shedLoad(), s.authenticate(), requireIdempotencyKey(), validator.middleware())
 	api.RegisterHandlersWithOptions(v1, s, api.GinServerOptions{
 		BaseURL: "",
 		ErrorHandler: func(c *gin.Context, err error, status int) {
