@@ -29,8 +29,8 @@ import (
 // Each copy writes every page that changed since the one before, however often it
 // changed, so a page written by every transaction (a table's last leaf, an index's) costs
 // one write per copy. The checkpointer therefore copies only when the WAL is expected to
-// have reached the mark, from the pages per batch it saw so far: three copies per
-// walRestartPages, where SQLite's own checkpoint would have made four.
+// have reached the mark, from the pages per batch it saw so far (walGrowth): three copies
+// per walRestartPages (4,000), where SQLite's own checkpoint at 1,000 would have made four.
 type walCheckpointer struct {
 	conn *sql.Conn
 	log  *slog.Logger
