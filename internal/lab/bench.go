@@ -822,9 +822,10 @@ func (t *benchTill) register(ctx context.Context, st contracts.Store) error {
 	return nil
 }
 
-// bearer is a token for the till, minted afresh every 30 seconds. payhub verifies every
-// request's token in full whether or not it saw it before, so reusing one for a while
-// keeps the load generator's own CPU off the measurement without sparing the server.
+// bearer is a token for the till, minted afresh every 30 seconds, as a till reuses its
+// token: minting one per request would put the load generator's own CPU into the
+// measurement. payhub checks the signature of a token it has not seen, and everything
+// else about it on every request (docs/security.md §2).
 func (t *benchTill) bearer() (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
