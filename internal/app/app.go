@@ -95,6 +95,9 @@ type Config struct {
 	// throttling per address, the per-client rate limit, trusted proxies; zero fields take
 	// httpapi.DefaultNetworkPolicy's.
 	Network httpapi.NetworkPolicy
+	// Collectors are metrics of parts outside the App (serve's connection bound), served
+	// on its /metrics with the rest.
+	Collectors []prometheus.Collector
 	// DeliverInterval is how often the deliverer looks for due deliveries when idle.
 	DeliverInterval time.Duration
 	// PollInterval is how often payments waiting for the customer are refreshed; 0 disables
@@ -235,6 +238,7 @@ func Build(ctx context.Context, cfg Config) (*App, error) {
 	st = store.SealWebhookSecrets(st, box)
 	idGen := ids.New(cfg.Clock)
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(cfg.Collectors...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	instance := cfg.Instance
 	if instance.Version == "" {

@@ -25,6 +25,7 @@ import (
 	"payhub/contracts"
 	"payhub/internal/auth"
 	"payhub/internal/config"
+	"payhub/internal/httpapi"
 	"payhub/internal/hub"
 	"payhub/internal/secrets"
 	"payhub/mocks/sim"
@@ -123,8 +124,10 @@ the same data directory reuses the keys and enrolments.`,
 			if err != nil {
 				return err
 			}
+			conns := httpapi.NewConnBound(httpapi.DefaultMaxConnections)
 			a, err := Build(ctx, Config{
-				SecretKey: secretKey, PublicURL: "http://" + ln.Addr().String(), KeyTTL: auth.DefaultKeyTTL,
+				Collectors: conns.Collectors(),
+				SecretKey:  secretKey, PublicURL: "http://" + ln.Addr().String(), KeyTTL: auth.DefaultKeyTTL,
 				DatabaseURL: "sqlite:" + filepath.Join(dataDir, "payhub.db"), Logger: log, PollInterval: 2 * time.Second,
 				BarcodeRules: rules, WebhookLoopback: true, Webhooks: webhookPolicy, OperatorKeys: operatorKeys,
 				AuditKey: auditKey, DefaultLimits: true,
@@ -156,7 +159,9 @@ the same data directory reuses the keys and enrolments.`,
 			}
 			printDemoBanner(cmd.OutOrStdout(), ln.Addr().String(), simLn.Addr().String(), lpLn.Addr().String(), gmoLn.Addr().String(),
 				ncsLn.Addr().String(), dataDir)
-			return ServeUntilDone(ctx, ln, a.Handler, 10*time.Second)
+			gate := &httpapi.StartupGate{Conns: conns}
+			gate.Ready(a.Handler)
+			return ServeUntilDone(ctx, ln, gate, 10*time.Second)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", config.EnvOr("PAYHUB_ADDR", defaultAddr), "payhub listen address (PAYHUB_ADDR)")

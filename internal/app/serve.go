@@ -42,7 +42,7 @@ func ServeCommand(logOut io.Writer) *cobra.Command {
 	var approvalTTL time.Duration
 	var trustedProxies []string
 	var clientRate float64
-	var clientBurst, maxInFlight int
+	var clientBurst, maxInFlight, maxConns int
 	var webhookLoopback, noDefaultLimits bool
 	resolver := hub.DefaultResolverConfig
 	var resolveEvery, partnerTimeout, linepayLateWindow, instanceLease time.Duration
@@ -137,12 +137,14 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 				return err
 			}
 			cfg.Network = network
+			conns := httpapi.NewConnBound(maxConns)
+			cfg.Collectors = conns.Collectors()
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
 			log.Info("payhub listening", "addr", ln.Addr().String())
-			return serveWhenReady(ctx, ln, drain, log, func(ctx context.Context) (*App, error) {
+			return serveWhenReady(ctx, ln, drain, conns, log, func(ctx context.Context) (*App, error) {
 				a, err := Build(ctx, cfg)
 				if err == nil {
 					err = serveMetrics(ctx, metricsAddr, a, log)
@@ -163,6 +165,8 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 	cmd.Flags().IntVar(&clientBurst, "client-burst", httpapi.DefaultNetworkPolicy.ClientBurst, "the client rate's bucket depth")
 	cmd.Flags().IntVar(&maxInFlight, "max-in-flight", httpapi.DefaultNetworkPolicy.MaxInFlight,
 		"store API requests in progress at once; past it a request is answered 503 service_unavailable at once (negative: no bound)")
+	cmd.Flags().IntVar(&maxConns, "max-connections", httpapi.DefaultMaxConnections,
+		"client connections kept open; past it the longest-idle ones are closed (negative: no bound)")
 	cmd.Flags().DurationVar(&approvalTTL, "approval-ttl", approvals.DefaultTTL, "how long a two-person approval request may be approved before it expires (docs/security.md §8)")
 	cmd.Flags().DurationVar(&resolveEvery, "resolve-interval", 2*time.Second, "how often the resolver looks at open outcomes")
 	// Resolver and partner timing: production keeps the defaults; the crash harness
@@ -188,8 +192,8 @@ _FILE appended). serve refuses to start while a partner is unconfigured.`,
 // unreachable; then serves the API until ctx ends (SIGINT/SIGTERM). It stops in order:
 // in-flight requests drain, the background jobs finish what they began, this instance is
 // recorded as stopped, and only then does the database close.
-func serveWhenReady(ctx context.Context, ln net.Listener, drain time.Duration, log *slog.Logger, open func(context.Context) (*App, error)) error {
-	gate := &httpapi.StartupGate{}
+func serveWhenReady(ctx context.Context, ln net.Listener, drain time.Duration, conns *httpapi.ConnBound, log *slog.Logger, open func(context.Context) (*App, error)) error {
+	gate := &httpapi.StartupGate{Conns: conns}
 	serving, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	served := make(chan error, 1)
@@ -260,6 +264,9 @@ func openWithRetry(ctx context.Context, log *slog.Logger, open func(context.Cont
 // requests for up to drain before returning.
 func ServeUntilDone(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
 	srv := httpapi.HTTPServer(ln.Addr().String(), h)
+	if t, ok := h.(interface{ ConnState(net.Conn, http.ConnState) }); ok {
+		srv.ConnState = t.ConnState
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -17,6 +18,15 @@ import (
 // API.
 type StartupGate struct {
 	api atomic.Pointer[http.Handler]
+	// Conns, when set, bounds the connections the server keeps (its ConnState hook).
+	Conns *ConnBound
+}
+
+// ConnState passes the server's connection states to Conns.
+func (g *StartupGate) ConnState(c net.Conn, s http.ConnState) {
+	if g.Conns != nil {
+		g.Conns.ConnState(c, s)
+	}
 }
 
 // Ready makes the gate pass every request to h from now on.
