@@ -264,7 +264,9 @@ func openWithRetry(ctx context.Context, log *slog.Logger, open func(context.Cont
 // requests for up to drain before returning.
 func ServeUntilDone(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
 	srv := httpapi.HTTPServer(ln.Addr().String(), h)
-	if t, ok := h.(interface{ ConnState(net.Conn, http.ConnState) }); ok {
+	if t, ok := h.(interface {
+		ConnState(net.Conn, http.ConnState)
+	}); ok {
 		srv.ConnState = t.ConnState
 	}
 	errc := make(chan error, 1)

@@ -47,7 +47,9 @@ func NewConnBound(max int) *ConnBound {
 }
 
 // Collectors are the bound's metrics, to register once the registry exists.
-func (b *ConnBound) Collectors() []prometheus.Collector { return []prometheus.Collector{b.open, b.closed} }
+func (b *ConnBound) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{b.open, b.closed}
+}
 
 // Open is how many connections are counted open.
 func (b *ConnBound) Open() int {
