@@ -434,3 +434,23 @@ func TestBenchCheckInstances(t *testing.T) {
 		}
 	}
 }
+
+func TestSaturationStepsReachTheCeilingBeforePassingIt(t *testing.T) {
+	var rates []int
+	for rate := 50; rate <= 5000; rate = nextStep(rate, 5000) {
+		rates = append(rates, rate)
+		if rate == 5000 {
+			break
+		}
+	}
+	want := []int{50, 75, 112, 168, 252, 378, 567, 850, 1275, 1912, 2868, 4302, 5000}
+	if !slices.Equal(rates, want) {
+		t.Errorf("steps %v, want %v", rates, want)
+	}
+	if got := nextStep(1, 5000); got != 2 {
+		t.Errorf("nextStep(1) = %d: the search would not move", got)
+	}
+	if got := nextStep(5000, 5000); got <= 5000 {
+		t.Errorf("nextStep(max) = %d, want past the ceiling (the loop ends)", got)
+	}
+}
