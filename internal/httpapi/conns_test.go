@@ -181,3 +181,25 @@ func TestWithoutABoundConnectionsAreOnlyCounted(t *testing.T) {
 		t.Errorf("closed %v connections with no bound", got)
 	}
 }
+
+// BenchmarkConnBoundRequest is what the bound adds to each request on a kept connection:
+// the server reports it active, then idle again.
+func BenchmarkConnBoundRequest(b *testing.B) {
+	bound := NewConnBound(DefaultMaxConnections)
+	conns := make([]net.Conn, 512) // a busy instance's tills, each on its own connection
+	for i := range conns {
+		c, s := net.Pipe()
+		b.Cleanup(func() { c.Close(); s.Close() })
+		conns[i] = s
+		bound.ConnState(s, http.StateNew)
+		bound.ConnState(s, http.StateIdle)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		c := conns[n%len(conns)]
+		bound.ConnState(c, http.StateActive)
+		bound.ConnState(c, http.StateIdle)
+		n++
+	}
+}
