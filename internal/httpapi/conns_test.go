@@ -13,15 +13,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// boundServer serves h with a ConnBound of max on a real listener.
-func boundServer(t *testing.T, max int, h http.Handler) (*httptest.Server, *ConnBound) {
+// boundServer serves h with a ConnBound of max on a real listener. A client sees its answer
+// before the server marks the connection idle; idle receives one value each time the server
+// has (waitIdle), so a test orders its steps on the server's view, not on timing.
+func boundServer(t *testing.T, max int, h http.Handler) (*httptest.Server, *ConnBound, chan struct{}) {
 	t.Helper()
 	b := NewConnBound(max)
+	idle := make(chan struct{}, 64)
 	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ConnState = b.ConnState
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		b.ConnState(c, s)
+		if s == http.StateIdle {
+			idle <- struct{}{}
+		}
+	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv, b
+	return srv, b, idle
+}
+
+// waitIdle waits until the server has marked a connection idle.
+func waitIdle(t *testing.T, idle chan struct{}) {
+	t.Helper()
+	select {
+	case <-idle:
+	case <-time.After(10 * time.Second): // a bound on a broken test, not a wait
+		t.Fatal("the server never marked the connection idle")
+	}
 }
 
 // keepAliveClient is one raw HTTP/1.1 connection that keeps itself open.
@@ -99,7 +117,7 @@ func okHandler() http.Handler {
 }
 
 func TestPastTheBoundTheLongestIdleConnectionIsClosed(t *testing.T) {
-	srv, b := boundServer(t, 2, okHandler())
+	srv, b, idle := boundServer(t, 2, okHandler())
 	addr := srv.Listener.Addr().String()
 	var clients []*keepAliveClient
 	for range 2 {
@@ -108,6 +126,7 @@ func TestPastTheBoundTheLongestIdleConnectionIsClosed(t *testing.T) {
 		if code, _ := k.answer(t); code != http.StatusOK {
 			t.Fatalf("status %d", code)
 		}
+		waitIdle(t, idle)
 		clients = append(clients, k)
 	}
 	// A third connection: the first, idle longest, makes room for it.
@@ -144,7 +163,7 @@ func TestAConnectionWithARequestInProgressIsNeverClosed(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "done")
 	})
-	srv, b := boundServer(t, 1, h)
+	srv, b, idle := boundServer(t, 1, h)
 	addr := srv.Listener.Addr().String()
 	slow := dialKeepAlive(t, addr)
 	slow.send(t, "/slow")
@@ -157,11 +176,13 @@ func TestAConnectionWithARequestInProgressIsNeverClosed(t *testing.T) {
 		if code, _ := k.answer(t); code != http.StatusOK {
 			t.Fatalf("status %d", code)
 		}
+		waitIdle(t, idle)
 	}
 	close(release)
 	if code, body := slow.answer(t); code != http.StatusOK || body != "done" {
 		t.Fatalf("the request in progress got %d %q", code, body)
 	}
+	waitIdle(t, idle)
 	if got := b.Open(); got > 1 {
 		// Idle ones were closed as soon as the busy one had none to spare: at most the
 		// bound stays open once every request is answered.
@@ -170,12 +191,13 @@ func TestAConnectionWithARequestInProgressIsNeverClosed(t *testing.T) {
 }
 
 func TestWithoutABoundConnectionsAreOnlyCounted(t *testing.T) {
-	srv, b := boundServer(t, 0, okHandler())
+	srv, b, idle := boundServer(t, 0, okHandler())
 	addr := srv.Listener.Addr().String()
 	for range 3 {
 		k := dialKeepAlive(t, addr)
 		k.send(t, "/")
 		k.answer(t)
+		waitIdle(t, idle)
 	}
 	if got := metricValue(t, b, "payhub_connections_closed_idle_total"); got != 0 {
 		t.Errorf("closed %v connections with no bound", got)
