@@ -112,6 +112,17 @@ func metricValue(t *testing.T, b *ConnBound, name string) float64 {
 	return 0
 }
 
+// getRoot asks for "/" on k, expects 200, and waits until the server has marked the
+// connection idle again.
+func (k *keepAliveClient) getRoot(t *testing.T, idle chan struct{}) {
+	t.Helper()
+	k.send(t, "/")
+	if code, _ := k.answer(t); code != http.StatusOK {
+		t.Fatalf("status %d", code)
+	}
+	waitIdle(t, idle)
+}
+
 func okHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 }
@@ -122,19 +133,12 @@ func TestPastTheBoundTheLongestIdleConnectionIsClosed(t *testing.T) {
 	var clients []*keepAliveClient
 	for range 2 {
 		k := dialKeepAlive(t, addr)
-		k.send(t, "/")
-		if code, _ := k.answer(t); code != http.StatusOK {
-			t.Fatalf("status %d", code)
-		}
-		waitIdle(t, idle)
+		k.getRoot(t, idle)
 		clients = append(clients, k)
 	}
 	// A third connection: the first, idle longest, makes room for it.
 	third := dialKeepAlive(t, addr)
-	third.send(t, "/")
-	if code, _ := third.answer(t); code != http.StatusOK {
-		t.Fatalf("status %d", code)
-	}
+	third.getRoot(t, idle)
 	if !clients[0].closedByServer() {
 		t.Fatal("the connection idle longest is still open")
 	}
@@ -171,12 +175,7 @@ func TestAConnectionWithARequestInProgressIsNeverClosed(t *testing.T) {
 	// Two more connections come and go while /slow runs: over the bound, but the only
 	// connection to close would be the busy one.
 	for range 2 {
-		k := dialKeepAlive(t, addr)
-		k.send(t, "/")
-		if code, _ := k.answer(t); code != http.StatusOK {
-			t.Fatalf("status %d", code)
-		}
-		waitIdle(t, idle)
+		dialKeepAlive(t, addr).getRoot(t, idle)
 	}
 	close(release)
 	if code, body := slow.answer(t); code != http.StatusOK || body != "done" {
@@ -194,10 +193,7 @@ func TestWithoutABoundConnectionsAreOnlyCounted(t *testing.T) {
 	srv, b, idle := boundServer(t, 0, okHandler())
 	addr := srv.Listener.Addr().String()
 	for range 3 {
-		k := dialKeepAlive(t, addr)
-		k.send(t, "/")
-		k.answer(t)
-		waitIdle(t, idle)
+		dialKeepAlive(t, addr).getRoot(t, idle)
 	}
 	if got := metricValue(t, b, "payhub_connections_closed_idle_total"); got != 0 {
 		t.Errorf("closed %v connections with no bound", got)
