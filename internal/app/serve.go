@@ -264,6 +264,8 @@ func openWithRetry(ctx context.Context, log *slog.Logger, open func(context.Cont
 // requests for up to drain before returning.
 func ServeUntilDone(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
 	srv := httpapi.HTTPServer(ln.Addr().String(), h)
+	// A handler that keeps count of connections (a StartupGate with a ConnBound) sees
+	// every connection's state changes.
 	if t, ok := h.(interface {
 		ConnState(net.Conn, http.ConnState)
 	}); ok {
